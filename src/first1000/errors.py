@@ -1,0 +1,34 @@
+"""The exception hierarchy of first1000.
+
+Every error a user can cause is a :class:`First1000Error` whose message says what is
+wrong, where (file, column, rows or config key) and how to fix it. Messages never
+contain participant IDs or row-level values: rows are reported by their 1-based row
+number in the file (header excluded).
+"""
+
+from __future__ import annotations
+
+
+class First1000Error(Exception):
+    """Base class of every error first1000 raises on purpose."""
+
+
+class ConfigError(First1000Error):
+    """The configuration (or a mapping file) is invalid."""
+
+
+class InputTableError(First1000Error):
+    """An input table cannot be read or breaks its schema."""
+
+
+class ModelError(First1000Error):
+    """A statistical model cannot be fitted on the given data."""
+
+
+def format_rows(rows, limit: int = 10) -> str:
+    """Format 1-based row numbers for a message: ``rows 3, 8, 12 (and 4 more)``."""
+    rows = [int(r) for r in rows]
+    head = ", ".join(str(r) for r in rows[:limit])
+    more = f" (and {len(rows) - limit} more)" if len(rows) > limit else ""
+    word = "row" if len(rows) == 1 else "rows"
+    return f"{word} {head}{more}"
