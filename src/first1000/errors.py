@@ -2,8 +2,8 @@
 
 Every error a user can cause is a :class:`First1000Error` whose message says what is
 wrong, where (file, column, rows or config key) and how to fix it. Messages never
-contain participant IDs or row-level values: rows are reported by their 1-based row
-number in the file (header excluded).
+contain participant IDs or row-level values: rows are reported by their row number as a
+spreadsheet shows it (the header is row 1, the first data row is row 2).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ class ModelError(First1000Error):
 
 
 def format_rows(rows, limit: int = 10) -> str:
-    """Format 1-based row numbers for a message: ``rows 3, 8, 12 (and 4 more)``."""
+    """Format row numbers for a message: ``rows 3, 8, 12 (and 4 more)``."""
     rows = [int(r) for r in rows]
     head = ", ".join(str(r) for r in rows[:limit])
     more = f" (and {len(rows) - limit} more)" if len(rows) > limit else ""

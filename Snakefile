@@ -1,0 +1,26 @@
+# first1000: SES and maternal mood -> biological mechanisms -> child outcomes.
+# The Snakefile is a table of contents; logic lives in the first1000 package.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/harmonise.smk"
+include: "workflow/rules/prepare.smk"
+include: "workflow/rules/analyse.smk"
+include: "workflow/rules/figures.smk"
+include: "workflow/rules/provenance.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

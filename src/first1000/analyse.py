@@ -1,0 +1,98 @@
+"""Association and mediation stages: models per mechanism, cohort and pooled.
+
+Each mechanism is analysed in every cohort separately and in all cohorts together
+("pooled": individual data of all cohorts with cohort as a fixed-effect covariate).
+
+* exposure -> biomarker: ``biomarker ~ exposure + covariates`` (linear);
+* biomarker -> outcome: ``outcome ~ biomarker + covariates`` (linear, or logistic when the
+  outcome is binary; the estimate is then a log odds ratio).
+
+Benjamini-Hochberg FDR is controlled within each mechanism and cohort (all models of the
+mechanism in that cohort form one family).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from first1000.stats.mediation import mediation_linear
+from first1000.stats.multitest import bh_fdr
+from first1000.stats.regression import fit_association
+
+POOLED = "pooled"
+ASSOCIATION_COLUMNS = ["cohort", "mechanism", "predictor", "response", "model", "n", "estimate", "se",
+                       "ci_low", "ci_high", "p", "q", "family", "covariates", "unit", "status"]
+MEDIATION_COLUMNS = ["cohort", "exposure", "mediator", "outcome", "effect", "estimate", "se", "ci_low",
+                     "ci_high", "p", "n", "n_boot", "ci_method", "seed", "covariates", "status"]
+
+
+def analysis_table(participants: pd.DataFrame, biomarkers: pd.DataFrame) -> pd.DataFrame:
+    """Harmonised participants joined with one mechanism's prepared biomarkers."""
+    return participants.merge(biomarkers.drop(columns="cohort"), on="pseudo_id", how="left",
+                              validate="one_to_one")
+
+
+def cohort_subsets(table: pd.DataFrame, covariates: list[str]):
+    """(cohort name, data, covariates) per cohort, then pooled with cohort as covariate."""
+    cohorts = sorted(table.cohort.unique())
+    for cohort in cohorts:
+        yield cohort, table[table.cohort == cohort], covariates
+    if len(cohorts) > 1:
+        yield POOLED, table, [*covariates, "cohort"]
+
+
+def _unit(data_schema: dict, response: str, predictor: str, family: str) -> str:
+    def unit_of(var):
+        spec = data_schema.get(var, {})
+        return spec.get("unit") or ("unit" if spec else "")
+    if family == "binomial":
+        return f"log odds per {unit_of(predictor) or 'unit'} of {predictor}"
+    r = data_schema.get(response, {}).get("unit", "")
+    return f"{r + ' ' if r else ''}per {unit_of(predictor) or 'unit'} of {predictor}".strip()
+
+
+def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
+                 data_schema: dict) -> pd.DataFrame:
+    """All exposure->biomarker and biomarker->outcome models of one mechanism."""
+    rows = []
+    for cohort, data, covs in cohort_subsets(table, covariates):
+        models = [(b, e, "gaussian") for b in spec["biomarkers"] for e in spec["exposures"]]
+        for outcome in spec.get("outcomes", []):
+            family = "binomial" if data_schema.get(outcome, {}).get("type") == "binary" else "gaussian"
+            models += [(outcome, b, family) for b in spec["biomarkers"]]
+        for response, predictor, family in models:
+            fit = fit_association(data, response, predictor, covs, family=family)
+            rows.append(dict(cohort=cohort, mechanism=mechanism, predictor=predictor, response=response,
+                             family=family, covariates="+".join(covs),
+                             unit=_unit(data_schema, response, predictor, family), **fit))
+    out = pd.DataFrame(rows)
+    out["q"] = np.nan
+    for cohort, index in out.groupby("cohort", sort=False).groups.items():
+        out.loc[index, "q"] = bh_fdr(out.loc[index, "p"].to_numpy(dtype=float))
+    return out.reindex(columns=ASSOCIATION_COLUMNS + [c for c in out.columns if c not in ASSOCIATION_COLUMNS])
+
+
+def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], n_boot: int, seed: int,
+              ci_method: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every declared path of one mechanism, per cohort and pooled.
+
+    Each (cohort, exposure, mediator, outcome) draws its bootstrap resamples from its own
+    stream ``SeedSequence([seed, hash(keys)])``, so adding a path never changes another.
+    """
+    effects, path_rows = [], []
+    for path in paths:
+        covs_path = path.get("covariates", covariates)
+        for cohort, data, covs in cohort_subsets(table, covs_path):
+            keys = (cohort, path["exposure"], path["mediator"], path["outcome"])
+            eff, pth = mediation_linear(data, path["exposure"], path["mediator"], path["outcome"], covs,
+                                        n_boot=n_boot, seed=seed, ci_method=ci_method, keys=keys)
+            effects.append(eff.assign(cohort=cohort, covariates="+".join(covs)))
+            path_rows.append(pth.assign(cohort=cohort))
+    if not effects:
+        return pd.DataFrame(columns=MEDIATION_COLUMNS), pd.DataFrame()
+    eff = pd.concat(effects, ignore_index=True)
+    eff = eff.reindex(columns=MEDIATION_COLUMNS + [c for c in eff.columns if c not in MEDIATION_COLUMNS])
+    pth = pd.concat(path_rows, ignore_index=True)
+    front = ["cohort", "exposure", "mediator", "outcome", "path"]
+    return eff, pth[front + [c for c in pth.columns if c not in front]]

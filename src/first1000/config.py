@@ -1,0 +1,261 @@
+"""Loading and validating the workflow config and the cohort mapping files.
+
+YAML is loaded with ``yaml.safe_load`` only, checked against the JSON schemas shipped in
+``first1000/schemas`` (also visible as ``workflow/schemas``), defaults are filled in from
+the schema, and cross-references (a covariate that is no harmonised variable, a mediator
+that no mechanism prepares) are checked. Every problem is reported as one
+:class:`~first1000.errors.ConfigError` naming the file, the line and the key, what was
+expected and, for a misspelt key, the closest valid one. Nothing in a config is ever
+evaluated as code: strings are only compared against closed vocabularies.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+from importlib import resources
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from first1000.errors import ConfigError
+
+SCHEMA_DIR = Path(str(resources.files("first1000") / "schemas"))
+
+#: Variables the harmonise stage derives for every cohort (not mapped per cohort).
+DERIVED_VARIABLES = {
+    "ses_index": "Composite SES index (mean of within-cohort z-scores; higher = higher SES)",
+    "education_group": "Education, Eurostat grouping (low ISCED 0-2, medium 3-4, high 5-8)",
+    "income_equivalised": "Equivalised household income (OECD-modified scale), EUR/month",
+    "income_equivalised_ln": "ln equivalised household income",
+    "income_ridit": "Equivalised household income, within-cohort ridit score (0-1)",
+}
+
+
+def load_schema(name: str) -> dict:
+    with open(SCHEMA_DIR / name, encoding="utf-8") as fh:
+        return yaml.safe_load(fh)
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in `default` values of the schema (jsonschema FAQ recipe)."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for prop, sub in properties.items():
+                if "default" in sub and prop not in instance:
+                    instance[prop] = copy.deepcopy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _line_of(path, keys) -> int | None:
+    """1-based line of the YAML node at ``keys`` (or of its deepest existing parent)."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            node = yaml.compose(fh)
+    except (OSError, yaml.YAMLError):
+        return None
+    line = None
+    for key in keys:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == str(key):
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            node = node.value[key]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _where(source, keys) -> str:
+    dotted = ".".join(str(k) for k in keys) or "(top level)"
+    if source is None:
+        return f"config key `{dotted}`"
+    line = _line_of(source, keys)
+    return f"{source}{f', line {line}' if line else ''}: key `{dotted}`"
+
+
+def _describe(error: jsonschema.ValidationError, source) -> str:
+    keys = list(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = [k for k in error.instance if k not in allowed]
+        key = unknown[0] if unknown else "?"
+        hint = difflib.get_close_matches(key, allowed, n=1)
+        suggestion = f" Did you mean `{hint[0]}`?" if hint else ""
+        return (f"{_where(source, keys + [key])}: unknown key `{key}`.{suggestion} "
+                f"Allowed here: {', '.join(allowed)}.")
+    if error.validator == "required":
+        return f"{_where(source, keys)}: {error.message}; add it (see config/README.md)."
+    if error.validator == "enum":
+        hint = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=1)
+        suggestion = f" Did you mean `{hint[0]}`?" if hint else ""
+        return (f"{_where(source, keys)}: `{error.instance}` is not allowed.{suggestion} Expected one of: "
+                f"{', '.join(str(v) for v in error.validator_value)}.")
+    if error.validator == "propertyNames":
+        bad = error.instance
+        return f"{_where(source, keys)}: {error.message}."
+    if error.validator == "type":
+        return (f"{_where(source, keys)}: expected {error.validator_value}, got "
+                f"{type(error.instance).__name__} `{error.instance}`.")
+    description = error.schema.get("description", "")
+    return f"{_where(source, keys)}: {error.message}.{(' ' + description) if description else ''}"
+
+
+def validate_against(instance, schema_name: str, source=None):
+    """Validate ``instance`` (filling defaults in place) or raise one ConfigError."""
+    schema = load_schema(schema_name)
+    errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        # Report the deepest, most specific problem first: it names the misspelt key.
+        error = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(_describe(error, source))
+    return instance
+
+
+def _read(path) -> dict:
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found.")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}).") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level.")
+    return data
+
+
+def load_data_schema(path) -> dict:
+    """The harmonised variables (name -> label, type, unit, range)."""
+    schema = _read(path)
+    allowed_types = {"continuous", "integer", "binary", "categorical", "date"}
+    for name, spec in schema.items():
+        if not isinstance(spec, dict) or spec.get("type") not in allowed_types:
+            raise ConfigError(
+                f"{_where(path, [name])}: each harmonised variable needs a `type` out of "
+                f"{', '.join(sorted(allowed_types))}.")
+    return schema
+
+
+def load_mapping(path, data_schema: dict, cohort: str) -> dict:
+    """Load and check one cohort's mapping file."""
+    mapping = validate_against(_read(path), "mapping.schema.yaml", source=path)
+    requires = {
+        "direct": ({"column"}, {"column", "unit", "format"}),
+        "recode": ({"column"}, {"column", "map", "map_file", "unit"}),
+        "derive": ({"operation"}, {"operation"}),
+        "impossible": (set(), {"reason"}),
+        "undetermined": (set(), {"reason"}),
+    }
+    for variable, rule in mapping["variables"].items():
+        where = _where(path, ["variables", variable])
+        if variable not in data_schema:
+            hint = difflib.get_close_matches(variable, list(data_schema), n=1)
+            raise ConfigError(
+                f"{where}: `{variable}` is not a harmonised variable"
+                f"{f' (did you mean `{hint[0]}`?)' if hint else ''}. Add it to the data schema "
+                f"or use one of: {', '.join(data_schema)}.")
+        needed, allowed = requires[rule["rule"]]
+        keys = set(rule) - {"rule"}
+        if needed - keys:
+            raise ConfigError(f"{where}: rule `{rule['rule']}` needs `{sorted(needed - keys)[0]}`.")
+        if keys - allowed:
+            raise ConfigError(
+                f"{where}: rule `{rule['rule']}` does not take `{sorted(keys - allowed)[0]}` "
+                f"(it takes {', '.join(sorted(allowed)) or 'nothing else'}).")
+        if rule["rule"] == "recode" and ("map" in rule) == ("map_file" in rule):
+            raise ConfigError(f"{where}: a recode needs exactly one of `map` or `map_file`.")
+        if "map_file" in rule:
+            levels = _read(rule["map_file"]).get("levels")
+            if not isinstance(levels, dict) or not levels:
+                raise ConfigError(f"{rule['map_file']}: expected a `levels:` mapping of category -> value.")
+            rule["map"] = levels
+        if "unit" in rule:
+            from first1000.units import conversion  # local: units imports errors only
+
+            conversion(rule["unit"], data_schema[variable].get("unit"), where=where)
+    if "id" not in mapping["tables"]["participants"]:
+        raise ConfigError(f"{_where(path, ['tables', 'participants'])}: name the participant ID column in `id`.")
+    for table, spec in mapping["tables"].items():
+        if table not in ("methylation_matrix", "telomere_qpcr") and "id" not in spec:
+            raise ConfigError(f"{_where(path, ['tables', table])}: name the participant ID column in `id`.")
+        if table == "telomere_qpcr":
+            for key in ("targets", "calibrator"):
+                if key not in spec:
+                    raise ConfigError(f"{_where(path, ['tables', table])}: qPCR tables need `{key}`.")
+    mapping["_source"] = str(path)
+    mapping["_cohort"] = cohort
+    return mapping
+
+
+def load_config(config) -> dict:
+    """Validate a config (a path or an already-loaded dict) and its mapping files.
+
+    Returns a new dict with defaults filled in and each cohort's mapping loaded under
+    ``cohorts[name]["_mapping"]``, plus ``_data_schema``.
+    """
+    source = None
+    if isinstance(config, (str, Path)):
+        source = Path(config)
+        config = _read(source)
+    config = copy.deepcopy(dict(config))
+    for key in [k for k in config if str(k).startswith("_")]:
+        del config[key]
+    validate_against(config, "config.schema.yaml", source=source)
+    data_schema = load_data_schema(config["harmonised_variables"])
+    known = set(data_schema) | set(DERIVED_VARIABLES)
+    for name, cohort in config["cohorts"].items():
+        cohort["_mapping"] = load_mapping(cohort["mapping"], data_schema, name)
+
+    biomarkers = set()
+    for mech, spec in config["mechanisms"].items():
+        biomarkers |= set(spec["biomarkers"])
+        for role in ("exposures", "outcomes", "covariates"):
+            for var in spec.get(role, []):
+                _check_known(var, known, source, ["mechanisms", mech, role])
+    for i, var in enumerate(config["covariates"]):
+        _check_known(var, known, source, ["covariates", i])
+    for var in config["ses_index"]["indicators"]:
+        _check_known(var, known, source, ["ses_index", "indicators", var])
+    for i, path in enumerate(config["mediation"]["paths"]):
+        keys = ["mediation", "paths", i]
+        _check_known(path["exposure"], known, source, keys + ["exposure"])
+        _check_known(path["outcome"], known, source, keys + ["outcome"])
+        for var in path.get("covariates", []):
+            _check_known(var, known, source, keys + ["covariates"])
+        if path["mediator"] not in biomarkers:
+            raise ConfigError(
+                f"{_where(source, keys + ['mediator'])}: `{path['mediator']}` is not a biomarker of any "
+                "configured mechanism; add it to a mechanism's `biomarkers` first.")
+        if data_schema.get(path["outcome"], {}).get("type") not in ("continuous", "integer", None):
+            raise ConfigError(
+                f"{_where(source, keys + ['outcome'])}: `{path['outcome']}` is {data_schema[path['outcome']]['type']}; "
+                "this version's mediation engine models continuous outcomes (linear mediator and outcome "
+                "models). Analyse binary outcomes in the association stage.")
+    config["_data_schema"] = data_schema
+    config["_source"] = str(source) if source else None
+    return config
+
+
+def _check_known(var, known, source, keys):
+    if var not in known:
+        hint = difflib.get_close_matches(var, sorted(known), n=1)
+        raise ConfigError(
+            f"{_where(source, keys)}: `{var}` is not a harmonised or derived variable"
+            f"{f' (did you mean `{hint[0]}`?)' if hint else ''}.")

@@ -1,0 +1,79 @@
+"""Harmonise: all cohorts onto one analysis table, with SES on one scale.
+
+Per cohort, ingest has already applied the mapping rules (education to ISCED 2011,
+income bands to midpoints in EUR/month, units converted). Here every cohort is combined
+and the derived SES variables are computed:
+
+* ``education_group``: Eurostat grouping of ISCED 2011 levels, low 0-2, medium 3-4,
+  high 5-8.
+* ``income_equivalised``: household income / OECD-modified equivalence scale,
+  1 + 0.5 * (persons aged 14+ - 1) + 0.3 * (children < 14) (OECD 2013, "What are
+  equivalence scales?"); two adults and two young children give 2.1.
+* ``income_equivalised_ln`` and ``income_ridit`` (within-cohort ridit: share below plus
+  half the share tied, Bross 1958), so that cohorts with different income levels compare.
+* ``ses_index``: mean of direction-aligned within-cohort z-scores (SD with ddof = 1) of
+  the declared indicators, for participants with at least ``min_indicators`` of them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def oecd_modified_scale(adults, children):
+    """OECD-modified equivalence scale; ``adults`` counts every person aged 14 or over."""
+    adults = np.asarray(adults, float)
+    children = np.asarray(children, float)
+    return 1.0 + 0.5 * (adults - 1.0) + 0.3 * children
+
+
+def education_group(isced) -> pd.Series:
+    """Eurostat grouping of ISCED 2011 levels: low 0-2, medium 3-4, high 5-8."""
+    isced = pd.Series(isced, dtype=float)
+    groups = pd.cut(isced, bins=[-0.5, 2.5, 4.5, 8.5], labels=["low", "medium", "high"])
+    return groups.astype(object).where(groups.notna(), None)
+
+
+def ridit(values: pd.Series) -> pd.Series:
+    """Ridit score of each value within its own distribution (NaN stays NaN)."""
+    ranks = values.rank(method="average")
+    n = values.notna().sum()
+    return (ranks - 0.5) / n
+
+
+def zscore(values: pd.Series) -> pd.Series:
+    return (values - values.mean()) / values.std(ddof=1)
+
+
+def ses_composite(frame: pd.DataFrame, indicators: dict[str, int], min_indicators: int = 2,
+                  by: str = "cohort") -> pd.Series:
+    """Mean of direction-aligned within-``by`` z-scores of the indicators."""
+    aligned = pd.DataFrame({
+        name: direction * frame.groupby(by, sort=False)[name].transform(zscore)
+        for name, direction in indicators.items()
+    })
+    enough = aligned.notna().sum(axis=1) >= min_indicators
+    return aligned.mean(axis=1).where(enough)
+
+
+def harmonise(participants: list[pd.DataFrame], ses_index: dict) -> pd.DataFrame:
+    """Combine the cohorts' harmonised participant tables and derive the SES variables."""
+    frame = pd.concat(participants, ignore_index=True)
+    frame["education_group"] = education_group(frame["education_isced"])
+    frame["income_equivalised"] = frame["household_income"] / oecd_modified_scale(
+        frame["household_adults"], frame["household_children"])
+    frame["income_equivalised_ln"] = np.log(frame["income_equivalised"])
+    frame["income_ridit"] = frame.groupby("cohort", sort=False)["income_equivalised"].transform(ridit)
+    frame["ses_index"] = ses_composite(frame, ses_index["indicators"], ses_index["min_indicators"])
+    return frame
+
+
+def single_category_problems(frame: pd.DataFrame, indicators) -> list[str]:
+    """Indicators without variation in a cohort (a z-score cannot be computed)."""
+    problems = []
+    for cohort, group in frame.groupby("cohort", sort=True):
+        for name in indicators:
+            if group[name].nunique(dropna=True) < 2:
+                problems.append(f"cohort {cohort}: SES indicator `{name}` has fewer than two distinct values")
+    return problems

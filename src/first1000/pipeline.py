@@ -1,0 +1,82 @@
+"""What the Snakemake workflow needs at parse time, as plain functions.
+
+:func:`preflight` validates the config and every input table before any job runs, so a
+misspelt key, a missing column or a duplicated ID stops the run with one message and
+nothing written under ``results/``. Input checks are cached by file size and
+modification time, so a no-op rerun stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from first1000 import __version__
+from first1000.config import SCHEMA_DIR, load_config
+from first1000.mechanisms import PREPARERS
+
+CONDA_ENV = "../envs/first1000.yaml"  # relative to workflow/rules
+
+
+def cohort_tables(cfg: dict, cohort: str) -> dict[str, str]:
+    """Standard table -> path, for one cohort."""
+    return {name: spec["path"] for name, spec in cfg["cohorts"][cohort]["_mapping"]["tables"].items()}
+
+
+def analysed_mechanisms(cfg: dict) -> dict[str, dict[str, str]]:
+    """Mechanism -> {cohort: ingested table path} for the cohorts that provide its table."""
+    out = {}
+    for mechanism in cfg["mechanisms"]:
+        _, table = PREPARERS[mechanism]
+        cohorts = {c: f"results/ingest/{c}/{table}.parquet" for c in sorted(cfg["cohorts"])
+                   if table in cohort_tables(cfg, c)}
+        if cohorts:
+            out[mechanism] = cohorts
+    return out
+
+
+def mediation_paths(cfg: dict, mechanism: str) -> list[dict]:
+    biomarkers = set(cfg["mechanisms"][mechanism]["biomarkers"])
+    return [p for p in cfg["mediation"]["paths"] if p["mediator"] in biomarkers]
+
+
+def _fingerprint(cfg: dict) -> str:
+    files = set()
+    for cohort in cfg["cohorts"]:
+        files.update(cohort_tables(cfg, cohort).values())
+        files.add(cfg["cohorts"][cohort]["mapping"])
+    files.add(cfg["harmonised_variables"])
+    files.update(str(p) for p in Path(SCHEMA_DIR).rglob("*.yaml"))
+    stats = []
+    for f in sorted(files):
+        try:
+            st = os.stat(f)
+            stats.append((f, st.st_size, st.st_mtime_ns))
+        except OSError:
+            stats.append((f, None, None))
+    clean = {k: v for k, v in cfg.items() if not k.startswith("_")}
+    blob = json.dumps([__version__, clean, stats], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def preflight(config: dict, cache: str | None = None) -> dict:
+    """Validate the config and all input tables; return the loaded config."""
+    from first1000.stages import check_inputs
+
+    cfg = load_config(config)
+    fingerprint = _fingerprint(cfg)
+    if cache and Path(cache).exists():
+        try:
+            if json.loads(Path(cache).read_text()).get("fingerprint") == fingerprint:
+                return cfg
+        except (OSError, ValueError):
+            pass
+    check_inputs(cfg, cfg["privacy"]["key_file"])
+    if cache:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(f"{cache}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"fingerprint": fingerprint}))
+        os.replace(tmp, cache)
+    return cfg

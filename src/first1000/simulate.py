@@ -1,0 +1,419 @@
+"""The bundled demo cohort: two synthetic perinatal cohorts with planted effects.
+
+``first1000 simulate --out resources/demo --seed 20261128`` writes the data set the demo
+runs on. The two cohorts code their variables as real cohorts do, differently:
+
+* ``ghent`` (Flemish-style): CSV and XLSX, IDs like ``GH-0001``, Flemish education
+  categories, monthly net household income bands, BIMD neighbourhood deciles (1 = most
+  deprived), child sex ``jongen``/``meisje``, dates ``dd/mm/yyyy``, ``-9`` for missing.
+* ``rotterdam`` (Dutch-style): TSV and Parquet, numeric IDs, CBS education categories,
+  yearly net income bands, a continuous neighbourhood status score, child sex ``1``/``2``,
+  birth weight in kg, gestational age as ``weeks+days``, ISO dates, ``NA`` for missing.
+
+Planted structure (all written to ``truth.yaml``; natural log throughout):
+
+* lower SES raises log hair cortisol in the 3rd trimester, which lowers birth weight:
+  a true mediated path SES -> ln hair cortisol (T3) -> birth weight, with a direct effect;
+* maternal resilience (Brief Resilience Scale) lengthens newborn telomeres (ln T/S);
+* maternal depressive symptoms (EPDS) raise the M-value of three NR3C1 CpGs, ln IL-6 and
+  lower ln lactate (so the lactate/pyruvate log ratio);
+* formate, succinate, 1-methylhistidine, alpha-glucose, dimethylamine, pyruvate, CRP,
+  the CD4/CD8 ratio and the other NR3C1 CpGs depend on no exposure at all.
+
+The SES index the effects are planted on is the one the pipeline computes: the mean of
+within-cohort z-scores (SD with ddof=1) of the ISCED 2011 level, ln OECD-equivalised
+household income (band midpoints declared in ``config/cohorts/*.yaml``) and the
+neighbourhood indicator (higher = more advantaged).
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from first1000.io import atomic_path
+
+DEMO_SEED = 20261128
+
+# Exposure -> biomarker effects, natural units (per unit of the exposure).
+SES_ON_CORTISOL_T3 = -0.20  # ln pg/mg per unit of the SES index
+CORTISOL_T3_ON_BIRTH_WEIGHT = -140.0  # g per ln pg/mg
+SES_DIRECT_ON_BIRTH_WEIGHT = 25.0  # g per unit of the SES index
+RESILIENCE_ON_TELOMERES = 0.10  # ln T/S per point of the Brief Resilience Scale
+EPDS_ON_NR3C1 = 0.025  # M-value per EPDS point
+EPDS_ON_IL6 = 0.015  # ln pg/mL per EPDS point
+EPDS_ON_LACTATE = -0.012  # ln umol/L per EPDS point
+
+NR3C1_CPGS = [
+    "cg04111177", "cg15910486", "cg18068240", "cg15645634",
+    "cg27107893", "cg12466613", "cg26464411", "cg10847032",
+]
+NR3C1_PLANTED = ["cg04111177", "cg15910486", "cg27107893"]
+
+METABOLITES = {  # column name -> (median umol/L, LOD umol/L)
+    "formate": (30.0, 4.0),
+    "succinate": (5.0, 2.5),
+    "1-methylhistidine": (8.0, 1.5),
+    "alpha-glucose": (4500.0, 50.0),
+    "dimethylamine": (3.0, 2.0),
+    "lactate": (1800.0, 50.0),
+    "pyruvate": (90.0, 5.0),
+}
+
+GHENT_EDUCATION = [  # (category, ISCED level, share)
+    ("lager onderwijs", 1, 0.02), ("lager secundair onderwijs", 2, 0.08),
+    ("hoger secundair onderwijs", 3, 0.30), ("se-n-se", 4, 0.03), ("hbo5", 5, 0.04),
+    ("bachelor", 6, 0.30), ("master", 7, 0.20), ("doctoraat", 8, 0.03),
+]
+ROTTERDAM_EDUCATION = [
+    ("basisonderwijs", 1, 0.03), ("vmbo", 2, 0.10), ("mbo-1", 2, 0.02),
+    ("havo/vwo onderbouw", 2, 0.02), ("havo/vwo", 3, 0.08), ("mbo 2-4", 3, 0.27),
+    ("hbo associate degree", 5, 0.02), ("hbo bachelor", 6, 0.22), ("wo bachelor", 6, 0.04),
+    ("wo master", 7, 0.17), ("doctoraat", 8, 0.03),
+]
+# Income band labels, edges (EUR) and the midpoints the cohort mapping declares.
+GHENT_INCOME = {  # monthly net household income
+    "edges": [0, 1500, 2500, 3500, 5000, np.inf],
+    "labels": ["minder dan 1500", "1500-2499", "2500-3499", "3500-4999", "5000 of meer"],
+    "midpoints": [1000, 2000, 3000, 4250, 6000],
+}
+ROTTERDAM_INCOME = {  # yearly net household income
+    "edges": [0, 20000, 30000, 45000, 60000, np.inf],
+    "labels": ["< 20.000", "20.000-29.999", "30.000-44.999", "45.000-59.999", ">= 60.000"],
+    "midpoints": [15000, 25000, 37500, 52500, 75000],
+}
+
+COVARIATE_NOTE = "maternal_age, bmi, parity, smoking, child_sex"
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    return (x - x.mean()) / x.std(ddof=1)
+
+
+def _ordinal(latent: np.ndarray, shares: list[float]) -> np.ndarray:
+    """Cut a latent variable at its empirical quantiles to get categories with given shares."""
+    cuts = np.quantile(latent, np.cumsum(shares)[:-1])
+    return np.searchsorted(cuts, latent, side="right")
+
+
+def _simulate_people(rng: np.random.Generator, n: int, cohort: str) -> pd.DataFrame:
+    """Draw one cohort's participants on the harmonised scale (before cohort coding)."""
+    ses_latent = rng.normal(size=n)
+    education = GHENT_EDUCATION if cohort == "ghent" else ROTTERDAM_EDUCATION
+    edu_idx = _ordinal(ses_latent + rng.normal(scale=0.8, size=n), [e[2] for e in education])
+    income_spec = GHENT_INCOME if cohort == "ghent" else ROTTERDAM_INCOME
+    monthly = np.exp(8.0 + 0.35 * ses_latent + rng.normal(scale=0.35, size=n))
+    yearly_factor = 1 if cohort == "ghent" else 12
+    band = np.searchsorted(income_spec["edges"][1:-1], monthly * yearly_factor, side="right")
+    adults = rng.choice([1, 2, 2, 2, 2, 2, 2, 3], size=n)
+    children = rng.choice([0, 0, 0, 1, 1, 2, 3], size=n)
+    oecd = 1 + 0.5 * (adults - 1) + 0.3 * children
+    midpoint_monthly = np.asarray(income_spec["midpoints"], float)[band] / yearly_factor
+    if cohort == "ghent":  # BIMD decile, 1 = most deprived
+        neighbourhood = np.clip(
+            np.round(5.5 + 2.2 * (0.6 * ses_latent + 0.8 * rng.normal(size=n))), 1, 10
+        )
+    else:  # neighbourhood status score, higher = more advantaged
+        neighbourhood = np.round(0.9 * (0.6 * ses_latent + 0.8 * rng.normal(size=n)), 2)
+    isced = np.array([education[i][1] for i in edu_idx], float)
+    ses_index = (
+        _zscore(isced) + _zscore(np.log(midpoint_monthly / oecd)) + _zscore(neighbourhood)
+    ) / 3.0
+
+    age = np.round(np.clip(31 + 1.5 * ses_latent + rng.normal(scale=4.2, size=n), 17, 46), 1)
+    bmi = np.round(np.clip(25 - 1.0 * ses_latent + rng.normal(scale=4.3, size=n), 16, 48), 1)
+    parity = np.minimum(rng.poisson(0.8, size=n), 5)
+    smoking = (rng.random(n) < 1 / (1 + np.exp(2.3 + 0.6 * ses_latent))).astype(int)
+    male = (rng.random(n) < 0.51).astype(int)
+
+    stress = -0.25 * ses_latent + np.sqrt(1 - 0.25**2) * rng.normal(size=n)
+    epds = np.clip(np.round(7 + 4.5 * (0.8 * stress + 0.6 * rng.normal(size=n))), 0, 30)
+    pss = np.clip(np.round(14 + 5.5 * (0.6 * stress + 0.8 * rng.normal(size=n))), 0, 40)
+    brs = np.clip(np.round(3.5 - 0.6 * (0.4 * stress + 0.9 * rng.normal(size=n)), 2), 1, 5)
+
+    # Hair cortisol (ln pg/mg): the 3rd-trimester segment carries the SES effect.
+    person = rng.normal(scale=0.45, size=n)
+    cov_effect = 0.010 * (bmi - 25) + 0.15 * smoking + 0.02 * (parity > 0)
+    ln_cort = {
+        window: np.log(median) + SES_ON_CORTISOL_T3 * ses_index + cov_effect + person
+        + rng.normal(scale=0.35, size=n)
+        for window, median in (("t3", 20.1), ("t2", 6.8), ("t1", 5.7))
+    }
+    gestational_age = np.where(
+        rng.random(n) < 0.07, rng.integers(224, 259, size=n),
+        np.clip(np.round(281 + rng.normal(scale=8, size=n)), 259, 300),
+    ).astype(int)
+    birth_weight = np.round(
+        3450 + SES_DIRECT_ON_BIRTH_WEIGHT * ses_index
+        + CORTISOL_T3_ON_BIRTH_WEIGHT * (ln_cort["t3"] - np.log(20.1))
+        - 160 * smoking + 120 * male + 8 * (bmi - 25) + 40 * (parity > 0)
+        + 22 * (gestational_age - 281) + rng.normal(scale=330, size=n)
+    )
+    ln_ts = 0.0 + RESILIENCE_ON_TELOMERES * (brs - 3.5) - 0.05 * male + rng.normal(scale=0.22, size=n)
+    delivery = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 730, size=n), "D")
+    return pd.DataFrame({
+        "education_category": [education[i][0] for i in edu_idx],
+        "income_band": np.array(income_spec["labels"])[band],
+        "adults": adults, "children": children, "neighbourhood": neighbourhood,
+        "ses_index": ses_index, "maternal_age": age, "bmi": bmi, "parity": parity,
+        "smoking": smoking, "male": male, "epds": epds.astype(int), "pss": pss.astype(int),
+        "brs": brs, "ln_cort_t1": ln_cort["t1"], "ln_cort_t2": ln_cort["t2"],
+        "ln_cort_t3": ln_cort["t3"], "gestational_age_days": gestational_age,
+        "birth_weight_g": birth_weight.astype(int), "ln_ts": ln_ts, "delivery": delivery,
+    })
+
+
+def _qpcr(rng, ids, ln_ts, calibrator_id, single_copy, sd_bad_share=0.02):
+    """qPCR Ct values in triplicate; each plate holds a calibrator and ~15 samples.
+
+    Plate effects differ between the telomere and the single-copy assay, so only
+    normalisation to each plate's calibrator removes them (Cawthon 2002; Pfaffl 2001).
+    """
+    rows = []
+    per_plate = 15
+    calibrator_dct = 9.0  # Ct_telomere - Ct_single-copy of the calibrator DNA
+    order = rng.permutation(len(ids))
+    for p, start in enumerate(range(0, len(ids), per_plate)):
+        plate = f"P{p + 1:02d}"
+        shift_t, shift_s = rng.normal(scale=0.15), rng.normal(scale=0.05)
+        members = [(calibrator_id, 0.0)] + [(ids[i], ln_ts[i]) for i in order[start:start + per_plate]]
+        well = 0
+        for sample, lts in members:
+            ct_s = 24.0 + rng.normal(scale=0.4) + shift_s
+            ct_t = ct_s - 9.0 + shift_t - shift_s - lts / np.log(2)
+            bad = sample != calibrator_id and rng.random() < sd_bad_share
+            for target, ct in (("telomere", ct_t), (single_copy, ct_s)):
+                for _ in range(3):
+                    noise = rng.normal(scale=0.6 if bad and target == "telomere" else 0.06)
+                    well += 1
+                    rows.append((plate, f"{'ABCDEFGH'[(well - 1) // 12]}{(well - 1) % 12 + 1}",
+                                 sample, target, round(ct + noise, 3)))
+    return pd.DataFrame(rows, columns=["plate", "well", "sample", "target", "ct"])
+
+
+def _beta_from_m(m):
+    return 2.0**m / (1 + 2.0**m)
+
+
+def simulate_cohort(rng: np.random.Generator, cohort: str, n: int):
+    """Return ({file name: DataFrame}, participant IDs) for one cohort, in its own coding."""
+    people = _simulate_people(rng, n, cohort)
+    ghent = cohort == "ghent"
+    ids = (
+        [f"GH-{i + 1:04d}" for i in range(n)] if ghent
+        else [str(v) for v in 100000 + rng.choice(900000, size=n, replace=False)]
+    )
+    bmi_missing = rng.random(n) < 0.02
+    if ghent:
+        participants = pd.DataFrame({
+            "participant_id": ids,
+            "maternal_age_y": people.maternal_age,
+            "bmi_kg_m2": np.where(bmi_missing, "-9", people.bmi.astype(str)),
+            "parity": people.parity,
+            "smoking_pregnancy": np.where(people.smoking == 1, "ja", "nee"),
+            "child_sex": np.where(people.male == 1, "jongen", "meisje"),
+            "gestational_age_days": people.gestational_age_days,
+            "birth_weight_g": people.birth_weight_g,
+            "epds_total": people.epds, "pss10_total": people.pss, "brs_mean": people.brs,
+            "education": people.education_category, "income_band": people.income_band,
+            "household_adults": people.adults, "household_children_under14": people.children,
+            "employment": rng.choice(["werkend", "werkend", "werkend", "werkloos", "student"], size=n),
+            "bimd_decile": people.neighbourhood.astype(int),
+            "delivery_date": people.delivery.dt.strftime("%d/%m/%Y"),
+        })
+    else:
+        ga = people.gestational_age_days
+        participants = pd.DataFrame({
+            "id": ids,
+            "leeftijd_moeder": people.maternal_age,
+            "bmi": np.where(bmi_missing, "NA", people.bmi.astype(str)),
+            "pariteit": people.parity,
+            "roken": people.smoking,
+            "geslacht_kind": np.where(people.male == 1, 1, 2),
+            "zwangerschapsduur": [f"{d // 7}+{d % 7}" for d in ga],
+            "geboortegewicht_kg": (people.birth_weight_g / 1000).round(3),
+            "vroeggeboorte": (ga < 259).astype(int),
+            "epds": people.epds, "pss10": people.pss, "brs": people.brs,
+            "opleiding": people.education_category, "netto_jaarinkomen": people.income_band,
+            "n_volwassenen": people.adults, "n_kinderen_onder_14": people.children,
+            "werksituatie": rng.choice(["betaald werk", "betaald werk", "werkloos", "studerend"], size=n),
+            "wijk_statusscore": people.neighbourhood,
+            "bevallingsdatum": people.delivery.dt.strftime("%Y-%m-%d"),
+        })
+    id_col = "participant_id" if ghent else "id"
+
+    # Hair cortisol segments, sampled at delivery; 1 cm of hair ~ 1 month.
+    has_hair = rng.random(n) < 0.9
+    loq = 1.5
+    segments = [("t3", 0, 3), ("t2", 3, 6), ("t1", 6, 9)] if ghent else [("t3", 0, 3), ("t2", 3, 6)]
+    hair_rows = []
+    for i in np.flatnonzero(has_hair):
+        for window, start, end in segments:
+            value = float(np.exp(people[f"ln_cort_{window}"].iloc[i]))
+            text = "<LOQ" if value < loq else f"{value:.2f}"
+            hair_rows.append((ids[i], start, end, text))
+    hair = pd.DataFrame(hair_rows, columns=["participant_id", "segment_from_cm", "segment_to_cm", "cortisol_pg_mg"])
+    if not ghent:
+        hair = pd.DataFrame({
+            "id": hair.participant_id,
+            "segment": hair.segment_from_cm.astype(str) + "-" + hair.segment_to_cm.astype(str),
+            "hair_segment_from_cm": hair.segment_from_cm, "hair_segment_to_cm": hair.segment_to_cm,
+            "cortisol_pg_mg": hair.cortisol_pg_mg,
+        })
+
+    has_tl = rng.random(n) < 0.85
+    tl_idx = np.flatnonzero(has_tl)
+    qpcr = _qpcr(rng, [ids[i] for i in tl_idx], people.ln_ts.to_numpy()[tl_idx],
+                 "CAL" if ghent else "IRC-1", "36B4" if ghent else "albumin")
+    if not ghent:
+        qpcr = qpcr.rename(columns={"plate": "Plate", "well": "Well", "sample": "Sample", "target": "Target", "ct": "Ct"})
+
+    # Candidate CpGs (NR3C1); cord blood beta values.
+    has_meth = rng.random(n) < 0.8
+    m_idx = np.flatnonzero(has_meth)
+    meth = {id_col: [ids[i] for i in m_idx]}
+    for j, cpg in enumerate(NR3C1_CPGS):
+        effect = EPDS_ON_NR3C1 if cpg in NR3C1_PLANTED else 0.0
+        m = -3.0 + 0.25 * j + effect * people.epds.to_numpy()[m_idx] + rng.normal(scale=0.35, size=len(m_idx))
+        meth[cpg] = np.round(_beta_from_m(m), 5)
+    methylation = pd.DataFrame(meth)
+
+    # A small epigenome-wide matrix (CpG x sample): 2,000 synthetic CpGs, 10 planted for EPDS.
+    n_cpg = 2000
+    cpg_ids = [f"cg90{k:07d}" for k in range(n_cpg)]
+    base = rng.normal(0.0, 2.0, size=(n_cpg, 1))
+    m_mat = base + rng.normal(scale=0.4, size=(n_cpg, len(m_idx)))
+    m_mat[:10] += EPDS_ON_NR3C1 * people.epds.to_numpy()[m_idx][None, :]
+    ewas = pd.DataFrame(np.round(_beta_from_m(m_mat), 4).astype(np.float32), columns=meth[id_col])
+    ewas.insert(0, "cpg", cpg_ids)
+
+    has_nmr = rng.random(n) < 0.85
+    nmr_idx = np.flatnonzero(has_nmr)
+    epds_nmr = people.epds.to_numpy()[nmr_idx]
+    nmr = {id_col: [ids[i] for i in nmr_idx]}
+    for name, (median, lod) in METABOLITES.items():
+        effect = EPDS_ON_LACTATE if name == "lactate" else 0.0
+        value = np.exp(np.log(median) + effect * (epds_nmr - 7) + rng.normal(scale=0.3, size=len(nmr_idx)))
+        nmr[name] = np.where(value < lod, "<LOD", np.char.mod("%.2f", value))
+    metabolites = pd.DataFrame(nmr)
+
+    has_imm = rng.random(n) < 0.8
+    imm_idx = np.flatnonzero(has_imm)
+    epds_imm = people.epds.to_numpy()[imm_idx]
+    il6 = np.exp(np.log(1.5) + EPDS_ON_IL6 * (epds_imm - 7) + rng.normal(scale=0.6, size=len(imm_idx)))
+    crp = np.exp(np.log(4.0) + rng.normal(scale=0.9, size=len(imm_idx)))
+    cd4cd8 = np.exp(np.log(1.8) + rng.normal(scale=0.3, size=len(imm_idx)))
+    immune = pd.DataFrame({
+        id_col: [ids[i] for i in imm_idx],
+        "il6_pg_ml": np.where(il6 < 0.4, "<LOD", np.char.mod("%.3f", il6)),
+        "crp_mg_l": np.round(crp, 2), "cd4_cd8_ratio": np.round(cd4cd8, 3),
+    })
+
+    if ghent:
+        files = {
+            "participants.csv": participants, "hair_cortisol.csv": hair,
+            "telomere_qpcr.csv": qpcr, "methylation_nr3c1.csv": methylation,
+            "methylation_ewas.parquet": ewas, "metabolites.xlsx": metabolites,
+            "immune.csv": immune,
+        }
+    else:
+        files = {
+            "participants.tsv": participants, "hair_cortisol.tsv": hair,
+            "telomere_qpcr.xlsx": qpcr, "methylation_nr3c1.parquet": methylation,
+            "methylation_ewas.parquet": ewas, "metabolites.tsv": metabolites,
+            "immune.tsv": immune,
+        }
+    return files, people
+
+
+def _write_xlsx(df: pd.DataFrame, path: Path) -> None:
+    """XLSX with fixed timestamps so that the same data give the same bytes."""
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        df.to_excel(writer, index=False, sheet_name="data")
+        fixed = pd.Timestamp("2026-01-01").to_pydatetime()
+        writer.book.properties.created = fixed
+        writer.book.properties.modified = fixed
+    source = zipfile.ZipFile(io.BytesIO(buffer.getvalue()))
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+        for info in source.infolist():
+            fixed_info = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
+            fixed_info.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(fixed_info, source.read(info.filename))
+
+
+def _write(df: pd.DataFrame, path: Path) -> None:
+    suffix = path.suffix
+    if suffix == ".xlsx":
+        _write_xlsx(df, path)
+        return
+    with atomic_path(path) as tmp:
+        if suffix == ".parquet":
+            df.to_parquet(tmp, index=False, compression="zstd")
+        else:
+            df.to_csv(tmp, sep="," if suffix == ".csv" else "\t", index=False, lineterminator="\n")
+
+
+def truth(seed: int, sizes: dict[str, int]) -> dict:
+    """The planted effects, as the pipeline reports them (response ~ predictor + covariates)."""
+    planted = [
+        dict(predictor="ses_index", response="hair_cortisol_t3_ln", mechanism="hpa",
+             estimate=SES_ON_CORTISOL_T3, unit="ln pg/mg per unit of the SES index"),
+        dict(predictor="resilience", response="telomere_ts_ln", mechanism="telomeres",
+             estimate=RESILIENCE_ON_TELOMERES, unit="ln T/S per BRS point"),
+        dict(predictor="epds", response="il6_ln", mechanism="immune",
+             estimate=EPDS_ON_IL6, unit="ln pg/mL per EPDS point"),
+        dict(predictor="epds", response="lactate_ln", mechanism="metabolites",
+             estimate=EPDS_ON_LACTATE, unit="ln umol/L per EPDS point"),
+        dict(predictor="epds", response="lactate_pyruvate_ln_ratio", mechanism="metabolites",
+             estimate=EPDS_ON_LACTATE, unit="ln ratio per EPDS point"),
+    ] + [
+        dict(predictor="epds", response=f"{cpg}_m", mechanism="methylation",
+             estimate=EPDS_ON_NR3C1, unit="M-value per EPDS point")
+        for cpg in NR3C1_PLANTED
+    ]
+    null = ["formate_ln", "succinate_ln", "methylhistidine_1_ln", "alpha_glucose_ln",
+            "dimethylamine_ln", "pyruvate_ln", "crp_ln", "cd4_cd8_ln_ratio"] + [
+        f"{cpg}_m" for cpg in NR3C1_CPGS if cpg not in NR3C1_PLANTED
+    ]
+    return {
+        "seed": seed,
+        "participants": sizes,
+        "log": "natural",
+        "covariates": COVARIATE_NOTE,
+        "ses_index": "mean of within-cohort z-scores (ddof=1) of ISCED level, ln equivalised "
+                     "income (OECD-modified scale, band midpoints) and the neighbourhood indicator",
+        "planted": planted,
+        "mediation": [dict(
+            exposure="ses_index", mediator="hair_cortisol_t3_ln", outcome="birth_weight",
+            a=SES_ON_CORTISOL_T3, b=CORTISOL_T3_ON_BIRTH_WEIGHT, direct=SES_DIRECT_ON_BIRTH_WEIGHT,
+            indirect=SES_ON_CORTISOL_T3 * CORTISOL_T3_ON_BIRTH_WEIGHT,
+            total=SES_DIRECT_ON_BIRTH_WEIGHT + SES_ON_CORTISOL_T3 * CORTISOL_T3_ON_BIRTH_WEIGHT,
+            unit="g per unit of the SES index",
+        )],
+        "no_effect": null,
+        "epigenome_wide": {"planted_cpgs": [f"cg90{k:07d}" for k in range(10)],
+                           "exposure": "epds", "estimate": EPDS_ON_NR3C1, "unit": "M-value per EPDS point"},
+    }
+
+
+def simulate(out, seed: int = DEMO_SEED, sizes: dict[str, int] | None = None) -> dict:
+    """Write the demo cohort to ``out`` and return the truth dictionary."""
+    out = Path(out)
+    sizes = sizes or {"ghent": 450, "rotterdam": 550}
+    root = np.random.SeedSequence(seed)
+    for child, cohort in zip(root.spawn(len(sizes)), sizes):
+        files, _ = simulate_cohort(np.random.default_rng(child), cohort, sizes[cohort])
+        for name, df in files.items():
+            _write(df, out / cohort / name)
+    facts = truth(seed, sizes)
+    with atomic_path(out / "truth.yaml") as tmp:
+        tmp.write_text(
+            "# Planted effects of the first1000 demo cohort (written by `first1000 simulate`).\n"
+            + yaml.safe_dump(facts, sort_keys=False), encoding="utf-8")
+    return facts

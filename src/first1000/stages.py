@@ -1,0 +1,215 @@
+"""The workflow's stages as plain functions of a config and file paths.
+
+``workflow/scripts/*.py`` call these with ``snakemake.input``/``output``; tests call them
+directly. Nothing here imports snakemake. Every output is written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import pandas as pd
+
+from first1000 import analyse, ingest
+from first1000.config import DERIVED_VARIABLES, load_config
+from first1000.errors import First1000Error
+from first1000.harmonise import harmonise as harmonise_cohorts
+from first1000.io import sha256sum, write_parquet, write_text, write_tsv
+from first1000.mechanisms import PREPARERS
+
+#: Report tables: counts below the privacy threshold in these columns are suppressed.
+COUNT_COLUMNS = ("n", "n_missing", "n_below_loq", "n_below_lod", "n_outliers", "n_failed_replicate_qc",
+                 "n_samples", "n_clipped", "n_segments_outside_windows")
+
+
+def run(stage, log=None, **kwargs):
+    """Run a stage; a First1000Error becomes one clear message and exit status 1."""
+    try:
+        stage(**kwargs)
+    except First1000Error as exc:
+        message = f"first1000: error: {exc}"
+        if log:
+            Path(log).parent.mkdir(parents=True, exist_ok=True)
+            Path(log).write_text(message + "\n", encoding="utf-8")
+        print(message, file=sys.stderr)
+        sys.exit(1)
+    except Exception:  # a bug: keep the trace for the developer, in the log only
+        if log:
+            Path(log).write_text(traceback.format_exc(), encoding="utf-8")
+        raise
+
+
+def suppress_small_counts(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Replace counts 1..min_cell-1 by '<min_cell' in report-facing aggregate tables."""
+    table = table.copy()
+    for column in COUNT_COLUMNS:
+        if column in table:
+            small = table[column].notna() & (table[column] > 0) & (table[column] < min_cell)
+            if small.any():
+                table[column] = table[column].astype(object)
+                table.loc[small, column] = f"<{min_cell}"
+    return table
+
+
+# --------------------------------------------------------------------------- ingest
+def _cohort(config, cohort):
+    cfg = load_config(config)
+    return cfg, cfg["cohorts"][cohort]["_mapping"]
+
+
+def ingest_participants(config, cohort, key_file, participants, harmonisation):
+    cfg, mapping = _cohort(config, cohort)
+    key = ingest.load_or_create_key(key_file)
+    table = ingest.open_table(mapping["tables"]["participants"], mapping["missing_codes"])
+    spec = mapping["tables"]["participants"]
+    ids = table.ids(spec["id"], unique=True)
+    variables, report = ingest.harmonise_participants(table, mapping, cfg["_data_schema"])
+    variables.insert(0, "cohort", cohort)
+    variables.insert(0, "pseudo_id", ingest.pseudonymise(ids, cohort, key).to_numpy())
+    write_parquet(variables, participants)
+    report = pd.DataFrame(report)
+    report.insert(0, "cohort", cohort)
+    write_tsv(suppress_small_counts(report, cfg["privacy"]["min_cell_size"]), harmonisation)
+
+
+def ingest_table(config, cohort, table, key_file, output):
+    cfg, mapping = _cohort(config, cohort)
+    key = ingest.load_or_create_key(key_file)
+    spec = mapping["tables"]["participants"]
+    people = ingest.open_table(spec, mapping["missing_codes"])
+    ids = people.ids(spec["id"], unique=True)
+    id_map = dict(zip(ids, ingest.pseudonymise(ids, cohort, key)))
+    frame = ingest.INGESTERS[table](mapping["tables"][table], mapping["missing_codes"], id_map)
+    write_parquet(frame, output)
+
+
+def check_inputs(cfg, key_file) -> None:
+    """Run every cohort's ingest in memory: the pre-flight check before any job runs."""
+    key = ingest.load_or_create_key(key_file)
+    for cohort, spec in cfg["cohorts"].items():
+        ingest.ingest_cohort(cohort, spec["_mapping"], cfg["_data_schema"], key)
+
+
+# --------------------------------------------------------------------------- harmonise
+def harmonise(config, participants, output, summary):
+    cfg = load_config(config)
+    frames = [pd.read_parquet(p) for p in participants]
+    table = harmonise_cohorts(frames, cfg["ses_index"])
+    write_parquet(table, output)
+    rows = []
+    labels = {**{k: v.get("label", k) for k, v in cfg["_data_schema"].items()}, **DERIVED_VARIABLES}
+    for cohort, group in table.groupby("cohort", sort=True):
+        for column in table.columns.drop(["pseudo_id", "cohort"]):
+            values = group[column]
+            numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+            rows.append(dict(
+                cohort=cohort, variable=column, label=labels.get(column, column), n=int(values.notna().sum()),
+                pct_missing=round(100 * float(values.isna().mean()), 1),
+                mean=float(values.mean()) if numeric else None,
+                sd=float(values.std(ddof=1)) if numeric else None,
+            ))
+    write_tsv(suppress_small_counts(pd.DataFrame(rows), cfg["privacy"]["min_cell_size"]), summary)
+
+
+# --------------------------------------------------------------------------- mechanisms
+def prepare(config, mechanism, tables: dict, output, qc):
+    """``tables``: cohort -> ingest parquet of the mechanism's raw table."""
+    cfg = load_config(config)
+    module, _ = PREPARERS[mechanism]
+    frames = {cohort: pd.read_parquet(path) for cohort, path in sorted(tables.items())}
+    biomarkers, qc_table = module.prepare(frames, cfg["preparation"].get(mechanism, {}))
+    write_parquet(biomarkers, output)
+    write_tsv(suppress_small_counts(qc_table, cfg["privacy"]["min_cell_size"]), qc)
+
+
+def _analysis_inputs(config, mechanism, participants, biomarkers):
+    cfg = load_config(config)
+    table = analyse.analysis_table(pd.read_parquet(participants), pd.read_parquet(biomarkers))
+    spec = cfg["mechanisms"][mechanism]
+    covariates = spec.get("covariates", cfg["covariates"])
+    return cfg, table, spec, covariates
+
+
+def associate(config, mechanism, participants, biomarkers, output):
+    cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
+    result = analyse.associations(table, mechanism, spec, covariates, cfg["_data_schema"])
+    write_tsv(result, output)
+
+
+def mediate(config, mechanism, participants, biomarkers, effects, paths):
+    cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
+    declared = [p for p in cfg["mediation"]["paths"] if p["mediator"] in spec["biomarkers"]]
+    med = cfg["mediation"]
+    eff, pth = analyse.mediation(table, declared, cfg["covariates"], med["n_boot"], cfg["seed"],
+                                 med["ci_method"])
+    write_tsv(eff, effects)
+    write_tsv(pth, paths)
+
+
+# --------------------------------------------------------------------------- provenance
+def provenance(config, inputs: list, config_out, checksums, versions, run_info, git_commit="unknown"):
+    from importlib import metadata
+
+    import yaml
+
+    cfg = load_config(config)
+    clean = {k: v for k, v in cfg.items() if not k.startswith("_")}
+    clean["cohorts"] = {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")}
+                        for k, v in clean["cohorts"].items()}
+    write_text(yaml.safe_dump(clean, sort_keys=False, allow_unicode=True), config_out)
+    rows = [dict(file=str(p), bytes=Path(p).stat().st_size, sha256=sha256sum(p)) for p in sorted(set(inputs))]
+    write_tsv(pd.DataFrame(rows), checksums)
+    packages = ["first1000", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "scikit-learn", "pingouin",
+                "matplotlib", "pyarrow", "openpyxl", "PyYAML", "jsonschema"]
+    found = []
+    for name in packages:
+        try:
+            found.append(dict(package=name, version=metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            found.append(dict(package=name, version="not installed"))
+    found.append(dict(package="python", version=sys.version.split()[0]))
+    write_tsv(pd.DataFrame(found), versions)
+    import datetime
+
+    write_text(json.dumps({
+        "seed": cfg["seed"], "fdr": cfg["fdr"], "git_commit": git_commit,
+        "run_date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+    }, indent=2) + "\n", run_info)
+
+
+# --------------------------------------------------------------------------- figures
+def _labels(cfg) -> dict:
+    labels = {k: f"{v.get('label', k)}" + (f" ({v['unit']})" if v.get("unit") else "")
+              for k, v in cfg["_data_schema"].items()}
+    labels.update(DERIVED_VARIABLES)
+    return labels
+
+
+def forest_figure(config, mechanism, associations, png, svg):
+    from first1000.figures import forest_plot, save_figure
+
+    cfg = load_config(config)
+    table = pd.read_csv(associations, sep="\t")
+    title = cfg["mechanisms"][mechanism].get("label", mechanism)
+    fig = forest_plot(table, title=title, labels=_labels(cfg))
+    save_figure(fig, png, svg)
+
+
+def mediation_figure(config, effects, paths, exposure, mediator, outcome, png, svg):
+    from first1000.figures import mediation_diagram, save_figure
+
+    cfg = load_config(config)
+    eff = pd.read_csv(effects, sep="\t")
+    pth = pd.read_csv(paths, sep="\t")
+    chosen = analyse.POOLED if (eff.cohort == analyse.POOLED).any() else sorted(eff.cohort.unique())[0]
+
+    def pick(frame):
+        return frame[(frame.cohort == chosen) & (frame.exposure == exposure) & (frame.mediator == mediator)
+                     & (frame.outcome == outcome)]
+
+    fig = mediation_diagram(pick(eff), pick(pth), labels=_labels(cfg),
+                            title=f"{exposure} → {mediator} → {outcome} ({chosen})")
+    save_figure(fig, png, svg)

@@ -1,0 +1,55 @@
+"""Multiple-testing corrections."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from first1000.errors import ModelError
+
+
+def bh_fdr(p) -> np.ndarray:
+    """Benjamini–Hochberg false-discovery-rate adjusted p-values (q-values).
+
+    Parameters
+    ----------
+    p : array-like of float
+        p-values in [0, 1], any shape; NaN marks a test that was not performed.
+
+    Returns
+    -------
+    numpy.ndarray of float
+        q-values, same shape and order as ``p``. NaN inputs stay NaN and do not count
+        toward the number of tests m.
+
+    Notes
+    -----
+    With the m non-missing p-values sorted, p_(1) <= ... <= p_(m),
+    q_(i) = min_{j >= i} min(1, m · p_(j) / j)
+    (Benjamini & Hochberg, J. R. Stat. Soc. B 57:289–300, 1995). This equals
+    ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]`` and R's
+    ``p.adjust(p, "BH")`` on the non-missing values.
+
+    Raises
+    ------
+    ModelError
+        If a non-missing value lies outside [0, 1] (not a p-value: a programming error).
+    """
+    p = np.asarray(p, dtype=float)
+    q = np.full(p.shape, np.nan)
+    flat = p.ravel()
+    present = ~np.isnan(flat)
+    values = flat[present]
+    if np.any((values < 0) | (values > 1)):
+        raise ModelError("bh_fdr needs p-values in [0, 1]; got values outside that range")
+    m = values.size
+    if m == 0:
+        return q
+    order = np.argsort(values, kind="stable")
+    scaled = values[order] * m / np.arange(1, m + 1)
+    # Step-up: the running minimum from the largest p downwards keeps q monotone in p.
+    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    q_flat = q.ravel()
+    q_flat[present] = out
+    return q_flat.reshape(p.shape)

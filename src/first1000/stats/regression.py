@@ -1,0 +1,367 @@
+"""Single-exposure association models (linear and logistic) on complete cases.
+
+Design matrices are built here from numpy/pandas directly: no formula strings ever reach
+patsy, formulaic or ``eval``, so a column name from a config file can never execute code.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+import statsmodels.api as sm
+from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
+
+from first1000.errors import ModelError
+
+FAMILIES = ("gaussian", "binomial")
+
+# A logistic coefficient whose SE exceeds this many log-odds units per SD of its column is
+# not a finite-sample estimate any more: that happens when the likelihood has no maximum
+# (separation). Genuine effects in cohort data have standardised SEs far below 1.
+_HUGE_STD_SE = 50.0
+# Fitted probabilities this close to 0 or 1 mark observations that are predicted perfectly.
+_EXTREME_PROB = 1e-8
+_LOGIT_MAXITER = 100
+
+
+def _as_list(columns) -> list[str]:
+    if columns is None:
+        return []
+    if isinstance(columns, str):
+        return [columns]
+    return list(columns)
+
+
+def _check_columns(data: pd.DataFrame, columns: Iterable[str]) -> None:
+    """Raise ModelError for misuse: not a DataFrame, or column names it does not have."""
+    if not isinstance(data, pd.DataFrame):
+        raise ModelError(f"expected a pandas DataFrame, got {type(data).__name__}")
+    missing = [c for c in columns if c not in data.columns]
+    if missing:
+        raise ModelError(
+            f"column(s) {', '.join(repr(c) for c in missing)} not in the data; "
+            f"available columns: {', '.join(map(str, data.columns))}"
+        )
+
+
+def _is_categorical(series: pd.Series) -> bool:
+    # bool counts as numeric for pandas, but a True/False column is a two-level factor.
+    return pd.api.types.is_bool_dtype(series) or not pd.api.types.is_numeric_dtype(series)
+
+
+def _sorted_levels(series: pd.Series) -> list:
+    levels = list(pd.unique(series.dropna()))
+    try:
+        return sorted(levels)
+    except TypeError:  # mixed types (e.g. 1 and "1"): fall back to text order, still stable
+        return sorted(levels, key=lambda v: (str(v), type(v).__name__))
+
+
+def design_matrix(data: pd.DataFrame, columns: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """Build a regression design matrix with an intercept and treatment-coded factors.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data.
+    columns : sequence of str
+        Columns to enter the model, in this order.
+
+    Returns
+    -------
+    X : numpy.ndarray of float, shape (n_rows, n_terms)
+        First column is the intercept (all ones).
+    names : list of str
+        Term names: ``"Intercept"``, numeric columns by their name, and one
+        ``"column[level]"`` indicator per non-reference level of a factor.
+
+    Notes
+    -----
+    Numeric columns enter as they are. Object, string, category and bool columns are
+    treatment (dummy) coded: the levels observed in ``data`` are sorted and the first is the
+    reference, e.g. ``child_sex`` with levels F, M gives one column ``child_sex[M]``; bool
+    columns give ``column[True]``. The sort makes the coding deterministic whatever the row
+    order. Missing values stay NaN in every indicator of that factor (so that a missing
+    value can never pass for the reference level).
+
+    Raises
+    ------
+    ModelError
+        If a column is not in ``data``.
+    """
+    columns = _as_list(columns)
+    _check_columns(data, columns)
+    blocks = [np.ones((len(data), 1))]
+    names = ["Intercept"]
+    for col in columns:
+        series = data[col]
+        if _is_categorical(series):
+            values = series.to_numpy(dtype=object)
+            missing = series.isna().to_numpy()
+            levels = _sorted_levels(series)
+            for level in levels[1:]:
+                indicator = (values == level).astype(float)
+                indicator[missing] = np.nan
+                blocks.append(indicator[:, None])
+                names.append(f"{col}[{level}]")
+        else:
+            blocks.append(series.to_numpy(dtype=float, na_value=np.nan)[:, None])
+            names.append(str(col))
+    return np.hstack(blocks), names
+
+
+def _infinite_columns(complete: pd.DataFrame, columns: Sequence[str]) -> str | None:
+    """Status text if numeric columns hold +/-inf (dropna keeps them, the fit cannot)."""
+    bad = [
+        f"'{c}' ({int(np.isinf(v).sum())} rows)"
+        for c in columns
+        if not _is_categorical(complete[c])
+        for v in [complete[c].to_numpy(dtype=float)]
+        if np.isinf(v).any()
+    ]
+    if bad:
+        return f"infinite values in {', '.join(bad)}; recode them as missing or fix them"
+    return None
+
+
+def _result(n: int, model: str, status: str, **numbers) -> dict:
+    out = {
+        "n": int(n),
+        "estimate": np.nan,
+        "se": np.nan,
+        "ci_low": np.nan,
+        "ci_high": np.nan,
+        "p": np.nan,
+        "status": status,
+        "model": model,
+    }
+    if model == "logistic":
+        out["odds_ratio"] = np.nan
+    out.update(numbers)
+    return out
+
+
+def _response_problem(series: pd.Series, response: str, family: str) -> str | None:
+    if family == "gaussian":
+        if _is_categorical(series) and not pd.api.types.is_bool_dtype(series):
+            return (
+                f"response '{response}' is not numeric (dtype {series.dtype}); "
+                "a linear model needs a numeric outcome"
+            )
+        return None
+    if pd.api.types.is_bool_dtype(series):
+        return None
+    if not pd.api.types.is_numeric_dtype(series):
+        return (
+            f"binary response '{response}' must be coded 0/1 but is of type "
+            f"{series.dtype}; recode it to 0/1"
+        )
+    values = series.to_numpy(dtype=float)
+    if not np.isin(values, (0.0, 1.0)).all():
+        n_bad = int((~np.isin(values, (0.0, 1.0))).sum())
+        return (
+            f"binary response '{response}' must be coded 0/1 but {n_bad} complete "
+            "row(s) hold other values; recode it to 0/1"
+        )
+    return None
+
+
+def fit_association(
+    data: pd.DataFrame,
+    response: str,
+    predictor: str,
+    covariates: Sequence[str] = (),
+    family: str = "gaussian",
+    alpha: float = 0.05,
+) -> dict:
+    """Adjusted association of one predictor with one response.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data; rows with a missing value in any used column are dropped (complete cases).
+    response : str
+        Outcome column. Numeric for ``family="gaussian"``; coded 0/1 (or bool) for
+        ``family="binomial"``.
+    predictor : str
+        Exposure column: numeric, or a factor with two levels (the estimate is then the
+        contrast of the second sorted level against the first).
+    covariates : sequence of str, optional
+        Adjustment columns, coded by :func:`design_matrix`.
+    family : {"gaussian", "binomial"}
+        ``"gaussian"``: ordinary least squares. ``"binomial"``: logistic regression by
+        maximum likelihood.
+    alpha : float, default 0.05
+        Two-sided level of the confidence interval.
+
+    Returns
+    -------
+    dict
+        ``n`` (complete rows), ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p``,
+        ``status`` (``"ok"`` or why the model could not be fitted, numbers then NaN),
+        ``model`` (``"linear"`` or ``"logistic"``) and, for logistic models,
+        ``odds_ratio`` = exp(estimate).
+
+    Notes
+    -----
+    Linear: statsmodels ``OLS``; CI = estimate ± t_{n-p, 1-alpha/2}·SE and p from the
+    t distribution with n - p degrees of freedom (classical OLS inference).
+
+    Logistic: statsmodels ``Logit`` (Newton–Raphson, at most 100 iterations). The estimate
+    is the log odds ratio; CI = estimate ± z_{1-alpha/2}·SE and p from the Wald z test
+    (Agresti, *Categorical Data Analysis*, 3rd ed., 2013, §4.2 / §5.2).
+
+    Separation (Albert & Anderson, Biometrika 71:1–10, 1984): when some combination of
+    the predictors splits the 0s from the 1s (completely or up to ties), the likelihood has
+    no maximum and the Wald numbers are meaningless. It is reported when statsmodels
+    signals it, or when observations get fitted probabilities within 1e-8 of 0/1 together
+    with non-convergence or a standard error above 50 log-odds units per SD of the column.
+
+    Other statuses (all with NaN numbers): response not numeric / not coded 0/1, infinite
+    values, fewer complete rows than parameters + 1, zero-variance predictor, predictor
+    with more than two levels, collinear design, constant response, non-convergence.
+
+    Raises
+    ------
+    ModelError
+        Only for misuse: unknown ``family``, a column not in ``data``, or the predictor
+        also listed as a covariate. Data problems never raise; see ``status``.
+    """
+    if family not in FAMILIES:
+        raise ModelError(f"family must be one of {FAMILIES}, got {family!r}")
+    if not 0 < alpha < 1:
+        raise ModelError(f"alpha must be between 0 and 1, got {alpha!r}")
+    covariates = _as_list(covariates)
+    used = [response, predictor, *covariates]
+    _check_columns(data, used)
+    if len(set(used)) != len(used):
+        raise ModelError(
+            f"response '{response}', predictor '{predictor}' and covariates "
+            f"{covariates} must be different columns"
+        )
+    model = "linear" if family == "gaussian" else "logistic"
+
+    complete = data.loc[:, used].dropna()
+    n = len(complete)
+
+    problem = _response_problem(complete[response], response, family) or _infinite_columns(
+        complete, used
+    )
+    if problem:
+        return _result(n, model, problem)
+
+    X, _ = design_matrix(complete, [predictor, *covariates])
+    _, predictor_names = design_matrix(complete, [predictor])
+    n_params = X.shape[1]
+    if n < n_params + 1:
+        return _result(
+            n,
+            model,
+            f"too few complete rows: n={n} for a model with {n_params} parameters "
+            f"(needs at least {n_params + 1})",
+        )
+    n_pred_terms = len(predictor_names) - 1
+    if n_pred_terms > 1:
+        return _result(
+            n,
+            model,
+            f"predictor '{predictor}' is a factor with {n_pred_terms + 1} levels; "
+            "one estimate needs a numeric or two-level predictor",
+        )
+    if n_pred_terms == 0 or np.ptp(X[:, 1]) == 0:
+        return _result(
+            n, model, f"predictor '{predictor}' has zero variance in the {n} complete rows"
+        )
+    rank = np.linalg.matrix_rank(X)
+    if rank < n_params:
+        return _result(
+            n,
+            model,
+            f"the covariates are collinear with each other or with the predictor "
+            f"(design rank {rank} < {n_params} parameters); drop redundant covariates",
+        )
+    y = complete[response].to_numpy(dtype=float)
+    if family == "gaussian":
+        if np.ptp(y) == 0:
+            return _result(n, model, f"response '{response}' has zero variance")
+        return _fit_ols(X, y, n, alpha)
+    if np.ptp(y) == 0:
+        only = int(y[0])
+        return _result(n, model, f"binary response '{response}' is {only} in all {n} complete rows")
+    return _fit_logit(X, y, n, alpha)
+
+
+def _fit_ols(X: np.ndarray, y: np.ndarray, n: int, alpha: float) -> dict:
+    res = sm.OLS(y, X).fit()
+    ci = res.conf_int(alpha=alpha)[1]
+    return _result(
+        n,
+        "linear",
+        "ok",
+        estimate=float(res.params[1]),
+        se=float(res.bse[1]),
+        ci_low=float(ci[0]),
+        ci_high=float(ci[1]),
+        p=float(res.pvalues[1]),
+    )
+
+
+def _fit_logit(X: np.ndarray, y: np.ndarray, n: int, alpha: float) -> dict:
+    separation = (
+        "perfect or quasi-perfect separation: the predictor and covariates predict the "
+        "outcome (almost) perfectly in some rows, so the odds ratio is infinite and cannot "
+        "be estimated; consider penalised (Firth) regression or merging sparse categories"
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")  # record, never print: we translate them to a status
+        try:
+            res = sm.Logit(y, X).fit(disp=0, maxiter=_LOGIT_MAXITER)
+        except PerfectSeparationError:
+            return _result(n, "logistic", separation)
+        except np.linalg.LinAlgError:
+            return _result(
+                n,
+                "logistic",
+                "the logistic information matrix is singular (typically separation or "
+                "collinear covariates); the model cannot be estimated",
+            )
+        bse = np.asarray(res.bse, dtype=float)
+        fitted = res.predict()
+        ci = res.conf_int(alpha=alpha)[1]
+        p_value = float(res.pvalues[1])
+    warned_separation = any(issubclass(w.category, PerfectSeparationWarning) for w in caught)
+    converged = bool(res.mle_retvals.get("converged", False))
+    n_extreme = int(np.sum((fitted < _EXTREME_PROB) | (fitted > 1 - _EXTREME_PROB)))
+    std_se = bse[1:] * X[:, 1:].std(axis=0)
+    huge_se = not np.all(np.isfinite(bse)) or bool(np.any(std_se > _HUGE_STD_SE))
+
+    if warned_separation or (n_extreme > 0 and (huge_se or not converged)):
+        return _result(n, "logistic", separation)
+    if not converged:
+        return _result(
+            n,
+            "logistic",
+            f"logistic model did not converge in {_LOGIT_MAXITER} iterations",
+        )
+    if huge_se:
+        return _result(
+            n,
+            "logistic",
+            "unstable logistic fit: standard errors are implausibly large (near-separation "
+            "or near-collinear covariates); estimates not reported",
+        )
+    estimate = float(res.params[1])
+    return _result(
+        n,
+        "logistic",
+        "ok",
+        estimate=estimate,
+        se=float(bse[1]),
+        ci_low=float(ci[0]),
+        ci_high=float(ci[1]),
+        p=p_value,
+        odds_ratio=float(np.exp(estimate)),
+    )

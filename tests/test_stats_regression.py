@@ -1,0 +1,194 @@
+"""Tests of first1000.stats.regression and first1000.stats.multitest.
+
+Reference values come from statsmodels fitted independently here (formula interface),
+from statsmodels' multipletests, or from hand computation.
+"""
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+from statsmodels.stats.multitest import multipletests
+
+from first1000.errors import ModelError
+from first1000.stats.multitest import bh_fdr
+from first1000.stats.regression import design_matrix, fit_association
+
+
+@pytest.fixture
+def cohort():
+    """Simulated cohort: planted effect 0.5 of maternal_ses on the child outcome."""
+    rng = np.random.default_rng(11)
+    n = 400
+    ses = rng.normal(size=n)
+    sex = rng.choice(["F", "M"], size=n)
+    parity = rng.choice(["0", "1", "2+"], size=n)
+    age = rng.normal(31, 4, size=n)
+    noise = rng.normal(size=n)
+    y = 1 + 0.5 * ses + 0.3 * (sex == "M") - 0.2 * (parity == "2+") + 0.02 * age + noise
+    eta = -0.3 + 0.8 * ses + 0.4 * (sex == "M")
+    ybin = (rng.random(n) < 1 / (1 + np.exp(-eta))).astype(int)
+    df = pd.DataFrame(
+        {"maternal_ses": ses, "child_sex": sex, "parity": parity, "maternal_age": age,
+         "outcome": y, "preterm": ybin}
+    )  # fmt: skip
+    df.loc[[3, 50, 77], "maternal_age"] = np.nan  # complete-case handling
+    df.loc[[5, 90], "child_sex"] = None
+    return df
+
+
+def test_linear_matches_statsmodels_formula(cohort):
+    ref = smf.ols(
+        "outcome ~ maternal_ses + C(child_sex) + C(parity) + maternal_age", data=cohort
+    ).fit()
+    got = fit_association(
+        cohort, "outcome", "maternal_ses", ["child_sex", "parity", "maternal_age"]
+    )
+    assert got["status"] == "ok" and got["model"] == "linear"
+    assert got["n"] == int(ref.nobs) == 395
+    assert got["estimate"] == pytest.approx(ref.params["maternal_ses"], rel=1e-10)
+    assert got["se"] == pytest.approx(ref.bse["maternal_ses"], rel=1e-10)
+    assert got["p"] == pytest.approx(ref.pvalues["maternal_ses"], rel=1e-8)
+    ci = ref.conf_int().loc["maternal_ses"]
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((ci[0], ci[1]), rel=1e-10)
+    assert got["ci_low"] < 0.5 < got["ci_high"]  # planted effect
+
+
+def test_logistic_matches_statsmodels_formula(cohort):
+    ref = smf.logit("preterm ~ maternal_ses + C(child_sex) + maternal_age", data=cohort).fit(disp=0)
+    got = fit_association(
+        cohort, "preterm", "maternal_ses", ["child_sex", "maternal_age"], family="binomial"
+    )
+    assert got["status"] == "ok" and got["model"] == "logistic"
+    assert got["n"] == int(ref.nobs)
+    assert got["estimate"] == pytest.approx(ref.params["maternal_ses"], rel=1e-7)
+    assert got["se"] == pytest.approx(ref.bse["maternal_ses"], rel=1e-7)
+    assert got["p"] == pytest.approx(ref.pvalues["maternal_ses"], rel=1e-6)
+    ci = ref.conf_int().loc["maternal_ses"]
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((ci[0], ci[1]), rel=1e-7)
+    assert got["odds_ratio"] == pytest.approx(np.exp(ref.params["maternal_ses"]), rel=1e-7)
+    assert got["ci_low"] < 0.8 < got["ci_high"]  # planted log odds ratio
+
+
+def test_two_level_string_predictor_is_contrast_of_second_level(cohort):
+    ref = smf.ols("outcome ~ C(child_sex) + maternal_ses", data=cohort).fit()
+    got = fit_association(cohort, "outcome", "child_sex", ["maternal_ses"])
+    assert got["estimate"] == pytest.approx(ref.params["C(child_sex)[T.M]"], rel=1e-10)
+
+
+def test_design_matrix_dummy_codes_with_sorted_reference():
+    df = pd.DataFrame(
+        {
+            "parity": ["2+", "0", "1", "0", None],
+            "smoker": [True, False, True, False, True],
+            "age": [30, 31, 32, 33, 34],
+            "site": pd.Categorical(["b", "a", "b", "a", "a"], categories=["b", "a"]),
+        }
+    )
+    X, names = design_matrix(df, ["parity", "smoker", "age", "site"])
+    assert names == ["Intercept", "parity[1]", "parity[2+]", "smoker[True]", "age", "site[b]"]
+    nan = np.nan
+    expected = np.array(
+        [
+            [1, 0, 1, 1, 30, 1],
+            [1, 0, 0, 0, 31, 0],
+            [1, 1, 0, 1, 32, 1],
+            [1, 0, 0, 0, 33, 0],
+            [1, nan, nan, 1, 34, 0],  # missing level stays missing, not "reference"
+        ]
+    )
+    np.testing.assert_array_equal(X, expected)
+    # Row order does not change the coding.
+    _, names_rev = design_matrix(df.iloc[::-1], ["parity", "smoker", "age", "site"])
+    assert names_rev == names
+
+
+def test_design_matrix_unknown_column_raises():
+    with pytest.raises(ModelError, match="not in the data"):
+        design_matrix(pd.DataFrame({"a": [1.0]}), ["b"])
+
+
+def test_zero_variance_predictor_gives_status(cohort):
+    df = cohort.assign(maternal_ses=2.0)
+    got = fit_association(df, "outcome", "maternal_ses", ["maternal_age"])
+    assert "zero variance" in got["status"]
+    assert np.isnan([got["estimate"], got["se"], got["ci_low"], got["ci_high"], got["p"]]).all()
+
+
+def test_too_few_rows_gives_status():
+    df = pd.DataFrame(
+        {"outcome": [1.0, 2.0, 0.5, 3.0, np.nan], "ses": [0.1, 0.9, 0.4, 0.2, 0.3],
+         "parity": ["0", "1", "2+", "1", "0"], "age": [30, 25, 28, 35, 33]}
+    )  # fmt: skip
+    got = fit_association(df, "outcome", "ses", ["parity", "age"])
+    # 5 parameters: Intercept, ses, parity[1], parity[2+], age; 4 complete rows
+    assert "n=4" in got["status"] and "5 parameters" in got["status"]
+    assert got["n"] == 4 and np.isnan(got["estimate"])
+
+
+def test_perfect_separation_gives_status_not_exception():
+    x = np.linspace(-2, 2, 60)
+    df = pd.DataFrame({"x": x, "y": (x > 0.1).astype(int), "c": np.cos(np.arange(60))})
+    got = fit_association(df, "y", "x", ["c"], family="binomial")
+    assert "separation" in got["status"]
+    assert np.isnan(got["estimate"]) and np.isnan(got["odds_ratio"])
+
+
+def test_quasi_separation_binary_exposure_gives_status():
+    rng = np.random.default_rng(3)
+    exposed = rng.integers(0, 2, 200)
+    y = np.where(exposed == 1, 1, rng.integers(0, 2, 200))  # every exposed child is a case
+    df = pd.DataFrame({"exposed": exposed, "y": y, "c": rng.normal(size=200)})
+    got = fit_association(df, "y", "exposed", ["c"], family="binomial")
+    assert "separation" in got["status"]
+    assert np.isnan(got["p"])
+
+
+def test_binary_response_not_01_gives_status(cohort):
+    df = cohort.assign(preterm=cohort["preterm"] + 1)  # coded 1/2
+    got = fit_association(df, "preterm", "maternal_ses", family="binomial")
+    assert "0/1" in got["status"] and np.isnan(got["estimate"])
+
+
+def test_misuse_raises(cohort):
+    with pytest.raises(ModelError, match="family"):
+        fit_association(cohort, "outcome", "maternal_ses", family="poisson")
+    with pytest.raises(ModelError, match="not in the data"):
+        fit_association(cohort, "outcome", "no_such_column")
+
+
+def test_bh_fdr_matches_multipletests_with_nans():
+    rng = np.random.default_rng(5)
+    p = rng.uniform(size=40) ** 2
+    p[[2, 17, 30]] = np.nan
+    present = ~np.isnan(p)
+    expected = multipletests(p[present], method="fdr_bh")[1]
+    q = bh_fdr(p)
+    assert np.isnan(q[~present]).all()
+    np.testing.assert_allclose(q[present], expected, rtol=1e-12)
+
+
+def test_bh_fdr_hand_example():
+    # m = 4. Sorted p: 0.01, 0.03, 0.04, 0.20 (ranks 1-4); m·p/rank = 0.04, 0.06, 0.16/3, 0.20.
+    # Step-up (running minimum from the largest rank down): 0.04, 0.16/3, 0.16/3, 0.20.
+    # Back in input order (0.01, 0.04, 0.03, 0.20):
+    p = np.array([0.01, 0.04, 0.03, 0.20])
+    np.testing.assert_allclose(bh_fdr(p), [0.04, 0.16 / 3, 0.16 / 3, 0.20], rtol=1e-12)
+    # p = 0.01, 0.03, 0.02, 0.20: m·p/rank = 0.04, 0.04 (0.02), 0.04 (0.03), 0.20.
+    p2 = np.array([0.01, 0.03, 0.02, 0.20])
+    np.testing.assert_allclose(bh_fdr(p2), [0.04, 0.04, 0.04, 0.20], rtol=1e-12)
+
+
+def test_bh_fdr_all_nan_and_shape():
+    assert np.isnan(bh_fdr([np.nan, np.nan])).all()
+    q = bh_fdr(np.array([[0.01, np.nan], [0.04, 0.03]]))
+    assert q.shape == (2, 2) and np.isnan(q[0, 1])
+    with pytest.raises(ModelError):
+        bh_fdr([0.5, 1.5])
+
+
+def test_infinite_values_give_status(cohort):
+    df = cohort.copy()
+    df.loc[10, "maternal_ses"] = np.inf  # dropna keeps inf; the model must not see it
+    got = fit_association(df, "outcome", "maternal_ses", ["maternal_age"])
+    assert "infinite values in 'maternal_ses'" in got["status"] and np.isnan(got["estimate"])

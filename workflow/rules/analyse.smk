@@ -1,0 +1,57 @@
+# Stages 4-5: associations and mediation per mechanism (per cohort and pooled).
+
+
+rule associate:
+    input:
+        participants="results/harmonised/participants.parquet",
+        biomarkers="results/prepared/{mechanism}.parquet",
+    output:
+        report(
+            "results/associations/{mechanism}.tsv",
+            caption="../report/associations.rst",
+            category="{mechanism}",
+            subcategory="Associations",
+            labels={"table": "associations of {mechanism}"},
+        ),
+    log:
+        "logs/associate/{mechanism}.log",
+    benchmark:
+        "results/benchmarks/associate/{mechanism}.tsv"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(20),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/associate.py"
+
+
+rule mediate:
+    input:
+        participants="results/harmonised/participants.parquet",
+        biomarkers="results/prepared/{mechanism}.parquet",
+    output:
+        effects=report(
+            "results/mediation/{mechanism}.tsv",
+            caption="../report/mediation.rst",
+            category="{mechanism}",
+            subcategory="Mediation",
+            labels={"table": "mediation effects of {mechanism}"},
+        ),
+        paths="results/mediation/{mechanism}_paths.tsv",
+    params:
+        n_boot=CFG["mediation"]["n_boot"],
+        seed=CFG["seed"],
+    log:
+        "logs/mediate/{mechanism}.log",
+    benchmark:
+        "results/benchmarks/mediate/{mechanism}.tsv"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(30),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/mediate.py"

@@ -1,0 +1,50 @@
+# Stage 6: figures per mechanism (PNG for the report, SVG for papers).
+
+
+rule forest_plot:
+    input:
+        "results/associations/{mechanism}.tsv",
+    output:
+        png=report(
+            "results/figures/{mechanism}/forest.png",
+            caption="../report/forest.rst",
+            category="{mechanism}",
+            subcategory="Associations",
+            labels={"figure": "forest plot"},
+        ),
+        svg="results/figures/{mechanism}/forest.svg",
+    log:
+        "logs/figures/{mechanism}/forest.log",
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/forest_plot.py"
+
+
+rule mediation_diagram:
+    input:
+        effects="results/mediation/{mechanism}.tsv",
+        paths="results/mediation/{mechanism}_paths.tsv",
+    output:
+        png=report(
+            "results/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.png",
+            caption="../report/mediation_diagram.rst",
+            category="{mechanism}",
+            subcategory="Mediation",
+            labels={"figure": "mediation {exposure} -> {mediator} -> {outcome}"},
+        ),
+        svg="results/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.svg",
+    log:
+        "logs/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.log",
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/mediation_diagram.py"

@@ -1,0 +1,26 @@
+# Stage 2: all cohorts on one scale, with the derived SES variables.
+
+
+rule harmonise:
+    input:
+        participants=expand("results/ingest/{cohort}/participants.parquet", cohort=COHORTS),
+    output:
+        participants="results/harmonised/participants.parquet",
+        summary=report(
+            "results/harmonised/summary.tsv",
+            caption="../report/harmonised_summary.rst",
+            category="1. Cohorts",
+            labels={"table": "harmonised variables per cohort"},
+        ),
+    log:
+        "logs/harmonise/harmonise.log",
+    benchmark:
+        "results/benchmarks/harmonise/harmonise.tsv"
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/harmonise.py"

@@ -1,0 +1,47 @@
+# Stage 1: read each cohort table, check it, pseudonymise IDs, write standard Parquet.
+
+
+rule ingest_participants:
+    input:
+        mapping=mapping_file,
+        table=participants_table,
+    output:
+        participants="results/ingest/{cohort}/participants.parquet",
+        harmonisation="results/ingest/{cohort}/harmonisation.tsv",
+    params:
+        key_file=KEY_FILE,
+    log:
+        "logs/ingest_participants/{cohort}.log",
+    benchmark:
+        "results/benchmarks/ingest_participants/{cohort}.tsv"
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/ingest_participants.py"
+
+
+rule ingest_table:
+    input:
+        mapping=mapping_file,
+        participants=participants_table,
+        table=raw_table,
+    output:
+        "results/ingest/{cohort}/{table}.parquet",
+    params:
+        key_file=KEY_FILE,
+    log:
+        "logs/ingest_table/{cohort}/{table}.log",
+    benchmark:
+        "results/benchmarks/ingest_table/{cohort}/{table}.tsv"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(20),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/ingest_table.py"

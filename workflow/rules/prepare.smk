@@ -1,0 +1,27 @@
+# Stage 3: each mechanism's raw measurements -> analysis-ready biomarkers + QC.
+
+
+rule prepare:
+    input:
+        unpack(mechanism_tables),
+    output:
+        biomarkers="results/prepared/{mechanism}.parquet",
+        qc=report(
+            "results/qc/{mechanism}.tsv",
+            caption="../report/qc.rst",
+            category="{mechanism}",
+            subcategory="Quality control",
+            labels={"table": "QC of {mechanism}"},
+        ),
+    log:
+        "logs/prepare/{mechanism}.log",
+    benchmark:
+        "results/benchmarks/prepare/{mechanism}.tsv"
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(20),
+    conda:
+        CONDA_ENV
+    script:
+        "../scripts/prepare.py"

@@ -1,0 +1,10 @@
+from first1000.stages import harmonise, run
+
+run(
+    harmonise,
+    log=snakemake.log[0],
+    config=snakemake.config,
+    participants=list(snakemake.input.participants),
+    output=snakemake.output.participants,
+    summary=snakemake.output.summary,
+)
