@@ -475,9 +475,9 @@ def test_figures_package_imports_neither_snakemake_nor_pyplot():
                 assert name != "matplotlib.pyplot", path.name
 
 
-def test_render_pngs_for_visual_check(associations, mediation_tables):
-    """Write the figures to /tmp/first1000_figures for a look (not a correctness check)."""
-    out = Path(os.environ.get("FIRST1000_FIGURE_DIR", "/tmp/first1000_figures"))
+def test_render_pngs_for_visual_check(associations, mediation_tables, tmp_path):
+    """Render both figures to files; set FIRST1000_FIGURE_DIR to keep them for a look."""
+    out = Path(os.environ.get("FIRST1000_FIGURE_DIR") or tmp_path)
     save_figure(forest_plot(associations, title="Maternal SES, mood and biomarkers"),
                 out / "forest.png", out / "forest.svg")
     labels = {"maternal_education": "Maternal education (years)",

@@ -29,6 +29,7 @@ neighbourhood indicator (higher = more advantaged).
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -344,7 +345,11 @@ def _write_xlsx(df: pd.DataFrame, path: Path) -> None:
         for info in source.infolist():
             fixed_info = zipfile.ZipInfo(info.filename, date_time=(2026, 1, 1, 0, 0, 0))
             fixed_info.compress_type = zipfile.ZIP_DEFLATED
-            out.writestr(fixed_info, source.read(info.filename))
+            content = source.read(info.filename)
+            if info.filename == "docProps/core.xml":  # openpyxl stamps the save time here
+                content = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                                 rb"\g<1>2026-01-01T00:00:00Z\g<2>", content)
+            out.writestr(fixed_info, content)
 
 
 def _write(df: pd.DataFrame, path: Path) -> None:

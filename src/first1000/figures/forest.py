@@ -22,7 +22,6 @@ from matplotlib.ticker import FixedLocator, MaxNLocator, NullLocator
 
 from first1000.errors import InputTableError, format_rows
 from first1000.figures.style import (
-    COLUMN_WIDTH_MM,
     FONT_SIZE,
     GREY,
     LIGHT_GREY,
@@ -31,6 +30,7 @@ from first1000.figures.style import (
     SMALL_FONT_SIZE,
     TITLE_FONT_SIZE,
     _sorted_cohorts,
+    _width_mm,
     cohort_colours,
     cohort_markers,
     format_range,
@@ -258,6 +258,7 @@ def forest_plot(
     reference line marks 0 (no association; 0 is also "no association" on the
     log-odds scale of logistic rows).
     """
+    _width_mm(width)  # fail early on a bad width
     df = _validate(associations)
     if df.empty:
         return _no_data_figure(title, width)
@@ -277,7 +278,8 @@ def forest_plot(
     if unit_per_row:
         row_mm = max(row_mm, 8.5)
     mechanisms = list(dict.fromkeys(r.key[0] for r in rows))
-    show_headers = len(mechanisms) > 1 or (mechanisms and mechanisms[0] and labels and mechanisms[0] in labels)
+    # mechanism headings when there are several mechanisms (or one with a human label)
+    show_headers = len(mechanisms) > 1 or bool(labels and mechanisms[0] in labels)
     headers: list[tuple[float, str]] = []
     y = 0.0
     current = None
@@ -293,7 +295,7 @@ def forest_plot(
     def y_of(row: _Row, cohort: str) -> float:
         return row.y + (slot[cohort] - (k - 1) / 2) * _SLOT_MM
 
-    width_mm = COLUMN_WIDTH_MM[width] if isinstance(width, str) else float(width)
+    width_mm = _width_mm(width)
 
     with journal_style():
         fig = new_figure(width, total_mm + 45.0)

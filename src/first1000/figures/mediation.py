@@ -283,10 +283,19 @@ def mediation_diagram(
     else:
         first = f"n = {n_text} ({method} CI)"
     pct = f"{ci_level * 100:g}%"
+    # Say where each number comes from: path models or the mediation analysis.
+    from_paths = ["a", "b"]
+    from_mediation = ["indirect effect"]
+    (from_paths if rec["c_prime"] is not None else from_mediation).insert(2, f"c{PRIME}")
+    (from_mediation if erec["total"] is not None else from_paths).append("total effect c")
+    from_mediation.append("proportion mediated")
+
+    def listing(items: list[str]) -> str:
+        return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
     caption = (
-        f"{cohort}: {first}. Brackets: {pct} CI. a, b and c{PRIME} from the path "
-        "models; indirect effect, total effect and proportion mediated from the "
-        "mediation analysis."
+        f"{cohort}: {first}. Brackets: {pct} CI. {listing(from_paths)} from the path "
+        f"models; {listing(from_mediation)} from the mediation analysis."
     )
 
     W = _WIDTH_MM

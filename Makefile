@@ -1,0 +1,44 @@
+# first1000: the two commands a user needs.
+#   make demo  - set up .venv, run the workflow on the bundled demo cohort, build the report
+#   make test  - set up .venv, run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= 2
+
+.PHONY: demo test setup report lint format clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "first1000 needs Python 3.11, found " + sys.version.split()[0]'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || { \
+	  echo "Could not create a virtual environment. On Debian/Ubuntu: apt-get install python3.11-venv"; exit 1; }
+	$(BIN)/python -m pip install --quiet --upgrade "pip==26.3"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e ".[test]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	@start=$$(date +%s); \
+	$(BIN)/snakemake --cores $(CORES) && \
+	echo "first1000: workflow finished in $$(( $$(date +%s) - start )) s" && \
+	$(BIN)/snakemake --cores $(CORES) --report results/report.html && \
+	echo "first1000: report written to $(CURDIR)/results/report.html"
+
+report: $(STAMP)
+	$(BIN)/snakemake --report results/report.html
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/snakefmt --check Snakefile workflow/rules
+	$(BIN)/snakemake --lint
+
+format: $(STAMP)
+	$(BIN)/snakefmt Snakefile workflow/rules
+
+clean:
+	rm -rf results logs .snakemake
