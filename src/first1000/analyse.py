@@ -16,11 +16,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from first1000.config import POOLED
+from first1000.labels import effect_unit
 from first1000.stats.mediation import mediation_linear
 from first1000.stats.multitest import bh_fdr
 from first1000.stats.regression import fit_association
 
-POOLED = "pooled"
 ASSOCIATION_COLUMNS = ["cohort", "mechanism", "predictor", "response", "model", "n", "estimate", "se",
                        "ci_low", "ci_high", "p", "q", "family", "covariates", "unit", "status"]
 MEDIATION_COLUMNS = ["cohort", "exposure", "mediator", "outcome", "effect", "estimate", "se", "ci_low",
@@ -42,16 +43,6 @@ def cohort_subsets(table: pd.DataFrame, covariates: list[str]):
         yield POOLED, table, [*covariates, "cohort"]
 
 
-def _unit(data_schema: dict, response: str, predictor: str, family: str) -> str:
-    def unit_of(var):
-        spec = data_schema.get(var, {})
-        return spec.get("unit") or ("unit" if spec else "")
-    if family == "binomial":
-        return f"log odds per {unit_of(predictor) or 'unit'} of {predictor}"
-    r = data_schema.get(response, {}).get("unit", "")
-    return f"{r + ' ' if r else ''}per {unit_of(predictor) or 'unit'} of {predictor}".strip()
-
-
 def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
                  data_schema: dict) -> pd.DataFrame:
     """All exposure->biomarker and biomarker->outcome models of one mechanism."""
@@ -65,7 +56,7 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
             fit = fit_association(data, response, predictor, covs, family=family)
             rows.append(dict(cohort=cohort, mechanism=mechanism, predictor=predictor, response=response,
                              family=family, covariates="+".join(covs),
-                             unit=_unit(data_schema, response, predictor, family), **fit))
+                             unit=effect_unit(response, predictor, family, data_schema), **fit))
     out = pd.DataFrame(rows)
     out["q"] = np.nan
     for cohort, index in out.groupby("cohort", sort=False).groups.items():

@@ -23,6 +23,9 @@ from first1000.errors import ConfigError
 
 SCHEMA_DIR = Path(str(resources.files("first1000") / "schemas"))
 
+#: Cohort name of the analyses of all cohorts' data together (cohort as a covariate).
+POOLED = "pooled"
+
 #: Variables the harmonise stage derives for every cohort (not mapped per cohort).
 DERIVED_VARIABLES = {
     "ses_index": "Composite SES index (mean of within-cohort z-scores; higher = higher SES)",

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from first1000 import analyse, ingest
-from first1000.config import DERIVED_VARIABLES, load_config
+from first1000 import ingest
+from first1000.config import DERIVED_VARIABLES, POOLED, load_config
 from first1000.errors import First1000Error
 from first1000.harmonise import harmonise as harmonise_cohorts
 from first1000.io import sha256sum, write_parquet, write_text, write_tsv
@@ -126,6 +126,8 @@ def prepare(config, mechanism, tables: dict, output, qc):
 
 
 def _analysis_inputs(config, mechanism, participants, biomarkers):
+    from first1000 import analyse
+
     cfg = load_config(config)
     table = analyse.analysis_table(pd.read_parquet(participants), pd.read_parquet(biomarkers))
     spec = cfg["mechanisms"][mechanism]
@@ -134,12 +136,16 @@ def _analysis_inputs(config, mechanism, participants, biomarkers):
 
 
 def associate(config, mechanism, participants, biomarkers, output):
+    from first1000 import analyse
+
     cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
     result = analyse.associations(table, mechanism, spec, covariates, cfg["_data_schema"])
     write_tsv(result, output)
 
 
 def mediate(config, mechanism, participants, biomarkers, effects, paths):
+    from first1000 import analyse
+
     cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
     declared = [p for p in cfg["mediation"]["paths"] if p["mediator"] in spec["biomarkers"]]
     med = cfg["mediation"]
@@ -181,20 +187,28 @@ def provenance(config, inputs: list, config_out, checksums, versions, run_info, 
 
 
 # --------------------------------------------------------------------------- figures
-def _labels(cfg) -> dict:
-    labels = {k: f"{v.get('label', k)}" + (f" ({v['unit']})" if v.get("unit") else "")
-              for k, v in cfg["_data_schema"].items()}
-    labels.update(DERIVED_VARIABLES)
-    return labels
+def _labels(cfg, table: pd.DataFrame) -> dict:
+    from first1000.labels import figure_labels
+
+    names = set()
+    for column in ("predictor", "response", "exposure", "mediator", "outcome"):
+        if column in table:
+            names.update(table[column].dropna())
+    return figure_labels(sorted(names), cfg["_data_schema"])
 
 
-def forest_figure(config, mechanism, associations, png, svg):
-    from first1000.figures import forest_plot, save_figure
+def forest_figure(config, mechanism, variable, associations, png, svg):
+    """Forest plot of one exposure (biomarker rows) or one outcome (biomarker rows)."""
+    from first1000.figures import cohort_colours, forest_plot, save_figure
 
     cfg = load_config(config)
     table = pd.read_csv(associations, sep="\t")
-    title = cfg["mechanisms"][mechanism].get("label", mechanism)
-    fig = forest_plot(table, title=title, labels=_labels(cfg))
+    exposure_rows = table.predictor == variable
+    rows = table[exposure_rows] if exposure_rows.any() else table[table.response == variable]
+    labels = _labels(cfg, rows)
+    title = f"{cfg['mechanisms'][mechanism].get('label', mechanism)}: {labels.get(variable, variable)}"
+    colours = cohort_colours([*sorted(cfg["cohorts"]), POOLED])
+    fig = forest_plot(rows, title=title, labels=labels, colours=colours)
     save_figure(fig, png, svg)
 
 
@@ -204,12 +218,12 @@ def mediation_figure(config, effects, paths, exposure, mediator, outcome, png, s
     cfg = load_config(config)
     eff = pd.read_csv(effects, sep="\t")
     pth = pd.read_csv(paths, sep="\t")
-    chosen = analyse.POOLED if (eff.cohort == analyse.POOLED).any() else sorted(eff.cohort.unique())[0]
+    chosen = POOLED if (eff.cohort == POOLED).any() else sorted(eff.cohort.unique())[0]
 
     def pick(frame):
         return frame[(frame.cohort == chosen) & (frame.exposure == exposure) & (frame.mediator == mediator)
                      & (frame.outcome == outcome)]
 
-    fig = mediation_diagram(pick(eff), pick(pth), labels=_labels(cfg),
+    fig = mediation_diagram(pick(eff), pick(pth), labels=_labels(cfg, eff),
                             title=f"{exposure} → {mediator} → {outcome} ({chosen})")
     save_figure(fig, png, svg)

@@ -84,7 +84,9 @@ def all_outputs():
     ]
     for mechanism in MECHANISMS:
         outputs.append(f"results/associations/{mechanism}.tsv")
-        outputs.append(f"results/figures/{mechanism}/forest.png")
+        spec = CFG["mechanisms"][mechanism]
+        for variable in spec["exposures"] + spec["outcomes"]:
+            outputs.append(f"results/figures/{mechanism}/forest--{variable}.png")
         outputs.append(f"results/qc/{mechanism}.tsv")
         for path in mediation_paths(CFG, mechanism):
             outputs.append(f"results/mediation/{mechanism}.tsv")

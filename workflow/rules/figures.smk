@@ -6,15 +6,15 @@ rule forest_plot:
         "results/associations/{mechanism}.tsv",
     output:
         png=report(
-            "results/figures/{mechanism}/forest.png",
+            "results/figures/{mechanism}/forest--{variable}.png",
             caption="../report/forest.rst",
             category="{mechanism}",
             subcategory="Associations",
-            labels={"figure": "forest plot"},
+            labels={"figure": "forest plot: {variable}"},
         ),
-        svg="results/figures/{mechanism}/forest.svg",
+        svg="results/figures/{mechanism}/forest--{variable}.svg",
     log:
-        "logs/figures/{mechanism}/forest.log",
+        "logs/figures/{mechanism}/forest--{variable}.log",
     threads: 1
     resources:
         mem_mb=scaled(1000),

@@ -5,6 +5,7 @@ run(
     log=snakemake.log[0],
     config=snakemake.config,
     mechanism=snakemake.wildcards.mechanism,
+    variable=snakemake.wildcards.variable,
     associations=snakemake.input[0],
     png=snakemake.output.png,
     svg=snakemake.output.svg,

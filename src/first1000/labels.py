@@ -1,0 +1,67 @@
+"""Human labels and units of variables, for figures, captions and result tables."""
+
+from __future__ import annotations
+
+import re
+
+from first1000.config import DERIVED_VARIABLES
+
+DERIVED_SHORT = {
+    "ses_index": ("SES index", "index unit"),
+    "education_group": ("Education group", ""),
+    "income_equivalised": ("Equivalised income", "EUR/month"),
+    "income_equivalised_ln": ("ln equivalised income", "ln EUR/month"),
+    "income_ridit": ("Income ridit", "ridit"),
+}
+_MARKERS = {"il6": ("IL-6", "ln pg/mL"), "crp": ("CRP", "ln mg/L"), "il1b": ("IL-1β", "ln pg/mL")}
+_METABOLITES = {"methylhistidine_1": "1-Methylhistidine", "alpha_glucose": "α-Glucose"}
+
+
+def biomarker_label(name: str) -> tuple[str, str] | None:
+    """(label, unit) of a prepared biomarker, from its name; None if not a biomarker name."""
+    if m := re.fullmatch(r"hair_cortisol_(\w+)_ln", name):
+        return f"Hair cortisol, {m.group(1).upper()}", "ln pg/mg"
+    if name == "telomere_ts_ln":
+        return "Telomere length", "ln T/S"
+    if m := re.fullmatch(r"(cg\d+)_m", name):
+        return m.group(1), "M-value"
+    if name == "lactate_pyruvate_ln_ratio":
+        return "Lactate/pyruvate", "ln ratio"
+    if name == "cd4_cd8_ln_ratio":
+        return "CD4/CD8", "ln ratio"
+    if m := re.fullmatch(r"(\w+)_ln", name):
+        key = m.group(1)
+        if key in _MARKERS:
+            return _MARKERS[key]
+        return _METABOLITES.get(key, key.replace("_", " ").capitalize()), "ln µmol/L"
+    return None
+
+
+def label_and_unit(name: str, data_schema: dict) -> tuple[str, str]:
+    if name in data_schema:
+        spec = data_schema[name]
+        unit = spec.get("unit", "")
+        return spec.get("label", name), ("0/1" if spec.get("type") == "binary" and not unit else unit)
+    if name in DERIVED_SHORT:
+        return DERIVED_SHORT[name]
+    found = biomarker_label(name)
+    return found if found else (DERIVED_VARIABLES.get(name, name), "")
+
+
+def figure_labels(names, data_schema: dict) -> dict[str, str]:
+    """name -> 'Label (unit)' for figure text."""
+    out = {}
+    for name in names:
+        label, unit = label_and_unit(name, data_schema)
+        out[name] = f"{label} ({unit})" if unit else label
+    return out
+
+
+def effect_unit(response: str, predictor: str, family: str, data_schema: dict) -> str:
+    """The unit of a regression coefficient, e.g. 'ln pg/mg per SD units of SES index'."""
+    p_label, p_unit = label_and_unit(predictor, data_schema)
+    per = f"per {p_unit}" if p_unit and p_unit not in ("0/1",) else "per unit"
+    if family == "binomial":
+        return f"log odds {per} ({p_label})"
+    _, r_unit = label_and_unit(response, data_schema)
+    return f"{r_unit or 'units'} {per} ({p_label})"
