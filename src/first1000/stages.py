@@ -7,6 +7,7 @@ directly. Nothing here imports snakemake. Every output is written atomically.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import traceback
 from pathlib import Path
@@ -25,20 +26,32 @@ COUNT_COLUMNS = ("n", "n_missing", "n_below_loq", "n_below_lod", "n_outliers", "
                  "n_samples", "n_clipped", "n_segments_outside_windows")
 
 
+LOG = logging.getLogger("first1000")
+
+
 def run(stage, log=None, **kwargs):
-    """Run a stage; a First1000Error becomes one clear message and exit status 1."""
+    """Run a stage, logging aggregate progress to ``log``.
+
+    A First1000Error becomes one clear message (log and stderr) and exit status 1; any
+    other exception is a bug and keeps its traceback. Logs never hold row-level values.
+    """
+    if log:
+        Path(log).parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(log, mode="w", encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        LOG.addHandler(handler)
+        LOG.setLevel(logging.INFO)
+    LOG.info("stage %s started", stage.__name__)
     try:
         stage(**kwargs)
+        LOG.info("stage %s finished", stage.__name__)
     except First1000Error as exc:
         message = f"first1000: error: {exc}"
-        if log:
-            Path(log).parent.mkdir(parents=True, exist_ok=True)
-            Path(log).write_text(message + "\n", encoding="utf-8")
+        LOG.error("%s", message)
         print(message, file=sys.stderr)
         sys.exit(1)
-    except Exception:  # a bug: keep the trace for the developer, in the log only
-        if log:
-            Path(log).write_text(traceback.format_exc(), encoding="utf-8")
+    except Exception:  # a bug: keep the trace for the developer
+        LOG.error("unexpected failure\n%s", traceback.format_exc())
         raise
 
 
@@ -70,6 +83,7 @@ def ingest_participants(config, cohort, key_file, participants, harmonisation):
     variables.insert(0, "cohort", cohort)
     variables.insert(0, "pseudo_id", ingest.pseudonymise(ids, cohort, key).to_numpy())
     write_parquet(variables, participants)
+    LOG.info("cohort %s: %d participants, %d harmonised variables", cohort, len(variables), len(report))
     report = pd.DataFrame(report)
     report.insert(0, "cohort", cohort)
     write_tsv(suppress_small_counts(report, cfg["privacy"]["min_cell_size"]), harmonisation)
@@ -84,6 +98,7 @@ def ingest_table(config, cohort, table, key_file, output):
     id_map = dict(zip(ids, ingest.pseudonymise(ids, cohort, key)))
     frame = ingest.INGESTERS[table](mapping["tables"][table], mapping["missing_codes"], id_map)
     write_parquet(frame, output)
+    LOG.info("cohort %s, table %s: %d rows x %d columns standardised", cohort, table, *frame.shape)
 
 
 def check_inputs(cfg, key_file) -> None:
@@ -99,6 +114,7 @@ def harmonise(config, participants, output, summary):
     frames = [pd.read_parquet(p) for p in participants]
     table = harmonise_cohorts(frames, cfg["ses_index"])
     write_parquet(table, output)
+    LOG.info("%d participants from %d cohorts harmonised", len(table), len(frames))
     rows = []
     labels = {**{k: v.get("label", k) for k, v in cfg["_data_schema"].items()}, **DERIVED_VARIABLES}
     for cohort, group in table.groupby("cohort", sort=True):
@@ -122,6 +138,7 @@ def prepare(config, mechanism, tables: dict, output, qc):
     frames = {cohort: pd.read_parquet(path) for cohort, path in sorted(tables.items())}
     biomarkers, qc_table = module.prepare(frames, cfg["preparation"].get(mechanism, {}))
     write_parquet(biomarkers, output)
+    LOG.info("%s: %d participants with %d biomarkers", mechanism, len(biomarkers), biomarkers.shape[1] - 2)
     write_tsv(suppress_small_counts(qc_table, cfg["privacy"]["min_cell_size"]), qc)
 
 
@@ -141,6 +158,7 @@ def associate(config, mechanism, participants, biomarkers, output):
     cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
     result = analyse.associations(table, mechanism, spec, covariates, cfg["_data_schema"])
     write_tsv(result, output)
+    LOG.info("%s: %d models, %d not fitted", mechanism, len(result), int((result.status != "ok").sum()))
 
 
 def mediate(config, mechanism, participants, biomarkers, effects, paths):

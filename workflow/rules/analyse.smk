@@ -17,12 +17,12 @@ rule associate:
         "logs/associate/{mechanism}.log",
     benchmark:
         "results/benchmarks/associate/{mechanism}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(20),
-    conda:
-        CONDA_ENV
     script:
         "../scripts/associate.py"
 
@@ -40,18 +40,18 @@ rule mediate:
             labels={"table": "mediation effects of {mechanism}"},
         ),
         paths="results/mediation/{mechanism}_paths.tsv",
-    params:
-        n_boot=CFG["mediation"]["n_boot"],
-        seed=CFG["seed"],
     log:
         "logs/mediate/{mechanism}.log",
     benchmark:
         "results/benchmarks/mediate/{mechanism}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(30),
-    conda:
-        CONDA_ENV
+    params:
+        n_boot=CFG["mediation"]["n_boot"],
+        seed=CFG["seed"],
     script:
         "../scripts/mediate.py"

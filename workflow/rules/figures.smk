@@ -15,12 +15,14 @@ rule forest_plot:
         svg="results/figures/{mechanism}/forest--{variable}.svg",
     log:
         "logs/figures/{mechanism}/forest--{variable}.log",
+    benchmark:
+        "results/benchmarks/figures/{mechanism}/forest--{variable}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
-    conda:
-        CONDA_ENV
     script:
         "../scripts/forest_plot.py"
 
@@ -40,11 +42,13 @@ rule mediation_diagram:
         svg="results/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.svg",
     log:
         "logs/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.log",
+    benchmark:
+        "results/benchmarks/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
-    conda:
-        CONDA_ENV
     script:
         "../scripts/mediation_diagram.py"

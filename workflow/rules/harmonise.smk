@@ -3,7 +3,9 @@
 
 rule harmonise:
     input:
-        participants=expand("results/ingest/{cohort}/participants.parquet", cohort=COHORTS),
+        participants=expand(
+            "results/ingest/{cohort}/participants.parquet", cohort=COHORTS
+        ),
     output:
         participants="results/harmonised/participants.parquet",
         summary=report(
@@ -16,11 +18,11 @@ rule harmonise:
         "logs/harmonise/harmonise.log",
     benchmark:
         "results/benchmarks/harmonise/harmonise.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
-    conda:
-        CONDA_ENV
     script:
         "../scripts/harmonise.py"

@@ -8,18 +8,18 @@ rule ingest_participants:
     output:
         participants="results/ingest/{cohort}/participants.parquet",
         harmonisation="results/ingest/{cohort}/harmonisation.tsv",
-    params:
-        key_file=KEY_FILE,
     log:
         "logs/ingest_participants/{cohort}.log",
     benchmark:
         "results/benchmarks/ingest_participants/{cohort}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
-    conda:
-        CONDA_ENV
+    params:
+        key_file=KEY_FILE,
     script:
         "../scripts/ingest_participants.py"
 
@@ -31,17 +31,17 @@ rule ingest_table:
         table=raw_table,
     output:
         "results/ingest/{cohort}/{table}.parquet",
-    params:
-        key_file=KEY_FILE,
     log:
         "logs/ingest_table/{cohort}/{table}.log",
     benchmark:
         "results/benchmarks/ingest_table/{cohort}/{table}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(20),
-    conda:
-        CONDA_ENV
+    params:
+        key_file=KEY_FILE,
     script:
         "../scripts/ingest_table.py"

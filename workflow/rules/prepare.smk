@@ -17,11 +17,11 @@ rule prepare:
         "logs/prepare/{mechanism}.log",
     benchmark:
         "results/benchmarks/prepare/{mechanism}.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(20),
-    conda:
-        CONDA_ENV
     script:
         "../scripts/prepare.py"

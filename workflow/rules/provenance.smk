@@ -24,15 +24,17 @@ rule provenance:
             labels={"file": "software versions"},
         ),
         run="results/provenance/run.json",
-    params:
-        git_commit=git_commit(),
     log:
         "logs/provenance/provenance.log",
+    benchmark:
+        "results/benchmarks/provenance/provenance.tsv"
+    conda:
+        CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(500),
         runtime=scaled(10),
-    conda:
-        CONDA_ENV
+    params:
+        git_commit=git_commit(),
     script:
         "../scripts/provenance.py"
