@@ -260,7 +260,8 @@ def test_forest_returns_figure_with_every_row_label(associations):
     texts = texts_of(fig)
     for pred, resp in associations[["predictor", "response"]].drop_duplicates().itertuples(index=False):
         label = f"{pred} \u2192 {resp}"
-        assert any(label in t for t in texts), label
+        # long labels are wrapped onto several lines in the label column
+        assert any(label in flat(t) for t in texts), label
 
 
 def test_forest_asterisk_only_for_q_below_005(associations):
@@ -340,7 +341,9 @@ def test_forest_single_row_nan_ci_and_many_rows(associations):
     small = forest_plot(pd.DataFrame(rows[:4]))
     assert many.get_figheight() > 5 * small.get_figheight()
     texts = texts_of(many)
-    assert all(any(f"predictor_{i} \u2192" in t for t in texts) for i in range(40))
+    # the response shared by every row is given once, in a heading
+    assert "\u2026 \u2192 hair_cortisol" in texts
+    assert all(f"predictor_{i}" in texts for i in range(40))
 
 
 def test_forest_empty_table_gives_placeholder(associations):
@@ -359,6 +362,161 @@ def test_forest_input_errors(associations):
     bad.loc[1, "estimate"] = "oops"
     with pytest.raises(InputTableError, match="row 2"):
         forest_plot(bad)
+
+
+# ------------------------------------------------------------------ forest: layout
+def layout_problems(fig: Figure) -> list[str]:
+    """Texts outside the figure, texts overlapping each other, row labels in the plot,
+    a legend overlapping the plot. Empty for a clean layout."""
+    fig.draw_without_rendering()
+    renderer = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    ax = fig.axes[0]
+    plot = ax.get_window_extent(renderer)
+    lo, hi = ax.get_xlim()
+    ticks = ax.get_xticklabels()
+    items = []
+    for t in fig.findobj(Text):
+        if not t.get_visible() or not t.get_text():
+            continue
+        if t in ticks and not lo <= t.get_position()[0] <= hi:
+            continue  # ticks outside the axis range are not drawn
+        items.append((t.get_gid() or "", t.get_text(), t.get_window_extent(renderer)))
+    problems = []
+    tol = 0.5  # pixels
+    for gid, text, bb in items:
+        if bb.x0 < -tol or bb.x1 > width + tol or bb.y0 < -tol or bb.y1 > height + tol:
+            problems.append(f"outside the figure: {text!r}")
+        if gid in ("forest-label", "forest-unit") and bb.x1 > plot.x0 + tol:
+            problems.append(f"row label runs into the plot: {text!r}")
+    boxed = [item for item in items if item[0] != "forest-star"]
+    for i, (g1, t1, b1) in enumerate(boxed):
+        for g2, t2, b2 in boxed[i + 1:]:
+            if g1 == g2 == "forest-reason":
+                continue  # one per cohort slot, may touch
+            inter = b1.intersection(b1, b2)
+            if inter is not None and inter.width > 1 and inter.height > 1:
+                problems.append(f"overlap: {t1!r} / {t2!r}")
+    for legend in fig.legends:
+        lb = legend.get_window_extent(renderer)
+        if lb.y0 < plot.y1 - tol:
+            problems.append("legend overlaps the plot")
+    return problems
+
+
+# The pipeline's table that crashed forest_plot (kiwisolver UnsatisfiableConstraint from
+# the constrained layout): telomeres, predictor == "epds", one response row, three
+# cohorts, a row label wider than the 85 mm figure.
+TELOMERES_EPDS = pd.DataFrame({
+    "cohort": ["ghent", "rotterdam", "pooled"],
+    "mechanism": ["telomeres"] * 3,
+    "predictor": ["epds"] * 3,
+    "response": ["telomere_ts_ln"] * 3,
+    "model": ["linear"] * 3,
+    "n": [346, 452, 798],
+    "estimate": [-0.008865310418, -0.002016467861, -0.004876226817],
+    "se": [0.002860885751, 0.002819312939, 0.002010238771],
+    "ci_low": [-0.01449263396, -0.007557289555, -0.008822268006],
+    "ci_high": [-0.003237986881, 0.003524353832, -0.0009301856272],
+    "p": [0.002105574971, 0.4748396744, 0.01550211421],
+    "q": [0.004211149942, 0.9496793489, 0.03100422843],
+    "family": ["gaussian"] * 3,
+    "covariates": ["maternal_age+bmi+parity+smoking+child_sex"] * 2
+                  + ["maternal_age+bmi+parity+smoking+child_sex+cohort"],
+    "unit": ["ln T/S per point (EPDS depressive symptoms (0-30))"] * 3,
+    "status": ["ok"] * 3,
+})
+PIPELINE_LABELS = {"epds": "EPDS depressive symptoms (0-30) (point)",
+                   "telomere_ts_ln": "Telomere length (ln T/S)",
+                   "il6_ln": "IL-6 (ln pg/mL)", "crp_ln": "CRP (ln mg/L)",
+                   "cd4_cd8_ln_ratio": "CD4/CD8 (ln ratio)"}
+
+
+def test_forest_pipeline_table_that_broke_constrained_layout(tmp_path):
+    fig = forest_plot(TELOMERES_EPDS, title="Telomeres (newborn T/S ratio): EPDS",
+                      labels=PIPELINE_LABELS,
+                      colours=cohort_colours(["ghent", "rotterdam", "pooled"]))
+    save_figure(fig, tmp_path / "f.png", tmp_path / "f.svg")
+    assert fig.get_layout_engine() is None  # explicit mm layout, no solver
+    assert fig.get_figwidth() * MM == pytest.approx(85.0)
+    assert layout_problems(fig) == []
+    texts = [flat(t) for t in texts_of(fig)]
+    assert ("EPDS depressive symptoms (0-30) (point) \u2192 Telomere length (ln T/S)"
+            in texts)
+    assert point_count(fig) == 3
+    # the plot keeps a usable width next to the label column
+    assert fig.axes[0].get_position().width * 85.0 > 30.0
+
+
+def test_forest_exposure_table_shared_predictor_heading_and_row_units(tmp_path):
+    """One exposure, several biomarker responses with their own units (pipeline shape)."""
+    rows = []
+    for resp, unit in (("il6_ln", "ln pg/mL"), ("crp_ln", "ln mg/L"),
+                       ("cd4_cd8_ln_ratio", "ln ratio")):
+        for cohort, est in (("ghent", 0.017), ("rotterdam", -0.024), ("pooled", 0.002)):
+            rows.append(assoc_row(cohort, "epds", resp, est, 0.03, mechanism="immune",
+                                  unit=f"{unit} per point (EPDS depressive symptoms (0-30))"))
+    fig = forest_plot(pd.DataFrame(rows), title="Immune system: EPDS", labels=PIPELINE_LABELS)
+    save_figure(fig, tmp_path / "f.png")
+    assert layout_problems(fig) == []
+    texts = [flat(t) for t in texts_of(fig)]
+    assert "EPDS depressive symptoms (0-30) (point) \u2192 \u2026" in texts
+    for label in ("IL-6 (ln pg/mL)", "CRP (ln mg/L)", "CD4/CD8 (ln ratio)"):
+        assert label in texts
+    assert "ln mg/L per point (EPDS depressive symptoms (0-30))" in texts
+    assert fig.axes[0].get_xlabel() == "Estimate (unit given under each row)"
+
+
+def _fuzz_table(seed: int, n_responses: int, n_cohorts: int, pooled: bool, long_labels: bool,
+                mixed_units: bool, failed: bool, nan_ci: bool) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    cohorts = [f"cohort_{i}" for i in range(n_cohorts)]
+    if long_labels:
+        cohorts[0] = "Generation R Next (Rotterdam, the Netherlands) birth cohort"
+    cohorts += ["pooled"] if pooled else []
+    rows = []
+    for j in range(n_responses):
+        response = (f"biomarker_{j}_" + "with_a_very_long_name_" * 3) if long_labels else f"bio_{j}"
+        unit = f"unit{j % 3} per point (EPDS)" if mixed_units else "ln pg/mg per SD"
+        for c in cohorts:
+            est = float(rng.normal(0.0, 10.0 ** int(rng.integers(-3, 3))))
+            half = abs(est) * float(rng.uniform(0.2, 2.0)) + 1e-6
+            lo, hi = (np.nan, np.nan) if nan_ci and rng.random() < 0.4 else (est - half, est + half)
+            status = "ok"
+            if failed and rng.random() < 0.3:
+                status = "failed: too few complete cases for a model with all the covariates"
+            rows.append(assoc_row(c, "maternal_stress", response, est, float(rng.uniform(0, 0.1)),
+                                  n=int(rng.integers(20, 5000)), mechanism="hpa", unit=unit,
+                                  status=status, ci_low=lo, ci_high=hi))
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("n_responses", "n_cohorts", "pooled", "long_labels", "mixed_units", "failed", "nan_ci",
+     "width"),
+    [
+        (1, 1, False, False, False, False, False, "single"),
+        (1, 3, True, True, True, True, True, "single"),
+        (2, 5, True, True, False, True, False, "single"),
+        (3, 2, True, False, True, False, True, "single"),
+        (7, 4, False, True, True, True, True, "single"),
+        (12, 2, True, True, True, False, False, 60.0),
+        (30, 5, True, False, True, True, True, "single"),
+        (5, 3, False, True, False, True, True, "double"),
+    ],
+)
+def test_forest_fuzz_layout_never_fails(tmp_path, n_responses, n_cohorts, pooled, long_labels,
+                                        mixed_units, failed, nan_ci, width):
+    table = _fuzz_table(n_responses * 100 + n_cohorts, n_responses, n_cohorts, pooled,
+                        long_labels, mixed_units, failed, nan_ci)
+    labels = ({"maternal_stress": "Maternal perceived stress in the second trimester "
+                                  "(PSS-10 total score, 0-40)"} if long_labels else None)
+    title = ("A long title that has to wrap onto more than one line at 85 mm width, "
+             "with a subtitle" if long_labels else "Hair cortisol")
+    fig = forest_plot(table, title=title, labels=labels, width=width)
+    save_figure(fig, tmp_path / "f.png", tmp_path / "f.svg")
+    assert layout_problems(fig) == []
+    assert fig.get_layout_engine() is None
 
 
 # --------------------------------------------------------------------------- mediation

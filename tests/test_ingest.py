@@ -48,9 +48,13 @@ def test_demo_participants_harmonise(tmp_path, demo_config):
     assert out.preterm.eq(out.gestational_age < 259).all()
 
 
-def test_missing_column(tmp_path, demo_config):
+def test_missing_column_names_mapping_line_and_file(tmp_path, demo_config):
+    from first1000.errors import ConfigError
+
     mapping, path = _cohort(tmp_path, demo_config, lambda t: t.drop(columns="parity"))
-    with pytest.raises(InputTableError, match=rf"{path}: missing column 'parity'"):
+    line = next(i for i, l in enumerate(open("config/cohorts/ghent.yaml"), 1) if l.startswith("  parity:"))
+    with pytest.raises(ConfigError, match=rf"config/cohorts/ghent.yaml, line {line}: key `variables.parity.column`: "
+                                          rf"column 'parity' is not in {path}"):
         _ingest(mapping, demo_config)
 
 

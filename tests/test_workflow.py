@@ -173,7 +173,7 @@ def test_bad_input_stops_before_any_job(tmp_path, case):
         expected = f"resources/demo/rotterdam/participants.tsv, column 'id', rows 5, 12: duplicated participant ID"
     elif case == "missing_column":
         frame = frame.drop(columns="pariteit")
-        expected = "resources/demo/rotterdam/participants.tsv: missing column 'pariteit'"
+        expected = "key `variables.parity.column`: column 'pariteit' is not in resources/demo/rotterdam/participants.tsv"
     elif case == "text_in_numeric":
         frame.loc[[20, 21], "leeftijd_moeder"] = "n.v.t."
         expected = "resources/demo/rotterdam/participants.tsv, column 'leeftijd_moeder', rows 22, 23: expected a number"

@@ -53,7 +53,13 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
             family = "binomial" if data_schema.get(outcome, {}).get("type") == "binary" else "gaussian"
             models += [(outcome, b, family) for b in spec["biomarkers"]]
         for response, predictor, family in models:
-            fit = fit_association(data, response, predictor, covs, family=family)
+            absent = [v for v in (response, predictor) if data[v].notna().sum() == 0]
+            if absent:
+                fit = dict(n=0, estimate=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, p=np.nan,
+                           model="logistic" if family == "binomial" else "linear",
+                           status=f"{absent[0]} is not measured in cohort {cohort}")
+            else:
+                fit = fit_association(data, response, predictor, covs, family=family)
             rows.append(dict(cohort=cohort, mechanism=mechanism, predictor=predictor, response=response,
                              family=family, covariates="+".join(covs),
                              unit=effect_unit(response, predictor, family, data_schema), **fit))

@@ -33,6 +33,9 @@ DERIVED_VARIABLES = {
     "income_equivalised": "Equivalised household income (OECD-modified scale), EUR/month",
     "income_equivalised_ln": "ln equivalised household income",
     "income_ridit": "Equivalised household income, within-cohort ridit score (0-1)",
+    "income_quintile": "Equivalised household income, within-cohort quintile (1 = lowest)",
+    "material_deprivation": "Material and social deprivation (>= 5 of 13 EU-SILC items)",
+    "severe_material_deprivation": "Severe material and social deprivation (>= 7 of 13 items)",
 }
 
 
@@ -82,7 +85,8 @@ def _line_of(path, keys) -> int | None:
     return line
 
 
-def _where(source, keys) -> str:
+def where(source, keys) -> str:
+    """'file, line N: key `a.b.c`' for a message about a config key."""
     dotted = ".".join(str(k) for k in keys) or "(top level)"
     if source is None:
         return f"config key `{dotted}`"
@@ -98,23 +102,23 @@ def _describe(error: jsonschema.ValidationError, source) -> str:
         key = unknown[0] if unknown else "?"
         hint = difflib.get_close_matches(key, allowed, n=1)
         suggestion = f" Did you mean `{hint[0]}`?" if hint else ""
-        return (f"{_where(source, keys + [key])}: unknown key `{key}`.{suggestion} "
+        return (f"{where(source, keys + [key])}: unknown key `{key}`.{suggestion} "
                 f"Allowed here: {', '.join(allowed)}.")
     if error.validator == "required":
-        return f"{_where(source, keys)}: {error.message}; add it (see config/README.md)."
+        return f"{where(source, keys)}: {error.message}; add it (see config/README.md)."
     if error.validator == "enum":
         hint = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=1)
         suggestion = f" Did you mean `{hint[0]}`?" if hint else ""
-        return (f"{_where(source, keys)}: `{error.instance}` is not allowed.{suggestion} Expected one of: "
+        return (f"{where(source, keys)}: `{error.instance}` is not allowed.{suggestion} Expected one of: "
                 f"{', '.join(str(v) for v in error.validator_value)}.")
     if error.validator == "propertyNames":
         bad = error.instance
-        return f"{_where(source, keys)}: {error.message}."
+        return f"{where(source, keys)}: {error.message}."
     if error.validator == "type":
-        return (f"{_where(source, keys)}: expected {error.validator_value}, got "
+        return (f"{where(source, keys)}: expected {error.validator_value}, got "
                 f"{type(error.instance).__name__} `{error.instance}`.")
     description = error.schema.get("description", "")
-    return f"{_where(source, keys)}: {error.message}.{(' ' + description) if description else ''}"
+    return f"{where(source, keys)}: {error.message}.{(' ' + description) if description else ''}"
 
 
 def validate_against(instance, schema_name: str, source=None):
@@ -151,7 +155,7 @@ def load_data_schema(path) -> dict:
     for name, spec in schema.items():
         if not isinstance(spec, dict) or spec.get("type") not in allowed_types:
             raise ConfigError(
-                f"{_where(path, [name])}: each harmonised variable needs a `type` out of "
+                f"{where(path, [name])}: each harmonised variable needs a `type` out of "
                 f"{', '.join(sorted(allowed_types))}.")
     return schema
 
@@ -161,29 +165,29 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
     mapping = validate_against(_read(path), "mapping.schema.yaml", source=path)
     requires = {
         "direct": ({"column"}, {"column", "unit", "format"}),
-        "recode": ({"column"}, {"column", "map", "map_file", "unit"}),
-        "derive": ({"operation"}, {"operation"}),
+        "recode": ({"column"}, {"column", "map", "map_file", "ranges", "unit"}),
+        "derive": ({"operation"}, {"operation", "inputs", "max_missing"}),
         "impossible": (set(), {"reason"}),
         "undetermined": (set(), {"reason"}),
     }
     for variable, rule in mapping["variables"].items():
-        where = _where(path, ["variables", variable])
+        where_ = where(path, ["variables", variable])
         if variable not in data_schema:
             hint = difflib.get_close_matches(variable, list(data_schema), n=1)
             raise ConfigError(
-                f"{where}: `{variable}` is not a harmonised variable"
+                f"{where_}: `{variable}` is not a harmonised variable"
                 f"{f' (did you mean `{hint[0]}`?)' if hint else ''}. Add it to the data schema "
                 f"or use one of: {', '.join(data_schema)}.")
         needed, allowed = requires[rule["rule"]]
         keys = set(rule) - {"rule"}
         if needed - keys:
-            raise ConfigError(f"{where}: rule `{rule['rule']}` needs `{sorted(needed - keys)[0]}`.")
+            raise ConfigError(f"{where_}: rule `{rule['rule']}` needs `{sorted(needed - keys)[0]}`.")
         if keys - allowed:
             raise ConfigError(
-                f"{where}: rule `{rule['rule']}` does not take `{sorted(keys - allowed)[0]}` "
+                f"{where_}: rule `{rule['rule']}` does not take `{sorted(keys - allowed)[0]}` "
                 f"(it takes {', '.join(sorted(allowed)) or 'nothing else'}).")
-        if rule["rule"] == "recode" and ("map" in rule) == ("map_file" in rule):
-            raise ConfigError(f"{where}: a recode needs exactly one of `map` or `map_file`.")
+        if rule["rule"] == "recode" and sum(k in rule for k in ("map", "map_file", "ranges")) != 1:
+            raise ConfigError(f"{where_}: a recode needs exactly one of `map`, `map_file` or `ranges`.")
         if "map_file" in rule:
             levels = _read(rule["map_file"]).get("levels")
             if not isinstance(levels, dict) or not levels:
@@ -192,16 +196,16 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
         if "unit" in rule:
             from first1000.units import conversion  # local: units imports errors only
 
-            conversion(rule["unit"], data_schema[variable].get("unit"), where=where)
+            conversion(rule["unit"], data_schema[variable].get("unit"), where=where_)
     if "id" not in mapping["tables"]["participants"]:
-        raise ConfigError(f"{_where(path, ['tables', 'participants'])}: name the participant ID column in `id`.")
+        raise ConfigError(f"{where(path, ['tables', 'participants'])}: name the participant ID column in `id`.")
     for table, spec in mapping["tables"].items():
         if table not in ("methylation_matrix", "telomere_qpcr") and "id" not in spec:
-            raise ConfigError(f"{_where(path, ['tables', table])}: name the participant ID column in `id`.")
+            raise ConfigError(f"{where(path, ['tables', table])}: name the participant ID column in `id`.")
         if table == "telomere_qpcr":
             for key in ("targets", "calibrator"):
                 if key not in spec:
-                    raise ConfigError(f"{_where(path, ['tables', table])}: qPCR tables need `{key}`.")
+                    raise ConfigError(f"{where(path, ['tables', table])}: qPCR tables need `{key}`.")
     mapping["_source"] = str(path)
     mapping["_cohort"] = cohort
     return mapping
@@ -244,11 +248,11 @@ def load_config(config) -> dict:
             _check_known(var, known, source, keys + ["covariates"])
         if path["mediator"] not in biomarkers:
             raise ConfigError(
-                f"{_where(source, keys + ['mediator'])}: `{path['mediator']}` is not a biomarker of any "
+                f"{where(source, keys + ['mediator'])}: `{path['mediator']}` is not a biomarker of any "
                 "configured mechanism; add it to a mechanism's `biomarkers` first.")
         if data_schema.get(path["outcome"], {}).get("type") not in ("continuous", "integer", None):
             raise ConfigError(
-                f"{_where(source, keys + ['outcome'])}: `{path['outcome']}` is {data_schema[path['outcome']]['type']}; "
+                f"{where(source, keys + ['outcome'])}: `{path['outcome']}` is {data_schema[path['outcome']]['type']}; "
                 "this version's mediation engine models continuous outcomes (linear mediator and outcome "
                 "models). Analyse binary outcomes in the association stage.")
     config["_data_schema"] = data_schema
@@ -260,5 +264,5 @@ def _check_known(var, known, source, keys):
     if var not in known:
         hint = difflib.get_close_matches(var, sorted(known), n=1)
         raise ConfigError(
-            f"{_where(source, keys)}: `{var}` is not a harmonised or derived variable"
+            f"{where(source, keys)}: `{var}` is not a harmonised or derived variable"
             f"{f' (did you mean `{hint[0]}`?)' if hint else ''}.")

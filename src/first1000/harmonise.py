@@ -11,8 +11,15 @@ and the derived SES variables are computed:
   equivalence scales?"); two adults and two young children give 2.1.
 * ``income_equivalised_ln`` and ``income_ridit`` (within-cohort ridit: share below plus
   half the share tied, Bross 1958), so that cohorts with different income levels compare.
-* ``ses_index``: mean of direction-aligned within-cohort z-scores (SD with ddof = 1) of
-  the declared indicators, for participants with at least ``min_indicators`` of them.
+* ``income_quintile``: within-cohort quintile (1 = lowest fifth) of equivalised income.
+* ``material_deprivation`` / ``severe_material_deprivation``: at least 5 / 7 of the 13
+  EU-SILC material and social deprivation items lacked (Eurostat 2017 definition).
+* ``ses_index``: ``zmean`` = mean of direction-aligned within-cohort z-scores (SD with
+  ddof = 1) of the declared indicators, for participants with at least ``min_indicators``
+  of them; ``pca`` = first principal component (scikit-learn) of the direction-aligned
+  within-cohort z-scores of all cohorts together, on participants with every indicator,
+  its sign chosen so that higher means higher SES (as ENVIRONAGE: Martens et al. 2020).
+  The weights (loadings) are returned for the report.
 """
 
 from __future__ import annotations
@@ -57,16 +64,67 @@ def ses_composite(frame: pd.DataFrame, indicators: dict[str, int], min_indicator
     return aligned.mean(axis=1).where(enough)
 
 
-def harmonise(participants: list[pd.DataFrame], ses_index: dict) -> pd.DataFrame:
-    """Combine the cohorts' harmonised participant tables and derive the SES variables."""
+def aligned_zscores(frame: pd.DataFrame, indicators: dict[str, int], by: str = "cohort") -> pd.DataFrame:
+    return pd.DataFrame({
+        name: direction * frame.groupby(by, sort=False)[name].transform(zscore)
+        for name, direction in indicators.items()
+    })
+
+
+def ses_pca(frame: pd.DataFrame, indicators: dict[str, int], by: str = "cohort"):
+    """PC1 of the aligned within-cohort z-scores; returns (scores, loadings, explained share)."""
+    from sklearn.decomposition import PCA
+
+    aligned = aligned_zscores(frame, indicators, by)
+    complete = aligned.notna().all(axis=1)
+    pca = PCA(n_components=1, svd_solver="full").fit(aligned[complete].to_numpy())
+    loadings = pca.components_[0]
+    if loadings.sum() < 0:  # sign of a component is arbitrary: make higher = higher SES
+        loadings = -loadings
+    scores = pd.Series(np.nan, index=frame.index)
+    scores[complete] = (aligned[complete].to_numpy() - pca.mean_) @ loadings
+    return scores, dict(zip(indicators, loadings)), float(pca.explained_variance_ratio_[0])
+
+
+def ses_index_weights(indicators: dict[str, int], method: str, loadings=None, explained=None) -> pd.DataFrame:
+    rows = []
+    for name, direction in indicators.items():
+        weight = 1.0 / len(indicators) if method == "zmean" else loadings[name]
+        rows.append(dict(method=method, indicator=name, direction=direction, weight=weight,
+                         explained_variance=explained if method == "pca" else None))
+    return pd.DataFrame(rows)
+
+
+def harmonise(participants: list[pd.DataFrame], ses_index: dict):
+    """Combine the cohorts' harmonised participant tables and derive the SES variables.
+
+    Returns ``(table, ses_weights)``.
+    """
     frame = pd.concat(participants, ignore_index=True)
     frame["education_group"] = education_group(frame["education_isced"])
     frame["income_equivalised"] = frame["household_income"] / oecd_modified_scale(
         frame["household_adults"], frame["household_children"])
-    frame["income_equivalised_ln"] = np.log(frame["income_equivalised"])
-    frame["income_ridit"] = frame.groupby("cohort", sort=False)["income_equivalised"].transform(ridit)
-    frame["ses_index"] = ses_composite(frame, ses_index["indicators"], ses_index["min_indicators"])
-    return frame
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["income_equivalised_ln"] = np.log(frame["income_equivalised"].where(frame["income_equivalised"] > 0))
+    by_cohort = frame.groupby("cohort", sort=False)["income_equivalised"]
+    frame["income_ridit"] = by_cohort.transform(ridit)
+    frame["income_quintile"] = by_cohort.transform(quintile)
+    if "material_deprivation_items" in frame:
+        items = frame["material_deprivation_items"]
+        frame["material_deprivation"] = (items >= 5).astype(float).where(items.notna())
+        frame["severe_material_deprivation"] = (items >= 7).astype(float).where(items.notna())
+    if ses_index["method"] == "pca":
+        frame["ses_index"], loadings, explained = ses_pca(frame, ses_index["indicators"])
+        weights = ses_index_weights(ses_index["indicators"], "pca", loadings, explained)
+    else:
+        frame["ses_index"] = ses_composite(frame, ses_index["indicators"], ses_index["min_indicators"])
+        weights = ses_index_weights(ses_index["indicators"], "zmean")
+    return frame, weights
+
+
+def quintile(values: pd.Series) -> pd.Series:
+    """Within-group quintile 1-5 by ridit (ties share a quintile)."""
+    return np.ceil(ridit(values) * 5).clip(1, 5)
 
 
 def single_category_problems(frame: pd.DataFrame, indicators) -> list[str]:

@@ -16,15 +16,16 @@ import hashlib
 import hmac
 import re
 import secrets
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from first1000.config import load_schema
-from first1000.errors import ConfigError, InputTableError, format_rows
-from first1000.io import atomic_path, read_table
+from first1000.errors import ConfigError, InputTableError
+from first1000.io import atomic_path
+from first1000.mapping import apply_mapping, category_counts, report_table  # noqa: F401
+from first1000.tables import Table, open_table
 from first1000.units import conversion
 
 #: Standard tables a cohort can provide, and the schema each is checked against.
@@ -36,7 +37,6 @@ TABLE_KINDS = {
     "metabolites": "tables/metabolites.schema.yaml",
     "immune": "tables/immune.schema.yaml",
 }
-PRETERM_DAYS = 259  # < 37+0 weeks
 
 
 # --------------------------------------------------------------------------- privacy
@@ -58,219 +58,6 @@ def pseudonymise(ids: pd.Series, cohort: str, key: bytes) -> pd.Series:
     return ids.map(
         lambda i: "P" + hmac.new(key, f"{cohort}\x1f{i}".encode(), hashlib.sha256).hexdigest()[:16]
     )
-
-
-# --------------------------------------------------------------------------- parsing
-@dataclass
-class Table:
-    """A raw table as read, with what messages need to point at it."""
-
-    path: Path
-    data: pd.DataFrame
-    missing_codes: list = field(default_factory=list)
-    decimal: str = "."
-
-    def rows(self, mask) -> str:
-        return format_rows(np.flatnonzero(np.asarray(mask)) + 2)
-
-    def fail(self, column: str | None, mask, problem: str, fix: str) -> InputTableError:
-        where = f"{self.path}" + (f", column '{column}'" if column else "")
-        return InputTableError(f"{where}, {self.rows(mask)}: {problem}. {fix}")
-
-    def require(self, columns: dict[str, str], kind: str) -> None:
-        missing = [src for src in columns.values() if src not in self.data.columns]
-        if missing:
-            raise InputTableError(
-                f"{self.path}: missing column '{missing[0]}' (needed for the {kind} table). "
-                f"Columns found: {', '.join(map(str, self.data.columns[:20]))}. Rename the column in the "
-                "file or map it in the cohort's mapping file under `columns`.")
-
-    def missing_mask(self, column: str) -> np.ndarray:
-        values = self.data[column]
-        numeric_codes = pd.to_numeric(pd.Series(self.missing_codes, dtype=object), errors="coerce").dropna()
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            return (values.isna() | values.isin(numeric_codes.tolist())).to_numpy(dtype=bool)
-        text = values.astype("string").str.strip()
-        mask = text.isin(self.missing_codes) | text.isna()
-        if len(numeric_codes):  # "-9" also matches "-9.0" and "-9,0"
-            as_number = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
-            mask |= as_number.isin(numeric_codes.tolist())
-        return mask.fillna(True).to_numpy(dtype=bool)
-
-    def numeric(self, column: str, *, below_codes=(), label: str | None = None):
-        """Parse a column as numbers; returns (values, below_limit mask).
-
-        Missing codes become NaN; text that is neither a number, a missing code nor a
-        declared below-limit code is an error naming the rows.
-        """
-        values = self.data[column]
-        missing = self.missing_mask(column)
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            return np.where(missing, np.nan, values.astype(float).to_numpy()), np.zeros(len(values), bool)
-        text = values.astype("string").str.strip()
-        below = text.isin(list(below_codes)).to_numpy(dtype=bool) & ~missing
-        if self.decimal == ",":
-            text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-        parsed = pd.to_numeric(text.where(~(missing | below)), errors="coerce").to_numpy(dtype=float)
-        bad = np.isnan(parsed) & ~missing & ~below
-        if bad.any():
-            allowed = f" or a below-limit code ({', '.join(below_codes)})" if below_codes else ""
-            decimal_hint = ""
-            if text[bad].str.contains(r"^\s*-?\d+,\d+\s*$", regex=True).any():
-                decimal_hint = " Some values use a decimal comma: declare `decimal: \",\"` for this table."
-            raise self.fail(column, bad, f"expected a number{allowed}, found text",
-                            f"Fix these cells or add the code to `missing_codes`.{decimal_hint}")
-        return parsed, below
-
-    def check_range(self, column: str, values: np.ndarray, spec: dict, what: str = "") -> None:
-        lo, hi = spec.get("minimum"), spec.get("maximum")
-        xlo = spec.get("exclusiveMinimum")
-        with np.errstate(invalid="ignore"):
-            bad = np.zeros(len(values), bool)
-            if lo is not None:
-                bad |= values < lo
-            if xlo is not None:
-                bad |= values <= xlo
-            if hi is not None:
-                bad |= values > hi
-        if bad.any():
-            bounds = []
-            if lo is not None:
-                bounds.append(f">= {lo:g}")
-            if xlo is not None:
-                bounds.append(f"> {xlo:g}")
-            if hi is not None:
-                bounds.append(f"<= {hi:g}")
-            raise self.fail(column, bad, f"value out of range{what}: expected {' and '.join(bounds)}",
-                            "Check the unit declared in the mapping file and the values in these rows.")
-
-    def ids(self, column: str, *, unique: bool) -> pd.Series:
-        if column not in self.data.columns:
-            raise InputTableError(
-                f"{self.path}: missing ID column '{column}'. Columns found: "
-                f"{', '.join(map(str, self.data.columns[:20]))}. Fix `id` in the cohort's mapping file.")
-        ids = self.data[column].astype("string").str.strip()
-        empty = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
-        if empty.any():
-            raise self.fail(column, empty, "empty participant ID", "Every row needs an ID.")
-        if unique:
-            folded = ids.str.casefold()
-            dup = folded.duplicated(keep=False).to_numpy(dtype=bool)
-            if dup.any():
-                exact = ids.duplicated(keep=False).to_numpy(dtype=bool)
-                kind = "duplicated participant ID" if exact[dup].all() else (
-                    "participant IDs that differ only by letter case or surrounding spaces")
-                raise self.fail(column, dup, kind, "Each participant must appear once; remove or merge the rows.")
-        return ids
-
-
-def open_table(spec: dict, missing_codes) -> Table:
-    data = read_table(spec["path"], delimiter=spec.get("delimiter"), decimal=spec.get("decimal", "."),
-                      sheet=spec.get("sheet"), encoding=spec.get("encoding", "utf-8"))
-    if len(data) == 0:
-        raise InputTableError(f"{spec['path']}: the table has a header but no rows.")
-    return Table(Path(spec["path"]), data, list(missing_codes), spec.get("decimal", "."))
-
-
-# --------------------------------------------------------------------------- participants
-def harmonise_participants(table: Table, mapping: dict, data_schema: dict) -> tuple[pd.DataFrame, list]:
-    """Apply the mapping's variable rules; returns (variables, per-variable report rows)."""
-    out = {}
-    report = []
-    rules = mapping["variables"]
-    for variable, spec in data_schema.items():
-        rule = rules.get(variable, {"rule": "undetermined", "reason": "not declared in the mapping file"})
-        kind = spec["type"]
-        name = rule["rule"]
-        if name in ("impossible", "undetermined"):
-            out[variable] = pd.Series(np.nan, index=table.data.index)
-            report.append(dict(variable=variable, rule=name, source="", n_missing=len(table.data),
-                               note=rule.get("reason", "")))
-            continue
-        if name == "derive":
-            continue  # after the direct and recoded variables
-        column = rule["column"]
-        table.require({variable: column}, "participants")
-        missing = table.missing_mask(column)
-        if name == "recode":
-            text = table.data[column].astype("string").str.strip()
-            lookup = {str(k).strip(): v for k, v in rule["map"].items()}
-            unmapped = ~missing & ~text.isin(list(lookup)).to_numpy(dtype=bool)
-            if unmapped.any():
-                categories = sorted(set(text[unmapped].dropna()))
-                shown = ", ".join(f"'{c}'" for c in categories[:5])
-                raise table.fail(
-                    column, unmapped, f"categories {shown} have no entry in the recode of `{variable}` "
-                    f"(cohort {mapping['_cohort']})",
-                    f"Add them to the map in {mapping['_source']} or to `missing_codes`.")
-            mapped = text.map(lookup).where(~pd.Series(missing, index=text.index))
-            values = _typed(mapped, kind, table, column, variable, spec)
-        elif kind == "date":
-            text = table.data[column].astype("string").str.strip()
-            fmt = rule.get("format")
-            if not fmt:
-                raise ConfigError(f"{mapping['_source']}: `variables.{variable}` is a date; declare its `format`.")
-            parsed = pd.to_datetime(text.where(~pd.Series(missing, index=text.index)), format=fmt, errors="coerce")
-            bad = parsed.isna().to_numpy() & ~missing
-            if bad.any():
-                raise table.fail(column, bad, f"expected a date in the format {fmt}",
-                                 "Fix these cells or declare the format the file uses.")
-            values = parsed
-        else:
-            source = table.data[column].where(~pd.Series(missing, index=table.data.index))
-            if rule.get("unit") == "weeks+days":
-                converted = conversion("weeks+days", spec.get("unit"))(source)
-                bad = converted.isna().to_numpy() & ~missing
-                if bad.any():
-                    raise table.fail(column, bad, "expected weeks+days such as 39+4", "Fix these cells.")
-                values = converted.to_numpy(dtype=float)
-            else:
-                values = _typed(table.data[column], kind, table, column, variable, spec)
-        if "unit" in rule and rule["unit"] != "weeks+days":
-            values = conversion(rule["unit"], spec.get("unit"))(values)
-        if kind in ("continuous", "integer"):
-            table.check_range(column, np.asarray(values, float),
-                              {"minimum": spec.get("min"), "maximum": spec.get("max")},
-                              f" for {variable} ({spec.get('unit', 'no unit')})")
-        out[variable] = values
-        report.append(dict(variable=variable, rule=name, source=column,
-                           n_missing=int(pd.isna(pd.Series(values)).sum()), note=""))
-    frame = pd.DataFrame(out, index=table.data.index)
-    for variable, rule in rules.items():
-        if rule["rule"] == "derive" and rule["operation"] == "preterm_from_gestational_age":
-            if "gestational_age" not in frame or frame["gestational_age"].isna().all():
-                raise ConfigError(f"{mapping['_source']}: `variables.{variable}` derives from gestational_age, "
-                                  "which this cohort does not map.")
-            ga = frame["gestational_age"]
-            frame[variable] = np.where(ga.isna(), np.nan, (ga < PRETERM_DAYS).astype(float))
-            report.append(dict(variable=variable, rule="derive", source="gestational_age",
-                               n_missing=int(frame[variable].isna().sum()), note="gestational age < 259 days"))
-    return frame, report
-
-
-def _typed(values: pd.Series, kind: str, table: Table, column: str, variable: str, spec: dict):
-    """Values of a harmonised variable in its type (after missing codes and recoding)."""
-    if kind == "categorical":
-        text = values.astype("string").str.strip()
-        text = text.where(~pd.Series(table.missing_mask(column), index=text.index))
-        allowed = spec.get("categories")
-        if allowed:
-            bad = (~text.isna() & ~text.isin(allowed)).to_numpy(dtype=bool)
-            if bad.any():
-                raise table.fail(column, bad, f"`{variable}` must be one of {', '.join(allowed)}",
-                                 "Recode the column in the mapping file.")
-        return text.astype(object).where(text.notna(), None)
-    sub = Table(table.path, pd.DataFrame({column: values}), table.missing_codes, table.decimal)
-    parsed, _ = sub.numeric(column)
-    if kind == "binary":
-        bad = ~np.isnan(parsed) & ~np.isin(parsed, [0, 1])
-        if bad.any():
-            raise table.fail(column, bad, f"`{variable}` must be 0 or 1", "Recode the column in the mapping file.")
-    if kind == "integer":
-        bad = ~np.isnan(parsed) & (parsed != np.round(parsed))
-        if bad.any():
-            raise table.fail(column, bad, f"`{variable}` must be a whole number", "Fix these cells.")
-    return parsed
 
 
 # --------------------------------------------------------------------------- biomarker tables
@@ -448,23 +235,32 @@ INGESTERS = {
 }
 
 
+def ingest_participants(cohort: str, mapping: dict, data_schema: dict, key: bytes):
+    """The participants table: pseudonymised, every harmonised variable, and the report.
+
+    Returns ``(participants, report, categories, id_map)``; ``id_map`` (cohort ID ->
+    pseudonym) stays in memory and is never written.
+    """
+    spec = mapping["tables"]["participants"]
+    table = open_table(spec, mapping["missing_codes"])
+    ids = table.ids(spec["id"], unique=True)
+    pseudo = pseudonymise(ids, cohort, key)
+    variables, reports, categories = apply_mapping(table, mapping, data_schema)
+    variables.insert(0, "cohort", cohort)
+    variables.insert(0, "pseudo_id", pseudo.to_numpy())
+    categories.insert(0, "cohort", cohort)
+    return (variables.reset_index(drop=True), report_table(reports, cohort), categories,
+            dict(zip(ids, pseudo)))
+
+
 def ingest_cohort(cohort: str, mapping: dict, data_schema: dict, key: bytes) -> dict[str, pd.DataFrame]:
     """Read, check and standardise every table of one cohort.
 
-    Returns ``{"participants": ..., "harmonisation": ..., <table kind>: ...}``.
+    Returns ``{"participants", "harmonisation", "categories", <table kind>...}``.
     """
-    codes = mapping["missing_codes"]
-    spec = mapping["tables"]["participants"]
-    table = open_table(spec, codes)
-    ids = table.ids(spec["id"], unique=True)
-    pseudo = pseudonymise(ids, cohort, key)
-    variables, report = harmonise_participants(table, mapping, data_schema)
-    variables.insert(0, "cohort", cohort)
-    variables.insert(0, "pseudo_id", pseudo.to_numpy())
-    id_map = dict(zip(ids, pseudo))
-    out = {"participants": variables.reset_index(drop=True),
-           "harmonisation": pd.DataFrame(report).assign(cohort=cohort)}
+    participants, report, categories, id_map = ingest_participants(cohort, mapping, data_schema, key)
+    out = {"participants": participants, "harmonisation": report, "categories": categories}
     for kind, table_spec in mapping["tables"].items():
         if kind != "participants":
-            out[kind] = INGESTERS[kind](table_spec, codes, id_map)
+            out[kind] = INGESTERS[kind](table_spec, mapping["missing_codes"], id_map)
     return out

@@ -53,7 +53,8 @@ def figure_labels(names, data_schema: dict) -> dict[str, str]:
     out = {}
     for name in names:
         label, unit = label_and_unit(name, data_schema)
-        out[name] = f"{label} ({unit})" if unit else label
+        # Scale scores carry their range in the label; "(point)" or "(0/1)" adds nothing.
+        out[name] = f"{label} ({unit})" if unit and unit not in ("point", "0/1") else label
     return out
 
 

@@ -73,29 +73,22 @@ def _cohort(config, cohort):
     return cfg, cfg["cohorts"][cohort]["_mapping"]
 
 
-def ingest_participants(config, cohort, key_file, participants, harmonisation):
+def ingest_participants(config, cohort, key_file, participants, harmonisation, categories):
     cfg, mapping = _cohort(config, cohort)
     key = ingest.load_or_create_key(key_file)
-    table = ingest.open_table(mapping["tables"]["participants"], mapping["missing_codes"])
-    spec = mapping["tables"]["participants"]
-    ids = table.ids(spec["id"], unique=True)
-    variables, report = ingest.harmonise_participants(table, mapping, cfg["_data_schema"])
-    variables.insert(0, "cohort", cohort)
-    variables.insert(0, "pseudo_id", ingest.pseudonymise(ids, cohort, key).to_numpy())
+    variables, report, cats, _ = ingest.ingest_participants(cohort, mapping, cfg["_data_schema"], key)
     write_parquet(variables, participants)
-    LOG.info("cohort %s: %d participants, %d harmonised variables", cohort, len(variables), len(report))
-    report = pd.DataFrame(report)
-    report.insert(0, "cohort", cohort)
-    write_tsv(suppress_small_counts(report, cfg["privacy"]["min_cell_size"]), harmonisation)
+    LOG.info("cohort %s: %d participants, %d harmonised variables, %d values rejected", cohort,
+             len(variables), len(report), int(report.n_rejected.sum()))
+    min_cell = cfg["privacy"]["min_cell_size"]
+    write_tsv(suppress_small_counts(report, min_cell), harmonisation)
+    write_tsv(suppress_small_counts(cats, min_cell), categories)
 
 
 def ingest_table(config, cohort, table, key_file, output):
     cfg, mapping = _cohort(config, cohort)
     key = ingest.load_or_create_key(key_file)
-    spec = mapping["tables"]["participants"]
-    people = ingest.open_table(spec, mapping["missing_codes"])
-    ids = people.ids(spec["id"], unique=True)
-    id_map = dict(zip(ids, ingest.pseudonymise(ids, cohort, key)))
+    *_, id_map = ingest.ingest_participants(cohort, mapping, cfg["_data_schema"], key)
     frame = ingest.INGESTERS[table](mapping["tables"][table], mapping["missing_codes"], id_map)
     write_parquet(frame, output)
     LOG.info("cohort %s, table %s: %d rows x %d columns standardised", cohort, table, *frame.shape)
@@ -109,12 +102,17 @@ def check_inputs(cfg, key_file) -> None:
 
 
 # --------------------------------------------------------------------------- harmonise
-def harmonise(config, participants, output, summary):
+def harmonise(config, participants, output, summary, table1, ses_weights):
+    from first1000.table1 import table1 as make_table1
+
     cfg = load_config(config)
     frames = [pd.read_parquet(p) for p in participants]
-    table = harmonise_cohorts(frames, cfg["ses_index"])
+    table, weights = harmonise_cohorts(frames, cfg["ses_index"])
     write_parquet(table, output)
     LOG.info("%d participants from %d cohorts harmonised", len(table), len(frames))
+    min_cell = cfg["privacy"]["min_cell_size"]
+    write_tsv(weights, ses_weights)
+    write_tsv(make_table1(table, cfg["_data_schema"], min_cell=min_cell), table1)
     rows = []
     labels = {**{k: v.get("label", k) for k, v in cfg["_data_schema"].items()}, **DERIVED_VARIABLES}
     for cohort, group in table.groupby("cohort", sort=True):
@@ -127,7 +125,7 @@ def harmonise(config, participants, output, summary):
                 mean=float(values.mean()) if numeric else None,
                 sd=float(values.std(ddof=1)) if numeric else None,
             ))
-    write_tsv(suppress_small_counts(pd.DataFrame(rows), cfg["privacy"]["min_cell_size"]), summary)
+    write_tsv(suppress_small_counts(pd.DataFrame(rows), min_cell), summary)
 
 
 # --------------------------------------------------------------------------- mechanisms
@@ -224,6 +222,8 @@ def forest_figure(config, mechanism, variable, associations, png, svg):
     exposure_rows = table.predictor == variable
     rows = table[exposure_rows] if exposure_rows.any() else table[table.response == variable]
     labels = _labels(cfg, rows)
+    labels.update({name: spec.get("label", name) for name, spec in cfg["cohorts"].items()})
+    labels[POOLED] = "Pooled"
     title = f"{cfg['mechanisms'][mechanism].get('label', mechanism)}: {labels.get(variable, variable)}"
     colours = cohort_colours([*sorted(cfg["cohorts"]), POOLED])
     fig = forest_plot(rows, title=title, labels=labels, colours=colours)

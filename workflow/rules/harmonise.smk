@@ -14,6 +14,18 @@ rule harmonise:
             category="1. Cohorts",
             labels={"table": "harmonised variables per cohort"},
         ),
+        table1=report(
+            "results/harmonised/table1.tsv",
+            caption="../report/table1.rst",
+            category="1. Cohorts",
+            labels={"table": "Table 1"},
+        ),
+        ses_weights=report(
+            "results/harmonised/ses_index.tsv",
+            caption="../report/ses_index.rst",
+            category="1. Cohorts",
+            labels={"table": "SES index weights"},
+        ),
     log:
         "logs/harmonise/harmonise.log",
     benchmark:

@@ -7,7 +7,20 @@ rule ingest_participants:
         table=participants_table,
     output:
         participants="results/ingest/{cohort}/participants.parquet",
-        harmonisation="results/ingest/{cohort}/harmonisation.tsv",
+        harmonisation=report(
+            "results/harmonisation/{cohort}_variables.tsv",
+            caption="../report/harmonisation.rst",
+            category="1. Cohorts",
+            subcategory="Harmonisation",
+            labels={"cohort": "{cohort}", "table": "rules per variable"},
+        ),
+        categories=report(
+            "results/harmonisation/{cohort}_categories.tsv",
+            caption="../report/harmonisation_categories.rst",
+            category="1. Cohorts",
+            subcategory="Harmonisation",
+            labels={"cohort": "{cohort}", "table": "categories before and after"},
+        ),
     log:
         "logs/ingest_participants/{cohort}.log",
     benchmark:

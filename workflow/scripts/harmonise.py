@@ -7,4 +7,6 @@ run(
     participants=list(snakemake.input.participants),
     output=snakemake.output.participants,
     summary=snakemake.output.summary,
+    table1=snakemake.output.table1,
+    ses_weights=snakemake.output.ses_weights,
 )

@@ -8,4 +8,5 @@ run(
     key_file=snakemake.params.key_file,
     participants=snakemake.output.participants,
     harmonisation=snakemake.output.harmonisation,
+    categories=snakemake.output.categories,
 )

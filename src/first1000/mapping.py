@@ -1,0 +1,341 @@
+"""Mapping rules: a cohort's participants table -> harmonised variables.
+
+One rule per harmonised variable, from a closed vocabulary (Maelstrom Research's
+harmonisation rules, as in Rmonize: direct, recode, derive, impossible, undetermined):
+
+* ``direct``: take a column, converting from its declared ``unit`` (dates: ``format``);
+* ``recode``: a category table (``map`` or a ``map_file`` resource) or numeric ``ranges``
+  ``[{min, max, value}]`` (min inclusive, max exclusive), optionally with the ``unit`` of
+  the mapped values;
+* ``derive``: a named operation (:data:`OPERATIONS`) on declared ``inputs``;
+* ``impossible`` / ``undetermined``: reported, all missing.
+
+Every value that breaks the data schema (text in a number, an unmapped category, a value
+out of range, an invalid date) is an error naming file, column and rows, or, with
+``on_invalid: missing`` in the mapping file, is set missing and listed with its reason
+and rows in the harmonisation report. Nothing is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from first1000.config import where
+from first1000.errors import ConfigError, format_rows
+from first1000.tables import Table
+from first1000.units import conversion
+
+PRETERM_DAYS = 259  # < 37+0 weeks
+MATERIAL_DEPRIVATION_ITEMS = 13  # EU-SILC material and social deprivation (7 household + 6 personal)
+
+
+@dataclass
+class VariableReport:
+    """What a rule did to one variable (aggregate; no row-level values)."""
+
+    variable: str
+    rule: str
+    source: str = ""
+    n: int = 0
+    n_missing: int = 0
+    n_rejected: int = 0
+    rejected: list = field(default_factory=list)  # (reason, row numbers text)
+    note: str = ""
+
+
+class Checker:
+    """Raise on invalid values, or (``on_invalid: missing``) record them and null them."""
+
+    def __init__(self, table: Table, mode: str):
+        self.table = table
+        self.mode = mode
+
+    def __call__(self, report: VariableReport, column, mask, problem: str, fix: str) -> np.ndarray:
+        mask = np.asarray(mask, bool)
+        if not mask.any():
+            return mask
+        if self.mode == "error":
+            raise self.table.fail(column, mask, problem, fix)
+        report.n_rejected += int(mask.sum())
+        report.rejected.append((problem, format_rows(np.flatnonzero(mask) + 2, limit=50)))
+        return mask
+
+
+def _numeric(table: Table, column: str, check: Checker, report: VariableReport) -> np.ndarray:
+    """Parse a column as numbers; invalid text handled by ``check``."""
+    values = table.data[column]
+    missing = table.missing_mask(column)
+    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        return np.where(missing, np.nan, values.astype(float).to_numpy())
+    text = values.astype("string").str.strip()
+    if table.decimal == ",":
+        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    parsed = pd.to_numeric(text.where(~pd.Series(missing, index=text.index)), errors="coerce").to_numpy(float)
+    bad = np.isnan(parsed) & ~missing
+    if bad.any():
+        hint = ""
+        if text[bad].str.contains(r"^\s*-?\d+,\d+\s*$", regex=True).any():
+            hint = ' Some values use a decimal comma: declare `decimal: ","` for this table.'
+        check(report, column, bad, "expected a number, found text",
+              f"Fix these cells or add the code to `missing_codes`.{hint}")
+    return parsed
+
+
+def _conform(values, spec: dict, variable: str, column: str, check: Checker, report: VariableReport):
+    """Check a harmonised variable against the data schema (type, categories, range)."""
+    kind = spec["type"]
+    if kind == "categorical":
+        text = pd.Series(values, dtype="string")
+        allowed = spec.get("categories")
+        if allowed:
+            bad = (text.notna() & ~text.isin(allowed)).to_numpy(dtype=bool)
+            if check(report, column, bad, f"`{variable}` must be one of {', '.join(allowed)}",
+                     "Recode the column in the mapping file.").any():
+                text[bad] = pd.NA
+        return text.astype(object).where(text.notna(), None).to_numpy()
+    values = np.asarray(values, float).copy()
+    finite = ~np.isnan(values)
+    if kind == "binary":
+        bad = finite & ~np.isin(values, [0.0, 1.0])
+        values[check(report, column, bad, f"`{variable}` must be 0 or 1", "Recode the column.")] = np.nan
+    if kind == "integer":
+        bad = finite & (values != np.round(values))
+        values[check(report, column, bad, f"`{variable}` must be a whole number", "Fix these cells.")] = np.nan
+    lo, hi = spec.get("min"), spec.get("max")
+    if lo is not None or hi is not None:
+        with np.errstate(invalid="ignore"):
+            bad = np.zeros(len(values), bool)
+            if lo is not None:
+                bad |= values < lo
+            if hi is not None:
+                bad |= values > hi
+        bounds = " and ".join(b for b in (f">= {lo:g}" if lo is not None else "",
+                                          f"<= {hi:g}" if hi is not None else "") if b)
+        values[check(report, column, bad,
+                     f"value out of range for {variable} ({spec.get('unit', 'no unit')}): expected {bounds}",
+                     "Check the unit declared in the mapping file and the values in these rows.")] = np.nan
+    return values
+
+
+def _source_column(table: Table, mapping: dict, variable: str, column: str, key: tuple = ("column",)) -> str:
+    if column not in table.data.columns:
+        raise ConfigError(
+            f"{where(mapping['_source'], ['variables', variable, *key])}: column '{column}' is not in "
+            f"{table.path}. Columns found: {', '.join(map(str, table.data.columns[:25]))}.")
+    return column
+
+
+def _direct(table, mapping, variable, rule, spec, check, report):
+    column = _source_column(table, mapping, variable, rule["column"])
+    missing = table.missing_mask(column)
+    if spec["type"] == "date":
+        fmt = rule.get("format")
+        if not fmt:
+            raise ConfigError(f"{where(mapping['_source'], ['variables', variable])}: `{variable}` is a date; "
+                              "declare its `format`, e.g. \"%d/%m/%Y\".")
+        text = table.data[column].astype("string").str.strip().where(~pd.Series(missing, index=table.data.index))
+        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        bad = parsed.isna().to_numpy() & ~missing
+        if check(report, column, bad, f"expected a date in the format {fmt}",
+                 "Fix these cells or declare the format the file uses.").any():
+            parsed[bad] = pd.NaT
+        return parsed.to_numpy()
+    if spec["type"] == "categorical":
+        text = table.data[column].astype("string").str.strip()
+        return text.where(~pd.Series(missing, index=text.index)).to_numpy(dtype=object)
+    if rule.get("unit") == "weeks+days":
+        source = table.data[column].where(~pd.Series(missing, index=table.data.index))
+        values = conversion("weeks+days", spec.get("unit"))(source).to_numpy(float)
+        bad = np.isnan(values) & ~missing
+        check(report, column, bad, "expected weeks+days such as 39+4", "Fix these cells.")
+        return values
+    values = _numeric(table, column, check, report)
+    if "unit" in rule:
+        values = conversion(rule["unit"], spec.get("unit"))(values)
+    return values
+
+
+def _recode(table, mapping, variable, rule, spec, check, report):
+    column = _source_column(table, mapping, variable, rule["column"])
+    missing = table.missing_mask(column)
+    if "ranges" in rule:
+        source = _numeric(table, column, check, report)
+        values = np.full(len(source), np.nan, dtype=object)
+        matched = np.zeros(len(source), bool)
+        for band in rule["ranges"]:
+            lo, hi = band.get("min", -np.inf), band.get("max", np.inf)
+            inside = ~matched & (source >= lo) & (source < hi)
+            values[inside] = band["value"]
+            matched |= inside
+        unmatched = ~matched & ~np.isnan(source)
+        check(report, column, unmatched, f"value falls in no declared range of `{variable}` "
+              f"(cohort {mapping['_cohort']})", f"Extend `ranges` in {mapping['_source']}.")
+        mapped = pd.Series(values)
+    else:
+        text = table.data[column].astype("string").str.strip()
+        lookup = {str(k).strip(): v for k, v in rule["map"].items()}
+        unmapped = ~missing & ~text.isin(list(lookup)).to_numpy(dtype=bool)
+        if unmapped.any():
+            categories = sorted(set(text[unmapped].dropna()))
+            shown = ", ".join(f"'{c}'" for c in categories[:5])
+            check(report, column, unmapped,
+                  f"categories {shown} have no entry in the recode of `{variable}` (cohort {mapping['_cohort']})",
+                  f"Add them to the map in {mapping['_source']} or to `missing_codes`.")
+        mapped = text.map(lookup).where(~pd.Series(missing | unmapped, index=text.index))
+    if spec["type"] in ("categorical",):
+        return mapped.astype(object).where(mapped.notna(), None).to_numpy()
+    values = pd.to_numeric(mapped, errors="coerce").to_numpy(float)
+    not_numeric = mapped.notna().to_numpy() & np.isnan(values)
+    if not_numeric.any():
+        raise ConfigError(f"{where(mapping['_source'], ['variables', variable])}: `{variable}` is "
+                          f"{spec['type']}; its recode must map to numbers.")
+    if "unit" in rule:
+        values = conversion(rule["unit"], spec.get("unit"))(values)
+    return values
+
+
+def _input_column(table, mapping, variable, rule, role):
+    inputs = rule.get("inputs", {})
+    if role not in inputs:
+        raise ConfigError(f"{where(mapping['_source'], ['variables', variable])}: operation "
+                          f"`{rule['operation']}` needs `inputs.{role}`.")
+    columns = inputs[role]
+    if isinstance(columns, list):
+        return [_source_column(table, mapping, variable, c, ("inputs", role)) for c in columns]
+    return _source_column(table, mapping, variable, columns, ("inputs", role))
+
+
+def _op_preterm(table, mapping, variable, rule, spec, check, report, frame):
+    if "gestational_age" not in frame or pd.isna(frame["gestational_age"]).all():
+        raise ConfigError(f"{where(mapping['_source'], ['variables', variable])}: `{variable}` derives from "
+                          "gestational_age, which this cohort does not map.")
+    ga = np.asarray(frame["gestational_age"], float)
+    report.source = "gestational_age"
+    report.note = "gestational age < 259 days (37+0 weeks)"
+    return np.where(np.isnan(ga), np.nan, (ga < PRETERM_DAYS).astype(float))
+
+
+def _op_bmi(table, mapping, variable, rule, spec, check, report, frame):
+    weight_col = _input_column(table, mapping, variable, rule, "weight_kg")
+    height_col = _input_column(table, mapping, variable, rule, "height_cm")
+    weight = _numeric(table, weight_col, check, report)
+    height = _numeric(table, height_col, check, report)
+    report.source = f"{weight_col}, {height_col}"
+    report.note = "weight (kg) / height (m)^2"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return weight / (height / 100.0) ** 2
+
+
+def _op_deprivation_count(table, mapping, variable, rule, spec, check, report, frame):
+    """EU-SILC material and social deprivation: number of the 13 items lacked.
+
+    Items are coded 1 = cannot afford / lacks, 0 = does not lack. A participant with
+    more than ``max_missing`` (default 0) missing items gets no count (Eurostat rule:
+    the indicator needs every item, or a declared tolerance).
+    """
+    columns = _input_column(table, mapping, variable, rule, "items")
+    items = np.column_stack([_numeric(table, c, check, report) for c in columns])
+    bad = ~np.isnan(items) & ~np.isin(items, [0.0, 1.0])
+    if bad.any():
+        rows = bad.any(axis=1)
+        if check(report, columns[int(np.flatnonzero(bad.any(axis=0))[0])], rows,
+                 "deprivation items must be coded 0 (not lacking) or 1 (lacking)", "Recode the items.").any():
+            items[bad] = np.nan
+    max_missing = int(rule.get("max_missing", 0))
+    n_missing = np.isnan(items).sum(axis=1)
+    count = np.nansum(items, axis=1)
+    report.source = ", ".join(columns)
+    report.note = f"count of {len(columns)} EU-SILC deprivation items lacked; missing if > {max_missing} items missing"
+    return np.where(n_missing > max_missing, np.nan, count)
+
+
+def _op_isco_major(table, mapping, variable, rule, spec, check, report, frame):
+    """ISCO-08 major group (first digit of the 1-4 digit code; 0 = armed forces)."""
+    column = _input_column(table, mapping, variable, rule, "isco")
+    text = table.data[column].astype("string").str.strip()
+    missing = table.missing_mask(column)
+    valid = text.str.fullmatch(r"\d{1,4}").fillna(False).to_numpy(dtype=bool)
+    check(report, column, ~valid & ~missing, "expected an ISCO-08 code of 1 to 4 digits", "Fix these cells.")
+    report.source = column
+    report.note = "ISCO-08 major group = first digit of the code"
+    first = text.str[0].where(pd.Series(valid & ~missing, index=text.index))
+    return pd.to_numeric(first, errors="coerce").to_numpy(float)
+
+
+#: The named operations of ``derive`` rules (the closed vocabulary).
+OPERATIONS = {
+    "preterm_from_gestational_age": _op_preterm,
+    "bmi_from_weight_height": _op_bmi,
+    "material_deprivation_count": _op_deprivation_count,
+    "isco08_major_group": _op_isco_major,
+}
+
+
+def category_counts(table: Table, mapping: dict, variable: str, rule: dict, values) -> pd.DataFrame:
+    """Counts per source category and the harmonised value it became (recodes only)."""
+    column = rule["column"]
+    source = table.data[column].astype("string").str.strip()
+    source = source.where(~pd.Series(table.missing_mask(column), index=source.index), "(missing)")
+    after = pd.Series(values, index=source.index).astype(object).where(pd.notna(values), "(missing)")
+    counts = pd.DataFrame({"source_category": source, "harmonised_value": after.astype(str)})
+    out = counts.value_counts(sort=False).rename("n").reset_index()
+    out.insert(0, "variable", variable)
+    return out.sort_values(["variable", "source_category"], kind="stable")
+
+
+def apply_mapping(table: Table, mapping: dict, data_schema: dict):
+    """Apply every rule of a mapping file to its participants table.
+
+    Returns ``(frame, reports, categories)``: the harmonised variables (one column per
+    variable of the data schema), a :class:`VariableReport` per variable and the
+    before/after category counts of every recode.
+    """
+    check = Checker(table, mapping.get("on_invalid", "error"))
+    rules = mapping["variables"]
+    frame, reports, categories = {}, {}, []
+    derived = []
+    for variable, spec in data_schema.items():
+        rule = rules.get(variable, {"rule": "undetermined", "reason": "not declared in the mapping file"})
+        report = VariableReport(variable, rule["rule"], rule.get("column", ""))
+        reports[variable] = report
+        if rule["rule"] in ("impossible", "undetermined"):
+            frame[variable] = np.full(len(table.data), np.nan)
+            report.note = rule.get("reason", "")
+            continue
+        if rule["rule"] == "derive":
+            derived.append((variable, rule, spec))
+            continue
+        apply = _direct if rule["rule"] == "direct" else _recode
+        values = apply(table, mapping, variable, rule, spec, check, report)
+        if spec["type"] != "date":
+            values = _conform(values, spec, variable, rule["column"], check, report)
+        frame[variable] = values
+        if rule["rule"] == "recode":
+            categories.append(category_counts(table, mapping, variable, rule, values))
+    for variable, rule, spec in derived:
+        report = reports[variable]
+        values = OPERATIONS[rule["operation"]](table, mapping, variable, rule, spec, check, report, frame)
+        frame[variable] = _conform(values, spec, variable, None, check, report)
+    out = pd.DataFrame(frame, index=table.data.index)
+    for variable, report in reports.items():
+        report.n = int(pd.notna(out[variable]).sum())
+        report.n_missing = int(pd.isna(out[variable]).sum())
+    cats = pd.concat(categories, ignore_index=True) if categories else pd.DataFrame(
+        columns=["variable", "source_category", "harmonised_value", "n"])
+    return out, list(reports.values()), cats
+
+
+def report_table(reports: list[VariableReport], cohort: str) -> pd.DataFrame:
+    """The per-variable harmonisation report (rows are numbered, never identified)."""
+    rows = []
+    for r in reports:
+        rows.append(dict(
+            cohort=cohort, variable=r.variable, rule=r.rule, source=r.source, n=r.n, n_missing=r.n_missing,
+            pct_missing=round(100 * r.n_missing / max(r.n + r.n_missing, 1), 1), n_rejected=r.n_rejected,
+            rejected="; ".join(f"{problem} ({rows_text})" for problem, rows_text in r.rejected),
+            note=r.note,
+        ))
+    return pd.DataFrame(rows)
