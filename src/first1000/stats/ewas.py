@@ -1,0 +1,1578 @@
+"""Epigenome-wide association (EWAS) engine: limma-equivalent linear models on M-values.
+
+The reference of the field is R limma (``lmFit`` + ``eBayes``) on M-values, as used by
+meffil/ewaff and the PACE consortium analysis plans. This module gives the same numbers
+(where limma defines them) in bounded memory and without a per-CpG loop:
+
+1. **Fit** (:func:`ewas_fit`, stage a). The design X (n samples x p columns: intercept,
+   exposure(s), numeric dummy-coded covariates) is decomposed once, X = QR, and a whole
+   chunk of CpGs is fitted with products of that decomposition. CpGs with missing values
+   are grouped by their missingness pattern; each pattern is fitted exactly with its own
+   reduced design (as limma's per-gene ``lm.fit`` on the observed samples), vectorised
+   across the CpGs of the group.
+2. **Prior** (:func:`fit_prior`, stage b). limma's ``squeezeVar``/``fitFDist``: the prior
+   degrees of freedom d0 and prior variance s0^2 from the residual variances and degrees
+   of freedom of *all* CpGs, by trigamma moment matching (Smyth 2004).
+3. **Moderate** (:func:`moderate`, stage c). Posterior variances, moderated t and p per
+   chunk given the prior. Because stage b only needs (s^2, df) of every CpG, an EWAS can
+   be sharded: fit shards independently, gather s^2/df, estimate the prior once, moderate
+   each shard. One shard or fifty give bitwise identical numbers (see *Determinism*).
+4. **Summaries** (:func:`multiple_testing`, :func:`genomic_inflation`,
+   :func:`ewas_summary`): BH-FDR, Bonferroni, the 450K and EPIC array-wide thresholds, and
+   the genomic inflation factor lambda.
+
+:func:`read_methylation_chunks` streams a CpG x sample matrix (Parquet, TSV or ``.npy``)
+in row chunks, reorders the sample columns to the design and converts beta to M-values;
+:func:`ewas` runs the whole engine end to end from such a file (or an in-memory matrix).
+
+Determinism
+-----------
+Every per-CpG number depends only on that CpG's values and the design: sums over samples
+are written as sequential element-wise updates (a rank-1 update per sample, vectorised
+across CpGs) instead of BLAS matrix products, whose summation order can depend on the
+block size, the thread count and the CPU kernel (``OPENBLAS_CORETYPE``). So the result of
+a CpG does not change with the chunk size, the shard boundaries, which other CpGs share
+its missingness pattern, or the machine's BLAS. The design decompositions (tiny) use
+LAPACK on identical inputs.
+
+Memory
+------
+The engine holds one chunk (``chunk_cpgs`` x n values, plus a few copies of it) and, per
+CpG, a handful of numbers. Peak memory is therefore O(chunk_cpgs * n + n_cpgs), not
+O(n_cpgs * n).
+
+References
+----------
+Smyth GK (2004). Linear models and empirical Bayes methods for assessing differential
+expression in microarray experiments. *Stat Appl Genet Mol Biol* 3:Article 3.
+Ritchie ME, Phipson B, Wu D, et al. (2015). limma powers differential expression analyses
+for RNA-sequencing and microarray studies. *Nucleic Acids Res* 43:e47.
+Du P, Zhang X, Huang CC, et al. (2010). Comparison of Beta-value and M-value methods for
+quantifying methylation levels by microarray analysis. *BMC Bioinformatics* 11:587.
+Felix JF, Joubert BR, Baccarelli AA, et al. (2018). Cohort profile: Pregnancy And
+Childhood Epigenetics (PACE) Consortium. *Int J Epidemiol* 47:22-23u.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+from scipy import linalg, special
+
+from first1000.errors import InputTableError, ModelError
+from first1000.stats.multitest import bh_fdr
+
+# Array-wide significance thresholds: Saffari et al. (2018) for the 450K array,
+# Mansell et al. (2019) for the EPIC array.
+THRESHOLD_450K = 2.4e-7
+THRESHOLD_EPIC = 9e-8
+
+# Median of the chi-square distribution with 1 df, qchisq(0.5, 1) = 0.454936... (0.4549).
+CHI2_1_MEDIAN = float(special.chdtri(1.0, 0.5))
+
+# Beta values are clipped to [BETA_CLIP, 1 - BETA_CLIP] before M = log2(beta / (1 - beta)).
+BETA_CLIP = 1e-6
+
+# R's lm.fit (LINPACK dqrdc2) tolerance: a design column whose norm after orthogonalisation
+# against the preceding columns is below this fraction of its own norm is aliased.
+ALIAS_TOL = 1e-7
+
+FIT_COLUMNS = [
+    "cpg", "term", "n", "n_outliers", "df_residual", "sigma2", "coef", "stdev_unscaled",
+    "se", "t", "p", "status",
+]  # fmt: skip
+BETA_COLUMNS = ["coef_beta", "se_beta"]
+MODERATED_COLUMNS = ["s2_post", "se_moderated", "t_moderated", "df_total", "p_moderated"]
+ADJUST_COLUMNS = ["fdr", "bonferroni", "sig_450k", "sig_epic"]
+STATUSES = ("ok", "too_few_samples", "not_estimable")
+FILE_FORMATS = ("parquet", "tsv", "npy")
+SCALES = ("beta", "m")
+
+# CpGs per step of the inner loops: (p + 1) x _TILE float64 temporaries stay in the L2
+# cache while the sample loop runs.
+_TILE = 4096
+# Reduced-design decompositions kept for reuse (one missingness pattern each).
+_CACHE_PATTERNS = 256
+_STATUS_OK, _STATUS_FEW, _STATUS_NOT_ESTIMABLE = 0, 1, 2
+
+
+# --------------------------------------------------------------------------------------
+# Design handling
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Decomposition:
+    """QR decomposition of one (possibly reduced) design, with the pieces the fit needs."""
+
+    n: int  # samples
+    rank: int
+    position: np.ndarray  # for each design column: its index among the kept columns, or -1
+    weights: np.ndarray  # (n, w) C-contiguous: [Q | u] (u only if 1 is not in span(X))
+    r_inv: np.ndarray  # (rank, rank) R^-1
+    stdev_unscaled: np.ndarray  # (rank,) sqrt(diag((X'X)^-1)) of the kept columns
+    const_coef: np.ndarray  # (rank,) coefficients of the constant vector 1 on X
+    u_norm2: float  # ||(I - P) 1||^2, 0 when 1 lies in the column space
+
+
+def _aligned_copy(a: np.ndarray) -> np.ndarray:
+    """C-contiguous float64 copy starting on a 64-byte boundary (identical LAPACK inputs)."""
+    a = np.asarray(a, dtype=np.float64)
+    buf = np.empty(a.size + 8, dtype=np.float64)
+    offset = (-buf.ctypes.data % 64) // 8
+    out = buf[offset : offset + a.size].reshape(a.shape)
+    out[...] = a
+    return out
+
+
+def _kept_columns(x: np.ndarray) -> list[int]:
+    """Non-aliased columns, in order, as R's ``lm.fit`` keeps them (tolerance 1e-7).
+
+    A column is aliased when its norm after orthogonalisation against the kept columns
+    before it falls below ``ALIAS_TOL`` times its own norm (LINPACK ``dqrdc2``'s limited
+    pivoting, which moves such columns to the end; their coefficients are NA in R).
+    """
+    n, p = x.shape
+    norms = np.sqrt(np.sum(x * x, axis=0))
+    if n >= p and p > 0:
+        r = np.linalg.qr(_aligned_copy(x), mode="r")
+        if np.all(np.abs(np.diag(r)) > ALIAS_TOL * norms):
+            return list(range(p))
+    kept: list[int] = []
+    for j in range(p):
+        if norms[j] == 0 or len(kept) >= n:
+            continue
+        r = np.linalg.qr(_aligned_copy(x[:, kept + [j]]), mode="r")
+        if abs(r[-1, -1]) > ALIAS_TOL * norms[j]:
+            kept.append(j)
+    return kept
+
+
+def _decompose(x: np.ndarray) -> _Decomposition:
+    """Decompose a design: X_kept = QR; R^-1; the constant vector's projection."""
+    n, p = x.shape
+    kept = _kept_columns(x)
+    position = np.full(p, -1, dtype=np.int64)
+    position[kept] = np.arange(len(kept))
+    rank = len(kept)
+    if rank == 0:  # every observed design column is zero: RSS = ||y||^2 via u = 1
+        return _Decomposition(
+            n, 0, position, np.ones((n, 1)), np.zeros((0, 0)), np.zeros(0), np.zeros(0), float(n)
+        )
+    q, r = np.linalg.qr(_aligned_copy(x[:, kept]))
+    r_inv = linalg.solve_triangular(_aligned_copy(r), np.eye(rank), lower=False)
+    ones = np.ones(n)
+    h = q.T @ ones  # Q'1
+    u = ones - q @ h  # (I - P)1
+    u_norm2 = float(u @ u)
+    if u_norm2 <= 1e-16 * n:  # the constant lies in span(X): the intercept (or dummies)
+        weights, u_norm2 = q, 0.0
+    else:
+        weights = np.column_stack([q, u])
+    return _Decomposition(
+        n=n,
+        rank=rank,
+        position=position,
+        weights=np.ascontiguousarray(weights),
+        r_inv=np.ascontiguousarray(r_inv),
+        stdev_unscaled=np.sqrt(np.sum(r_inv * r_inv, axis=1)),
+        const_coef=r_inv @ h,
+        u_norm2=u_norm2,
+    )
+
+
+def _design_array(design, terms) -> tuple[np.ndarray, list[str], list[int], list[str] | None]:
+    """Validate the design; return X, column names, requested term indices, sample ids."""
+    if isinstance(design, pd.DataFrame):
+        names = [str(c) for c in design.columns]
+        samples = [str(s) for s in design.index]
+        if len(set(samples)) != len(samples):
+            raise ModelError("the design's index (sample IDs) has duplicates")
+        non_numeric = [
+            str(c)
+            for c in design.columns
+            if not (
+                pd.api.types.is_numeric_dtype(design[c]) or pd.api.types.is_bool_dtype(design[c])
+            )
+        ]
+        if non_numeric:
+            raise ModelError(
+                f"design column(s) {', '.join(map(repr, non_numeric))} are not numeric; "
+                "dummy-code categorical covariates first"
+            )
+        x = design.to_numpy(dtype=np.float64)
+    else:
+        x = np.asarray(design, dtype=np.float64)
+        if x.ndim != 2:
+            raise ModelError(f"design must be 2-D (samples x columns), got {x.ndim}-D")
+        names = [f"x{j}" for j in range(x.shape[1])]
+        samples = None
+    if len(set(names)) != len(names):
+        raise ModelError("design column names must be unique")
+    n, p = x.shape
+    if p == 0 or n == 0:
+        raise ModelError("the design has no rows or no columns")
+    if not np.isfinite(x).all():
+        bad = [names[j] for j in range(p) if not np.isfinite(x[:, j]).all()]
+        raise ModelError(
+            f"design column(s) {', '.join(map(repr, bad))} contain missing or infinite "
+            "values; drop those samples (complete cases) before the EWAS"
+        )
+    if isinstance(terms, (str, int, np.integer)):
+        terms = [terms]
+    if terms is None or len(terms) == 0:
+        raise ModelError("name at least one design column in terms (e.g. the exposure)")
+    idx = []
+    for term in terms:
+        if isinstance(term, (int, np.integer)) and not isinstance(term, bool):
+            if not 0 <= term < p:
+                raise ModelError(f"term index {term} outside the design's {p} columns")
+            idx.append(int(term))
+        elif str(term) in names:
+            idx.append(names.index(str(term)))
+        else:
+            raise ModelError(
+                f"term {term!r} is not a design column; columns: {', '.join(names)}"
+            )
+    if len(set(idx)) != len(idx):
+        raise ModelError("terms must not repeat")
+    if n - p < 1:
+        raise ModelError(f"the design has {n} samples for {p} columns: no residual df")
+    kept = _kept_columns(x)
+    if len(kept) < p:
+        aliased = [names[j] for j in range(p) if j not in kept]
+        raise ModelError(
+            f"the design is rank deficient: column(s) {', '.join(map(repr, aliased))} are "
+            "linear combinations of the columns before them; drop them"
+        )
+    return x, names, idx, samples
+
+
+# --------------------------------------------------------------------------------------
+# Outliers and scales
+# --------------------------------------------------------------------------------------
+
+
+def beta_to_m(beta) -> np.ndarray:
+    """M-values from beta values: M = log2(beta / (1 - beta)), beta clipped to [1e-6, 1-1e-6].
+
+    Parameters
+    ----------
+    beta : array-like of float
+        Methylation proportions in [0, 1]; NaN marks a missing value and stays NaN.
+
+    Returns
+    -------
+    numpy.ndarray of float64
+        M-values, same shape.
+
+    Notes
+    -----
+    M = log2(beta / (1 - beta)) (Du et al., BMC Bioinformatics 11:587, 2010), computed in
+    float64. Clipping to [1e-6, 1 - 1e-6] keeps beta = 0 or 1 finite (|M| <= 19.93).
+
+    Raises
+    ------
+    InputTableError
+        If a non-missing value lies outside [0, 1] (the data are not beta values).
+    """
+    b = np.array(beta, dtype=np.float64)
+    _check_beta_range(b)
+    return _beta_to_m_inplace(b)
+
+
+def m_to_beta(m) -> np.ndarray:
+    """Beta values from M-values: beta = 2^M / (1 + 2^M)."""
+    m = np.asarray(m, dtype=np.float64)
+    return special.expit(m * math.log(2.0))
+
+
+def _check_beta_range(b: np.ndarray, where: str = "") -> None:
+    with np.errstate(invalid="ignore"):
+        bad = int(np.count_nonzero((b < 0) | (b > 1)))
+    if bad:
+        raise InputTableError(
+            f"{bad} value(s){where} lie outside [0, 1], so they are not beta values; if the "
+            "matrix holds M-values pass scale='m'"
+        )
+
+
+def _beta_to_m_inplace(b: np.ndarray) -> np.ndarray:
+    np.clip(b, BETA_CLIP, 1.0 - BETA_CLIP, out=b)
+    denom = 1.0 - b
+    np.divide(b, denom, out=b)
+    np.log2(b, out=b)
+    return b
+
+
+def _type7(sorted_rows: np.ndarray, counts: np.ndarray, prob: float) -> np.ndarray:
+    """R quantile type 7 per row of row-sorted data with ``counts`` valid leading values."""
+    pos = (counts - 1) * prob
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.ceil(pos).astype(np.int64)
+    rows = np.arange(sorted_rows.shape[0])
+    x_lo = sorted_rows[rows, lo]
+    x_hi = sorted_rows[rows, hi]
+    h = pos - lo
+    # R: qs <- (1 - h) * x[lo] + h * x[hi] where index > lo and x[hi] != x[lo]
+    out = x_lo.copy()
+    mix = (h > 0) & (x_hi != x_lo)
+    out[mix] = (1 - h[mix]) * x_lo[mix] + h[mix] * x_hi[mix]
+    return out
+
+
+def _iqr_bounds(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row Q1 - k*IQR and Q3 + k*IQR over the finite values of each row (m x n)."""
+    m, n = values.shape
+    finite = np.isfinite(values)
+    counts = finite.sum(axis=1)
+    q1 = np.full(m, np.nan)
+    q3 = np.full(m, np.nan)
+    complete = counts == n
+    if complete.any() and n > 0:
+        rows = values[complete] if not complete.all() else np.array(values, order="C")
+        kth = sorted({int(np.floor((n - 1) * q)) for q in (0.25, 0.75)}
+                     | {int(np.ceil((n - 1) * q)) for q in (0.25, 0.75)})  # fmt: skip
+        part = np.partition(rows, kth, axis=1)
+        c = np.full(part.shape[0], n)
+        q1[complete] = _type7(part, c, 0.25)
+        q3[complete] = _type7(part, c, 0.75)
+    partial = ~complete & (counts > 0)
+    if partial.any():
+        rows = np.where(finite[partial], values[partial], np.inf)
+        rows.sort(axis=1)
+        c = counts[partial]
+        q1[partial] = _type7(rows, c, 0.25)
+        q3[partial] = _type7(rows, c, 0.75)
+    iqr = q3 - q1
+    return q1 - k * iqr, q3 + k * iqr
+
+
+def iqr_outliers(values, k: float = 3.0) -> np.ndarray:
+    """Per-CpG outlier mask: values below Q1 - k*IQR or above Q3 + k*IQR.
+
+    Parameters
+    ----------
+    values : array-like, shape (n_cpgs, n_samples)
+        Methylation values (PACE plans apply the rule to beta values). NaN = missing.
+    k : float, default 3
+        IQR multiplier (3 in the PACE analysis plans: Tukey's "far out" values).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_cpgs, n_samples)
+        True where a value is an outlier of its CpG; missing values are never outliers.
+
+    Notes
+    -----
+    Q1 and Q3 are R's default (type 7) quantiles of the CpG's non-missing values,
+    Q = (1 - h) x_(lo) + h x_(hi) with h the fractional part of 1 + (n - 1) q
+    (Hyndman & Fan, Am Stat 50:361-365, 1996), and IQR = Q3 - Q1, exactly as the PACE
+    ``removeOutliers`` function (``matrixStats::rowQuantiles``/``rowIQRs``, then
+    ``probes < Q1 - 3*IQR`` and ``probes > Q3 + 3*IQR`` set to NA). The rule is applied
+    once (not iterated); values on a bound are kept.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim != 2:
+        raise ModelError("values must be a 2-D CpG x sample matrix")
+    if not (np.isfinite(k) and k >= 0):
+        raise ModelError(f"k must be a non-negative number, got {k!r}")
+    lower, upper = _iqr_bounds(values, float(k))
+    with np.errstate(invalid="ignore"):
+        return (values < lower[:, None]) | (values > upper[:, None])
+
+
+# --------------------------------------------------------------------------------------
+# Stage a: least-squares fit of a chunk
+# --------------------------------------------------------------------------------------
+
+
+def _fit_columns(
+    yt: np.ndarray, dec: _Decomposition, want: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients (len(want) x m) and RSS (m) for the CpG columns of yt (n x m).
+
+    Maths (per CpG y, with ybar its mean and y_c = y - ybar 1; X = QR; u = (I - P)1):
+      effects     e   = Q' y_c                      (all sums over samples below are
+      coefficient b   = R^-1 e + ybar R^-1 Q'1       sequential rank-1 updates, so the
+      RSS             = ||y_c||^2 - ||e||^2          result of a CpG never depends on the
+                        + 2 ybar u'y_c + ybar^2 ||u||^2   other CpGs of the call)
+    Centring first keeps RSS = ||y_c||^2 - ||e||^2 free of cancellation by the mean
+    (relative error ~ eps / (1 - R^2) instead of eps * ybar^2 / sigma^2).
+    """
+    n, m = yt.shape
+    rank = dec.rank
+    w = dec.weights
+    nw = w.shape[1]
+    coef = np.empty((len(want), m))
+    rss = np.empty(m)
+    for start in range(0, m, _TILE):
+        y = yt[:, start : start + _TILE]
+        t = y.shape[1]
+        total = np.zeros(t)
+        for k in range(n):
+            np.add(total, y[k], out=total)
+        ybar = total / n
+        yc = y - ybar
+        eff = np.zeros((nw, t))
+        ss = np.zeros(t)
+        tmp = np.empty((nw, t))
+        tmp1 = np.empty(t)
+        for k in range(n):
+            yk = yc[k]
+            np.multiply(w[k][:, None], yk, out=tmp)
+            np.add(eff, tmp, out=eff)
+            np.multiply(yk, yk, out=tmp1)
+            np.add(ss, tmp1, out=ss)
+        explained = np.zeros(t)
+        for j in range(rank):
+            np.multiply(eff[j], eff[j], out=tmp1)
+            np.add(explained, tmp1, out=explained)
+        res = ss - explained
+        if nw > rank:  # the constant is not in span(X): add its residual part back
+            res += 2.0 * ybar * eff[rank] + ybar * ybar * dec.u_norm2
+        np.maximum(res, 0.0, out=res)
+        rss[start : start + t] = res
+        for i, j in enumerate(want):
+            c = np.zeros(t)
+            for col in range(j, rank):  # R^-1 is upper triangular
+                np.multiply(dec.r_inv[j, col], eff[col], out=tmp1)
+                np.add(c, tmp1, out=c)
+            np.multiply(ybar, dec.const_coef[j], out=tmp1)
+            np.add(c, tmp1, out=c)
+            coef[i, start : start + t] = c
+    return coef, rss
+
+
+class _Engine:
+    """Holds the design, its decomposition and a cache of reduced-design decompositions."""
+
+    def __init__(self, x: np.ndarray, names: list[str], term_idx: list[int]):
+        self.x = x
+        self.names = names
+        self.term_idx = np.asarray(term_idx, dtype=np.int64)
+        self.terms = [names[j] for j in term_idx]
+        self.full = _decompose(x)
+        self._cache: OrderedDict[bytes, _Decomposition] = OrderedDict()
+
+    def _reduced(self, key: bytes, observed: np.ndarray) -> _Decomposition:
+        dec = self._cache.get(key)
+        if dec is None:
+            dec = _decompose(self.x[observed])
+            self._cache[key] = dec
+            if len(self._cache) > _CACHE_PATTERNS:
+                self._cache.popitem(last=False)
+        else:
+            self._cache.move_to_end(key)
+        return dec
+
+    def fit(
+        self,
+        yt: np.ndarray,
+        beta_t: np.ndarray | None = None,
+        remove_outliers: bool = False,
+        outlier_k: float = 3.0,
+        outliers_on_beta: bool = True,
+    ) -> dict[str, np.ndarray]:
+        """Fit the CpG columns of yt (n x m M-values; beta_t optional, same shape).
+
+        Outliers (if removed) are detected on beta_t when given and ``outliers_on_beta``,
+        else on yt; the caller's arrays are never modified.
+        """
+        n, m = yt.shape
+        kt = len(self.term_idx)
+        n_outliers = np.zeros(m, dtype=np.int64)
+        if remove_outliers:
+            source = beta_t if (beta_t is not None and outliers_on_beta) else yt
+            lower, upper = _iqr_bounds(source.T, outlier_k)
+            with np.errstate(invalid="ignore"):
+                out = (source < lower) | (source > upper)
+            n_outliers = out.sum(axis=0).astype(np.int64)
+            if n_outliers.any():
+                yt = yt.copy()
+                yt[out] = np.nan
+                if beta_t is not None:
+                    beta_t = beta_t.copy()
+                    beta_t[out] = np.nan
+        missing = ~np.isfinite(yt)
+        if beta_t is not None:
+            missing |= ~np.isfinite(beta_t)
+        incomplete = missing.any(axis=0)
+
+        res = {
+            "coef": np.full((m, kt), np.nan),
+            "stdev_unscaled": np.full((m, kt), np.nan),
+            "sigma2": np.full(m, np.nan),
+            "df_residual": np.zeros(m, dtype=np.int64),
+            "n": np.zeros(m, dtype=np.int64),
+            "n_outliers": n_outliers,
+            "status": np.zeros((m, kt), dtype=np.int8),
+        }
+        if beta_t is not None:
+            res["coef_beta"] = np.full((m, kt), np.nan)
+            res["se_beta"] = np.full((m, kt), np.nan)
+
+        complete_cols = np.flatnonzero(~incomplete)
+        if complete_cols.size:
+            if complete_cols.size == m:
+                y_c = yt if yt.flags.c_contiguous else np.ascontiguousarray(yt)
+                b_c = None if beta_t is None else np.ascontiguousarray(beta_t)
+            else:
+                y_c = yt[:, complete_cols]
+                b_c = None if beta_t is None else beta_t[:, complete_cols]
+            self._store(res, complete_cols, self.full, y_c, b_c)
+
+        inc_cols = np.flatnonzero(incomplete)
+        if inc_cols.size:
+            packed = np.packbits(missing[:, inc_cols].T, axis=1)
+            patterns, inverse = np.unique(packed, axis=0, return_inverse=True)
+            inverse = inverse.ravel()
+            order = np.argsort(inverse, kind="stable")
+            bounds = np.searchsorted(inverse[order], np.arange(len(patterns) + 1))
+            for g in range(len(patterns)):
+                cols = inc_cols[order[bounds[g] : bounds[g + 1]]]
+                observed = ~missing[:, cols[0]]
+                dec = self._reduced(patterns[g].tobytes(), observed)
+                rows = np.flatnonzero(observed)
+                y_g = yt[np.ix_(rows, cols)]
+                b_g = None if beta_t is None else beta_t[np.ix_(rows, cols)]
+                self._store(res, cols, dec, y_g, b_g)
+        return res
+
+    def _store(self, res, cols, dec: _Decomposition, y_g, b_g) -> None:
+        ng = dec.n
+        df = ng - dec.rank
+        res["n"][cols] = ng
+        if df < 1:
+            res["status"][cols] = _STATUS_FEW
+            return
+        res["df_residual"][cols] = df
+        pos = dec.position[self.term_idx]
+        estimable = pos >= 0
+        want = pos[estimable]
+        coef, rss = _fit_columns(y_g, dec, want)
+        sigma2 = rss / df
+        res["sigma2"][cols] = sigma2
+        su = dec.stdev_unscaled[want]
+        est_idx = np.flatnonzero(estimable)
+        res["coef"][np.ix_(cols, est_idx)] = coef.T
+        res["stdev_unscaled"][np.ix_(cols, est_idx)] = su
+        if not estimable.all():
+            res["status"][np.ix_(cols, np.flatnonzero(~estimable))] = _STATUS_NOT_ESTIMABLE
+        if b_g is not None:
+            coef_b, rss_b = _fit_columns(b_g, dec, want)
+            res["coef_beta"][np.ix_(cols, est_idx)] = coef_b.T
+            res["se_beta"][np.ix_(cols, est_idx)] = np.sqrt(rss_b / df)[:, None] * su[None, :]
+
+
+def _ordinary(res: dict[str, np.ndarray]) -> None:
+    """Ordinary (unmoderated) SE, t and p from a fit, in place."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = res["stdev_unscaled"] * np.sqrt(res["sigma2"])[:, None]
+        t = res["coef"] / se
+        df = np.where(res["df_residual"] > 0, res["df_residual"], np.nan).astype(float)
+        p = 2.0 * special.stdtr(df[:, None], -np.abs(t))
+    res["se"], res["t"], res["p"] = se, t, p
+
+
+def _as_yt(values, n_design: int) -> np.ndarray:
+    """A CpG x sample matrix as a sample-major (n x m) C-contiguous float64 array."""
+    y = np.asarray(values, dtype=np.float64)
+    if y.ndim == 1:
+        y = y[None, :]
+    if y.ndim != 2:
+        raise ModelError(f"the methylation block must be 2-D (CpGs x samples), got {y.ndim}-D")
+    if y.shape[1] != n_design:
+        raise ModelError(
+            f"the methylation block has {y.shape[1]} sample columns but the design has "
+            f"{n_design} rows"
+        )
+    return np.ascontiguousarray(y.T)
+
+
+def _block_from_frame(frame: pd.DataFrame, samples: list[str] | None) -> tuple[np.ndarray, list]:
+    if samples is None:
+        return frame.to_numpy(dtype=np.float64), list(frame.index)
+    cols = [str(c) for c in frame.columns]
+    lookup = {c: i for i, c in enumerate(cols)}
+    absent = [s for s in samples if s not in lookup]
+    if absent:
+        raise ModelError(
+            f"{len(absent)} of the design's {len(samples)} samples are not columns of the "
+            "methylation table; subset the design to the measured samples"
+        )
+    values = frame.to_numpy(dtype=np.float64)[:, [lookup[s] for s in samples]]
+    return values, list(frame.index)
+
+
+def _fit_table(res: dict[str, np.ndarray], cpgs, terms: list[str]) -> pd.DataFrame:
+    """The long (CpG x term, CpG-major) table of a fit dictionary."""
+    m = res["sigma2"].shape[0]
+    kt = len(terms)
+    per_cpg = lambda a: np.repeat(np.asarray(a), kt)  # noqa: E731
+    cols = {
+        "cpg": per_cpg(cpgs),
+        "term": pd.Categorical(np.tile(np.asarray(terms, dtype=object), m), categories=terms),
+        "n": per_cpg(res["n"]),
+        "n_outliers": per_cpg(res["n_outliers"]),
+        "df_residual": per_cpg(res["df_residual"]),
+        "sigma2": per_cpg(res["sigma2"]),
+    }
+    for name in ("coef", "stdev_unscaled", "se", "t", "p"):
+        cols[name] = res[name].ravel()
+    if "coef_beta" in res:
+        for name in BETA_COLUMNS:
+            cols[name] = res[name].ravel()
+    for name in MODERATED_COLUMNS + ADJUST_COLUMNS:
+        if name in res:
+            cols[name] = res[name].ravel()
+    cols["status"] = pd.Categorical.from_codes(res["status"].ravel(), categories=STATUSES)
+    return pd.DataFrame(cols)
+
+
+def ewas_fit(
+    values,
+    design,
+    terms,
+    *,
+    cpgs: Sequence | None = None,
+    beta=None,
+    remove_outliers: bool = False,
+    outlier_k: float = 3.0,
+) -> pd.DataFrame:
+    """Least-squares fit of every CpG of a block (stage a of the EWAS engine).
+
+    Parameters
+    ----------
+    values : array-like or pandas.DataFrame, shape (n_cpgs, n_samples)
+        M-values of a chunk of CpGs. NaN (or +-inf) marks a missing value, e.g. a
+        detection-p failure. A DataFrame is indexed by CpG ID with sample columns; they are
+        reordered to the design's index. An array's columns must already be in design
+        order.
+    design : pandas.DataFrame or array-like, shape (n_samples, p)
+        Numeric design: intercept, exposure(s) and dummy-coded covariates, complete (no
+        missing values) and of full column rank. A DataFrame's index holds the sample IDs
+        and its column names name the coefficients.
+    terms : str, int or sequence of them
+        The coefficients to report (design column names, or indices for an array design).
+    cpgs : sequence, optional
+        CpG IDs of the rows (default: the DataFrame index, else 0..n_cpgs-1).
+    beta : array-like, optional, same shape as ``values``
+        Beta values of the same CpGs; if given the same model is also fitted on the beta
+        scale (``coef_beta``, ``se_beta``: the effect as a methylation proportion, which
+        PACE reports) with the same missing values, and outliers are detected on them.
+    remove_outliers : bool, default False
+        Set values beyond Q1 - k*IQR / Q3 + k*IQR of their CpG to missing before fitting
+        (see :func:`iqr_outliers`; PACE plans use k = 3 on beta values).
+    outlier_k : float, default 3
+        The IQR multiplier of the outlier rule.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per CpG and term (CpG-major, terms in the order given), columns
+        ``cpg, term, n, n_outliers, df_residual, sigma2, coef, stdev_unscaled, se, t, p,
+        [coef_beta, se_beta,] status``. ``n`` is the number of samples used,
+        ``stdev_unscaled`` = sqrt(((X'X)^-1)_jj) of the CpG's design, ``se`` =
+        stdev_unscaled * sigma, ``t`` = coef / se and ``p`` its two-sided p-value on
+        ``df_residual`` = n - rank df (ordinary OLS, unmoderated). ``status`` is ``ok``,
+        ``too_few_samples`` (n - rank < 1: every number NaN) or ``not_estimable`` (the term
+        is aliased in the CpG's reduced design, e.g. a dummy whose level has no observed
+        sample: its coef/SE NaN, as R's ``lm.fit`` gives NA).
+
+    Notes
+    -----
+    *Complete CpGs.* With X = QR (Householder QR of the design, once), for a CpG y:
+    coefficients b = R^-1 Q'y, residual variance s^2 = RSS / (n - p),
+    RSS = ||y||^2 - ||Q'y||^2 (computed after centring y, see the module notes),
+    SE_j = s sqrt(((X'X)^-1)_jj) with (X'X)^-1 = R^-1 R^-T. For a chunk Y (CpGs x samples)
+    this is B = Y Q R^-T, evaluated for all CpGs at once (Smyth 2004, section 2; limma's
+    ``lmFit`` via ``lm.series``).
+
+    *Missing values.* limma fits a CpG with missing values by ``lm.fit`` on its observed
+    samples. Here the CpGs of a chunk are grouped by identical missingness pattern and
+    each group is fitted with its own reduced design X_obs = QR (vectorised within the
+    group), which is exactly that per-CpG fit. If X_obs is rank deficient (a covariate
+    constant on the observed samples) its aliased columns are dropped as R's ``lm.fit``
+    does (tolerance 1e-7) and df = n_obs - rank. CpGs with n_obs - rank < 1 get NaN and
+    status ``too_few_samples`` (limma would report such a CpG with df = 0 and use the
+    prior variance alone; this engine does not report it).
+
+    Determinism: each CpG's numbers depend only on its own values and the design, so
+    fitting any partition of the CpGs gives bitwise identical rows.
+    """
+    x, names, term_idx, samples = _design_array(design, terms)
+    if not (np.isfinite(outlier_k) and outlier_k >= 0):
+        raise ModelError(f"outlier_k must be a non-negative number, got {outlier_k!r}")
+    if isinstance(values, pd.DataFrame):
+        block, index = _block_from_frame(values, samples)
+        cpgs = index if cpgs is None else cpgs
+        if isinstance(beta, pd.DataFrame):
+            beta, _ = _block_from_frame(beta, samples)
+    else:
+        block = values
+    yt = _as_yt(block, x.shape[0])
+    beta_t = None
+    if beta is not None:
+        beta_t = _as_yt(beta, x.shape[0])
+        if beta_t.shape != yt.shape:
+            raise ModelError("beta must have the same shape as values")
+    m = yt.shape[1]
+    cpgs = np.arange(m) if cpgs is None else np.asarray(list(cpgs), dtype=object)
+    if len(cpgs) != m:
+        raise ModelError(f"{len(cpgs)} CpG IDs for {m} rows")
+    engine = _Engine(x, names, term_idx)
+    res = engine.fit(yt, beta_t, remove_outliers=remove_outliers, outlier_k=outlier_k)
+    _ordinary(res)
+    return _fit_table(res, cpgs, engine.terms)
+
+
+# --------------------------------------------------------------------------------------
+# Stage b: limma's prior (squeezeVar / fitFDist)
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EbayesPrior:
+    """Hyperparameters of limma's empirical Bayes moderation.
+
+    Attributes
+    ----------
+    df_prior : float
+        Prior degrees of freedom d0 (``fit$df.prior``); ``inf`` when the residual
+        variances vary no more than sampling error explains.
+    s2_prior : float
+        Prior variance s0^2 (``fit$s2.prior``).
+    df_pooled : float
+        Sum of all CpGs' residual df; caps the total df as limma's ``eBayes`` does.
+    n_cpgs : int
+        Number of CpGs whose variance entered the estimate.
+    status : str
+        ``ok``; ``zero variances offset``; ``most variances zero`` (limma warns:
+        "eBayes unreliable"); ``single CpG`` (no moderation, d0 = 0) or
+        ``not estimable`` (no usable variance: NaN).
+    """
+
+    df_prior: float
+    s2_prior: float
+    df_pooled: float
+    n_cpgs: int
+    status: str = "ok"
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-ready; ``inf`` as the float infinity)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> EbayesPrior:
+        """Inverse of :meth:`to_dict`."""
+        return cls(
+            df_prior=float(data["df_prior"]),
+            s2_prior=float(data["s2_prior"]),
+            df_pooled=float(data["df_pooled"]),
+            n_cpgs=int(data["n_cpgs"]),
+            status=str(data.get("status", "ok")),
+        )
+
+
+def trigamma_inverse(x) -> np.ndarray:
+    """Solve trigamma(y) = x for y > 0, as limma's ``trigammaInverse``.
+
+    Parameters
+    ----------
+    x : array-like of float
+
+    Returns
+    -------
+    numpy.ndarray
+        y with trigamma(y) = x; NaN for x < 0 or NaN.
+
+    Notes
+    -----
+    Newton's method on 1/trigamma(y), which is convex, nearly linear and > y - 1/2, so
+    from y0 = 1/2 + 1/x the iteration y <- y + trigamma(y) (1 - trigamma(y)/x) /
+    psigamma(y, 2) converges monotonically; stop when max(-dif/y) < 1e-8 (at most 50
+    steps). Out of range: x > 1e7 gives 1/sqrt(x), x < 1e-6 gives 1/x (limma's
+    asymptotes). Smyth (2004), section 6.2; limma source ``fitFDist.R``.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    y = np.full(x.shape, np.nan)
+    big = x > 1e7
+    small = (x < 1e-6) & (x >= 0)
+    mid = (x >= 1e-6) & (x <= 1e7)
+    y[big] = 1.0 / np.sqrt(x[big])
+    y[small] = 1.0 / x[small]
+    if mid.any():
+        xm = x[mid]
+        ym = 0.5 + 1.0 / xm
+        for _ in range(51):
+            tri = special.polygamma(1, ym)
+            dif = tri * (1.0 - tri / xm) / special.polygamma(2, ym)
+            ym = ym + dif
+            if np.max(-dif / ym) < 1e-8:
+                break
+        else:
+            warnings.warn("trigamma_inverse: iteration limit exceeded", RuntimeWarning)
+        y[mid] = ym
+    return y
+
+
+def fit_prior(s2, df) -> EbayesPrior:
+    """Estimate limma's prior d0 and s0^2 from all CpGs' residual variances (stage b).
+
+    Parameters
+    ----------
+    s2 : array-like of float
+        Residual variances sigma^2 of *all* CpGs (NaN for CpGs without a fit).
+    df : array-like of float
+        Their residual degrees of freedom (0 for CpGs without a fit).
+
+    Returns
+    -------
+    EbayesPrior
+        ``df_prior`` d0, ``s2_prior`` s0^2, ``df_pooled`` = sum(df) and the count used.
+
+    Notes
+    -----
+    limma ``squeezeVar(var, df)`` with ``covariate = NULL, robust = FALSE`` via
+    ``fitFDist`` (Smyth 2004, section 6.2). s_g^2 ~ s0^2 F(d_g, d0), so with
+    e_g = log s_g^2 - digamma(d_g/2) + log(d_g/2) (Smyth 2004, eq. 4.1):
+
+    * E[e_g] = log s0^2 - digamma(d0/2) + log(d0/2) and
+      Var[e_g] = trigamma(d_g/2) + trigamma(d0/2);
+    * moment matching: ebar = mean(e_g), and
+      trigamma(d0/2) = sum((e_g - ebar)^2)/(G - 1) - mean(trigamma(d_g/2)), solved with
+      :func:`trigamma_inverse`; s0^2 = exp(ebar + digamma(d0/2) - log(d0/2));
+    * if the right-hand side is <= 0: d0 = inf and s0^2 = exp(ebar).
+
+    Unequal d_g (CpGs with missing values) enter through the per-CpG digamma/trigamma
+    terms, as in ``fitFDist``. As limma: only CpGs with finite s^2 >= 0 and df > 0 are used;
+    s^2 is floored at 1e-5 * median(s^2) (a median of 0 is replaced by 1); one CpG gives
+    d0 = 0 (no moderation).
+
+    Since limma 3.61 (Bioconductor 3.20) ``squeezeVar(legacy = NULL)`` switches to a new
+    estimator (``fitFDistUnequalDF1``) when the df differ between genes; this function is
+    the trigamma method, i.e. ``eBayes(fit, legacy = TRUE)``, which is also limma's
+    default whenever all CpGs have the same df (no missing values).
+    """
+    s2 = np.asarray(s2, dtype=np.float64).ravel()
+    df = np.asarray(df, dtype=np.float64).ravel()
+    if s2.shape != df.shape:
+        raise ModelError(f"s2 and df differ in length ({s2.size} vs {df.size})")
+    if s2.size == 0:
+        raise ModelError("fit_prior needs the variances of at least one CpG")
+    df_pooled = float(np.nansum(df))
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(s2) & np.isfinite(df) & (s2 > -1e-15) & (df > 1e-15)
+    x = s2[ok]
+    d = df[ok]
+    n = x.size
+    if n == 0:
+        return EbayesPrior(math.nan, math.nan, df_pooled, 0, "not estimable")
+    if n == 1:
+        return EbayesPrior(0.0, float(x[0]), df_pooled, 1, "single CpG")
+    status = "ok"
+    x = np.maximum(x, 0.0)
+    med = float(np.median(x))
+    if med == 0:
+        status = "most variances zero"
+        med = 1.0
+    elif np.any(x == 0):
+        status = "zero variances offset"
+    x = np.maximum(x, 1e-5 * med)
+    e = np.log(x) - special.digamma(d / 2) + np.log(d / 2)
+    emean = float(np.mean(e))
+    evar = float(np.sum((e - emean) ** 2)) / (n - 1)
+    evar -= float(np.mean(special.polygamma(1, d / 2)))
+    if evar > 0:
+        d0 = 2.0 * float(trigamma_inverse(evar))
+        s20 = math.exp(emean + float(special.digamma(d0 / 2)) - math.log(d0 / 2))
+    else:
+        d0 = math.inf
+        s20 = math.exp(emean)
+    return EbayesPrior(d0, s20, df_pooled, int(n), status)
+
+
+# --------------------------------------------------------------------------------------
+# Stage c: moderation
+# --------------------------------------------------------------------------------------
+
+
+def _as_prior(prior) -> EbayesPrior:
+    if isinstance(prior, EbayesPrior):
+        return prior
+    if isinstance(prior, Mapping):
+        return EbayesPrior.from_dict(prior)
+    raise ModelError(f"prior must be an EbayesPrior or a mapping, got {type(prior).__name__}")
+
+
+def _moderate_arrays(coef, stdev_unscaled, s2, df, prior: EbayesPrior) -> dict[str, np.ndarray]:
+    """limma eBayes' moderated statistics. coef/stdev_unscaled: (m, k); s2, df: (m,)."""
+    d0, s0, df_pooled = prior.df_prior, prior.s2_prior, prior.df_pooled
+    df = np.asarray(df, dtype=np.float64)
+    s2 = np.asarray(s2, dtype=np.float64)
+    fitted = df > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if math.isinf(d0):
+            s2_post = np.where(fitted, s0, np.nan)
+        else:
+            s2_post = (df * s2 + d0 * s0) / (df + d0)
+        s2_post = np.where(fitted, s2_post, np.nan)
+        df_total = np.where(fitted, np.minimum(df + d0, df_pooled), np.nan)
+        t = coef / stdev_unscaled / np.sqrt(s2_post)[:, None]
+        p = 2.0 * special.stdtr(df_total[:, None], -np.abs(t))
+        se = stdev_unscaled * np.sqrt(s2_post)[:, None]
+    k = coef.shape[1]
+    return {
+        "s2_post": np.repeat(s2_post[:, None], k, axis=1),
+        "se_moderated": se,
+        "t_moderated": t,
+        "df_total": np.repeat(df_total[:, None], k, axis=1),
+        "p_moderated": p,
+    }
+
+
+def moderate(fit: pd.DataFrame, prior) -> pd.DataFrame:
+    """limma's moderated t-statistics of a fitted chunk given the prior (stage c).
+
+    Parameters
+    ----------
+    fit : pandas.DataFrame
+        Output of :func:`ewas_fit` (any chunk or shard, or their concatenation).
+    prior : EbayesPrior or mapping
+        From :func:`fit_prior` on *all* CpGs (or its :meth:`EbayesPrior.to_dict`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``fit`` with the columns ``s2_post, se_moderated, t_moderated, df_total,
+        p_moderated`` added (NaN where the CpG has no fit).
+
+    Notes
+    -----
+    limma ``eBayes`` (Smyth 2004, eqs. 2-3 and section 3):
+
+    * posterior variance s~^2 = (d0 s0^2 + d s^2) / (d0 + d); s~^2 = s0^2 if d0 = inf;
+    * moderated t = coef / stdev_unscaled / s~ (``se_moderated`` = stdev_unscaled * s~);
+    * df_total = min(d + d0, df_pooled) (limma caps at the pooled residual df, which is
+      also the df used when d0 = inf);
+    * p = 2 P(T_{df_total} > |t|).
+    """
+    prior = _as_prior(prior)
+    needed = ["coef", "stdev_unscaled", "sigma2", "df_residual"]
+    missing = [c for c in needed if c not in fit.columns]
+    if missing:
+        raise ModelError(f"fit lacks column(s) {', '.join(missing)}; pass ewas_fit output")
+    coef = fit["coef"].to_numpy(dtype=np.float64)[:, None]
+    su = fit["stdev_unscaled"].to_numpy(dtype=np.float64)[:, None]
+    out = _moderate_arrays(
+        coef,
+        su,
+        fit["sigma2"].to_numpy(dtype=np.float64),
+        fit["df_residual"].to_numpy(dtype=np.float64),
+        prior,
+    )
+    result = fit.copy()
+    for name in MODERATED_COLUMNS:
+        result[name] = out[name][:, 0]
+    return result
+
+
+# --------------------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------------------
+
+
+def genomic_inflation(p) -> float:
+    """Genomic inflation factor lambda = median(z^2) / median(chi2_1).
+
+    Parameters
+    ----------
+    p : array-like of float
+        Two-sided p-values (NaN ignored).
+
+    Returns
+    -------
+    float
+        lambda (NaN without p-values).
+
+    Notes
+    -----
+    z^2 = qchisq(p, 1, lower.tail = FALSE) (``scipy.stats.chi2.isf(p, 1)``) and
+    lambda = median(z^2) / 0.454936 (= qchisq(0.5, 1), often rounded to 0.4549)
+    (Devlin & Roeder, Biometrics 55:997-1004, 1999). About 1 for null results; EWAS
+    discussions of lambda: van Iterson et al., Genome Biol 18:19, 2017.
+    """
+    p = np.asarray(p, dtype=np.float64).ravel()
+    p = p[np.isfinite(p)]
+    if p.size == 0:
+        return math.nan
+    z2 = special.chdtri(1.0, p)
+    return float(np.median(z2) / CHI2_1_MEDIAN)
+
+
+def _adjust_arrays(p: np.ndarray) -> dict[str, np.ndarray]:
+    """BH-FDR, Bonferroni and threshold flags of one term's p-values."""
+    m = int(np.count_nonzero(np.isfinite(p)))
+    with np.errstate(invalid="ignore"):
+        return {
+            "fdr": bh_fdr(p),
+            "bonferroni": np.minimum(p * m, 1.0),
+            "sig_450k": p < THRESHOLD_450K,
+            "sig_epic": p < THRESHOLD_EPIC,
+        }
+
+
+def multiple_testing(table: pd.DataFrame, p: str = "p_moderated") -> pd.DataFrame:
+    """Add BH-FDR, Bonferroni and array-threshold flags to an EWAS table, per term.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        All CpGs of the EWAS (``term`` and the p-value column).
+    p : str, default ``"p_moderated"``
+        The p-value column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` plus ``fdr`` (Benjamini-Hochberg q), ``bonferroni`` (min(1, m p)),
+        ``sig_450k`` (p < 2.4e-7) and ``sig_epic`` (p < 9e-8); m counts the term's
+        non-missing p-values.
+
+    Notes
+    -----
+    BH: Benjamini & Hochberg (J R Stat Soc B 57:289-300, 1995), see
+    :func:`first1000.stats.multitest.bh_fdr`. Thresholds: Saffari et al. (Genet Epidemiol
+    42:20-33, 2018) for the 450K array; Mansell et al. (BMC Genomics 20:366, 2019) for
+    EPIC. Each term is a separate EWAS with its own m.
+    """
+    if p not in table.columns or "term" not in table.columns:
+        raise ModelError(f"table needs the columns 'term' and {p!r}")
+    out = table.copy()
+    pv = table[p].to_numpy(dtype=np.float64)
+    cols = {name: np.full(len(table), np.nan) for name in ADJUST_COLUMNS[:2]}
+    cols.update({name: np.zeros(len(table), dtype=bool) for name in ADJUST_COLUMNS[2:]})
+    terms = table["term"].to_numpy(dtype=object)
+    for term in pd.unique(terms):
+        sel = terms == term
+        adj = _adjust_arrays(pv[sel])
+        for name in ADJUST_COLUMNS:
+            cols[name][sel] = adj[name]
+    for name in ADJUST_COLUMNS:
+        out[name] = cols[name]
+    return out
+
+
+def ewas_summary(table: pd.DataFrame, prior: EbayesPrior | None = None) -> pd.DataFrame:
+    """One row per term: CpGs tested, lambda, and hits at FDR 5%, Bonferroni and thresholds.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        An EWAS table with ``p_moderated`` and the :func:`multiple_testing` columns.
+    prior : EbayesPrior, optional
+        Adds ``df_prior`` and ``s2_prior``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``term, n_cpgs, n_tested, lambda, n_fdr_05, n_bonferroni_05, n_sig_450k,
+        n_sig_epic, n_too_few_samples, n_not_estimable[, df_prior, s2_prior]``.
+    """
+    if "fdr" not in table.columns:
+        table = multiple_testing(table)
+    rows = []
+    terms = table["term"].to_numpy(dtype=object)
+    status = table["status"].to_numpy(dtype=object)
+    for term in pd.unique(terms):
+        sel = terms == term
+        pv = table["p_moderated"].to_numpy(dtype=np.float64)[sel]
+        row = {
+            "term": term,
+            "n_cpgs": int(sel.sum()),
+            "n_tested": int(np.isfinite(pv).sum()),
+            "lambda": genomic_inflation(pv),
+            "n_fdr_05": int(np.sum(table["fdr"].to_numpy(dtype=np.float64)[sel] < 0.05)),
+            "n_bonferroni_05": int(
+                np.sum(table["bonferroni"].to_numpy(dtype=np.float64)[sel] < 0.05)
+            ),
+            "n_sig_450k": int(table["sig_450k"].to_numpy(dtype=bool)[sel].sum()),
+            "n_sig_epic": int(table["sig_epic"].to_numpy(dtype=bool)[sel].sum()),
+            "n_too_few_samples": int(np.sum(status[sel] == "too_few_samples")),
+            "n_not_estimable": int(np.sum(status[sel] == "not_estimable")),
+        }
+        if prior is not None:
+            row["df_prior"] = prior.df_prior
+            row["s2_prior"] = prior.s2_prior
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------
+# Chunked readers
+# --------------------------------------------------------------------------------------
+
+
+class MethylationChunk(NamedTuple):
+    """One row chunk of a CpG x sample matrix, sample columns in design order.
+
+    ``m_values`` and ``beta`` are (n_cpgs_in_chunk x n_samples) float64 arrays, stored
+    sample-major (Fortran order: the transpose of a C-contiguous array), which is the
+    layout the fit uses. ``beta`` is None unless requested.
+    """
+
+    cpgs: np.ndarray
+    m_values: np.ndarray
+    beta: np.ndarray | None
+
+
+def _file_format(path: Path, file_format: str | None) -> str:
+    if file_format is not None:
+        if file_format not in FILE_FORMATS:
+            raise ModelError(f"file_format must be one of {FILE_FORMATS}, got {file_format!r}")
+        return file_format
+    name = path.name.lower()
+    if name.endswith(".parquet") or name.endswith(".pq"):
+        return "parquet"
+    if name.endswith((".tsv", ".tsv.gz", ".txt", ".txt.gz")):
+        return "tsv"
+    if name.endswith(".npy"):
+        return "npy"
+    raise ModelError(
+        f"cannot tell the format of {path.name}; name it .parquet, .tsv or .npy or pass "
+        "file_format"
+    )
+
+
+def _sample_positions(available: Sequence[str], samples: Sequence[str], where: str) -> list[int]:
+    lookup: dict[str, int] = {}
+    for i, s in enumerate(available):
+        lookup.setdefault(str(s), i)
+    absent = sum(1 for s in samples if str(s) not in lookup)
+    if absent:
+        raise InputTableError(
+            f"{absent} of the design's {len(samples)} samples are not sample columns of "
+            f"{where}; subset the design to the measured samples"
+        )
+    return [lookup[str(s)] for s in samples]
+
+
+def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str):
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow raises several types for unreadable files
+        raise InputTableError(f"cannot read {path.name} as Parquet: {exc}") from exc
+    names = pf.schema_arrow.names
+    if cpg_column not in names:
+        raise InputTableError(f"{path.name} has no CpG ID column {cpg_column!r}")
+    _sample_positions(names, samples, path.name)
+    columns = [cpg_column] + [str(s) for s in samples]
+    for batch in pf.iter_batches(batch_size=chunk_cpgs, columns=columns):
+        m = batch.num_rows
+        yt = np.empty((len(samples), m), dtype=np.float64)
+        for j in range(len(samples)):
+            yt[j] = batch.column(j + 1).to_numpy(zero_copy_only=False)
+        cpgs = np.asarray(batch.column(0).to_numpy(zero_copy_only=False), dtype=object)
+        yield cpgs, yt
+
+
+def _iter_tsv(path: Path, samples, chunk_cpgs: int, cpg_column: str):
+    try:
+        header = pd.read_csv(path, sep="\t", nrows=0)
+    except Exception as exc:
+        raise InputTableError(f"cannot read {path.name} as TSV: {exc}") from exc
+    names = [str(c) for c in header.columns]
+    if cpg_column not in names:
+        raise InputTableError(f"{path.name} has no CpG ID column {cpg_column!r}")
+    _sample_positions(names, samples, path.name)
+    wanted = [str(s) for s in samples]
+    dtypes = {s: np.float64 for s in wanted}
+    dtypes[cpg_column] = str
+    reader = pd.read_csv(
+        path,
+        sep="\t",
+        usecols=[cpg_column, *wanted],
+        dtype=dtypes,
+        chunksize=chunk_cpgs,
+        na_values=["NA", "NaN", "nan", ""],
+        keep_default_na=False,
+    )
+    with reader:
+        for frame in reader:
+            yt = np.ascontiguousarray(frame[wanted].to_numpy(dtype=np.float64).T)
+            yield np.asarray(frame[cpg_column].to_numpy(), dtype=object), yt
+
+
+def _iter_npy(path: Path, samples, chunk_cpgs: int, npy_samples, npy_cpgs):
+    try:
+        mm = np.load(path, mmap_mode="r")
+    except Exception as exc:
+        raise InputTableError(f"cannot read {path.name} as a NumPy .npy file: {exc}") from exc
+    if mm.ndim != 2:
+        raise InputTableError(f"{path.name} holds a {mm.ndim}-D array, not CpGs x samples")
+    if npy_samples is None:
+        raise ModelError("a .npy matrix has no column names: pass npy_samples")
+    npy_samples = [str(s) for s in npy_samples]
+    if len(npy_samples) != mm.shape[1]:
+        raise ModelError(
+            f"npy_samples names {len(npy_samples)} columns but {path.name} has {mm.shape[1]}"
+        )
+    if npy_cpgs is not None and len(npy_cpgs) != mm.shape[0]:
+        raise ModelError(f"npy_cpgs names {len(npy_cpgs)} rows but {path.name} has {mm.shape[0]}")
+    cols = np.asarray(_sample_positions(npy_samples, samples, path.name))
+    ids = None if npy_cpgs is None else np.asarray(list(npy_cpgs), dtype=object)
+    for start in range(0, mm.shape[0], chunk_cpgs):
+        stop = min(start + chunk_cpgs, mm.shape[0])
+        block = np.asarray(mm[start:stop][:, cols], dtype=np.float64)
+        yt = np.ascontiguousarray(block.T)
+        cpgs = np.arange(start, stop).astype(object) if ids is None else ids[start:stop]
+        yield cpgs, yt
+
+
+def _iter_array(values, samples, chunk_cpgs: int, cpgs):
+    if isinstance(values, pd.DataFrame):
+        block, index = _block_from_frame(values, samples)
+        cpgs = np.asarray(index, dtype=object) if cpgs is None else cpgs
+    else:
+        block = np.asarray(values, dtype=np.float64)
+    if block.ndim != 2:
+        raise ModelError("the methylation matrix must be 2-D (CpGs x samples)")
+    if block.shape[1] != len(samples):
+        raise ModelError(
+            f"the matrix has {block.shape[1]} sample columns but the design has {len(samples)} "
+            "samples; an array's columns must be the design's samples in design order"
+        )
+    ids = (
+        np.arange(block.shape[0]).astype(object)
+        if cpgs is None
+        else np.asarray(list(cpgs), dtype=object)
+    )
+    if len(ids) != block.shape[0]:
+        raise ModelError(f"{len(ids)} CpG IDs for {block.shape[0]} rows")
+    for start in range(0, block.shape[0], chunk_cpgs):
+        yt = np.array(block[start : start + chunk_cpgs].T, dtype=np.float64, order="C")
+        yield ids[start : start + chunk_cpgs], yt
+
+
+def read_methylation_chunks(
+    source,
+    samples: Sequence[str],
+    *,
+    chunk_cpgs: int = 20000,
+    scale: str = "beta",
+    return_beta: bool = False,
+    cpg_column: str = "cpg",
+    file_format: str | None = None,
+    npy_samples: Sequence[str] | None = None,
+    npy_cpgs: Sequence | None = None,
+) -> Iterator[MethylationChunk]:
+    """Iterate row chunks of a CpG x sample matrix as M-values, columns in design order.
+
+    Parameters
+    ----------
+    source : str, Path, numpy.ndarray or pandas.DataFrame
+        * ``.parquet``: a ``cpg_column`` of IDs plus one column per sample, read with
+          ``pyarrow.parquet.ParquetFile.iter_batches`` (only the design's samples);
+        * ``.tsv`` (optionally ``.gz``): tab-separated, same layout, read with
+          ``pandas.read_csv(chunksize=...)``; ``NA``/``NaN``/empty are missing;
+        * ``.npy``: a 2-D array, memory-mapped (``np.load(mmap_mode="r")``); its sample
+          IDs come from ``npy_samples`` and CpG IDs from ``npy_cpgs`` (default: row number);
+        * an in-memory array (columns in ``samples`` order) or DataFrame (CpG index,
+          sample columns).
+    samples : sequence of str
+        Sample IDs in design order; the matrix's columns are reordered to it (extra
+        columns are ignored, absent ones are an error).
+    chunk_cpgs : int, default 20000
+        CpGs per chunk.
+    scale : {"beta", "m"}, default "beta"
+        Scale of the stored values. Beta values are converted per chunk with
+        :func:`beta_to_m`; M-values pass through.
+    return_beta : bool, default False
+        Also return the beta values (converted from M with :func:`m_to_beta` when
+        ``scale="m"``).
+
+    Yields
+    ------
+    MethylationChunk
+        ``(cpgs, m_values, beta)``.
+
+    Notes
+    -----
+    Peak memory is bounded by the chunk, not the matrix: one chunk of float64 values (and
+    for Parquet, the decoded row group being sliced; write Parquet files with row groups
+    of about ``chunk_cpgs`` rows) plus the conversion's temporaries.
+
+    Raises
+    ------
+    InputTableError
+        Unreadable file, no CpG ID column, design samples absent from the file, or beta
+        values outside [0, 1].
+    """
+    if isinstance(chunk_cpgs, bool) or not isinstance(chunk_cpgs, (int, np.integer)):
+        raise ModelError(f"chunk_cpgs must be a positive integer, got {chunk_cpgs!r}")
+    if chunk_cpgs < 1:
+        raise ModelError(f"chunk_cpgs must be >= 1, got {chunk_cpgs}")
+    if scale not in SCALES:
+        raise ModelError(f"scale must be one of {SCALES}, got {scale!r}")
+    samples = [str(s) for s in samples]
+    if len(set(samples)) != len(samples):
+        raise ModelError("samples must be unique")
+    chunk_cpgs = int(chunk_cpgs)
+    if isinstance(source, (np.ndarray, pd.DataFrame)):
+        raw = _iter_array(source, samples, chunk_cpgs, npy_cpgs)
+        where = " in the matrix"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise InputTableError(f"methylation file {path} does not exist")
+        fmt = _file_format(path, file_format)
+        where = f" in {path.name}"
+        if fmt == "parquet":
+            raw = _iter_parquet(path, samples, chunk_cpgs, cpg_column)
+        elif fmt == "tsv":
+            raw = _iter_tsv(path, samples, chunk_cpgs, cpg_column)
+        else:
+            raw = _iter_npy(path, samples, chunk_cpgs, npy_samples, npy_cpgs)
+    for cpgs, yt in raw:
+        if scale == "beta":
+            _check_beta_range(yt, where)
+            beta = yt.copy() if return_beta else None
+            m_t = _beta_to_m_inplace(yt)
+        else:
+            m_t = yt
+            beta = m_to_beta(yt) if return_beta else None
+        yield MethylationChunk(cpgs, m_t.T, None if beta is None else beta.T)
+
+
+def _prefetch(iterator: Iterator, depth: int = 1) -> Iterator:
+    """Run ``iterator`` one step ahead in a thread (reading overlaps the fitting)."""
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def worker():
+        try:
+            for item in iterator:
+                while not stop.is_set():
+                    try:
+                        q.put(("item", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(("done", done))
+        except BaseException as exc:  # re-raised in the consumer
+            q.put(("error", exc))
+
+    thread = threading.Thread(target=worker, name="ewas-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == "item":
+                yield item
+            elif kind == "error":
+                raise item
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+# --------------------------------------------------------------------------------------
+# End to end
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class EwasResult:
+    """Result of :func:`ewas`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per CpG and term (see :func:`ewas_fit`, :func:`moderate`,
+        :func:`multiple_testing` for the columns).
+    prior : EbayesPrior
+        limma's d0 and s0^2.
+    summary : pandas.DataFrame
+        :func:`ewas_summary` (lambda, hits, reason counts per term).
+    reasons : dict
+        Counts: ``cpgs``, ``cpgs_with_missing``, ``too_few_samples``, ``not_estimable``
+        (CpG-term pairs), ``outliers_removed`` (values).
+    """
+
+    table: pd.DataFrame
+    prior: EbayesPrior
+    summary: pd.DataFrame
+    reasons: dict
+
+
+def ewas(
+    source,
+    design,
+    terms,
+    *,
+    chunk_cpgs: int = 20000,
+    scale: str = "beta",
+    remove_outliers: bool = False,
+    outlier_k: float = 3.0,
+    beta_difference: bool = False,
+    cpg_column: str = "cpg",
+    file_format: str | None = None,
+    npy_samples: Sequence[str] | None = None,
+    npy_cpgs: Sequence | None = None,
+    prefetch: bool = True,
+) -> EwasResult:
+    """Run an EWAS end to end: read chunks, fit, gather, limma eBayes, summaries.
+
+    Parameters
+    ----------
+    source : path, numpy.ndarray or pandas.DataFrame
+        CpG x sample matrix (see :func:`read_methylation_chunks`).
+    design : pandas.DataFrame or array-like
+        Numeric design (see :func:`ewas_fit`); a DataFrame's index are the sample IDs
+        that pick and order the matrix's columns. An array design needs an array or
+        DataFrame source whose columns are already in design order.
+    terms : str or sequence of str
+        The reported coefficients (e.g. the exposure).
+    chunk_cpgs : int, default 20000
+        CpGs per chunk (memory ~ a few times chunk_cpgs x n_samples x 8 bytes).
+    scale : {"beta", "m"}, default "beta"
+        Scale of the stored values; the model is fitted on M-values.
+    remove_outliers : bool, default False
+        PACE 3*IQR rule (see :func:`iqr_outliers`), applied per CpG on the stored scale
+        (beta values in PACE plans) before the conversion to M-values.
+    outlier_k : float, default 3
+    beta_difference : bool, default False
+        Also fit the model on beta values: ``coef_beta``/``se_beta`` (ordinary OLS on the
+        beta scale, same samples), the effect size PACE reports.
+    prefetch : bool, default True
+        Read the next chunk in a background thread while fitting the current one.
+
+    Returns
+    -------
+    EwasResult
+
+    Notes
+    -----
+    Stage a (:func:`ewas_fit`) runs per chunk; stage b (:func:`fit_prior`) on the gathered
+    variances of all CpGs; stage c (:func:`moderate`) and :func:`multiple_testing` on all
+    CpGs. Running the stages on shards gives bitwise the same table.
+    """
+    x, names, term_idx, samples = _design_array(design, terms)
+    engine = _Engine(x, names, term_idx)
+    if samples is None:
+        if not isinstance(source, (np.ndarray, pd.DataFrame)):
+            raise ModelError("reading a file needs a design DataFrame indexed by sample ID")
+        if isinstance(source, pd.DataFrame):
+            source = source.to_numpy(dtype=np.float64)
+        samples = [f"s{j}" for j in range(x.shape[0])]  # positional, for the array reader
+        if np.asarray(source).shape[1] != x.shape[0]:
+            raise ModelError(
+                f"the matrix has {np.asarray(source).shape[1]} columns but the design has "
+                f"{x.shape[0]} rows"
+            )
+    if not (np.isfinite(outlier_k) and outlier_k >= 0):
+        raise ModelError(f"outlier_k must be a non-negative number, got {outlier_k!r}")
+    want_beta = beta_difference or (remove_outliers and scale == "beta")
+    chunks = read_methylation_chunks(
+        source,
+        samples,
+        chunk_cpgs=chunk_cpgs,
+        scale=scale,
+        return_beta=want_beta,
+        cpg_column=cpg_column,
+        file_format=file_format,
+        npy_samples=npy_samples,
+        npy_cpgs=npy_cpgs,
+    )
+    if prefetch:
+        chunks = _prefetch(chunks)
+    parts: list[dict[str, np.ndarray]] = []
+    ids: list[np.ndarray] = []
+    for chunk in chunks:
+        yt = chunk.m_values.T
+        beta_t = None if chunk.beta is None else chunk.beta.T
+        # PACE: outliers are defined on the stored (beta) values; M inherits their NaNs.
+        res = engine.fit(
+            yt,
+            beta_t,
+            remove_outliers=remove_outliers,
+            outlier_k=outlier_k,
+            outliers_on_beta=scale == "beta",
+        )
+        if not beta_difference:
+            res.pop("coef_beta", None)
+            res.pop("se_beta", None)
+        parts.append(res)
+        ids.append(chunk.cpgs)
+    if not parts:
+        raise InputTableError("the methylation matrix has no CpG rows")
+    res = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
+    cpgs = np.concatenate(ids)
+    del parts, ids
+    _ordinary(res)
+    prior = fit_prior(res["sigma2"], res["df_residual"])
+    res.update(_moderate_arrays(res["coef"], res["stdev_unscaled"], res["sigma2"],
+                                res["df_residual"], prior))  # fmt: skip
+    kt = len(engine.terms)
+    adj = {name: np.empty(res["coef"].shape, dtype=float) for name in ADJUST_COLUMNS[:2]}
+    adj.update({name: np.empty(res["coef"].shape, dtype=bool) for name in ADJUST_COLUMNS[2:]})
+    for j in range(kt):
+        a = _adjust_arrays(res["p_moderated"][:, j])
+        for name in ADJUST_COLUMNS:
+            adj[name][:, j] = a[name]
+    res.update(adj)
+    table = _fit_table(res, cpgs, engine.terms)
+    summary = ewas_summary(table, prior)
+    status = res["status"]
+    reasons = {
+        "cpgs": int(status.shape[0]),
+        "cpgs_with_missing": int(np.sum(res["n"] < x.shape[0])),
+        "too_few_samples": int(np.sum(status[:, 0] == _STATUS_FEW)),
+        "not_estimable": int(np.sum(status == _STATUS_NOT_ESTIMABLE)),
+        "outliers_removed": int(res["n_outliers"].sum()),
+    }
+    return EwasResult(table=table, prior=prior, summary=summary, reasons=reasons)
+
+
+__all__ = [
+    "ADJUST_COLUMNS",
+    "BETA_CLIP",
+    "CHI2_1_MEDIAN",
+    "EbayesPrior",
+    "EwasResult",
+    "FIT_COLUMNS",
+    "MODERATED_COLUMNS",
+    "MethylationChunk",
+    "THRESHOLD_450K",
+    "THRESHOLD_EPIC",
+    "beta_to_m",
+    "ewas",
+    "ewas_fit",
+    "ewas_summary",
+    "fit_prior",
+    "genomic_inflation",
+    "iqr_outliers",
+    "m_to_beta",
+    "moderate",
+    "multiple_testing",
+    "read_methylation_chunks",
+    "trigamma_inverse",
+]
