@@ -7,6 +7,10 @@ Each mechanism is analysed in every cohort separately and in all cohorts togethe
 * biomarker -> outcome: ``outcome ~ biomarker + covariates`` (linear, or logistic when the
   outcome is binary; the estimate is then a log odds ratio).
 
+With several cohorts, the per-cohort estimates are also meta-analysed as a consortium
+would (cohort = "meta"): random effects, REML tau², with I², Q and a METAL-style
+direction string (see :func:`first1000.stats.meta.meta_analyse`).
+
 Benjamini-Hochberg FDR is controlled within each mechanism and cohort (all models of the
 mechanism in that cohort form one family).
 """
@@ -19,11 +23,14 @@ import pandas as pd
 from first1000.config import POOLED
 from first1000.labels import effect_unit
 from first1000.stats.mediation import mediation_linear
+from first1000.stats.meta import meta_analyse
 from first1000.stats.multitest import bh_fdr
 from first1000.stats.regression import fit_association
 
+META = "meta"
 ASSOCIATION_COLUMNS = ["cohort", "mechanism", "predictor", "response", "model", "n", "estimate", "se",
                        "ci_low", "ci_high", "p", "q", "family", "covariates", "unit", "status"]
+HETEROGENEITY_COLUMNS = ["k", "i2", "tau2", "q_het", "q_het_p", "direction"]
 MEDIATION_COLUMNS = ["cohort", "exposure", "mediator", "outcome", "effect", "estimate", "se", "ci_low",
                      "ci_high", "p", "n", "n_boot", "ci_method", "seed", "covariates", "status"]
 
@@ -64,10 +71,35 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
                              family=family, covariates="+".join(covs),
                              unit=effect_unit(response, predictor, family, data_schema), **fit))
     out = pd.DataFrame(rows)
+    cohorts = sorted(c for c in out.cohort.unique() if c != POOLED)
+    if len(cohorts) > 1:
+        out = pd.concat([out, meta_rows(out[out.cohort.isin(cohorts)], cohorts)], ignore_index=True)
     out["q"] = np.nan
     for cohort, index in out.groupby("cohort", sort=False).groups.items():
         out.loc[index, "q"] = bh_fdr(out.loc[index, "p"].to_numpy(dtype=float))
-    return out.reindex(columns=ASSOCIATION_COLUMNS + [c for c in out.columns if c not in ASSOCIATION_COLUMNS])
+    front = ASSOCIATION_COLUMNS + [c for c in HETEROGENEITY_COLUMNS if c in out]
+    return out.reindex(columns=front + [c for c in out.columns if c not in front])
+
+
+def meta_rows(per_cohort: pd.DataFrame, cohorts: list[str]) -> pd.DataFrame:
+    """Random-effects (REML) meta-analysis of each predictor -> response across cohorts."""
+    meta = meta_analyse(per_cohort, by=("predictor", "response"), study="cohort", method="REML",
+                        study_order=cohorts)
+    first = per_cohort.drop_duplicates(["predictor", "response"]).set_index(["predictor", "response"])
+    n = per_cohort[per_cohort.status == "ok"].groupby(["predictor", "response"]).n.sum()
+    keys = pd.MultiIndex.from_frame(meta[["predictor", "response"]])
+    out = pd.DataFrame({
+        "cohort": META, "mechanism": first.mechanism.reindex(keys).to_numpy(),
+        "predictor": meta.predictor, "response": meta.response,
+        "model": first.model.reindex(keys).to_numpy(),
+        "n": n.reindex(keys).fillna(0).astype(int).to_numpy(),
+        "estimate": meta.estimate, "se": meta.se, "ci_low": meta.ci_low, "ci_high": meta.ci_high, "p": meta.p,
+        "family": first.family.reindex(keys).to_numpy(), "covariates": first.covariates.reindex(keys).to_numpy(),
+        "unit": first.unit.reindex(keys).to_numpy(), "status": meta.status,
+        "k": meta.k.astype(int), "i2": meta.I2, "tau2": meta.tau2, "q_het": meta.Q, "q_het_p": meta.Q_p,
+        "direction": meta.direction,
+    })
+    return out
 
 
 def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], n_boot: int, seed: int,

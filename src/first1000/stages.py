@@ -221,11 +221,14 @@ def forest_figure(config, mechanism, variable, associations, png, svg):
     table = pd.read_csv(associations, sep="\t")
     exposure_rows = table.predictor == variable
     rows = table[exposure_rows] if exposure_rows.any() else table[table.response == variable]
+    if (rows.cohort == "meta").any():  # consortium view: cohorts and their meta-analysis
+        rows = rows[rows.cohort != POOLED]
     labels = _labels(cfg, rows)
     labels.update({name: spec.get("label", name) for name, spec in cfg["cohorts"].items()})
     labels[POOLED] = "Pooled"
+    labels["meta"] = "Meta-analysis (RE)"
     title = f"{cfg['mechanisms'][mechanism].get('label', mechanism)}: {labels.get(variable, variable)}"
-    colours = cohort_colours([*sorted(cfg["cohorts"]), POOLED])
+    colours = cohort_colours([*sorted(cfg["cohorts"]), POOLED, "meta"])
     fig = forest_plot(rows, title=title, labels=labels, colours=colours)
     save_figure(fig, png, svg)
 
