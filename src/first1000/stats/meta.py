@@ -127,7 +127,7 @@ def _numeric(table: pd.DataFrame, column: str) -> np.ndarray:
 
 
 def _group_codes(table: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int, np.ndarray]:
-    """Group number of every row (groups in order of first appearance) and each group's first row."""
+    """Group number of each row (groups numbered by first appearance) and each group's first row."""
     n = len(table)
     if not by:
         codes = np.zeros(n, dtype=np.intp)
@@ -137,7 +137,10 @@ def _group_codes(table: pd.DataFrame, by: list[str]) -> tuple[np.ndarray, int, n
         codes = table.groupby(by, sort=False, dropna=False, observed=True).ngroup().to_numpy()
     codes = np.asarray(codes, dtype=np.intp)
     n_groups = int(codes.max()) + 1 if n else 0
-    _, first = np.unique(codes, return_index=True)
+    # Codes number the groups in order of first appearance, so a group's first row is where
+    # the running maximum of the codes goes up.
+    running = np.maximum.accumulate(codes) if n else codes
+    first = np.flatnonzero(np.r_[True, running[1:] > running[:-1]]) if n else codes
     return codes, n_groups, first
 
 
@@ -156,79 +159,125 @@ class _Sums:
     def sum(self, values) -> np.ndarray:
         return np.bincount(self.codes, weights=values, minlength=self.groups.size)
 
-    def weighted(self, tau2: np.ndarray):
-        """Weights 1/(v + tau²), their sums of powers 1..3, weighted mean and residuals."""
+    def residuals(self, tau2: np.ndarray):
+        """Weights w = 1/(v + tau²), their sum, the weighted mean mu and residuals y - mu."""
         w = 1.0 / (self.v + tau2[self.codes])
-        sw, sw2, sw3 = self.sum(w), self.sum(w * w), self.sum(w * w * w)
+        sw = self.sum(w)
         mu = self.sum(w * self.y) / sw
-        r = self.y - mu[self.codes]
-        return w, sw, sw2, sw3, mu, r
+        return w, sw, mu, self.y - mu[self.codes]
+
+    def weighted(self, tau2: np.ndarray):
+        """As :meth:`residuals`, plus the sums of w² and w³."""
+        w, sw, mu, r = self.residuals(tau2)
+        return w, sw, self.sum(w * w), self.sum(w * w * w), mu, r
 
 
 # --- estimators of tau² -------------------------------------------------------------------
+
+
+def _iterate(sums: _Sums, start: np.ndarray, scale: np.ndarray, step):
+    """Iterate ``t <- step(sums, t, idx)`` for every group until it stops moving.
+
+    A group has converged when a step changes t by at most _RTOL (t + scale). Converged groups
+    are frozen, and dropped from the sums once half of the groups in them are frozen (so the
+    arrays shrink without being copied at every iteration). ``idx`` maps the groups of the
+    current ``sums`` to positions in ``start``. Returns t and a converged flag per group.
+    """
+    t = start.copy()
+    converged = np.zeros(t.size, dtype=bool)
+    idx = np.arange(t.size)
+    live = np.ones(t.size, dtype=bool)
+    for _ in range(_MAXITER):
+        if not live.any():
+            break
+        current = t[idx]
+        new = step(sums, current, idx)
+        done = np.abs(new - current) <= _RTOL * (new + scale[idx])
+        t[idx[live]] = new[live]
+        converged[idx[live & done]] = True
+        live &= ~done
+        if live.sum() <= live.size // 2:
+            sums, idx, live = sums.keep(live), idx[live], live[live]
+    return t, converged
 
 
 def _restricted_loglik(sums: _Sums, tau2: np.ndarray) -> np.ndarray:
     """REML log-likelihood of the intercept-only model, up to a constant.
 
     l(tau²) = -1/2 [sum log(v + tau²) + log sum w + sum w (y - mu)²], w = 1/(v + tau²)
-    (Viechtbauer 2005, eq. 8; metafor's ``ll.REML`` less its constant terms).
+    (Viechtbauer 2005, J. Educ. Behav. Stat. 30:261; metafor's ``ll.REML`` less its
+    constant terms).
     """
-    w, sw, _, _, _, r = sums.weighted(tau2)
+    w, sw, _, r = sums.residuals(tau2)
     return -0.5 * (sums.sum(np.log(sums.v + tau2[sums.codes])) + np.log(sw) + sums.sum(w * r * r))
 
 
-def _reml_tau2(sums: _Sums, start: np.ndarray, scale: np.ndarray):
-    """REML tau² by Fisher scoring, polished by Newton steps, all groups at once.
+def _reml_derivatives(sums: _Sums, tau2: np.ndarray):
+    """REML score, expected (Fisher) and observed information at tau², per group.
 
-    Returns tau² and a converged flag per group. The scoring update is metafor's
-    (``rma.uni``, method "REML"): with P = W - W 1 (1'W1)^-1 1'W and W = diag(1/(v + tau²)),
-    tau² <- tau² + (y'PPy - tr P) / tr(PP) (Viechtbauer 2005, J. Educ. Behav. Stat. 30:261,
-    eq. 14: the score over the expected information). For an intercept-only model
-    Py = w (y - mu), so y'PPy = sum w²(y - mu)², tr P = sum w - sum w²/sum w and
-    tr(PP) = sum w² - 2 sum w³/sum w + (sum w²/sum w)². A step below zero stops at zero
-    (projected scoring), so an estimate on the boundary is exactly 0.
-
-    Where the likelihood is flat, scoring converges only linearly (slowly), so once a
-    group's scoring step falls below 1e-4 of the scale, Newton steps with the observed
-    information take over where that is positive:
-    -l''(tau²) = sum w³ r² - (sum w² r)² / sum w - tr(PP)/2 with r = y - mu (derived from l
-    below; dmu/dtau² = -sum w² r / sum w). The REML likelihood of few studies can have a
-    local maximum inside (0, inf) besides the one on the boundary; the stationary point
-    reached is kept only if its restricted likelihood beats that of tau² = 0.
+    With P = W - W 1 (1'W1)^-1 1'W, W = diag(w), w = 1/(v + tau²) and r = y - mu: Py = w r,
+    so the score is dl/dtau² = (y'PPy - tr P) / 2 = (sum w²r² - sum w + sum w²/sum w) / 2 and
+    the expected information is tr(PP) / 2 = (sum w² - 2 sum w³/sum w + (sum w²/sum w)²) / 2
+    (Viechtbauer 2005, J. Educ. Behav. Stat. 30:261; their ratio is the Fisher-scoring step
+    of metafor's ``rma.uni``). Differentiating the score once more
+    (dmu/dtau² = -sum w²r / sum w) gives the observed information
+    -d²l/dtau²² = sum w³r² - (sum w²r)² / sum w - tr(PP) / 2.
     """
-    tau2 = start.copy()
-    converged = np.zeros(tau2.size, dtype=bool)
-    near = np.zeros(tau2.size, dtype=bool)
-    active = np.arange(tau2.size)
-    full = sums
-    for _ in range(_MAXITER):
-        if active.size == 0:
-            break
-        t = tau2[active]
-        w, sw, sw2, sw3, _, r = sums.weighted(t)
-        trp = sw - sw2 / sw
-        trpp = sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2
-        score = 0.5 * (sums.sum(w * w * r * r) - trp)
-        fisher = score / (0.5 * trpp)
-        observed = sums.sum(w**3 * r * r) - sums.sum(w * w * r) ** 2 / sw - 0.5 * trpp
-        newton = near[active] & (observed > 0)
-        step = np.where(newton, score / np.where(newton, observed, 1.0), fisher)
-        new = np.maximum(t + step, 0.0)
-        size = _RTOL * (new + scale[active])
-        near[active] |= np.abs(fisher) <= 1e8 * size
-        done = np.abs(new - t) <= size
-        tau2[active] = new
-        converged[active[done]] = True
-        if done.any():
-            sums = sums.keep(~done)
-            active = active[~done]
-    inside = converged & (tau2 > 0)
-    if inside.any():
-        part = full.keep(inside)
-        zero = _restricted_loglik(part, np.zeros(part.groups.size))
-        at_boundary = zero > _restricted_loglik(part, tau2[inside])
-        tau2[np.flatnonzero(inside)[at_boundary]] = 0.0
+    w, sw, sw2, sw3, _, r = sums.weighted(tau2)
+    wr = w * r
+    half_trpp = 0.5 * (sw2 - 2.0 * sw3 / sw + (sw2 / sw) ** 2)
+    score = 0.5 * (sums.sum(wr * wr) - sw + sw2 / sw)
+    observed = sums.sum(wr * wr * w) - sums.sum(wr * w) ** 2 / sw - half_trpp
+    return score, half_trpp, observed
+
+
+def _reml_tau2(sums: _Sums, start: np.ndarray, scale: np.ndarray):
+    """REML tau², all groups at once, by safeguarded Newton/Fisher-scoring ascent.
+
+    Each step is score / information on [0, inf): the observed information where it is
+    positive (Newton: quadratic convergence), else the expected one (Fisher scoring, metafor's
+    algorithm); the step is capped at 10 (tau² + scale) and halved until the restricted
+    likelihood does not decrease, and a group moving down jumps to tau² = 0 when that is at
+    least as likely. Plain Fisher scoring, as in metafor, can oscillate when the observed
+    information far exceeds the expected one and crawls (sublinearly) towards a flat maximum
+    on the boundary; both happen for a few in 10⁵ CpGs with three cohorts. The REML
+    likelihood of few studies can also have a local maximum inside (0, inf) besides one at 0:
+    the point reached is kept only if its restricted likelihood is at least that of tau² = 0,
+    so the estimate is exactly 0 on the boundary.
+    """
+
+    def step(part: _Sums, t: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        score, expected, observed = _reml_derivatives(part, t)
+        delta = score / np.where(observed > 0, observed, expected)
+        cap = 10.0 * (t + scale[idx])
+        delta = np.clip(delta, -cap, cap)
+        new = np.maximum(t + delta, 0.0)
+        before = _restricted_loglik(part, t)
+        slack = 1e-12 * (1.0 + np.abs(before))
+        after = _restricted_loglik(part, new)
+        worse = after < before - slack
+        for _ in range(60):
+            if not worse.any():
+                break
+            delta[worse] *= 0.5
+            new[worse] = np.maximum(t[worse] + delta[worse], 0.0)
+            after[worse] = _restricted_loglik(part.keep(worse), new[worse])
+            worse &= after < before - slack
+        down = (delta < 0) & (new > 0)
+        if down.any():
+            at_zero = _restricted_loglik(part.keep(down), np.zeros(int(down.sum())))
+            jump = np.flatnonzero(down)[at_zero >= after[down]]
+            new[jump] = 0.0
+        return new
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tau2, converged = _iterate(sums, start, scale, step)
+        inside = converged & (tau2 > 0)
+        if inside.any():
+            part = sums.keep(inside)
+            at_zero = _restricted_loglik(part, np.zeros(part.groups.size))
+            on_boundary = at_zero >= _restricted_loglik(part, tau2[inside])
+            tau2[np.flatnonzero(inside)[on_boundary]] = 0.0
     return tau2, converged
 
 
@@ -241,38 +290,39 @@ def _q_profile_root(sums: _Sums, start: np.ndarray, target: np.ndarray, scale: n
     because mu minimises Q). Newton's iterates from a point left of the root of a convex
     decreasing function increase monotonically to the root, so no bracketing is needed.
     """
-    tau2 = start.copy()
-    converged = np.zeros(tau2.size, dtype=bool)
-    active = np.arange(tau2.size)
-    for _ in range(_MAXITER):
-        if active.size == 0:
-            break
-        t = tau2[active]
-        w, _, _, _, _, r = sums.weighted(t)
-        q = sums.sum(w * r * r)
-        slope = sums.sum(w * w * r * r)
-        new = np.maximum(t + (q - target[active]) / slope, 0.0)
-        done = np.abs(new - t) <= _RTOL * (new + scale[active])
-        tau2[active] = new
-        converged[active[done]] = True
-        if done.any():
-            sums = sums.keep(~done)
-            active = active[~done]
-    return tau2, converged
+
+    def step(part: _Sums, t: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        w, _, _, r = part.residuals(t)
+        wr2 = w * r * r
+        return np.maximum(t + (part.sum(wr2) - target[idx]) / part.sum(w * wr2), 0.0)
+
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _iterate(sums, start, scale, step)
+
+
+def _per_df(quantile, df: np.ndarray) -> np.ndarray:
+    """``quantile(df)`` for an integer array of degrees of freedom, computed once per value."""
+    df = np.asarray(df, dtype=np.intp)
+    if df.size == 0:
+        return np.zeros(0)
+    with np.errstate(invalid="ignore"):
+        table = np.asarray(quantile(np.arange(int(df.max()) + 1)), dtype=float)
+    return table[df]
 
 
 def _q_profile_ci(sums: _Sums, q0, df, scale, alpha):
     """Q-profile confidence interval of tau² (Viechtbauer 2007, Stat. Med. 26:37-52).
 
-    The bounds solve Q(tau²_low) = chi²_{k-1; 1-alpha/2} and Q(tau²_high) = chi²_{k-1; alpha/2}
-    (upper quantiles), as metafor's ``confint.rma.uni`` (``type="QP"``); a bound whose
-    equation has no root in [0, inf) because Q(0) is already below its quantile is 0.
+    With Q(tau²) the generalised Q statistic (decreasing in tau²), the lower bound solves
+    Q(tau²) = the 1 - alpha/2 quantile of chi²_{k-1} and the upper bound Q(tau²) = its
+    alpha/2 quantile, as metafor's ``confint.rma.uni`` (``type="QP"``); a bound whose
+    equation has no root in [0, inf) because Q(0) is already below that quantile is 0.
     """
     n = q0.size
     low, high = np.zeros(n), np.zeros(n)
     ok = np.ones(n, dtype=bool)
-    crit_low = stats.chi2.isf(alpha / 2, df)  # larger quantile: gives the lower bound
-    crit_high = stats.chi2.isf(1 - alpha / 2, df)
+    crit_low = _per_df(lambda d: stats.chi2.isf(alpha / 2, d), df)  # the larger quantile
+    crit_high = _per_df(lambda d: stats.chi2.isf(1 - alpha / 2, d), df)
     need = q0 > crit_low
     if need.any():
         root, conv = _q_profile_root(
@@ -359,12 +409,21 @@ def meta_analyse(
       (Cochran 1954; METAL's ``SCHEME STDERR`` and ``ANALYZE HETEROGENEITY``).
     * DerSimonian–Laird: tau² = max(0, (Q - (k-1)) / (sum w - sum w² / sum w))
       (DerSimonian & Laird 1986, Control. Clin. Trials 7:177).
-    * REML: Fisher scoring from the DL value, converged to a relative change of 1e-12
-      (metafor stops at an absolute change of 1e-5); estimates on the boundary are exactly 0.
+    * REML: maximises the restricted likelihood
+      l(tau²) = -1/2 [sum log(v_i + tau²) + log sum w_i + sum w_i (y_i - mu)²] on [0, inf)
+      (Viechtbauer 2005, J. Educ. Behav. Stat. 30:261) by Fisher scoring (metafor's
+      algorithm) switched to Newton steps where the observed information is positive, with
+      step halving, started at the DL value and converged to a relative change of 1e-12.
+      metafor starts at the Hedges value and stops at an absolute change of 1e-5, which for
+      CpG-sized effects (tau² ~ 1e-5) is barely one step; its plain scoring also fails to
+      converge for a few in 10⁵ CpGs, which this safeguarded version handles. Estimates on
+      the boundary are exactly 0; if the likelihood has an inner local maximum less likely
+      than tau² = 0, the estimate is 0.
     * Random effects: w_i = 1/(v_i + tau²), mu and SE as above with these weights; z-tests and
-      normal intervals. Knapp–Hartung: SE² = sum w_i (y_i - mu)² / ((k-1) sum w_i) with
-      t_{k-1} (Knapp & Hartung 2003, Stat. Med. 22:2693; not truncated at the unadjusted
-      SE, as metafor's default).
+      normal intervals. Knapp–Hartung: SE² = s²_w / sum w_i with
+      s²_w = sum w_i (y_i - mu)² / (k-1) and t_{k-1} (Knapp & Hartung 2003, Stat. Med.
+      22:2693); as metafor, s²_w is not truncated at 1, and is set to 1 when
+      sum w_i (y_i - mu)² <= 2.2e-16 (identical estimates would otherwise give SE 0).
     * I² and H² (Higgins & Thompson 2002, Stat. Med. 21:1539), as metafor: with the typical
       within-study variance s² = (k-1) / (sum w - sum w² / sum w) (w = 1/v),
       I² = 100 tau² / (tau² + s²) and H² = (tau² + s²) / s² for DL and REML (for DL this is
@@ -406,13 +465,21 @@ def meta_analyse(
     >>> res = meta_analyse(table, method="REML")
     >>> res[["marker", "k", "estimate", "se", "tau2", "I2", "Q", "direction"]].round(4)
       marker  k  estimate      se    tau2       I2       Q direction
-    0   cg01  3    0.1903  0.0655  0.0087  71.9357  7.1283       +++
+    0   cg01  3    0.1991  0.0702  0.0108  73.7117  7.0402       +++
     1   cg02  2   -0.0305  0.0312  0.0000   0.0000  0.6098       -?0
+    >>> res[["marker", "tau2_ci_low", "tau2_ci_high", "pi_low", "pi_high"]].round(4)
+      marker  tau2_ci_low  tau2_ci_high  pi_low  pi_high
+    0   cg01          0.0        0.6389 -0.0465   0.4446
+    1   cg02          0.0        1.2708 -0.0917   0.0307
+
+    GenR has no cg02 row (``?``) and MoBa's cg02 estimate is exactly 0 (``0``). The
+    fixed-effect analysis (METAL's ``SCHEME STDERR``):
+
     >>> fe = meta_analyse(table, method="FE")
     >>> fe[["marker", "estimate", "se", "p", "I2", "Q_p"]].round(4)
-      marker  estimate      se       p       I2     Q_p
-    0   cg01    0.1586  0.0352  0.0000  71.9428  0.0283
-    1   cg02   -0.0305  0.0312  0.3286   0.0000  0.4349
+      marker  estimate      se      p       I2     Q_p
+    0   cg01    0.1735  0.0346  0.000  71.5916  0.0296
+    1   cg02   -0.0305  0.0312  0.329   0.0000  0.4349
     """
     by_cols = [] if by is None else [by] if isinstance(by, str) else list(by)
     method = str(method).upper()
@@ -451,10 +518,13 @@ def meta_analyse(
         status_ok = (table[status] == "ok").fillna(False).to_numpy(dtype=bool)
     else:
         status_ok = np.ones(n, dtype=bool)
-    pair = codes_all[status_ok].astype(np.int64) * max(n_studies, 1) + study_codes[status_ok]
-    if pair.size and np.unique(pair).size < pair.size:
+    pair = np.sort(
+        codes_all[status_ok].astype(np.int64) * max(n_studies, 1) + study_codes[status_ok]
+    )
+    n_repeats = int(np.count_nonzero(pair[1:] == pair[:-1]))
+    if n_repeats:
         raise ModelError(
-            f"{pair.size - np.unique(pair).size} row(s) repeat a study within one group of "
+            f"{n_repeats} row(s) repeat a study within one group of "
             f"{by_cols or 'the table'}; give each study at most one row per group"
         )
     valid_numbers = np.isfinite(y_all) & np.isfinite(se_all) & (se_all > 0)
@@ -525,10 +595,11 @@ def _combine(y, v, codes, n_groups, method, knapp_hartung, alpha) -> dict:
         se_est = np.sqrt(1.0 / sw_re)
         test_df = np.full(n_groups, np.nan)
         if knapp_hartung:
-            s2w = sums.sum(w * r * r) / df
+            rss = sums.sum(w * r * r)
+            s2w = np.where(rss <= np.finfo(float).eps, 1.0, rss / df)
             se_est = np.where(multi, np.sqrt(s2w / sw_re), np.nan)
             test_df = np.where(multi, df, np.nan).astype(float)
-            crit = stats.t.isf(alpha / 2, test_df)
+            crit = np.where(multi, _per_df(lambda d: stats.t.isf(alpha / 2, d), df), np.nan)
             status[has & ~multi] = "a single study: Knapp-Hartung inference needs k >= 2"
         else:
             crit = np.full(n_groups, stats.norm.isf(alpha / 2))
@@ -559,6 +630,8 @@ def _combine(y, v, codes, n_groups, method, knapp_hartung, alpha) -> dict:
             )
             low[~ok], high[~ok] = np.nan, np.nan
             tau2_low[multi], tau2_high[multi] = low, high
+            failed = np.flatnonzero(multi)[~ok]
+            status[failed] = f"Q-profile interval of tau2 did not converge in {_MAXITER} iterations"
 
         half_pi = crit * np.sqrt(se_est**2 + t_fill)
         half_ci = crit * se_est
