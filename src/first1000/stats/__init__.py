@@ -18,10 +18,13 @@ from first1000.stats.bootstrap import (
     resample_counts,
 )
 from first1000.stats.mediation import mediation_linear
+from first1000.stats.meta import log_risk_ratio, meta_analyse
 from first1000.stats.multitest import bh_fdr
 from first1000.stats.regression import design_matrix, fit_association
 
 __all__ = [
+    "log_risk_ratio",
+    "meta_analyse",
     "analysis_rng",
     "batched_ols",
     "bh_fdr",
