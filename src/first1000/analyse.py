@@ -51,7 +51,7 @@ def cohort_subsets(table: pd.DataFrame, covariates: list[str]):
 
 
 def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
-                 data_schema: dict) -> pd.DataFrame:
+                 data_schema: dict, meta: dict | None = None) -> pd.DataFrame:
     """All exposure->biomarker and biomarker->outcome models of one mechanism."""
     rows = []
     for cohort, data, covs in cohort_subsets(table, covariates):
@@ -73,7 +73,8 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
     out = pd.DataFrame(rows)
     cohorts = sorted(c for c in out.cohort.unique() if c != POOLED)
     if len(cohorts) > 1:
-        out = pd.concat([out, meta_rows(out[out.cohort.isin(cohorts)], cohorts)], ignore_index=True)
+        meta = meta or {"method": "REML", "knapp_hartung": False}
+        out = pd.concat([out, meta_rows(out[out.cohort.isin(cohorts)], cohorts, **meta)], ignore_index=True)
     out["q"] = np.nan
     for cohort, index in out.groupby("cohort", sort=False).groups.items():
         out.loc[index, "q"] = bh_fdr(out.loc[index, "p"].to_numpy(dtype=float))
@@ -81,10 +82,11 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
     return out.reindex(columns=front + [c for c in out.columns if c not in front])
 
 
-def meta_rows(per_cohort: pd.DataFrame, cohorts: list[str]) -> pd.DataFrame:
-    """Random-effects (REML) meta-analysis of each predictor -> response across cohorts."""
-    meta = meta_analyse(per_cohort, by=("predictor", "response"), study="cohort", method="REML",
-                        study_order=cohorts)
+def meta_rows(per_cohort: pd.DataFrame, cohorts: list[str], method: str = "REML",
+              knapp_hartung: bool = False) -> pd.DataFrame:
+    """Meta-analysis (default random effects, REML) of each predictor -> response across cohorts."""
+    meta = meta_analyse(per_cohort, by=("predictor", "response"), study="cohort", method=method,
+                        knapp_hartung=knapp_hartung, study_order=cohorts)
     first = per_cohort.drop_duplicates(["predictor", "response"]).set_index(["predictor", "response"])
     n = per_cohort[per_cohort.status == "ok"].groupby(["predictor", "response"]).n.sum()
     keys = pd.MultiIndex.from_frame(meta[["predictor", "response"]])

@@ -154,7 +154,7 @@ def associate(config, mechanism, participants, biomarkers, output):
     from first1000 import analyse
 
     cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
-    result = analyse.associations(table, mechanism, spec, covariates, cfg["_data_schema"])
+    result = analyse.associations(table, mechanism, spec, covariates, cfg["_data_schema"], cfg["meta_analysis"])
     write_tsv(result, output)
     LOG.info("%s: %d models, %d not fitted", mechanism, len(result), int((result.status != "ok").sum()))
 
