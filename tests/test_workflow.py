@@ -70,12 +70,31 @@ def test_contract_columns(demo_run):
 
 def test_planted_effects_recovered(demo_run, truth):
     assoc = _associations(demo_run)
-    pooled = assoc[assoc.cohort == "pooled"].set_index(["predictor", "response"])
+    by_cohort = assoc.set_index(["cohort", "predictor", "response"])
     for effect in truth["planted"]:
-        row = pooled.loc[(effect["predictor"], effect["response"])]
-        assert row.ci_low <= effect["estimate"] <= row.ci_high, effect
-        assert np.sign(row.estimate) == np.sign(effect["estimate"]), effect
-        assert row.q < 0.05, effect
+        key = (effect["predictor"], effect["response"])
+        if "by_cohort" in effect:  # heterogeneous: each cohort's own truth
+            checks = [(cohort, value) for cohort, value in effect["by_cohort"].items()]
+        else:
+            checks = [("pooled", effect["estimate"])]
+        for cohort, value in checks:
+            row = by_cohort.loc[(cohort, *key)]
+            assert row.ci_low <= value <= row.ci_high, (cohort, effect)
+            assert np.sign(row.estimate) == np.sign(value), (cohort, effect)
+            assert row.q < 0.05, (cohort, effect)
+
+
+def test_planted_heterogeneity_shows_in_meta_analysis(demo_run, truth):
+    assoc = _associations(demo_run)
+    meta = assoc[assoc.cohort == "meta"].set_index(["predictor", "response"])
+    for effect in truth["planted"]:
+        row = meta.loc[(effect["predictor"], effect["response"])]
+        assert row.k == 2 and row.direction == ("++" if effect["estimate"] > 0 else "--")
+        if "by_cohort" in effect:
+            assert row.i2 > 50 and row.q_het_p < 0.05, row
+    # single-cohort rows are guarded: I2 exactly 0
+    single = assoc[(assoc.cohort == "meta") & (assoc.k == 1)]
+    assert len(single) and (single.i2 == 0).all()
 
 
 def test_no_effect_biomarkers_not_significant_after_fdr(demo_run, truth):

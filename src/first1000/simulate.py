@@ -14,7 +14,8 @@ Planted structure (all written to ``truth.yaml``; natural log throughout):
 
 * lower SES raises log hair cortisol in the 3rd trimester, which lowers birth weight:
   a true mediated path SES -> ln hair cortisol (T3) -> birth weight, with a direct effect;
-* maternal resilience (Brief Resilience Scale) lengthens newborn telomeres (ln T/S);
+* maternal resilience (Brief Resilience Scale) lengthens newborn telomeres (ln T/S), more
+  in rotterdam than in ghent (planted between-cohort heterogeneity);
 * maternal depressive symptoms (EPDS) raise the M-value of three NR3C1 CpGs, ln IL-6 and
   lower ln lactate (so the lactate/pyruvate log ratio);
 * formate, succinate, 1-methylhistidine, alpha-glucose, dimethylamine, pyruvate, CRP,
@@ -45,7 +46,9 @@ DEMO_SEED = 20261128
 SES_ON_CORTISOL_T3 = -0.20  # ln pg/mg per unit of the SES index
 CORTISOL_T3_ON_BIRTH_WEIGHT = -140.0  # g per ln pg/mg
 SES_DIRECT_ON_BIRTH_WEIGHT = 25.0  # g per unit of the SES index
-RESILIENCE_ON_TELOMERES = 0.10  # ln T/S per point of the Brief Resilience Scale
+# ln T/S per point of the Brief Resilience Scale; differs between the cohorts (planted
+# heterogeneity, as consortia see it: the meta-analysis must show it in I2).
+RESILIENCE_ON_TELOMERES = {"ghent": 0.06, "rotterdam": 0.14}
 EPDS_ON_NR3C1 = 0.025  # M-value per EPDS point
 EPDS_ON_IL6 = 0.015  # ln pg/mL per EPDS point
 EPDS_ON_LACTATE = -0.012  # ln umol/L per EPDS point
@@ -155,7 +158,7 @@ def _simulate_people(rng: np.random.Generator, n: int, cohort: str) -> pd.DataFr
         - 160 * smoking + 120 * male + 8 * (bmi - 25) + 40 * (parity > 0)
         + 22 * (gestational_age - 281) + rng.normal(scale=330, size=n)
     )
-    ln_ts = 0.0 + RESILIENCE_ON_TELOMERES * (brs - 3.5) - 0.05 * male + rng.normal(scale=0.22, size=n)
+    ln_ts = 0.0 + RESILIENCE_ON_TELOMERES[cohort] * (brs - 3.5) - 0.05 * male + rng.normal(scale=0.22, size=n)
     delivery = pd.Timestamp("2023-01-01") + pd.to_timedelta(rng.integers(0, 730, size=n), "D")
     return pd.DataFrame({
         "education_category": [education[i][0] for i in edu_idx],
@@ -370,7 +373,8 @@ def truth(seed: int, sizes: dict[str, int]) -> dict:
         dict(predictor="ses_index", response="hair_cortisol_t3_ln", mechanism="hpa",
              estimate=SES_ON_CORTISOL_T3, unit="ln pg/mg per unit of the SES index"),
         dict(predictor="resilience", response="telomere_ts_ln", mechanism="telomeres",
-             estimate=RESILIENCE_ON_TELOMERES, unit="ln T/S per BRS point"),
+             estimate=float(np.mean(list(RESILIENCE_ON_TELOMERES.values()))),
+             by_cohort=dict(RESILIENCE_ON_TELOMERES), unit="ln T/S per BRS point"),
         dict(predictor="epds", response="il6_ln", mechanism="immune",
              estimate=EPDS_ON_IL6, unit="ln pg/mL per EPDS point"),
         dict(predictor="epds", response="lactate_ln", mechanism="metabolites",
