@@ -248,3 +248,20 @@ def mediation_figure(config, effects, paths, exposure, mediator, outcome, png, s
     fig = mediation_diagram(pick(eff), pick(pth), labels=_labels(cfg, eff),
                             title=f"{exposure} → {mediator} → {outcome} ({chosen})")
     save_figure(fig, png, svg)
+
+
+def model_figure(config, associations: list, mediation: list, png, svg):
+    """The article's model filled in with this run's pooled (or single-cohort) results."""
+    from first1000.figures import model_diagram, save_figure
+
+    cfg = load_config(config)
+    assoc = pd.concat([pd.read_csv(p, sep="\t") for p in associations], ignore_index=True)
+    med = pd.concat([pd.read_csv(p, sep="\t") for p in mediation], ignore_index=True) if mediation else None
+    cohort = POOLED if (assoc.cohort == POOLED).any() else sorted(cfg["cohorts"])[0]
+    exposures = list(dict.fromkeys(e for spec in cfg["mechanisms"].values() for e in spec["exposures"]))
+    outcomes = list(dict.fromkeys(o for spec in cfg["mechanisms"].values() for o in spec.get("outcomes", [])))
+    mechanisms = {m: spec.get("label", m) for m, spec in cfg["mechanisms"].items() if (assoc.mechanism == m).any()}
+    labels = _labels(cfg, assoc)
+    fig = model_diagram(assoc, med, exposures=exposures, mechanisms=mechanisms, outcomes=outcomes,
+                        cohort=cohort, fdr=cfg["fdr"], labels=labels)
+    save_figure(fig, png, svg)

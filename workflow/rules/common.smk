@@ -77,8 +77,17 @@ def git_commit():
         return "unknown"
 
 
+def mediation_tables():
+    return [
+        f"results/mediation/{mechanism}.tsv"
+        for mechanism in MECHANISMS
+        if mediation_paths(CFG, mechanism)
+    ]
+
+
 def all_outputs():
     outputs = [
+        "results/figures/model.png",
         "results/harmonised/participants.parquet",
         "results/provenance/config.yaml",
     ]

@@ -52,3 +52,31 @@ rule mediation_diagram:
         runtime=scaled(10),
     script:
         "../scripts/mediation_diagram.py"
+
+
+rule model_diagram:
+    input:
+        associations=expand(
+            "results/associations/{mechanism}.tsv", mechanism=MECHANISMS
+        ),
+        mediation=mediation_tables(),
+    output:
+        png=report(
+            "results/figures/model.png",
+            caption="../report/model.rst",
+            category="0. The model, filled in",
+            labels={"figure": "SES and mood -> mechanisms -> outcomes"},
+        ),
+        svg="results/figures/model.svg",
+    log:
+        "logs/figures/model.log",
+    benchmark:
+        "results/benchmarks/figures/model.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    script:
+        "../scripts/model_diagram.py"

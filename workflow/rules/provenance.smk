@@ -8,19 +8,19 @@ rule provenance:
         config=report(
             "results/provenance/config.yaml",
             caption="../report/provenance.rst",
-            category="0. Provenance",
+            category="9. Provenance",
             labels={"file": "config as run"},
         ),
         checksums=report(
             "results/provenance/input_checksums.tsv",
             caption="../report/provenance.rst",
-            category="0. Provenance",
+            category="9. Provenance",
             labels={"file": "input checksums (SHA-256)"},
         ),
         versions=report(
             "results/provenance/versions.tsv",
             caption="../report/provenance.rst",
-            category="0. Provenance",
+            category="9. Provenance",
             labels={"file": "software versions"},
         ),
         run="results/provenance/run.json",

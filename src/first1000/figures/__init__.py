@@ -14,6 +14,7 @@ journal column widths (85 mm single, 174 mm double), 7–8 pt text.
 
 from first1000.figures.forest import forest_plot
 from first1000.figures.mediation import mediation_diagram
+from first1000.figures.model import model_diagram
 from first1000.figures.style import (
     OKABE_ITO,
     cohort_colours,
@@ -36,6 +37,7 @@ __all__ = [
     "journal_rc",
     "journal_style",
     "mediation_diagram",
+    "model_diagram",
     "new_figure",
     "save_figure",
 ]
