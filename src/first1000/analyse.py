@@ -70,6 +70,8 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
             rows.append(dict(cohort=cohort, mechanism=mechanism, predictor=predictor, response=response,
                              family=family, covariates="+".join(covs),
                              unit=effect_unit(response, predictor, family, data_schema), **fit))
+    if not rows:  # no participant at all: an empty table with the contract's columns
+        return pd.DataFrame(columns=ASSOCIATION_COLUMNS)
     out = pd.DataFrame(rows)
     cohorts = sorted(c for c in out.cohort.unique() if c != POOLED)
     if len(cohorts) > 1:

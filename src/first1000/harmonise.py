@@ -50,7 +50,11 @@ def ridit(values: pd.Series) -> pd.Series:
 
 
 def zscore(values: pd.Series) -> pd.Series:
-    return (values - values.mean()) / values.std(ddof=1)
+    """Within-group z-score; undefined (NaN) when the values do not vary."""
+    sd = values.std(ddof=1)
+    if not np.isfinite(sd) or sd == 0:
+        return values * np.nan
+    return (values - values.mean()) / sd
 
 
 def ses_composite(frame: pd.DataFrame, indicators: dict[str, int], min_indicators: int = 2,
@@ -77,6 +81,8 @@ def ses_pca(frame: pd.DataFrame, indicators: dict[str, int], by: str = "cohort")
 
     aligned = aligned_zscores(frame, indicators, by)
     complete = aligned.notna().all(axis=1)
+    if complete.sum() < 2:  # e.g. an indicator without variation: z-scores undefined
+        return pd.Series(np.nan, index=frame.index), dict.fromkeys(indicators, np.nan), np.nan
     pca = PCA(n_components=1, svd_solver="full").fit(aligned[complete].to_numpy())
     loadings = pca.components_[0]
     if loadings.sum() < 0:  # sign of a component is arbitrary: make higher = higher SES
@@ -86,12 +92,14 @@ def ses_pca(frame: pd.DataFrame, indicators: dict[str, int], by: str = "cohort")
     return scores, dict(zip(indicators, loadings)), float(pca.explained_variance_ratio_[0])
 
 
-def ses_index_weights(indicators: dict[str, int], method: str, loadings=None, explained=None) -> pd.DataFrame:
+def ses_index_weights(indicators: dict[str, int], method: str, loadings=None, explained=None,
+                      problems=()) -> pd.DataFrame:
     rows = []
     for name, direction in indicators.items():
         weight = 1.0 / len(indicators) if method == "zmean" else loadings[name]
+        note = "; ".join(p for p in problems if f"`{name}`" in p)
         rows.append(dict(method=method, indicator=name, direction=direction, weight=weight,
-                         explained_variance=explained if method == "pca" else None))
+                         explained_variance=explained if method == "pca" else None, note=note))
     return pd.DataFrame(rows)
 
 
@@ -113,12 +121,15 @@ def harmonise(participants: list[pd.DataFrame], ses_index: dict):
         items = frame["material_deprivation_items"]
         frame["material_deprivation"] = (items >= 5).astype(float).where(items.notna())
         frame["severe_material_deprivation"] = (items >= 7).astype(float).where(items.notna())
+    # An indicator without variation in a cohort cannot be z-scored there: it is left out
+    # of that cohort's index and the SES index table says so.
+    problems = single_category_problems(frame, ses_index["indicators"])
     if ses_index["method"] == "pca":
         frame["ses_index"], loadings, explained = ses_pca(frame, ses_index["indicators"])
-        weights = ses_index_weights(ses_index["indicators"], "pca", loadings, explained)
+        weights = ses_index_weights(ses_index["indicators"], "pca", loadings, explained, problems)
     else:
         frame["ses_index"] = ses_composite(frame, ses_index["indicators"], ses_index["min_indicators"])
-        weights = ses_index_weights(ses_index["indicators"], "zmean")
+        weights = ses_index_weights(ses_index["indicators"], "zmean", problems=problems)
     return frame, weights
 
 

@@ -25,7 +25,8 @@ from first1000.config import load_schema
 from first1000.errors import ConfigError, InputTableError
 from first1000.io import atomic_path
 from first1000.mapping import apply_mapping, category_counts, report_table  # noqa: F401
-from first1000.tables import Table, open_table
+from first1000.io import column_letter
+from first1000.tables import Table, _fold, normalise_ids, open_table
 from first1000.units import conversion
 
 #: Standard tables a cohort can provide, and the schema each is checked against.
@@ -37,6 +38,8 @@ TABLE_KINDS = {
     "metabolites": "tables/metabolites.schema.yaml",
     "immune": "tables/immune.schema.yaml",
 }
+#: Unit of the standard metabolite table (a declared `unit` is converted to it).
+METABOLITE_UNIT = "umol/L"
 
 
 # --------------------------------------------------------------------------- privacy
@@ -74,7 +77,12 @@ def _standard_columns(kind: str, spec: dict, table: Table, id_column: str | None
         used = set(required.values())
         for col in table.data.columns:
             if col not in used:
-                declared[_identifier(col)] = col
+                ident = _identifier(col)
+                if ident in declared and declared[ident] != col:
+                    raise InputTableError(
+                        f"{table.where}, row 1: columns '{declared[ident]}' and '{col}' both become the measure "
+                        f"`{ident}`. Rename one of them, or list the measures under `columns` in the mapping file.")
+                declared[ident] = col
     else:
         for std, col in declared.items():
             table.require({std: col}, kind)
@@ -102,6 +110,9 @@ def ingest_wide(kind, spec, missing_codes, id_map) -> pd.DataFrame:
     ids = table.ids(spec["id"], unique=True)
     pseudo = _match_ids(table, spec["id"], ids, id_map)
     schema = load_schema(TABLE_KINDS[kind])
+    if len(columns) <= 1:
+        raise InputTableError(f"{table.where}: no {kind} columns besides the ID column '{spec['id']}'. The table "
+                              f"needs one column per measure (list them under `columns` in the mapping file).")
     long = []
     below_codes = spec.get("below_limit", ["<LOD", "<LOQ"])
     for std, col in columns.items():
@@ -109,6 +120,8 @@ def ingest_wide(kind, spec, missing_codes, id_map) -> pd.DataFrame:
             continue
         prop = _property(schema, std)
         values, below = table.numeric(col, below_codes=below_codes if prop.get("x-below-limit") else ())
+        if kind == "metabolites" and spec.get("unit", METABOLITE_UNIT) != METABOLITE_UNIT:
+            values = conversion(spec["unit"], METABOLITE_UNIT, where=f"{table.where}: `unit`")(values)
         table.check_range(col, values, prop)
         long.append(pd.DataFrame({"pseudo_id": pseudo.to_numpy(), "marker": std, "value": values,
                                   "below_limit": below}))
@@ -122,12 +135,22 @@ def ingest_candidates(spec, missing_codes, id_map) -> pd.DataFrame:
     pseudo = _match_ids(table, spec["id"], ids, id_map)
     out = {"pseudo_id": pseudo.to_numpy()}
     prop = load_schema(TABLE_KINDS["methylation_candidates"])["additionalProperties"]
+    sources = {}
     for col in table.data.columns:
         if col == spec["id"]:
             continue
+        ident = _identifier(col)
+        if ident in sources:
+            raise InputTableError(
+                f"{table.where}, row 1: columns '{sources[ident]}' and '{col}' both become the CpG `{ident}` "
+                "(names are compared in lower case, other characters as '_'). Rename or delete one of them.")
+        sources[ident] = col
         values, _ = table.numeric(col)
         table.check_range(col, values, prop, " for a beta value")
-        out[_identifier(col)] = values
+        out[ident] = values
+    if not sources:
+        raise InputTableError(f"{table.where}: no CpG columns besides the ID column '{spec['id']}'. The table needs "
+                              "one column of beta values per CpG.")
     return pd.DataFrame(out)
 
 
@@ -151,77 +174,164 @@ def ingest_hair(spec, missing_codes, id_map) -> pd.DataFrame:
     if inverted.any():
         raise table.fail(columns["segment_end_cm"], inverted, "segment end is not beyond its start",
                          "Each segment runs from its start to its end in cm from the scalp.")
+    order = frame.sort_values(["pseudo_id", "segment_start_cm", "segment_end_cm"], kind="stable")
+    same = order.pseudo_id.eq(order.pseudo_id.shift()).to_numpy()
+    overlap_next = same & (order.segment_start_cm.to_numpy() < order.segment_end_cm.shift().to_numpy())
+    if overlap_next.any():
+        positions = order.index.to_numpy()
+        mask = np.zeros(len(frame), bool)
+        mask[positions[overlap_next]] = True
+        mask[positions[np.flatnonzero(overlap_next) - 1]] = True
+        raise table.fail(columns["segment_start_cm"], mask, "hair segments of the same participant overlap "
+                         "(or repeat)", "Each cm of hair belongs to one segment: fix the segment bounds or "
+                         "remove the repeated rows.")
     if spec.get("unit", "pg/mg") != "pg/mg":
-        frame["cortisol"] = conversion(spec["unit"], "pg/mg", where=str(table.path))(frame["cortisol"])
+        frame["cortisol"] = conversion(spec["unit"], "pg/mg", where=f"{table.where}: `unit`")(frame["cortisol"])
     return frame
 
 
 def ingest_qpcr(spec, missing_codes, id_map) -> pd.DataFrame:
     table = open_table(spec, missing_codes)
     columns = _standard_columns("telomere_qpcr", spec, table, None)
-    sample = table.data[columns["sample"]].astype("string").str.strip()
+    plate = table.data[columns["plate"]].astype("string").str.strip()
+    no_plate = (plate.isna() | (plate == "") | plate.isin(table.missing_codes)).to_numpy(dtype=bool)
+    if no_plate.any():
+        raise table.fail(columns["plate"], no_plate, "empty plate name", "Every well needs its plate.")
+    sample = table.ids(columns["sample"], unique=False, what="sample name")
     target = table.data[columns["target"]].astype("string").str.strip()
     targets = {spec["targets"]["telomere"]: "telomere", spec["targets"]["single_copy"]: "single_copy"}
-    unknown = ~target.isin(list(targets)).to_numpy(dtype=bool)
+    unknown = ~target.isin(list(targets)).fillna(False).to_numpy(dtype=bool)
     if unknown.any():
+        folded = {str(t).casefold() for t in targets}
+        case = target[unknown].str.casefold().isin(folded).fillna(False).all()
+        hint = " They differ from the declared names only by letter case." if case else ""
         raise table.fail(columns["target"], unknown,
                          f"target is neither the telomere ({spec['targets']['telomere']}) nor the single-copy "
-                         f"gene ({spec['targets']['single_copy']}) declared in the mapping", "Fix `targets`.")
-    calibrator = (sample == spec["calibrator"]).to_numpy(dtype=bool)
+                         f"gene ({spec['targets']['single_copy']}) declared in the mapping",
+                         f"Fix `targets` in the mapping file or the target names in these rows.{hint}")
+    calibrator = (sample == str(spec["calibrator"]).strip()).to_numpy(dtype=bool)
     ct, _ = table.numeric(columns["ct"])
     table.check_range(columns["ct"], ct, _property(load_schema(TABLE_KINDS["telomere_qpcr"]), "ct"))
-    plate = table.data[columns["plate"]].astype("string").str.strip()
     plates_without = sorted(set(plate) - set(plate[calibrator]))
     if plates_without:
         mask = plate.isin(plates_without).to_numpy(dtype=bool)
         raise table.fail(columns["plate"], mask, f"{len(plates_without)} plate(s) have no calibrator "
                          f"('{spec['calibrator']}')", "Every plate needs the inter-run calibrator.")
+    kinds = target.map(targets)
+    for name, label in (("telomere", spec["targets"]["telomere"]), ("single_copy", spec["targets"]["single_copy"])):
+        with_target = set(plate[calibrator & (kinds == name).to_numpy(dtype=bool)])
+        lacking = sorted(set(plate) - with_target)
+        if lacking:
+            mask = plate.isin(lacking).to_numpy(dtype=bool)
+            raise table.fail(columns["plate"], mask, f"{len(lacking)} plate(s) have no calibrator "
+                             f"('{spec['calibrator']}') well of the target {label}",
+                             "The calibrator needs wells of both targets on every plate.")
     pseudo = pd.Series("calibrator", index=sample.index, dtype=object)
     if (~calibrator).any():
-        matched = _match_ids(table, columns["sample"], sample[~calibrator], id_map)
+        matched = _match_ids(table, columns["sample"], sample[~calibrator], id_map, mask=~calibrator)
         pseudo[~calibrator] = matched.to_numpy()
     return pd.DataFrame({"plate": plate.to_numpy(dtype=object), "pseudo_id": pseudo.to_numpy(),
-                         "is_calibrator": calibrator, "target": target.map(targets).to_numpy(dtype=object),
+                         "is_calibrator": calibrator, "target": kinds.to_numpy(dtype=object),
                          "ct": ct})
 
 
 def ingest_matrix(spec, missing_codes, id_map) -> pd.DataFrame:
-    """CpG x sample beta matrix; sample columns renamed to pseudonyms."""
-    table = open_table(spec, missing_codes)
+    """CpG x sample beta matrix; sample columns renamed to pseudonyms.
+
+    The sample column names are participant IDs, so messages name those columns by
+    their spreadsheet letter, never by name.
+    """
+    table = open_table(spec, missing_codes, ids_in_header=True)
     cpg_col = spec.get("columns", {}).get("cpg", "cpg")
-    table.require({"cpg": cpg_col}, "methylation_matrix")
+    if cpg_col not in table.data.columns:
+        raise InputTableError(f"{table.where}: missing column '{cpg_col}' (the CpG identifiers of the "
+                              f"methylation_matrix table). {table.columns_found()} Rename the column in the file "
+                              "or map it under `columns: {cpg: ...}` in the cohort's mapping file.")
+    positions = {c: i for i, c in enumerate(table.data.columns)}
     samples = [c for c in table.data.columns if c != cpg_col]
-    header = Table(table.path, pd.DataFrame({"sample": samples}), missing_codes)
-    ids = pd.Series(samples, dtype="string").str.strip()
+    if not samples:
+        raise InputTableError(f"{table.where}: no sample columns besides '{cpg_col}'. The matrix needs one column "
+                              "of beta values per participant, named by the participant's ID.")
+    letters = np.array([column_letter(positions[c]) for c in samples])
+    ids = normalise_ids(pd.Series(samples, dtype=object))
     unknown = ~ids.isin(list(id_map)).to_numpy(dtype=bool)
     if unknown.all():
-        raise InputTableError(f"{table.path}: none of the {len(samples)} sample columns matches a participant ID "
+        raise InputTableError(f"{table.where}: none of the {len(samples)} sample columns matches a participant ID "
                               "of this cohort. The column headers must be the participants' IDs.")
     if unknown.any():
-        raise InputTableError(f"{table.path}: {int(unknown.sum())} sample column(s) (columns "
-                              f"{', '.join(str(i + 2) for i in np.flatnonzero(unknown)[:10])}) match no participant "
-                              "ID of this cohort. Remove them or add the participants.")
-    del header
-    values = table.data[samples].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+        n_unknown = int(unknown.sum())
+        shown = ", ".join(letters[unknown][:10]) + (f" (and {n_unknown - 10} more)" if n_unknown > 10 else "")
+        raise InputTableError(f"{table.where}, row 1: {n_unknown} sample column{'s' if n_unknown > 1 else ''} "
+                              f"(column{'s' if n_unknown > 1 else ''} {shown}) match{'' if n_unknown > 1 else 'es'} "
+                              "no participant ID of this cohort. Remove them or add the participants."
+                              + _id_hint(ids[unknown], id_map))
+    repeated = ids.duplicated(keep=False).to_numpy(dtype=bool)
+    if repeated.any():
+        raise InputTableError(f"{table.where}, row 1: columns {', '.join(letters[repeated][:10])} are the same "
+                              "participant (their IDs differ only by spaces or a trailing '.0'). Keep one column "
+                              "per participant.")
+    cpg = table.data[cpg_col].astype("string").str.strip()
+    no_cpg = (cpg.isna() | (cpg == "")).to_numpy(dtype=bool)
+    if no_cpg.any():
+        raise table.fail(cpg_col, no_cpg, "empty CpG identifier", "Every row needs its CpG.")
+    dup_cpg = cpg.duplicated(keep=False).to_numpy(dtype=bool)
+    if dup_cpg.any():
+        raise table.fail(cpg_col, dup_cpg, "duplicated CpG identifier", "Each CpG must appear once.")
+    values = np.empty((len(table.data), len(samples)), dtype=np.float64)
+    for j, column in enumerate(samples):
+        parsed, _, bad, problem, fix = table.parse_numbers(column)
+        if bad.any():
+            raise InputTableError(f"{table.where}, column {letters[j]}, {table.rows(bad)}: {problem}. {fix}")
+        values[:, j] = parsed
     with np.errstate(invalid="ignore"):
-        bad_rows = ((values < 0) | (values > 1)).any(axis=1)
-    if bad_rows.any():
-        raise table.fail(None, bad_rows, "beta values outside [0, 1]",
-                         "The matrix must hold beta values (M-values are computed by first1000).")
+        outside = (values < 0) | (values > 1)
+    if outside.any():
+        bad_rows = outside.any(axis=1)
+        cols = letters[outside.any(axis=0)]
+        raise InputTableError(
+            f"{table.where}, column{'s' if len(cols) > 1 else ''} {', '.join(cols[:10])}"
+            f"{f' (and {len(cols) - 10} more)' if len(cols) > 10 else ''}, {table.rows(bad_rows)}: beta values "
+            "outside [0, 1]. The matrix must hold beta values (M-values are computed by first1000).")
+    empty_rows = np.isnan(values).all(axis=1)
+    if empty_rows.any():
+        raise table.fail(cpg_col, empty_rows, "CpGs without any value (every sample is missing)",
+                         "Remove these rows from the matrix (or export the values).")
     frame = pd.DataFrame(values.astype(np.float32), columns=ids.map(id_map).to_numpy())
-    frame.insert(0, "cpg", table.data[cpg_col].astype(str).to_numpy())
+    frame.insert(0, "cpg", cpg.astype(str).to_numpy())
     return frame
 
 
-def _match_ids(table: Table, column: str, ids: pd.Series, id_map: dict) -> pd.Series:
+def _id_hint(unknown: pd.Series, id_map: dict) -> str:
+    """Why unmatched IDs may be near misses (case/spaces, leading zeros): no ID is quoted."""
+    known = pd.Series(list(id_map), dtype="string")
+    folded = set(_fold(known))
+    n_case = int(_fold(unknown).isin(folded).sum())
+    if n_case:
+        return (f" {n_case} of them match a participant when letter case and spaces are ignored: write the IDs "
+                "exactly as in the participants table.")
+    stripped = set(known.str.lstrip("0"))
+    n_zero = int(unknown.str.lstrip("0").isin(stripped).sum())
+    if n_zero:
+        return (f" {n_zero} of them match a participant when leading zeros are ignored (spreadsheets drop leading "
+                "zeros of numeric IDs): format the ID column as text and restore the zeros.")
+    return ""
+
+
+def _match_ids(table: Table, column: str, ids: pd.Series, id_map: dict, mask=None) -> pd.Series:
+    """Pseudonyms of ``ids`` (rows ``mask`` of the table, default all); unknown IDs are an error."""
     matched = ids.map(id_map)
     unknown = matched.isna().to_numpy()
     if unknown.all():
-        raise InputTableError(f"{table.path}, column '{column}': none of the IDs matches a participant of this "
-                              "cohort. Check that the table belongs to this cohort and uses the same ID format.")
+        raise InputTableError(f"{table.where}, column '{column}': none of the IDs matches a participant of this "
+                              "cohort. Check that the table belongs to this cohort and uses the same ID format."
+                              + _id_hint(ids, id_map))
     if unknown.any():
-        raise table.fail(column, unknown, "ID matches no participant of this cohort",
-                         "Remove these rows or add the participants to the participants table.")
+        rows = np.zeros(len(table.data), bool)
+        where_ = np.flatnonzero(np.ones(len(table.data), bool) if mask is None else np.asarray(mask, bool))
+        rows[where_[unknown]] = True
+        raise table.fail(column, rows, "ID matches no participant of this cohort",
+                         "Remove these rows or add the participants to the participants table."
+                         + _id_hint(ids[unknown], id_map))
     return matched
 
 

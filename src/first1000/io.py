@@ -7,17 +7,25 @@ under its final name.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
+import csv
+import datetime
 import hashlib
+import io
 import os
+import re
 import tempfile
+import unicodedata
+import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from first1000.errors import InputTableError
+from first1000.errors import InputTableError, format_rows
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
@@ -87,38 +95,472 @@ def table_format(path) -> str:
     return TABLE_FORMATS[suffix]
 
 
-def read_table(path, *, delimiter=None, decimal=".", sheet=None, encoding="utf-8") -> pd.DataFrame:
-    """Read a table as strings (CSV/TSV/XLSX) or typed (Parquet), never guessing types.
+# --------------------------------------------------------------------------- reading input tables
+#: Candidate delimiters of text tables (for "wrong delimiter" diagnostics).
+_DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "vertical bar"}
+#: Byte-order marks, longest first (UTF-32 LE starts with the UTF-16 LE mark).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+#: Cells a text table cannot hold: NUL, bytes invalid in the encoding (decoded as lone
+#: surrogates by ``surrogateescape``), C1 control codes (Windows-1252 text read as Latin-1).
+_NUL = re.compile("\x00")
+_SURROGATES = re.compile("[\udc80-\udcff]")
+_C1_CONTROLS = re.compile("[\x80-\x9f]")
+#: Invisible characters some exporters leave in header cells.
+_INVISIBLE = dict.fromkeys(map(ord, "\ufeff\u200b\u200c\u200d\u2060"), None)
 
-    Text formats are read with every column as text so that the schema check, not the
+
+@dataclass
+class RawTable:
+    """A table as read, with what error messages need to point into the file.
+
+    ``row_numbers[i]`` is the row (as a spreadsheet numbers it) of data row ``i``:
+    blank rows are dropped but keep their place in the numbering, and a header found
+    below blank rows in a sheet keeps its real row number. ``native_dates`` marks, per
+    column, the cells that were real dates (Excel date cells, Parquet date/timestamp
+    columns), written as ISO text ``YYYY-MM-DD``. ``where`` is the path, plus the sheet
+    when the workbook has several.
+    """
+
+    data: pd.DataFrame
+    row_numbers: np.ndarray
+    where: str
+    header_row: int = 1
+    native_dates: dict = field(default_factory=dict)
+
+
+def column_letter(index: int) -> str:
+    """Spreadsheet letter of a 0-based column index: 0 -> A, 26 -> AA."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _letters(indices, limit: int = 10) -> str:
+    indices = list(indices)
+    more = f" (and {len(indices) - limit} more)" if len(indices) > limit else ""
+    return ", ".join(column_letter(i) for i in indices[:limit]) + more
+
+
+def _nfc(text: str) -> str:
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
+def _clean_name(name) -> str:
+    """A column name as compared and shown: stripped, NFC, no invisible or line-breaking characters."""
+    if name is None or (isinstance(name, float) and np.isnan(name)):
+        return ""
+    text = str(name).translate(_INVISIBLE)
+    if not text.isprintable():
+        text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
+    return _nfc(text.strip())
+
+
+def _decode(path: Path, encoding: str) -> str:
+    """Decode a text table: a byte-order mark wins over the declared encoding."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputTableError(
+            f"{path}: unknown encoding `{encoding}` declared for this table. Use a Python codec name such as "
+            "utf-8, cp1252 (Windows Western European) or latin-1 in the mapping file.") from None
+    raw = path.read_bytes()
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            encoding = codec
+            break
+    else:
+        wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+        if not wide and raw.count(b"\x00") > len(raw) // 4:
+            raise InputTableError(
+                f"{path}: the file holds NUL bytes, as UTF-16 text without a byte-order mark or a binary file "
+                "renamed to a text extension do. Save the table as 'CSV UTF-8' (or declare "
+                "`encoding: utf-16` for this table in the mapping file).")
+    # Undecodable bytes become lone surrogates; the cells holding them are reported below.
+    return raw.decode(encoding, errors="surrogateescape")
+
+
+def _records(text: str, sep: str, path: Path) -> list[list[str]]:
+    try:
+        return list(csv.reader(io.StringIO(text, newline=""), delimiter=sep, quotechar='"', doublequote=True,
+                               strict=False))
+    except csv.Error as exc:  # e.g. a cell larger than the csv module's field limit
+        raise InputTableError(f"{path}: cannot be split into cells ({exc}). Check the delimiter and the quoting "
+                              "of the file, or export it again.") from None
+
+
+def _read_text(path: Path, sep: str, encoding: str):
+    text = _decode(path, encoding)
+    records = _records(text, sep, path)
+    rows = list(range(1, len(records) + 1))
+    return records, rows
+
+
+def _cell_text(value) -> str:
+    """A workbook cell as the text a CSV export would hold (dates as ISO text)."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return _nfc(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not np.isfinite(value):
+            return ""
+        if value.is_integer() and abs(value) < 2**53:
+            return str(int(value))
+        return repr(value)
+    if isinstance(value, datetime.datetime):
+        if value.time() == datetime.time(0):
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return _nfc(str(value))
+
+
+def _read_xlsx(path: Path, sheet, expect):
+    import openpyxl
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl warns about styles, data validation, ...
+            book = openpyxl.load_workbook(path, read_only=False, data_only=True)
+    except Exception as exc:  # noqa: BLE001 - any failure to open the workbook is the file's problem
+        raise InputTableError(
+            f"{path}: cannot be opened as an Excel workbook ({type(exc).__name__}). Is it an .xlsx file (not "
+            ".xls, .csv or a password-protected workbook renamed to .xlsx)? Save it again as 'Excel Workbook "
+            "(.xlsx)'.") from None
+    names = book.sheetnames
+
+    def grid(ws):
+        # Bound the grid by the cells that hold a value: a formatted but empty cell far away
+        # (e.g. in column XFD) must not make the sheet a billion cells wide.
+        cells = getattr(ws, "_cells", None)
+        if cells is None:
+            max_row, max_col = ws.max_row, ws.max_column
+        else:
+            used = [key for key, cell in cells.items() if cell.value is not None]
+            if not used:
+                return []
+            max_row, max_col = max(r for r, _ in used), max(c for _, c in used)
+        return [list(values) for values in ws.iter_rows(min_row=1, min_col=1, max_row=max_row, max_col=max_col,
+                                                        values_only=True)]
+
+    def header_of(rows):
+        for values in rows:
+            if any(v is not None and str(v).strip() for v in values):
+                return {_clean_name(v) for v in values}
+        return None
+
+    if sheet is not None:
+        chosen = next((n for n in names if n == sheet), None) or next(
+            (n for n in names if n.casefold() == str(sheet).casefold()), None)
+        if chosen is None:
+            raise InputTableError(
+                f"{path}: sheet '{sheet}' not found. Sheets found: {', '.join(repr(n) for n in names)}. "
+                "Fix `sheet` for this table in the mapping file.")
+    else:
+        grids = {n: grid(book[n]) for n in names}
+        headers = {n: header_of(rows) for n, rows in grids.items()}
+        filled = [n for n in names if headers[n] is not None and book[n].sheet_state == "visible"]
+        if not filled:
+            raise InputTableError(f"{path}: the workbook has no data (every sheet is empty). Export the table "
+                                  "again with its header row.")
+        expected = [e for e in (expect or []) if e]
+        holding = [n for n in filled if expected and set(expected) <= headers[n]]
+        if len(filled) == 1:
+            chosen = filled[0]
+        elif names[0] in filled and holding == [names[0]]:
+            chosen = names[0]  # the first sheet is obviously the table: only it has the columns
+        else:
+            found = ", ".join(repr(n) for n in filled)
+            if expected:
+                cols = ", ".join(f"'{e}'" for e in expected)
+                which = (f"Sheets with the column(s) {cols}: {', '.join(repr(n) for n in holding)}." if holding
+                         else f"No sheet has the column(s) {cols}.")
+            else:
+                which = ""
+            raise InputTableError(
+                f"{path}: the workbook has {len(filled)} sheets with data ({found}) and first1000 cannot tell "
+                f"which one holds the table. {which} Declare `sheet: <name>` for this table in the mapping "
+                "file.".replace("  ", " "))
+    ws = book[chosen]
+    where = f"{path}, sheet '{chosen}'" if len(names) > 1 else str(path)
+    records, dates = [], []
+    for values in grid(ws):
+        records.append([_cell_text(v) for v in values])
+        dates.append([isinstance(v, (datetime.date, datetime.datetime)) for v in values])
+    merged_rows = {row for r in ws.merged_cells.ranges for row in range(r.min_row, r.max_row + 1)}
+    return records, list(range(1, len(records) + 1)), where, dates, merged_rows
+
+
+def _read_parquet(path: Path):
+    """(frame, None), or (None, column names) when names repeat (reported by the caller)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        names = [_clean_name(n) for n in pq.read_schema(path).names]
+        if len(set(names)) < len(names):
+            return None, names  # duplicated names are reported by the caller
+        arrow = pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 - a file pyarrow cannot read is the file's problem
+        raise InputTableError(f"{path}: cannot be read as Parquet ({type(exc).__name__}). The file is damaged or "
+                              "not a Parquet file; export the table again.") from None
+    try:
+        frame = arrow.to_pandas()
+    except (pa.ArrowException, ValueError, OverflowError, TypeError) as exc:
+        raise InputTableError(f"{path}: cannot be converted to a table ({type(exc).__name__}): a column has a "
+                              "type first1000 cannot read (e.g. dates out of range or nested values). Export "
+                              "numbers, text and dates only.") from None
+    return frame, None
+
+
+def _check_header(where: str, header: list[str], body: list[list[str]], header_row: int, ids_in_header: bool,
+                  merged=None) -> list[int]:
+    """Columns to keep; raise for unnamed columns holding values and duplicated names."""
+    width = len(header)
+    used = [any(i < len(r) and str(r[i]).strip() for r in body) for i in range(width)]
+    unnamed = [i for i in range(width) if not header[i] and used[i]]
+    n_named = sum(1 for h in header if h)
+    n_used = sum(used)
+    if unnamed:
+        merged_note = ""
+        if merged and header_row in merged:
+            merged_note = f" Row {header_row} has merged cells."
+        if n_named * 2 <= n_used:
+            raise InputTableError(
+                f"{where}, row {header_row}: row {header_row} does not look like the header: only {n_named} of "
+                f"the {n_used} columns holding values {'has' if n_named == 1 else 'have'} a name.{merged_note} "
+                "If a title or a merged group header sits above the column names, delete those rows so that the "
+                "first row holds one name per column.")
+        raise InputTableError(
+            f"{where}, row {header_row}: column{'s' if len(unnamed) > 1 else ''} {_letters(unnamed)} "
+            f"hold{'' if len(unnamed) > 1 else 's'} values but {'have' if len(unnamed) > 1 else 'has'} no name "
+            f"in the header.{merged_note} Name every column in the header row, or delete the column (a "
+            "row index written by the exporting program has no name).")
+    keep = [i for i in range(width) if header[i]]
+    seen = {}
+    for i in keep:
+        seen.setdefault(header[i], []).append(i)
+    dups = {name: cols for name, cols in seen.items() if len(cols) > 1}
+    if dups:
+        name, cols = next(iter(dups.items()))
+        label = "A column name" if ids_in_header else f"Column name '{name}'"
+        others = f" ({len(dups) - 1} more name(s) are duplicated too)" if len(dups) > 1 else ""
+        raise InputTableError(
+            f"{where}, row {header_row}: {label} appears {len(cols)} times (columns {_letters(cols)}){others}. "
+            "Column names must be unique; rename or delete the duplicates.")
+    return keep
+
+
+def _frame(records, rows, path: Path, where: str, *, sep=None, encoding="utf-8", ids_in_header=False, dates=None,
+           merged=None) -> RawTable:
+    """Header + body -> RawTable; blank rows dropped (numbering kept); layout problems raised."""
+    blank = [not any(str(c).strip() for c in r) for r in records]
+    kept = [i for i, b in enumerate(blank) if not b]
+    if not kept:
+        raise InputTableError(f"{where}: the file is empty (no header row). Export the table again with its "
+                              "header row.")
+    h = kept[0]
+    header_row = rows[h]
+    raw_header = records[h]
+    body_idx = kept[1:]
+    body = [records[i] for i in body_idx]
+    if sep is not None:  # text tables: delimiter, encoding and ragged rows
+        if len(raw_header) == 1:
+            others = [d for d in _DELIMITERS if d != sep and d in raw_header[0]]
+            if others:
+                d = max(others, key=raw_header[0].count)
+                shown = "\\t" if d == "\t" else d
+                raise InputTableError(
+                    f"{where}, row {header_row}: the header is one single column, but it contains "
+                    f"{_DELIMITERS[d]}s: the file seems to be {_DELIMITERS[d]}-separated, not "
+                    f"{_DELIMITERS[sep]}-separated. Declare `delimiter: \"{shown}\"` for "
+                    "this table in the mapping file (or export it again with the expected delimiter).")
+        def first_column_with(pattern):
+            """(column index, row numbers, in header) of the first column whose cells match, else None."""
+            found = {}
+            for j, r in enumerate([raw_header] + body):
+                for c, value in enumerate(r):
+                    if pattern.search(value):
+                        found.setdefault(c, []).append(j)
+            if not found:
+                return None
+            c, hits = min(found.items())
+            row_numbers = [header_row if j == 0 else rows[body_idx[j - 1]] for j in hits]
+            name = _clean_name(_SURROGATES.sub("", raw_header[c])) if c < len(raw_header) else ""
+            label = (f"column '{name}'" if name and hits[0] != 0 and not ids_in_header
+                     else f"column {column_letter(c)}")
+            return label, format_rows(row_numbers)
+
+        hit = first_column_with(_NUL)
+        if hit:
+            raise InputTableError(
+                f"{where}, {hit[0]}, {hit[1]}: cells hold NUL characters, which a text table cannot hold (a "
+                "damaged export, or a binary file). Export the table again.")
+        hit = first_column_with(_SURROGATES)
+        if hit:
+            raise InputTableError(
+                f"{where}, {hit[0]}, {hit[1]}: text cannot be decoded as {encoding} (the file is probably "
+                "Windows-1252/Latin-1, as Excel writes 'CSV' on Windows). Declare `encoding: cp1252` for this "
+                "table in the mapping file, or save the file as 'CSV UTF-8'.")
+        hit = first_column_with(_C1_CONTROLS) if codecs.lookup(encoding).name == "iso8859-1" else None
+        if hit:
+            raise InputTableError(
+                f"{where}, {hit[0]}, {hit[1]}: characters that Latin-1 reads as control codes (the file is "
+                "probably Windows-1252, which adds characters such as the dash '–' and curly quotes to "
+                "Latin-1). Declare `encoding: cp1252` for this table in the mapping file.")
+        width = len(raw_header)
+        n_fields = np.array([len(r) for r in body], dtype=int)
+        if len(body) and width * 2 <= int(np.median(n_fields)):
+            raise InputTableError(
+                f"{where}, row {header_row}: row {header_row} does not look like the header: it has {width} "
+                f"cell{'s' if width > 1 else ''} while most rows have {int(np.median(n_fields))}. If a title "
+                "sits above the column names, delete it so that the first row holds one name per column.")
+        unclosed = [k for k, r in enumerate(body) if any("\n" in v and (sep in v or len(r) != width) for v in r)]
+        if unclosed:
+            raise InputTableError(
+                f"{where}, {format_rows([rows[body_idx[k]] for k in unclosed])}: a cell opens a quote (\") that "
+                "is not closed where the cell ends, so the rows after it are read as part of that cell. Remove "
+                "the stray quote or quote the whole cell.")
+        long = [k for k, r in enumerate(body) if len(r) > width and any(v.strip() for v in r[width:])]
+        short = [k for k, r in enumerate(body) if len(r) < width]
+        if long:
+            hint = (" Unquoted decimal commas split numbers into two cells: declare `delimiter: \";\"` with "
+                    "`decimal: \",\"` if the file is semicolon-separated, or quote such cells."
+                    if sep == "," else "")
+            raise InputTableError(
+                f"{where}, {format_rows([rows[body_idx[k]] for k in long])}: more cells than the header has "
+                f"names ({width}). Check the delimiter and quoting of these rows.{hint}")
+        if short:
+            raise InputTableError(
+                f"{where}, {format_rows([rows[body_idx[k]] for k in short])}: fewer cells than the header has "
+                f"names ({width}). Check the delimiter and quoting of these rows, and remove notes or footers "
+                "below the table.")
+        body = [r[:width] for r in body]
+    header = [_clean_name(x) for x in raw_header]
+    keep = _check_header(where, header, body, header_row, ids_in_header, merged)
+    columns = {}
+    for i in keep:
+        columns[header[i]] = [_nfc(r[i]) if i < len(r) else "" for r in body]
+    data = pd.DataFrame(columns, dtype=str) if columns else pd.DataFrame(index=range(len(body)))
+    if len(body) == 0:
+        data = pd.DataFrame({header[i]: pd.Series([], dtype=str) for i in keep})
+    native = {}
+    if dates is not None:
+        for i in keep:
+            mask = np.array([i < len(dates[b]) and dates[b][i] for b in body_idx], dtype=bool)
+            if mask.any():
+                native[header[i]] = mask
+    row_numbers = np.array([rows[i] for i in body_idx], dtype=int)
+    return RawTable(data, row_numbers, where, header_row, native)
+
+
+def read_raw_table(path, *, delimiter=None, decimal=".", sheet=None, encoding="utf-8", expect=None,
+                   ids_in_header=False) -> RawTable:
+    """Read an input table as text (CSV/TSV/XLSX) or typed (Parquet), never guessing types.
+
+    Text formats are read with every cell as text so that the schema check, not the
     reader, decides what a value means (a stray "<LOD" or "n.a." is reported, not
-    silently turned into NaN).
+    silently turned into NaN). Every way a file can be broken raises one
+    :class:`InputTableError` naming the file (and sheet), the row and column where
+    possible, and the fix; no exception of the underlying readers escapes.
+
+    * Text: a byte-order mark (UTF-8, UTF-16, UTF-32) is honoured whatever ``encoding``
+      says and never ends up in a column name; bytes invalid in ``encoding`` are reported
+      with their column and rows. A one-column header that contains another delimiter, a
+      title line above the header, rows with more or fewer cells than the header and
+      unclosed quotes are reported with their rows.
+    * XLSX: ``sheet`` picks the sheet; without it, the only sheet with data is read, or the
+      first sheet when it is the only one holding the ``expect``\\ ed columns; otherwise the
+      sheets found are reported. The header is the first non-blank row (its real row
+      number is kept); date cells become ISO text, numbers their shortest text
+      (integral floats without ``.0``).
+    * All: blank rows are dropped but keep their number; column names are stripped
+      (also of invisible characters) and Unicode-normalised (NFC), as are text cells;
+      empty-named columns without values are dropped; a named column must be unique,
+      and an unnamed column holding values is an error. ``ids_in_header``: the column
+      names are participant IDs (methylation matrix), so messages never quote them.
     """
     path = Path(path)
     if not path.exists():
         raise InputTableError(f"{path}: file not found. Check the path in the config.")
+    if path.is_dir():
+        raise InputTableError(f"{path}: is a folder, not a table. Check the path in the mapping file.")
     fmt = table_format(path)
     if path.stat().st_size == 0:
         raise InputTableError(f"{path}: the file is empty. Export the table again with its header row.")
     try:
         if fmt in ("csv", "tsv"):
             sep = delimiter or ("," if fmt == "csv" else "\t")
-            df = pd.read_csv(
-                path, sep=sep, dtype=str, keep_default_na=False, encoding=encoding, decimal=decimal
-            )
-        elif fmt == "xlsx":
-            df = pd.read_excel(path, sheet_name=sheet or 0, dtype=str, keep_default_na=False)
-        else:
-            df = pd.read_parquet(path)
-    except UnicodeDecodeError as exc:
-        raise InputTableError(
-            f"{path}: cannot be decoded as {encoding} ({exc.reason} at byte {exc.start}). "
-            "Save the file as UTF-8 or declare its encoding in the config."
-        ) from None
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise InputTableError(f"{path}: cannot be read as {fmt}: {exc}") from None
-    df.columns = [str(c).strip() for c in df.columns]
-    return df
+            records, rows = _read_text(path, sep, encoding)
+            if all(not any(c.strip() for c in r) for r in records):
+                raise InputTableError(f"{path}: the file is empty. Export the table again with its header row.")
+            return _frame(records, rows, path, str(path), sep=sep, encoding=encoding, ids_in_header=ids_in_header)
+        if fmt == "xlsx":
+            records, rows, where, dates, merged = _read_xlsx(path, sheet, expect)
+            return _frame(records, rows, path, where, ids_in_header=ids_in_header, dates=dates, merged=merged)
+        frame, duplicated = _read_parquet(path)
+        return _parquet_table(path, frame, duplicated, ids_in_header)
+    except OSError as exc:
+        raise InputTableError(f"{path}: cannot be read ({exc.strerror or type(exc).__name__}). Check the "
+                              "file's permissions and that it is not open in another program.") from None
+    except MemoryError:
+        raise InputTableError(f"{path}: too large to read into memory.") from None
+
+
+def _parquet_table(path: Path, frame, duplicated, ids_in_header: bool) -> RawTable:
+    where = str(path)
+    if frame is None:
+        names = duplicated
+        seen = {}
+        for i, n in enumerate(names):
+            seen.setdefault(n, []).append(i)
+        name, cols = next((n, c) for n, c in seen.items() if len(c) > 1)
+        label = "A column name" if ids_in_header or not name else f"Column name '{name}'"
+        raise InputTableError(f"{where}, row 1: {label} appears {len(cols)} times (columns {_letters(cols)}). "
+                              "Column names must be unique; rename or delete the duplicates.")
+    frame = frame.reset_index(drop=True)
+    names = [_clean_name(c) for c in frame.columns]
+    if not names:
+        raise InputTableError(f"{where}: the file has no columns. Export the table again with its header row.")
+    unnamed = [i for i, n in enumerate(names) if not n]
+    if unnamed:
+        raise InputTableError(f"{where}, row 1: column{'s' if len(unnamed) > 1 else ''} {_letters(unnamed)} "
+                              f"{'have' if len(unnamed) > 1 else 'has'} no name. Name every column before exporting.")
+    frame.columns = names
+    native = {}
+    for name in names:
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            native[name] = col.notna().to_numpy()
+            frame[name] = col.dt.strftime("%Y-%m-%d").where(col.notna(), None).astype(object)
+        elif col.dtype == object:
+            values = col.to_numpy(dtype=object)
+            is_date = np.array([isinstance(v, (datetime.date, datetime.datetime)) for v in values], dtype=bool)
+            if is_date.any():
+                native[name] = is_date
+                values = values.copy()
+                values[is_date] = [v.isoformat()[:10] for v in values[is_date]]
+            is_text = np.array([isinstance(v, str) and not v.isascii() for v in values], dtype=bool)
+            if is_text.any():
+                values = values.copy()
+                values[is_text] = [unicodedata.normalize("NFC", v) for v in values[is_text]]
+            if is_date.any() or is_text.any():
+                frame[name] = pd.Series(values, index=frame.index, dtype=object)
+    return RawTable(frame, np.arange(len(frame), dtype=int) + 2, where, 1, native)
+
+
+def read_table(path, *, delimiter=None, decimal=".", sheet=None, encoding="utf-8") -> pd.DataFrame:
+    """The data of :func:`read_raw_table` (text cells, or typed columns for Parquet)."""
+    return read_raw_table(path, delimiter=delimiter, decimal=decimal, sheet=sheet, encoding=encoding).data
 
 
 def to_jsonable(obj):

@@ -18,13 +18,14 @@ and rows in the harmonisation report. Nothing is ever evaluated as code.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from first1000.config import where
-from first1000.errors import ConfigError, format_rows
+from first1000.errors import ConfigError
 from first1000.tables import Table
 from first1000.units import conversion
 
@@ -60,28 +61,26 @@ class Checker:
         if self.mode == "error":
             raise self.table.fail(column, mask, problem, fix)
         report.n_rejected += int(mask.sum())
-        report.rejected.append((problem, format_rows(np.flatnonzero(mask) + 2, limit=50)))
+        report.rejected.append((problem, self.table.rows(mask, limit=50)))
         return mask
 
 
 def _numeric(table: Table, column: str, check: Checker, report: VariableReport) -> np.ndarray:
-    """Parse a column as numbers; invalid text handled by ``check``."""
-    values = table.data[column]
-    missing = table.missing_mask(column)
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-        return np.where(missing, np.nan, values.astype(float).to_numpy())
-    text = values.astype("string").str.strip()
-    if table.decimal == ",":
-        text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    parsed = pd.to_numeric(text.where(~pd.Series(missing, index=text.index)), errors="coerce").to_numpy(float)
-    bad = np.isnan(parsed) & ~missing
+    """Parse a column as numbers; invalid cells handled by ``check`` (and then missing)."""
+    values, _, bad, problem, fix = table.parse_numbers(column)
     if bad.any():
-        hint = ""
-        if text[bad].str.contains(r"^\s*-?\d+,\d+\s*$", regex=True).any():
-            hint = ' Some values use a decimal comma: declare `decimal: ","` for this table.'
-        check(report, column, bad, "expected a number, found text",
-              f"Fix these cells or add the code to `missing_codes`.{hint}")
-    return parsed
+        check(report, column, bad, problem, fix)
+    return values
+
+
+def _show(category: str, limit: int = 40) -> str:
+    """A category for a message: quoted, shortened, control characters escaped."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(category))
+    return f"'{text[:limit]}…'" if len(text) > limit else f"'{text}'"
+
+
+def _nfc(text) -> str:
+    return unicodedata.normalize("NFC", str(text))
 
 
 def _conform(values, spec: dict, variable: str, column: str, check: Checker, report: VariableReport):
@@ -121,11 +120,12 @@ def _conform(values, spec: dict, variable: str, column: str, check: Checker, rep
 
 
 def _source_column(table: Table, mapping: dict, variable: str, column: str, key: tuple = ("column",)) -> str:
-    if column not in table.data.columns:
+    name = _nfc(column).strip()
+    if name not in table.data.columns:
         raise ConfigError(
             f"{where(mapping['_source'], ['variables', variable, *key])}: column '{column}' is not in "
-            f"{table.path}. Columns found: {', '.join(map(str, table.data.columns[:25]))}.")
-    return column
+            f"{table.where}.{table.suggest(name)} {table.columns_found(25)}")
+    return name
 
 
 def _direct(table, mapping, variable, rule, spec, check, report):
@@ -137,7 +137,16 @@ def _direct(table, mapping, variable, rule, spec, check, report):
             raise ConfigError(f"{where(mapping['_source'], ['variables', variable])}: `{variable}` is a date; "
                               "declare its `format`, e.g. \"%d/%m/%Y\".")
         text = table.data[column].astype("string").str.strip().where(~pd.Series(missing, index=table.data.index))
-        parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+        native = np.asarray(table.native_dates.get(column, np.zeros(len(text), bool)), dtype=bool)
+        try:
+            parsed = pd.to_datetime(text.where(~pd.Series(native, index=text.index)), format=fmt, errors="coerce")
+        except (ValueError, TypeError):
+            raise ConfigError(f"{where(mapping['_source'], ['variables', variable, 'format'])}: `{fmt}` is not a "
+                              "date format first1000 can use; write it with strftime codes such as "
+                              "\"%d/%m/%Y\" or \"%Y-%m-%d\".") from None
+        if native.any():  # real date cells of a workbook / Parquet file: no format needed
+            iso = pd.to_datetime(text.where(pd.Series(native, index=text.index)), format="ISO8601", errors="coerce")
+            parsed = parsed.where(~pd.Series(native, index=text.index), iso)
         bad = parsed.isna().to_numpy() & ~missing
         if check(report, column, bad, f"expected a date in the format {fmt}",
                  "Fix these cells or declare the format the file uses.").any():
@@ -176,14 +185,23 @@ def _recode(table, mapping, variable, rule, spec, check, report):
         mapped = pd.Series(values)
     else:
         text = table.data[column].astype("string").str.strip()
-        lookup = {str(k).strip(): v for k, v in rule["map"].items()}
-        unmapped = ~missing & ~text.isin(list(lookup)).to_numpy(dtype=bool)
+        lookup = {_nfc(k).strip(): v for k, v in rule["map"].items()}
+        unmapped = ~missing & ~text.isin(list(lookup)).fillna(False).to_numpy(dtype=bool)
         if unmapped.any():
             categories = sorted(set(text[unmapped].dropna()))
-            shown = ", ".join(f"'{c}'" for c in categories[:5])
+            shown = ", ".join(_show(c) for c in categories[:5])
+            more = f" (and {len(categories) - 5} more)" if len(categories) > 5 else ""
+            folded = {k.casefold(): k for k in lookup}
+            near = [c for c in categories if c.casefold() in folded]
+            hint = ""
+            if near:
+                hint = (" It differs from a category of the map only by letter case." if len(categories) == 1 else
+                        f" {len(near)} of them differ from a category of the map only by letter case.")
+            several = len(categories) > 1
             check(report, column, unmapped,
-                  f"categories {shown} have no entry in the recode of `{variable}` (cohort {mapping['_cohort']})",
-                  f"Add them to the map in {mapping['_source']} or to `missing_codes`.")
+                  f"categor{'ies' if several else 'y'} {shown}{more} ha{'ve' if several else 's'} no entry in the "
+                  f"recode of `{variable}` (cohort {mapping['_cohort']})",
+                  f"Add {'them' if several else 'it'} to the map in {mapping['_source']} or to `missing_codes`.{hint}")
         mapped = text.map(lookup).where(~pd.Series(missing | unmapped, index=text.index))
     if spec["type"] in ("categorical",):
         return mapped.astype(object).where(mapped.notna(), None).to_numpy()
@@ -276,7 +294,7 @@ OPERATIONS = {
 
 def category_counts(table: Table, mapping: dict, variable: str, rule: dict, values) -> pd.DataFrame:
     """Counts per source category and the harmonised value it became (recodes only)."""
-    column = rule["column"]
+    column = _nfc(rule["column"]).strip()
     source = table.data[column].astype("string").str.strip()
     source = source.where(~pd.Series(table.missing_mask(column), index=source.index), "(missing)")
     after = pd.Series(values, index=source.index).astype(object).where(pd.notna(values), "(missing)")

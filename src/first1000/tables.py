@@ -2,11 +2,20 @@
 
 A :class:`Table` keeps the file's path and its rows as text; its checks report problems
 with the file, the column and the rows as a spreadsheet numbers them (header = row 1)
-and never quote a value from a row.
+and never quote a value from a row. (Hints about undeclared missing-value codes or Excel
+errors are fixed sentences, not quotes of the cells.)
+
+Participant IDs are compared as text after removing surrounding spaces; an ID that is a
+whole number written as a float (``1001.0``, as Excel or pandas write a numeric ID
+column that had an empty cell) is read as that whole number (``1001``), so that the
+same participant matches across tables whatever program wrote them. IDs in scientific
+notation (``1.00123E+11``: digits already lost) are an error.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +23,33 @@ import numpy as np
 import pandas as pd
 
 from first1000.errors import InputTableError, format_rows
-from first1000.io import read_table
+from first1000.io import read_raw_table
+
+#: Spellings of "missing" that exports use; quoted in hints when a table has them undeclared.
+MISSING_SPELLINGS = ("NA", "N/A", "n/a", "na", "n.a.", "N.A.", "NaN", "nan", "-", "--", ".", "?", "missing",
+                     "unknown", "onbekend", "niet gekend", "null", "NULL", "None", "none", "#N/A",
+                     "Undetermined", "undetermined", "No Ct", "N.D.", "n.d.", "ND", "nd")
+#: Excel error values as exported in cells.
+EXCEL_ERRORS = ("#DIV/0!", "#N/A", "#NAME?", "#NULL!", "#NUM!", "#REF!", "#VALUE!", "#SPILL!", "#CALC!",
+                "#GETTING_DATA")
+_DECIMAL_COMMA = r"^\s*[-+]?\d+,\d+\s*$"
+_THOUSANDS_COMMA = r"^\s*[-+]?\d{1,3}(?:,\d{3})+(?:\.\d+)?\s*$"
+_INTEGRAL_FLOAT = re.compile(r"^([-+]?\d+)\.0+$")
+_SCIENTIFIC = re.compile(r"^[-+]?\d(\.\d+)?[eE][-+]?\d+$")
+
+
+def normalise_ids(values: pd.Series) -> pd.Series:
+    """Participant IDs as compared: text, stripped, integral floats without ``.0``."""
+    if pd.api.types.is_bool_dtype(values):
+        values = values.astype(object)
+    ids = values.astype("string").str.strip()
+    return ids.str.replace(_INTEGRAL_FLOAT, r"\1", regex=True)
+
+
+def _fold(ids: pd.Series) -> pd.Series:
+    """IDs with letter case and every space removed (for 'differ only by' checks)."""
+    return ids.str.casefold().str.replace(r"[\s\u200b]+", "", regex=True)
+
 
 @dataclass
 class Table:
@@ -24,22 +59,73 @@ class Table:
     data: pd.DataFrame
     missing_codes: list = field(default_factory=list)
     decimal: str = "."
+    #: Spreadsheet row of each data row (default: position + 2, header = row 1).
+    row_numbers: np.ndarray | None = None
+    #: Column -> mask of cells that were real dates in the file (XLSX/Parquet).
+    native_dates: dict = field(default_factory=dict)
+    #: Path (and sheet) as messages name it; defaults to the path.
+    where: str = ""
+    #: The column names are participant IDs (methylation matrix): never quote them.
+    ids_in_header: bool = False
 
-    def rows(self, mask) -> str:
-        return format_rows(np.flatnonzero(np.asarray(mask)) + 2)
+    def __post_init__(self):
+        self.path = Path(self.path)
+        self.where = self.where or str(self.path)
+        self.missing_codes = [str(c).strip() for c in self.missing_codes]
+
+    # ------------------------------------------------------------------ messages
+    def row_list(self, mask) -> np.ndarray:
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        if self.row_numbers is None:
+            return positions + 2
+        return np.asarray(self.row_numbers)[positions]
+
+    def rows(self, mask, limit: int = 10) -> str:
+        return format_rows(self.row_list(mask), limit=limit)
 
     def fail(self, column: str | None, mask, problem: str, fix: str) -> InputTableError:
-        where = f"{self.path}" + (f", column '{column}'" if column else "")
+        where = self.where + (f", column '{column}'" if column else "")
         return InputTableError(f"{where}, {self.rows(mask)}: {problem}. {fix}")
+
+    def header_looks_like_data(self) -> bool:
+        """True when most column names are numbers or the table's IDs: no header row."""
+        names = pd.Series([str(c) for c in self.data.columns], dtype=object)
+        numeric = pd.to_numeric(names.str.replace(",", ".", regex=False), errors="coerce").notna()
+        dates = names.str.fullmatch(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}( .*)?").fillna(False)
+        return len(names) > 0 and (numeric | dates).sum() * 3 >= len(names)
+
+    def columns_found(self, limit: int = 20) -> str:
+        """'Columns found: a, b, c.' — or why they are not listed."""
+        if self.ids_in_header:
+            return f"The file has {len(self.data.columns)} columns (not listed: their names are participant IDs)."
+        if self.header_looks_like_data():
+            return ("The header row does not look like a header (many of its cells are numbers or dates), so its "
+                    "cells are not listed here: export the table with its column names in row 1.")
+        names = list(map(str, self.data.columns))
+        more = f" (and {len(names) - limit} more)" if len(names) > limit else ""
+        return f"Columns found: {', '.join(names[:limit])}{more}."
+
+    def suggest(self, column: str) -> str:
+        """' Did you mean 'X'?' for a column that is not in the table."""
+        if self.ids_in_header or self.header_looks_like_data():
+            return ""
+        names = list(map(str, self.data.columns))
+        folded = {n.casefold().replace(" ", "_"): n for n in names}
+        key = str(column).casefold().replace(" ", "_")
+        if key in folded:
+            return f" Did you mean '{folded[key]}'?"
+        close = difflib.get_close_matches(str(column), names, n=1, cutoff=0.8)
+        return f" Did you mean '{close[0]}'?" if close else ""
 
     def require(self, columns: dict[str, str], kind: str) -> None:
         missing = [src for src in columns.values() if src not in self.data.columns]
         if missing:
             raise InputTableError(
-                f"{self.path}: missing column '{missing[0]}' (needed for the {kind} table). "
-                f"Columns found: {', '.join(map(str, self.data.columns[:20]))}. Rename the column in the "
-                "file or map it in the cohort's mapping file under `columns`.")
+                f"{self.where}: missing column '{missing[0]}' (needed for the {kind} table).{self.suggest(missing[0])} "
+                f"{self.columns_found()} Rename the column in the file or map it in the cohort's mapping file "
+                "under `columns`.")
 
+    # ------------------------------------------------------------------ cells
     def missing_mask(self, column: str) -> np.ndarray:
         values = self.data[column]
         numeric_codes = pd.to_numeric(pd.Series(self.missing_codes, dtype=object), errors="coerce").dropna()
@@ -52,30 +138,84 @@ class Table:
             mask |= as_number.isin(numeric_codes.tolist())
         return mask.fillna(True).to_numpy(dtype=bool)
 
+    def parse_numbers(self, column: str, *, below_codes=()):
+        """Parse a column as numbers without raising.
+
+        Returns ``(values, below, bad, problem, fix)``: ``bad`` marks cells that are neither
+        a finite number, a missing code nor a below-limit code (``problem``/``fix`` then
+        describe them; otherwise both are empty).
+        """
+        values = self.data[column]
+        missing = self.missing_mask(column)
+        n = len(values)
+        if pd.api.types.is_bool_dtype(values):
+            values = values.astype("float64")
+        if pd.api.types.is_numeric_dtype(values):
+            parsed = np.where(missing, np.nan, values.astype("float64").to_numpy(dtype=float, na_value=np.nan))
+            bad = np.isinf(parsed)
+            problem = "expected a finite number, found an infinite value" if bad.any() else ""
+            fix = "Fix these cells (or code them as missing)." if bad.any() else ""
+            return np.where(bad, np.nan, parsed), np.zeros(n, bool), bad, problem, fix
+        text = values.astype("string").str.strip()
+        below = text.isin(list(below_codes)).fillna(False).to_numpy(dtype=bool) & ~missing
+        clean = text.where(pd.Series(~(missing | below), index=text.index))
+        hints = []
+        ambiguous = np.zeros(n, bool)
+        if self.decimal == ",":
+            # "1.234,5" (thousands grouped) is unambiguous; "3.354" or "3.5" is not.
+            dotted = clean.str.contains(".", regex=False).fillna(False).to_numpy(dtype=bool)
+            grouped = clean.str.fullmatch(r"[-+]?\d{1,3}(\.\d{3})+(,\d+)?").fillna(False).to_numpy(dtype=bool)
+            has_comma = clean.str.contains(",", regex=False).fillna(False).to_numpy(dtype=bool)
+            ambiguous = dotted & ~(grouped & has_comma)
+            clean = clean.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+        parsed = pd.to_numeric(clean, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        text_bad = np.isnan(parsed) & ~missing & ~below
+        infinite = np.isinf(parsed)
+        if (ambiguous & ~text_bad).any():
+            bad = ambiguous & ~missing & ~below
+            return (np.where(bad, np.nan, parsed), below, bad,
+                    "a '.' in a table declared with `decimal: \",\"` (mixed decimal separators: '.' could be a "
+                    "decimal point or a thousands separator here)",
+                    "Use one decimal separator throughout the table (and declare it with `decimal`).")
+        if text_bad.any():
+            bad_text = text[text_bad]
+            allowed = f" or a below-limit code ({', '.join(below_codes)})" if below_codes else ""
+            codes = [c for c in MISSING_SPELLINGS if c in set(bad_text)]
+            errors = [c for c in EXCEL_ERRORS if c in set(bad_text)]
+            if codes:
+                hints.append("Some of these cells hold a usual missing-value code (such as NA, n.a. or -) that "
+                             "is not declared: add the code to `missing_codes` in the cohort's mapping file.")
+            if errors:
+                hints.append("Some of these cells hold Excel formula errors: fix the formulas in the workbook "
+                             "and export again.")
+            if self.decimal != "," and bad_text.str.contains(_DECIMAL_COMMA, regex=True).any():
+                hints.append('Some values use a decimal comma: declare `decimal: ","` for this table.')
+            if bad_text.str.contains(_THOUSANDS_COMMA, regex=True).any():
+                hints.append("Some values use ',' as a thousands separator: export numbers without "
+                             "thousands separators.")
+            dates = self.native_dates.get(column)
+            if dates is not None and (np.asarray(dates) & text_bad).any():
+                hints.append("Some of these cells are Excel dates (Excel can turn numbers such as 3.5 into "
+                             "dates): format the column as numbers and enter the values again.")
+            fix = "Fix these cells or add the code to `missing_codes`."
+            return (np.where(text_bad, np.nan, parsed), below, text_bad,
+                    f"expected a number{allowed}, found text", " ".join([fix, *hints]))
+        if infinite.any():
+            return (np.where(infinite, np.nan, parsed), below, infinite,
+                    "expected a finite number, found a number too large to represent",
+                    "Fix these cells (or code them as missing).")
+        return parsed, below, np.zeros(n, bool), "", ""
+
     def numeric(self, column: str, *, below_codes=(), label: str | None = None):
         """Parse a column as numbers; returns (values, below_limit mask).
 
         Missing codes become NaN; text that is neither a number, a missing code nor a
         declared below-limit code is an error naming the rows.
         """
-        values = self.data[column]
-        missing = self.missing_mask(column)
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
-            return np.where(missing, np.nan, values.astype(float).to_numpy()), np.zeros(len(values), bool)
-        text = values.astype("string").str.strip()
-        below = text.isin(list(below_codes)).to_numpy(dtype=bool) & ~missing
-        if self.decimal == ",":
-            text = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-        parsed = pd.to_numeric(text.where(~(missing | below)), errors="coerce").to_numpy(dtype=float)
-        bad = np.isnan(parsed) & ~missing & ~below
+        values, below, bad, problem, fix = self.parse_numbers(column, below_codes=below_codes)
         if bad.any():
-            allowed = f" or a below-limit code ({', '.join(below_codes)})" if below_codes else ""
-            decimal_hint = ""
-            if text[bad].str.contains(r"^\s*-?\d+,\d+\s*$", regex=True).any():
-                decimal_hint = " Some values use a decimal comma: declare `decimal: \",\"` for this table."
-            raise self.fail(column, bad, f"expected a number{allowed}, found text",
-                            f"Fix these cells or add the code to `missing_codes`.{decimal_hint}")
-        return parsed, below
+            raise self.fail(column, bad, problem, fix)
+        return values, below
 
     def check_range(self, column: str, values: np.ndarray, spec: dict, what: str = "") -> None:
         lo, hi = spec.get("minimum"), spec.get("maximum")
@@ -99,31 +239,59 @@ class Table:
             raise self.fail(column, bad, f"value out of range{what}: expected {' and '.join(bounds)}",
                             "Check the unit declared in the mapping file and the values in these rows.")
 
-    def ids(self, column: str, *, unique: bool) -> pd.Series:
+    def ids(self, column: str, *, unique: bool, what: str = "participant ID") -> pd.Series:
+        """The ID column, normalised (:func:`normalise_ids`) and checked.
+
+        Empty IDs (blank or a missing code) and IDs in scientific notation are errors; with
+        ``unique``, so are IDs that repeat, also when they differ only by letter case or
+        spaces.
+        """
         if column not in self.data.columns:
             raise InputTableError(
-                f"{self.path}: missing ID column '{column}'. Columns found: "
-                f"{', '.join(map(str, self.data.columns[:20]))}. Fix `id` in the cohort's mapping file.")
-        ids = self.data[column].astype("string").str.strip()
-        empty = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
+                f"{self.where}: missing ID column '{column}'.{self.suggest(column)} {self.columns_found()} "
+                "Fix `id` in the cohort's mapping file.")
+        raw = self.data[column]
+        ids = normalise_ids(raw)
+        codes = [c for c in self.missing_codes if c]
+        empty = (ids.isna() | (ids == "") | ids.isin(codes)).fillna(True).to_numpy(dtype=bool)
         if empty.any():
-            raise self.fail(column, empty, "empty participant ID", "Every row needs an ID.")
+            raise self.fail(column, empty, f"empty {what}" + (" (blank or a missing code)" if codes else ""),
+                            "Every row needs an ID: fill it in or delete the row.")
+        scientific = ids.str.fullmatch(_SCIENTIFIC).fillna(False).to_numpy(dtype=bool)
+        if scientific.any():
+            raise self.fail(column, scientific, f"{what} in scientific notation (a spreadsheet turned a long "
+                            "numeric ID into a number and dropped digits)",
+                            "Format the ID column as text in the spreadsheet, restore the IDs and export again.")
         if unique:
-            folded = ids.str.casefold()
+            folded = _fold(ids)
             dup = folded.duplicated(keep=False).to_numpy(dtype=bool)
             if dup.any():
                 exact = ids.duplicated(keep=False).to_numpy(dtype=bool)
-                kind = "duplicated participant ID" if exact[dup].all() else (
-                    "participant IDs that differ only by letter case or surrounding spaces")
+                raw_text = raw.astype("string")
+                verbatim = raw_text.duplicated(keep=False).to_numpy(dtype=bool)
+                if verbatim[dup].all():
+                    kind = "duplicated participant ID"
+                elif exact[dup].all():
+                    kind = ("participant IDs that differ only by surrounding spaces or a trailing '.0' "
+                            "(the same ID twice)")
+                else:
+                    kind = "participant IDs that differ only by letter case or spaces"
                 raise self.fail(column, dup, kind, "Each participant must appear once; remove or merge the rows.")
         return ids
 
 
-def open_table(spec: dict, missing_codes) -> Table:
-    data = read_table(spec["path"], delimiter=spec.get("delimiter"), decimal=spec.get("decimal", "."),
-                      sheet=spec.get("sheet"), encoding=spec.get("encoding", "utf-8"))
-    if len(data) == 0:
-        raise InputTableError(f"{spec['path']}: the table has a header but no rows.")
-    return Table(Path(spec["path"]), data, list(missing_codes), spec.get("decimal", "."))
-
-
+def open_table(spec: dict, missing_codes, *, ids_in_header: bool = False) -> Table:
+    """Read the table a mapping entry points to (see :func:`first1000.io.read_raw_table`)."""
+    expect = [spec.get("id"), *spec.get("columns", {}).values()]
+    raw = read_raw_table(spec["path"], delimiter=spec.get("delimiter"), decimal=spec.get("decimal", "."),
+                         sheet=spec.get("sheet"), encoding=spec.get("encoding", "utf-8"),
+                         expect=[e for e in expect if e], ids_in_header=ids_in_header)
+    if len(raw.data) == 0:
+        raise InputTableError(f"{raw.where}: the table has a header but no rows (no data below row "
+                              f"{raw.header_row}). Export the table again with its rows, or remove it from the "
+                              "cohort's mapping file.")
+    if len(raw.data.columns) == 0:
+        raise InputTableError(f"{raw.where}: the table has no named columns. Export it again with its header row.")
+    return Table(Path(spec["path"]), raw.data, list(missing_codes), spec.get("decimal", "."),
+                 row_numbers=raw.row_numbers, native_dates=raw.native_dates, where=raw.where,
+                 ids_in_header=ids_in_header)

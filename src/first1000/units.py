@@ -31,9 +31,18 @@ _PARSED = {("weeks+days", "days")}
 
 
 def conversion(source: str, target: str | None, where: str = ""):
-    """Return a function converting a numeric/text Series from ``source`` to ``target``."""
-    if target is None or source == target:
+    """Return a function converting a numeric/text Series from ``source`` to ``target``.
+
+    A unit declared for a quantity without a unit (``target`` None) is an error: nothing
+    could be converted, and a silently ignored unit hides a mistake in the mapping.
+    """
+    if source == target:
         return lambda s: s
+    if target is None:
+        raise ConfigError(
+            f"{where + ': ' if where else ''}`{source}` is declared, but the harmonised variable has no unit in the "
+            "data schema, so there is nothing to convert to. Remove `unit` (or give the variable a unit in the "
+            "data schema).")
     if (source, target) in _PARSED:
         return parse_weeks_days
     if (source, target) in _FACTORS:

@@ -7,12 +7,13 @@ meffil/ewaff and the PACE consortium analysis plans. This module gives the same 
 1. **Fit** (:func:`ewas_fit`, stage a). The design X (n samples x p columns: intercept,
    exposure(s), numeric dummy-coded covariates) is decomposed once, X = QR, and a whole
    chunk of CpGs is fitted with products of that decomposition. CpGs with missing values
-   are grouped by their missingness pattern; each pattern is fitted exactly with its own
-   reduced design (as limma's per-gene ``lm.fit`` on the observed samples), vectorised
-   across the CpGs of the group.
+   are grouped by their missingness pattern; each pattern's reduced design is decomposed
+   once and every such CpG is fitted exactly on its observed samples (as limma's per-gene
+   ``lm.fit``), vectorised across CpGs (also across CpGs of different patterns).
 2. **Prior** (:func:`fit_prior`, stage b). limma's ``squeezeVar``/``fitFDist``: the prior
    degrees of freedom d0 and prior variance s0^2 from the residual variances and degrees
-   of freedom of *all* CpGs, by trigamma moment matching (Smyth 2004).
+   of freedom of *all* CpGs, by trigamma moment matching (Smyth 2004); optionally limma
+   3.61+'s ``fitFDistUnequalDF1``, its default when the df differ (``method="auto"``).
 3. **Moderate** (:func:`moderate`, stage c). Posterior variances, moderated t and p per
    chunk given the prior. Because stage b only needs (s^2, df) of every CpG, an EWAS can
    be sharded: fit shards independently, gather s^2/df, estimate the prior once, moderate
@@ -30,10 +31,12 @@ Determinism
 Every per-CpG number depends only on that CpG's values and the design: sums over samples
 are written as sequential element-wise updates (a rank-1 update per sample, vectorised
 across CpGs) instead of BLAS matrix products, whose summation order can depend on the
-block size, the thread count and the CPU kernel (``OPENBLAS_CORETYPE``). So the result of
-a CpG does not change with the chunk size, the shard boundaries, which other CpGs share
-its missingness pattern, or the machine's BLAS. The design decompositions (tiny) use
-LAPACK on identical inputs.
+block size and the thread count. So the result of a CpG does not change with the chunk
+size, the shard boundaries, the inner tile sizes or which other CpGs share its missingness
+pattern: one pass and any sharding give bitwise identical tables. The design
+decompositions (tiny QRs) use LAPACK, so machines whose BLAS selects a different CPU
+kernel (``OPENBLAS_CORETYPE``) can differ in the last bits; run all shards of one EWAS on
+the same kind of machine if bitwise identity matters.
 
 Memory
 ------
@@ -56,18 +59,19 @@ Childhood Epigenetics (PACE) Consortium. *Int J Epidemiol* 47:22-23u.
 from __future__ import annotations
 
 import math
+import os
 import queue
 import threading
 import warnings
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, special
+from scipy import special
 
 from first1000.errors import InputTableError, ModelError
 from first1000.stats.multitest import bh_fdr
@@ -97,13 +101,18 @@ ADJUST_COLUMNS = ["fdr", "bonferroni", "sig_450k", "sig_epic"]
 STATUSES = ("ok", "too_few_samples", "not_estimable")
 FILE_FORMATS = ("parquet", "tsv", "npy")
 SCALES = ("beta", "m")
+PRIOR_METHODS = ("trigamma", "unequal_df", "auto")
 
 # CpGs per step of the inner loops: (p + 1) x _TILE float64 temporaries stay in the L2
 # cache while the sample loop runs.
 _TILE = 4096
-# Reduced-design decompositions kept for reuse (one missingness pattern each).
-_CACHE_PATTERNS = 256
+# Values of the per-CpG designs held by one tile of the missing-value path (32 MB).
+_TILE_MISSING_VALUES = 2**22
+# Values per step of the element-wise beta -> M conversion (1 MB: stays in cache).
+_BLOCK = 2**17
 _STATUS_OK, _STATUS_FEW, _STATUS_NOT_ESTIMABLE = 0, 1, 2
+# Threads for the outlier rule's partial sorts (the only multi-threaded step of the fit).
+_THREADS = max(1, min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1))
 
 
 # --------------------------------------------------------------------------------------
@@ -158,6 +167,17 @@ def _kept_columns(x: np.ndarray) -> list[int]:
     return kept
 
 
+def _upper_inverse(r: np.ndarray) -> np.ndarray:
+    """R^-1 of an upper-triangular matrix by back substitution (tiny; no threaded BLAS)."""
+    k = r.shape[0]
+    inv = np.zeros((k, k))
+    for i in range(k - 1, -1, -1):
+        row = -np.sum(r[i, i + 1 :, None] * inv[i + 1 :, :], axis=0)
+        row[i] += 1.0
+        inv[i] = row / r[i, i]
+    return inv
+
+
 def _decompose(x: np.ndarray) -> _Decomposition:
     """Decompose a design: X_kept = QR; R^-1; the constant vector's projection."""
     n, p = x.shape
@@ -170,7 +190,7 @@ def _decompose(x: np.ndarray) -> _Decomposition:
             n, 0, position, np.ones((n, 1)), np.zeros((0, 0)), np.zeros(0), np.zeros(0), float(n)
         )
     q, r = np.linalg.qr(_aligned_copy(x[:, kept]))
-    r_inv = linalg.solve_triangular(_aligned_copy(r), np.eye(rank), lower=False)
+    r_inv = _upper_inverse(r)
     ones = np.ones(n)
     h = q.T @ ones  # Q'1
     u = ones - q @ h  # (I - P)1
@@ -241,9 +261,7 @@ def _design_array(design, terms) -> tuple[np.ndarray, list[str], list[int], list
         elif str(term) in names:
             idx.append(names.index(str(term)))
         else:
-            raise ModelError(
-                f"term {term!r} is not a design column; columns: {', '.join(names)}"
-            )
+            raise ModelError(f"term {term!r} is not a design column; columns: {', '.join(names)}")
     if len(set(idx)) != len(idx):
         raise ModelError("terms must not repeat")
     if n - p < 1:
@@ -286,33 +304,47 @@ def beta_to_m(beta) -> np.ndarray:
     InputTableError
         If a non-missing value lies outside [0, 1] (the data are not beta values).
     """
-    b = np.array(beta, dtype=np.float64)
-    _check_beta_range(b)
-    return _beta_to_m_inplace(b)
+    b = np.array(beta, dtype=np.float64, order="C")
+    _convert_inplace(b, "beta", None, "")
+    return b
 
 
 def m_to_beta(m) -> np.ndarray:
-    """Beta values from M-values: beta = 2^M / (1 + 2^M)."""
+    """Beta values from M-values: beta = 2^M / (1 + 2^M) = 1 / (1 + 2^-M)."""
     m = np.asarray(m, dtype=np.float64)
     return special.expit(m * math.log(2.0))
 
 
-def _check_beta_range(b: np.ndarray, where: str = "") -> None:
-    with np.errstate(invalid="ignore"):
-        bad = int(np.count_nonzero((b < 0) | (b > 1)))
-    if bad:
-        raise InputTableError(
-            f"{bad} value(s){where} lie outside [0, 1], so they are not beta values; if the "
-            "matrix holds M-values pass scale='m'"
-        )
+def _convert_inplace(values: np.ndarray, scale: str, beta_out: np.ndarray | None, where: str):
+    """Turn a C-contiguous block into M-values in place, block by block (no large temporaries).
 
-
-def _beta_to_m_inplace(b: np.ndarray) -> np.ndarray:
-    np.clip(b, BETA_CLIP, 1.0 - BETA_CLIP, out=b)
-    denom = 1.0 - b
-    np.divide(b, denom, out=b)
-    np.log2(b, out=b)
-    return b
+    ``scale="beta"``: check the range, copy the betas to ``beta_out`` if given, then clip and
+    take log2(beta / (1 - beta)). ``scale="m"``: leave the values and write their betas to
+    ``beta_out`` if given. Element-wise only, so the chunking never changes a value.
+    """
+    flat = values.reshape(-1)
+    bflat = None if beta_out is None else beta_out.reshape(-1)
+    tmp = np.empty(min(_BLOCK, flat.size))
+    for start in range(0, flat.size, _BLOCK):
+        blk = flat[start : start + _BLOCK]
+        t = tmp[: blk.size]
+        if scale == "beta":
+            if np.fmin.reduce(blk) < 0 or np.fmax.reduce(blk) > 1:
+                with np.errstate(invalid="ignore"):
+                    bad = int(np.count_nonzero((values < 0) | (values > 1)))
+                raise InputTableError(
+                    f"{bad} value(s){where} lie outside [0, 1], so they are not beta values; "
+                    "if the matrix holds M-values pass scale='m'"
+                )
+            if bflat is not None:
+                bflat[start : start + blk.size] = blk
+            np.clip(blk, BETA_CLIP, 1.0 - BETA_CLIP, out=blk)
+            np.subtract(1.0, blk, out=t)
+            np.divide(blk, t, out=blk)
+            np.log2(blk, out=blk)
+        elif bflat is not None:
+            np.multiply(blk, math.log(2.0), out=t)
+            special.expit(t, out=bflat[start : start + blk.size])
 
 
 def _type7(sorted_rows: np.ndarray, counts: np.ndarray, prob: float) -> np.ndarray:
@@ -331,8 +363,8 @@ def _type7(sorted_rows: np.ndarray, counts: np.ndarray, prob: float) -> np.ndarr
     return out
 
 
-def _iqr_bounds(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per-row Q1 - k*IQR and Q3 + k*IQR over the finite values of each row (m x n)."""
+def _iqr_bounds_block(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Q1 - k*IQR and Q3 + k*IQR per row of a C-contiguous block it may reorder in place."""
     m, n = values.shape
     finite = np.isfinite(values)
     counts = finite.sum(axis=1)
@@ -340,10 +372,14 @@ def _iqr_bounds(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
     q3 = np.full(m, np.nan)
     complete = counts == n
     if complete.any() and n > 0:
-        rows = values[complete] if not complete.all() else np.array(values, order="C")
         kth = sorted({int(np.floor((n - 1) * q)) for q in (0.25, 0.75)}
                      | {int(np.ceil((n - 1) * q)) for q in (0.25, 0.75)})  # fmt: skip
-        part = np.partition(rows, kth, axis=1)
+        if complete.all():
+            part = values
+            part.partition(kth, axis=1)
+        else:
+            part = values[complete]
+            part.partition(kth, axis=1)
         c = np.full(part.shape[0], n)
         q1[complete] = _type7(part, c, 0.25)
         q3[complete] = _type7(part, c, 0.75)
@@ -356,6 +392,31 @@ def _iqr_bounds(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
         q3[partial] = _type7(rows, c, 0.75)
     iqr = q3 - q1
     return q1 - k * iqr, q3 + k * iqr
+
+
+def _iqr_bounds(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row Q1 - k*IQR and Q3 + k*IQR over the finite values of each row (m x n).
+
+    Rows are handled in blocks (copied, then partially sorted in place) on up to 2 threads:
+    NumPy's partition releases the GIL. Each row's bounds depend only on that row.
+    """
+    m = values.shape[0]
+    lower = np.empty(m)
+    upper = np.empty(m)
+    step = 2048
+
+    def run(r0: int) -> None:
+        block = np.array(values[r0 : r0 + step], dtype=np.float64, order="C")
+        lower[r0 : r0 + step], upper[r0 : r0 + step] = _iqr_bounds_block(block, k)
+
+    starts = range(0, m, step)
+    if m > step and _THREADS > 1:
+        with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+            list(pool.map(run, starts))
+    else:
+        for r0 in starts:
+            run(r0)
+    return lower, upper
 
 
 def iqr_outliers(values, k: float = 3.0) -> np.ndarray:
@@ -398,9 +459,16 @@ def iqr_outliers(values, k: float = 3.0) -> np.ndarray:
 
 
 def _fit_columns(
-    yt: np.ndarray, dec: _Decomposition, want: np.ndarray
+    yt: np.ndarray,
+    dec: _Decomposition,
+    want: np.ndarray,
+    cols: np.ndarray | None = None,
+    work: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients (len(want) x m) and RSS (m) for the CpG columns of yt (n x m).
+
+    ``cols`` selects columns of yt (gathered tile by tile into ``work``, a reusable flat
+    float64 buffer of at least n * _TILE values, so no chunk-sized copy is ever made).
 
     Maths (per CpG y, with ybar its mean and y_c = y - ybar 1; X = QR; u = (I - P)1):
       effects     e   = Q' y_c                      (all sums over samples below are
@@ -410,20 +478,28 @@ def _fit_columns(
     Centring first keeps RSS = ||y_c||^2 - ||e||^2 free of cancellation by the mean
     (relative error ~ eps / (1 - R^2) instead of eps * ybar^2 / sigma^2).
     """
-    n, m = yt.shape
+    n = yt.shape[0]
+    m = yt.shape[1] if cols is None else cols.size
     rank = dec.rank
     w = dec.weights
     nw = w.shape[1]
     coef = np.empty((len(want), m))
     rss = np.empty(m)
+    if work is None or work.size < n * min(_TILE, m):
+        work = np.empty(n * min(_TILE, m))
     for start in range(0, m, _TILE):
-        y = yt[:, start : start + _TILE]
-        t = y.shape[1]
+        t = min(_TILE, m - start)
+        yc = work[: n * t].reshape(n, t)
+        if cols is None:
+            y = yt[:, start : start + t]
+        else:
+            np.take(yt, cols[start : start + t], axis=1, out=yc, mode="clip")
+            y = yc
         total = np.zeros(t)
         for k in range(n):
             np.add(total, y[k], out=total)
         ybar = total / n
-        yc = y - ybar
+        np.subtract(y, ybar, out=yc)
         eff = np.zeros((nw, t))
         ss = np.zeros(t)
         tmp = np.empty((nw, t))
@@ -454,8 +530,186 @@ def _fit_columns(
     return coef, rss
 
 
+@dataclass(frozen=True)
+class _Padded:
+    """A reduced design's decomposition laid out on the full sample and column grid.
+
+    Rows of missing samples and columns of aliased design columns are zero, so the
+    sequential sums over samples and columns add exact zeros and give the same numbers as
+    the compact decomposition, while CpGs with different patterns share one array layout.
+    """
+
+    n: int  # observed samples
+    rank: int
+    weights: np.ndarray  # (n_full, p + 1): Q in design-column positions, then u
+    r_inv: np.ndarray  # (p, p) R^-1 in design-column positions
+    const_coef: np.ndarray  # (p,)
+    stdev_unscaled: np.ndarray  # (p,) NaN for aliased columns
+    u_norm2: float
+
+
+def _pad(dec: _Decomposition, observed: np.ndarray) -> _Padded:
+    n_full = observed.size
+    p = dec.position.size
+    kept = np.flatnonzero(dec.position >= 0)
+    rows = np.flatnonzero(observed)
+    w = np.zeros((n_full, p + 1))
+    w[np.ix_(rows, kept)] = dec.weights[:, : dec.rank]
+    if dec.weights.shape[1] > dec.rank:
+        w[rows, p] = dec.weights[:, dec.rank]
+    r_inv = np.zeros((p, p))
+    r_inv[np.ix_(kept, kept)] = dec.r_inv
+    const = np.zeros(p)
+    const[kept] = dec.const_coef
+    su = np.full(p, np.nan)
+    su[kept] = dec.stdev_unscaled
+    return _Padded(dec.n, dec.rank, w, r_inv, const, su, dec.u_norm2)
+
+
+def _decompose_batch(
+    x: np.ndarray, observed: np.ndarray, full: _Decomposition
+) -> dict[str, np.ndarray]:
+    """Padded decompositions of many reduced designs at once (patterns x samples mask).
+
+    The reduced design of a pattern is X with the rows of its missing samples set to 0:
+    zero rows change neither X'X nor the column space restricted to the observed samples,
+    so one batched Householder QR (``numpy.linalg.qr`` on the stack) gives every pattern's
+    R and a Q whose missing rows are (set to) zero. Patterns that are rank deficient
+    (R_jj <= 1e-7 ||X_j||) or have n_obs <= p are redone one by one with
+    :func:`_decompose` (R's ``lm.fit`` aliasing). Every quantity of a pattern depends only
+    on that pattern (loops over samples and columns are sequential), not on the batch.
+
+    If the constant vector lies in the span of the full design (an intercept, or dummies
+    summing to 1), X c = 1 gives X_obs c = 1_obs for every pattern: the constant's
+    coefficients are the full design's c and u = (I - P)1_obs = 0, so neither is computed.
+
+    Returns arrays over patterns: ``weights`` (g, n, p + 1), ``r_inv`` (g, p, p),
+    ``const`` (g, p), ``su`` (g, p; NaN for aliased columns), ``u2``, ``n_obs``, ``rank``.
+    """
+    g, n = observed.shape
+    p = x.shape[1]
+    obs = observed.astype(np.float64)
+    xp = x[None, :, :] * obs[:, :, None]  # (g, n, p), exact zeros on missing rows
+    n_obs = observed.sum(axis=1)
+    xsq = x * x
+    norms2 = np.zeros((g, p))
+    for k in range(n):
+        norms2 += obs[:, k, None] * xsq[k]
+    q, r = np.linalg.qr(xp)
+    del xp
+    diag = np.abs(np.diagonal(r, axis1=1, axis2=2))
+    good = (n_obs > p) & np.all(diag > ALIAS_TOL * np.sqrt(norms2), axis=1)
+    weights = np.zeros((g, n, p + 1))
+    weights[:, :, :p] = q
+    del q
+    weights[:, :, :p] *= obs[:, :, None]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        r_inv = np.zeros((g, p, p))
+        for i in range(p - 1, -1, -1):
+            row = np.zeros((g, p))
+            row[:, i] = 1.0
+            for col in range(i + 1, p):
+                row -= r[:, i, col, None] * r_inv[:, col, :]
+            r_inv[:, i, :] = row / r[:, i, i, None]
+        su2 = np.zeros((g, p))
+        for col in range(p):
+            su2 += r_inv[:, :, col] * r_inv[:, :, col]
+        if full.u_norm2 == 0.0:
+            const = np.repeat(full.const_coef[None, :], g, axis=0)
+            u2 = np.zeros(g)
+        else:
+            h = np.zeros((g, p))
+            for k in range(n):
+                h += weights[:, k, :p] * obs[:, k, None]
+            u = obs.copy()
+            for j in range(p):
+                u -= weights[:, :, j] * h[:, j, None]
+            u *= obs
+            u2 = np.zeros(g)
+            for k in range(n):
+                u2 += u[:, k] * u[:, k]
+            in_span = u2 <= 1e-16 * n_obs
+            u[in_span] = 0.0
+            u2[in_span] = 0.0
+            weights[:, :, p] = u
+            const = np.zeros((g, p))
+            for col in range(p):
+                const += r_inv[:, :, col] * h[:, col, None]
+    out = {
+        "weights": weights,
+        "r_inv": r_inv,
+        "const": const,
+        "su": np.sqrt(su2),
+        "u2": u2,
+        "n_obs": n_obs.astype(np.int64),
+        "rank": np.full(g, p, dtype=np.int64),
+    }
+    for i in np.flatnonzero(~good):
+        single = _pad(_decompose(x[observed[i]]), observed[i])
+        out["weights"][i] = single.weights
+        out["r_inv"][i] = single.r_inv
+        out["const"][i] = single.const_coef
+        out["su"][i] = single.stdev_unscaled
+        out["u2"][i] = single.u_norm2
+        out["rank"][i] = single.rank
+    return out
+
+
+def _fit_varying(
+    y0: np.ndarray,
+    observed: np.ndarray,
+    n_obs: np.ndarray,
+    weights: np.ndarray,
+    r_inv_rows: np.ndarray,
+    const: np.ndarray,
+    u_norm2: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_fit_columns` with a design per CpG (CpGs with missing values).
+
+    y0 (n x t) has its missing values set to 0; weights (n, p + 1, t), r_inv_rows
+    (k, p, t) and const (k, t) are the padded per-CpG decompositions (see :class:`_Padded`).
+    Same formulas as :func:`_fit_columns`, each CpG on its observed samples; every number
+    of a CpG depends only on its own values and its pattern's decomposition.
+    """
+    n, t = y0.shape
+    nw = weights.shape[1]
+    p = nw - 1
+    total = np.zeros(t)
+    for k in range(n):
+        np.add(total, y0[k], out=total)
+    ybar = total / n_obs
+    yc = np.where(observed, y0 - ybar, 0.0)
+    eff = np.zeros((nw, t))
+    ss = np.zeros(t)
+    tmp = np.empty((nw, t))
+    tmp1 = np.empty(t)
+    for k in range(n):
+        yk = yc[k]
+        np.multiply(weights[k], yk, out=tmp)
+        np.add(eff, tmp, out=eff)
+        np.multiply(yk, yk, out=tmp1)
+        np.add(ss, tmp1, out=ss)
+    explained = np.zeros(t)
+    for j in range(p):
+        np.multiply(eff[j], eff[j], out=tmp1)
+        np.add(explained, tmp1, out=explained)
+    rss = ss - explained
+    rss += 2.0 * ybar * eff[p] + ybar * ybar * u_norm2
+    np.maximum(rss, 0.0, out=rss)
+    coef = np.empty((r_inv_rows.shape[0], t))
+    for i in range(r_inv_rows.shape[0]):
+        c = np.zeros(t)
+        for col in range(p):
+            np.multiply(r_inv_rows[i, col], eff[col], out=tmp1)
+            np.add(c, tmp1, out=c)
+        np.multiply(ybar, const[i], out=tmp1)
+        np.add(c, tmp1, out=c)
+        coef[i] = c
+    return coef, rss
+
+
 class _Engine:
-    """Holds the design, its decomposition and a cache of reduced-design decompositions."""
+    """Holds the design, its decomposition and a reusable work buffer; fits chunks."""
 
     def __init__(self, x: np.ndarray, names: list[str], term_idx: list[int]):
         self.x = x
@@ -463,18 +717,9 @@ class _Engine:
         self.term_idx = np.asarray(term_idx, dtype=np.int64)
         self.terms = [names[j] for j in term_idx]
         self.full = _decompose(x)
-        self._cache: OrderedDict[bytes, _Decomposition] = OrderedDict()
-
-    def _reduced(self, key: bytes, observed: np.ndarray) -> _Decomposition:
-        dec = self._cache.get(key)
-        if dec is None:
-            dec = _decompose(self.x[observed])
-            self._cache[key] = dec
-            if len(self._cache) > _CACHE_PATTERNS:
-                self._cache.popitem(last=False)
-        else:
-            self._cache.move_to_end(key)
-        return dec
+        n, p = x.shape
+        self._tile_missing = max(1, _TILE_MISSING_VALUES // (n * (p + 1)))
+        self._work = np.empty(n * _TILE)  # reusable tile buffer of _fit_columns
 
     def fit(
         self,
@@ -483,12 +728,16 @@ class _Engine:
         remove_outliers: bool = False,
         outlier_k: float = 3.0,
         outliers_on_beta: bool = True,
+        inplace: bool = False,
     ) -> dict[str, np.ndarray]:
         """Fit the CpG columns of yt (n x m M-values; beta_t optional, same shape).
 
         Outliers (if removed) are detected on beta_t when given and ``outliers_on_beta``,
-        else on yt; the caller's arrays are never modified.
+        else on yt, and set to NaN in both; in copies unless ``inplace``.
         """
+        yt = np.ascontiguousarray(yt, dtype=np.float64)
+        if beta_t is not None:
+            beta_t = np.ascontiguousarray(beta_t, dtype=np.float64)
         n, m = yt.shape
         kt = len(self.term_idx)
         n_outliers = np.zeros(m, dtype=np.int64)
@@ -499,15 +748,18 @@ class _Engine:
                 out = (source < lower) | (source > upper)
             n_outliers = out.sum(axis=0).astype(np.int64)
             if n_outliers.any():
-                yt = yt.copy()
+                yt = yt if inplace else yt.copy()
                 yt[out] = np.nan
                 if beta_t is not None:
-                    beta_t = beta_t.copy()
+                    beta_t = beta_t if inplace else beta_t.copy()
                     beta_t[out] = np.nan
-        missing = ~np.isfinite(yt)
-        if beta_t is not None:
-            missing |= ~np.isfinite(beta_t)
-        incomplete = missing.any(axis=0)
+        # A CpG has a missing (non-finite) value exactly when its column sum is not finite
+        # (barring overflow, which only sends a CpG down the exact missing-value path).
+        with np.errstate(invalid="ignore", over="ignore"):
+            colsum = np.add.reduce(yt, axis=0)
+            if beta_t is not None:
+                colsum += np.add.reduce(beta_t, axis=0)
+        incomplete = ~np.isfinite(colsum)
 
         res = {
             "coef": np.full((m, kt), np.nan),
@@ -524,55 +776,74 @@ class _Engine:
 
         complete_cols = np.flatnonzero(~incomplete)
         if complete_cols.size:
-            if complete_cols.size == m:
-                y_c = yt if yt.flags.c_contiguous else np.ascontiguousarray(yt)
-                b_c = None if beta_t is None else np.ascontiguousarray(beta_t)
-            else:
-                y_c = yt[:, complete_cols]
-                b_c = None if beta_t is None else beta_t[:, complete_cols]
-            self._store(res, complete_cols, self.full, y_c, b_c)
+            self._store_complete(res, complete_cols, yt, beta_t, complete_cols.size == m)
 
         inc_cols = np.flatnonzero(incomplete)
-        if inc_cols.size:
-            packed = np.packbits(missing[:, inc_cols].T, axis=1)
-            patterns, inverse = np.unique(packed, axis=0, return_inverse=True)
-            inverse = inverse.ravel()
-            order = np.argsort(inverse, kind="stable")
-            bounds = np.searchsorted(inverse[order], np.arange(len(patterns) + 1))
-            for g in range(len(patterns)):
-                cols = inc_cols[order[bounds[g] : bounds[g + 1]]]
-                observed = ~missing[:, cols[0]]
-                dec = self._reduced(patterns[g].tobytes(), observed)
-                rows = np.flatnonzero(observed)
-                y_g = yt[np.ix_(rows, cols)]
-                b_g = None if beta_t is None else beta_t[np.ix_(rows, cols)]
-                self._store(res, cols, dec, y_g, b_g)
+        for start in range(0, inc_cols.size, self._tile_missing):
+            cols = inc_cols[start : start + self._tile_missing]
+            missing = ~np.isfinite(yt[:, cols])
+            if beta_t is not None:
+                missing |= ~np.isfinite(beta_t[:, cols])
+            self._store_missing(res, cols, yt, beta_t, missing)
         return res
 
-    def _store(self, res, cols, dec: _Decomposition, y_g, b_g) -> None:
-        ng = dec.n
-        df = ng - dec.rank
-        res["n"][cols] = ng
-        if df < 1:
-            res["status"][cols] = _STATUS_FEW
-            return
+    def _store_complete(self, res, cols, yt, beta_t, all_columns: bool) -> None:
+        dec = self.full
+        df = dec.n - dec.rank
+        res["n"][cols] = dec.n
         res["df_residual"][cols] = df
-        pos = dec.position[self.term_idx]
-        estimable = pos >= 0
-        want = pos[estimable]
-        coef, rss = _fit_columns(y_g, dec, want)
-        sigma2 = rss / df
-        res["sigma2"][cols] = sigma2
+        want = dec.position[self.term_idx]  # all estimable: the design has full rank
+        sel = None if all_columns else cols
+        coef, rss = _fit_columns(yt, dec, want, sel, self._work)
+        res["sigma2"][cols] = rss / df
         su = dec.stdev_unscaled[want]
-        est_idx = np.flatnonzero(estimable)
-        res["coef"][np.ix_(cols, est_idx)] = coef.T
-        res["stdev_unscaled"][np.ix_(cols, est_idx)] = su
-        if not estimable.all():
-            res["status"][np.ix_(cols, np.flatnonzero(~estimable))] = _STATUS_NOT_ESTIMABLE
-        if b_g is not None:
-            coef_b, rss_b = _fit_columns(b_g, dec, want)
-            res["coef_beta"][np.ix_(cols, est_idx)] = coef_b.T
-            res["se_beta"][np.ix_(cols, est_idx)] = np.sqrt(rss_b / df)[:, None] * su[None, :]
+        res["coef"][cols] = coef.T
+        res["stdev_unscaled"][cols] = su
+        if beta_t is not None:
+            coef_b, rss_b = _fit_columns(beta_t, dec, want, sel, self._work)
+            res["coef_beta"][cols] = coef_b.T
+            res["se_beta"][cols] = np.sqrt(rss_b / df)[:, None] * su[None, :]
+
+    def _store_missing(self, res, cols, yt, beta_t, missing) -> None:
+        """CpGs with missing values: each with its reduced design, vectorised across CpGs."""
+        packed = np.packbits(missing.T, axis=1)
+        _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
+        inverse = inverse.ravel()
+        # One decomposition per pattern of the tile, all patterns in one batch.
+        dec = _decompose_batch(self.x, ~missing[:, first].T, self.full)
+        n_obs = dec["n_obs"][inverse]
+        df = n_obs - dec["rank"][inverse]
+        res["n"][cols] = n_obs
+        few = df < 1
+        res["status"][cols[few]] = _STATUS_FEW
+        fit = ~few
+        if not fit.any():
+            return
+        cols, inverse, df, n_obs = cols[fit], inverse[fit], df[fit], n_obs[fit]
+        observed = ~missing[:, fit]
+        # Per-CpG copies laid out for the sample loop: (n, p + 1, t), (k, p, t), (k, t).
+        weights = dec["weights"].transpose(1, 2, 0)[:, :, inverse]
+        r_inv_rows = dec["r_inv"][:, self.term_idx, :].transpose(1, 2, 0)[:, :, inverse]
+        const = dec["const"][:, self.term_idx].T[:, inverse]
+        u_norm2 = dec["u2"][inverse]
+        su = dec["su"][:, self.term_idx][inverse]  # (t, k)
+        estimable = np.isfinite(su)
+
+        res["df_residual"][cols] = df
+        y0 = np.where(observed, yt[:, cols], 0.0)
+        coef, rss = _fit_varying(y0, observed, n_obs, weights, r_inv_rows, const, u_norm2)
+        res["sigma2"][cols] = rss / df
+        coef = np.where(estimable, coef.T, np.nan)
+        res["coef"][cols] = coef
+        res["stdev_unscaled"][cols] = su
+        status = res["status"][cols]
+        status[~estimable] = _STATUS_NOT_ESTIMABLE
+        res["status"][cols] = status
+        if beta_t is not None:
+            b0 = np.where(observed, beta_t[:, cols], 0.0)
+            coef_b, rss_b = _fit_varying(b0, observed, n_obs, weights, r_inv_rows, const, u_norm2)
+            res["coef_beta"][cols] = np.where(estimable, coef_b.T, np.nan)
+            res["se_beta"][cols] = np.sqrt(rss_b / df)[:, None] * su
 
 
 def _ordinary(res: dict[str, np.ndarray]) -> None:
@@ -700,13 +971,17 @@ def ewas_fit(
     ``lmFit`` via ``lm.series``).
 
     *Missing values.* limma fits a CpG with missing values by ``lm.fit`` on its observed
-    samples. Here the CpGs of a chunk are grouped by identical missingness pattern and
-    each group is fitted with its own reduced design X_obs = QR (vectorised within the
-    group), which is exactly that per-CpG fit. If X_obs is rank deficient (a covariate
-    constant on the observed samples) its aliased columns are dropped as R's ``lm.fit``
-    does (tolerance 1e-7) and df = n_obs - rank. CpGs with n_obs - rank < 1 get NaN and
-    status ``too_few_samples`` (limma would report such a CpG with df = 0 and use the
-    prior variance alone; this engine does not report it).
+    samples. Here the CpGs of a chunk are grouped by identical missingness pattern; each
+    pattern's reduced design X_obs = QR is decomposed once (all patterns of a tile in one
+    batched QR), and the CpGs are fitted with their pattern's decomposition, vectorised
+    across CpGs (also of different patterns), which is exactly that per-CpG fit. Cost:
+    one small QR per distinct pattern plus the usual per-CpG work; no per-CpG Python
+    loop. If X_obs is rank deficient (a covariate constant on the observed samples) its
+    aliased columns are dropped as R's ``lm.fit`` does (tolerance 1e-7), their
+    coefficients are NaN (``not_estimable``) and df = n_obs - rank. CpGs with
+    n_obs - rank < 1 get NaN throughout and status ``too_few_samples``; the driver counts
+    them (limma would keep such a CpG with df = 0 and moderate it with the prior variance
+    alone; this engine reports it as not tested).
 
     Determinism: each CpG's numbers depend only on its own values and the design, so
     fitting any partition of the CpGs gives bitwise identical rows.
@@ -757,6 +1032,8 @@ class EbayesPrior:
         Sum of all CpGs' residual df; caps the total df as limma's ``eBayes`` does.
     n_cpgs : int
         Number of CpGs whose variance entered the estimate.
+    method : str
+        ``trigamma`` (limma's ``fitFDist``) or ``unequal_df`` (``fitFDistUnequalDF1``).
     status : str
         ``ok``; ``zero variances offset``; ``most variances zero`` (limma warns:
         "eBayes unreliable"); ``single CpG`` (no moderation, d0 = 0) or
@@ -768,6 +1045,7 @@ class EbayesPrior:
     df_pooled: float
     n_cpgs: int
     status: str = "ok"
+    method: str = "trigamma"
 
     def to_dict(self) -> dict:
         """Plain dict (JSON-ready; ``inf`` as the float infinity)."""
@@ -782,6 +1060,7 @@ class EbayesPrior:
             df_pooled=float(data["df_pooled"]),
             n_cpgs=int(data["n_cpgs"]),
             status=str(data.get("status", "ok")),
+            method=str(data.get("method", "trigamma")),
         )
 
 
@@ -827,7 +1106,130 @@ def trigamma_inverse(x) -> np.ndarray:
     return y
 
 
-def fit_prior(s2, df) -> EbayesPrior:
+def _brent_fmin(f, ax: float, bx: float, tol: float) -> float:
+    """Minimiser of f on [ax, bx]: R's ``optimize`` (``Brent_fmin`` in R's optimize.c).
+
+    Brent (1973), Algorithms for Minimization without Derivatives, ch. 5 (golden section
+    with parabolic interpolation), transcribed step by step from R's C code so that the
+    iterates, and hence the result at R's tolerance, are R's.
+    """
+    c = (3.0 - math.sqrt(5.0)) * 0.5
+    eps = math.sqrt(np.finfo(float).eps)
+    a, b = ax, bx
+    v = w = x = a + c * (b - a)
+    d = e = 0.0
+    fx = fv = fw = f(x)
+    tol3 = tol / 3.0
+    while True:
+        xm = (a + b) * 0.5
+        tol1 = eps * abs(x) + tol3
+        t2 = tol1 * 2.0
+        if abs(x - xm) <= t2 - (b - a) * 0.5:
+            return x
+        p = q = r = 0.0
+        if abs(e) > tol1:  # fit a parabola
+            r = (x - w) * (fx - fv)
+            q = (x - v) * (fx - fw)
+            p = (x - v) * q - (x - w) * r
+            q = (q - r) * 2.0
+            if q > 0.0:
+                p = -p
+            else:
+                q = -q
+            r = e
+            e = d
+        if abs(p) >= abs(q * 0.5 * r) or p <= q * (a - x) or p >= q * (b - x):
+            e = (b - x) if x < xm else (a - x)  # golden-section step
+            d = c * e
+        else:  # parabolic-interpolation step
+            d = p / q
+            u = x + d
+            if u - a < t2 or b - u < t2:
+                d = tol1 if x < xm else -tol1
+        if abs(d) >= tol1:
+            u = x + d
+        elif d > 0.0:
+            u = x + tol1
+        else:
+            u = x - tol1
+        fu = f(u)
+        if fu <= fx:
+            if u < x:
+                b = x
+            else:
+                a = x
+            v, w, x = w, x, u
+            fv, fw, fx = fw, fx, fu
+        else:
+            if u < x:
+                a = u
+            else:
+                b = u
+            if fu <= fw or w == x:
+                v, fv = w, fw
+                w, fw = u, fu
+            elif fu <= fv or v == x or v == w:
+                v, fv = u, fu
+
+
+def _logmdigamma(x):
+    return np.log(x) - special.digamma(x)
+
+
+def _prior_unequal_df(s2: np.ndarray, df: np.ndarray, df_pooled: float) -> EbayesPrior:
+    """limma's ``fitFDistUnequalDF1`` (covariate NULL, robust FALSE, no prior weights).
+
+    e_g = log s_g^2 + log(d_g/2) - digamma(d_g/2) is averaged with weights
+    1/trigamma(d_g/2) (emean); then d2 = d0/2 maximises the scaled-F log-likelihood
+    sum_g [-(d1 + d2) log1p(d1 s_g^2 / (d2 s0^2)) - d1 log(d2 s0^2) + lgamma(d1 + d2)
+    - lgamma(d2)] (d1 = d_g/2) with s0^2 = exp(emean - log(d2) + digamma(d2)), over
+    par = d2 / (1 + d2) in [1/2, 0.9998] with R's ``optimize`` (tolerance eps^0.25), so
+    d0 lies in [2, 9998]. As limma: df = 0 and NA variances get weight 0; variances are
+    floored at 1e-12 * the median of the positive ones; fewer than 2 positive variances
+    give NaN. (Smyth & Chen, limma 3.61, 2024; limma source ``fitFDistUnequalDF1.R``.)
+    """
+    x = np.where(df == 0, 0.0, s2)  # squeezeVar: var[df == 0] <- 0
+    d = np.array(df, dtype=np.float64)
+    weights = np.ones(x.size)
+    na = np.isnan(x) | np.isnan(d)
+    weights[na] = 0.0
+    x = np.where(na, 0.0, x)
+    d = np.where(na, 1.0, d)
+    small = d < 0.01
+    weights[small] = 0.0
+    d[small] = 1.0
+    informative = (x > 0) & (weights != 0)
+    n_inf = int(informative.sum())
+    if n_inf < 2:
+        return EbayesPrior(math.nan, math.nan, df_pooled, n_inf, "not estimable", "unequal_df")
+    med = float(np.median(x[informative]))
+    xpos = np.maximum(x, 1e-12 * med)
+    d1 = d / 2
+    e = np.log(xpos) + _logmdigamma(d1)
+    w = weights / special.polygamma(1, d1)
+    emean = float(np.sum(w * e) / np.sum(w))
+    d1x = d1 * xpos
+    use = weights != 0
+    d1u, d1xu, wu = d1[use], d1x[use], weights[use]
+
+    def minus_twice_loglik(par: float) -> float:
+        d2 = par / (1 - par)
+        d2s20 = d2 * math.exp(emean - float(_logmdigamma(d2)))
+        ll = (
+            -(d1u + d2) * np.log1p(d1xu / d2s20)
+            - d1u * math.log(d2s20)
+            + special.gammaln(d1u + d2)
+            - special.gammaln(d2)
+        )
+        return -2.0 * float(np.sum(wu * ll))
+
+    par = _brent_fmin(minus_twice_loglik, 0.5, 0.9998, np.finfo(float).eps ** 0.25)
+    d2 = par / (1 - par)
+    s20 = math.exp(emean - float(_logmdigamma(d2)))
+    return EbayesPrior(2 * d2, s20, df_pooled, int(use.sum()), "ok", "unequal_df")
+
+
+def fit_prior(s2, df, method: str = "trigamma") -> EbayesPrior:
     """Estimate limma's prior d0 and s0^2 from all CpGs' residual variances (stage b).
 
     Parameters
@@ -836,6 +1238,12 @@ def fit_prior(s2, df) -> EbayesPrior:
         Residual variances sigma^2 of *all* CpGs (NaN for CpGs without a fit).
     df : array-like of float
         Their residual degrees of freedom (0 for CpGs without a fit).
+    method : {"trigamma", "unequal_df", "auto"}, default "trigamma"
+        ``trigamma``: limma's ``fitFDist`` moment estimator (below; ``eBayes(legacy =
+        TRUE)``). ``unequal_df``: limma's ``fitFDistUnequalDF1`` maximum likelihood
+        estimator (see :func:`_prior_unequal_df`). ``auto``: what ``eBayes()`` does by
+        default since limma 3.61 (Bioconductor 3.20): ``trigamma`` if all positive df
+        are equal, else ``unequal_df``.
 
     Returns
     -------
@@ -861,9 +1269,10 @@ def fit_prior(s2, df) -> EbayesPrior:
     d0 = 0 (no moderation).
 
     Since limma 3.61 (Bioconductor 3.20) ``squeezeVar(legacy = NULL)`` switches to a new
-    estimator (``fitFDistUnequalDF1``) when the df differ between genes; this function is
-    the trigamma method, i.e. ``eBayes(fit, legacy = TRUE)``, which is also limma's
-    default whenever all CpGs have the same df (no missing values).
+    estimator (``fitFDistUnequalDF1``) when the df differ between genes; the default here
+    is the trigamma method, i.e. ``eBayes(fit, legacy = TRUE)``, which is also limma's
+    default whenever all CpGs have the same df (no missing values). Use ``method="auto"``
+    to follow current limma's default with missing values.
     """
     s2 = np.asarray(s2, dtype=np.float64).ravel()
     df = np.asarray(df, dtype=np.float64).ravel()
@@ -871,7 +1280,15 @@ def fit_prior(s2, df) -> EbayesPrior:
         raise ModelError(f"s2 and df differ in length ({s2.size} vs {df.size})")
     if s2.size == 0:
         raise ModelError("fit_prior needs the variances of at least one CpG")
+    if method not in PRIOR_METHODS:
+        raise ModelError(f"method must be one of {PRIOR_METHODS}, got {method!r}")
     df_pooled = float(np.nansum(df))
+    if method == "auto":
+        positive = df[df > 0]
+        equal = positive.size > 0 and positive.min() == positive.max()
+        method = "trigamma" if equal else "unequal_df"
+    if method == "unequal_df":
+        return _prior_unequal_df(s2, df, df_pooled)
     with np.errstate(invalid="ignore"):
         ok = np.isfinite(s2) & np.isfinite(df) & (s2 > -1e-15) & (df > 1e-15)
     x = s2[ok]
@@ -1017,7 +1434,7 @@ def genomic_inflation(p) -> float:
     p = p[np.isfinite(p)]
     if p.size == 0:
         return math.nan
-    z2 = special.chdtri(1.0, p)
+    z2 = special.ndtri(p / 2) ** 2  # = chi2.isf(p, 1), ~20x faster
     return float(np.median(z2) / CHI2_1_MEDIAN)
 
 
@@ -1168,11 +1585,30 @@ def _sample_positions(available: Sequence[str], samples: Sequence[str], where: s
     return [lookup[str(s)] for s in samples]
 
 
-def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str):
+def _fresh(shape) -> np.ndarray:
+    return np.empty(shape)
+
+
+def _parquet_block(table, n_samples: int, alloc):
+    """(cpgs, n x m values) of an Arrow table whose first column holds the CpG IDs."""
+    yt = alloc((n_samples, table.num_rows))
+    for j in range(n_samples):
+        col = table.column(j + 1)
+        if col.num_chunks == 1:
+            yt[j] = col.chunk(0).to_numpy(zero_copy_only=False)
+        else:
+            yt[j] = col.to_numpy()
+    cpgs = np.asarray(table.column(0).to_numpy(), dtype=object)
+    return cpgs, yt
+
+
+def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        pf = pq.ParquetFile(path)
+        # pre_buffer=False: with it Arrow buffers far more than the rows being decoded.
+        pf = pq.ParquetFile(path, pre_buffer=False)
     except Exception as exc:  # pyarrow raises several types for unreadable files
         raise InputTableError(f"cannot read {path.name} as Parquet: {exc}") from exc
     names = pf.schema_arrow.names
@@ -1180,16 +1616,32 @@ def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str):
         raise InputTableError(f"{path.name} has no CpG ID column {cpg_column!r}")
     _sample_positions(names, samples, path.name)
     columns = [cpg_column] + [str(s) for s in samples]
-    for batch in pf.iter_batches(batch_size=chunk_cpgs, columns=columns):
-        m = batch.num_rows
-        yt = np.empty((len(samples), m), dtype=np.float64)
-        for j in range(len(samples)):
-            yt[j] = batch.column(j + 1).to_numpy(zero_copy_only=False)
-        cpgs = np.asarray(batch.column(0).to_numpy(zero_copy_only=False), dtype=object)
-        yield cpgs, yt
+    meta = pf.metadata
+    rg_rows = max((meta.row_group(i).num_rows for i in range(meta.num_row_groups)), default=0)
+    if rg_rows > 2 * chunk_cpgs:
+        # Row groups much larger than a chunk: stream them batch by batch.
+        for batch in pf.iter_batches(batch_size=chunk_cpgs, columns=columns):
+            block = _parquet_block(pa.Table.from_batches([batch]), len(samples), alloc)
+            del batch
+            yield block
+        return
+    # Row groups up to 2 chunks: read whole row groups (about 2x faster and leaner than
+    # iter_batches) and cut them into chunks of chunk_cpgs rows.
+    pending = None
+    for i in range(meta.num_row_groups):
+        table = pf.read_row_group(i, columns=columns, use_threads=True)
+        pending = table if pending is None else pa.concat_tables([pending, table])
+        del table
+        while pending.num_rows >= chunk_cpgs:
+            head = pending.slice(0, chunk_cpgs)
+            pending = pending.slice(chunk_cpgs)
+            yield _parquet_block(head, len(samples), alloc)
+            del head
+    if pending is not None and pending.num_rows:
+        yield _parquet_block(pending, len(samples), alloc)
 
 
-def _iter_tsv(path: Path, samples, chunk_cpgs: int, cpg_column: str):
+def _iter_tsv(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc):
     try:
         header = pd.read_csv(path, sep="\t", nrows=0)
     except Exception as exc:
@@ -1212,11 +1664,13 @@ def _iter_tsv(path: Path, samples, chunk_cpgs: int, cpg_column: str):
     )
     with reader:
         for frame in reader:
-            yt = np.ascontiguousarray(frame[wanted].to_numpy(dtype=np.float64).T)
+            yt = alloc((len(wanted), len(frame)))
+            for j, name in enumerate(wanted):
+                yt[j] = frame[name].to_numpy(dtype=np.float64)
             yield np.asarray(frame[cpg_column].to_numpy(), dtype=object), yt
 
 
-def _iter_npy(path: Path, samples, chunk_cpgs: int, npy_samples, npy_cpgs):
+def _iter_npy(path: Path, samples, chunk_cpgs: int, npy_samples, npy_cpgs, alloc):
     try:
         mm = np.load(path, mmap_mode="r")
     except Exception as exc:
@@ -1236,13 +1690,17 @@ def _iter_npy(path: Path, samples, chunk_cpgs: int, npy_samples, npy_cpgs):
     ids = None if npy_cpgs is None else np.asarray(list(npy_cpgs), dtype=object)
     for start in range(0, mm.shape[0], chunk_cpgs):
         stop = min(start + chunk_cpgs, mm.shape[0])
-        block = np.asarray(mm[start:stop][:, cols], dtype=np.float64)
-        yt = np.ascontiguousarray(block.T)
+        yt = alloc((cols.size, stop - start))
+        # Small row blocks of the memory map: only they are ever paged in at once.
+        for r0 in range(start, stop, 1024):
+            r1 = min(r0 + 1024, stop)
+            yt[:, r0 - start : r1 - start] = np.asarray(mm[r0:r1])[:, cols].T
         cpgs = np.arange(start, stop).astype(object) if ids is None else ids[start:stop]
         yield cpgs, yt
+    del mm
 
 
-def _iter_array(values, samples, chunk_cpgs: int, cpgs):
+def _iter_array(values, samples, chunk_cpgs: int, cpgs, alloc):
     if isinstance(values, pd.DataFrame):
         block, index = _block_from_frame(values, samples)
         cpgs = np.asarray(index, dtype=object) if cpgs is None else cpgs
@@ -1263,8 +1721,57 @@ def _iter_array(values, samples, chunk_cpgs: int, cpgs):
     if len(ids) != block.shape[0]:
         raise ModelError(f"{len(ids)} CpG IDs for {block.shape[0]} rows")
     for start in range(0, block.shape[0], chunk_cpgs):
-        yt = np.array(block[start : start + chunk_cpgs].T, dtype=np.float64, order="C")
+        part = block[start : start + chunk_cpgs]
+        yt = alloc((part.shape[1], part.shape[0]))
+        yt[...] = part.T
         yield ids[start : start + chunk_cpgs], yt
+
+
+def _iter_chunks(
+    source,
+    samples: list[str],
+    chunk_cpgs: int,
+    scale: str,
+    return_beta: bool,
+    cpg_column: str,
+    file_format: str | None,
+    npy_samples,
+    npy_cpgs,
+    alloc=_fresh,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """(cpgs, M-values, betas) chunks, sample-major (n x m, C-contiguous), from ``alloc``."""
+    if isinstance(chunk_cpgs, bool) or not isinstance(chunk_cpgs, (int, np.integer)):
+        raise ModelError(f"chunk_cpgs must be a positive integer, got {chunk_cpgs!r}")
+    if chunk_cpgs < 1:
+        raise ModelError(f"chunk_cpgs must be >= 1, got {chunk_cpgs}")
+    if scale not in SCALES:
+        raise ModelError(f"scale must be one of {SCALES}, got {scale!r}")
+    samples = [str(s) for s in samples]
+    if len(set(samples)) != len(samples):
+        raise ModelError("samples must be unique")
+    chunk_cpgs = int(chunk_cpgs)
+    if isinstance(source, (np.ndarray, pd.DataFrame)):
+        raw = _iter_array(source, samples, chunk_cpgs, npy_cpgs, alloc)
+        name = "the matrix"
+    else:
+        path = Path(source)
+        if not path.exists():
+            raise InputTableError(f"methylation file {path} does not exist")
+        fmt = _file_format(path, file_format)
+        name = path.name
+        if fmt == "parquet":
+            raw = _iter_parquet(path, samples, chunk_cpgs, cpg_column, alloc)
+        elif fmt == "tsv":
+            raw = _iter_tsv(path, samples, chunk_cpgs, cpg_column, alloc)
+        else:
+            raw = _iter_npy(path, samples, chunk_cpgs, npy_samples, npy_cpgs, alloc)
+    first = 1
+    for cpgs, yt in raw:
+        beta = alloc(yt.shape) if return_beta else None
+        where = f" in CpG rows {first}-{first + yt.shape[1] - 1} of {name}"
+        _convert_inplace(yt, scale, beta, where)
+        first += yt.shape[1]
+        yield cpgs, yt, beta
 
 
 def read_methylation_chunks(
@@ -1303,6 +1810,13 @@ def read_methylation_chunks(
     return_beta : bool, default False
         Also return the beta values (converted from M with :func:`m_to_beta` when
         ``scale="m"``).
+    cpg_column : str, default "cpg"
+        The CpG ID column of Parquet and TSV files.
+    file_format : {"parquet", "tsv", "npy"}, optional
+        Overrides the format implied by the file name.
+    npy_samples, npy_cpgs : sequence, optional
+        Column (sample) and row (CpG) IDs of a ``.npy`` matrix; ``npy_cpgs`` also names
+        the rows of an in-memory array.
 
     Yields
     ------
@@ -1313,7 +1827,8 @@ def read_methylation_chunks(
     -----
     Peak memory is bounded by the chunk, not the matrix: one chunk of float64 values (and
     for Parquet, the decoded row group being sliced; write Parquet files with row groups
-    of about ``chunk_cpgs`` rows) plus the conversion's temporaries.
+    of about ``chunk_cpgs`` rows) plus small conversion buffers. The conversion is
+    element-wise, so the values never depend on ``chunk_cpgs``.
 
     Raises
     ------
@@ -1321,62 +1836,78 @@ def read_methylation_chunks(
         Unreadable file, no CpG ID column, design samples absent from the file, or beta
         values outside [0, 1].
     """
-    if isinstance(chunk_cpgs, bool) or not isinstance(chunk_cpgs, (int, np.integer)):
-        raise ModelError(f"chunk_cpgs must be a positive integer, got {chunk_cpgs!r}")
-    if chunk_cpgs < 1:
-        raise ModelError(f"chunk_cpgs must be >= 1, got {chunk_cpgs}")
-    if scale not in SCALES:
-        raise ModelError(f"scale must be one of {SCALES}, got {scale!r}")
-    samples = [str(s) for s in samples]
-    if len(set(samples)) != len(samples):
-        raise ModelError("samples must be unique")
-    chunk_cpgs = int(chunk_cpgs)
-    if isinstance(source, (np.ndarray, pd.DataFrame)):
-        raw = _iter_array(source, samples, chunk_cpgs, npy_cpgs)
-        where = " in the matrix"
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise InputTableError(f"methylation file {path} does not exist")
-        fmt = _file_format(path, file_format)
-        where = f" in {path.name}"
-        if fmt == "parquet":
-            raw = _iter_parquet(path, samples, chunk_cpgs, cpg_column)
-        elif fmt == "tsv":
-            raw = _iter_tsv(path, samples, chunk_cpgs, cpg_column)
-        else:
-            raw = _iter_npy(path, samples, chunk_cpgs, npy_samples, npy_cpgs)
-    for cpgs, yt in raw:
-        if scale == "beta":
-            _check_beta_range(yt, where)
-            beta = yt.copy() if return_beta else None
-            m_t = _beta_to_m_inplace(yt)
-        else:
-            m_t = yt
-            beta = m_to_beta(yt) if return_beta else None
-        yield MethylationChunk(cpgs, m_t.T, None if beta is None else beta.T)
+    chunks = _iter_chunks(
+        source, list(samples), chunk_cpgs, scale, return_beta, cpg_column, file_format,
+        npy_samples, npy_cpgs,
+    )  # fmt: skip
+    for cpgs, yt, beta in chunks:
+        yield MethylationChunk(cpgs, yt.T, None if beta is None else beta.T)
+
+
+class _BufferPool:
+    """A fixed set of flat float64 buffers handed out as chunk arrays and given back.
+
+    Re-using the same memory avoids faulting in fresh pages for every chunk (slow on
+    machines with transparent huge pages in ``madvise`` mode) and caps the memory of the
+    read-ahead: when all buffers are in use the reader waits.
+    """
+
+    def __init__(self, size: int, count: int):
+        self.size = size
+        self.closed = False
+        self._free: queue.Queue = queue.Queue()
+        for _ in range(count):
+            self._free.put(np.empty(size))
+
+    def alloc(self, shape) -> np.ndarray:
+        need = int(np.prod(shape))
+        if need > self.size:
+            return np.empty(shape)
+        while True:
+            if self.closed:
+                raise RuntimeError("EWAS buffer pool closed")  # the reader thread stops
+            try:
+                buf = self._free.get(timeout=0.1)
+                break
+            except queue.Empty:
+                continue
+        return buf[:need].reshape(shape)
+
+    def close(self) -> None:
+        self.closed = True
+
+    def release(self, arr: np.ndarray | None) -> None:
+        if arr is None:
+            return
+        base = arr
+        while base.base is not None and isinstance(base.base, np.ndarray):
+            base = base.base
+        if base.ndim == 1 and base.size == self.size:
+            self._free.put(base)
 
 
 def _prefetch(iterator: Iterator, depth: int = 1) -> Iterator:
     """Run ``iterator`` one step ahead in a thread (reading overlaps the fitting)."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
-    done = object()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def worker():
         try:
             for item in iterator:
-                while not stop.is_set():
-                    try:
-                        q.put(("item", item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put(("item", item)):
                     return
-            q.put(("done", done))
+            put(("done", None))
         except BaseException as exc:  # re-raised in the consumer
-            q.put(("error", exc))
+            put(("error", exc))
 
     thread = threading.Thread(target=worker, name="ewas-reader", daemon=True)
     thread.start()
@@ -1437,7 +1968,8 @@ def ewas(
     file_format: str | None = None,
     npy_samples: Sequence[str] | None = None,
     npy_cpgs: Sequence | None = None,
-    prefetch: bool = True,
+    prefetch: bool = False,
+    prior_method: str = "trigamma",
 ) -> EwasResult:
     """Run an EWAS end to end: read chunks, fit, gather, limma eBayes, summaries.
 
@@ -1462,8 +1994,14 @@ def ewas(
     beta_difference : bool, default False
         Also fit the model on beta values: ``coef_beta``/``se_beta`` (ordinary OLS on the
         beta scale, same samples), the effect size PACE reports.
-    prefetch : bool, default True
-        Read the next chunk in a background thread while fitting the current one.
+    cpg_column, file_format, npy_samples, npy_cpgs
+        See :func:`read_methylation_chunks`.
+    prefetch : bool, default False
+        Read the next chunk in a background thread while fitting the current one. Off by
+        default: Arrow already decodes on all cores, and on 2 cores the overlap slowed
+        the benchmark; worth trying on slow (network) file systems.
+    prior_method : {"trigamma", "unequal_df", "auto"}, default "trigamma"
+        How limma's prior is estimated (see :func:`fit_prior`).
 
     Returns
     -------
@@ -1481,6 +2019,7 @@ def ewas(
         if not isinstance(source, (np.ndarray, pd.DataFrame)):
             raise ModelError("reading a file needs a design DataFrame indexed by sample ID")
         if isinstance(source, pd.DataFrame):
+            npy_cpgs = list(source.index) if npy_cpgs is None else npy_cpgs
             source = source.to_numpy(dtype=np.float64)
         samples = [f"s{j}" for j in range(x.shape[0])]  # positional, for the array reader
         if np.asarray(source).shape[1] != x.shape[0]:
@@ -1490,45 +2029,54 @@ def ewas(
             )
     if not (np.isfinite(outlier_k) and outlier_k >= 0):
         raise ModelError(f"outlier_k must be a non-negative number, got {outlier_k!r}")
+    if prior_method not in PRIOR_METHODS:
+        raise ModelError(f"prior_method must be one of {PRIOR_METHODS}, got {prior_method!r}")
     want_beta = beta_difference or (remove_outliers and scale == "beta")
-    chunks = read_methylation_chunks(
-        source,
-        samples,
-        chunk_cpgs=chunk_cpgs,
-        scale=scale,
-        return_beta=want_beta,
-        cpg_column=cpg_column,
-        file_format=file_format,
-        npy_samples=npy_samples,
-        npy_cpgs=npy_cpgs,
-    )
+    if isinstance(chunk_cpgs, (int, np.integer)) and not isinstance(chunk_cpgs, bool):
+        per_chunk = 2 if want_beta else 1
+        pool = _BufferPool(x.shape[0] * max(int(chunk_cpgs), 1), (3 if prefetch else 1) * per_chunk)
+        alloc = pool.alloc
+    else:
+        pool, alloc = None, _fresh  # _iter_chunks raises the error
+    chunks = _iter_chunks(
+        source, samples, chunk_cpgs, scale, want_beta, cpg_column, file_format, npy_samples,
+        npy_cpgs, alloc,
+    )  # fmt: skip
     if prefetch:
         chunks = _prefetch(chunks)
     parts: list[dict[str, np.ndarray]] = []
     ids: list[np.ndarray] = []
-    for chunk in chunks:
-        yt = chunk.m_values.T
-        beta_t = None if chunk.beta is None else chunk.beta.T
-        # PACE: outliers are defined on the stored (beta) values; M inherits their NaNs.
-        res = engine.fit(
-            yt,
-            beta_t,
-            remove_outliers=remove_outliers,
-            outlier_k=outlier_k,
-            outliers_on_beta=scale == "beta",
-        )
-        if not beta_difference:
-            res.pop("coef_beta", None)
-            res.pop("se_beta", None)
-        parts.append(res)
-        ids.append(chunk.cpgs)
+    try:
+        for cpgs, yt, beta_t in chunks:
+            # PACE: outliers are defined on the stored (beta) values; M inherits their NaNs.
+            res = engine.fit(
+                yt,
+                beta_t,
+                remove_outliers=remove_outliers,
+                outlier_k=outlier_k,
+                outliers_on_beta=scale == "beta",
+                inplace=True,  # the chunk buffers belong to this loop
+            )
+            if pool is not None:
+                pool.release(yt)
+                pool.release(beta_t)
+            del yt, beta_t
+            if not beta_difference:
+                res.pop("coef_beta", None)
+                res.pop("se_beta", None)
+            parts.append(res)
+            ids.append(cpgs)
+    finally:
+        if pool is not None:
+            pool.close()
+        chunks.close()
     if not parts:
         raise InputTableError("the methylation matrix has no CpG rows")
     res = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
     cpgs = np.concatenate(ids)
     del parts, ids
     _ordinary(res)
-    prior = fit_prior(res["sigma2"], res["df_residual"])
+    prior = fit_prior(res["sigma2"], res["df_residual"], method=prior_method)
     res.update(_moderate_arrays(res["coef"], res["stdev_unscaled"], res["sigma2"],
                                 res["df_residual"], prior))  # fmt: skip
     kt = len(engine.terms)
@@ -1561,6 +2109,7 @@ __all__ = [
     "FIT_COLUMNS",
     "MODERATED_COLUMNS",
     "MethylationChunk",
+    "PRIOR_METHODS",
     "THRESHOLD_450K",
     "THRESHOLD_EPIC",
     "beta_to_m",

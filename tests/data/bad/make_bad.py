@@ -1,0 +1,265 @@
+"""Write the bad-input corpus (tests/data/bad/*): small broken exports, one problem each.
+
+Run from the repository root: ``python tests/data/bad/make_bad.py``. The files are
+committed; this script documents how each was made (exact bytes matter for encodings,
+byte-order marks and delimiters). What each file must produce is in ``cases.yaml``.
+IDs are synthetic (BX-101 ...); no file holds real data.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime
+from pathlib import Path
+
+import openpyxl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+HERE = Path(__file__).resolve().parent
+
+HEADER = ["pid", "age", "bw_g", "ga_days", "sex", "education", "delivery"]
+ROWS = [
+    ["BX-101", "31.2", "3359", "282", "meisje", "bachelor", "17/07/2024"],
+    ["BX-102", "34.1", "2947", "281", "jongen", "hoger secundair onderwijs – geëxamineerd", "22/08/2023"],
+    ["BX-103", "28.0", "3120", "275", "meisje", "master", "01/02/2024"],
+    ["BX-104", "36.5", "3601", "286", "jongen", "lager onderwijs", "15/11/2023"],
+    ["BX-105", "25.3", "2890", "270", "meisje", "bachelor", "30/04/2024"],
+    ["BX-106", "30.0", "3400", "279", "jongen", "master", "09/09/2023"],
+]
+
+
+def rows(**edits):
+    """The base participants with cells replaced: edits = {"r3_age": "x"} (data row 3 = sheet row 4)."""
+    out = [list(r) for r in ROWS]
+    for key, value in edits.items():
+        r, col = key[1:].split("_", 1)
+        out[int(r)][HEADER.index(col)] = value
+    return out
+
+
+def text(name, lines, *, encoding="utf-8", bom=b"", newline="\n"):
+    data = newline.join(lines) + newline
+    (HERE / name).write_bytes(bom + data.encode(encoding))
+
+
+def table(name, header, body, sep=",", **kw):
+    text(name, [sep.join(header)] + [sep.join(r) for r in body], **kw)
+
+
+def xlsx(name, sheets):
+    """sheets: {title: [rows...]} (cells None/str/float/datetime); merged: title -> ranges."""
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, (grid, merged) in sheets.items():
+        ws = book.create_sheet(title)
+        for r, values in enumerate(grid, start=1):
+            for c, value in enumerate(values, start=1):
+                if value is not None:
+                    ws.cell(row=r, column=c, value=value)
+        for rng in merged:
+            ws.merge_cells(rng)
+    book.save(HERE / name)
+
+
+def parquet(name, arrays, names):
+    pq.write_table(pa.Table.from_arrays(arrays, names=names), HERE / name)
+
+
+def main():
+    # ---------------------------------------------------------------- valid base tables
+    table("participants.csv", HEADER, ROWS)
+    table("participants_numeric.csv", ["pid", "age"], [["07001", "31"], ["07002", "29"], ["07003", "35"]])
+    table("hair.csv", ["pid", "seg_from", "seg_to", "cortisol"],
+          [["BX-101", "0", "3", "9.58"], ["BX-101", "3", "6", "5.48"], ["BX-102", "0", "3", "<LOQ"],
+           ["BX-103", "0", "3", "12.1"]])
+    qpcr_ok = []
+    for plate in ("P01", "P02"):
+        for sample in ("CAL", "BX-101", "BX-102"):
+            for target, ct in (("telomere", "15.4"), ("36B4", "22.1")):
+                qpcr_ok.append([plate, sample, target, ct])
+    table("qpcr.csv", ["plate", "sample", "target", "ct"], qpcr_ok)
+    table("candidates.csv", ["pid", "cg04111177", "cg15910486"],
+          [["BX-101", "0.086", "0.18"], ["BX-102", "0.118", "0.22"], ["BX-103", "0.101", "0.19"]])
+    table("matrix.csv", ["cpg", "BX-101", "BX-102", "BX-103"],
+          [["cg900000001", "0.44", "0.38", "0.40"], ["cg900000002", "0.95", "0.94", "0.92"],
+           ["cg900000003", "0.12", "0.10", "0.11"]])
+    table("metabolites.csv", ["pid", "lactate", "pyruvate"],
+          [["BX-101", "1663.05", "95.17"], ["BX-102", "1694.81", "60.80"], ["BX-103", "1782.50", "<LOD"]])
+    table("immune.csv", ["pid", "il6_pg_ml", "crp_mg_l"],
+          [["BX-101", "0.837", "13.88"], ["BX-102", "1.395", "0.58"], ["BX-103", "<LOD", "2.1"],
+           ["BX-104", "2.2", "4.4"]])
+
+    # ---------------------------------------------------------------- participants: layout
+    table("p_semicolon_as_comma.csv", HEADER, ROWS, sep=";")
+    table("p_comma_as_semicolon.csv", HEADER, ROWS, sep=",")
+    table("p_tab_in_csv.csv", HEADER, ROWS, sep="\t")
+    table("p_decimal_comma_semicolon.csv", HEADER, rows(r0_age="31,2", r2_age="28,0"), sep=";")
+    table("p_decimal_comma_ok.csv", HEADER, [[c.replace(".", ",") if i == 1 else c for i, c in enumerate(r)]
+                                             for r in ROWS], sep=";")
+    table("p_decimal_comma_unquoted.csv", HEADER, rows(r1_age="34,1", r3_age="36,5"))
+    table("p_mixed_decimal.csv", HEADER, rows(r0_age="31,2", r1_age="34,1", r2_age="28.5", r3_age="36,5",
+                                              r4_age="25,3", r5_age="30,0"), sep=";")
+    table("p_nul_in_cell.csv", HEADER, rows(r1_age="34\x001"))
+    (HERE / "p_empty.csv").write_bytes(b"")
+    text("p_blank_lines.csv", ["", ",,,,,,", "   ", ""])
+    table("p_header_only.csv", HEADER, [])
+    text("p_title_row.csv", ["Export LIMS cohort bad 2024"] + [",".join(HEADER)] + [",".join(r) for r in ROWS])
+    table("p_unnamed_index.csv", [""] + HEADER, [[str(i)] + r for i, r in enumerate(ROWS)])
+    text("p_short_rows.csv", [",".join(HEADER)] + [",".join(r) for r in ROWS] + ["n = 6 participants"])
+    text("p_unclosed_quote.csv", [",".join(HEADER)] + [",".join(r) for r in ROWS[:1]]
+         + ['BX-102,"34.1,2947,281,jongen,master,22/08/2023'] + [",".join(r) for r in ROWS[2:]])
+    table("p_duplicated_columns.csv", HEADER + ["age"], [r + [r[1]] for r in ROWS])
+    text("p_blank_line_numbering.csv", [",".join(HEADER)] + [",".join(r) for r in ROWS[:2]] + [""]
+         + [",".join(r) for r in rows(r3_age="onbekend")[2:]])
+    text("p_headerless.csv", [",".join(r) for r in ROWS])
+    (HERE / "p_wrong_type.xls").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))  # OLE2 header
+    table("p_header_case.csv", ["pid", "Age"] + HEADER[2:], ROWS)
+
+    # ---------------------------------------------------------------- participants: encodings
+    table("p_cp1252.csv", HEADER, ROWS, encoding="cp1252")
+    table("p_bom.csv", HEADER, ROWS, bom=codecs.BOM_UTF8)
+    table("p_utf16.txt", HEADER, ROWS, sep="\t", encoding="utf-16-le", bom=codecs.BOM_UTF16_LE, newline="\r\n")
+    table("p_utf16_no_bom.csv", HEADER, ROWS, encoding="utf-16-le")
+    table("p_nfd.csv", HEADER, [[c.replace("ë", "e\u0308") for c in r] for r in ROWS])
+    table("p_crlf.csv", HEADER, ROWS, newline="\r\n")
+
+    # ---------------------------------------------------------------- participants: IDs
+    table("p_duplicated_ids.csv", HEADER, rows(r4_pid="BX-102"))
+    table("p_ids_case.csv", HEADER, rows(r3_pid="bx-101"))
+    table("p_ids_space.csv", HEADER, rows(r2_pid="BX-101 "))
+    table("p_ids_inner_space.csv", HEADER, rows(r5_pid="BX- 102"))
+    table("p_blank_id.csv", HEADER, rows(r2_pid=""))
+    table("p_na_id.csv", HEADER, rows(r4_pid="NA"))
+    table("p_float_ids.csv", ["pid", "age"], [["7001.0", "31"], ["7002.0", "29"], ["7003.0", "35"]])
+    table("p_float_id_twice.csv", ["pid", "age"], [["7001", "31"], ["7002", "29"], ["7001.0", "35"]])
+    table("p_scientific_ids.csv", ["pid", "age"], [["1.00123E+11", "31"], ["1.00124E+11", "29"], ["7003", "35"]])
+    table("i_float_ids.csv", ["pid", "il6_pg_ml", "crp_mg_l"], [["7001", "0.8", "1.2"], ["7003", "1.1", "0.4"]])
+    table("i_leading_zeros.csv", ["pid", "il6_pg_ml", "crp_mg_l"], [["7001", "0.8", "1.2"], ["7003", "1.1", "0.4"]])
+
+    # ---------------------------------------------------------------- participants: values
+    table("p_text_in_numeric.csv", HEADER, rows(r1_age="unknown", r3_age="?!"))
+    table("p_missing_codes.csv", HEADER, rows(r0_age="n.a.", r2_age="-", r4_age="NA"))
+    table("p_excel_error.csv", HEADER, rows(r2_age="#DIV/0!"))
+    table("p_thousands.csv", HEADER, rows(r1_bw_g='"2,947"'))
+    table("p_huge_number.csv", HEADER, rows(r3_age="1e400"))
+    table("p_bw_kg_as_g.csv", HEADER, rows(r0_bw_g="3.359", r2_bw_g="40", r4_bw_g="2.89"))
+    table("p_negative_age.csv", HEADER, rows(r5_age="-31"))
+    table("p_ga_weeks.csv", HEADER[:3] + ["ga_weeks"] + HEADER[4:],
+          rows(r0_ga_days="40", r1_ga_days="60", r2_ga_days="39", r3_ga_days="41", r4_ga_days="38",
+               r5_ga_days="39"))
+    table("p_weeks_days.csv", HEADER[:3] + ["ga"] + HEADER[4:],
+          rows(r0_ga_days="40+1", r1_ga_days="39+9", r2_ga_days="39+2", r3_ga_days="41", r4_ga_days="38+0",
+               r5_ga_days="39+6"))
+    table("p_dates_mixed.csv", HEADER, rows(r1_delivery="2023-08-22", r3_delivery="11/15/2023"))
+    table("p_date_impossible.csv", HEADER, rows(r4_delivery="31/02/2024"))
+    table("p_category_spaces.csv", HEADER, rows(r0_sex="meisje ", r1_sex="  jongen", r3_education=" lager onderwijs  "))
+    table("p_unmapped_category.csv", HEADER, rows(r2_education="universiteit"))
+    table("p_category_case.csv", HEADER, rows(r4_sex="Meisje"))
+
+    # ---------------------------------------------------------------- workbooks
+    people = [HEADER] + [list(r) for r in ROWS]
+    xlsx("x_title_row.xlsx", {"data": ([["Cohort bad: participants (export 2024)"] + [None] * 6] + people,
+                                       ["A1:G1"])})
+    xlsx("x_group_header.xlsx", {"data": ([[None, "Mother", None, "Child", None, None, None]] + people,
+                                          ["B1:C1", "D1:G1"])})
+    xlsx("x_two_sheets.xlsx", {"Info": ([["Participants of cohort bad"], ["exported 2024"]], []),
+                               "Data": (people, [])})
+    xlsx("x_two_data_sheets.xlsx", {"Visit 1": (people, []), "Visit 2": (people, [])})
+    xlsx("x_first_sheet_is_data.xlsx", {"Data": (people, []), "Notes": ([["codes: see codebook"]], [])})
+    xlsx("x_empty.xlsx", {"Sheet1": ([], [])})
+    xlsx("x_empty_first_sheet.xlsx", {"Sheet1": ([], []), "Data": (people, [])})
+    xlsx("x_duplicated_columns.xlsx", {"data": ([HEADER + ["age"]] + [r + [r[1]] for r in ROWS], [])})
+    header3 = [[None] * 7, [None] * 7] + [HEADER] + [list(r) for r in rows(r2_age="onbekend")]
+    xlsx("x_header_on_row3.xlsx", {"data": (header3, [])})
+    dated = [HEADER] + [list(r) for r in ROWS]
+    dated[1][6] = datetime.datetime(2024, 7, 17)
+    dated[2][6] = datetime.datetime(2023, 8, 22)
+    dated[4][6] = "2023-11-15"  # a text cell in another format among real dates
+    xlsx("x_dates.xlsx", {"data": (dated, [])})
+    # Real date cells and text dates in the declared format (%d/%m/%Y), without the odd one out.
+    xlsx("x_dates_ok.xlsx", {"data": ([row for i, row in enumerate(dated) if i != 4], [])})
+    numbers = [HEADER] + [list(r) for r in ROWS]
+    for r in numbers[1:]:
+        r[1] = float(r[1])
+    numbers[3][1] = datetime.datetime(2024, 5, 28)  # Excel turned "28.5" into a date
+    xlsx("x_number_as_date.xlsx", {"data": (numbers, [])})
+    floats = [["pid", "age"], [7001.0, 31.0], [7002.0, 29.0], [7003.0, 35.0]]
+    xlsx("x_float_ids.xlsx", {"data": (floats, [])})
+    (HERE / "x_not_a_workbook.xlsx").write_bytes((HERE / "participants.csv").read_bytes())
+
+    # ---------------------------------------------------------------- parquet
+    def strings(values):
+        return pa.array(values, type=pa.string())
+
+    parquet("q_float_ids.parquet", [pa.array([7001.0, 7002.0, None]), strings(["31", "29", "35"])], ["pid", "age"])
+    parquet("q_duplicated_columns.parquet", [strings(["BX-101", "BX-102"]), pa.array([31.0, 29.0]),
+                                             pa.array([30.0, 28.0])], ["pid", "age", "age"])
+    parquet("q_infinite.parquet", [strings(["BX-101", "BX-102", "BX-103"]), pa.array([31.0, float("inf"), 28.0])],
+            ["pid", "age"])
+    parquet("q_dates.parquet", [strings(["BX-101", "BX-102"]), pa.array([31.0, 29.0]),
+                                pa.array([datetime.date(2024, 7, 17), datetime.date(2023, 8, 22)])],
+            ["pid", "age", "delivery"])
+    (HERE / "q_not_parquet.parquet").write_bytes((HERE / "participants.csv").read_bytes())
+
+    # ---------------------------------------------------------------- biomarker tables
+    immune = ["pid", "il6_pg_ml", "crp_mg_l"]
+    table("i_no_id_matches.csv", immune, [["ZZ-901", "0.8", "1.2"], ["ZZ-902", "1.1", "0.4"]])
+    table("i_some_ids_unknown.csv", immune, [["BX-101", "0.8", "1.2"], ["ZZ-902", "1.1", "0.4"],
+                                             ["BX-103", "0.5", "2.0"], ["ZZ-904", "0.9", "0.3"]])
+    table("i_ids_case.csv", immune, [["bx-101", "0.8", "1.2"], ["bx-102", "1.1", "0.4"], ["BX-103", "0.5", "2.0"]])
+    table("i_negative.csv", immune, [["BX-101", "0.8", "1.2"], ["BX-102", "1.1", "0.4"], ["BX-103", "0.5", "-2.0"]])
+    table("i_below_limit_undeclared.csv", immune, [["BX-101", "<0.4", "1.2"], ["BX-102", "1.1", "0.4"]])
+    table("i_duplicated_ids.csv", immune, [["BX-101", "0.8", "1.2"], ["BX-102", "1.1", "0.4"],
+                                           ["BX-101", "0.5", "2.0"]])
+    table("i_missing_column.csv", ["pid", "il6", "crp_mg_l"], [["BX-101", "0.8", "1.2"]])
+    table("mb_name_collision.csv", ["pid", "Lactate", "lactate"], [["BX-101", "1663", "1700"]])
+    table("c_beta_outside.csv", ["pid", "cg04111177", "cg15910486"],
+          [["BX-101", "0.086", "0.18"], ["BX-102", "0.118", "0.22"], ["BX-103", "1.7", "0.19"]])
+    table("c_beta_percent.csv", ["pid", "cg04111177", "cg15910486"],
+          [["BX-101", "8.6", "18.0"], ["BX-102", "11.8", "22.0"]])
+    table("mb_mmol.csv", ["pid", "lactate", "pyruvate"],
+          [["BX-101", "1.66305", "0.09517"], ["BX-102", "1.69481", "0.0608"], ["BX-103", "1.7825", "<LOD"]])
+    table("mb_only_id.csv", ["pid"], [["BX-101"], ["BX-102"]])
+    table("c_only_id.csv", ["pid"], [["BX-101"], ["BX-102"]])
+    table("c_name_collision.csv", ["pid", "cg04111177", "CG04111177"], [["BX-101", "0.08", "0.09"]])
+    mx = ["cpg", "BX-101", "BX-102", "BX-103"]
+    table("mx_beta_outside.csv", mx, [["cg900000001", "0.44", "0.38", "0.40"],
+                                      ["cg900000002", "0.95", "1.94", "0.92"]])
+    table("mx_all_missing.csv", mx, [["cg900000001", "0.44", "0.38", "0.40"], ["cg900000002", "", "NA", ""],
+                                     ["cg900000003", "0.12", "0.10", "0.11"], ["cg900000004", "NA", "", ""]])
+    table("mx_text.csv", mx, [["cg900000001", "0.44", "0.38", "0.40"], ["cg900000002", "0.95", "failed", "0.92"]])
+    table("mx_unknown_sample.csv", mx + ["ZZ-999"], [["cg900000001", "0.44", "0.38", "0.40", "0.41"]])
+    table("mx_duplicated_sample.csv", ["cpg", "BX-101", "BX-102", "BX-101"], [["cg900000001", "0.44", "0.38", "0.40"]])
+    table("mx_no_cpg_column.csv", ["probe", "BX-101", "BX-102"], [["cg900000001", "0.44", "0.38"]])
+    table("mx_duplicated_cpg.csv", mx, [["cg900000001", "0.44", "0.38", "0.40"],
+                                        ["cg900000001", "0.45", "0.39", "0.41"]])
+    hair = ["pid", "seg_from", "seg_to", "cortisol"]
+    table("h_inverted.csv", hair, [["BX-101", "0", "3", "9.58"], ["BX-101", "6", "3", "5.48"]])
+    table("h_too_long.csv", hair, [["BX-101", "0", "3", "9.58"], ["BX-102", "0", "3", "5.1"],
+                                   ["BX-102", "3", "75", "5.48"]])
+    table("h_overlap.csv", hair, [["BX-101", "0", "3", "9.58"], ["BX-102", "0", "3", "4.2"],
+                                  ["BX-101", "2", "5", "5.48"]])
+    table("h_negative_cortisol.csv", hair, [["BX-101", "0", "3", "-9.58"]])
+    qp = ["plate", "sample", "target", "ct"]
+
+    def wells(edit=None, plates=("P01", "P02"), samples=("CAL", "BX-101", "BX-102")):
+        out = [[p, s, t, c] for p in plates for s in samples for t, c in (("telomere", "15.4"), ("36B4", "22.1"))]
+        if edit:
+            edit(out)
+        return out
+
+    table("qp_ct_zero.csv", qp, wells(lambda w: w[3].__setitem__(3, "0")))
+    table("qp_no_calibrator.csv", qp, [w for w in wells() if not (w[0] == "P02" and w[1] == "CAL")])
+    table("qp_unknown_target.csv", qp, wells(lambda w: (w[2].__setitem__(2, "tel"), w[8].__setitem__(2, "tel"))))
+    table("qp_target_case.csv", qp, wells(lambda w: w[3].__setitem__(2, "36b4")))
+    table("qp_undetermined.csv", qp, wells(lambda w: w[4].__setitem__(3, "Undetermined")))
+    table("qp_calibrator_one_target.csv", qp, [w for w in wells() if not (w[0] == "P01" and w[1] == "CAL"
+                                                                           and w[2] == "36B4")])
+    table("qp_empty_sample.csv", qp, wells(lambda w: w[5].__setitem__(1, "")))
+    table("qp_unknown_sample.csv", qp, wells(lambda w: (w[8].__setitem__(1, "ZZ-950"), w[9].__setitem__(1, "ZZ-950"))))
+    table("qp_empty_plate.csv", qp, wells(lambda w: w[7].__setitem__(0, "")))
+
+
+if __name__ == "__main__":
+    main()

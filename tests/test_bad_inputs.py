@@ -1,0 +1,341 @@
+"""The bad-input corpus: every broken export gets one message naming file, column and rows.
+
+``tests/data/bad/cases.yaml`` lists each broken file (written by
+``tests/data/bad/make_bad.py``), the table it is read as and the exact fragment its
+message must contain. Every message must be one line, name the file, never hold a
+participant ID or the offending cell's text, and be a :class:`First1000Error` (never a
+raw pandas/openpyxl/pyarrow exception). Files that look broken but are valid (a BOM,
+UTF-16, a declared encoding or decimal comma, IDs written as 1001.0, real Excel dates)
+must be read correctly.
+
+The last part feeds valid data that no model can be fitted on to the statistics engines
+and checks that they answer with a ``status`` instead of a number (or raising).
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from first1000 import ingest
+from first1000.config import load_config, load_mapping
+from first1000.errors import ConfigError, First1000Error, InputTableError
+
+from conftest import ROOT
+
+BAD = Path("tests/data/bad")  # relative, as paths in a config are (tests run from the root)
+CASES = yaml.safe_load((ROOT / BAD / "cases.yaml").read_text(encoding="utf-8"))["cases"]
+KEY = b"bad-input-corpus"
+#: No message may hold an ID of the corpus (BX-101, bx-101, "BX- 102", ZZ-901, 7001, 07001, 1.00123E+11).
+NO_IDS = re.compile(r"BX[- ]*\d|bx-\d|ZZ-\d|(?<![\d.])0?700\d(?!\d)|1\.0012")
+
+
+@pytest.fixture(scope="module")
+def data_schema():
+    return load_config(ROOT / "config" / "config.yaml")["_data_schema"]
+
+
+def _merge(base: dict, extra: dict) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value
+    return base
+
+
+def _mapping(tmp_path, data_schema, case: dict):
+    """The corpus mapping with the case's file and overrides, loaded as a real run would."""
+    path = _write_mapping(tmp_path, case)
+    return load_mapping(path, data_schema, "bad"), path
+
+
+def _write_mapping(tmp_path, case: dict) -> Path:
+    raw = yaml.safe_load((BAD / "mapping.yaml").read_text(encoding="utf-8"))
+    _merge(raw, copy.deepcopy(case.get("mapping", {})))
+    if "variables" in case:
+        raw["variables"] = copy.deepcopy(case["variables"])
+    if "participants" in case:
+        raw["tables"]["participants"]["path"] = str(BAD / case["participants"])
+    spec = raw["tables"][case["table"]]
+    spec["path"] = str(BAD / case["file"])
+    spec.update(case.get("spec", {}))
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _ingest(mapping, data_schema, table: str):
+    people, report, categories, id_map = ingest.ingest_participants("bad", mapping, data_schema, KEY)
+    if table == "participants":
+        return people
+    return ingest.INGESTERS[table](mapping["tables"][table], mapping["missing_codes"], id_map)
+
+
+def _id(case):
+    extra = "-".join(f"{k}={v}" for k, v in case.get("spec", {}).items())
+    return case["file"] + (f"[{extra}]" if extra else "")
+
+
+def test_corpus_is_large_and_every_file_exists():
+    assert len(CASES) >= 40
+    for case in CASES:
+        if case["file"] != "p_missing.csv":
+            assert (ROOT / BAD / case["file"]).exists(), case["file"]
+    assert not (ROOT / BAD / "p_missing.csv").exists()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[_id(c) for c in CASES])
+def test_bad_input_gets_one_clear_message(case, tmp_path, data_schema):
+    mapping_path = _write_mapping(tmp_path, case)
+    with pytest.raises(First1000Error) as err:  # loading the mapping file may already find the problem
+        _ingest(load_mapping(mapping_path, data_schema, "bad"), data_schema, case["table"])
+    message = str(err.value)
+    path = str(BAD / case["file"])
+    expected = case["message"].replace("{path}", path).replace("{mapping}", str(mapping_path))
+    assert expected in message, f"\nexpected: {expected}\nmessage:  {message}"
+    if "hint" in case:
+        hint = case["hint"].replace("{path}", path).replace("{mapping}", str(mapping_path))
+        assert hint in message, f"\nhint:    {hint}\nmessage: {message}"
+    if path not in message:  # names the file, or (a problem of the mapping) the mapping file
+        assert isinstance(err.value, ConfigError) and str(mapping_path) in message
+    assert "\n" not in message and "Traceback" not in message
+    assert not NO_IDS.search(message), f"message quotes an ID: {message}"
+    leaked = [text for text in case.get("never", []) if str(text) in message]
+    assert not leaked, f"message quotes cell text {leaked}: {message}"
+    assert isinstance(err.value, (InputTableError, ConfigError))
+
+
+# --------------------------------------------------------------------------- valid after all
+def _read(tmp_path, data_schema, file, table="participants", **case):
+    mapping, _ = _mapping(tmp_path, data_schema, {"file": file, "table": table, **case})
+    return _ingest(mapping, data_schema, table)
+
+
+AGE = {"maternal_age": {"rule": "direct", "column": "age", "unit": "years"}}
+
+
+def test_base_corpus_cohort_is_valid(tmp_path, data_schema):
+    """Each broken file differs from these valid tables by its one problem."""
+    mapping, _ = _mapping(tmp_path, data_schema, {"file": "participants.csv", "table": "participants"})
+    out = ingest.ingest_cohort("bad", mapping, data_schema, KEY)
+    people = out["participants"]
+    assert people.maternal_age.tolist() == [31.2, 34.1, 28.0, 36.5, 25.3, 30.0]
+    assert people.education_isced.tolist() == [6, 3, 7, 1, 6, 7]
+    assert people.delivery_date.iloc[0] == pd.Timestamp("2024-07-17")
+    assert out["hair_cortisol"].below_limit.tolist() == [False, False, True, False]
+    assert set(out["telomere_qpcr"].pseudo_id) == {"calibrator", *people.pseudo_id[:2]}
+    assert out["methylation_matrix"].shape == (3, 4)
+    assert sorted(out["metabolites"].marker.unique()) == ["lactate", "pyruvate"]
+
+
+@pytest.mark.parametrize("file, case", [
+    ("p_bom.csv", {}),                                   # UTF-8 byte-order mark: not part of 'pid'
+    ("p_bom.csv", {"spec": {"encoding": "cp1252"}}),     # the mark wins over a declared encoding
+    ("p_utf16.txt", {}),                                 # Excel "Unicode text": UTF-16 + BOM, tabs, CRLF
+    ("p_crlf.csv", {}),
+    ("p_cp1252.csv", {"spec": {"encoding": "cp1252"}}),  # declared Windows-1252
+    ("p_nfd.csv", {}),                                   # decomposed ë (macOS) matches the map's ë
+    ("p_decimal_comma_ok.csv", {"spec": {"delimiter": ";", "decimal": ","}}),
+    ("x_first_sheet_is_data.xlsx", {}),                  # a notes sheet after the data sheet
+    ("x_empty_first_sheet.xlsx", {}),                    # an empty Sheet1 before the data sheet
+    ("x_two_sheets.xlsx", {"spec": {"sheet": "Data"}}),
+    ("x_two_sheets.xlsx", {"spec": {"sheet": "data"}}),  # sheet names compare as Excel does (no case)
+])
+def test_valid_exports_are_read_exactly(file, case, tmp_path, data_schema):
+    people = _read(tmp_path, data_schema, file, **case)
+    assert len(people) == 6
+    assert people.maternal_age.tolist() == pytest.approx([31.2, 34.1, 28.0, 36.5, 25.3, 30.0])
+    assert people.education_isced.tolist() == [6, 3, 7, 1, 6, 7]
+    assert people.child_sex.tolist() == ["female", "male"] * 3
+    reference = _read(tmp_path, data_schema, "participants.csv")
+    assert people.pseudo_id.tolist() == reference.pseudo_id.tolist()
+
+
+def test_declared_missing_codes_are_missing(tmp_path, data_schema):
+    people = _read(tmp_path, data_schema, "p_missing_codes.csv", mapping={"missing_codes": ["", "NA", "n.a.", "-"]})
+    assert people.maternal_age.isna().tolist() == [True, False, True, False, True, False]
+
+
+def test_declared_metabolite_unit_is_converted(tmp_path, data_schema):
+    umol = _read(tmp_path, data_schema, "metabolites.csv", table="metabolites")
+    mmol = _read(tmp_path, data_schema, "mb_mmol.csv", table="metabolites", spec={"unit": "mmol/L"})
+    assert mmol.value.to_numpy() == pytest.approx(umol.value.to_numpy(), nan_ok=True)
+    assert mmol.below_limit.tolist() == umol.below_limit.tolist()
+
+
+def test_spaces_around_categories_are_ignored(tmp_path, data_schema):
+    people = _read(tmp_path, data_schema, "p_category_spaces.csv")
+    assert people.child_sex.tolist() == ["female", "male"] * 3
+    assert people.education_isced.tolist() == [6, 3, 7, 1, 6, 7]
+
+
+def test_excel_dates_need_no_format(tmp_path, data_schema):
+    people = _read(tmp_path, data_schema, "x_dates_ok.xlsx")
+    assert people.delivery_date.tolist()[:3] == [pd.Timestamp("2024-07-17"), pd.Timestamp("2023-08-22"),
+                                                  pd.Timestamp("2024-02-01")]
+    assert people.delivery_date.notna().all()
+
+
+def test_parquet_dates_need_no_format(tmp_path, data_schema):
+    variables = {**AGE, "delivery_date": {"rule": "direct", "column": "delivery", "format": "%d/%m/%Y"}}
+    people = _read(tmp_path, data_schema, "q_dates.parquet", variables=variables)
+    assert people.delivery_date.tolist() == [pd.Timestamp("2024-07-17"), pd.Timestamp("2023-08-22")]
+
+
+def test_integral_float_ids_match_integer_ids(tmp_path, data_schema):
+    """IDs written as 7001.0 (Excel, pandas after a NaN) are the participants 7001."""
+    csv_people = _read(tmp_path, data_schema, "p_float_ids.csv", variables=AGE)
+    xlsx_people = _read(tmp_path, data_schema, "x_float_ids.xlsx", variables=AGE)
+    assert csv_people.pseudo_id.tolist() == xlsx_people.pseudo_id.tolist()
+    assert csv_people.pseudo_id.tolist() == ingest.pseudonymise(pd.Series(["7001", "7002", "7003"]), "bad",
+                                                                KEY).tolist()
+    immune = _read(tmp_path, data_schema, "i_float_ids.csv", table="immune", variables=AGE,
+                   participants="p_float_ids.csv")
+    assert set(immune.pseudo_id) == {csv_people.pseudo_id[0], csv_people.pseudo_id[2]}
+
+
+def test_rows_are_counted_as_the_spreadsheet_shows_them(tmp_path, data_schema):
+    """A blank line in a CSV or blank rows above a sheet's header keep their row numbers."""
+    with pytest.raises(InputTableError, match=r"column 'age', row 6: "):
+        _read(tmp_path, data_schema, "p_blank_line_numbering.csv")
+    with pytest.raises(InputTableError, match=r"column 'age', row 6: "):
+        _read(tmp_path, data_schema, "x_header_on_row3.xlsx")
+
+
+def test_on_invalid_missing_reports_rows_without_values(tmp_path, data_schema):
+    people_rows = _read(tmp_path, data_schema, "p_text_in_numeric.csv", mapping={"on_invalid": "missing"})
+    assert people_rows.maternal_age.isna().tolist() == [False, True, False, True, False, False]
+    mapping, _ = _mapping(tmp_path, data_schema, {"file": "p_text_in_numeric.csv", "table": "participants",
+                                                  "mapping": {"on_invalid": "missing"}})
+    _, report, _, _ = ingest.ingest_participants("bad", mapping, data_schema, KEY)
+    rejected = report.set_index("variable").loc["maternal_age", "rejected"]
+    assert rejected.startswith("expected a number, found text") and "(rows 3, 5)" in rejected
+    assert "unknown" not in rejected
+
+
+# --------------------------------------------------------------------------- models that cannot be fitted
+def _analysis_table(n=30, seed=1):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "pseudo_id": [f"P{i:04d}" for i in range(n)], "cohort": "a",
+        "education_group": "high", "ses_index": rng.normal(size=n), "epds": rng.normal(8, 3, n),
+        "maternal_age": rng.normal(31, 4, n), "bmi": rng.normal(24, 3, n), "parity": rng.integers(0, 3, n),
+        "smoking": rng.integers(0, 2, n).astype(float), "child_sex": rng.choice(["female", "male"], n),
+        "il6_ln": rng.normal(size=n), "birth_weight": rng.normal(3400, 400, n),
+    })
+
+
+SCHEMA = {"birth_weight": {"type": "continuous", "unit": "g"}, "preterm": {"type": "binary"},
+          "epds": {"type": "continuous"}}
+
+
+def _assoc(table, spec, covariates=()):
+    from first1000.analyse import associations
+
+    return associations(table, "immune", spec, list(covariates), SCHEMA)
+
+
+def test_single_ses_category_gives_a_status():
+    out = _assoc(_analysis_table(), {"biomarkers": ["il6_ln"], "exposures": ["education_group"]})
+    assert out.status.tolist() == ["predictor 'education_group' has zero variance in the 30 complete rows"]
+    assert out.estimate.isna().all()
+
+
+def test_more_covariates_than_participants_gives_a_status():
+    table = _analysis_table(n=6)
+    out = _assoc(table, {"biomarkers": ["il6_ln"], "exposures": ["epds"]},
+                 ["maternal_age", "bmi", "parity", "smoking", "child_sex"])
+    assert out.status.tolist() == ["too few complete rows: n=6 for a model with 7 parameters (needs at least 8)"]
+
+
+def test_perfect_separation_gives_a_status():
+    table = _analysis_table(n=40)
+    table["preterm"] = (table.il6_ln > 0).astype(float)
+    out = _assoc(table, {"biomarkers": ["il6_ln"], "exposures": ["epds"], "outcomes": ["preterm"]})
+    row = out[out.response == "preterm"].iloc[0]
+    assert row.model == "logistic"
+    assert row.status.startswith("perfect or quasi-perfect separation")
+    assert np.isnan(row.estimate)
+
+
+def test_outcome_of_one_value_gives_a_status():
+    table = _analysis_table(n=20)
+    table["preterm"] = 0.0
+    out = _assoc(table, {"biomarkers": ["il6_ln"], "exposures": ["epds"], "outcomes": ["preterm"]})
+    assert out[out.response == "preterm"].status.tolist() == ["binary response 'preterm' is 0 in all 20 complete rows"]
+
+
+def test_unmeasured_biomarker_gives_a_status():
+    table = _analysis_table()
+    table["il6_ln"] = np.nan
+    out = _assoc(table, {"biomarkers": ["il6_ln"], "exposures": ["epds"]})
+    assert out.status.tolist() == ["il6_ln is not measured in cohort a"]
+
+
+def test_zero_variance_mediator_gives_a_status():
+    from first1000.stats.mediation import mediation_linear
+
+    table = _analysis_table()
+    table["il6_ln"] = 1.5
+    effects, paths = mediation_linear(table, "ses_index", "il6_ln", "birth_weight", n_boot=100, seed=1)
+    assert set(effects.status) == {"mediator 'il6_ln' has zero variance in the 30 complete rows"}
+    assert set(paths.status) == set(effects.status)
+    assert effects.estimate.isna().all()
+
+
+def test_mediation_with_more_covariates_than_participants_gives_a_status():
+    from first1000.stats.mediation import mediation_linear
+
+    table = _analysis_table(n=6)
+    effects, _ = mediation_linear(table, "ses_index", "il6_ln", "birth_weight",
+                                  ["maternal_age", "bmi", "parity", "smoking"], n_boot=100, seed=1)
+    assert set(effects.status) == {"too few complete rows: n=6 for an outcome model with 7 parameters "
+                                   "(needs at least 8)"}
+
+
+def _harmonise_input(name, n, constant, rng):
+    return pd.DataFrame({
+        "pseudo_id": [f"{name}{i}" for i in range(n)], "cohort": name,
+        "education_isced": np.full(n, 3.0) if constant else rng.integers(1, 8, n).astype(float),
+        "household_income": rng.uniform(1000, 5000, n), "household_adults": 2.0, "household_children": 1.0,
+        "neighbourhood_ses": np.full(n, 0.5) if constant else rng.normal(size=n),
+        "material_deprivation_items": np.nan,
+    })
+
+
+INDICATORS = {"education_isced": 1, "income_equivalised_ln": 1, "neighbourhood_ses": 1}
+
+
+def test_cohort_with_a_single_ses_category_gets_no_index_and_is_reported():
+    from first1000.harmonise import harmonise, single_category_problems
+
+    rng = np.random.default_rng(3)
+    frames = [_harmonise_input("a", 20, False, rng), _harmonise_input("b", 15, True, rng)]
+    table, _ = harmonise(frames, {"method": "zmean", "min_indicators": 2, "indicators": INDICATORS})
+    assert table[table.cohort == "a"].ses_index.notna().all()
+    assert table[table.cohort == "b"].ses_index.isna().all()  # z-scores of a constant are undefined
+    assert single_category_problems(table, list(INDICATORS)) == [
+        "cohort b: SES indicator `education_isced` has fewer than two distinct values",
+        "cohort b: SES indicator `neighbourhood_ses` has fewer than two distinct values",
+    ]
+
+
+def test_pca_ses_index_without_complete_participants_does_not_raise():
+    from first1000.harmonise import harmonise
+
+    rng = np.random.default_rng(4)
+    table, _ = harmonise([_harmonise_input("b", 15, True, rng)],
+                         {"method": "pca", "min_indicators": 2, "indicators": INDICATORS})
+    assert table.ses_index.isna().all()
+
+
+def test_associations_on_a_table_without_rows_do_not_raise():
+    out = _assoc(_analysis_table().iloc[:0], {"biomarkers": ["il6_ln"], "exposures": ["epds"]})
+    assert out.empty or (out.status != "ok").all()

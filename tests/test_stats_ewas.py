@@ -1,0 +1,614 @@
+"""Tests of first1000.stats.ewas against independent computations.
+
+* the least-squares fit against a per-CpG statsmodels OLS on the non-missing samples;
+* the moderated statistics against a reference implementation of limma's ``squeezeVar``/
+  ``fitFDist``/``trigammaInverse``/``eBayes`` written here from the published equations
+  (Smyth 2004, Stat Appl Genet Mol Biol 3:3) - it does not use the engine's helpers;
+* BH/Bonferroni against statsmodels ``multipletests``, lambda against ``chi2.isf``;
+* sharding, chunking and missingness grouping for bitwise identity;
+* the readers (Parquet, TSV, .npy) against the whole matrix converted at once.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import statsmodels.api as sm
+from scipy import special, stats
+from statsmodels.stats.multitest import multipletests
+
+from first1000.errors import InputTableError, ModelError
+from first1000.stats.ewas import (
+    THRESHOLD_450K,
+    THRESHOLD_EPIC,
+    beta_to_m,
+    ewas,
+    ewas_fit,
+    fit_prior,
+    genomic_inflation,
+    iqr_outliers,
+    m_to_beta,
+    moderate,
+    multiple_testing,
+    read_methylation_chunks,
+    trigamma_inverse,
+)
+
+NUMERIC = [
+    "n", "n_outliers", "df_residual", "sigma2", "coef", "stdev_unscaled", "se", "t", "p",
+    "coef_beta", "se_beta", "s2_post", "se_moderated", "t_moderated", "df_total",
+    "p_moderated", "fdr", "bonferroni", "sig_450k", "sig_epic",
+]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------
+# Simulated data
+# --------------------------------------------------------------------------------------
+
+
+def make_design(n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Intercept, exposure and 4 covariates (2 binary), indexed by sample ID."""
+    return pd.DataFrame(
+        {
+            "intercept": np.ones(n),
+            "exposure": rng.normal(size=n),
+            "sex": rng.integers(0, 2, n).astype(float),
+            "ga": rng.normal(39, 1.5, n),
+            "smoking": (rng.random(n) < 0.3).astype(float),
+            "cells": rng.beta(3, 20, n),
+        },
+        index=[f"S{i:03d}" for i in range(n)],
+    )
+
+
+def make_m_values(design: pd.DataFrame, m: int, rng, planted=(), effect=0.0, d0=6.0, s0=0.3):
+    """M-values with the limma variance model (sigma^2 = d0 s0^2 / chi2_d0)."""
+    x = design.to_numpy()
+    n, p = x.shape
+    sigma = np.sqrt(d0 * s0**2 / rng.chisquare(d0, m))
+    gamma = rng.normal(0, 0.3, (m, p)) * sigma[:, None] / x.std(axis=0).clip(1e-9)
+    gamma[:, 0] = rng.normal(0, 2.5, m)  # mean M-value
+    gamma[:, 1] = 0.0
+    gamma[list(planted), 1] = effect * sigma[list(planted)]
+    return gamma @ x.T + sigma[:, None] * rng.standard_normal((m, n))
+
+
+def add_missing_patterns(y: np.ndarray, rng) -> list[np.ndarray]:
+    """Three missingness patterns on blocks of CpGs (plus one pattern on a single CpG)."""
+    n = y.shape[1]
+    patterns = [rng.choice(n, k, replace=False) for k in (1, 3, 8)]
+    y[10:40, patterns[0]] = np.nan
+    y[100:130, patterns[1]] = np.nan
+    y[200:205, patterns[2]] = np.nan
+    y[250, patterns[1][:2]] = np.nan
+    return patterns
+
+
+@pytest.fixture(scope="module")
+def sim():
+    rng = np.random.default_rng(20240611)
+    design = make_design(60, rng)
+    y = make_m_values(design, 300, rng, planted=range(5), effect=1.0)
+    add_missing_patterns(y, rng)
+    return design, y
+
+
+# --------------------------------------------------------------------------------------
+# Stage a: the least-squares fit
+# --------------------------------------------------------------------------------------
+
+
+def test_fit_equals_statsmodels_ols_per_cpg(sim):
+    design, y = sim
+    terms = ["exposure", "smoking"]
+    fit = ewas_fit(y, design, terms)
+    assert list(fit.columns[:2]) == ["cpg", "term"]
+    assert len(fit) == 2 * y.shape[0]
+    x = design.to_numpy()
+    checked = 0
+    for i in range(y.shape[0]):
+        obs = np.isfinite(y[i])
+        ols = sm.OLS(y[i, obs], x[obs]).fit()
+        rows = fit.iloc[2 * i : 2 * i + 2]
+        assert (rows["cpg"] == i).all()
+        assert (rows["n"] == obs.sum()).all()
+        assert (rows["df_residual"] == ols.df_resid).all()
+        np.testing.assert_allclose(rows["sigma2"], ols.scale, rtol=1e-8)
+        for (_, row), j in zip(rows.iterrows(), (1, 4)):
+            np.testing.assert_allclose(row["coef"], ols.params[j], rtol=1e-8)
+            np.testing.assert_allclose(row["se"], ols.bse[j], rtol=1e-8)
+            np.testing.assert_allclose(row["t"], ols.tvalues[j], rtol=1e-8)
+            np.testing.assert_allclose(row["p"], ols.pvalues[j], rtol=1e-8)
+            np.testing.assert_allclose(
+                row["stdev_unscaled"], math.sqrt(np.linalg.inv(x[obs].T @ x[obs])[j, j]),
+                rtol=1e-8,
+            )  # fmt: skip
+        checked += 1
+    assert checked == 300
+    assert (fit["status"] == "ok").all()
+    assert (fit["n"] < 60).sum() == 2 * (30 + 30 + 5 + 1)
+
+
+def test_fit_without_intercept_and_dataframe_input(sim):
+    """No intercept (the constant is outside the column space) and a CpG x sample frame."""
+    design, y = sim
+    d = design.drop(columns="intercept")
+    frame = pd.DataFrame(y[:20, ::-1], index=[f"cg{i}" for i in range(20)],
+                         columns=list(design.index[::-1]))  # fmt: skip
+    fit = ewas_fit(frame + 3.0, d, "exposure")
+    for i in range(20):
+        obs = np.isfinite(y[i])
+        ols = sm.OLS(y[i, obs] + 3.0, d.to_numpy()[obs]).fit()
+        row = fit.iloc[i]
+        assert row["cpg"] == f"cg{i}"
+        np.testing.assert_allclose([row["coef"], row["se"], row["sigma2"]],
+                                   [ols.params[0], ols.bse[0], ols.scale], rtol=1e-8)  # fmt: skip
+
+
+def test_beta_difference_equals_ols_on_beta_values(sim):
+    design, y = sim
+    beta = m_to_beta(y[:40])
+    fit = ewas_fit(y[:40], design, "exposure", beta=beta)
+    x = design.to_numpy()
+    for i in range(40):
+        obs = np.isfinite(beta[i])
+        ols = sm.OLS(beta[i, obs], x[obs]).fit()
+        np.testing.assert_allclose(fit["coef_beta"].iloc[i], ols.params[1], rtol=1e-8)
+        np.testing.assert_allclose(fit["se_beta"].iloc[i], ols.bse[1], rtol=1e-8)
+
+
+def test_missingness_groups_equal_fitting_each_cpg_alone(sim):
+    design, y = sim
+    block = y[[0, 12, 13, 105, 201, 250, 251]]  # complete, 3 patterns, a lone pattern
+    together = ewas_fit(block, design, ["exposure", "sex"])
+    for i in range(block.shape[0]):
+        alone = ewas_fit(block[i : i + 1], design, ["exposure", "sex"])
+        got = together.iloc[2 * i : 2 * i + 2].reset_index(drop=True)
+        for col in ["n", "df_residual", "sigma2", "coef", "stdev_unscaled", "se", "t", "p"]:
+            np.testing.assert_array_equal(got[col].to_numpy(), alone[col].to_numpy(), err_msg=col)
+
+
+def test_too_few_samples_and_aliased_terms():
+    rng = np.random.default_rng(3)
+    design = make_design(12, rng)
+    design["sex"] = [0.0] * 6 + [1.0] * 6
+    y = rng.normal(size=(4, 12))
+    y[1, 6:] = np.nan  # every 'sex = 1' sample missing: sex is aliased (not estimable)
+    y[2, 5:] = np.nan  # 5 samples for 6 columns: too few
+    y[3, :] = np.nan
+    fit = ewas_fit(y, design, ["exposure", "sex"])
+    status = fit["status"].astype(str).to_numpy().reshape(4, 2)
+    assert status.tolist() == [
+        ["ok", "ok"], ["ok", "not_estimable"], ["too_few_samples"] * 2, ["too_few_samples"] * 2
+    ]  # fmt: skip
+    cpg1 = fit.iloc[2:4]
+    assert np.isnan(cpg1["coef"].iloc[1]) and np.isnan(cpg1["se"].iloc[1])
+    # The exposure of CpG 1 is estimated as R's lm.fit does: the aliased column dropped.
+    x = design.drop(columns="sex").to_numpy()[:6]
+    ols = sm.OLS(y[1, :6], x).fit()
+    np.testing.assert_allclose(cpg1["coef"].iloc[0], ols.params[1], rtol=1e-8)
+    np.testing.assert_allclose(cpg1["se"].iloc[0], ols.bse[1], rtol=1e-8)
+    assert cpg1["df_residual"].iloc[0] == 6 - 5
+    assert fit.iloc[4:]["coef"].isna().all() and (fit.iloc[4:]["df_residual"] == 0).all()
+    assert fit.iloc[4:]["n"].tolist() == [5, 5, 0, 0]
+
+
+def test_design_misuse_raises(sim):
+    design, y = sim
+    bad = design.assign(copy=2 * design["exposure"])
+    with pytest.raises(ModelError, match="rank deficient"):
+        ewas_fit(y, bad, "exposure")
+    with pytest.raises(ModelError, match="not a design column"):
+        ewas_fit(y, design, "bmi")
+    with pytest.raises(ModelError, match="missing or infinite"):
+        ewas_fit(y, design.assign(ga=np.where(np.arange(60) == 3, np.nan, design["ga"])), "ga")
+    with pytest.raises(ModelError, match="sample columns"):
+        ewas_fit(y[:, :50], design, "exposure")
+
+
+# --------------------------------------------------------------------------------------
+# Stages b and c: limma's empirical Bayes, against a reference written from the equations
+# --------------------------------------------------------------------------------------
+
+
+def ref_trigamma_inverse(x: float) -> float:
+    """limma trigammaInverse: Newton's method on 1/trigamma(y) from y = 1/2 + 1/x."""
+    if x > 1e7:
+        return 1.0 / math.sqrt(x)
+    if x < 1e-6:
+        return 1.0 / x
+    y = 0.5 + 1.0 / x
+    for _ in range(51):
+        tri = float(special.polygamma(1, y))
+        dif = tri * (1.0 - tri / x) / float(special.polygamma(2, y))
+        y += dif
+        if -dif / y < 1e-8:
+            break
+    return y
+
+
+def ref_limma(coef, stdev_unscaled, s2, df):
+    """squeezeVar(var, df) (fitFDist, covariate NULL, robust FALSE) and eBayes' t and p.
+
+    Smyth (2004), eq. 4.1 and section 6.2: with e_g = log s_g^2 - digamma(d_g/2) +
+    log(d_g/2), E e_g = log s0^2 - digamma(d0/2) + log(d0/2) and
+    Var e_g = trigamma(d_g/2) + trigamma(d0/2).
+    """
+    s2 = np.asarray(s2, float)
+    df = np.asarray(df, float)
+    ok = [i for i in range(len(s2)) if np.isfinite(s2[i]) and df[i] > 0]
+    x = [s2[i] for i in ok]
+    d = [df[i] for i in ok]
+    g = len(x)
+    med = float(np.median(x))
+    x = [max(v, 1e-5 * med) for v in x]
+    e = [math.log(v) - float(special.digamma(k / 2)) + math.log(k / 2) for v, k in zip(x, d)]
+    ebar = sum(e) / g
+    evar = sum((v - ebar) ** 2 for v in e) / (g - 1)
+    evar -= sum(float(special.polygamma(1, k / 2)) for k in d) / g
+    if evar > 0:
+        d0 = 2 * ref_trigamma_inverse(evar)
+        s20 = math.exp(ebar + float(special.digamma(d0 / 2)) - math.log(d0 / 2))
+    else:
+        d0, s20 = math.inf, math.exp(ebar)
+    df_pooled = float(np.sum(df))
+    out = []
+    for c, su, v, k in zip(coef, stdev_unscaled, s2, df):
+        if not k > 0:
+            out.append((np.nan, np.nan, np.nan, np.nan))
+            continue
+        post = s20 if math.isinf(d0) else (d0 * s20 + k * v) / (d0 + k)
+        t = c / (su * math.sqrt(post))
+        dft = min(k + d0, df_pooled)
+        out.append((post, t, dft, 2 * stats.t.sf(abs(t), dft)))
+    return d0, s20, np.array(out)
+
+
+@pytest.mark.parametrize("with_missing", [False, True])
+def test_moderated_statistics_equal_reference_limma(sim, with_missing):
+    design, y = sim
+    if not with_missing:
+        y = np.where(np.isfinite(y), y, 0.0)
+    fit = ewas_fit(y, design, "exposure")
+    assert (fit["df_residual"].nunique() > 1) == with_missing
+    prior = fit_prior(fit["sigma2"], fit["df_residual"])
+    d0, s20, ref = ref_limma(fit["coef"], fit["stdev_unscaled"], fit["sigma2"], fit["df_residual"])
+    assert math.isfinite(d0) and 2 < d0 < 30
+    np.testing.assert_allclose(prior.df_prior, d0, rtol=1e-10)
+    np.testing.assert_allclose(prior.s2_prior, s20, rtol=1e-10)
+    assert prior.df_pooled == fit["df_residual"].sum()
+    mod = moderate(fit, prior)
+    for j, col in enumerate(["s2_post", "t_moderated", "df_total", "p_moderated"]):
+        np.testing.assert_allclose(mod[col], ref[:, j], rtol=1e-9, err_msg=col)
+    np.testing.assert_allclose(mod["se_moderated"], mod["coef"] / mod["t_moderated"], rtol=1e-12)
+
+
+def test_infinite_prior_df_and_zero_variances():
+    rng = np.random.default_rng(8)
+    df = np.full(500, 20.0)
+    s2 = np.full(500, 0.04) * rng.uniform(0.999, 1.001, 500)  # far less spread than chi2
+    prior = fit_prior(s2, df)
+    d0, s20, ref = ref_limma(np.ones(500), np.full(500, 0.1), s2, df)
+    assert math.isinf(d0) and math.isinf(prior.df_prior)
+    np.testing.assert_allclose(prior.s2_prior, s20, rtol=1e-12)
+    fit = pd.DataFrame({"coef": np.ones(500), "stdev_unscaled": 0.1, "sigma2": s2,
+                        "df_residual": df})  # fmt: skip
+    mod = moderate(fit, prior.to_dict())
+    np.testing.assert_allclose(mod["s2_post"], s20, rtol=1e-12)
+    assert (mod["df_total"] == df.sum()).all()  # limma: min(d + Inf, df.pooled)
+    np.testing.assert_allclose(mod["p_moderated"], ref[:, 3], rtol=1e-9)
+    # Zero variances are offset to 1e-5 * median, as limma's fitFDist does.
+    s2 = rng.chisquare(10, 400) / 10
+    s2[:3] = 0.0
+    prior = fit_prior(s2, np.full(400, 10.0))
+    d0, s20, _ = ref_limma(np.ones(400), np.ones(400), s2, np.full(400, 10.0))
+    assert prior.status == "zero variances offset"
+    np.testing.assert_allclose([prior.df_prior, prior.s2_prior], [d0, s20], rtol=1e-10)
+
+
+def ref_unequal_df(s2, df, xtol):
+    """limma fitFDistUnequalDF1 (robust FALSE, no covariate), maximised with scipy."""
+    from scipy.optimize import fminbound
+
+    keep = df > 0
+    x, d1 = s2[keep], df[keep] / 2
+    x = np.maximum(x, 1e-12 * np.median(x[x > 0]))
+    logmdigamma = lambda v: np.log(v) - special.digamma(v)  # noqa: E731
+    w = 1 / special.polygamma(1, d1)
+    emean = np.sum(w * (np.log(x) + logmdigamma(d1))) / np.sum(w)
+
+    def minus_twice_loglik(par):
+        d2 = par / (1 - par)
+        d2s20 = d2 * np.exp(emean - logmdigamma(d2))
+        return -2 * np.sum(-(d1 + d2) * np.log1p(d1 * x / d2s20) - d1 * np.log(d2s20)
+                           + special.gammaln(d1 + d2) - special.gammaln(d2))  # fmt: skip
+
+    par = fminbound(minus_twice_loglik, 0.5, 0.9998, xtol=xtol)
+    d2 = par / (1 - par)
+    return 2 * d2, float(np.exp(emean - logmdigamma(d2)))
+
+
+def test_unequal_df_prior_equals_limma_fitfdistunequaldf1(sim):
+    """limma >= 3.61's default when the df differ (missing values); method='auto'."""
+    design, y = sim
+    fit = ewas_fit(y, design, "exposure")
+    s2, df = fit["sigma2"].to_numpy().copy(), fit["df_residual"].to_numpy().astype(float)
+    s2[:2], df[:2] = np.nan, 0.0  # CpGs without a fit carry no weight
+    prior = fit_prior(s2, df, method="unequal_df")
+    assert prior.method == "unequal_df" and prior.n_cpgs == 298
+    # R's optimize and scipy's fminbound are the same Brent algorithm (tolerance eps^0.25;
+    # scipy's eps constant differs in the 4th digit, so the iterates agree to ~1e-10).
+    d0, s20 = ref_unequal_df(s2, df, np.finfo(float).eps ** 0.25)
+    np.testing.assert_allclose([prior.df_prior, prior.s2_prior], [d0, s20], rtol=1e-7)
+    d0_tight, _ = ref_unequal_df(s2, df, 1e-12)  # the maximum likelihood estimate itself
+    np.testing.assert_allclose(prior.df_prior, d0_tight, rtol=5e-3)
+    assert fit_prior(s2, df, method="auto") == prior
+    full = np.where(np.isfinite(y), y, 0.0)
+    equal = ewas_fit(full, design, "exposure")
+    args = (equal["sigma2"], equal["df_residual"])
+    assert fit_prior(*args, method="auto") == fit_prior(*args)  # equal df: trigamma
+    moderated = ewas(y, design, "exposure", scale="m", prior_method="auto")
+    assert moderated.prior.method == "unequal_df"
+
+
+def test_trigamma_inverse():
+    y = np.array([1e-4, 0.01, 0.3, 1.0, 7.5, 120.0, 5e4])
+    np.testing.assert_allclose(trigamma_inverse(special.polygamma(1, y)), y, rtol=1e-7)
+    assert trigamma_inverse(2e7) == pytest.approx(1 / math.sqrt(2e7))
+    assert trigamma_inverse(1e-7) == pytest.approx(1e7)
+    for x in (0.05, 1.3, 40.0):
+        assert trigamma_inverse(x) == pytest.approx(ref_trigamma_inverse(x), rel=1e-12)
+
+
+# --------------------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------------------
+
+
+def test_multiple_testing_and_lambda():
+    rng = np.random.default_rng(5)
+    p = np.concatenate([rng.uniform(size=997), [1e-9, 1.5e-7, 3e-7], [np.nan]])
+    table = pd.DataFrame({"term": ["a"] * 1001 + ["b"] * 1001, "p_moderated": np.r_[p, p[::-1]]})
+    out = multiple_testing(table)
+    for term, values in (("a", p), ("b", p[::-1])):
+        sel = (out["term"] == term).to_numpy()
+        ok = np.isfinite(values)
+        np.testing.assert_allclose(
+            out.loc[sel, "fdr"].to_numpy()[ok],
+            multipletests(values[ok], method="fdr_bh")[1],
+            rtol=1e-12,
+        )
+        np.testing.assert_allclose(
+            out.loc[sel, "bonferroni"].to_numpy()[ok],
+            multipletests(values[ok], method="bonferroni")[1],
+            rtol=1e-12,
+        )
+        assert np.isnan(out.loc[sel, "fdr"].to_numpy()[~ok]).all()  # fmt: skip
+    assert out["sig_450k"].sum() == 4 and out["sig_epic"].sum() == 2
+    assert THRESHOLD_450K == 2.4e-7 and THRESHOLD_EPIC == 9e-8
+    z2 = stats.chi2.isf(p[np.isfinite(p)], 1)
+    assert genomic_inflation(p) == pytest.approx(np.median(z2) / stats.chi2.ppf(0.5, 1), rel=1e-12)
+    assert genomic_inflation(p) == pytest.approx(np.median(z2) / 0.4549, rel=2e-4)
+
+
+def test_planted_cpgs_recovered_and_null_lambda():
+    rng = np.random.default_rng(11)
+    design = make_design(80, rng)
+    planted = np.arange(0, 3000, 150)  # 20 CpGs
+    y = make_m_values(design, 3000, rng, planted=planted, effect=1.2)
+    result = ewas(y, design, "exposure", scale="m", chunk_cpgs=700)
+    table = result.table
+    hits = set(np.flatnonzero(table["fdr"].to_numpy() < 0.05))
+    assert set(planted) <= hits
+    assert len(hits - set(planted)) <= 3
+    null = make_m_values(design, 5000, rng)
+    lam = ewas(null, design, "exposure", scale="m").summary["lambda"].iloc[0]
+    assert 0.9 < lam < 1.1
+    assert 2 < result.prior.df_prior < 20  # simulated d0 = 6
+
+
+# --------------------------------------------------------------------------------------
+# Sharding, chunking, outliers
+# --------------------------------------------------------------------------------------
+
+
+def assert_tables_identical(a: pd.DataFrame, b: pd.DataFrame):
+    assert len(a) == len(b)
+    assert a["cpg"].astype(str).tolist() == b["cpg"].astype(str).tolist()
+    assert a["term"].astype(str).tolist() == b["term"].astype(str).tolist()
+    assert a["status"].astype(str).tolist() == b["status"].astype(str).tolist()
+    for col in NUMERIC:
+        if col in a.columns or col in b.columns:
+            assert np.array_equal(a[col].to_numpy(), b[col].to_numpy(), equal_nan=True), col
+
+
+def test_sharded_run_is_identical_to_one_pass(sim):
+    design, y = sim
+    y = y.copy()
+    y[7, 4] = 9.0  # an outlier for the 3*IQR rule
+    beta = m_to_beta(y)
+    ids = np.array([f"cg{i:04d}" for i in range(y.shape[0])], dtype=object)
+    terms = ["exposure", "sex"]
+    options = dict(scale="beta", remove_outliers=True, beta_difference=True, npy_cpgs=ids)
+    one = ewas(beta, design, terms, chunk_cpgs=64, **options)
+    assert one.reasons["outliers_removed"] >= 1 and one.reasons["cpgs_with_missing"] > 66
+    other_chunks = ewas(beta, design, terms, chunk_cpgs=7, prefetch=False, **options)
+    assert_tables_identical(one.table, other_chunks.table)
+
+    bounds = [0, 13, 50, 51, 120, 200, 260, 300]  # 7 shards, one with a single CpG
+    fits = [
+        ewas_fit(beta_to_m(beta[a:b]), design, terms, cpgs=ids[a:b], beta=beta[a:b],
+                 remove_outliers=True)
+        for a, b in zip(bounds[:-1], bounds[1:])
+    ]  # fmt: skip
+    first = [f[f["term"] == terms[0]] for f in fits]
+    prior = fit_prior(np.concatenate([f["sigma2"] for f in first]),
+                      np.concatenate([f["df_residual"] for f in first]))  # fmt: skip
+    assert prior == one.prior
+    table = pd.concat([moderate(f, prior) for f in fits], ignore_index=True)
+    table = multiple_testing(table)
+    assert_tables_identical(one.table, table)
+
+
+def test_outlier_rule_by_hand():
+    values = np.array(
+        [
+            [1, 2, 3, 4, 5, 6, 7, 8, 100],  # Q1 = 3, Q3 = 7, IQR 4: bounds -9 and 19
+            [-40, 2, 3, 4, 5, 6, 7, 8, 19],  # 19 is on the bound (kept); -40 < -9
+            [np.nan, 10, 11, 12, 13, np.nan, 14, 15, -30],  # 7 values: Q1 10.5, Q3 13.5
+            [5, 5, 5, 5, 5, 5, 5, 5, 5.0001],  # IQR 0: anything off 5 is out
+        ],
+        dtype=float,
+    )
+    mask = iqr_outliers(values)
+    expected = np.zeros(values.shape, bool)
+    expected[0, 8] = expected[1, 0] = expected[2, 8] = expected[3, 8] = True
+    np.testing.assert_array_equal(mask, expected)
+    for row, m in zip(values, mask):  # numpy's linear quantile is R's type 7
+        q1, q3 = np.nanquantile(row, [0.25, 0.75])
+        np.testing.assert_array_equal(m, (row < q1 - 3 * (q3 - q1)) | (row > q3 + 3 * (q3 - q1)))
+    assert iqr_outliers(values, k=0.2)[0, 7] and not iqr_outliers(values, k=0.25)[0, 7]
+    # 10 values: Q1 = 3 + 0.25 (4 - 3) = 3.25, Q3 = 7 + 0.75 (8 - 7) = 7.75, upper 21.25.
+    ten = np.array([[1, 2, 3, 4, 5, 6, 7, 8, 9, 21.3], [1, 2, 3, 4, 5, 6, 7, 8, 9, 21.2]])
+    assert iqr_outliers(ten)[:, 9].tolist() == [True, False]
+
+
+def test_outlier_removal_equals_fitting_with_them_missing(sim):
+    design, y = sim
+    y = y[:50].copy()
+    y[3, 10] += 25.0
+    y[20, 0] -= 25.0
+    mask = iqr_outliers(y)
+    assert mask[3, 10] and mask[20, 0]
+    got = ewas_fit(y, design, "exposure", remove_outliers=True)
+    expected = ewas_fit(np.where(mask, np.nan, y), design, "exposure")
+    assert got["n_outliers"].sum() == mask.sum()
+    assert_tables_identical(got.drop(columns="n_outliers"), expected.drop(columns="n_outliers"))
+    assert np.array_equal(y[3], y[3])  # the caller's matrix is left alone
+    assert ewas_fit(y, design, "exposure")["n_outliers"].sum() == 0
+
+
+# --------------------------------------------------------------------------------------
+# Readers
+# --------------------------------------------------------------------------------------
+
+
+@pytest.fixture()
+def beta_matrix():
+    rng = np.random.default_rng(21)
+    n_cpg, samples = 103, [f"S{i:02d}" for i in range(9)]
+    beta = rng.beta(2, 3, (n_cpg, len(samples)))
+    beta[5, 2] = np.nan
+    beta[40, [0, 8]] = np.nan
+    beta[41, 1] = 0.0  # clipped to 1e-6
+    beta[42, 3] = 1.0
+    ids = [f"cg{i:05d}" for i in range(n_cpg)]
+    return ids, samples, beta
+
+
+def read_all(source, order, chunk, **kw):
+    parts = list(read_methylation_chunks(source, order, chunk_cpgs=chunk, return_beta=True, **kw))
+    assert all(len(c.cpgs) <= chunk for c in parts)
+    return (
+        np.concatenate([c.cpgs for c in parts]).tolist(),
+        np.vstack([c.m_values for c in parts]),
+        np.vstack([c.beta for c in parts]),
+    )
+
+
+def test_readers_yield_the_whole_matrix_converted(tmp_path, beta_matrix):
+    ids, samples, beta = beta_matrix
+    order = [samples[i] for i in (4, 0, 8, 2, 6, 1)]  # a design with 6 of the 9 samples
+    cols = [samples.index(s) for s in order]
+    ln = np.log2(np.clip(beta[:, cols], 1e-6, 1 - 1e-6))
+    expected = ln - np.log2(1 - np.clip(beta[:, cols], 1e-6, 1 - 1e-6))
+    np.testing.assert_allclose(
+        beta_to_m(beta[:, cols]), expected, rtol=1e-13, atol=1e-14, equal_nan=True
+    )
+    whole = beta_to_m(beta[:, cols])
+    assert np.isfinite(whole[41:43]).all()
+
+    shuffled = [samples[i] for i in (3, 8, 0, 5, 1, 7, 2, 6, 4)]
+    frame = pd.DataFrame(beta[:, [samples.index(s) for s in shuffled]], columns=shuffled)
+    frame.insert(0, "cpg", ids)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "b.parquet",
+                   row_group_size=17)  # fmt: skip
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "one.parquet")
+    frame.to_csv(tmp_path / "b.tsv", sep="\t", index=False, na_rep="NA")
+    np.save(tmp_path / "b.npy", beta)
+
+    sources = [
+        (tmp_path / "b.parquet", {}),
+        (tmp_path / "one.parquet", {}),  # one row group: streamed with iter_batches
+        (tmp_path / "b.tsv", {}),
+        (tmp_path / "b.npy", {"npy_samples": samples, "npy_cpgs": ids}),
+        (pd.DataFrame(beta, index=ids, columns=samples), {}),
+    ]
+    for source, kw in sources:
+        for chunk in (10, 17, 1000):
+            got_ids, m_values, betas = read_all(source, order, chunk, **kw)
+            assert got_ids == ids
+            assert np.array_equal(m_values, whole, equal_nan=True), (source, chunk)
+            assert np.array_equal(betas, beta[:, cols], equal_nan=True)
+
+
+def test_reader_errors(tmp_path, beta_matrix):
+    ids, samples, beta = beta_matrix
+    frame = pd.DataFrame(beta, columns=samples)
+    frame.insert(0, "cpg", ids)
+    frame.to_parquet(tmp_path / "b.parquet", index=False)
+    with pytest.raises(InputTableError, match="1 of the design's 3 samples"):
+        next(read_methylation_chunks(tmp_path / "b.parquet", ["S01", "S02", "nobody"]))
+    with pytest.raises(InputTableError, match="no CpG ID column"):
+        next(read_methylation_chunks(tmp_path / "b.parquet", ["S01"], cpg_column="probe"))
+    m_frame = frame.assign(S03=beta_to_m(beta[:, 3]))
+    m_frame.to_parquet(tmp_path / "m.parquet", index=False)
+    with pytest.raises(InputTableError, match="not beta values"):
+        list(read_methylation_chunks(tmp_path / "m.parquet", samples, chunk_cpgs=50))
+    with pytest.raises(InputTableError, match="does not exist"):
+        next(read_methylation_chunks(tmp_path / "none.parquet", samples))
+
+
+def test_end_to_end_from_parquet_equals_in_memory(tmp_path, sim):
+    design, y = sim
+    beta = m_to_beta(y)
+    ids = [f"cg{i:04d}" for i in range(len(beta))]
+    order = list(design.index[::-1]) + ["extra"]
+    frame = pd.DataFrame(np.column_stack([beta[:, ::-1], np.full(len(beta), 0.5)]),
+                         columns=order)  # fmt: skip
+    frame.insert(0, "cpg", ids)
+    pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / "b.parquet",
+                   row_group_size=40)  # fmt: skip
+    from_file = ewas(tmp_path / "b.parquet", design, ["exposure"], chunk_cpgs=25)
+    in_memory = ewas(beta, design, ["exposure"], npy_cpgs=ids)
+    assert_tables_identical(from_file.table, in_memory.table)
+    summary = from_file.summary.iloc[0]
+    assert summary["n_cpgs"] == 300 and summary["n_tested"] == 300
+    assert summary["df_prior"] == from_file.prior.df_prior
+
+
+def test_ewas_reports_reader_errors_from_its_reader_thread(tmp_path, sim):
+    design, y = sim
+    frame = pd.DataFrame(m_to_beta(y), columns=list(design.index))
+    frame.iloc[250, 3] = 1.5  # not a beta value, in the last chunk
+    frame.insert(0, "cpg", [f"cg{i}" for i in range(len(frame))])
+    frame.to_parquet(tmp_path / "b.parquet", index=False)
+    with pytest.raises(InputTableError, match=r"1 value\(s\) in CpG rows 241-280"):
+        ewas(tmp_path / "b.parquet", design, "exposure", chunk_cpgs=40)
+
+
+def test_tile_sizes_do_not_change_any_number(sim, monkeypatch):
+    """Inner tiles (complete and missing-value paths) are an implementation detail."""
+    import first1000.stats.ewas as engine
+
+    design, y = sim
+    terms = ["exposure", "smoking"]
+    reference = ewas_fit(y, design, terms, beta=m_to_beta(y))
+    monkeypatch.setattr(engine, "_TILE", 7)
+    monkeypatch.setattr(engine, "_TILE_MISSING_VALUES", 5 * 60 * 7)  # 5 CpGs per tile
+    assert_tables_identical(reference, ewas_fit(y, design, terms, beta=m_to_beta(y)))
