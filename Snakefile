@@ -16,6 +16,7 @@ include: "workflow/rules/ingest.smk"
 include: "workflow/rules/harmonise.smk"
 include: "workflow/rules/prepare.smk"
 include: "workflow/rules/analyse.smk"
+include: "workflow/rules/ewas.smk"
 include: "workflow/rules/figures.smk"
 include: "workflow/rules/provenance.smk"
 

@@ -208,3 +208,15 @@ def test_bad_input_stops_before_any_job(tmp_path, case):
     assert expected in errors[0]
     assert "Traceback" not in run.stderr
     assert not (workdir / "results").exists()
+
+
+def test_epigenome_wide_planted_cpgs(demo_run, truth):
+    planted = set(truth["epigenome_wide"]["planted_cpgs"])
+    for cohort in ("ghent", "rotterdam"):
+        table = pd.read_parquet(demo_run / f"results/ewas/{cohort}/epds.parquet")
+        summary = pd.read_csv(demo_run / f"results/ewas/{cohort}/epds_summary.tsv", sep="\t").iloc[0]
+        hits = set(table.cpg[table.fdr < 0.05])
+        assert len(hits & planted) >= 8, (cohort, sorted(hits & planted))
+        assert len(hits - planted) <= 2, (cohort, sorted(hits - planted))
+        assert 0.85 < summary["lambda"] < 1.2
+        assert len(table) == 2000 and (demo_run / f"results/figures/ewas/{cohort}--epds--manhattan.png").exists()

@@ -236,6 +236,9 @@ def load_config(config) -> dict:
         for role in ("exposures", "outcomes", "covariates"):
             for var in spec.get(role, []):
                 _check_known(var, known, source, ["mechanisms", mech, role])
+    for role in ("exposures", "covariates"):
+        for var in config["epigenome_wide"].get(role, []):
+            _check_known(var, known, source, ["epigenome_wide", role])
     for i, var in enumerate(config["covariates"]):
         _check_known(var, known, source, ["covariates", i])
     for var in config["ses_index"]["indicators"]:

@@ -37,6 +37,13 @@ def analysed_mechanisms(cfg: dict) -> dict[str, dict[str, str]]:
     return out
 
 
+def ewas_cohorts(cfg: dict) -> list[str]:
+    """Cohorts with a methylation matrix (the epigenome-wide analysis runs in each)."""
+    if not cfg["epigenome_wide"]["exposures"]:
+        return []
+    return [c for c in sorted(cfg["cohorts"]) if "methylation_matrix" in cohort_tables(cfg, c)]
+
+
 def mediation_paths(cfg: dict, mechanism: str) -> list[dict]:
     biomarkers = set(cfg["mechanisms"][mechanism]["biomarkers"])
     return [p for p in cfg["mediation"]["paths"] if p["mediator"] in biomarkers]

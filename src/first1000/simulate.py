@@ -367,6 +367,26 @@ def _write(df: pd.DataFrame, path: Path) -> None:
             df.to_csv(tmp, sep="," if suffix == ".csv" else "\t", index=False, lineterminator="\n")
 
 
+def annotation(seed: int) -> pd.DataFrame:
+    """A synthetic array annotation (CpG, chromosome, position, gene) for the demo matrix.
+
+    The demo's epigenome-wide CpGs are synthetic: positions are drawn uniformly over
+    autosomes 1-22 and genes are placeholder names (GENE0001...), so that the Manhattan
+    plot and the gene column can be exercised. The NR3C1 candidate CpGs lie on chr5.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 450]))
+    n_cpg = 2000
+    chrom = np.sort(rng.integers(1, 23, size=n_cpg))
+    pos = rng.integers(1_000_000, 150_000_000, size=n_cpg)
+    order = np.lexsort((pos, chrom))
+    ids = np.array([f"cg90{k:07d}" for k in range(n_cpg)])
+    genes = np.where(rng.random(n_cpg) < 0.7, [f"GENE{k // 3 + 1:04d}" for k in range(n_cpg)], "")
+    frame = pd.DataFrame({"cpg": ids, "chr": [f"chr{c}" for c in chrom[order]], "pos": pos[order], "gene": genes})
+    nr3c1 = pd.DataFrame({"cpg": NR3C1_CPGS, "chr": "chr5", "pos": 143_400_000 + 200 * np.arange(len(NR3C1_CPGS)),
+                          "gene": "NR3C1"})
+    return pd.concat([frame, nr3c1], ignore_index=True)
+
+
 def truth(seed: int, sizes: dict[str, int]) -> dict:
     """The planted effects, as the pipeline reports them (response ~ predictor + covariates)."""
     planted = [
@@ -420,6 +440,7 @@ def simulate(out, seed: int = DEMO_SEED, sizes: dict[str, int] | None = None) ->
         files, _ = simulate_cohort(np.random.default_rng(child), cohort, sizes[cohort])
         for name, df in files.items():
             _write(df, out / cohort / name)
+    _write(annotation(seed), out / "methylation_annotation.tsv")
     facts = truth(seed, sizes)
     with atomic_path(out / "truth.yaml") as tmp:
         tmp.write_text(

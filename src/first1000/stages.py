@@ -265,3 +265,54 @@ def model_figure(config, associations: list, mediation: list, png, svg):
     fig = model_diagram(assoc, med, exposures=exposures, mechanisms=mechanisms, outcomes=outcomes,
                         cohort=cohort, fdr=cfg["fdr"], labels=labels)
     save_figure(fig, png, svg)
+
+
+# --------------------------------------------------------------------------- epigenome-wide
+def ewas_shard(config, cohort, exposure, shard, matrix, participants, output):
+    from first1000 import epigenome
+
+    cfg = load_config(config)
+    spec = cfg["epigenome_wide"]
+    covariates = spec.get("covariates", cfg["covariates"])
+    samples = [c for c in pq_columns(matrix) if c != "cpg"]
+    design = epigenome.ewas_design(pd.read_parquet(participants), cohort, exposure, covariates, samples)
+    fit = epigenome.fit_shard(matrix, design, exposure, int(shard), spec["shards"], chunk_cpgs=spec["chunk_cpgs"],
+                              remove_outliers=spec["remove_outliers"], outlier_k=spec["outlier_k"])
+    write_parquet(fit, output)
+    LOG.info("EWAS %s/%s shard %s: %d CpGs fitted on %d samples", cohort, exposure, shard, len(fit), len(design))
+
+
+def pq_columns(path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.ParquetFile(path).schema_arrow.names)
+
+
+def ewas_gather(config, shards: list, table_out, top_out, summary_out):
+    from first1000 import epigenome
+
+    cfg = load_config(config)
+    spec = cfg["epigenome_wide"]
+    annotation = pd.read_csv(spec["annotation"], sep="\t", dtype={"cpg": str}) if spec.get("annotation") else None
+    table, summary = epigenome.gather([pd.read_parquet(p) for p in shards], annotation, spec["array"])
+    write_parquet(table, table_out)
+    keep = [c for c in ("cpg", "chr", "pos", "gene", "term", "n", "coef", "se", "t", "p", "coef_beta", "se_beta",
+                        "t_moderated", "p_moderated", "fdr", "bonferroni", "array_significant", "status") if c in table]
+    top = table.sort_values(["p_moderated", "cpg"], kind="stable").head(spec["top_n"])[keep]
+    write_tsv(top, top_out)
+    write_tsv(summary, summary_out)
+    LOG.info("EWAS: %d CpGs, lambda %.3f", len(table), float(summary["lambda"].iloc[0]))
+
+
+def ewas_figures(config, cohort, exposure, table, summary, qq_png, qq_svg, manhattan_png, manhattan_svg):
+    from first1000.figures import manhattan_plot, qq_plot, save_figure
+
+    cfg = load_config(config)
+    results = pd.read_parquet(table)
+    info = pd.read_csv(summary, sep="\t").iloc[0]
+    labels = _labels(cfg, pd.DataFrame({"predictor": [exposure]}))
+    title = f"{labels.get(exposure, exposure)}, {cfg['cohorts'][cohort].get('label', cohort)}"
+    save_figure(qq_plot(results, lambda_gc=float(info["lambda"]), title=title), qq_png, qq_svg)
+    threshold = info.get("array_threshold")
+    threshold = float(threshold) if pd.notna(threshold) else None
+    save_figure(manhattan_plot(results, threshold=threshold, title=title), manhattan_png, manhattan_svg)

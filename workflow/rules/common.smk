@@ -8,6 +8,7 @@ from first1000.pipeline import (
     CONDA_ENV,
     analysed_mechanisms,
     cohort_tables,
+    ewas_cohorts,
     mediation_paths,
     preflight,
 )
@@ -21,12 +22,19 @@ except First1000Error as exc:
 KEY_FILE = CFG["privacy"]["key_file"]
 COHORTS = sorted(CFG["cohorts"])
 MECHANISMS = analysed_mechanisms(CFG)
+EWAS_COHORTS = ewas_cohorts(CFG)
+EWAS = CFG["epigenome_wide"]
 
 
 wildcard_constraints:
     cohort="|".join(COHORTS),
     mechanism="|".join(MECHANISMS) or "none",
     table="hair_cortisol|telomere_qpcr|methylation_candidates|methylation_matrix|metabolites|immune",
+    exposure=r"[a-z][a-z0-9_]*",
+    mediator=r"[a-z][a-z0-9_]*",
+    outcome=r"[a-z][a-z0-9_]*",
+    variable=r"[a-z][a-z0-9_]*",
+    shard=r"\d+",
 
 
 def scaled(base):
@@ -77,6 +85,15 @@ def git_commit():
         return "unknown"
 
 
+def ewas_shards(wildcards):
+    return expand(
+        "results/ewas/{cohort}/{exposure}/shard-{shard}.parquet",
+        cohort=wildcards.cohort,
+        exposure=wildcards.exposure,
+        shard=range(EWAS["shards"]),
+    )
+
+
 def mediation_tables():
     return [
         f"results/mediation/{mechanism}.tsv"
@@ -102,4 +119,12 @@ def all_outputs():
             outputs.append(
                 f"results/figures/{mechanism}/mediation--{path['exposure']}--{path['mediator']}--{path['outcome']}.png"
             )
+    for cohort in EWAS_COHORTS:
+        for exposure in EWAS["exposures"]:
+            outputs.append(f"results/ewas/{cohort}/{exposure}_top.tsv")
+            outputs.append(f"results/figures/ewas/{cohort}--{exposure}--qq.png")
+            if EWAS.get("annotation"):
+                outputs.append(
+                    f"results/figures/ewas/{cohort}--{exposure}--manhattan.png"
+                )
     return sorted(set(outputs))

@@ -12,6 +12,7 @@ House style (:mod:`first1000.figures.style`): Okabe–Ito colour-blind-safe pale
 journal column widths (85 mm single, 174 mm double), 7–8 pt text.
 """
 
+from first1000.figures.ewas import manhattan_plot, qq_plot
 from first1000.figures.forest import forest_plot
 from first1000.figures.mediation import mediation_diagram
 from first1000.figures.model import model_diagram
@@ -28,6 +29,8 @@ from first1000.figures.style import (
 )
 
 __all__ = [
+    "manhattan_plot",
+    "qq_plot",
     "OKABE_ITO",
     "cohort_colours",
     "cohort_markers",

@@ -17,14 +17,13 @@ from first1000.stats.bootstrap import (
     pingouin_resample_counts,
     resample_counts,
 )
-from first1000.stats.ewas import ewas, ewas_fit, ewas_summary, fit_prior, moderate, read_methylation_chunks
+from first1000.stats.ewas import ewas_fit, ewas_summary, fit_prior, moderate, read_methylation_chunks
 from first1000.stats.mediation import mediation_linear
 from first1000.stats.meta import log_risk_ratio, meta_analyse
 from first1000.stats.multitest import bh_fdr
 from first1000.stats.regression import design_matrix, fit_association
 
 __all__ = [
-    "ewas",
     "ewas_fit",
     "ewas_summary",
     "fit_prior",

@@ -1,0 +1,75 @@
+"""The epigenome-wide stage: shards of CpGs fitted separately, moderated together.
+
+Scatter/gather as limma needs it: each shard fits its CpGs (:func:`fit_shard`, stage a of
+:mod:`first1000.stats.ewas`); the gather step estimates the empirical-Bayes prior from
+*all* shards' residual variances and only then moderates (:func:`gather`), so 1 shard or
+50 give identical results. The design is the harmonised participants of one cohort:
+intercept, the exposure and the covariates (categorical ones dummy-coded), complete cases.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from first1000.errors import First1000Error
+from first1000.stats.ewas import ewas_fit, ewas_summary, fit_prior, moderate, multiple_testing, read_methylation_chunks
+from first1000.stats.regression import design_matrix
+
+ARRAY_THRESHOLDS = {"450K": 2.4e-7, "EPIC": 9e-8}  # Saffari 2018; Mansell 2019
+
+
+def ewas_design(participants: pd.DataFrame, cohort: str, exposure: str, covariates: list[str],
+                samples: list[str]) -> pd.DataFrame:
+    """Design (index = pseudonymous sample IDs, in matrix order) on complete cases."""
+    people = participants[(participants.cohort == cohort) & participants.pseudo_id.isin(samples)]
+    people = people.set_index("pseudo_id").reindex([s for s in samples if s in set(people.pseudo_id)])
+    used = [exposure, *covariates]
+    complete = people[used].dropna()
+    if len(complete) < len(used) + 2:
+        raise First1000Error(
+            f"epigenome-wide analysis of {exposure} in cohort {cohort}: only {len(complete)} participants "
+            f"have the methylation matrix and every model variable ({', '.join(used)}); need more than {len(used) + 1}.")
+    matrix, names = design_matrix(complete.reset_index(), used)
+    return pd.DataFrame(matrix, index=complete.index, columns=names)
+
+
+def shard_rows(n_rows: int, shard: int, shards: int) -> tuple[int, int]:
+    return n_rows * shard // shards, n_rows * (shard + 1) // shards
+
+
+def fit_shard(matrix_path, design: pd.DataFrame, exposure: str, shard: int, shards: int, *,
+              chunk_cpgs: int = 20000, remove_outliers: bool = True, outlier_k: float = 3.0) -> pd.DataFrame:
+    """Stage a for the CpGs of one shard (a contiguous block of rows of the matrix)."""
+    n_rows = pq.ParquetFile(matrix_path).metadata.num_rows
+    start, stop = shard_rows(n_rows, shard, shards)
+    fits, offset = [], 0
+    for chunk in read_methylation_chunks(matrix_path, list(design.index), chunk_cpgs=chunk_cpgs,
+                                         return_beta=True):
+        rows = len(chunk.cpgs)
+        lo, hi = max(start - offset, 0), min(stop - offset, rows)
+        if lo < hi:
+            fits.append(ewas_fit(chunk.m_values[lo:hi], design, [exposure], cpgs=chunk.cpgs[lo:hi],
+                                 beta=chunk.beta[lo:hi], remove_outliers=remove_outliers, outlier_k=outlier_k))
+        offset += rows
+        if offset >= stop:
+            break
+    if not fits:
+        return ewas_fit(np.empty((0, len(design))), design, [exposure], cpgs=[])
+    return pd.concat(fits, ignore_index=True)
+
+
+def gather(shards: list[pd.DataFrame], annotation: pd.DataFrame | None, array: str):
+    """Stage b (prior from all CpGs) and c (moderation), FDR, summary and annotation."""
+    fit = pd.concat(shards, ignore_index=True)
+    prior = fit_prior(fit.sigma2.to_numpy(float), fit.df_residual.fillna(0).to_numpy(float))
+    table = multiple_testing(moderate(fit, prior))
+    threshold = ARRAY_THRESHOLDS.get(array)
+    table["array_significant"] = table.p_moderated < threshold if threshold else np.nan
+    if annotation is not None:
+        table = table.merge(annotation[["cpg", "chr", "pos", "gene"]], on="cpg", how="left")
+    summary = ewas_summary(table, prior)
+    summary["array"] = array
+    summary["array_threshold"] = threshold
+    return table, summary

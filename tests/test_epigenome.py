@@ -1,0 +1,75 @@
+"""The epigenome-wide stage: sharded and unsharded runs give identical results."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from first1000 import epigenome
+from first1000.figures import manhattan_plot, qq_plot, save_figure
+from first1000.io import write_parquet
+
+
+@pytest.fixture
+def cohort(tmp_path):
+    rng = np.random.default_rng(7)
+    n, n_cpg = 80, 257
+    people = pd.DataFrame({
+        "pseudo_id": [f"P{i:03d}" for i in range(n)], "cohort": "c",
+        "epds": rng.integers(0, 25, n).astype(float), "maternal_age": rng.normal(31, 4, n),
+        "child_sex": rng.choice(["female", "male"], n),
+    })
+    people.loc[3, "maternal_age"] = np.nan  # an incomplete participant is left out of the design
+    m = rng.normal(-1, 0.5, size=(n_cpg, n))
+    m[:5] += 0.05 * people.epds.to_numpy()[None, :]
+    m[10, 7] = np.nan  # a detection-p failure
+    beta = 2**m / (1 + 2**m)
+    matrix = pd.DataFrame(beta, columns=people.pseudo_id)
+    matrix.insert(0, "cpg", [f"cg{k:08d}" for k in range(n_cpg)])
+    path = tmp_path / "matrix.parquet"
+    write_parquet(matrix, path)
+    annotation = pd.DataFrame({"cpg": matrix.cpg, "chr": [f"chr{1 + k % 3}" for k in range(n_cpg)],
+                               "pos": np.arange(n_cpg) * 1000 + 1, "gene": "G"})
+    return people, path, annotation
+
+
+def _run(people, path, annotation, shards, chunk):
+    samples = list(people.pseudo_id)
+    design = epigenome.ewas_design(people, "c", "epds", ["maternal_age", "child_sex"], samples)
+    fits = [epigenome.fit_shard(path, design, "epds", s, shards, chunk_cpgs=chunk) for s in range(shards)]
+    return epigenome.gather(fits, annotation, "450K"), design
+
+
+def test_shards_give_identical_results(cohort):
+    people, path, annotation = cohort
+    (one, summary_one), design = _run(people, path, annotation, shards=1, chunk=1000)
+    (many, summary_many), _ = _run(people, path, annotation, shards=5, chunk=37)
+    assert len(design) == 79 and "P003" not in design.index
+    pd.testing.assert_frame_equal(one, many, check_exact=True)
+    pd.testing.assert_frame_equal(summary_one, summary_many, check_exact=True)
+    assert set(one.sort_values("p_moderated").cpg[:5]) == {f"cg{k:08d}" for k in range(5)}
+    assert (one.fdr[one.cpg.isin([f"cg{k:08d}" for k in range(5)])] < 0.05).all()
+    assert one.set_index("cpg").loc["cg00000010", "n"] == 78  # the missing value is dropped, not the CpG
+
+
+def test_design_needs_enough_participants(cohort):
+    from first1000.errors import First1000Error
+
+    people, _, _ = cohort
+    with pytest.raises(First1000Error, match="only 3 participants"):
+        epigenome.ewas_design(people.iloc[:3], "c", "epds", ["maternal_age"], list(people.pseudo_id[:3]))
+
+
+def test_qq_and_manhattan_figures(cohort, tmp_path):
+    people, path, annotation = cohort
+    (table, summary), _ = _run(people, path, annotation, shards=1, chunk=1000)
+    qq = qq_plot(table, lambda_gc=float(summary["lambda"].iloc[0]), title="EPDS")
+    texts = " ".join(t.get_text() for ax in qq.axes for t in ax.texts)
+    assert f"λ = {summary['lambda'].iloc[0]:.3f}" in texts and "257 CpGs" in texts
+    manhattan = manhattan_plot(table, threshold=2.4e-7, title="EPDS")
+    assert [t.get_text() for t in manhattan.axes[0].get_xticklabels()] == ["1", "2", "3"]
+    save_figure(qq, tmp_path / "qq.png", tmp_path / "qq.svg")
+    first = (tmp_path / "qq.png").read_bytes()
+    save_figure(qq, tmp_path / "qq.png", tmp_path / "qq.svg")
+    assert (tmp_path / "qq.png").read_bytes() == first

@@ -1,0 +1,89 @@
+# Epigenome-wide association: CpG shards fitted as separate jobs, moderated together.
+
+
+rule ewas_shard:
+    input:
+        matrix="results/ingest/{cohort}/methylation_matrix.parquet",
+        participants="results/harmonised/participants.parquet",
+    output:
+        temp("results/ewas/{cohort}/{exposure}/shard-{shard}.parquet"),
+    log:
+        "logs/ewas/{cohort}/{exposure}/shard-{shard}.log",
+    benchmark:
+        "results/benchmarks/ewas/{cohort}/{exposure}/shard-{shard}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(60),
+    script:
+        "../scripts/ewas_shard.py"
+
+
+rule ewas_gather:
+    input:
+        ewas_shards,
+    output:
+        table="results/ewas/{cohort}/{exposure}.parquet",
+        top=report(
+            "results/ewas/{cohort}/{exposure}_top.tsv",
+            caption="../report/ewas_top.rst",
+            category="methylation",
+            subcategory="Epigenome-wide",
+            labels={"cohort": "{cohort}", "table": "top CpGs: {exposure}"},
+        ),
+        summary=report(
+            "results/ewas/{cohort}/{exposure}_summary.tsv",
+            caption="../report/ewas_summary.rst",
+            category="methylation",
+            subcategory="Epigenome-wide",
+            labels={"cohort": "{cohort}", "table": "summary: {exposure}"},
+        ),
+    log:
+        "logs/ewas/{cohort}/{exposure}/gather.log",
+    benchmark:
+        "results/benchmarks/ewas/{cohort}/{exposure}/gather.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(4000),
+        runtime=scaled(30),
+    script:
+        "../scripts/ewas_gather.py"
+
+
+rule ewas_figures:
+    input:
+        table="results/ewas/{cohort}/{exposure}.parquet",
+        summary="results/ewas/{cohort}/{exposure}_summary.tsv",
+    output:
+        qq=report(
+            "results/figures/ewas/{cohort}--{exposure}--qq.png",
+            caption="../report/ewas_qq.rst",
+            category="methylation",
+            subcategory="Epigenome-wide",
+            labels={"cohort": "{cohort}", "figure": "QQ plot: {exposure}"},
+        ),
+        qq_svg="results/figures/ewas/{cohort}--{exposure}--qq.svg",
+        manhattan=report(
+            "results/figures/ewas/{cohort}--{exposure}--manhattan.png",
+            caption="../report/ewas_manhattan.rst",
+            category="methylation",
+            subcategory="Epigenome-wide",
+            labels={"cohort": "{cohort}", "figure": "Manhattan plot: {exposure}"},
+        ),
+        manhattan_svg="results/figures/ewas/{cohort}--{exposure}--manhattan.svg",
+    log:
+        "logs/ewas/{cohort}/{exposure}/figures.log",
+    benchmark:
+        "results/benchmarks/ewas/{cohort}/{exposure}/figures.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
+    script:
+        "../scripts/ewas_figures.py"
