@@ -112,7 +112,6 @@ def _describe(error: jsonschema.ValidationError, source) -> str:
         return (f"{where(source, keys)}: `{error.instance}` is not allowed.{suggestion} Expected one of: "
                 f"{', '.join(str(v) for v in error.validator_value)}.")
     if error.validator == "propertyNames":
-        bad = error.instance
         return f"{where(source, keys)}: {error.message}."
     if error.validator == "type":
         return (f"{where(source, keys)}: expected {error.validator_value}, got "

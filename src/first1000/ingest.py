@@ -24,7 +24,7 @@ import pandas as pd
 from first1000.config import load_schema
 from first1000.errors import ConfigError, InputTableError
 from first1000.io import atomic_path
-from first1000.mapping import apply_mapping, category_counts, report_table  # noqa: F401
+from first1000.mapping import apply_mapping, report_table
 from first1000.io import column_letter
 from first1000.tables import Table, _fold, normalise_ids, open_table
 from first1000.units import conversion

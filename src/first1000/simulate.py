@@ -180,7 +180,6 @@ def _qpcr(rng, ids, ln_ts, calibrator_id, single_copy, sd_bad_share=0.02):
     """
     rows = []
     per_plate = 15
-    calibrator_dct = 9.0  # Ct_telomere - Ct_single-copy of the calibrator DNA
     order = rng.permutation(len(ids))
     for p, start in enumerate(range(0, len(ids), per_plate)):
         plate = f"P{p + 1:02d}"

@@ -35,6 +35,7 @@ from first1000.figures.style import (
     _width_mm,
     cohort_colours,
     cohort_markers,
+    contract_table,
     format_range,
     is_pooled,
     journal_style,
@@ -114,19 +115,7 @@ def _validate(associations: pd.DataFrame) -> pd.DataFrame:
             "model, n, estimate, se, ci_low, ci_high, p, q (optional: unit, status)"
         )
     cols = list(REQUIRED_COLUMNS) + [c for c in _OPTIONAL if c in associations.columns]
-    # Keep only contract columns: nothing else (IDs, row-level data) can be drawn.
-    df = associations.loc[:, cols].copy().reset_index(drop=True)
-    for col in _NUMERIC:
-        raw = df[col]
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() & raw.notna()
-        if bad.any():
-            rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
-            raise InputTableError(
-                f"association table column {col!r} must be numeric; "
-                f"non-numeric values in {format_rows(rows)}"
-            )
-        df[col] = num.astype(float)
+    df = contract_table(associations, cols, _NUMERIC, "association")
     for col in ("cohort", "predictor", "response"):
         empty = df[col].isna()
         if empty.any():

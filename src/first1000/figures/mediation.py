@@ -21,6 +21,7 @@ from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from first1000.errors import InputTableError, format_rows
 from first1000.figures.style import (
+    contract_table,
     COLUMN_WIDTH_MM,
     FONT_SIZE,
     GREY,
@@ -90,20 +91,7 @@ def _check(table: pd.DataFrame, name: str, columns: tuple[str, ...], kind_col: s
             f"mediation {name} table lacks column(s) {', '.join(missing)}; "
             f"expected columns: {', '.join(columns)}"
         )
-    # Keep only contract columns: nothing else (IDs, row-level data) can be drawn.
-    df = table.loc[:, list(columns)].copy().reset_index(drop=True)
-    num_cols = [c for c in _NUMERIC + ("n_boot",) if c in df.columns]
-    for col in num_cols:
-        raw = df[col]
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() & raw.notna()
-        if bad.any():
-            rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
-            raise InputTableError(
-                f"mediation {name} table column {col!r} must be numeric; "
-                f"non-numeric values in {format_rows(rows)}"
-            )
-        df[col] = num.astype(float)
+    df = contract_table(table, columns, _NUMERIC + ("n_boot",), f"mediation {name}")
     for col in _KEY + (kind_col,):
         df[col] = df[col].map(lambda v: "" if pd.isna(v) else str(v).strip())
     unknown = ~df[kind_col].isin(kinds)

@@ -34,9 +34,10 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, PathPatch, Polygon, Rectangle
 from matplotlib.path import Path as MplPath
 
-from first1000.errors import InputTableError, format_rows
+from first1000.errors import InputTableError
 from first1000.figures.forest import _Measure
 from first1000.figures.style import (
+    contract_table,
     FONT_SIZE,
     GREY,
     MM_PER_INCH,
@@ -139,19 +140,7 @@ def _clean(table: pd.DataFrame, what: str, columns: tuple[str, ...], numeric: tu
             f"model_diagram reads: {', '.join(columns + optional)}"
         )
     cols = list(columns) + [c for c in optional if c in table.columns]
-    # Keep only contract columns: nothing else (IDs, row-level data) can be drawn.
-    df = table.loc[:, cols].copy().reset_index(drop=True)
-    for col in numeric:
-        raw = df[col]
-        num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() & raw.notna()
-        if bad.any():
-            rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
-            raise InputTableError(
-                f"{what} table column {col!r} must be numeric; "
-                f"non-numeric values in {format_rows(rows)}"
-            )
-        df[col] = num.astype(float)
+    df = contract_table(table, cols, numeric, what)
     for col in cols:
         if col not in numeric:
             df[col] = df[col].map(lambda v: "" if pd.isna(v) else str(v).strip())

@@ -34,9 +34,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import matplotlib as mpl
+import numpy as np
+import pandas as pd
 from matplotlib import cycler
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+
+from first1000.errors import InputTableError, format_rows
 
 __all__ = [
     "OKABE_ITO",
@@ -451,3 +455,26 @@ def label_for(name: object, labels: Mapping[str, str] | None) -> str:
     if labels and key in labels:
         return str(labels[key])
     return key
+
+
+def contract_table(table: pd.DataFrame, columns, numeric, what: str) -> pd.DataFrame:
+    """The contract columns of a results table, numeric ones as float.
+
+    Only these columns are kept, so nothing else (participant IDs, row-level data) can
+    ever be drawn. A non-numeric value in a numeric column is an InputTableError naming
+    the column and the rows.
+    """
+    df = table.loc[:, list(columns)].copy().reset_index(drop=True)
+    for col in numeric:
+        if col not in df.columns:
+            continue
+        raw = df[col]
+        num = pd.to_numeric(raw, errors="coerce")
+        bad = num.isna() & raw.notna()
+        if bad.any():
+            rows = (np.flatnonzero(bad.to_numpy()) + 1).tolist()
+            raise InputTableError(
+                f"{what} table column {col!r} must be numeric; non-numeric values in {format_rows(rows)}"
+            )
+        df[col] = num.astype(float)
+    return df
