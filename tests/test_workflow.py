@@ -220,3 +220,31 @@ def test_epigenome_wide_planted_cpgs(demo_run, truth):
         assert len(hits - planted) <= 2, (cohort, sorted(hits - planted))
         assert 0.85 < summary["lambda"] < 1.2
         assert len(table) == 2000 and (demo_run / f"results/figures/ewas/{cohort}--epds--manhattan.png").exists()
+
+
+def test_killed_run_reruns_to_identical_results(demo_run, tmp_path):
+    """Kill the workflow mid-run (SIGKILL to its process group), rerun: same results."""
+    import signal
+    import time
+
+    other = _workdir(tmp_path / "killed")
+    (other / ".first1000").mkdir()
+    shutil.copy2(demo_run / ".first1000/pseudonym.key", other / ".first1000/pseudonym.key")
+    env = dict(os.environ, MPLBACKEND="Agg")
+    proc = subprocess.Popen(SNAKEMAKE + ["--cores", "2"], cwd=other, env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while time.time() < deadline and proc.poll() is None:
+        if len(list((other / "results").glob("associations/*.tsv"))) >= 1:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rerun = _snakemake(other, "--cores", "2")
+    assert rerun.returncode == 0, rerun.stderr[-4000:]
+    for path in sorted((demo_run / "results").rglob("*")):
+        rel = path.relative_to(demo_run / "results")
+        if path.is_dir() or rel.parts[0] == "benchmarks" or rel.name in ("run.json", "report.html"):
+            continue
+        assert filecmp.cmp(path, other / "results" / rel, shallow=False), f"{rel} differs after the rerun"

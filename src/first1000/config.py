@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 from importlib import resources
 from pathlib import Path
 
@@ -39,7 +40,9 @@ DERIVED_VARIABLES = {
 }
 
 
+@functools.lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
+    """A shipped JSON schema (cached: read-only for every caller)."""
     with open(SCHEMA_DIR / name, encoding="utf-8") as fh:
         return yaml.safe_load(fh)
 
@@ -170,23 +173,25 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
         "undetermined": (set(), {"reason"}),
     }
     for variable, rule in mapping["variables"].items():
-        where_ = where(path, ["variables", variable])
+        def where_(variable=variable):  # composed only when there is something to report
+            return where(path, ["variables", variable])
+
         if variable not in data_schema:
             hint = difflib.get_close_matches(variable, list(data_schema), n=1)
             raise ConfigError(
-                f"{where_}: `{variable}` is not a harmonised variable"
+                f"{where_()}: `{variable}` is not a harmonised variable"
                 f"{f' (did you mean `{hint[0]}`?)' if hint else ''}. Add it to the data schema "
                 f"or use one of: {', '.join(data_schema)}.")
         needed, allowed = requires[rule["rule"]]
         keys = set(rule) - {"rule"}
         if needed - keys:
-            raise ConfigError(f"{where_}: rule `{rule['rule']}` needs `{sorted(needed - keys)[0]}`.")
+            raise ConfigError(f"{where_()}: rule `{rule['rule']}` needs `{sorted(needed - keys)[0]}`.")
         if keys - allowed:
             raise ConfigError(
-                f"{where_}: rule `{rule['rule']}` does not take `{sorted(keys - allowed)[0]}` "
+                f"{where_()}: rule `{rule['rule']}` does not take `{sorted(keys - allowed)[0]}` "
                 f"(it takes {', '.join(sorted(allowed)) or 'nothing else'}).")
         if rule["rule"] == "recode" and sum(k in rule for k in ("map", "map_file", "ranges")) != 1:
-            raise ConfigError(f"{where_}: a recode needs exactly one of `map`, `map_file` or `ranges`.")
+            raise ConfigError(f"{where_()}: a recode needs exactly one of `map`, `map_file` or `ranges`.")
         if "map_file" in rule:
             levels = _read(rule["map_file"]).get("levels")
             if not isinstance(levels, dict) or not levels:
@@ -195,7 +200,7 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
         if "unit" in rule:
             from first1000.units import conversion  # local: units imports errors only
 
-            conversion(rule["unit"], data_schema[variable].get("unit"), where=where_)
+            conversion(rule["unit"], data_schema[variable].get("unit"), where=where_())
     if "id" not in mapping["tables"]["participants"]:
         raise ConfigError(f"{where(path, ['tables', 'participants'])}: name the participant ID column in `id`.")
     for table, spec in mapping["tables"].items():
