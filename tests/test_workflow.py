@@ -189,7 +189,7 @@ def test_bad_input_stops_before_any_job(tmp_path, case):
     expected = None
     if case == "duplicated_id":
         frame.loc[10, "id"] = frame.loc[3, "id"]
-        expected = f"resources/demo/rotterdam/participants.tsv, column 'id', rows 5, 12: duplicated participant ID"
+        expected = "resources/demo/rotterdam/participants.tsv, column 'id', rows 5, 12: duplicated participant ID"
     elif case == "missing_column":
         frame = frame.drop(columns="pariteit")
         expected = "key `variables.parity.column`: column 'pariteit' is not in resources/demo/rotterdam/participants.tsv"
@@ -241,6 +241,9 @@ def test_killed_run_reruns_to_identical_results(demo_run, tmp_path):
     assert proc.poll() is None, "the run finished before it could be interrupted"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
+    # A killed Snakemake leaves its lock (as after a power loss): unlock, then rerun;
+    # the profile's rerun-incomplete regenerates whatever the killed jobs had started.
+    assert _snakemake(other, "--unlock").returncode == 0
     rerun = _snakemake(other, "--cores", "2")
     assert rerun.returncode == 0, rerun.stderr[-4000:]
     for path in sorted((demo_run / "results").rglob("*")):
