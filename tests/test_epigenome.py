@@ -73,3 +73,54 @@ def test_qq_and_manhattan_figures(cohort, tmp_path):
     first = (tmp_path / "qq.png").read_bytes()
     save_figure(qq, tmp_path / "qq.png", tmp_path / "qq.svg")
     assert (tmp_path / "qq.png").read_bytes() == first
+
+
+def _matrix_files(tmp_path, beta):
+    ids = [f"ID{i}" for i in range(beta.shape[1])]
+    frame = pd.DataFrame(beta, columns=ids)
+    frame.insert(0, "cpg", [f"cg{k:08d}" for k in range(len(frame))])
+    frame.to_parquet(tmp_path / "m.parquet", index=False)
+    frame.to_csv(tmp_path / "m.csv", index=False)
+    return ids, {i: f"P{i}" for i in ids}
+
+
+def test_streamed_parquet_matrix_equals_in_memory_ingest(tmp_path):
+    from first1000.ingest import ingest_matrix, stream_matrix
+
+    rng = np.random.default_rng(3)
+    beta = rng.uniform(0.01, 0.99, size=(103, 6))
+    beta[5, 2] = np.nan
+    _, id_map = _matrix_files(tmp_path, beta)
+    n = stream_matrix({"path": str(tmp_path / "m.parquet")}, id_map, tmp_path / "out.parquet", batch_rows=10)
+    assert n == 103
+    streamed = pd.read_parquet(tmp_path / "out.parquet")
+    in_memory = ingest_matrix({"path": str(tmp_path / "m.csv")}, [""], id_map)
+    assert list(streamed.columns) == ["cpg", *id_map.values()]
+    pd.testing.assert_frame_equal(streamed, in_memory, check_exact=False, rtol=1e-7)
+    assert stream_matrix({"path": str(tmp_path / "m.parquet")}, id_map) == 103  # header-only pre-flight
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("outside", r"m.parquet, column D, row 47: beta values outside \[0, 1\]"),
+    ("empty", r"m.parquet, column 'cpg', row 47: CpGs without any value"),
+    ("duplicate", r"m.parquet, column 'cpg', row 47: duplicated CpG identifier"),
+])
+def test_streamed_matrix_errors_name_the_spreadsheet_row_across_batches(tmp_path, problem, message):
+    from first1000.errors import InputTableError
+    from first1000.ingest import stream_matrix
+
+    beta = np.full((60, 4), 0.5)
+    ids = [f"ID{i}" for i in range(4)]
+    frame = pd.DataFrame(beta, columns=ids)
+    frame.insert(0, "cpg", [f"cg{k:08d}" for k in range(60)])
+    if problem == "outside":
+        frame.loc[45, "ID2"] = 1.4  # data row 45 = spreadsheet row 47, in the 5th batch of 10
+    elif problem == "empty":
+        frame.loc[45, ids] = np.nan
+    else:
+        frame.loc[45, "cpg"] = "cg00000003"
+    frame.to_parquet(tmp_path / "m.parquet", index=False)
+    with pytest.raises(InputTableError, match=message):
+        stream_matrix({"path": str(tmp_path / "m.parquet")}, {i: f"P{i}" for i in ids}, tmp_path / "o.parquet",
+                      batch_rows=10)
+    assert not (tmp_path / "o.parquet").exists()

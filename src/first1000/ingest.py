@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from first1000.config import load_schema
-from first1000.errors import ConfigError, InputTableError
+from first1000.errors import ConfigError, InputTableError, format_rows
 from first1000.io import atomic_path
 from first1000.mapping import apply_mapping, report_table
 from first1000.io import column_letter
@@ -235,54 +235,94 @@ def ingest_qpcr(spec, missing_codes, id_map) -> pd.DataFrame:
                          "ct": ct})
 
 
-def ingest_matrix(spec, missing_codes, id_map) -> pd.DataFrame:
-    """CpG x sample beta matrix; sample columns renamed to pseudonyms.
+def _matrix_samples(where: str, columns: list, cpg_col: str, id_map: dict, found: str):
+    """Check a matrix header: the CpG column and one column per known participant.
 
-    The sample column names are participant IDs, so messages name those columns by
-    their spreadsheet letter, never by name.
+    Returns (samples, their spreadsheet letters, normalised IDs).
     """
-    table = open_table(spec, missing_codes, ids_in_header=True)
-    cpg_col = spec.get("columns", {}).get("cpg", "cpg")
-    if cpg_col not in table.data.columns:
-        raise InputTableError(f"{table.where}: missing column '{cpg_col}' (the CpG identifiers of the "
-                              f"methylation_matrix table). {table.columns_found()} Rename the column in the file "
+    if cpg_col not in columns:
+        raise InputTableError(f"{where}: missing column '{cpg_col}' (the CpG identifiers of the "
+                              f"methylation_matrix table). {found} Rename the column in the file "
                               "or map it under `columns: {cpg: ...}` in the cohort's mapping file.")
-    positions = {c: i for i, c in enumerate(table.data.columns)}
-    samples = [c for c in table.data.columns if c != cpg_col]
+    positions = {c: i for i, c in enumerate(columns)}
+    samples = [c for c in columns if c != cpg_col]
     if not samples:
-        raise InputTableError(f"{table.where}: no sample columns besides '{cpg_col}'. The matrix needs one column "
+        raise InputTableError(f"{where}: no sample columns besides '{cpg_col}'. The matrix needs one column "
                               "of beta values per participant, named by the participant's ID.")
     letters = np.array([column_letter(positions[c]) for c in samples])
     ids = normalise_ids(pd.Series(samples, dtype=object))
     unknown = ~ids.isin(list(id_map)).to_numpy(dtype=bool)
     if unknown.all():
-        raise InputTableError(f"{table.where}: none of the {len(samples)} sample columns matches a participant ID "
+        raise InputTableError(f"{where}: none of the {len(samples)} sample columns matches a participant ID "
                               "of this cohort. The column headers must be the participants' IDs.")
     if unknown.any():
         n_unknown = int(unknown.sum())
         shown = ", ".join(letters[unknown][:10]) + (f" (and {n_unknown - 10} more)" if n_unknown > 10 else "")
-        raise InputTableError(f"{table.where}, row 1: {n_unknown} sample column{'s' if n_unknown > 1 else ''} "
+        raise InputTableError(f"{where}, row 1: {n_unknown} sample column{'s' if n_unknown > 1 else ''} "
                               f"(column{'s' if n_unknown > 1 else ''} {shown}) match{'' if n_unknown > 1 else 'es'} "
                               "no participant ID of this cohort. Remove them or add the participants."
                               + _id_hint(ids[unknown], id_map))
     repeated = ids.duplicated(keep=False).to_numpy(dtype=bool)
     if repeated.any():
-        raise InputTableError(f"{table.where}, row 1: columns {', '.join(letters[repeated][:10])} are the same "
+        raise InputTableError(f"{where}, row 1: columns {', '.join(letters[repeated][:10])} are the same "
                               "participant (their IDs differ only by spaces or a trailing '.0'). Keep one column "
                               "per participant.")
-    cpg = table.data[cpg_col].astype("string").str.strip()
+    return samples, letters, ids
+
+
+def _check_matrix_block(where: str, cpg_col: str, cpg: pd.Series, values: np.ndarray, letters, first_row: int,
+                        seen: set) -> None:
+    """Cell checks of a block of matrix rows; ``first_row`` is the block's spreadsheet row."""
+    def rows(mask):
+        return format_rows(np.flatnonzero(mask) + first_row)
+
     no_cpg = (cpg.isna() | (cpg == "")).to_numpy(dtype=bool)
     if no_cpg.any():
-        raise table.fail(cpg_col, no_cpg, "empty CpG identifier", "Every row needs its CpG.")
-    dup_cpg = cpg.duplicated(keep=False).to_numpy(dtype=bool)
-    if dup_cpg.any():
-        raise table.fail(cpg_col, dup_cpg, "duplicated CpG identifier", "Each CpG must appear once.")
+        raise InputTableError(f"{where}, column '{cpg_col}', {rows(no_cpg)}: empty CpG identifier. "
+                              "Every row needs its CpG.")
+    dup = cpg.duplicated(keep=False).to_numpy(dtype=bool) | cpg.isin(seen).to_numpy(dtype=bool)
+    if dup.any():
+        raise InputTableError(f"{where}, column '{cpg_col}', {rows(dup)}: duplicated CpG identifier. "
+                              "Each CpG must appear once.")
+    seen.update(cpg)
+    with np.errstate(invalid="ignore"):
+        outside = (values < 0) | (values > 1)
+    if outside.any():
+        cols = letters[outside.any(axis=0)]
+        raise InputTableError(
+            f"{where}, column{'s' if len(cols) > 1 else ''} {', '.join(cols[:10])}"
+            f"{f' (and {len(cols) - 10} more)' if len(cols) > 10 else ''}, {rows(outside.any(axis=1))}: beta "
+            "values outside [0, 1]. The matrix must hold beta values (M-values are computed by first1000).")
+    empty_rows = np.isnan(values).all(axis=1)
+    if empty_rows.any():
+        raise InputTableError(f"{where}, column '{cpg_col}', {rows(empty_rows)}: CpGs without any value (every "
+                              "sample is missing). Remove these rows from the matrix (or export the values).")
+
+
+def ingest_matrix(spec, missing_codes, id_map) -> pd.DataFrame:
+    """CpG x sample beta matrix, in memory; sample columns renamed to pseudonyms.
+
+    The sample column names are participant IDs, so messages name those columns by
+    their spreadsheet letter, never by name. Large Parquet matrices go through
+    :func:`stream_matrix` instead, which holds one batch of rows at a time.
+    """
+    table = open_table(spec, missing_codes, ids_in_header=True)
+    cpg_col = spec.get("columns", {}).get("cpg", "cpg")
+    samples, letters, ids = _matrix_samples(table.where, list(table.data.columns), cpg_col, id_map,
+                                            table.columns_found())
+    cpg = table.data[cpg_col].astype("string").str.strip()
     values = np.empty((len(table.data), len(samples)), dtype=np.float64)
     for j, column in enumerate(samples):
         parsed, _, bad, problem, fix = table.parse_numbers(column)
         if bad.any():
             raise InputTableError(f"{table.where}, column {letters[j]}, {table.rows(bad)}: {problem}. {fix}")
         values[:, j] = parsed
+    no_cpg = (cpg.isna() | (cpg == "")).to_numpy(dtype=bool)
+    if no_cpg.any():
+        raise table.fail(cpg_col, no_cpg, "empty CpG identifier", "Every row needs its CpG.")
+    dup_cpg = cpg.duplicated(keep=False).to_numpy(dtype=bool)
+    if dup_cpg.any():
+        raise table.fail(cpg_col, dup_cpg, "duplicated CpG identifier", "Each CpG must appear once.")
     with np.errstate(invalid="ignore"):
         outside = (values < 0) | (values > 1)
     if outside.any():
@@ -299,6 +339,54 @@ def ingest_matrix(spec, missing_codes, id_map) -> pd.DataFrame:
     frame = pd.DataFrame(values.astype(np.float32), columns=ids.map(id_map).to_numpy())
     frame.insert(0, "cpg", cpg.astype(str).to_numpy())
     return frame
+
+
+def stream_matrix(spec, id_map, output=None, batch_rows: int = 20000) -> int:
+    """Check (and, with ``output``, write) a Parquet CpG x sample matrix batch by batch.
+
+    Memory is bounded by ``batch_rows`` x samples, not by the array: the header is checked
+    first (:func:`_matrix_samples`), then every batch (betas in [0, 1], no CpG without
+    values, CpG identifiers present and unique), and the standardised matrix (sample
+    columns renamed to pseudonyms, float32) is written to a temporary file renamed into
+    place. With ``output=None`` only the header is checked (the pre-flight check before
+    any job runs; the values are checked by the ingest job). Returns the number of CpGs.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(spec["path"])
+    try:
+        source = pq.ParquetFile(path)
+    except (OSError, pa.ArrowException) as exc:
+        raise InputTableError(f"{path}: cannot be read as Parquet ({type(exc).__name__}).") from None
+    cpg_col = spec.get("columns", {}).get("cpg", "cpg")
+    columns = list(source.schema_arrow.names)
+    samples, letters, ids = _matrix_samples(str(path), columns, cpg_col, id_map,
+                                            f"The file has {len(columns)} columns.")
+    if output is None:
+        return source.metadata.num_rows
+    pseudo = list(ids.map(id_map))
+    schema = pa.schema([("cpg", pa.string())] + [(p, pa.float32()) for p in pseudo])
+    seen: set = set()
+    n_rows = 0
+    with atomic_path(output) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+        for batch in source.iter_batches(batch_size=batch_rows, columns=[cpg_col, *samples]):
+            cpg = pd.Series(batch.column(0).to_pylist(), dtype="string").str.strip()
+            values = np.empty((batch.num_rows, len(samples)), dtype=np.float64)
+            for j in range(len(samples)):
+                column = batch.column(j + 1)
+                if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)
+                        or pa.types.is_null(column.type)):
+                    raise InputTableError(f"{path}, column {letters[j]}: expected numbers (beta values), found "
+                                          f"a column of type {column.type}. Export the matrix with numeric columns.")
+                values[:, j] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+            values[~np.isfinite(values)] = np.nan
+            _check_matrix_block(str(path), cpg_col, cpg, values, letters, n_rows + 2, seen)
+            arrays = [pa.array(cpg.astype(str).to_numpy())] + [pa.array(values[:, j].astype(np.float32))
+                                                                for j in range(len(samples))]
+            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+            n_rows += batch.num_rows
+    return n_rows
 
 
 def _id_hint(unknown: pd.Series, id_map: dict) -> str:
@@ -371,6 +459,10 @@ def ingest_cohort(cohort: str, mapping: dict, data_schema: dict, key: bytes) -> 
     participants, report, categories, id_map = ingest_participants(cohort, mapping, data_schema, key)
     out = {"participants": participants, "harmonisation": report, "categories": categories}
     for kind, table_spec in mapping["tables"].items():
-        if kind != "participants":
+        if kind == "methylation_matrix" and str(table_spec["path"]).lower().endswith(".parquet"):
+            # A Parquet array can be far larger than memory: only its header is checked here,
+            # its values batch by batch in the ingest job (stream_matrix).
+            out[kind] = stream_matrix(table_spec, id_map)
+        elif kind != "participants":
             out[kind] = INGESTERS[kind](table_spec, mapping["missing_codes"], id_map)
     return out

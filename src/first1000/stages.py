@@ -89,7 +89,12 @@ def ingest_table(config, cohort, table, key_file, output):
     cfg, mapping = _cohort(config, cohort)
     key = ingest.load_or_create_key(key_file)
     *_, id_map = ingest.ingest_participants(cohort, mapping, cfg["_data_schema"], key)
-    frame = ingest.INGESTERS[table](mapping["tables"][table], mapping["missing_codes"], id_map)
+    spec = mapping["tables"][table]
+    if table == "methylation_matrix" and str(spec["path"]).lower().endswith(".parquet"):
+        n_cpgs = ingest.stream_matrix(spec, id_map, output)  # bounded memory, batch by batch
+        LOG.info("cohort %s, methylation matrix: %d CpGs standardised", cohort, n_cpgs)
+        return
+    frame = ingest.INGESTERS[table](spec, mapping["missing_codes"], id_map)
     write_parquet(frame, output)
     LOG.info("cohort %s, table %s: %d rows x %d columns standardised", cohort, table, *frame.shape)
 
