@@ -251,3 +251,18 @@ def test_killed_run_reruns_to_identical_results(demo_run, tmp_path):
         if path.is_dir() or rel.parts[0] == "benchmarks" or rel.name in ("run.json", "report.html"):
             continue
         assert filecmp.cmp(path, other / "results" / rel, shallow=False), f"{rel} differs after the rerun"
+
+
+def test_candidate_cpgs_use_the_ewas_engine(demo_run):
+    """The candidate (NR3C1) run of the EWAS engine agrees with the association models
+    (statsmodels OLS, same covariates) on the coefficients, and moderates them."""
+    assoc = _associations(demo_run)
+    for cohort in ("ghent", "rotterdam"):
+        cand = pd.read_csv(demo_run / f"results/ewas/{cohort}/epds_candidates.tsv", sep="\t").set_index("cpg")
+        rows = assoc[(assoc.cohort == cohort) & (assoc.predictor == "epds")].set_index("response")
+        assert len(cand) == 8
+        for cpg, row in cand.iterrows():
+            ols = rows.loc[f"{cpg}_m"]
+            assert row.coef == pytest.approx(ols.estimate, rel=1e-8)
+            assert row.n == ols.n
+        assert (cand.loc[["cg04111177", "cg15910486", "cg27107893"], "fdr"] < 0.05).all()

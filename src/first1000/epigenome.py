@@ -73,3 +73,27 @@ def gather(shards: list[pd.DataFrame], annotation: pd.DataFrame | None, array: s
     summary["array"] = array
     summary["array_threshold"] = threshold
     return table, summary
+
+
+def candidate_ewas(biomarkers: pd.DataFrame, participants: pd.DataFrame, cohort: str, exposure: str,
+                   covariates: list[str], cpgs: list[str] | None = None) -> pd.DataFrame:
+    """The EWAS engine on a declared set of candidate CpGs (e.g. NR3C1 exon 1F).
+
+    ``biomarkers`` is the prepared methylation table (one row per participant, ``{cpg}_m``
+    M-value columns). The same fit, limma moderation and FDR as the epigenome-wide run,
+    with FDR controlled within the candidate set.
+    """
+    columns = [c for c in biomarkers.columns if c.endswith("_m")]
+    if cpgs is not None:
+        columns = [f"{c}_m" for c in cpgs if f"{c}_m" in biomarkers.columns]
+    rows = biomarkers[biomarkers.cohort == cohort].set_index("pseudo_id")[columns]
+    values = rows.T
+    values.index = [c[: -len("_m")] for c in columns]
+    design = ewas_design(participants, cohort, exposure, covariates, list(rows.index))
+    fit = ewas_fit(values[list(design.index)], design, [exposure], cpgs=list(values.index))
+    prior = fit_prior(fit.sigma2.to_numpy(float), fit.df_residual.fillna(0).to_numpy(float))
+    table = multiple_testing(moderate(fit, prior))
+    table.insert(0, "cohort", cohort)
+    table["df_prior"] = prior.df_prior
+    table["s2_prior"] = prior.s2_prior
+    return table

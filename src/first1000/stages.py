@@ -321,3 +321,14 @@ def ewas_figures(config, cohort, exposure, table, summary, qq_png, qq_svg, manha
     threshold = info.get("array_threshold")
     threshold = float(threshold) if pd.notna(threshold) else None
     save_figure(manhattan_plot(results, threshold=threshold, title=title), manhattan_png, manhattan_svg)
+
+
+def ewas_candidates(config, cohort, exposure, biomarkers, participants, output):
+    from first1000 import epigenome
+
+    cfg = load_config(config)
+    covariates = cfg["epigenome_wide"].get("covariates", cfg["covariates"])
+    table = epigenome.candidate_ewas(pd.read_parquet(biomarkers), pd.read_parquet(participants), cohort, exposure,
+                                     covariates)
+    write_tsv(table, output)
+    LOG.info("candidate CpGs of %s, %s: %d CpGs", cohort, exposure, len(table))

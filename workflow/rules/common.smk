@@ -119,6 +119,10 @@ def all_outputs():
             outputs.append(
                 f"results/figures/{mechanism}/mediation--{path['exposure']}--{path['mediator']}--{path['outcome']}.png"
             )
+    if "methylation" in MECHANISMS:
+        for cohort in MECHANISMS["methylation"]:
+            for exposure in EWAS["exposures"]:
+                outputs.append(f"results/ewas/{cohort}/{exposure}_candidates.tsv")
     for cohort in EWAS_COHORTS:
         for exposure in EWAS["exposures"]:
             outputs.append(f"results/ewas/{cohort}/{exposure}_top.tsv")

@@ -87,3 +87,29 @@ rule ewas_figures:
         runtime=scaled(10),
     script:
         "../scripts/ewas_figures.py"
+
+
+rule ewas_candidates:
+    input:
+        biomarkers="results/prepared/methylation.parquet",
+        participants="results/harmonised/participants.parquet",
+    output:
+        report(
+            "results/ewas/{cohort}/{exposure}_candidates.tsv",
+            caption="../report/ewas_candidates.rst",
+            category="methylation",
+            subcategory="Candidate CpGs (EWAS engine)",
+            labels={"cohort": "{cohort}", "table": "candidate CpGs: {exposure}"},
+        ),
+    log:
+        "logs/ewas/{cohort}/{exposure}/candidates.log",
+    benchmark:
+        "results/benchmarks/ewas/{cohort}/{exposure}/candidates.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    script:
+        "../scripts/ewas_candidates.py"
