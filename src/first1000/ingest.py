@@ -270,12 +270,10 @@ def _matrix_samples(where: str, columns: list, cpg_col: str, id_map: dict, found
     return samples, letters, ids
 
 
-def _check_matrix_block(where: str, cpg_col: str, cpg: pd.Series, values: np.ndarray, letters, first_row: int,
+def _check_matrix_block(where: str, cpg_col: str, cpg: pd.Series, values: np.ndarray, letters, rows,
                         seen: set) -> None:
-    """Cell checks of a block of matrix rows; ``first_row`` is the block's spreadsheet row."""
-    def rows(mask):
-        return format_rows(np.flatnonzero(mask) + first_row)
-
+    """Cell checks of a block of matrix rows; ``rows(mask)`` names the masked rows as a
+    spreadsheet numbers them; ``seen`` holds the CpGs of earlier blocks."""
     no_cpg = (cpg.isna() | (cpg == "")).to_numpy(dtype=bool)
     if no_cpg.any():
         raise InputTableError(f"{where}, column '{cpg_col}', {rows(no_cpg)}: empty CpG identifier. "
@@ -317,25 +315,7 @@ def ingest_matrix(spec, missing_codes, id_map) -> pd.DataFrame:
         if bad.any():
             raise InputTableError(f"{table.where}, column {letters[j]}, {table.rows(bad)}: {problem}. {fix}")
         values[:, j] = parsed
-    no_cpg = (cpg.isna() | (cpg == "")).to_numpy(dtype=bool)
-    if no_cpg.any():
-        raise table.fail(cpg_col, no_cpg, "empty CpG identifier", "Every row needs its CpG.")
-    dup_cpg = cpg.duplicated(keep=False).to_numpy(dtype=bool)
-    if dup_cpg.any():
-        raise table.fail(cpg_col, dup_cpg, "duplicated CpG identifier", "Each CpG must appear once.")
-    with np.errstate(invalid="ignore"):
-        outside = (values < 0) | (values > 1)
-    if outside.any():
-        bad_rows = outside.any(axis=1)
-        cols = letters[outside.any(axis=0)]
-        raise InputTableError(
-            f"{table.where}, column{'s' if len(cols) > 1 else ''} {', '.join(cols[:10])}"
-            f"{f' (and {len(cols) - 10} more)' if len(cols) > 10 else ''}, {table.rows(bad_rows)}: beta values "
-            "outside [0, 1]. The matrix must hold beta values (M-values are computed by first1000).")
-    empty_rows = np.isnan(values).all(axis=1)
-    if empty_rows.any():
-        raise table.fail(cpg_col, empty_rows, "CpGs without any value (every sample is missing)",
-                         "Remove these rows from the matrix (or export the values).")
+    _check_matrix_block(str(table.where), cpg_col, cpg, values, letters, table.rows, set())
     frame = pd.DataFrame(values.astype(np.float32), columns=ids.map(id_map).to_numpy())
     frame.insert(0, "cpg", cpg.astype(str).to_numpy())
     return frame
@@ -381,7 +361,9 @@ def stream_matrix(spec, id_map, output=None, batch_rows: int = 20000) -> int:
                                           f"a column of type {column.type}. Export the matrix with numeric columns.")
                 values[:, j] = column.to_numpy(zero_copy_only=False).astype(np.float64)
             values[~np.isfinite(values)] = np.nan
-            _check_matrix_block(str(path), cpg_col, cpg, values, letters, n_rows + 2, seen)
+            first = n_rows + 2  # spreadsheet row of the batch's first CpG (header = row 1)
+            _check_matrix_block(str(path), cpg_col, cpg, values, letters,
+                                lambda mask, first=first: format_rows(np.flatnonzero(mask) + first), seen)
             arrays = [pa.array(cpg.astype(str).to_numpy())] + [pa.array(values[:, j].astype(np.float32))
                                                                 for j in range(len(samples))]
             writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
