@@ -37,6 +37,7 @@ from matplotlib.path import Path as MplPath
 from first1000.errors import InputTableError
 from first1000.figures.forest import _Measure
 from first1000.figures.style import (
+    _COHORT_COLOUR_ORDER,
     contract_table,
     FONT_SIZE,
     GREY,
@@ -79,14 +80,7 @@ ARROW = "\u2192"
 MINUS = "\u2212"
 
 # Exposure colours: Okabe–Ito without black (text) and yellow (the highlighter).
-_EXPOSURE_COLOURS: tuple[str, ...] = (
-    OKABE_ITO[5],  # blue
-    OKABE_ITO[6],  # vermillion
-    OKABE_ITO[3],  # bluish green
-    OKABE_ITO[7],  # reddish purple
-    OKABE_ITO[1],  # orange
-    OKABE_ITO[2],  # sky blue
-)
+_EXPOSURE_COLOURS: tuple[str, ...] = _COHORT_COLOUR_ORDER[:6]
 _OUT_COLOUR = OKABE_ITO[0]  # significant mechanism → outcome arrows
 _HIGHLIGHT = OKABE_ITO[4]  # yellow highlighter under mediated paths
 _HIGHLIGHT_FILL = "#FBF6C4"  # light yellow behind the mediation note

@@ -20,6 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from first1000.errors import ModelError
+from first1000.stats.regression import _check_columns
 
 METHODS = ("FE", "DL", "REML")
 
@@ -105,15 +106,6 @@ def log_risk_ratio(tpos, tneg, cpos, cneg, add: float = 0.5):
     return yi, vi
 
 
-def _check_table(table, columns) -> None:
-    if not isinstance(table, pd.DataFrame):
-        raise ModelError(f"expected a pandas DataFrame, got {type(table).__name__}")
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise ModelError(
-            f"column(s) {', '.join(repr(c) for c in missing)} not in the table; "
-            f"available columns: {', '.join(map(str, table.columns))}"
-        )
 
 
 def _numeric(table: pd.DataFrame, column: str) -> np.ndarray:
@@ -487,7 +479,7 @@ def meta_analyse(
         raise ModelError(f"unknown meta-analysis method {method!r}; choose one of {METHODS}")
     if not 0 < alpha < 1:
         raise ModelError(f"alpha must lie in (0, 1); got {alpha!r}")
-    _check_table(table, [estimate, se, study, *by_cols])
+    _check_columns(table, [estimate, se, study, *by_cols], what="table")
 
     n = len(table)
     y_all = _numeric(table, estimate)

@@ -35,14 +35,14 @@ def _as_list(columns) -> list[str]:
     return list(columns)
 
 
-def _check_columns(data: pd.DataFrame, columns: Iterable[str]) -> None:
+def _check_columns(data: pd.DataFrame, columns: Iterable[str], what: str = "data") -> None:
     """Raise ModelError for misuse: not a DataFrame, or column names it does not have."""
     if not isinstance(data, pd.DataFrame):
         raise ModelError(f"expected a pandas DataFrame, got {type(data).__name__}")
     missing = [c for c in columns if c not in data.columns]
     if missing:
         raise ModelError(
-            f"column(s) {', '.join(repr(c) for c in missing)} not in the data; "
+            f"column(s) {', '.join(repr(c) for c in missing)} not in the {what}; "
             f"available columns: {', '.join(map(str, data.columns))}"
         )
 
