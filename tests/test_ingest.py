@@ -173,7 +173,7 @@ def test_negative_concentration_and_ct_zero(tmp_path, demo_config):
     spec["path"] = str(path)
     ids = pd.read_csv("resources/demo/ghent/participants.csv", dtype=str).participant_id
     id_map = dict(zip(ids, ingest.pseudonymise(ids, "ghent", KEY)))
-    with pytest.raises(InputTableError, match=rf"{path}, column 'ct', row 9: value out of range: expected > 0 and <= 45"):
+    with pytest.raises(InputTableError, match=rf"{path}, column 'ct', row 9: value out of range: expected > 0 and <= 40"):
         ingest.ingest_qpcr(spec, [""], id_map)
 
 

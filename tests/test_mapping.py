@@ -133,3 +133,26 @@ def test_range_recode_without_matching_band(third_cohort):
     mapping["variables"]["neighbourhood_ses"]["ranges"] = [{"max": 50, "value": 1}]
     with pytest.raises(InputTableError, match=r"column 'imd_score', row 5: value falls in no declared range"):
         ingest_participants("bristol", mapping, third_cohort["_data_schema"], b"k")
+
+
+def test_questionnaires_birth_outcomes_and_season_are_derived(demo_config):
+    """Ghent's EPDS/PSS/BRS come from items (prorated), birth size and season from harmonised values."""
+    from first1000.mechanisms import birth, mood, nmr
+
+    mapping = demo_config["cohorts"]["ghent"]["_mapping"]
+    people, report, _, _ = ingest_participants("ghent", mapping, demo_config["_data_schema"], b"k" * 32)
+    report = report.set_index("variable")
+    raw = pd.read_csv(ROOT / "resources/demo/ghent/participants.csv", dtype=str, keep_default_na=False)
+    items = raw[[f"epds_{i}" for i in range(1, 11)]].replace("-9", "")
+    expected = mood.score_instrument(items, "epds")
+    np.testing.assert_allclose(people.epds.to_numpy(float), expected.score.to_numpy(float))
+    assert report.loc["epds", "n_prorated"] == expected.n_prorated > 0
+    assert 0 < report.loc["epds", "alpha"] < 1 and "Cronbach" in report.loc["epds", "note"]
+    outcomes = birth.birth_outcomes(people[["gestational_age", "birth_weight", "child_sex"]])
+    np.testing.assert_allclose(people.birth_weight_z.to_numpy(float), outcomes.birth_weight_z.to_numpy())
+    np.testing.assert_array_equal(people.sga.to_numpy(float), outcomes.sga.to_numpy())
+    np.testing.assert_array_equal(people.lga.to_numpy(float), outcomes.lga.to_numpy())
+    assert set(people.low_apgar.dropna()) <= {0.0, 1.0} and people.low_apgar.sum() > 0
+    season = nmr.season_terms(pd.Series(people.sampling_date))
+    np.testing.assert_allclose(people.season_sin.to_numpy(float), season.season_sin.to_numpy())
+    assert set(people.pre_eclampsia.dropna()) == {0.0, 1.0}

@@ -37,7 +37,43 @@ def test_telomere_plate_normalisation_and_replicate_qc():
     assert values["sP1"] == pytest.approx(np.log(2.0))
     assert values["sP2"] == pytest.approx(np.log(2.0))  # plate shift removed by the calibrator
     assert "bad" not in values.index
-    assert qc.set_index("plate").loc["P1", "n_failed_replicate_qc"] == 1
+    plates = qc.set_index("plate")
+    assert plates.loc["P1", "n_failed_replicate_qc"] == 1
+    assert plates.run_order.tolist() == [1, 2] and not plates.calibrator_failed.any()
+    assert plates.loc["P2", "calibrator_dct"] == pytest.approx(-7.0)  # 17 - 24
+    for column in ("calibrator_ts", "calibrator_cv_pct_cohort", "intra_cv_pct_target", "inter_assay_cv_pct", "icc1"):
+        assert column in qc
+    assert "telomere_ts_z" in biomarkers
+
+
+def test_mtdna_content_and_reliability_over_repeated_plates():
+    from first1000.mechanisms import mitochondria
+
+    rows = []
+    for plate, shift in (("A", 0.0), ("B", 0.5)):
+        for rep in (-0.02, 0.0, 0.02):
+            rows.append((plate, "calibrator", True, "mt", 18.0 + shift + rep))
+            rows.append((plate, "calibrator", True, "nuclear", 25.0 + rep))
+        for i, mt in enumerate((17.0, 18.0, 19.0, 16.5)):
+            for rep in (-0.02, 0.0, 0.02):
+                rows.append((plate, f"s{i}", False, "mt", mt + shift + rep + (0.05 if plate == "B" else 0.0)))
+                rows.append((plate, f"s{i}", False, "nuclear", 25.0 + rep))
+    biomarkers, qc = mitochondria.prepare({"c": _wells(rows)}, {"replicate_ct_sd_max": 0.25})
+    values = biomarkers.set_index("pseudo_id").mtdna_content_ln
+    # s0 is 1 cycle earlier than the calibrator on plate A, 0.95 on plate B: mean ln of 2^1 and 2^0.95
+    assert values["s0"] == pytest.approx(np.log(2) * 0.975)
+    assert biomarkers.mtdna_content_z.mean() == pytest.approx(0.0, abs=1e-12)
+    assert qc.n_repeated.iloc[0] == 4 and qc.icc1.iloc[0] > 0.99
+    assert "calibrator_mt_n" in qc
+
+
+def test_qpcr_efficiency_from_slope():
+    from first1000.errors import ConfigError
+
+    assert telomeres.efficiencies({"slope": {"telomere": -3.3219}}, ("telomere", "single_copy"),
+                                  "telomeres")["telomere"] == pytest.approx(2.0, abs=1e-3)
+    with pytest.raises(ConfigError, match="outside 1.6-2.2"):
+        telomeres.efficiencies({"slope": {"telomere": -2.0}}, ("telomere", "single_copy"), "telomeres")
 
 
 def test_hair_windows_loq_and_weighting():
@@ -56,6 +92,61 @@ def test_hair_windows_loq_and_weighting():
     assert row.loc["a", "hair_cortisol_t2_ln"] == pytest.approx(np.log(8.0))
     assert row.loc["b", "hair_cortisol_t3_ln"] == pytest.approx(np.log(2.0 / np.sqrt(2)))
     assert qc.set_index("window").loc["t3", "n_below_loq"] == 1
+    assert qc[["p05_pg_mg", "p95_pg_mg"]].isna().all().all()  # fewer than 20 values: no tails
+
+
+def test_hair_percentiles_with_enough_values():
+    n = 40
+    hair = pd.DataFrame({"pseudo_id": [f"p{i}" for i in range(n)], "segment_start_cm": 0.0,
+                         "segment_end_cm": 3.0, "cortisol": np.exp(np.linspace(0, 3, n)), "below_limit": False})
+    _, qc = hpa.prepare({"c": hair}, {"windows": {"t3": [0, 3]}, "loq": 0.5, "outlier_sd": 3})
+    row = qc.iloc[0]
+    assert row.p05_pg_mg == pytest.approx(np.exp(np.quantile(np.linspace(0, 3, n), 0.05)))
+    assert row.p05_pg_mg < row.q1_pg_mg < row.median_pg_mg < row.q3_pg_mg < row.p95_pg_mg
+
+
+def test_epigenetic_ga_clock_and_acceleration():
+    from first1000.mechanisms import clocks, epigenetic_age
+
+    clock = clocks.load_clock("knight2016")
+    ref = clocks.load_reference().reindex(clock.cpgs).to_numpy()
+    coef = clock.coefficients.to_numpy()
+    base = clock.intercept + coef @ ref
+    rng = np.random.default_rng(1)
+    ga_days = rng.integers(250, 295, size=30).astype(float)
+    # betas that make the clock read exactly the clinical GA (weeks), plus 0.5 weeks for p0
+    shift = (ga_days / 7 - base + np.where(np.arange(30) == 0, 0.5, 0.0)) / (coef @ coef)
+    betas = np.clip(ref[:, None] + coef[:, None] * shift[None, :], 0.001, 0.999)
+    expected = clock.intercept + coef @ betas
+    ids = [f"p{i}" for i in range(30)]
+    matrix = pd.DataFrame(betas, columns=ids)
+    matrix.insert(0, "cpg", clock.cpgs)
+    matrix = pd.concat([matrix, pd.DataFrame({"cpg": ["cg99999999"], **{i: [0.5] for i in ids}})])
+    participants = pd.DataFrame({"pseudo_id": ids, "gestational_age": ga_days, "maternal_age": 30.0})
+    biomarkers, qc = epigenetic_age.prepare({"c": matrix}, {}, participants=participants)
+    row = biomarkers.set_index("pseudo_id").reindex(ids)
+    assert row.epigenetic_ga_weeks.to_numpy() == pytest.approx(expected)
+    resid = expected - np.polyval(np.polyfit(ga_days / 7, expected, 1), ga_days / 7)
+    assert row.epigenetic_ga_acceleration.to_numpy() == pytest.approx(resid)
+    assert row.loc["p0", "epigenetic_ga_acceleration"] > 0.3
+    assert qc.share_measured.iloc[0] == 1.0 and qc.n_cpgs.iloc[0] == len(clock.cpgs)
+
+
+def test_microbiome_mechanism_filters_shannon_and_clr():
+    from first1000.mechanisms import microbiome
+
+    counts = {"p0": [5000, 5000, 0], "p1": [9000, 1000, 0], "p2": [10, 10, 0], "p3": [6000, 3000, 1000]}
+    long = pd.DataFrame([(p, t, float(v), False) for p, vals in counts.items()
+                         for t, v in zip(["bacteroides", "prevotella", "rare"], vals)],
+                        columns=["pseudo_id", "marker", "value", "below_limit"])
+    settings = {"min_depth": 1000, "min_prevalence": 0.5, "taxa": ["bacteroides", "rare"]}
+    biomarkers, qc = microbiome.prepare({"c": long}, settings)
+    row = biomarkers.set_index("pseudo_id")
+    assert row.loc["p0", "shannon"] == pytest.approx(np.log(2))
+    assert np.isnan(row.loc["p2", "shannon"])  # below the depth filter
+    assert row.loc["p0", "bacteroides_clr"] == pytest.approx(0.0)
+    assert row.rare_clr.isna().all()  # removed by the prevalence filter (1 of 3 samples)
+    assert qc.n_samples_removed.iloc[0] == 1 and qc.chosen_taxa_removed.iloc[0] == "rare"
 
 
 def test_m_values():
@@ -70,14 +161,45 @@ def _long(values, below, marker):
 
 def test_metabolites_lod_substitution_log_and_ratio():
     long = pd.concat([
-        _long([100.0, np.nan, 50.0], [False, True, False], "lactate"),
-        _long([10.0, 20.0, 25.0], [False, False, False], "pyruvate"),
+        _long([100.0, np.nan, 50.0, 80.0, 60.0], [False, True, False, False, False], "lactate"),
+        _long([10.0, 20.0, 25.0, 8.0, 6.0], [False, False, False, False, False], "pyruvate"),
     ])
     biomarkers, qc = metabolites.prepare({"c": long}, {"lod": {"lactate": 8.0}})
     row = biomarkers.set_index("pseudo_id")
     assert row.loc["p1", "lactate_ln"] == pytest.approx(np.log(8.0 / np.sqrt(2)))
     assert row.loc["p0", "lactate_pyruvate_ln_ratio"] == pytest.approx(np.log(10.0))
-    assert qc.set_index("marker").loc["lactate", "pct_below_lod"] == pytest.approx(100 / 3)
+    by = qc.set_index("metabolite")
+    assert by.loc["lactate", "pct_below_lod"] == pytest.approx(20.0)
+    assert by.loc["lactate", "rule"] == "lod_sqrt2" and by.loc["pyruvate", "rule"] == "none"
+    assert (qc.normalisation == "none").all()
+
+
+def test_metabolites_mostly_below_lod_become_detected_binary():
+    long = pd.concat([
+        _long([np.nan, np.nan, 50.0, 80.0], [True, True, False, False], "acetone"),
+        _long([10.0, 20.0, 25.0, 8.0], [False, False, False, False], "pyruvate"),
+    ])
+    biomarkers, qc = metabolites.prepare({"c": long}, {"lod": {"acetone": 8.0}})
+    assert "acetone_ln" not in biomarkers and biomarkers.acetone_detected.tolist() == [0.0, 0.0, 1.0, 1.0]
+    assert qc.set_index("metabolite").loc["acetone", "rule"] == "detected_binary"
+
+
+def test_metabolites_pqn_and_creatinine_normalisation():
+    # p1 is p0 diluted 1:2 (all concentrations halved): PQN makes them equal.
+    long = pd.concat([
+        _long([100.0, 50.0, 100.0], [False] * 3, "lactate"),
+        _long([10.0, 5.0, 30.0], [False] * 3, "pyruvate"),
+        _long([20.0, 10.0, 10.0], [False] * 3, "formate"),
+    ])
+    biomarkers, qc = metabolites.prepare({"c": long}, {"normalisation": "pqn"})
+    row = biomarkers.set_index("pseudo_id")
+    assert row.loc["p0", "formate_ln"] == pytest.approx(row.loc["p1", "formate_ln"])
+    assert "dilution_factor_median" in qc
+    # Creatinine (umol/L) normalisation: umol per mmol creatinine; creatinine itself is used up.
+    long = pd.concat([_long([100.0, 50.0], [False] * 2, "lactate"), _long([5000.0, 2500.0], [False] * 2, "creatinine")])
+    biomarkers, _ = metabolites.prepare({"c": long}, {"normalisation": "creatinine"})
+    assert biomarkers.lactate_ln.tolist() == pytest.approx([np.log(20.0)] * 2)
+    assert "creatinine_ln" not in biomarkers
 
 
 def test_undeclared_lod_is_an_error():
@@ -88,3 +210,14 @@ def test_undeclared_lod_is_an_error():
 def test_cd4_cd8_log_ratio():
     biomarkers, _ = immune.prepare({"c": _long([2.0, 0.5], [False, False], "cd4_cd8_ratio")}, {"lod": {}})
     assert biomarkers.cd4_cd8_ln_ratio.tolist() == pytest.approx([np.log(2.0), np.log(0.5)])
+
+
+def test_small_counts_and_their_percentages_are_suppressed():
+    from first1000.stages import suppress_small_counts
+
+    qc = pd.DataFrame({"window": ["t1", "t2", "t3"], "n": [406, 406, 3], "n_below_loq": [2, 40, 0],
+                       "pct_below_loq": [100 * 2 / 406, 100 * 40 / 406, 0.0]})
+    out = suppress_small_counts(qc, 5)
+    assert out.n_below_loq.tolist() == ["<5", 40, 0]
+    assert np.isnan(out.pct_below_loq[0]) and out.pct_below_loq[1] == pytest.approx(100 * 40 / 406)
+    assert out.n.tolist() == [406, 406, "<5"]

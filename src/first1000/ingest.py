@@ -33,10 +33,12 @@ from first1000.units import conversion
 TABLE_KINDS = {
     "hair_cortisol": "tables/hair_cortisol.schema.yaml",
     "telomere_qpcr": "tables/telomere_qpcr.schema.yaml",
+    "mtdna_qpcr": "tables/mtdna_qpcr.schema.yaml",
     "methylation_candidates": "tables/methylation_candidates.schema.yaml",
     "methylation_matrix": "tables/methylation_matrix.schema.yaml",
     "metabolites": "tables/metabolites.schema.yaml",
     "immune": "tables/immune.schema.yaml",
+    "microbiome_counts": "tables/microbiome_counts.schema.yaml",
 }
 #: Unit of the standard metabolite table (a declared `unit` is converted to it).
 METABOLITE_UNIT = "umol/L"
@@ -123,6 +125,9 @@ def ingest_wide(kind, spec, missing_codes, id_map) -> pd.DataFrame:
         if kind == "metabolites" and spec.get("unit", METABOLITE_UNIT) != METABOLITE_UNIT:
             values = conversion(spec["unit"], METABOLITE_UNIT, where=f"{table.where}: `unit`")(values)
         table.check_range(col, values, prop)
+        if kind == "microbiome_counts" and np.isnan(values).any():
+            raise table.fail(col, np.isnan(values), "missing count (rule: microbiome counts)",
+                             "Abundance tables need a number in every cell (0 for a taxon not seen).")
         long.append(pd.DataFrame({"pseudo_id": pseudo.to_numpy(), "marker": std, "value": values,
                                   "below_limit": below}))
     return pd.concat(long, ignore_index=True)
@@ -170,6 +175,21 @@ def ingest_hair(spec, missing_codes, id_map) -> pd.DataFrame:
         if std == "cortisol":
             out["below_limit"] = below
     frame = pd.DataFrame(out)
+    if "hair_length_cm" in columns:  # per-sample hair length
+        length, _ = table.numeric(columns["hair_length_cm"])
+        table.check_range(columns["hair_length_cm"], length, _property(schema, "hair_length_cm"))
+        limit, source = length, f"the hair length in column '{columns['hair_length_cm']}'"
+    elif "max_length_cm" in spec:
+        limit, source = np.full(len(frame), float(spec["max_length_cm"])), f"`max_length_cm: {spec['max_length_cm']:g}`"
+    else:
+        limit = None
+    if limit is not None:
+        with np.errstate(invalid="ignore"):
+            beyond = (frame.segment_end_cm.to_numpy(float) > limit)
+        if beyond.any():
+            raise table.fail(columns["segment_end_cm"], beyond, f"segment ends beyond the hair sample ({source}; "
+                             "rule: segment within hair length)", "Check the segment bounds (cm from the scalp) "
+                             "and the declared hair length.")
     inverted = (frame.segment_end_cm <= frame.segment_start_cm).to_numpy()
     if inverted.any():
         raise table.fail(columns["segment_end_cm"], inverted, "segment end is not beyond its start",
@@ -190,41 +210,51 @@ def ingest_hair(spec, missing_codes, id_map) -> pd.DataFrame:
     return frame
 
 
-def ingest_qpcr(spec, missing_codes, id_map) -> pd.DataFrame:
+#: qPCR table kind -> its two target roles (assay target, reference) and their names in messages.
+QPCR_TARGETS = {
+    "telomere_qpcr": (("telomere", "the telomere"), ("single_copy", "the single-copy gene")),
+    "mtdna_qpcr": (("mt", "the mitochondrial target"), ("nuclear", "the nuclear reference gene")),
+}
+
+
+def ingest_qpcr(spec, missing_codes, id_map, kind: str = "telomere_qpcr") -> pd.DataFrame:
+    """qPCR wells (telomere T/S or mtDNA mt/n): one row per well, targets as their roles."""
     table = open_table(spec, missing_codes)
-    columns = _standard_columns("telomere_qpcr", spec, table, None)
+    columns = _standard_columns(kind, spec, table, None)
     plate = table.data[columns["plate"]].astype("string").str.strip()
     no_plate = (plate.isna() | (plate == "") | plate.isin(table.missing_codes)).to_numpy(dtype=bool)
     if no_plate.any():
         raise table.fail(columns["plate"], no_plate, "empty plate name", "Every well needs its plate.")
     sample = table.ids(columns["sample"], unique=False, what="sample name")
     target = table.data[columns["target"]].astype("string").str.strip()
-    targets = {spec["targets"]["telomere"]: "telomere", spec["targets"]["single_copy"]: "single_copy"}
+    (role_t, label_t), (role_s, label_s) = QPCR_TARGETS[kind]
+    names = {role_t: spec["targets"][role_t], role_s: spec["targets"][role_s]}
+    targets = {names[role_t]: role_t, names[role_s]: role_s}
     unknown = ~target.isin(list(targets)).fillna(False).to_numpy(dtype=bool)
     if unknown.any():
         folded = {str(t).casefold() for t in targets}
         case = target[unknown].str.casefold().isin(folded).fillna(False).all()
         hint = " They differ from the declared names only by letter case." if case else ""
         raise table.fail(columns["target"], unknown,
-                         f"target is neither the telomere ({spec['targets']['telomere']}) nor the single-copy "
-                         f"gene ({spec['targets']['single_copy']}) declared in the mapping",
+                         f"target is neither {label_t} ({names[role_t]}) nor {label_s} ({names[role_s]}) "
+                         "declared in the mapping",
                          f"Fix `targets` in the mapping file or the target names in these rows.{hint}")
     calibrator = (sample == str(spec["calibrator"]).strip()).to_numpy(dtype=bool)
     ct, _ = table.numeric(columns["ct"])
-    table.check_range(columns["ct"], ct, _property(load_schema(TABLE_KINDS["telomere_qpcr"]), "ct"))
+    table.check_range(columns["ct"], ct, _property(load_schema(TABLE_KINDS[kind]), "ct"))
     plates_without = sorted(set(plate) - set(plate[calibrator]))
     if plates_without:
         mask = plate.isin(plates_without).to_numpy(dtype=bool)
         raise table.fail(columns["plate"], mask, f"{len(plates_without)} plate(s) have no calibrator "
                          f"('{spec['calibrator']}')", "Every plate needs the inter-run calibrator.")
     kinds = target.map(targets)
-    for name, label in (("telomere", spec["targets"]["telomere"]), ("single_copy", spec["targets"]["single_copy"])):
-        with_target = set(plate[calibrator & (kinds == name).to_numpy(dtype=bool)])
+    for role in (role_t, role_s):
+        with_target = set(plate[calibrator & (kinds == role).to_numpy(dtype=bool)])
         lacking = sorted(set(plate) - with_target)
         if lacking:
             mask = plate.isin(lacking).to_numpy(dtype=bool)
             raise table.fail(columns["plate"], mask, f"{len(lacking)} plate(s) have no calibrator "
-                             f"('{spec['calibrator']}') well of the target {label}",
+                             f"('{spec['calibrator']}') well of the target {names[role]}",
                              "The calibrator needs wells of both targets on every plate.")
     pseudo = pd.Series("calibrator", index=sample.index, dtype=object)
     if (~calibrator).any():
@@ -408,10 +438,12 @@ def _match_ids(table: Table, column: str, ids: pd.Series, id_map: dict, mask=Non
 INGESTERS = {
     "hair_cortisol": ingest_hair,
     "telomere_qpcr": ingest_qpcr,
+    "mtdna_qpcr": lambda spec, codes, ids: ingest_qpcr(spec, codes, ids, "mtdna_qpcr"),
     "methylation_candidates": ingest_candidates,
     "methylation_matrix": ingest_matrix,
     "metabolites": lambda spec, codes, ids: ingest_wide("metabolites", spec, codes, ids),
     "immune": lambda spec, codes, ids: ingest_wide("immune", spec, codes, ids),
+    "microbiome_counts": lambda spec, codes, ids: ingest_wide("microbiome_counts", spec, codes, ids),
 }
 
 

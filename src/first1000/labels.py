@@ -23,6 +23,22 @@ def biomarker_label(name: str) -> tuple[str, str] | None:
         return f"Hair cortisol, {m.group(1).upper()}", "ln pg/mg"
     if name == "telomere_ts_ln":
         return "Telomere length", "ln T/S"
+    if name == "telomere_ts_z":
+        return "Telomere length", "SD of ln T/S"
+    if name == "mtdna_content_ln":
+        return "mtDNA content", "ln mt/n"
+    if name == "mtdna_content_z":
+        return "mtDNA content", "SD of ln mt/n"
+    if m := re.fullmatch(r"epigenetic_(ga|age)_(acceleration|weeks|years)", name):
+        what = "Epigenetic gestational age" if m.group(1) == "ga" else "Epigenetic age"
+        unit = "weeks" if m.group(1) == "ga" else "years"
+        return (f"{what} acceleration" if m.group(2) == "acceleration" else what), unit
+    if name == "shannon":
+        return "Shannon diversity", "index"
+    if m := re.fullmatch(r"(\w+)_clr", name):
+        return m.group(1).replace("_", " ").capitalize(), "CLR"
+    if m := re.fullmatch(r"(\w+)_detected", name):
+        return f"{_METABOLITES.get(m.group(1), m.group(1).replace('_', ' ').capitalize())} detected", "0/1"
     if m := re.fullmatch(r"(cg\d+)_m", name):
         return m.group(1), "M-value"
     if name == "lactate_pyruvate_ln_ratio":

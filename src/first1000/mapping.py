@@ -31,6 +31,7 @@ from first1000.units import conversion
 
 PRETERM_DAYS = 259  # < 37+0 weeks
 MATERIAL_DEPRIVATION_ITEMS = 13  # EU-SILC material and social deprivation (7 household + 6 personal)
+QUESTIONNAIRE_MAX_MISSING = 0.2  # share of items that may be missing for a prorated score
 
 
 @dataclass
@@ -45,6 +46,8 @@ class VariableReport:
     n_rejected: int = 0
     rejected: list = field(default_factory=list)  # (reason, row numbers text)
     note: str = ""
+    n_prorated: float = float("nan")  # questionnaire scores prorated over the answered items
+    alpha: float = float("nan")  # Cronbach's alpha of a questionnaire score
 
 
 class Checker:
@@ -283,12 +286,127 @@ def _op_isco_major(table, mapping, variable, rule, spec, check, report, frame):
     return pd.to_numeric(first, errors="coerce").to_numpy(float)
 
 
+def _harmonised(mapping, variable, frame, needed: list[str]):
+    """Harmonised inputs of a derived variable; a ConfigError when the cohort maps none of one."""
+    for name in needed:
+        if name not in frame or pd.isna(pd.Series(frame[name])).all():
+            raise ConfigError(f"{where(mapping['_source'], ['variables', variable])}: `{variable}` derives from "
+                              f"{', '.join(needed)}; this cohort does not map `{name}`.")
+    return [frame[name] for name in needed]
+
+
+def _op_questionnaire(table, mapping, variable, rule, spec, check, report, frame):
+    """A questionnaire score from its items (first1000.mechanisms.mood), prorated.
+
+    ``instrument``: a built-in instrument (epds, epds_item_scores, pss10, stai_state,
+    stai_trait, brs); ``inputs.items``: its item columns in item order; ``max_missing``:
+    items that may be missing for a prorated score (default 20 % of the items). Item
+    responses that are no whole number in the instrument's range are invalid values.
+    Cronbach's alpha (complete cases) and the number of prorated scores go into the
+    harmonisation report.
+    """
+    from first1000.mechanisms import mood
+
+    if "instrument" not in rule:
+        raise ConfigError(f"{where(mapping['_source'], ['variables', variable])}: operation `questionnaire_score` "
+                          f"needs `instrument` (one of {', '.join(sorted(mood.INSTRUMENTS))}).")
+    try:
+        name, definition = mood.instrument_definition(rule["instrument"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where(mapping['_source'], ['variables', variable, 'instrument'])}: {exc}") from None
+    columns = _input_column(table, mapping, variable, rule, "items")
+    columns = columns if isinstance(columns, list) else [columns]
+    k = definition["k"]
+    if len(columns) != k:
+        raise ConfigError(f"{where(mapping['_source'], ['variables', variable, 'inputs', 'items'])}: `{name}` has "
+                          f"{k} items; {len(columns)} item columns are listed.")
+    lo, hi = definition["min"], definition["max"]
+    items = {}
+    for column in columns:
+        values = _numeric(table, column, check, report)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isnan(values) & ((values < lo) | (values > hi) | (values != np.round(values)))
+        values[check(report, column, bad, f"item response outside the whole numbers {lo:g}-{hi:g} of `{name}`",
+                     "Check the item coding (e.g. 1-4 vs 0-3) and the instrument declared for these columns.")] = np.nan
+        items[column] = values
+    max_missing = rule.get("max_missing")
+    fraction = QUESTIONNAIRE_MAX_MISSING if max_missing is None else min(max_missing / k, 0.999)
+    scored = mood.score_instrument(pd.DataFrame(items), name, fraction, where=str(table.where))
+    allowed = int(np.floor(fraction * k + 1e-9))
+    report.source = ", ".join(columns)
+    report.n_prorated = scored.n_prorated
+    report.alpha = mood.cronbach_alpha(scored.items)
+    report.note = (f"{name}: {definition['score']} of {k} items ({len(definition['reversed'])} reversed), prorated "
+                   f"when at most {allowed} missing; {scored.n_missing} not scored (too many items missing); "
+                   f"Cronbach's alpha {report.alpha:.2f} on {int(scored.items.dropna().shape[0])} complete cases")
+    return scored.score.to_numpy(float)
+
+
+def _size_for_ga(mapping, variable, frame):
+    from first1000.mechanisms import birth
+
+    ga, weight, sex = _harmonised(mapping, variable, frame, ["gestational_age", "birth_weight", "child_sex"])
+    return birth.size_for_ga(np.asarray(weight, float), np.asarray(ga, float), np.asarray(sex, dtype=object),
+                             "weight").z.to_numpy(float)
+
+
+def _op_birth_weight_z(table, mapping, variable, rule, spec, check, report, frame):
+    report.source = "gestational_age, birth_weight, child_sex"
+    report.note = ("INTERGROWTH-21st birth weight z-score for gestational age and sex (newborn standard 33+0-42+6 "
+                   "weeks, very preterm charts 24+0-32+6); missing outside 24+0-42+6 weeks")
+    return _size_for_ga(mapping, variable, frame)
+
+
+def _op_sga(table, mapping, variable, rule, spec, check, report, frame):
+    from first1000.mechanisms import birth
+
+    z = _size_for_ga(mapping, variable, frame)
+    report.source = "gestational_age, birth_weight, child_sex"
+    report.note = "small for gestational age: INTERGROWTH-21st birth weight < 10th centile for GA and sex"
+    return np.where(np.isnan(z), np.nan, (z < birth.Z_P10).astype(float))
+
+
+def _op_lga(table, mapping, variable, rule, spec, check, report, frame):
+    from first1000.mechanisms import birth
+
+    z = _size_for_ga(mapping, variable, frame)
+    report.source = "gestational_age, birth_weight, child_sex"
+    report.note = "large for gestational age: INTERGROWTH-21st birth weight > 90th centile for GA and sex"
+    return np.where(np.isnan(z), np.nan, (z > birth.Z_P90).astype(float))
+
+
+def _op_low_apgar(table, mapping, variable, rule, spec, check, report, frame):
+    from first1000.mechanisms import birth
+
+    (apgar,) = _harmonised(mapping, variable, frame, ["apgar_5min"])
+    apgar = np.asarray(apgar, float)
+    report.source = "apgar_5min"
+    report.note = f"5-minute Apgar score < {birth.LOW_APGAR}"
+    return np.where(np.isnan(apgar), np.nan, (apgar < birth.LOW_APGAR).astype(float))
+
+
+def _op_season(table, mapping, variable, rule, spec, check, report, frame, term):
+    from first1000.mechanisms import nmr
+
+    (dates,) = _harmonised(mapping, variable, frame, ["sampling_date"])
+    report.source = "sampling_date"
+    report.note = f"{term}(2 pi day-of-year / 365.25) of the sampling date (enter season_sin and season_cos together)"
+    return nmr.season_terms(pd.Series(dates))[f"season_{term}"].to_numpy(float)
+
+
 #: The named operations of ``derive`` rules (the closed vocabulary).
 OPERATIONS = {
     "preterm_from_gestational_age": _op_preterm,
     "bmi_from_weight_height": _op_bmi,
     "material_deprivation_count": _op_deprivation_count,
     "isco08_major_group": _op_isco_major,
+    "questionnaire_score": _op_questionnaire,
+    "birth_weight_z_intergrowth": _op_birth_weight_z,
+    "sga_intergrowth": _op_sga,
+    "lga_intergrowth": _op_lga,
+    "low_apgar": _op_low_apgar,
+    "season_sin_from_sampling_date": lambda *a: _op_season(*a, term="sin"),
+    "season_cos_from_sampling_date": lambda *a: _op_season(*a, term="cos"),
 }
 
 
@@ -354,6 +472,6 @@ def report_table(reports: list[VariableReport], cohort: str) -> pd.DataFrame:
             cohort=cohort, variable=r.variable, rule=r.rule, source=r.source, n=r.n, n_missing=r.n_missing,
             pct_missing=round(100 * r.n_missing / max(r.n + r.n_missing, 1), 1), n_rejected=r.n_rejected,
             rejected="; ".join(f"{problem} ({rows_text})" for problem, rows_text in r.rejected),
-            note=r.note,
+            n_prorated=r.n_prorated, alpha=r.alpha, note=r.note,
         ))
     return pd.DataFrame(rows)

@@ -19,7 +19,21 @@ Planted structure (all written to ``truth.yaml``; natural log throughout):
 * maternal depressive symptoms (EPDS) raise the M-value of three NR3C1 CpGs, ln IL-6 and
   lower ln lactate (so the lactate/pyruvate log ratio);
 * formate, succinate, 1-methylhistidine, alpha-glucose, dimethylamine, pyruvate, CRP,
-  the CD4/CD8 ratio and the other NR3C1 CpGs depend on no exposure at all.
+  the CD4/CD8 ratio and the other NR3C1 CpGs depend on no exposure at all; nor do
+  mtDNA content, epigenetic gestational-age acceleration, Shannon diversity and the
+  CLR of the chosen taxa.
+
+Later additions come from a second random stream per cohort (:func:`_extra_rng`), so
+that the files and effects above keep their values:
+
+* ghent's participants table holds the EPDS, PSS-10 and BRS *items* (the mapping scores
+  them, prorating a few participants with one missing item), both cohorts the 5-minute
+  Apgar score and pre-eclampsia, gestational hypertension and gestational diabetes;
+* about 10 % of the telomere samples are re-run on extra plates (inter-assay CV, ICC);
+* an mtDNA qPCR table (MT-ND1 vs a nuclear gene, calibrator on every plate);
+* the last 148 CpGs of the epigenome-wide matrix are the Knight 2016 gestational-age
+  clock CpGs, whose betas track the clinical gestational age;
+* an infant gut microbiome count table (25 genera, Dirichlet-multinomial).
 
 The SES index the effects are planted on is the one the pipeline computes: the mean of
 within-cohort z-scores (SD with ddof=1) of the ISCED 2011 level, ln OECD-equivalised
@@ -93,6 +107,88 @@ ROTTERDAM_INCOME = {  # yearly net household income
 }
 
 COVARIATE_NOTE = "maternal_age, bmi, parity, smoking, child_sex"
+
+#: Clock whose CpGs replace the last synthetic CpGs of the demo's epigenome-wide matrix.
+DEMO_CLOCK = "knight2016"
+N_EWAS_CPGS = 2000
+GENERA = [
+    "Bifidobacterium", "Bacteroides", "Escherichia/Shigella", "Streptococcus", "Enterococcus",
+    "Staphylococcus", "Clostridium", "Veillonella", "Klebsiella", "Lactobacillus", "Enterobacter",
+    "Parabacteroides", "Faecalibacterium", "Ruminococcus", "Blautia", "Collinsella", "Akkermansia",
+    "Prevotella", "Rothia", "Haemophilus", "Eggerthella", "Citrobacter", "Lachnoclostridium",
+    "Actinomyces", "Megasphaera",
+]
+
+
+def ewas_cpg_ids() -> list[str]:
+    """CpG IDs of the demo's epigenome-wide matrix: synthetic IDs, then the clock's CpGs."""
+    from first1000.mechanisms.clocks import load_clock
+
+    clock = load_clock(DEMO_CLOCK).cpgs
+    return [f"cg90{k:07d}" for k in range(N_EWAS_CPGS - len(clock))] + list(clock)
+
+
+def _extra_rng(seed: int, index: int) -> np.random.Generator:
+    """The second random stream of cohort ``index`` (additions after the first release)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 1000 + index]))
+
+
+def _allocate(rng, totals, k, lo, hi):
+    """k whole-number item scores in [lo, hi] per row summing to each total (random split)."""
+    out = np.full((len(totals), k), lo, dtype=int)
+    for i, total in enumerate(np.asarray(totals, int)):
+        for _ in range(int(total) - k * lo):
+            free = np.flatnonzero(out[i] < hi)
+            out[i, rng.choice(free)] += 1
+    return out
+
+
+def _items(rng, people, missing_code):
+    """EPDS, PSS-10 and BRS item responses (as coded in the questionnaires) from the scores."""
+    from first1000.mechanisms.mood import INSTRUMENTS
+
+    columns = {}
+    specs = (("epds", "epds", people.epds.to_numpy()),
+             ("pss10", "pss", people.pss.to_numpy()),
+             ("brs", "brs", np.round(people.brs.to_numpy() * 6)))
+    n = len(people)
+    for instrument, prefix, totals in specs:
+        d = INSTRUMENTS[instrument]
+        k, lo, hi = d["items"], d["min"], d["max"]
+        scores = _allocate(rng, np.clip(totals, k * lo, k * hi), k, lo, hi)
+        responses = scores.copy()
+        for r in d["reversed"]:
+            responses[:, r - 1] = lo + hi - scores[:, r - 1]
+        text = responses.astype(str).astype(object)
+        gap = rng.random(n) < 0.04  # one unanswered item: the score is prorated
+        text[gap, rng.integers(0, k, size=n)[gap]] = missing_code
+        for j in range(k):
+            columns[f"{prefix}_{j + 1}"] = text[:, j]
+    return pd.DataFrame(columns)
+
+
+def _qpcr_runs(rng, samples, ln_ratio, calibrator, targets, *, reference_ct, gap, first_plate, prefix="P",
+               per_plate=15):
+    """qPCR wells in triplicate: per plate the calibrator and up to ``per_plate`` samples.
+
+    Ct(reference) ~ ``reference_ct``; Ct(target) = Ct(reference) - ``gap`` - ln ratio / ln 2,
+    with plate shifts of each assay that only the calibrator on the plate removes.
+    """
+    rows = []
+    for p, start in enumerate(range(0, len(samples), per_plate)):
+        plate = f"{prefix}{first_plate + p:02d}"
+        shift_t, shift_s = rng.normal(scale=0.15), rng.normal(scale=0.05)
+        well = 0
+        for sample, value in [(calibrator, 0.0)] + list(zip(samples[start:start + per_plate],
+                                                           ln_ratio[start:start + per_plate])):
+            ct_s = reference_ct + rng.normal(scale=0.4) + shift_s
+            ct_t = ct_s - gap + shift_t - shift_s - value / np.log(2)
+            for target, ct in ((targets[0], ct_t), (targets[1], ct_s)):
+                for _ in range(3):
+                    well += 1
+                    rows.append((plate, f"{'ABCDEFGH'[(well - 1) // 12]}{(well - 1) % 12 + 1}", sample, target,
+                                 round(ct + rng.normal(scale=0.06), 3)))
+    return pd.DataFrame(rows, columns=["plate", "well", "sample", "target", "ct"])
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
@@ -203,8 +299,40 @@ def _beta_from_m(m):
     return 2.0**m / (1 + 2.0**m)
 
 
-def simulate_cohort(rng: np.random.Generator, cohort: str, n: int):
-    """Return ({file name: DataFrame}, participant IDs) for one cohort, in its own coding."""
+class _ClockBetas:
+    """Betas of the demo clock's CpGs that make it read the clinical gestational age.
+
+    beta_j = reference median_j + coef_j (GA - clock at the reference) / sum coef^2, plus
+    noise (SD 0.015, about 0.7 weeks of DNAm GA), clipped to [0.001, 0.999].
+    """
+
+    @property
+    def cpgs(self) -> list[str]:
+        from first1000.mechanisms.clocks import load_clock
+
+        return load_clock(DEMO_CLOCK).cpgs
+
+    def __call__(self, rng, ga_weeks):
+        from first1000.mechanisms.clocks import load_clock, load_reference
+
+        clock = load_clock(DEMO_CLOCK)
+        coef = clock.coefficients.to_numpy(float)
+        ref = load_reference().reindex(clock.cpgs).to_numpy(float)
+        at_reference = clock.intercept + coef @ ref
+        shift = (np.asarray(ga_weeks, float) - at_reference) / (coef @ coef)
+        beta = ref[:, None] + coef[:, None] * shift[None, :] + rng.normal(scale=0.015, size=(len(coef), len(shift)))
+        return np.clip(beta, 0.001, 0.999)
+
+
+_clock_betas = _ClockBetas()
+
+
+def simulate_cohort(rng: np.random.Generator, cohort: str, n: int, extra: np.random.Generator | None = None):
+    """Return ({file name: DataFrame}, participant IDs) for one cohort, in its own coding.
+
+    ``extra``: the second random stream (the additions listed in the module docstring).
+    """
+    extra = extra if extra is not None else np.random.default_rng(0)
     people = _simulate_people(rng, n, cohort)
     ghent = cohort == "ghent"
     ids = (
@@ -249,6 +377,23 @@ def simulate_cohort(rng: np.random.Generator, cohort: str, n: int):
             "bevallingsdatum": people.delivery.dt.strftime("%Y-%m-%d"),
         })
     id_col = "participant_id" if ghent else "id"
+    # Questionnaire items (ghent), Apgar score and pregnancy complications (both).
+    if ghent:
+        items = _items(extra, people, "-9")
+        participants = pd.concat([participants.drop(columns=["epds_total", "pss10_total", "brs_mean"]), items],
+                                 axis=1)
+    apgar = np.clip(10 - extra.poisson(0.6, size=n) - 4 * (extra.random(n) < 0.02), 0, 10).astype(int)
+    complications = {name: (extra.random(n) < share).astype(int)
+                     for name, share in (("pe", 0.03), ("gh", 0.06), ("gdm", 0.05))}
+    if ghent:
+        participants["apgar_5min"] = apgar
+        for name, column in (("pe", "pre_eclampsie"), ("gh", "zwangerschapshypertensie"),
+                             ("gdm", "zwangerschapsdiabetes")):
+            participants[column] = np.where(complications[name] == 1, "ja", "nee")
+    else:
+        participants["apgar_5"] = apgar
+        for name, column in (("pe", "pre_eclampsie"), ("gh", "zwangerschapshypertensie"), ("gdm", "gdm")):
+            participants[column] = complications[name]
 
     # Hair cortisol segments, sampled at delivery; 1 cm of hair ~ 1 month.
     has_hair = rng.random(n) < 0.9
@@ -273,8 +418,28 @@ def simulate_cohort(rng: np.random.Generator, cohort: str, n: int):
     tl_idx = np.flatnonzero(has_tl)
     qpcr = _qpcr(rng, [ids[i] for i in tl_idx], people.ln_ts.to_numpy()[tl_idx],
                  "CAL" if ghent else "IRC-1", "36B4" if ghent else "albumin")
+    # About 10 % of the samples re-run on extra plates (inter-assay CV and ICC).
+    rerun = np.sort(extra.choice(len(tl_idx), size=len(tl_idx) // 10, replace=False))
+    n_plates = qpcr.plate.nunique()
+    again = _qpcr_runs(extra, [ids[tl_idx[i]] for i in rerun], people.ln_ts.to_numpy()[tl_idx][rerun],
+                       "CAL" if ghent else "IRC-1", ("telomere", "36B4" if ghent else "albumin"),
+                       reference_ct=24.0, gap=9.0, first_plate=n_plates + 1)
+    qpcr = pd.concat([qpcr, again], ignore_index=True)
     if not ghent:
         qpcr = qpcr.rename(columns={"plate": "Plate", "well": "Well", "sample": "Sample", "target": "Target", "ct": "Ct"})
+
+    # mtDNA content (MT-ND1 vs a nuclear single-copy gene), no exposure effect.
+    mt_idx = np.flatnonzero(extra.random(n) < 0.85)
+    mt_order = extra.permutation(mt_idx)
+    ln_mt = 0.1 * (people.maternal_age.to_numpy()[mt_order] - 31) / 4.2 + extra.normal(scale=0.3, size=len(mt_order))
+    mt_targets = ("MT-ND1", "B2M" if ghent else "HBB")
+    mtdna = _qpcr_runs(extra, [ids[i] for i in mt_order], ln_mt, "CAL" if ghent else "IRC-1", mt_targets,
+                       reference_ct=25.5, gap=8.0, first_plate=1, prefix="MT")
+    rerun = extra.choice(len(mt_order), size=len(mt_order) // 10, replace=False)
+    mtdna = pd.concat([mtdna, _qpcr_runs(extra, [ids[mt_order[i]] for i in rerun], ln_mt[rerun],
+                                         "CAL" if ghent else "IRC-1", mt_targets, reference_ct=25.5, gap=8.0,
+                                         first_plate=mtdna.plate.nunique() + 1, prefix="MT")],
+                      ignore_index=True)
 
     # Candidate CpGs (NR3C1); cord blood beta values.
     has_meth = rng.random(n) < 0.8
@@ -286,13 +451,16 @@ def simulate_cohort(rng: np.random.Generator, cohort: str, n: int):
         meth[cpg] = np.round(_beta_from_m(m), 5)
     methylation = pd.DataFrame(meth)
 
-    # A small epigenome-wide matrix (CpG x sample): 2,000 synthetic CpGs, 10 planted for EPDS.
-    n_cpg = 2000
-    cpg_ids = [f"cg90{k:07d}" for k in range(n_cpg)]
+    # A small epigenome-wide matrix (CpG x sample): 2,000 CpGs, 10 planted for EPDS; the
+    # last 148 are the Knight 2016 clock's CpGs, tracking gestational age.
+    n_cpg = N_EWAS_CPGS
+    cpg_ids = ewas_cpg_ids()
     base = rng.normal(0.0, 2.0, size=(n_cpg, 1))
     m_mat = base + rng.normal(scale=0.4, size=(n_cpg, len(m_idx)))
     m_mat[:10] += EPDS_ON_NR3C1 * people.epds.to_numpy()[m_idx][None, :]
-    ewas = pd.DataFrame(np.round(_beta_from_m(m_mat), 4).astype(np.float32), columns=meth[id_col])
+    beta = _beta_from_m(m_mat)
+    beta[-len(_clock_betas.cpgs):] = _clock_betas(extra, people.gestational_age_days.to_numpy()[m_idx] / 7.0)
+    ewas = pd.DataFrame(np.round(beta, 4).astype(np.float32), columns=meth[id_col])
     ewas.insert(0, "cpg", cpg_ids)
 
     has_nmr = rng.random(n) < 0.85
@@ -317,19 +485,28 @@ def simulate_cohort(rng: np.random.Generator, cohort: str, n: int):
         "crp_mg_l": np.round(crp, 2), "cd4_cd8_ratio": np.round(cd4cd8, 3),
     })
 
+    # Infant gut microbiome (stool at about 1 month): 25 genera, Dirichlet-multinomial counts.
+    mb_idx = np.flatnonzero(extra.random(n) < 0.7)
+    profile = np.sort(extra.dirichlet(np.full(len(GENERA), 0.6)))[::-1]
+    depth = np.round(np.exp(extra.normal(np.log(30000), 0.5, size=len(mb_idx)))).astype(int)
+    shares = extra.dirichlet(profile * 40 + 1e-3, size=len(mb_idx))
+    reads = np.array([extra.multinomial(d, p / p.sum()) for d, p in zip(depth, shares)])
+    microbiome = pd.DataFrame(reads, columns=GENERA)
+    microbiome.insert(0, id_col, [ids[i] for i in mb_idx])
+
     if ghent:
         files = {
             "participants.csv": participants, "hair_cortisol.csv": hair,
             "telomere_qpcr.csv": qpcr, "methylation_nr3c1.csv": methylation,
             "methylation_ewas.parquet": ewas, "metabolites.xlsx": metabolites,
-            "immune.csv": immune,
+            "immune.csv": immune, "mtdna_qpcr.csv": mtdna, "microbiome.csv": microbiome,
         }
     else:
         files = {
             "participants.tsv": participants, "hair_cortisol.tsv": hair,
             "telomere_qpcr.xlsx": qpcr, "methylation_nr3c1.parquet": methylation,
             "methylation_ewas.parquet": ewas, "metabolites.tsv": metabolites,
-            "immune.tsv": immune,
+            "immune.tsv": immune, "mtdna_qpcr.tsv": mtdna, "microbiome.tsv": microbiome,
         }
     return files, people
 
@@ -378,7 +555,7 @@ def annotation(seed: int) -> pd.DataFrame:
     chrom = np.sort(rng.integers(1, 23, size=n_cpg))
     pos = rng.integers(1_000_000, 150_000_000, size=n_cpg)
     order = np.lexsort((pos, chrom))
-    ids = np.array([f"cg90{k:07d}" for k in range(n_cpg)])
+    ids = np.array(ewas_cpg_ids())
     genes = np.where(rng.random(n_cpg) < 0.7, [f"GENE{k // 3 + 1:04d}" for k in range(n_cpg)], "")
     frame = pd.DataFrame({"cpg": ids, "chr": [f"chr{c}" for c in chrom[order]], "pos": pos[order], "gene": genes})
     nr3c1 = pd.DataFrame({"cpg": NR3C1_CPGS, "chr": "chr5", "pos": 143_400_000 + 200 * np.arange(len(NR3C1_CPGS)),
@@ -406,7 +583,8 @@ def truth(seed: int, sizes: dict[str, int]) -> dict:
         for cpg in NR3C1_PLANTED
     ]
     null = ["formate_ln", "succinate_ln", "methylhistidine_1_ln", "alpha_glucose_ln",
-            "dimethylamine_ln", "pyruvate_ln", "crp_ln", "cd4_cd8_ln_ratio"] + [
+            "dimethylamine_ln", "pyruvate_ln", "crp_ln", "cd4_cd8_ln_ratio", "mtdna_content_ln",
+            "epigenetic_ga_acceleration", "shannon", "bifidobacterium_clr", "bacteroides_clr"] + [
         f"{cpg}_m" for cpg in NR3C1_CPGS if cpg not in NR3C1_PLANTED
     ]
     return {
@@ -435,8 +613,8 @@ def simulate(out, seed: int = DEMO_SEED, sizes: dict[str, int] | None = None) ->
     out = Path(out)
     sizes = sizes or {"ghent": 450, "rotterdam": 550}
     root = np.random.SeedSequence(seed)
-    for child, cohort in zip(root.spawn(len(sizes)), sizes):
-        files, _ = simulate_cohort(np.random.default_rng(child), cohort, sizes[cohort])
+    for index, (child, cohort) in enumerate(zip(root.spawn(len(sizes)), sizes)):
+        files, _ = simulate_cohort(np.random.default_rng(child), cohort, sizes[cohort], _extra_rng(seed, index))
         for name, df in files.items():
             _write(df, out / cohort / name)
     _write(annotation(seed), out / "methylation_annotation.tsv")

@@ -1,9 +1,10 @@
 # Stage 3: each mechanism's raw measurements -> analysis-ready biomarkers + QC.
+from first1000.mechanisms import prepare_inputs
 
 
 rule prepare:
     input:
-        unpack(mechanism_tables),
+        unpack(lambda wildcards: prepare_inputs(MECHANISMS, wildcards.mechanism)),
     output:
         biomarkers="results/prepared/{mechanism}.parquet",
         qc=report(
@@ -23,5 +24,7 @@ rule prepare:
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(20),
+    params:
+        cohorts=lambda wildcards: sorted(MECHANISMS[wildcards.mechanism]),
     script:
         "../scripts/prepare.py"

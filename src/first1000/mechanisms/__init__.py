@@ -3,10 +3,14 @@
 Each module exposes ``prepare(tables, settings) -> (biomarkers, qc)`` where ``tables``
 maps cohort -> that cohort's standardised ingest table, ``biomarkers`` has one row per
 participant (``pseudo_id``, ``cohort`` and one column per biomarker) and ``qc`` is an
-aggregate table (no row-level values) for the report.
+aggregate table (no row-level values) for the report. A module with
+``NEEDS_PARTICIPANTS = True`` also gets ``participants=`` (the harmonised participants);
+one with ``read_table(path, settings)`` reads its ingest table itself (e.g. only the
+clock CpGs of a methylation matrix).
 """
 
-from first1000.mechanisms import hpa, immune, metabolites, methylation, telomeres
+from first1000.mechanisms import (epigenetic_age, hpa, immune, metabolites, methylation, microbiome,
+                                  mitochondria, telomeres)
 
 #: mechanism -> (module, the ingest table it reads)
 PREPARERS = {
@@ -15,4 +19,20 @@ PREPARERS = {
     "methylation": (methylation, "methylation_candidates"),
     "metabolites": (metabolites, "metabolites"),
     "immune": (immune, "immune"),
+    "mitochondria": (mitochondria, "mtdna_qpcr"),
+    "epigenetic_age": (epigenetic_age, "methylation_matrix"),
+    "microbiome": (microbiome, "microbiome_counts"),
 }
+
+#: Mechanisms whose preparation also reads the harmonised participants (clinical ages).
+NEEDS_PARTICIPANTS = sorted(m for m, (module, _) in PREPARERS.items() if getattr(module, "NEEDS_PARTICIPANTS", False))
+
+
+def prepare_inputs(mechanisms: dict, mechanism: str) -> dict[str, str]:
+    """Inputs of the workflow's prepare job: cohort -> ingested table (``mechanisms`` as
+    from :func:`first1000.pipeline.analysed_mechanisms`), plus ``harmonised_participants``
+    for mechanisms that need clinical values (e.g. gestational age for clock acceleration)."""
+    inputs = dict(mechanisms[mechanism])
+    if mechanism in NEEDS_PARTICIPANTS:
+        inputs["harmonised_participants"] = "results/harmonised/participants.parquet"
+    return inputs

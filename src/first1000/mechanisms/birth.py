@@ -4,7 +4,7 @@ Size at birth is expressed against the INTERGROWTH-21st Newborn Size Standards (
 al. 2014, Lancet 384:857; 33+0 to 42+6 weeks) and, optionally, the very preterm size at
 birth charts (Villar et al. 2016, Lancet 387:844; 24+0 to 32+6 weeks), by sex, for
 birth weight, length and head circumference. The parameters are LMS (Box-Cox, Cole &
-Green 1992) values per day of gestation in ``resources/intergrowth/newborn_lms.csv``
+Green 1992) values per day of gestation in ``first1000/data/intergrowth/newborn_lms.csv``
 (source, licence and how they approximate the published GAMLSS curves: the README
 beside it). With ``L``, ``M``, ``S`` at the baby's gestational age (linear interpolation
 for fractional days):

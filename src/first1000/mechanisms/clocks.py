@@ -2,7 +2,7 @@
 
 A linear clock predicts ``transform(intercept + sum_j coef_j * beta_j)`` over its CpGs.
 The coefficients are the files biolearn 0.9.1 ships (``biolearn/data/*.csv``), copied
-verbatim to ``resources/clocks/`` (source, version and licence in its README):
+verbatim to ``first1000/data/clocks/`` (shipped in the wheel) (source, version and licence in its README):
 
 =============  ==========================  ============  =====  ====================
 clock          paper                       tissue        CpGs   output
@@ -27,7 +27,7 @@ Missing CpGs (``impute=``) follow biolearn's ``ModelGallery`` default ("sesame_4
 * a clock CpG absent from the data, or present in < 80 % of samples: every sample gets
   the reference value, the median beta of the sesame-processed 450K reference biolearn
   ships (``sesame_450k_median.csv``; the clock CpGs are copied to
-  ``resources/clocks/reference_medians_sesame_450k.csv``).
+  ``first1000/data/clocks/reference_medians_sesame_450k.csv``).
 
 ``impute="mean"`` fills missing values with the CpG's cohort mean only (biolearn's
 "averaging") and refuses a CpG absent from the data. The share of clock CpGs measured

@@ -6,13 +6,17 @@ covers roughly the 3rd trimester, 3-6 cm the 2nd and 6-9 cm the 1st (Stalder et 
 midpoint; several segments in one window are averaged on the log scale, weighted by
 length. Values below the limit of quantification become LOQ/sqrt(2) (Hornung & Reed
 1990). Values beyond ``outlier_sd`` SD of ln cortisol (per cohort and window) are flagged
-in the QC table, not dropped.
+in the QC table, not dropped. The QC table gives per cohort and window the median,
+quartiles and (with at least 20 values) the 5th and 95th percentiles in pg/mg.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+#: Fewest values for which the QC table reports the 5th/95th percentiles.
+TAIL_MIN_N = 20
 
 
 def window_of(midpoints: np.ndarray, windows: dict[str, list[float]]) -> np.ndarray:
@@ -54,6 +58,9 @@ def prepare(tables: dict[str, pd.DataFrame], settings: dict):
                 median_pg_mg=float(np.exp(x.median())) if len(x) else np.nan,
                 q1_pg_mg=float(np.exp(x.quantile(0.25))) if len(x) else np.nan,
                 q3_pg_mg=float(np.exp(x.quantile(0.75))) if len(x) else np.nan,
+                # Tails only where there are enough values to estimate them.
+                p05_pg_mg=float(np.exp(x.quantile(0.05))) if len(x) >= TAIL_MIN_N else np.nan,
+                p95_pg_mg=float(np.exp(x.quantile(0.95))) if len(x) >= TAIL_MIN_N else np.nan,
                 n_outliers=int((z.abs() > settings["outlier_sd"]).sum()),
                 n_segments_outside_windows=int((hair.window == "").sum()),
             ))

@@ -259,6 +259,48 @@ def main():
     table("qp_empty_sample.csv", qp, wells(lambda w: w[5].__setitem__(1, "")))
     table("qp_unknown_sample.csv", qp, wells(lambda w: (w[8].__setitem__(1, "ZZ-950"), w[9].__setitem__(1, "ZZ-950"))))
     table("qp_empty_plate.csv", qp, wells(lambda w: w[7].__setitem__(0, "")))
+    mechanism_inputs()
+
+
+def mechanism_inputs():
+    """Raw tables of the later mechanisms (mtDNA qPCR, microbiome, questionnaire items) and
+    the bad values their preparation must never see: negative concentrations, a Ct of 0 or
+    above 40, a segment longer than the hair, a gestational age of 60 weeks."""
+    mt = ["plate", "sample", "target", "ct"]
+
+    def mt_wells(edit=None):
+        out = [[p, s, t, c] for p in ("M01", "M02") for s in ("CAL", "BX-101", "BX-102")
+               for t, c in (("ND1", "17.2"), ("B2M", "25.3"))]
+        if edit:
+            edit(out)
+        return out
+
+    table("mtdna.csv", mt, mt_wells())
+    table("mt_ct_zero.csv", mt, mt_wells(lambda w: w[6].__setitem__(3, "0")))
+    table("mt_unknown_target.csv", mt, mt_wells(lambda w: w[2].__setitem__(2, "ND2")))
+    qp = ["plate", "sample", "target", "ct"]
+    wells = [[p, s, t, c] for p in ("P01", "P02") for s in ("CAL", "BX-101", "BX-102")
+             for t, c in (("telomere", "15.4"), ("36B4", "22.1"))]
+    wells[9][3] = "41.7"
+    table("qp_ct_above_40.csv", qp, wells)
+    table("mb_negative.csv", ["pid", "lactate", "pyruvate"],
+          [["BX-101", "1663.05", "95.17"], ["BX-102", "-12.5", "60.80"], ["BX-103", "1782.50", "<LOD"]])
+    hair = ["pid", "seg_from", "seg_to", "cortisol"]
+    table("h_longer_than_hair.csv", hair, [["BX-101", "0", "3", "9.58"], ["BX-101", "3", "6", "5.48"],
+                                           ["BX-101", "6", "9", "4.1"], ["BX-102", "0", "3", "5.1"]])
+    table("h_longer_than_hair_column.csv", hair + ["hair_cm"],
+          [["BX-101", "0", "3", "9.58", "8"], ["BX-101", "3", "6", "5.48", "8"], ["BX-101", "6", "9", "4.1", "8"],
+           ["BX-102", "0", "3", "5.1", "12"]])
+    taxa = ["pid", "Bacteroides", "Prevotella", "Faecalibacterium"]
+    table("microbiome.csv", taxa, [["BX-101", "12000", "300", "4000"], ["BX-102", "8000", "0", "5100"]])
+    table("mc_negative.csv", taxa, [["BX-101", "12000", "300", "4000"], ["BX-102", "8000", "-3", "5100"]])
+    table("mc_missing.csv", taxa, [["BX-101", "12000", "", "4000"], ["BX-102", "8000", "0", "5100"]])
+    items = [f"epds_{i}" for i in range(1, 11)]
+    answers = [["BX-101"] + ["1"] * 10, ["BX-102"] + ["0", "2", "1", "1", "0", "3", "1", "0", "1", "0"],
+               ["BX-103"] + ["2"] * 10]
+    answers[2][3] = "4"
+    table("p_epds_item_out_of_range.csv", ["pid"] + items, answers)
+    table("p_ga_60_weeks.csv", ["pid", "ga"], [["BX-101", "39+4"], ["BX-102", "60+0"], ["BX-103", "40+1"]])
 
 
 if __name__ == "__main__":
