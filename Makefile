@@ -1,6 +1,7 @@
 # first1000: the two commands a user needs.
 #   make demo  - set up .venv, run the workflow on the bundled demo cohort, build the report
-#   make test  - set up .venv, run the whole test suite
+#   make test  - set up .venv, run the whole test suite (the SLURM tier last; it skips
+#                without root and the slurm-wlm/munge packages: `make slurm-deps` installs them)
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test setup report lint format clean
+.PHONY: demo test setup report lint format clean slurm-deps
 
 setup: $(STAMP)
 
@@ -32,6 +33,11 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# SLURM test tier (tests/test_slurm.py): as root with apt-get, install slurm-wlm, munge and
+# slurm-client if missing; otherwise says why not (the tier then skips).
+slurm-deps:
+	@tests/slurm/install.sh
 
 lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow/rules

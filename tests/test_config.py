@@ -52,6 +52,13 @@ def test_wrong_type_names_key_and_expected_type(tmp_path):
         load_config(path)
 
 
+@pytest.mark.parametrize("name", ["meta", "pooled"])
+def test_reserved_cohort_name_is_refused(tmp_path, name):
+    path = _write(tmp_path, _demo_text().replace("  rotterdam:\n", f"  {name}:\n"))
+    with pytest.raises(ConfigError, match=rf"key `cohorts`: `{name}` is a reserved name .*rename this entry"):
+        load_config(path)
+
+
 def test_unknown_variable_gets_a_suggestion(tmp_path):
     path = _write(tmp_path, _demo_text().replace("covariates: [maternal_age,", "covariates: [maternal_ag,"))
     with pytest.raises(ConfigError, match=r"`maternal_ag` is not a harmonised or derived variable \(did you mean `maternal_age`\?\)"):
@@ -65,10 +72,12 @@ def test_mediator_must_be_a_configured_biomarker(demo_config):
         load_config(cfg)
 
 
-def test_binary_outcome_mediation_is_refused_with_reason():
+def test_binary_outcome_mediation_is_accepted_and_categorical_refused():
     cfg = yaml.safe_load(_demo_text())
     cfg["mediation"]["paths"][0]["outcome"] = "preterm"
-    with pytest.raises(ConfigError, match="is binary"):
+    assert load_config(cfg)["mediation"]["contrast"] == "sd"
+    cfg["mediation"]["paths"][0]["outcome"] = "employment"
+    with pytest.raises(ConfigError, match="`employment` is categorical; mediation models continuous, binary"):
         load_config(cfg)
 
 

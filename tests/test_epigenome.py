@@ -124,3 +124,26 @@ def test_streamed_matrix_errors_name_the_spreadsheet_row_across_batches(tmp_path
         stream_matrix({"path": str(tmp_path / "m.parquet")}, {i: f"P{i}" for i in ids}, tmp_path / "o.parquet",
                       batch_rows=10)
     assert not (tmp_path / "o.parquet").exists()
+
+
+def test_meta_ewas_inverse_variance_by_hand():
+    from first1000.epigenome import meta_ewas
+
+    a = pd.DataFrame({"cpg": ["cg1", "cg2", "cg3"], "term": "x", "n": [100, 100, 100],
+                      "coef": [0.2, -0.1, 0.05], "se_moderated": [0.1, 0.05, 0.02], "status": "ok"})
+    b = pd.DataFrame({"cpg": ["cg1", "cg2"], "term": "x", "n": [50, 50],
+                      "coef": [0.4, 0.1], "se_moderated": [0.2, 0.05], "status": ["ok", "ok"]})
+    annotation = pd.DataFrame({"cpg": ["cg1", "cg2", "cg3"], "chr": "chr1", "pos": [1, 2, 3], "gene": ["A", "", "C"]})
+    table, summary = meta_ewas({"b": b, "a": a}, annotation, "450K")
+    table = table.set_index("cpg")
+    # cg1: w = 100 and 25 -> (0.2*100 + 0.4*25) / 125 = 0.24, SE = 125^-1/2
+    assert table.loc["cg1", "coef"] == pytest.approx(0.24)
+    assert table.loc["cg1", "se"] == pytest.approx(125**-0.5)
+    assert table.loc["cg1", "n"] == 150 and table.loc["cg1", "k"] == 2
+    # Q = 100*(0.04)^2 + 25*(0.16)^2 = 0.16 + 0.64 = 0.8 on 1 df
+    assert table.loc["cg1", "q_het"] == pytest.approx(0.8)
+    assert table.loc["cg2", "coef"] == pytest.approx(0.0) and table.loc["cg2", "direction"] == "-+"
+    assert table.loc["cg3", "k"] == 1 and table.loc["cg3", "direction"] == "+?"
+    assert table.loc["cg3", "i2"] == 0
+    assert table.loc["cg3", "gene"] == "C"
+    assert summary.loc[0, "cohorts"] == "a+b" and summary.loc[0, "n_cpgs"] == 3

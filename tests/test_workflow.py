@@ -15,37 +15,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT
+from conftest import ROOT, run_snakemake, workdir_copy
 
 pytestmark = pytest.mark.e2e
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-COPY = ["Snakefile", "config", "resources", "workflow", "profiles", "src"]
-
-
-def _workdir(base: Path) -> Path:
-    base.mkdir(parents=True, exist_ok=True)
-    for name in COPY:
-        src = ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, base / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
-        else:
-            shutil.copy2(src, base / name)
-    return base
-
-
-def _snakemake(workdir: Path, *args, timeout=900):
-    env = dict(os.environ, MPLBACKEND="Agg")
-    return subprocess.run(SNAKEMAKE + list(args), cwd=workdir, capture_output=True, text=True, timeout=timeout, env=env)
-
-
-@pytest.fixture(scope="module")
-def demo_run(tmp_path_factory):
-    workdir = _workdir(tmp_path_factory.mktemp("demo"))
-    run = _snakemake(workdir, "--cores", "2")
-    assert run.returncode == 0, run.stderr[-4000:]
-    report = _snakemake(workdir, "--report", "results/report.html")
-    assert report.returncode == 0, report.stderr[-4000:]
-    return workdir
+_workdir = workdir_copy
+_snakemake = run_snakemake
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +39,10 @@ def test_contract_columns(demo_run):
     med = pd.read_csv(demo_run / "results/mediation/hpa.tsv", sep="\t")
     for column in "cohort, exposure, mediator, outcome, effect, estimate, ci_low, ci_high, p, n, n_boot".split(", "):
         assert column in med.columns
-    assert set(med.effect) == {"total", "direct", "indirect", "proportion_mediated"}
+    for column in "scale, contrast, a0, a1, ci_method, seed, q".split(", "):
+        assert column in med.columns
+    assert set(med.effect) == {"cde", "pnde", "tnde", "pnie", "tnie", "te", "pm"}
+    assert set(med.scale) == {"difference"}
     assert sorted(p.name for p in (demo_run / "results/figures/hpa").glob("*.png"))
 
 
@@ -113,10 +91,12 @@ def test_mediated_path_recovered(demo_run, truth):
     med = pd.read_csv(demo_run / "results/mediation/hpa.tsv", sep="\t")
     planted = truth["mediation"][0]
     rows = med[(med.cohort == "pooled") & (med.exposure == planted["exposure"])].set_index("effect")
-    for effect in ("indirect", "direct", "total"):
-        assert rows.loc[effect, "ci_low"] <= planted[effect] <= rows.loc[effect, "ci_high"], effect
-    assert rows.loc["indirect", "p"] < 0.05
-    assert (rows.n_boot == 1000).all()
+    # The planted effects are per unit of the exposure; the table's are per SD (a0 -> a1).
+    per_unit = rows[["estimate", "ci_low", "ci_high"]].div(rows.a1 - rows.a0, axis=0)
+    for effect, name in (("tnie", "indirect"), ("pnde", "direct"), ("te", "total")):
+        assert per_unit.loc[effect, "ci_low"] <= planted[name] <= per_unit.loc[effect, "ci_high"], effect
+    assert rows.loc["tnie", "p"] < 0.05 and rows.loc["tnie", "q"] < 0.05
+    assert (rows.n_boot == 1000).all() and (rows.contrast == "sd").all()
 
 
 def test_mediation_equals_pingouin(demo_run):
@@ -133,10 +113,20 @@ def test_mediation_equals_pingouin(demo_run):
                                       covar=covar, seed=1, n_boot=200).set_index("path")
     med = pd.read_csv(demo_run / "results/mediation/hpa.tsv", sep="\t")
     ours = med[(med.cohort == "ghent") & (med.exposure == "ses_index")].set_index("effect")
-    assert ours.loc["total", "n"] == len(data)
-    assert ours.loc["total", "estimate"] == pytest.approx(ref.loc["Total", "coef"], rel=1e-8)
-    assert ours.loc["direct", "estimate"] == pytest.approx(ref.loc["Direct", "coef"], rel=1e-8)
-    assert ours.loc["indirect", "estimate"] == pytest.approx(ref.loc["Indirect", "coef"], rel=1e-8)
+    assert ours.loc["te", "n"] == len(data)
+    # Linear models without interaction: the natural effects are pingouin's coefficients
+    # times the exposure contrast (here 1 SD of the complete cases).
+    sd = data.ses_index.std(ddof=1)
+    assert (ours.a1 - ours.a0).iloc[0] == pytest.approx(sd, rel=1e-10)
+    assert ours.loc["te", "estimate"] == pytest.approx(ref.loc["Total", "coef"] * sd, rel=1e-8)
+    assert ours.loc["pnde", "estimate"] == pytest.approx(ref.loc["Direct", "coef"] * sd, rel=1e-8)
+    assert ours.loc["tnie", "estimate"] == pytest.approx(ref.loc["Indirect", "coef"] * sd, rel=1e-8)
+    paths = pd.read_csv(demo_run / "results/mediation/hpa_paths.tsv", sep="\t")
+    paths = paths[(paths.cohort == "ghent") & (paths.exposure == "ses_index")].set_index("path")
+    assert paths.loc["a", "estimate"] == pytest.approx(ref.loc["hair_cortisol_t3_ln ~ X", "coef"], rel=1e-8)
+    assert paths.loc["a", "estimate"] * paths.loc["b", "estimate"] * sd == pytest.approx(
+        ours.loc["tnie", "estimate"], rel=1e-8)
+    assert paths.loc["c_prime", "estimate"] * sd == pytest.approx(ours.loc["pnde", "estimate"], rel=1e-8)
 
 
 def test_noop_rerun_does_nothing(demo_run):
@@ -145,35 +135,55 @@ def test_noop_rerun_does_nothing(demo_run):
     assert "Nothing to be done" in dry.stdout + dry.stderr
 
 
+def _report_texts(html: str) -> list[str]:
+    """The report page and every file embedded in it (base64 data URIs), as text."""
+    import base64
+
+    import struct
+    import zlib
+
+    texts = [re.sub(r"base64,[A-Za-z0-9+/=]+", "base64,", html)]
+    for payload in re.findall(r"base64,([A-Za-z0-9+/=]+)", html):
+        data = base64.b64decode(payload + "=" * (-len(payload) % 4))
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):  # a figure: its text chunks (metadata)
+            pos = 8
+            while pos < len(data):
+                length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+                chunk = data[pos + 8:pos + 8 + length]
+                if kind == b"tEXt":
+                    texts.append(chunk.decode("latin-1"))
+                elif kind == b"zTXt":
+                    key, _, rest = chunk.partition(b"\0")
+                    texts.append(key.decode("latin-1") + " " + zlib.decompress(rest[1:]).decode("latin-1"))
+                elif kind == b"iTXt":
+                    texts.append(chunk.decode("utf-8", errors="ignore"))
+                pos += 12 + length
+        else:
+            texts.append(data.decode("utf-8", errors="ignore"))
+    return texts
+
+
 def test_report_has_figures_and_no_ids(demo_run):
+    """Neither a participant ID nor a pseudonymous ID appears anywhere in the report
+    bundle: its page, every embedded table, page and figure (including PNG metadata)."""
     html = (demo_run / "results/report.html").read_text(encoding="utf-8")
     assert len(html) > 100_000
-    text = re.sub(r"base64,[A-Za-z0-9+/=]+", "base64,", html)  # embedded images and data
-    ids = pd.concat([
+    texts = _report_texts(html)
+    assert len(texts) > 20  # the embedded files were found and decoded
+    ids = set(pd.concat([
         pd.read_csv(ROOT / "resources/demo/ghent/participants.csv", dtype=str).participant_id,
         pd.read_csv(ROOT / "resources/demo/rotterdam/participants.tsv", sep="\t", dtype=str)["id"],
-    ])
-    found = [i for i in ids if re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", text)]
-    assert not found, f"{len(found)} participant IDs in the report"
+    ]))
+    pseudo = set(pd.read_parquet(demo_run / "results/harmonised/participants.parquet").pseudo_id)
+    assert len(ids) == 1000 and len(pseudo) == 1000
+    tokens = set()
+    for text in texts:
+        tokens.update(re.findall(r"[\w-]+", text))
+    assert not ids & tokens, f"{len(ids & tokens)} participant IDs in the report"
+    assert not pseudo & tokens, f"{len(pseudo & tokens)} pseudonymous IDs in the report"
     for table in (demo_run / "results").rglob("*.tsv"):
-        content = table.read_text()
-        assert not [i for i in ids[:50] if re.search(rf"(?<![\w-]){re.escape(i)}(?![\w-])", content)], table
-
-
-def test_same_config_and_seed_give_identical_results_on_one_core(demo_run, tmp_path):
-    other = _workdir(tmp_path / "again")
-    (other / ".first1000").mkdir()
-    shutil.copy2(demo_run / ".first1000/pseudonym.key", other / ".first1000/pseudonym.key")
-    run = _snakemake(other, "--cores", "1")
-    assert run.returncode == 0, run.stderr[-4000:]
-    compared = 0
-    for path in sorted((demo_run / "results").rglob("*")):
-        rel = path.relative_to(demo_run / "results")
-        if path.is_dir() or rel.parts[0] in ("benchmarks",) or rel.name in ("run.json", "report.html"):
-            continue
-        assert filecmp.cmp(path, other / "results" / rel, shallow=False), f"{rel} differs"
-        compared += 1
-    assert compared > 30
+        found = set(re.findall(r"[\w-]+", table.read_text())) & (ids | pseudo)
+        assert not found, table
 
 
 def test_lint_is_clean(demo_run):
@@ -220,37 +230,18 @@ def test_epigenome_wide_planted_cpgs(demo_run, truth):
         assert len(hits - planted) <= 2, (cohort, sorted(hits - planted))
         assert 0.85 < summary["lambda"] < 1.2
         assert len(table) == 2000 and (demo_run / f"results/figures/ewas/{cohort}--epds--manhattan.png").exists()
-
-
-def test_killed_run_reruns_to_identical_results(demo_run, tmp_path):
-    """Kill the workflow mid-run (SIGKILL to its process group), rerun: same results."""
-    import signal
-    import time
-
-    other = _workdir(tmp_path / "killed")
-    (other / ".first1000").mkdir()
-    shutil.copy2(demo_run / ".first1000/pseudonym.key", other / ".first1000/pseudonym.key")
-    env = dict(os.environ, MPLBACKEND="Agg")
-    proc = subprocess.Popen(SNAKEMAKE + ["--cores", "2"], cwd=other, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 600
-    while time.time() < deadline and proc.poll() is None:
-        if len(list((other / "results").glob("associations/*.tsv"))) >= 1:
-            break
-        time.sleep(0.2)
-    assert proc.poll() is None, "the run finished before it could be interrupted"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    # A killed Snakemake leaves its lock (as after a power loss): unlock, then rerun;
-    # the profile's rerun-incomplete regenerates whatever the killed jobs had started.
-    assert _snakemake(other, "--unlock").returncode == 0
-    rerun = _snakemake(other, "--cores", "2")
-    assert rerun.returncode == 0, rerun.stderr[-4000:]
-    for path in sorted((demo_run / "results").rglob("*")):
-        rel = path.relative_to(demo_run / "results")
-        if path.is_dir() or rel.parts[0] == "benchmarks" or rel.name in ("run.json", "report.html"):
-            continue
-        assert filecmp.cmp(path, other / "results" / rel, shallow=False), f"{rel} differs after the rerun"
+    # The meta-analysis of both cohorts finds the planted CpGs with more power than either
+    # cohort, and its estimates are the inverse-variance average of the cohorts' ones.
+    meta = pd.read_parquet(demo_run / "results/ewas/meta/epds.parquet").set_index("cpg")
+    hits = set(meta.index[meta.fdr < 0.05])
+    assert len(hits & planted) >= 9 and len(hits - planted) <= 2, sorted(hits)
+    per = {c: pd.read_parquet(demo_run / f"results/ewas/{c}/epds.parquet").set_index("cpg")
+           for c in ("ghent", "rotterdam")}
+    w = {c: 1 / per[c].se_moderated**2 for c in per}
+    pooled = (w["ghent"] * per["ghent"].coef + w["rotterdam"] * per["rotterdam"].coef) / (w["ghent"] + w["rotterdam"])
+    np.testing.assert_allclose(meta.coef, pooled.reindex(meta.index), rtol=1e-9)
+    np.testing.assert_allclose(meta.se, (1 / (w["ghent"] + w["rotterdam"])) ** 0.5, rtol=1e-9)
+    assert (demo_run / "results/figures/ewas/meta--epds--qq.png").exists()
 
 
 def test_candidate_cpgs_use_the_ewas_engine(demo_run):
@@ -266,3 +257,165 @@ def test_candidate_cpgs_use_the_ewas_engine(demo_run):
             assert row.coef == pytest.approx(ols.estimate, rel=1e-8)
             assert row.n == ols.n
         assert (cand.loc[["cg04111177", "cg15910486", "cg27107893"], "fdr"] < 0.05).all()
+
+
+def _sites_config(workdir: Path, exports: dict[str, Path]) -> Path:
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    del config["cohorts"]
+    config["sites"] = {site: {"path": str(path), "label": site.title()} for site, path in exports.items()}
+    path = workdir / "config/sites.yaml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def test_summary_statistics_only_run_reproduces_the_meta_analysis(demo_run, tmp_path):
+    """Each cohort's export, meta-analysed by a second run without individual data, gives
+    the meta-analysis of the run on individual data (to the 10 digits the TSVs keep)."""
+    exports = {}
+    for cohort in ("ghent", "rotterdam"):  # as if mailed by each site
+        exports[cohort] = shutil.copytree(demo_run / "results/export" / cohort, tmp_path / "mail" / cohort)
+        manifest = yaml.safe_load((exports[cohort] / "manifest.json").read_text())
+        assert manifest["cohort"] == cohort and "ewas_epds.parquet" in manifest["files"]
+        exported = pd.read_csv(exports[cohort] / "associations.tsv", sep="\t")
+        assert set(exported.cohort) == {cohort}
+        assert "pseudo_id" not in exported and "pseudo_id" not in pd.read_parquet(exports[cohort] / "ewas_epds.parquet")
+    meta_dir = workdir_copy(tmp_path / "consortium")
+    for path in (meta_dir / "resources/demo").iterdir():  # no individual data at the meta-analysis site
+        if path.name != "methylation_annotation.tsv":  # (the array's CpG annotation stays)
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    sites = _sites_config(meta_dir, exports)
+    run = run_snakemake(meta_dir, "--cores", "2", "--configfile", str(sites))
+    assert run.returncode == 0, run.stderr[-4000:]
+    for mechanism in ("hpa", "telomeres", "metabolites"):
+        ours = pd.read_csv(meta_dir / f"results/associations/{mechanism}.tsv", sep="\t")
+        full = pd.read_csv(demo_run / f"results/associations/{mechanism}.tsv", sep="\t")
+        full = full[full.cohort != "pooled"].reset_index(drop=True)
+        assert list(ours.columns) == list(full.columns)
+        assert ours[["cohort", "predictor", "response", "direction"]].equals(
+            full[["cohort", "predictor", "response", "direction"]])
+        for column in ("estimate", "se", "p", "q", "i2", "tau2", "n", "k"):
+            np.testing.assert_allclose(ours[column], full[column], rtol=1e-7, err_msg=f"{mechanism} {column}")
+    med_ours = pd.read_csv(meta_dir / "results/mediation/hpa.tsv", sep="\t")
+    med_full = pd.read_csv(demo_run / "results/mediation/hpa.tsv", sep="\t")
+    pick = ["estimate", "se", "p"]
+    np.testing.assert_allclose(med_ours[med_ours.cohort == "meta"][pick].to_numpy(float),
+                               med_full[med_full.cohort == "meta"][pick].to_numpy(float), rtol=1e-7)
+    assert pd.read_parquet(meta_dir / "results/ewas/meta/epds.parquet").equals(
+        pd.read_parquet(demo_run / "results/ewas/meta/epds.parquet"))
+    checksums = pd.read_csv(meta_dir / "results/provenance/input_checksums.tsv", sep="\t")
+    assert len(checksums) == 2 * 5 and checksums.file.str.endswith("manifest.json").sum() == 2
+    assert (meta_dir / "results/figures/hpa/forest--ses_index.png").exists()
+    report = run_snakemake(meta_dir, "--report", "results/report.html", "--configfile", str(sites))
+    assert report.returncode == 0, report.stderr[-3000:]
+
+    # An export changed after it was written stops the run before any job, naming the file.
+    table = exports["ghent"] / "associations.tsv"
+    table.write_text(table.read_text().replace("\tok", "\tOK", 1))
+    shutil.rmtree(meta_dir / "results")
+    bad = run_snakemake(meta_dir, "--cores", "2", "--configfile", str(sites))
+    assert bad.returncode == 1
+    assert f"first1000: error: site `ghent`: {table} does not match its SHA-256" in bad.stderr
+    assert not (meta_dir / "results").exists()
+
+
+def _planned_jobs(output: str) -> dict[str, int]:
+    """Rule -> job count from the 'Job stats' table of a dry run."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Job stats"))
+    jobs = {}
+    for line in lines[start + 3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
+def test_changing_one_cohort_table_reruns_only_what_depends_on_it(demo_run, tmp_path):
+    """New immune-marker data from one cohort rerun that cohort's ingest and the immune
+    analyses (and what summarises them), never the other cohort's ingest, the
+    harmonisation or the other mechanisms. (Snakemake compares checksums, so the content
+    must change: two data rows swap places.)"""
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_run, copy, symlinks=True)
+    table = copy / "resources/demo/ghent/immune.csv"
+    lines = table.read_text().splitlines(keepends=True)
+    lines[1], lines[2] = lines[2], lines[1]
+    table.write_text("".join(lines))
+    dry = run_snakemake(copy, "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    jobs = _planned_jobs(dry.stdout + dry.stderr)
+    assert jobs.get("ingest_table") == 1, jobs  # ghent's immune table only
+    assert jobs.get("prepare") == 1 and jobs.get("associate") == 1, jobs  # the immune mechanism only
+    for rule in ("ingest_participants", "harmonise", "mediate", "ewas_shard", "ewas_gather", "ewas_meta"):
+        assert rule not in jobs, (rule, jobs)
+    # The same through --summary: only the files downstream of the changed table are stale.
+    summary = run_snakemake(copy, "--summary")
+    stale = {line.split("\t")[0] for line in summary.stdout.splitlines()[1:] if "update pending" in line}
+    assert "results/ingest/ghent/immune.parquet" in stale and "results/associations/immune.tsv" in stale
+    assert not any(s.startswith(("results/ingest/rotterdam", "results/associations/hpa", "results/harmonised"))
+                   for s in stale), stale
+
+
+def test_effect_modification_and_missingness_outputs(demo_run):
+    """Issue #7: effect-modification tables and stratified forest plots, missingness tables.
+
+    The demo plants no interaction, so this is structural (the statistics are tested on
+    simulated interactions in tests/test_strata.py)."""
+    from first1000.config import load_config
+    from first1000.strata import MISSINGNESS_COLUMNS, MODIFICATION_COLUMNS, modification_models, strata_figures
+
+    cwd = os.getcwd()
+    os.chdir(demo_run)
+    try:
+        cfg = load_config(demo_run / "config/config.yaml")
+    finally:
+        os.chdir(cwd)
+    participants = pd.read_parquet(demo_run / "results/harmonised/participants.parquet")
+    mechanisms = sorted(p.stem for p in (demo_run / "results/associations").glob("*.tsv"))
+    html = (demo_run / "results/report.html").read_text(encoding="utf-8")
+    modified = [m for m in mechanisms if modification_models(cfg, m)]
+    assert {"hpa", "telomeres", "methylation", "immune"} <= set(modified)
+    for mechanism in mechanisms:
+        spec = cfg["mechanisms"][mechanism]
+        models = modification_models(cfg, mechanism)
+        modifiers = {m["modifier"] for m in models}
+        miss = pd.read_csv(demo_run / f"results/missingness/{mechanism}.tsv", sep="\t")
+        assert list(miss.columns) == MISSINGNESS_COLUMNS
+        variables = {*spec["exposures"], *spec["biomarkers"], *spec.get("outcomes", []),
+                     *spec.get("covariates", cfg["covariates"]), *modifiers}  # fmt: skip
+        assert set(miss.variable) == variables
+        assert set(miss.cohort) == {*participants.cohort.unique(), "pooled"}
+        totals = miss.drop_duplicates("cohort").set_index("cohort").n_total.astype(int)
+        assert totals.to_dict() == {**participants.cohort.value_counts().to_dict(), "pooled": len(participants)}
+        assert f"results/missingness/{mechanism}.tsv" in html
+        if not models:
+            continue
+        table = pd.read_csv(demo_run / f"results/modification/{mechanism}.tsv", sep="\t")
+        assert list(table.columns) == MODIFICATION_COLUMNS
+        assert set(table.part) == {"term", "stratum", "test"}
+        wald = table[(table.part == "test") & (table.test == "interaction_wald")]
+        expected = {(m["exposure"], m["response"], m["modifier"]) for m in models}
+        for cohort in ("pooled", *participants.cohort.unique()):
+            rows = wald[wald.cohort == cohort]
+            assert set(zip(rows.exposure, rows.response, rows.modifier)) == expected
+        ok = wald[wald.status == "ok"]
+        assert len(ok) and ok.q.between(0, 1).all() and (ok.q >= ok.p - 1e-12).all()
+        # complete cases: the same participants as the association model (the demo's
+        # modifiers have no missing values, child_sex is already a covariate)
+        assoc = pd.read_csv(demo_run / f"results/associations/{mechanism}.tsv", sep="\t")
+        n_assoc = assoc.set_index(["cohort", "predictor", "response"]).n
+        for row in ok.itertuples():
+            assert int(row.n) == n_assoc[(row.cohort, row.exposure, row.response)], row
+        sex = table[(table.part == "stratum") & (table.modifier == "child_sex") & (table.status == "ok")]
+        if len(sex):
+            assert set(sex.level) == {"female", "male"} and set(sex.method) == {"stratified", "interaction"}
+        res = table[(table.part == "stratum") & (table.modifier == "resilience") & (table.status == "ok")]
+        assert set(res.level) <= {"p25", "p50", "p75"} and res.value.between(1, 5).all()
+        for exposure, modifier in strata_figures(cfg, mechanism):
+            for ext in ("png", "svg"):
+                path = demo_run / f"results/figures/{mechanism}/strata--{exposure}--{modifier}.{ext}"
+                assert path.stat().st_size > 5000, path
+            assert f"strata--{exposure}--{modifier}.png" in html
+        assert f"results/modification/{mechanism}.tsv" in html
+        assert f"Effect modification in the {mechanism} mechanism" in html

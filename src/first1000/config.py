@@ -114,6 +114,10 @@ def _describe(error: jsonschema.ValidationError, source) -> str:
         suggestion = f" Did you mean `{hint[0]}`?" if hint else ""
         return (f"{where(source, keys)}: `{error.instance}` is not allowed.{suggestion} Expected one of: "
                 f"{', '.join(str(v) for v in error.validator_value)}.")
+    if error.validator == "not" and isinstance(error.validator_value, dict) and "enum" in error.validator_value:
+        reserved = error.validator_value["enum"]
+        return (f"{where(source, keys)}: `{error.instance}` is a reserved name (results of all cohorts "
+                f"together are labelled {' and '.join(reserved)}); rename this entry.")
     if error.validator == "propertyNames":
         return f"{where(source, keys)}: {error.message}."
     if error.validator == "type":
@@ -168,7 +172,7 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
     requires = {
         "direct": ({"column"}, {"column", "unit", "format"}),
         "recode": ({"column"}, {"column", "map", "map_file", "ranges", "unit"}),
-        "derive": ({"operation"}, {"operation", "inputs", "max_missing"}),
+        "derive": ({"operation"}, {"operation", "inputs", "max_missing", "instrument"}),
         "impossible": (set(), {"reason"}),
         "undetermined": (set(), {"reason"}),
     }
@@ -203,13 +207,18 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
             conversion(rule["unit"], data_schema[variable].get("unit"), where=where_())
     if "id" not in mapping["tables"]["participants"]:
         raise ConfigError(f"{where(path, ['tables', 'participants'])}: name the participant ID column in `id`.")
+    qpcr_roles = {"telomere_qpcr": ("telomere", "single_copy"), "mtdna_qpcr": ("mt", "nuclear")}
     for table, spec in mapping["tables"].items():
-        if table not in ("methylation_matrix", "telomere_qpcr") and "id" not in spec:
+        if table not in ("methylation_matrix", *qpcr_roles) and "id" not in spec:
             raise ConfigError(f"{where(path, ['tables', table])}: name the participant ID column in `id`.")
-        if table == "telomere_qpcr":
+        if table in qpcr_roles:
             for key in ("targets", "calibrator"):
                 if key not in spec:
                     raise ConfigError(f"{where(path, ['tables', table])}: qPCR tables need `{key}`.")
+            for role in qpcr_roles[table]:
+                if role not in spec["targets"]:
+                    raise ConfigError(f"{where(path, ['tables', table, 'targets'])}: name the `{role}` target "
+                                      f"({' and '.join(qpcr_roles[table])} are needed).")
     mapping["_source"] = str(path)
     mapping["_cohort"] = cohort
     return mapping
@@ -226,9 +235,21 @@ def load_config(config) -> dict:
         source = Path(config)
         config = _read(source)
     config = copy.deepcopy(dict(config))
+    if "_mode" in config:  # an already loaded config: drop the empty placeholder of the other mode
+        for key in ("cohorts", "sites"):
+            if config.get(key) == {}:
+                del config[key]
     for key in [k for k in config if str(k).startswith("_")]:
         del config[key]
     validate_against(config, "config.schema.yaml", source=source)
+    if ("cohorts" in config) == ("sites" in config):
+        raise ConfigError(
+            f"{where(source, [])}: give either `cohorts` (a run on individual data) or `sites` (a "
+            "meta-analysis of other runs' exported summary statistics), "
+            f"{'not both' if 'cohorts' in config else 'one of them'}; see config/README.md.")
+    config["_mode"] = "sites" if "sites" in config else "cohorts"
+    config.setdefault("cohorts", {})
+    config.setdefault("sites", {})
     data_schema = load_data_schema(config["harmonised_variables"])
     known = set(data_schema) | set(DERIVED_VARIABLES)
     for name, cohort in config["cohorts"].items():
@@ -251,17 +272,17 @@ def load_config(config) -> dict:
         keys = ["mediation", "paths", i]
         _check_known(path["exposure"], known, source, keys + ["exposure"])
         _check_known(path["outcome"], known, source, keys + ["outcome"])
-        for var in path.get("covariates", []):
-            _check_known(var, known, source, keys + ["covariates"])
+        for role in ("covariates", "mediator_covariates", "outcome_covariates"):
+            for var in path.get(role, []):
+                _check_known(var, known, source, keys + [role])
         if path["mediator"] not in biomarkers:
             raise ConfigError(
                 f"{where(source, keys + ['mediator'])}: `{path['mediator']}` is not a biomarker of any "
                 "configured mechanism; add it to a mechanism's `biomarkers` first.")
-        if data_schema.get(path["outcome"], {}).get("type") not in ("continuous", "integer", None):
+        if data_schema.get(path["outcome"], {}).get("type") == "categorical":
             raise ConfigError(
-                f"{where(source, keys + ['outcome'])}: `{path['outcome']}` is {data_schema[path['outcome']]['type']}; "
-                "this version's mediation engine models continuous outcomes (linear mediator and outcome "
-                "models). Analyse binary outcomes in the association stage.")
+                f"{where(source, keys + ['outcome'])}: `{path['outcome']}` is categorical; mediation models "
+                "continuous, binary (logistic) and count outcomes. Declare a binary indicator of the category.")
     config["_data_schema"] = data_schema
     config["_source"] = str(source) if source else None
     return config

@@ -97,3 +97,53 @@ def candidate_ewas(biomarkers: pd.DataFrame, participants: pd.DataFrame, cohort:
     table["df_prior"] = prior.df_prior
     table["s2_prior"] = prior.s2_prior
     return table
+
+
+META_READ_COLUMNS = ["cpg", "term", "n", "coef", "se_moderated", "status"]
+
+
+def meta_ewas(tables: dict[str, pd.DataFrame], annotation: pd.DataFrame | None, array: str,
+              method: str = "FE") -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Meta-analysis of per-cohort EWAS results, CpG by CpG, as the PACE consortium does.
+
+    Each cohort contributes its coefficient on the M-value scale and limma's moderated
+    standard error (``se_moderated`` = stdev.unscaled × posterior s, the SE of limma's
+    moderated t). They are combined by inverse-variance weighting (``method="FE"``, METAL's
+    ``SCHEME STDERR``, the PACE default; ``"REML"`` or ``"DL"`` for random effects) with
+    Cochran's Q, I² and the METAL direction string (cohorts in alphabetical order). FDR,
+    Bonferroni and the array threshold are applied to the meta p-values (column ``p``).
+
+    Returns the table (one row per CpG and term) and a one-row-per-term summary with λ.
+    """
+    from first1000.stats.ewas import genomic_inflation
+    from first1000.stats.meta import meta_analyse
+
+    cohorts = sorted(tables)
+    long = pd.concat([t.reindex(columns=META_READ_COLUMNS).assign(cohort=c) for c, t in tables.items()],
+                     ignore_index=True)
+    long = long.rename(columns={"coef": "estimate", "se_moderated": "se"})
+    meta = meta_analyse(long, by=("cpg", "term"), study="cohort", method=method, study_order=cohorts)
+    n = long[long.status == "ok"].groupby(["cpg", "term"], sort=False).n.sum()
+    table = pd.DataFrame({
+        "cpg": meta.cpg, "term": meta.term,
+        "n": n.reindex(pd.MultiIndex.from_frame(meta[["cpg", "term"]])).fillna(0).astype(int).to_numpy(),
+        "k": meta.k.astype(int), "method": meta.method, "coef": meta.estimate, "se": meta.se,
+        "ci_low": meta.ci_low, "ci_high": meta.ci_high, "z": meta.statistic, "p": meta.p,
+        "i2": meta.I2, "q_het": meta.Q, "q_het_p": meta.Q_p, "tau2": meta.tau2, "direction": meta.direction,
+        "status": meta.status,
+    })
+    table = multiple_testing(table, p="p")
+    threshold = ARRAY_THRESHOLDS.get(array)
+    table["array_significant"] = table.p < threshold if threshold else np.nan
+    if annotation is not None:
+        table = table.merge(annotation[["cpg", "chr", "pos", "gene"]], on="cpg", how="left")
+    rows = []
+    for term, part in table.groupby("term", sort=False):
+        p = part.p.to_numpy(float)
+        rows.append({"term": term, "cohorts": "+".join(cohorts), "method": method, "n_cpgs": len(part),
+                     "n_tested": int(np.isfinite(p).sum()), "lambda": genomic_inflation(p),
+                     "n_fdr_05": int((part.fdr < 0.05).sum()), "n_bonferroni_05": int((part.bonferroni < 0.05).sum()),
+                     "median_i2": float(np.nanmedian(part.i2)) if part.i2.notna().any() else np.nan,
+                     "n_q_het_p_05": int((part.q_het_p < 0.05).sum()), "array": array,
+                     "array_threshold": threshold})
+    return table, pd.DataFrame(rows)

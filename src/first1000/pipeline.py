@@ -25,9 +25,34 @@ def cohort_tables(cfg: dict, cohort: str) -> dict[str, str]:
     return {name: spec["path"] for name, spec in cfg["cohorts"][cohort]["_mapping"]["tables"].items()}
 
 
+def site_manifests(cfg: dict) -> dict[str, dict]:
+    """Site -> its checked export manifest (summary-statistics-only runs)."""
+    from first1000.summary_stats import read_manifest
+
+    if "_manifests" not in cfg:  # read (and checksum) once per loaded config
+        cfg["_manifests"] = {site: read_manifest(site, spec["path"]) for site, spec in sorted(cfg["sites"].items())}
+    return cfg["_manifests"]
+
+
+def site_file(cfg: dict, site: str, name: str) -> str:
+    return str(Path(cfg["sites"][site]["path"]) / name)
+
+
 def analysed_mechanisms(cfg: dict) -> dict[str, dict[str, str]]:
-    """Mechanism -> {cohort: ingested table path} for the cohorts that provide its table."""
+    """Mechanism -> {cohort: ingested table path} for the cohorts that provide its table.
+
+    In a summary-statistics-only run: mechanism -> {site: exported associations} for the
+    sites whose export analysed that mechanism.
+    """
     out = {}
+    if cfg["_mode"] == "sites":
+        manifests = site_manifests(cfg)
+        for mechanism in cfg["mechanisms"]:
+            sites = {s: site_file(cfg, s, "associations.tsv") for s, m in manifests.items()
+                     if mechanism in m["analysis"]["mechanisms"]}
+            if sites:
+                out[mechanism] = sites
+        return out
     for mechanism in cfg["mechanisms"]:
         _, table = PREPARERS[mechanism]
         cohorts = {c: f"results/ingest/{c}/{table}.parquet" for c in sorted(cfg["cohorts"])
@@ -41,12 +66,24 @@ def ewas_cohorts(cfg: dict) -> list[str]:
     """Cohorts with a methylation matrix (the epigenome-wide analysis runs in each)."""
     if not cfg["epigenome_wide"]["exposures"]:
         return []
+    if cfg["_mode"] == "sites":
+        wanted = set(cfg["epigenome_wide"]["exposures"])
+        return [s for s, m in site_manifests(cfg).items() if wanted & set(m["ewas_exposures"])]
     return [c for c in sorted(cfg["cohorts"]) if "methylation_matrix" in cohort_tables(cfg, c)]
 
 
 def mediation_paths(cfg: dict, mechanism: str) -> list[dict]:
     biomarkers = set(cfg["mechanisms"][mechanism]["biomarkers"])
     return [p for p in cfg["mediation"]["paths"] if p["mediator"] in biomarkers]
+
+
+def site_inputs(cfg: dict) -> list[str]:
+    """Every file of every site's export (their checksums go into the provenance)."""
+    files = []
+    for site, manifest in site_manifests(cfg).items():
+        files.append(site_file(cfg, site, "manifest.json"))
+        files.extend(site_file(cfg, site, name) for name in sorted(manifest["files"]))
+    return files
 
 
 def _fingerprint(cfg: dict) -> str:
@@ -73,6 +110,9 @@ def preflight(config: dict, cache: str | None = None) -> dict:
     from first1000.stages import check_inputs
 
     cfg = load_config(config)
+    if cfg["_mode"] == "sites":
+        site_manifests(cfg)  # every export present, in the format, unchanged since it was written
+        return cfg
     fingerprint = _fingerprint(cfg)
     if cache and Path(cache).exists():
         try:

@@ -23,7 +23,9 @@ from first1000.mechanisms import PREPARERS
 
 #: Report tables: counts below the privacy threshold in these columns are suppressed.
 COUNT_COLUMNS = ("n", "n_missing", "n_below_loq", "n_below_lod", "n_outliers", "n_failed_replicate_qc",
-                 "n_samples", "n_clipped", "n_segments_outside_windows")
+                 "n_samples", "n_clipped", "n_segments_outside_windows", "n_dropped_replicates",
+                 "n_single_replicate", "n_repeated", "n_prorated", "n_values_mean_imputed",
+                 "n_samples_removed", "n_samples_kept", "n_samples_in")
 
 
 LOG = logging.getLogger("first1000")
@@ -56,7 +58,11 @@ def run(stage, log=None, **kwargs):
 
 
 def suppress_small_counts(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Replace counts 1..min_cell-1 by '<min_cell' in report-facing aggregate tables."""
+    """Replace counts 1..min_cell-1 by '<min_cell' in report-facing aggregate tables.
+
+    The percentage that goes with a suppressed count (``pct_x`` of ``n_x``) is blanked
+    too, since count = percentage × n would give the count back.
+    """
     table = table.copy()
     for column in COUNT_COLUMNS:
         if column in table:
@@ -64,6 +70,9 @@ def suppress_small_counts(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
             if small.any():
                 table[column] = table[column].astype(object)
                 table.loc[small, column] = f"<{min_cell}"
+                share = "pct_" + column.removeprefix("n_")
+                if share in table:
+                    table.loc[small, share] = float("nan")
     return table
 
 
@@ -134,12 +143,19 @@ def harmonise(config, participants, output, summary, table1, ses_weights):
 
 
 # --------------------------------------------------------------------------- mechanisms
-def prepare(config, mechanism, tables: dict, output, qc):
-    """``tables``: cohort -> ingest parquet of the mechanism's raw table."""
+def prepare(config, mechanism, tables: dict, output, qc, participants=None):
+    """``tables``: cohort -> ingest parquet of the mechanism's raw table; ``participants``:
+    the harmonised participants, for mechanisms that need clinical values (``NEEDS_PARTICIPANTS``)."""
     cfg = load_config(config)
     module, _ = PREPARERS[mechanism]
-    frames = {cohort: pd.read_parquet(path) for cohort, path in sorted(tables.items())}
-    biomarkers, qc_table = module.prepare(frames, cfg["preparation"].get(mechanism, {}))
+    settings = cfg["preparation"].get(mechanism, {})
+    read = getattr(module, "read_table", None)
+    frames = {cohort: read(path, settings) if read else pd.read_parquet(path)
+              for cohort, path in sorted(tables.items())}
+    extra = {}
+    if getattr(module, "NEEDS_PARTICIPANTS", False):
+        extra["participants"] = pd.read_parquet(participants)
+    biomarkers, qc_table = module.prepare(frames, settings, **extra)
     write_parquet(biomarkers, output)
     LOG.info("%s: %d participants with %d biomarkers", mechanism, len(biomarkers), biomarkers.shape[1] - 2)
     write_tsv(suppress_small_counts(qc_table, cfg["privacy"]["min_cell_size"]), qc)
@@ -159,21 +175,29 @@ def associate(config, mechanism, participants, biomarkers, output):
     from first1000 import analyse
 
     cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
-    result = analyse.associations(table, mechanism, spec, covariates, cfg["_data_schema"], cfg["meta_analysis"])
+    missing_data = cfg["missing_data"]
+    if missing_data["method"] == "multiple_imputation":
+        from first1000.strata import check_settings
+
+        check_settings(cfg)
+    result = analyse.associations(table, mechanism, spec, covariates, cfg["_data_schema"], cfg["meta_analysis"],
+                                  missing_data=missing_data, seed=cfg["seed"])
     write_tsv(result, output)
-    LOG.info("%s: %d models, %d not fitted", mechanism, len(result), int((result.status != "ok").sum()))
+    LOG.info("%s: %d models, %d not fitted (%s)", mechanism, len(result), int((result.status != "ok").sum()),
+             missing_data["method"].replace("_", " "))
 
 
-def mediate(config, mechanism, participants, biomarkers, effects, paths):
+def mediate(config, mechanism, participants, biomarkers, effects, paths, sensitivity):
     from first1000 import analyse
 
     cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
     declared = [p for p in cfg["mediation"]["paths"] if p["mediator"] in spec["biomarkers"]]
-    med = cfg["mediation"]
-    eff, pth = analyse.mediation(table, declared, cfg["covariates"], med["n_boot"], cfg["seed"],
-                                 med["ci_method"])
+    eff, pth, sens = analyse.mediation(table, declared, cfg["covariates"], cfg["mediation"], cfg["seed"],
+                                       cfg["_data_schema"], meta=cfg["meta_analysis"])
     write_tsv(eff, effects)
     write_tsv(pth, paths)
+    write_tsv(sens, sensitivity)
+    LOG.info("%s: %d mediation paths, %d effect rows", mechanism, len(declared), len(eff))
 
 
 # --------------------------------------------------------------------------- provenance
@@ -183,9 +207,10 @@ def provenance(config, inputs: list, config_out, checksums, versions, run_info, 
     import yaml
 
     cfg = load_config(config)
-    clean = {k: v for k, v in cfg.items() if not k.startswith("_")}
-    clean["cohorts"] = {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")}
-                        for k, v in clean["cohorts"].items()}
+    clean = {k: v for k, v in cfg.items() if not k.startswith("_") and not (k in ("cohorts", "sites") and v == {})}
+    if "cohorts" in clean:
+        clean["cohorts"] = {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")}
+                            for k, v in clean["cohorts"].items()}
     write_text(yaml.safe_dump(clean, sort_keys=False, allow_unicode=True), config_out)
     rows = [dict(file=str(p), bytes=Path(p).stat().st_size, sha256=sha256sum(p)) for p in sorted(set(inputs))]
     write_tsv(pd.DataFrame(rows), checksums)
@@ -208,6 +233,12 @@ def provenance(config, inputs: list, config_out, checksums, versions, run_info, 
 
 
 # --------------------------------------------------------------------------- figures
+def study_labels(cfg) -> dict:
+    """Cohort (or site) name -> its label, for a run on cohorts or on sites' exports."""
+    studies = {**cfg.get("cohorts", {}), **cfg.get("sites", {})}
+    return {name: spec.get("label", name) for name, spec in studies.items()}
+
+
 def _labels(cfg, table: pd.DataFrame) -> dict:
     from first1000.labels import figure_labels
 
@@ -229,12 +260,42 @@ def forest_figure(config, mechanism, variable, associations, png, svg):
     if (rows.cohort == "meta").any():  # consortium view: cohorts and their meta-analysis
         rows = rows[rows.cohort != POOLED]
     labels = _labels(cfg, rows)
-    labels.update({name: spec.get("label", name) for name, spec in cfg["cohorts"].items()})
+    labels.update(study_labels(cfg))
     labels[POOLED] = "Pooled"
-    labels["meta"] = "Meta-analysis (RE)"
+    labels["meta"] = "Meta-analysis (FE)" if cfg["meta_analysis"]["method"] == "FE" else "Meta-analysis (RE)"
     title = f"{cfg['mechanisms'][mechanism].get('label', mechanism)}: {labels.get(variable, variable)}"
-    colours = cohort_colours([*sorted(cfg["cohorts"]), POOLED, "meta"])
+    colours = cohort_colours([*sorted(study_labels(cfg)), POOLED, "meta"])
     fig = forest_plot(rows, title=title, labels=labels, colours=colours)
+    save_figure(fig, png, svg)
+
+
+#: The natural-effect decomposition drawn in the figures: TE = PNDE + TNIE (VanderWeele 2015).
+FIGURE_EFFECTS = {"te": "total", "pnde": "direct", "tnie": "indirect", "pm": "proportion_mediated"}
+
+
+def figure_effects(eff: pd.DataFrame) -> pd.DataFrame:
+    """Mediation rows as the figures draw them: the first scale of each path (difference,
+    or risk difference for a binary outcome), effects named total, direct, indirect and
+    proportion mediated (TE, PNDE, TNIE, PM)."""
+    if "scale" not in eff:
+        return eff
+    first = eff.groupby(["cohort", "exposure", "mediator", "outcome"], sort=False).scale.transform("first")
+    rows = eff[(eff.scale == first) & eff.effect.isin(list(FIGURE_EFFECTS))].copy()
+    rows["effect"] = rows.effect.map(FIGURE_EFFECTS)
+    return rows.reset_index(drop=True)
+
+
+def sensitivity_figure(config, sensitivity, exposure, mediator, outcome, png, svg):
+    from first1000.figures import save_figure
+    from first1000.figures.sensitivity import sensitivity_plot
+
+    cfg = load_config(config)
+    table = pd.read_csv(sensitivity, sep="\t")
+    rows = table[(table.exposure == exposure) & (table.mediator == mediator) & (table.outcome == outcome)]
+    chosen = POOLED if (rows.cohort == POOLED).any() else sorted(rows.cohort.unique())[0]
+    labels = _labels(cfg, rows)
+    fig = sensitivity_plot(rows[rows.cohort == chosen], labels=labels,
+                           title=f"{labels.get(mediator, mediator)} ({'pooled' if chosen == POOLED else chosen})")
     save_figure(fig, png, svg)
 
 
@@ -242,7 +303,7 @@ def mediation_figure(config, effects, paths, exposure, mediator, outcome, png, s
     from first1000.figures import mediation_diagram, save_figure
 
     cfg = load_config(config)
-    eff = pd.read_csv(effects, sep="\t")
+    eff = figure_effects(pd.read_csv(effects, sep="\t"))
     pth = pd.read_csv(paths, sep="\t")
     chosen = POOLED if (eff.cohort == POOLED).any() else sorted(eff.cohort.unique())[0]
 
@@ -251,7 +312,7 @@ def mediation_figure(config, effects, paths, exposure, mediator, outcome, png, s
                      & (frame.outcome == outcome)]
 
     fig = mediation_diagram(pick(eff), pick(pth), labels=_labels(cfg, eff),
-                            title=f"{exposure} → {mediator} → {outcome} ({chosen})")
+                            title="All cohorts pooled" if chosen == POOLED else study_labels(cfg).get(chosen, chosen))
     save_figure(fig, png, svg)
 
 
@@ -261,8 +322,9 @@ def model_figure(config, associations: list, mediation: list, png, svg):
 
     cfg = load_config(config)
     assoc = pd.concat([pd.read_csv(p, sep="\t") for p in associations], ignore_index=True)
-    med = pd.concat([pd.read_csv(p, sep="\t") for p in mediation], ignore_index=True) if mediation else None
-    cohort = POOLED if (assoc.cohort == POOLED).any() else sorted(cfg["cohorts"])[0]
+    med = figure_effects(pd.concat([pd.read_csv(p, sep="\t") for p in mediation], ignore_index=True)) \
+        if mediation else None
+    cohort = next((c for c in (POOLED, "meta") if (assoc.cohort == c).any()), sorted(study_labels(cfg))[0])
     exposures = list(dict.fromkeys(e for spec in cfg["mechanisms"].values() for e in spec["exposures"]))
     outcomes = list(dict.fromkeys(o for spec in cfg["mechanisms"].values() for o in spec.get("outcomes", [])))
     mechanisms = {m: spec.get("label", m) for m, spec in cfg["mechanisms"].items() if (assoc.mechanism == m).any()}
@@ -270,6 +332,89 @@ def model_figure(config, associations: list, mediation: list, png, svg):
     fig = model_diagram(assoc, med, exposures=exposures, mechanisms=mechanisms, outcomes=outcomes,
                         cohort=cohort, fdr=cfg["fdr"], labels=labels)
     save_figure(fig, png, svg)
+
+
+def _units_and_labels(cfg, names) -> tuple[dict, dict]:
+    from first1000.labels import label_and_unit
+
+    found = {n: label_and_unit(n, cfg["_data_schema"]) for n in names}
+    return {n: u or "unit" for n, (_, u) in found.items()}, {n: lab for n, (lab, _) in found.items()}
+
+
+def scatter_figure(config, mechanism, exposure, participants, biomarkers, associations, png, svg):
+    """Binned biomarker vs exposure with the covariate-adjusted fit, by cohort.
+
+    The biomarker drawn is the one most strongly associated with the exposure (smallest
+    p of the pooled, or else first cohort's, model). Only binned means are drawn (never a
+    participant's value): the report shows no row-level data.
+    """
+    from first1000.figures import cohort_colours, save_figure
+    from first1000.figures.mechanism import scatter_adjusted
+
+    cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
+    assoc = pd.read_csv(associations, sep="\t")
+    rows = assoc[(assoc.predictor == exposure) & assoc.response.isin(spec["biomarkers"]) & (assoc.status == "ok")]
+    chosen = next((c for c in (POOLED, "meta") if (rows.cohort == c).any()), None)
+    rows = rows[rows.cohort == chosen] if chosen else rows
+    biomarker = rows.sort_values(["p", "response"]).response.iloc[0] if len(rows) else spec["biomarkers"][0]
+    units, labels = _units_and_labels(cfg, [exposure, biomarker])
+    labels.update(study_labels(cfg))
+    fig = scatter_adjusted(table, exposure, biomarker, covariates, units=units, labels=labels,
+                           colours=cohort_colours(sorted(study_labels(cfg))), show_points=False,
+                           title=f"{cfg['mechanisms'][mechanism].get('label', mechanism)}")
+    save_figure(fig, png, svg)
+
+
+def correlation_figure(config, mechanism, participants, biomarkers, png, svg):
+    """Spearman correlations of the mechanism's biomarkers (all cohorts together)."""
+    from first1000.figures import save_figure
+    from first1000.figures.mechanism import biomarker_correlations, correlation_heatmap
+
+    cfg, table, spec, _ = _analysis_inputs(config, mechanism, participants, biomarkers)
+    min_cell = cfg["privacy"]["min_cell_size"]
+    corr = biomarker_correlations(table, spec["biomarkers"], min_n=min_cell)
+    _, labels = _units_and_labels(cfg, spec["biomarkers"])
+    fig = correlation_heatmap(corr, labels=labels, min_n=min_cell, width="double" if len(spec["biomarkers"]) > 5
+                              else "single", title=cfg["mechanisms"][mechanism].get("label", mechanism))
+    save_figure(fig, png, svg)
+
+
+def volcano_figure(config, mechanism, exposure, associations, png, svg):
+    from first1000.figures import save_figure
+    from first1000.figures.mechanism import volcano_plot
+
+    cfg = load_config(config)
+    assoc = pd.read_csv(associations, sep="\t")
+    spec = cfg["mechanisms"][mechanism]
+    rows = assoc[(assoc.predictor == exposure) & assoc.response.isin(spec["biomarkers"])]
+    cohort = next((c for c in (POOLED, "meta") if (rows.cohort == c).any()), sorted(rows.cohort.unique())[0])
+    labels = _labels(cfg, rows)
+    fig = volcano_plot(rows, cohort=cohort, predictor=exposure, fdr=cfg["fdr"], labels=labels,
+                       title=f"{spec.get('label', mechanism)} ({'pooled' if cohort == POOLED else cohort})")
+    save_figure(fig, png, svg)
+
+
+def qc_figure(config, mechanism, qc, png, svg):
+    """The mechanism's QC figure: hair cortisol by window, or the calibrator control chart."""
+    from first1000.figures import save_figure
+    from first1000.figures.mechanism import calibrator_control_chart, cortisol_by_window
+
+    cfg = load_config(config)
+    table = pd.read_csv(qc, sep="\t")
+    labels = study_labels(cfg)
+    if mechanism == "hpa":
+        settings = cfg["preparation"]["hpa"]
+        fig = cortisol_by_window(table, windows=list(settings["windows"]), loq=settings.get("loq"), labels=labels,
+                                 title="Hair cortisol by exposure window")
+    elif mechanism == "telomeres":
+        fig = calibrator_control_chart(table, labels=labels, title="Inter-run calibrator per plate")
+    else:
+        raise First1000Error(f"no QC figure is defined for mechanism {mechanism}")
+    save_figure(fig, png, svg)
+
+
+#: Mechanisms with a QC figure (:func:`qc_figure`).
+QC_FIGURES = ("hpa", "telomeres")
 
 
 # --------------------------------------------------------------------------- epigenome-wide
@@ -309,18 +454,44 @@ def ewas_gather(config, shards: list, table_out, top_out, summary_out):
     LOG.info("EWAS: %d CpGs, lambda %.3f", len(table), float(summary["lambda"].iloc[0]))
 
 
+def ewas_meta(config, tables: list, cohorts: list, table_out, top_out, summary_out):
+    """Meta-analysis of the cohorts' EWAS tables (inverse variance per CpG)."""
+    from first1000 import epigenome
+
+    cfg = load_config(config)
+    spec = cfg["epigenome_wide"]
+    annotation = pd.read_csv(spec["annotation"], sep="\t", dtype={"cpg": str}) if spec.get("annotation") else None
+    per_cohort = {c: pd.read_parquet(p, columns=epigenome.META_READ_COLUMNS) for c, p in zip(cohorts, tables)}
+    table, summary = epigenome.meta_ewas(per_cohort, annotation, spec["array"], method=spec["meta_method"])
+    write_parquet(table, table_out)
+    keep = [c for c in ("cpg", "chr", "pos", "gene", "term", "n", "k", "coef", "se", "z", "p", "fdr", "bonferroni",
+                        "array_significant", "i2", "q_het_p", "direction", "status") if c in table]
+    top = table.sort_values(["p", "cpg"], kind="stable").head(spec["top_n"])[keep]
+    write_tsv(top, top_out)
+    write_tsv(summary, summary_out)
+    LOG.info("EWAS meta-analysis of %d cohorts: %d CpGs, lambda %.3f", len(cohorts), len(table),
+             float(summary["lambda"].iloc[0]))
+
+
 def ewas_figures(config, cohort, exposure, table, summary, qq_png, qq_svg, manhattan_png, manhattan_svg):
+    from first1000.analyse import META
     from first1000.figures import manhattan_plot, qq_plot, save_figure
 
     cfg = load_config(config)
     results = pd.read_parquet(table)
     info = pd.read_csv(summary, sep="\t").iloc[0]
     labels = _labels(cfg, pd.DataFrame({"predictor": [exposure]}))
-    title = f"{labels.get(exposure, exposure)}, {cfg['cohorts'][cohort].get('label', cohort)}"
-    save_figure(qq_plot(results, lambda_gc=float(info["lambda"]), title=title), qq_png, qq_svg)
+    if cohort == META:
+        where = f"meta-analysis of {info['cohorts'].count('+') + 1} cohorts ({info['method']})"
+        p_column = "p"
+    else:
+        where, p_column = cfg["cohorts"][cohort].get("label", cohort), "p_moderated"
+    title = f"{labels.get(exposure, exposure)}, {where}"
+    save_figure(qq_plot(results, p_column=p_column, lambda_gc=float(info["lambda"]), title=title), qq_png, qq_svg)
     threshold = info.get("array_threshold")
     threshold = float(threshold) if pd.notna(threshold) else None
-    save_figure(manhattan_plot(results, threshold=threshold, title=title), manhattan_png, manhattan_svg)
+    save_figure(manhattan_plot(results, p_column=p_column, threshold=threshold, title=title), manhattan_png,
+                manhattan_svg)
 
 
 def ewas_candidates(config, cohort, exposure, biomarkers, participants, output):
@@ -332,3 +503,116 @@ def ewas_candidates(config, cohort, exposure, biomarkers, participants, output):
                                      covariates)
     write_tsv(table, output)
     LOG.info("candidate CpGs of %s, %s: %d CpGs", cohort, exposure, len(table))
+
+
+# --------------------------------------------------------------------------- summary statistics
+def export_summary(config, cohort, associations: list, mediation: list, mediation_paths: list,
+                   ewas_exposures: list, ewas_tables: list, out_dir):
+    """One cohort's summary-statistics export (results/export/{cohort}/)."""
+    from first1000.summary_stats import export_cohort
+
+    cfg = load_config(config)
+    manifest = export_cohort(cfg, cohort, associations, mediation, mediation_paths,
+                             dict(zip(ewas_exposures, ewas_tables)), out_dir)
+    LOG.info("export of %s: %s", cohort, ", ".join(sorted(manifest["files"])))
+
+
+def import_associations(config, mechanism, output):
+    """Meta-analysis of the sites' exported association rows of one mechanism."""
+    from first1000 import analyse
+    from first1000.summary_stats import site_associations
+
+    cfg = load_config(config)
+    frames = [site_associations(site, spec["path"]) for site, spec in sorted(cfg["sites"].items())]
+    rows = pd.concat(frames, ignore_index=True)
+    rows = rows[rows.mechanism == mechanism]
+    extra = [c for c in rows if c not in analyse.ASSOCIATION_COLUMNS and rows[c].isna().all()]
+    rows = rows.drop(columns=extra)  # columns of other mechanisms' models (e.g. odds_ratio)
+    result = analyse.combine_cohorts(rows, cfg["meta_analysis"]) if len(rows) else rows
+    write_tsv(result, output)
+    LOG.info("%s: %d rows from %d sites", mechanism, len(result), len(frames))
+
+
+def import_mediation(config, mechanism, effects, paths):
+    from first1000 import analyse
+    from first1000.summary_stats import site_table
+
+    cfg = load_config(config)
+    biomarkers = set(cfg["mechanisms"][mechanism]["biomarkers"])
+    eff = [site_table(s, spec["path"], "mediation.tsv") for s, spec in sorted(cfg["sites"].items())]
+    pth = [site_table(s, spec["path"], "mediation_paths.tsv") for s, spec in sorted(cfg["sites"].items())]
+    eff = pd.concat([e for e in eff if len(e)], ignore_index=True)
+    pth = pd.concat([p for p in pth if len(p)], ignore_index=True)
+    eff = analyse.combine_mediation(eff[eff.mediator.isin(biomarkers)], cfg["meta_analysis"])
+    write_tsv(eff, effects)
+    write_tsv(pth[pth.mediator.isin(biomarkers)], paths)
+
+
+# --------------------------------------------------------------------------- effect modification, missing data
+def modify(config, mechanism, participants, biomarkers, output):
+    """Effect modification of one mechanism's models (results/modification/{mechanism}.tsv)."""
+    from first1000 import strata
+
+    cfg, table, _, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
+    strata.check_settings(cfg)
+    models = strata.modification_models(cfg, mechanism)
+    result = strata.modification(table, mechanism, models, covariates, cfg["_data_schema"],
+                                 at=cfg["effect_modification"]["at"])
+    write_tsv(suppress_small_counts(result, cfg["privacy"]["min_cell_size"]), output)
+    tests = result[(result.part == "test") & (result.test == strata.PRIMARY_TEST)]
+    LOG.info("%s: %d effect-modification models, %d interaction tests, %d not fitted", mechanism, len(models),
+             len(tests), int((tests.status != "ok").sum()))
+
+
+def strata_figure(config, mechanism, exposure, modifier, modification, png, svg):
+    """Stratified forest plot of one exposure and modifier (pooled, or the only cohort)."""
+    from first1000.figures import save_figure
+    from first1000.figures.strata import strata_plot
+
+    cfg = load_config(config)
+    table = pd.read_csv(modification, sep="\t", dtype={"level": str})
+    rows = table[(table.exposure == exposure) & (table.modifier == modifier)]
+    cohorts = sorted(rows.cohort.unique())
+    cohort = POOLED if POOLED in cohorts else cohorts[0]
+    _, labels = _units_and_labels(cfg, [exposure, modifier, *rows.response.unique()])
+    where = "all cohorts, pooled" if cohort == POOLED else study_labels(cfg).get(cohort, cohort)
+    title = (f"{cfg['mechanisms'][mechanism].get('label', mechanism)}: {labels[exposure]} by "
+             f"{labels[modifier]} ({where})")
+    fig = strata_plot(rows, exposure=exposure, modifier=modifier, cohort=cohort, labels=labels, title=title)
+    save_figure(fig, png, svg)
+
+
+def missingness(config, mechanism, participants, biomarkers, output):
+    """Missing values of the mechanism's model variables per cohort (results/missingness/{mechanism}.tsv)."""
+    from first1000 import strata
+
+    cfg = load_config(config)
+    spec = cfg["mechanisms"][mechanism]
+    covariates = spec.get("covariates", cfg["covariates"])
+    # the join of analyse.analysis_table, without importing the models (statsmodels)
+    table = pd.read_parquet(participants).merge(pd.read_parquet(biomarkers).drop(columns="cohort"), on="pseudo_id",
+                                                how="left", validate="one_to_one")
+    models = strata.modification_models(cfg, mechanism)
+    missing_data = cfg["missing_data"]
+    auxiliary = missing_data["auxiliary"] if missing_data["method"] == "multiple_imputation" else []
+    result = strata.missingness(table, spec, covariates, cfg["_data_schema"], models, auxiliary)
+    write_tsv(strata.suppress_missingness(result, cfg["privacy"]["min_cell_size"]), output)
+    LOG.info("%s: missingness of %d variables in %d cohorts", mechanism, result.variable.nunique(),
+             result.cohort.nunique())
+
+
+# --------------------------------------------------------------------------- report tables
+TABLE_TITLES = {"associations": "Associations", "mediation": "Mediation effects"}
+
+
+def table_view(config, kind, mechanism, table, output):
+    """A searchable, sortable HTML view of one result table (with its TSV embedded)."""
+    from first1000.report_tables import html_table
+
+    cfg = load_config(config)
+    data = pd.read_csv(table, sep="\t", keep_default_na=False, na_values=[""])
+    label = cfg["mechanisms"][mechanism].get("label", mechanism)
+    caption = (f"{len(data)} rows. Click a column header to sort, type to filter; the full table "
+               f"is {table} (download link).")
+    write_text(html_table(data, f"{label}: {TABLE_TITLES[kind].lower()}", caption,
+                          filename=f"{kind}_{mechanism}.tsv"), output)

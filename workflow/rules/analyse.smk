@@ -40,6 +40,13 @@ rule mediate:
             labels={"table": "mediation effects of {mechanism}"},
         ),
         paths="results/mediation/{mechanism}_paths.tsv",
+        sensitivity=report(
+            "results/mediation/{mechanism}_sensitivity.tsv",
+            caption="../report/mediation_sensitivity.rst",
+            category="{mechanism}",
+            subcategory="Mediation",
+            labels={"table": "sensitivity of {mechanism} paths"},
+        ),
     log:
         "logs/mediate/{mechanism}.log",
     benchmark:
@@ -51,7 +58,7 @@ rule mediate:
         mem_mb=scaled(2000),
         runtime=scaled(30),
     params:
-        n_boot=CFG["mediation"]["n_boot"],
+        mediation=CFG["mediation"],
         seed=CFG["seed"],
     script:
         "../scripts/mediate.py"

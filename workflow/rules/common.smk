@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 from first1000.errors import First1000Error
+from first1000.stages import QC_FIGURES
 from first1000.pipeline import (
     CONDA_ENV,
     analysed_mechanisms,
@@ -11,25 +12,38 @@ from first1000.pipeline import (
     ewas_cohorts,
     mediation_paths,
     preflight,
+    site_file,
+    site_inputs,
 )
 
 try:
     CFG = preflight(config, cache=".snakemake/first1000-preflight.json")
+    MECHANISMS = analysed_mechanisms(CFG)
+    EWAS_COHORTS = ewas_cohorts(CFG)
 except First1000Error as exc:
     sys.stderr.write(f"first1000: error: {exc}\n")
     sys.exit(1)
 
+# Defaults filled in (report captions and scripts read the settings as validated).
+config.update(
+    {
+        key: value
+        for key, value in CFG.items()
+        if not key.startswith("_") and key not in ("cohorts", "sites")
+    }
+)
 KEY_FILE = CFG["privacy"]["key_file"]
+# A summary-statistics-only run (no individual data) meta-analyses the sites' exports.
+SITES_MODE = CFG["_mode"] == "sites"
 COHORTS = sorted(CFG["cohorts"])
-MECHANISMS = analysed_mechanisms(CFG)
-EWAS_COHORTS = ewas_cohorts(CFG)
+SITES = sorted(CFG["sites"])
 EWAS = CFG["epigenome_wide"]
 
 
 wildcard_constraints:
-    cohort="|".join(COHORTS),
+    cohort="|".join(COHORTS) or "none",
     mechanism="|".join(MECHANISMS) or "none",
-    table="hair_cortisol|telomere_qpcr|methylation_candidates|methylation_matrix|metabolites|immune",
+    table="hair_cortisol|telomere_qpcr|mtdna_qpcr|methylation_candidates|methylation_matrix|metabolites|immune|microbiome_counts",
     exposure=r"[a-z][a-z0-9_]*",
     mediator=r"[a-z][a-z0-9_]*",
     outcome=r"[a-z][a-z0-9_]*",
@@ -64,6 +78,8 @@ def mechanism_tables(wildcards):
 
 
 def all_inputs():
+    if SITES_MODE:
+        return site_inputs(CFG)
     files = set()
     for cohort in COHORTS:
         files.update(cohort_tables(CFG, cohort).values())
@@ -85,6 +101,33 @@ def git_commit():
         return "unknown"
 
 
+def ewas_tables(wildcards):
+    """Each cohort's (or site's export of its) EWAS table of one exposure."""
+    if SITES_MODE:
+        return [
+            site_file(CFG, site, f"ewas_{wildcards.exposure}.parquet")
+            for site in EWAS_COHORTS
+        ]
+    return expand(
+        "results/ewas/{cohort}/{exposure}.parquet",
+        cohort=EWAS_COHORTS,
+        exposure=wildcards.exposure,
+    )
+
+
+def export_inputs(wildcards):
+    cohort = wildcards.cohort
+    ewas = EWAS["exposures"] if cohort in EWAS_COHORTS else []
+    return {
+        "associations": [f"results/associations/{m}.tsv" for m in MECHANISMS],
+        "mediation": mediation_tables(),
+        "mediation_paths": [
+            t.replace(".tsv", "_paths.tsv") for t in mediation_tables()
+        ],
+        "ewas": [f"results/ewas/{cohort}/{e}.parquet" for e in ewas],
+    }
+
+
 def ewas_shards(wildcards):
     return expand(
         "results/ewas/{cohort}/{exposure}/shard-{shard}.parquet",
@@ -102,28 +145,67 @@ def mediation_tables():
     ]
 
 
+def modification_outputs():
+    """Missingness tables of every mechanism; effect-modification tables and figures."""
+    from first1000.strata import modification_models, strata_figures
+
+    outputs = [f"results/missingness/{mechanism}.tsv" for mechanism in MECHANISMS]
+    for mechanism in MECHANISMS:
+        if modification_models(CFG, mechanism):
+            outputs.append(f"results/modification/{mechanism}.tsv")
+        outputs += [
+            f"results/figures/{mechanism}/strata--{exposure}--{modifier}.png"
+            for exposure, modifier in strata_figures(CFG, mechanism)
+        ]
+    return outputs
+
+
 def all_outputs():
     outputs = [
         "results/figures/model.png",
         "results/harmonised/participants.parquet",
         "results/provenance/config.yaml",
     ]
+    if SITES_MODE:
+        outputs.remove("results/harmonised/participants.parquet")
+    elif CFG["export"]["summary_statistics"]:
+        outputs += [f"results/export/{cohort}" for cohort in COHORTS]
     for mechanism in MECHANISMS:
         outputs.append(f"results/associations/{mechanism}.tsv")
+        outputs.append(f"results/tables/associations--{mechanism}.html")
+        if mediation_paths(CFG, mechanism):
+            outputs.append(f"results/tables/mediation--{mechanism}.html")
         spec = CFG["mechanisms"][mechanism]
         for variable in spec["exposures"] + spec["outcomes"]:
             outputs.append(f"results/figures/{mechanism}/forest--{variable}.png")
-        outputs.append(f"results/qc/{mechanism}.tsv")
+        if len(spec["biomarkers"]) >= 5:
+            outputs += [
+                f"results/figures/{mechanism}/volcano--{e}.png"
+                for e in spec["exposures"]
+            ]
+        if not SITES_MODE:
+            outputs.append(f"results/qc/{mechanism}.tsv")
+            outputs += [
+                f"results/figures/{mechanism}/scatter--{e}.png"
+                for e in spec["exposures"]
+            ]
+            if len(spec["biomarkers"]) > 1:
+                outputs.append(f"results/figures/{mechanism}/correlations.png")
+            if mechanism in QC_FIGURES:
+                outputs.append(f"results/figures/{mechanism}/qc.png")
         for path in mediation_paths(CFG, mechanism):
             outputs.append(f"results/mediation/{mechanism}.tsv")
-            outputs.append(
-                f"results/figures/{mechanism}/mediation--{path['exposure']}--{path['mediator']}--{path['outcome']}.png"
-            )
-    if "methylation" in MECHANISMS:
+            name = f"{path['exposure']}--{path['mediator']}--{path['outcome']}"
+            outputs.append(f"results/figures/{mechanism}/mediation--{name}.png")
+            if CFG["mediation"]["sensitivity"] and not SITES_MODE:
+                outputs.append(f"results/figures/{mechanism}/sensitivity--{name}.png")
+    if "methylation" in MECHANISMS and not SITES_MODE:
         for cohort in MECHANISMS["methylation"]:
             for exposure in EWAS["exposures"]:
                 outputs.append(f"results/ewas/{cohort}/{exposure}_candidates.tsv")
-    for cohort in EWAS_COHORTS:
+    ewas_sets = [] if SITES_MODE else list(EWAS_COHORTS)
+    ewas_sets += ["meta"] if len(EWAS_COHORTS) > 1 else []
+    for cohort in ewas_sets:
         for exposure in EWAS["exposures"]:
             outputs.append(f"results/ewas/{cohort}/{exposure}_top.tsv")
             outputs.append(f"results/figures/ewas/{cohort}--{exposure}--qq.png")
@@ -131,4 +213,5 @@ def all_outputs():
                 outputs.append(
                     f"results/figures/ewas/{cohort}--{exposure}--manhattan.png"
                 )
+    outputs += [] if SITES_MODE else modification_outputs()
     return sorted(set(outputs))

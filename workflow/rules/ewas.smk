@@ -54,6 +54,41 @@ rule ewas_gather:
         "../scripts/ewas_gather.py"
 
 
+rule ewas_meta:
+    input:
+        ewas_tables,
+    output:
+        table="results/ewas/meta/{exposure}.parquet",
+        top=report(
+            "results/ewas/meta/{exposure}_top.tsv",
+            caption="../report/ewas_meta_top.rst",
+            category="methylation",
+            subcategory="Epigenome-wide",
+            labels={"cohort": "meta", "table": "top CpGs: {exposure}"},
+        ),
+        summary=report(
+            "results/ewas/meta/{exposure}_summary.tsv",
+            caption="../report/ewas_meta_summary.rst",
+            category="methylation",
+            subcategory="Epigenome-wide",
+            labels={"cohort": "meta", "table": "summary: {exposure}"},
+        ),
+    log:
+        "logs/ewas/meta/{exposure}.log",
+    benchmark:
+        "results/benchmarks/ewas/meta/{exposure}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(4000),
+        runtime=scaled(30),
+    params:
+        cohorts=EWAS_COHORTS,
+    script:
+        "../scripts/ewas_meta.py"
+
+
 rule ewas_figures:
     input:
         table="results/ewas/{cohort}/{exposure}.parquet",
@@ -79,6 +114,8 @@ rule ewas_figures:
         "logs/ewas/{cohort}/{exposure}/figures.log",
     benchmark:
         "results/benchmarks/ewas/{cohort}/{exposure}/figures.tsv"
+    wildcard_constraints:
+        cohort="|".join(EWAS_COHORTS + ["meta"]),
     conda:
         CONDA_ENV
     threads: 1

@@ -9,4 +9,5 @@ run(
     biomarkers=snakemake.input.biomarkers,
     effects=snakemake.output.effects,
     paths=snakemake.output.paths,
+    sensitivity=snakemake.output.sensitivity,
 )

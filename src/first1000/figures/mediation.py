@@ -183,6 +183,17 @@ def _text_mm(fig: Figure, renderer, text: str, fontsize: float) -> tuple[float, 
         probe.remove()
 
 
+def _contrast_text(eff: pd.DataFrame) -> str:
+    """'for exposure a0 → a1 (sd)' when the effects carry their exposure contrast."""
+    if not {"contrast", "a0", "a1"} <= set(eff.columns) or eff.empty:
+        return ""
+    row = eff.iloc[0]
+    if pd.isna(row["a0"]) or pd.isna(row["a1"]):
+        return ""
+    kind = f" ({row['contrast']})" if isinstance(row["contrast"], str) and row["contrast"] else ""
+    return f"for exposure {format_number(row['a0'])} → {format_number(row['a1'])}{kind}"
+
+
 def mediation_diagram(
     effects: pd.DataFrame,
     paths: pd.DataFrame,
@@ -254,9 +265,12 @@ def mediation_diagram(
     label_a = path_label("a", rec["a"])
     label_b = path_label("b", rec["b"])
     label_c = path_label(f"c{PRIME}", c_prime)
+    # Counterfactual effects (columns contrast, a0, a1) are per exposure contrast, not
+    # per unit: name them as such (TNIE, TE) instead of a·b and c.
+    contrast = _contrast_text(eff)
     summary = [
-        summary_line(f"Indirect effect (a{DOT}b)", erec["indirect"]),
-        summary_line("Total effect (c)", total),
+        summary_line("Indirect effect (TNIE)" if contrast else f"Indirect effect (a{DOT}b)", erec["indirect"]),
+        summary_line("Total effect (TE)" if contrast else "Total effect (c)", total),
         summary_line("Proportion mediated", erec["proportion_mediated"]),
     ]
 
@@ -285,6 +299,8 @@ def mediation_diagram(
         f"{cohort}: {first}. Brackets: {pct} CI. {listing(from_paths)} from the path "
         f"models; {listing(from_mediation)} from the mediation analysis."
     )
+    if contrast:
+        caption += f" Effects {contrast}."
 
     W = _WIDTH_MM
     with journal_style():

@@ -1,0 +1,268 @@
+"""Effect modification and missing data of the mechanisms' models, at pipeline level.
+
+The statistics live in :mod:`first1000.stats.modification` and
+:mod:`first1000.stats.imputation`; this module decides *which* models a config asks for
+and lays the results out as the workflow's tables:
+
+* :func:`modification_models` lists the (exposure, response, modifier) models of one
+  mechanism from the config's ``effect_modification`` settings (nothing is read from the
+  data, so the workflow knows its targets at parse time);
+* :func:`modification` fits them per cohort and pooled (cohort as covariate) with
+  :func:`~first1000.stats.modification.effect_modification` and returns one long table
+  (:data:`MODIFICATION_COLUMNS`): the interaction model's terms, the stratum-specific
+  exposure effects and the heterogeneity tests, with a Benjamini–Hochberg q over the
+  interaction tests;
+* :func:`missingness` counts, per cohort and model variable, how many values are missing
+  and how many complete cases the mechanism's models keep (:data:`MISSINGNESS_COLUMNS`);
+* :func:`check_settings` checks the variables named in ``effect_modification`` and
+  ``missing_data`` against the data schema (one :class:`~first1000.errors.ConfigError`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from first1000.config import DERIVED_VARIABLES, POOLED, where
+from first1000.errors import ConfigError
+from first1000.labels import effect_unit
+
+MODIFICATION_COLUMNS = [
+    "cohort", "mechanism", "exposure", "response", "modifier", "part", "level", "value",
+    "method", "estimate", "se", "ci_low", "ci_high", "p", "q", "n", "test", "statistic", "df",
+    "df_denom", "i2", "model", "covariates", "unit", "status",
+]  # fmt: skip
+MISSINGNESS_COLUMNS = [
+    "cohort", "variable", "role", "n_total", "n_observed", "n_missing", "pct_missing",
+    "n_complete_cases",
+]  # fmt: skip
+#: The test whose p gets the FDR q (one per model, any modifier type).
+PRIMARY_TEST = "interaction_wald"
+ROLE_ORDER = ("exposure", "biomarker", "outcome", "covariate", "modifier", "auxiliary")
+
+
+# --------------------------------------------------------------------------- which models
+def _family(variable: str, data_schema: dict) -> str:
+    return "binomial" if data_schema.get(variable, {}).get("type") == "binary" else "gaussian"
+
+
+def mechanism_models(spec: dict, data_schema: dict) -> list[tuple[str, str, str]]:
+    """(predictor, response, family) of every association model of one mechanism."""
+    models = [(e, b, "gaussian") for b in spec["biomarkers"] for e in spec["exposures"]]
+    for outcome in spec.get("outcomes", []):
+        models += [(b, outcome, _family(outcome, data_schema)) for b in spec["biomarkers"]]
+    return models
+
+
+def modification_models(cfg: dict, mechanism: str) -> list[dict]:
+    """The effect-modification models of one mechanism, from ``cfg["effect_modification"]``.
+
+    Without ``pairs``: every declared modifier for every exposure -> biomarker model of the
+    mechanism (a modifier is never tested on a model where it is the exposure or the
+    response). With ``pairs``: exactly the declared pairs that are association models of
+    this mechanism (exposure -> biomarker, or biomarker -> outcome when the pair names an
+    ``outcome`` and its ``exposure`` is one of the mechanism's biomarkers).
+
+    Returns dicts with keys ``exposure``, ``response``, ``modifier`` and ``family``, in
+    the order exposure, modifier, response of the config.
+    """
+    settings = cfg.get("effect_modification") or {}
+    spec = cfg["mechanisms"][mechanism]
+    data_schema = cfg.get("_data_schema", {})
+    known = {(p, r): f for p, r, f in mechanism_models(spec, data_schema)}
+    wanted = []
+    if settings.get("pairs"):
+        for pair in settings["pairs"]:
+            response = pair.get("biomarker", pair.get("outcome"))
+            if (pair["exposure"], response) in known:
+                wanted.append((pair["exposure"], pair["modifier"], response))
+    else:
+        for exposure in spec["exposures"]:
+            for modifier in settings.get("modifiers", []):
+                wanted += [(exposure, modifier, b) for b in spec["biomarkers"]]
+    out, seen = [], set()
+    for exposure, modifier, response in wanted:
+        if modifier in (exposure, response) or (exposure, modifier, response) in seen:
+            continue
+        seen.add((exposure, modifier, response))
+        out.append(dict(exposure=exposure, response=response, modifier=modifier,
+                        family=known[(exposure, response)]))  # fmt: skip
+    return out
+
+
+def strata_figures(cfg: dict, mechanism: str) -> list[tuple[str, str]]:
+    """(exposure, modifier) of every stratified forest plot of one mechanism."""
+    return list(dict.fromkeys((m["exposure"], m["modifier"]) for m in modification_models(cfg, mechanism)))
+
+
+def check_settings(cfg: dict) -> None:
+    """Check the variables of ``effect_modification`` and ``missing_data``.
+
+    Modifiers and auxiliary variables must be harmonised or derived variables; a pair's
+    exposure, biomarker/outcome and modifier must form an association model of at least
+    one configured mechanism. Raises one :class:`ConfigError` naming the key.
+    """
+    import difflib
+
+    source = cfg.get("_source")
+    known = set(cfg.get("_data_schema", {})) | set(DERIVED_VARIABLES)
+
+    def check(var, keys):
+        if var not in known:
+            hint = difflib.get_close_matches(var, sorted(known), n=1)
+            raise ConfigError(f"{where(source, keys)}: `{var}` is not a harmonised or derived variable"
+                              f"{f' (did you mean `{hint[0]}`?)' if hint else ''}.")
+
+    settings = cfg.get("effect_modification") or {}
+    for i, var in enumerate(settings.get("modifiers", [])):
+        check(var, ["effect_modification", "modifiers", i])
+    for i, var in enumerate((cfg.get("missing_data") or {}).get("auxiliary", [])):
+        check(var, ["missing_data", "auxiliary", i])
+    data_schema = cfg.get("_data_schema", {})
+    for i, pair in enumerate(settings.get("pairs", [])):
+        keys = ["effect_modification", "pairs", i]
+        check(pair["modifier"], keys + ["modifier"])
+        response = pair.get("biomarker", pair.get("outcome"))
+        models = {(p, r) for spec in cfg["mechanisms"].values() for p, r, _ in mechanism_models(spec, data_schema)}
+        if (pair["exposure"], response) not in models:
+            kind = "biomarker" if "biomarker" in pair else "outcome"
+            raise ConfigError(
+                f"{where(source, keys)}: `{pair['exposure']}` -> `{response}` is not an association model of "
+                f"any configured mechanism (a pair names an exposure and a {kind} of one mechanism"
+                f"{'' if kind == 'biomarker' else ', its exposure being a biomarker of that mechanism'}).")
+        if pair["modifier"] in (pair["exposure"], response):
+            raise ConfigError(f"{where(source, keys + ['modifier'])}: the modifier `{pair['modifier']}` is "
+                              "the pair's exposure or response; choose a third variable.")
+
+
+# --------------------------------------------------------------------------- effect modification
+def _subsets(table: pd.DataFrame, covariates: list[str]):
+    from first1000.analyse import cohort_subsets
+
+    return cohort_subsets(table, covariates)
+
+
+def modification(table: pd.DataFrame, mechanism: str, models: list[dict], covariates: list[str],
+                 data_schema: dict, at: str = "quartiles") -> pd.DataFrame:
+    """Every effect-modification model of one mechanism, per cohort and pooled.
+
+    Each model is ``response ~ exposure * modifier + covariates`` (the modifier and the
+    exposure/response are dropped from the covariates; the pooled analysis adds cohort),
+    fitted on complete cases by :func:`~first1000.stats.modification.effect_modification`.
+    Rows: ``part = "term"`` (``level`` = the coefficient's name), ``"stratum"`` (``level``
+    = modifier level or centile label, ``value`` = modifier value for continuous
+    modifiers, ``method`` = stratified / interaction) and ``"test"`` (``test`` =
+    interaction_wald, interaction_lr, cochran_q). ``q`` is the Benjamini–Hochberg FDR of
+    the interaction Wald tests within the mechanism and cohort.
+    """
+    # statsmodels only when needed (the missingness stage does without)
+    from first1000.stats.modification import effect_modification
+    from first1000.stats.multitest import bh_fdr
+
+    rows = []
+    for cohort, data, covs in _subsets(table, covariates):
+        for model in models:
+            exposure, response, modifier = model["exposure"], model["response"], model["modifier"]
+            family = model.get("family", "gaussian")
+            covs_m = [c for c in covs if c not in (exposure, response, modifier)]
+            base = dict(cohort=cohort, mechanism=mechanism, exposure=exposure, response=response,
+                        modifier=modifier, covariates="+".join(covs_m),
+                        unit=effect_unit(response, exposure, family, data_schema))  # fmt: skip
+            absent = [v for v in (response, exposure, modifier) if data[v].notna().sum() == 0]
+            if absent:
+                rows.append(dict(base, part="test", test=PRIMARY_TEST, n=0,
+                                 model="logistic" if family == "binomial" else "linear",
+                                 status=f"{absent[0]} is not measured in cohort {cohort}"))  # fmt: skip
+                continue
+            res = effect_modification(data, response, exposure, modifier, covs_m, family=family, at=at)
+            for r in res.terms.to_dict("records"):
+                rows.append(dict(base, part="term", level=r["term"], **_numbers(r)))
+            for r in res.strata.to_dict("records"):
+                rows.append(dict(base, part="stratum", level=r["level"], value=r["value"], method=r["method"],
+                                 **_numbers(r)))  # fmt: skip
+            for r in res.tests.to_dict("records"):
+                rows.append(dict(base, part="test", **{k: r[k] for k in _TEST_KEYS}))
+    out = pd.DataFrame(rows).reindex(columns=MODIFICATION_COLUMNS)
+    out["q"] = np.nan
+    primary = (out.part == "test") & (out.test == PRIMARY_TEST)
+    for _, index in out[primary].groupby("cohort", sort=False).groups.items():
+        out.loc[index, "q"] = bh_fdr(out.loc[index, "p"].to_numpy(dtype=float))
+    return out
+
+
+_NUMBER_KEYS = ("estimate", "se", "ci_low", "ci_high", "p", "n", "model", "status")
+_TEST_KEYS = ("test", "statistic", "df", "df_denom", "p", "i2", "n", "model", "status")
+
+
+def _numbers(r: dict) -> dict:
+    return {k: r[k] for k in _NUMBER_KEYS}
+
+
+# --------------------------------------------------------------------------- missingness
+def model_variables(spec: dict, covariates: list[str], models: list[dict] = (),
+                    auxiliary: list[str] = ()) -> dict[str, list[str]]:
+    """Variable -> its roles in one mechanism's analyses, in a stable order."""
+    roles: dict[str, list[str]] = {}
+    for role, names in (("exposure", spec["exposures"]), ("biomarker", spec["biomarkers"]),
+                        ("outcome", spec.get("outcomes", [])), ("covariate", covariates),
+                        ("modifier", [m["modifier"] for m in models]), ("auxiliary", auxiliary)):
+        for name in names:
+            if role not in roles.setdefault(name, []):
+                roles[name].append(role)
+    return roles
+
+
+def missingness(table: pd.DataFrame, spec: dict, covariates: list[str], data_schema: dict,
+                models: list[dict] = (), auxiliary: list[str] = ()) -> pd.DataFrame:
+    """Missing values of every model variable of one mechanism, per cohort (and pooled).
+
+    ``n_total`` = participants of the cohort (all of them: a participant without a
+    sample has a missing biomarker); ``n_observed`` / ``n_missing`` / ``pct_missing`` for
+    the variable; ``n_complete_cases`` = participants with the variable *and* every
+    covariate observed, the most any complete-case model with this variable can use
+    (each model's own n, after its other variable, is in the associations table). Rows
+    per cohort, then ``pooled`` (all cohorts) when there are several. Counts are not
+    suppressed here (see :func:`suppress_missingness`).
+    """
+    del data_schema  # the same signature as the other per-mechanism tables
+    roles = model_variables(spec, covariates, models, auxiliary)
+    cohorts = sorted(table.cohort.unique())
+    subsets = [(c, table[table.cohort == c]) for c in cohorts]
+    if len(cohorts) > 1:
+        subsets.append((POOLED, table))
+    rows = []
+    for cohort, data in subsets:
+        present = data.reindex(columns=list(roles)).notna()
+        with_covariates = present[[c for c in covariates if c in present]].all(axis=1)
+        n = len(data)
+        for variable, var_roles in roles.items():
+            observed = int(present[variable].sum())
+            rows.append(dict(cohort=cohort, variable=variable, role="+".join(var_roles), n_total=n,
+                             n_observed=observed, n_missing=n - observed,
+                             pct_missing=100.0 * (n - observed) / n if n else np.nan,
+                             n_complete_cases=int((present[variable] & with_covariates).sum())))
+    return pd.DataFrame(rows, columns=MISSINGNESS_COLUMNS)
+
+
+def suppress_missingness(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Small-cell suppression of a :func:`missingness` table.
+
+    Counts 1..min_cell-1 become ``<min_cell`` (:func:`first1000.stages.suppress_small_counts`
+    for ``n_missing`` and its ``pct_missing``, the same rule for the other counts). The
+    observed and missing counts add up to ``n_total``, so when either is suppressed the
+    other and the percentage are blanked too.
+    """
+    from first1000.stages import suppress_small_counts
+
+    table = table.copy()
+    small = {c: table[c].notna() & (table[c] > 0) & (table[c] < min_cell) for c in ("n_observed", "n_missing")}
+    either = small["n_observed"] | small["n_missing"]
+    out = suppress_small_counts(table, min_cell)  # n_missing (and pct_missing)
+    for column in ("n_total", "n_observed", "n_complete_cases"):
+        renamed = suppress_small_counts(out[[column]].rename(columns={column: "n"}), min_cell)
+        out[column] = renamed["n"]
+    for column in ("n_observed", "n_missing", "pct_missing"):
+        if either.any():
+            out[column] = out[column].astype(object)
+            out.loc[either & ~small.get(column, pd.Series(False, index=out.index)), column] = np.nan
+    return out
