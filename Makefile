@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: demo test setup report lint format clean slurm-deps
+.PHONY: browser-deps demo test setup report lint format clean slurm-deps
 
 setup: $(STAMP)
 
@@ -38,6 +38,10 @@ test: $(STAMP)
 # slurm-client if missing; otherwise says why not (the tier then skips).
 slurm-deps:
 	@tests/slurm/install.sh
+
+# Browser test of the report (tests/test_report_browser.py): Debian's chromium, as root.
+browser-deps:
+	@tests/browser_install.sh
 
 lint: $(STAMP)
 	$(BIN)/snakefmt --check Snakefile workflow/rules
