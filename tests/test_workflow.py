@@ -41,8 +41,12 @@ def test_contract_columns(demo_run):
         assert column in med.columns
     for column in "scale, contrast, a0, a1, ci_method, seed, q".split(", "):
         assert column in med.columns
-    assert set(med.effect) == {"cde", "pnde", "tnde", "pnie", "tnie", "te", "pm"}
-    assert set(med.scale) == {"difference"}
+    single = med[~med.mediator.str.contains("+", regex=False)]
+    assert set(single.effect) == {"cde", "pnde", "tnde", "pnie", "tnie", "te", "pm"}
+    assert set(med[med.outcome == "birth_weight"].scale) == {"difference"}
+    assert set(med[med.outcome == "preterm"].scale) == {"risk_difference", "risk_ratio", "odds_ratio"}
+    joint = med[med.mediator == "hair_cortisol_t3_ln+hair_cortisol_t2_ln"]
+    assert {"joint_pnde", "joint_tnie", "te", "joint_pm"} <= set(joint.effect)
     assert sorted(p.name for p in (demo_run / "results/figures/hpa").glob("*.png"))
 
 
@@ -90,7 +94,8 @@ def test_no_effect_biomarkers_not_significant_after_fdr(demo_run, truth):
 def test_mediated_path_recovered(demo_run, truth):
     med = pd.read_csv(demo_run / "results/mediation/hpa.tsv", sep="\t")
     planted = truth["mediation"][0]
-    rows = med[(med.cohort == "pooled") & (med.exposure == planted["exposure"])].set_index("effect")
+    rows = med[(med.cohort == "pooled") & (med.exposure == planted["exposure"]) & (med.mediator == planted["mediator"])
+               & (med.outcome == planted["outcome"])].set_index("effect")
     # The planted effects are per unit of the exposure; the table's are per SD (a0 -> a1).
     per_unit = rows[["estimate", "ci_low", "ci_high"]].div(rows.a1 - rows.a0, axis=0)
     for effect, name in (("tnie", "indirect"), ("pnde", "direct"), ("te", "total")):
@@ -112,7 +117,8 @@ def test_mediation_equals_pingouin(demo_run):
     ref = pingouin.mediation_analysis(data=data, x="ses_index", m="hair_cortisol_t3_ln", y="birth_weight",
                                       covar=covar, seed=1, n_boot=200).set_index("path")
     med = pd.read_csv(demo_run / "results/mediation/hpa.tsv", sep="\t")
-    ours = med[(med.cohort == "ghent") & (med.exposure == "ses_index")].set_index("effect")
+    ours = med[(med.cohort == "ghent") & (med.exposure == "ses_index") & (med.mediator == "hair_cortisol_t3_ln")
+               & (med.outcome == "birth_weight")].set_index("effect")
     assert ours.loc["te", "n"] == len(data)
     # Linear models without interaction: the natural effects are pingouin's coefficients
     # times the exposure contrast (here 1 SD of the complete cases).
@@ -122,7 +128,8 @@ def test_mediation_equals_pingouin(demo_run):
     assert ours.loc["pnde", "estimate"] == pytest.approx(ref.loc["Direct", "coef"] * sd, rel=1e-8)
     assert ours.loc["tnie", "estimate"] == pytest.approx(ref.loc["Indirect", "coef"] * sd, rel=1e-8)
     paths = pd.read_csv(demo_run / "results/mediation/hpa_paths.tsv", sep="\t")
-    paths = paths[(paths.cohort == "ghent") & (paths.exposure == "ses_index")].set_index("path")
+    paths = paths[(paths.cohort == "ghent") & (paths.exposure == "ses_index") & (paths.outcome == "birth_weight")
+                  & (paths.mediator == "hair_cortisol_t3_ln")].drop_duplicates("path").set_index("path")
     assert paths.loc["a", "estimate"] == pytest.approx(ref.loc["hair_cortisol_t3_ln ~ X", "coef"], rel=1e-8)
     assert paths.loc["a", "estimate"] * paths.loc["b", "estimate"] * sd == pytest.approx(
         ours.loc["tnie", "estimate"], rel=1e-8)

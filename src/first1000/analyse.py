@@ -174,8 +174,50 @@ def path_coefficients(data: pd.DataFrame, exposure: str, mediator: str, outcome:
     return pd.DataFrame(rows)
 
 
+def mediation_mi(data: pd.DataFrame, run, columns: list[str], missing_data: dict, seed: int,
+                 keys: tuple) -> pd.DataFrame:
+    """One mediation analysis under multiple imputation ("MI, then bootstrap, Rubin").
+
+    The analysis variables (and the declared auxiliary ones) are imputed m times
+    (:func:`first1000.stats.imputation.impute`); the mediation analysis ``run(data)`` is
+    done on each completed data set with its own bootstrap; each effect is then pooled by
+    Rubin's rules with the bootstrap variance as the within-imputation variance
+    (:func:`first1000.stats.imputation.pool_rubin`; Schomaker & Heumann, Stat. Med.
+    37:2252–2266, 2018, "MI Boot Rubin", which keeps nominal coverage). Ratio-scale effects
+    are pooled on the log scale. The CI is then Rubin's t interval (``ci_method`` says so)
+    and ``n`` counts every analysed participant; ``m`` and ``fmi`` are added.
+    """
+    from first1000.stats.imputation import impute, pool_rubin
+
+    auxiliary = [a for a in missing_data.get("auxiliary", []) if a not in columns and data[a].notna().any()]
+    completed = impute(data, columns, auxiliary=auxiliary, m=missing_data["m"], seed=seed,
+                       max_iter=missing_data["max_iter"], keys=("mediation", *keys))
+    runs = [run(d) for d in completed]
+    first = runs[0].copy()
+    for i, row in first.iterrows():
+        estimates = np.array([r.loc[i, "estimate"] for r in runs], dtype=float)
+        ses = np.array([r.loc[i, "se"] for r in runs], dtype=float)
+        ratio = row["scale"] in RATIO_SCALES and row["effect"] not in NOT_POOLABLE
+        if ratio:
+            estimates = np.log(estimates)
+        if not (np.isfinite(estimates).all() and np.isfinite(ses).all()):
+            first.loc[i, ["estimate", "se", "ci_low", "ci_high", "p"]] = np.nan
+            first.loc[i, "status"] = "not estimable in every imputed data set"
+            continue
+        pooled = pool_rubin(estimates, ses**2, n=int(first.loc[i, "n"]))
+        back = np.exp if ratio else (lambda v: v)
+        first.loc[i, ["estimate", "ci_low", "ci_high"]] = [back(pooled["estimate"]), back(pooled["ci_low"]),
+                                                           back(pooled["ci_high"])]
+        first.loc[i, ["se", "p"]] = [pooled["se"], pooled["p"]]
+        first.loc[i, "fmi"] = pooled["fmi"]
+    first["ci_method"] = first["ci_method"].astype(str) + f" within, Rubin's rules over m={missing_data['m']}"
+    first["m"] = missing_data["m"]
+    first["n_boot"] = np.min([r.n_boot.to_numpy(float) for r in runs], axis=0)
+    return first
+
+
 def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], settings: dict, seed: int,
-              data_schema: dict | None = None, meta: dict | None = None,
+              data_schema: dict | None = None, meta: dict | None = None, missing_data: dict | None = None,
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every declared path of one mechanism, per cohort and pooled (and meta-analysed).
 
@@ -194,11 +236,16 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
     from first1000.stats.causal import causal_mediation
 
     data_schema = data_schema or {}
+    mi = (missing_data or {}).get("method") == "multiple_imputation"
     effects, path_rows, sensitivity = [], [], []
     for path in paths:
-        x, m, y = path["exposure"], path["mediator"], path["outcome"]
+        x, y = path["exposure"], path["outcome"]
+        mediators = list(path["mediator"]) if isinstance(path["mediator"], list) else [path["mediator"]]
+        m = mediators if len(mediators) > 1 else mediators[0]  # several: each separately and jointly
         covs_path = path.get("covariates", covariates)
-        m_family, y_family = _family(m, data_schema), _family(y, data_schema)
+        m_families = {name: _family(name, data_schema) for name in mediators}
+        m_family = m_families if len(mediators) > 1 else m_families[m]
+        y_family = _family(y, data_schema)
         interaction = path.get("interaction", settings["interaction"])
         contrast = path.get("contrast", settings["contrast"])
         contrast = tuple(contrast) if isinstance(contrast, list) else contrast
@@ -208,24 +255,53 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
             extra = covs[len(covs_path):]  # "cohort" in the pooled analysis
             m_covs = [*path.get("mediator_covariates", covs_path), *extra]
             y_covs = [*path.get("outcome_covariates", covs_path), *extra]
-            keys = (cohort, x, m, y)
-            eff = causal_mediation(
-                data, x, m, y, covariates=covs, mediator_covariates=m_covs, outcome_covariates=y_covs,
-                mediator_family=m_family, outcome_family=y_family, interaction=interaction, contrast=contrast,
-                cde_at=path.get("cde_at"), inference=settings["inference"], n_boot=settings["n_boot"], seed=seed,
-                keys=keys, ci_method="percentile" if settings["inference"] == "quasi_bayes" else settings["ci_method"])
+            keys = (cohort, x, "+".join(mediators), y)
+
+            def run(d, keys=keys, covs=covs, m_covs=m_covs, y_covs=y_covs, contrast=contrast, interaction=interaction,
+                    x=x, m=m, y=y, m_family=m_family, y_family=y_family, path=path):
+                return causal_mediation(
+                    d, x, m, y, covariates=covs, mediator_covariates=m_covs, outcome_covariates=y_covs,
+                    mediator_family=m_family, outcome_family=y_family, interaction=interaction, contrast=contrast,
+                    cde_at=path.get("cde_at"), inference=settings["inference"], n_boot=settings["n_boot"],
+                    seed=seed, keys=keys,
+                    ci_method="percentile" if settings["inference"] == "quasi_bayes" else settings["ci_method"])
+
+            if path.get("sequential"):  # M1 -> M2: path-specific effects (stats/sequential.py)
+                def run(d, keys=keys, covs=covs, contrast=contrast, interaction=interaction, x=x, y=y,
+                        mediators=mediators, y_family=y_family):
+                    from first1000.stats.sequential import sequential_mediation
+
+                    return sequential_mediation(
+                        d, x, mediators[0], mediators[1], y, covariates=covs, contrast=contrast,
+                        n_boot=settings["n_boot"], seed=seed, keys=keys, interaction=interaction,
+                        outcome_family=y_family,
+                        ci_method="percentile" if settings["inference"] == "quasi_bayes" else settings["ci_method"])
+
+            used = list(dict.fromkeys([x, *mediators, y, *m_covs, *y_covs]))
+            if mi and data[used].isna().any().any():
+                eff = mediation_mi(data[[c for c in dict.fromkeys([*used, *missing_data.get("auxiliary", [])])
+                                         if c in data]], run, used, missing_data, seed, keys)
+            else:
+                eff = run(data)
             effects.append(eff.assign(cohort=cohort, covariates="+".join(dict.fromkeys([*m_covs, *y_covs])),
                                       interaction=bool(interaction)))
-            path_rows.append(path_coefficients(data, x, m, y, m_covs, y_covs, m_family, y_family).assign(cohort=cohort))
-            if settings["sensitivity"]:
+            for name in mediators:
+                path_rows.append(path_coefficients(data, x, name, y, m_covs, y_covs, m_families[name], y_family)
+                                 .assign(cohort=cohort))
+            if settings["sensitivity"] and len(mediators) == 1:
                 sensitivity.append(mediation_sensitivity_rows(
                     data, eff, x, m, y, m_covs, y_covs, m_family, y_family, interaction, contrast,
                     settings["n_boot"], seed, keys).assign(cohort=cohort))
     if not effects:
         return pd.DataFrame(columns=MEDIATION_COLUMNS), pd.DataFrame(), pd.DataFrame()
-    eff = combine_mediation(pd.concat(effects, ignore_index=True), meta)
-    pth = pd.concat(path_rows, ignore_index=True)
+    eff = pd.concat(effects, ignore_index=True)
+    # A mediator analysed alone and again within a joint path: its own rows once (the first
+    # declared path's; the joint path adds its joint_* rows).
+    eff = eff.drop_duplicates(["cohort", "exposure", "mediator", "outcome", "effect", "scale"]).reset_index(drop=True)
+    eff = combine_mediation(eff, meta)
     front = ["cohort", "exposure", "mediator", "outcome", "path"]
+    # A mediator in a joint path and in its own path: one set of regression paths (the first).
+    pth = pd.concat(path_rows, ignore_index=True).drop_duplicates(front).reset_index(drop=True)
     sens = pd.concat(sensitivity, ignore_index=True) if sensitivity else pd.DataFrame()
     if len(sens):
         sens = sens[["cohort", *[c for c in sens.columns if c != "cohort"]]]
@@ -268,7 +344,7 @@ def mediation_sensitivity_rows(data, eff, x, m, y, m_covs, y_covs, m_family, y_f
 
 
 #: Mediation effects that are not meta-analysed (a ratio of effects has no usable SE).
-NOT_POOLABLE = ("proportion_mediated", "pm", "joint_pm")
+NOT_POOLABLE = ("proportion_mediated", "pm", "joint_pm", "pm_joint")
 #: Effect scales that are ratios (meta-analysed on the log scale).
 RATIO_SCALES = ("risk_ratio", "odds_ratio", "rate_ratio")
 

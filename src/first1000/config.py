@@ -275,10 +275,17 @@ def load_config(config) -> dict:
         for role in ("covariates", "mediator_covariates", "outcome_covariates"):
             for var in path.get(role, []):
                 _check_known(var, known, source, keys + [role])
-        if path["mediator"] not in biomarkers:
+        mediators = path["mediator"] if isinstance(path["mediator"], list) else [path["mediator"]]
+        if path.get("sequential") and len(mediators) != 2:
             raise ConfigError(
-                f"{where(source, keys + ['mediator'])}: `{path['mediator']}` is not a biomarker of any "
-                "configured mechanism; add it to a mechanism's `biomarkers` first.")
+                f"{where(source, keys + ['sequential'])}: a sequential path needs exactly two mediators "
+                "[M1, M2] (M1 affects M2); give `mediator` as a list of two biomarkers.")
+        for mediator in mediators:
+            if mediator not in biomarkers:
+                raise ConfigError(
+                    f"{where(source, keys + ['mediator'])}: `{mediator}` is not a biomarker of any "
+                    "configured mechanism; add it to a mechanism's `biomarkers` first.")
+
         if data_schema.get(path["outcome"], {}).get("type") == "categorical":
             raise ConfigError(
                 f"{where(source, keys + ['outcome'])}: `{path['outcome']}` is categorical; mediation models "

@@ -73,8 +73,25 @@ def ewas_cohorts(cfg: dict) -> list[str]:
 
 
 def mediation_paths(cfg: dict, mechanism: str) -> list[dict]:
+    """The declared paths analysed with this mechanism: those whose first mediator is one of
+    its biomarkers (a second mediator may come from another mechanism, e.g. cortisol ->
+    NR3C1 methylation)."""
     biomarkers = set(cfg["mechanisms"][mechanism]["biomarkers"])
-    return [p for p in cfg["mediation"]["paths"] if p["mediator"] in biomarkers]
+    return [p for p in cfg["mediation"]["paths"] if mediators_of(p)[0] in biomarkers]
+
+
+def mediation_mechanisms(cfg: dict, mechanism: str) -> list[str]:
+    """This mechanism and those of the other mediators of its paths (prepared tables needed)."""
+    needed = [mechanism]
+    for path in mediation_paths(cfg, mechanism):
+        for mediator in mediators_of(path)[1:]:
+            needed += [m for m, spec in cfg["mechanisms"].items() if mediator in spec["biomarkers"]]
+    return list(dict.fromkeys(needed))
+
+
+def mediators_of(path: dict) -> list[str]:
+    """The mediator(s) of a declared path (one name, or a list of parallel mediators)."""
+    return list(path["mediator"]) if isinstance(path["mediator"], list) else [path["mediator"]]
 
 
 def site_inputs(cfg: dict) -> list[str]:

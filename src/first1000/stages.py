@@ -188,12 +188,22 @@ def associate(config, mechanism, participants, biomarkers, output):
 
 
 def mediate(config, mechanism, participants, biomarkers, effects, paths, sensitivity):
+    """Mediation paths of one mechanism; ``biomarkers`` is its prepared table, then those of
+    the mechanisms of any second mediator (pipeline.mediation_mechanisms)."""
     from first1000 import analyse
 
-    cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
-    declared = [p for p in cfg["mediation"]["paths"] if p["mediator"] in spec["biomarkers"]]
+    biomarkers = [biomarkers] if isinstance(biomarkers, (str, Path)) else list(biomarkers)
+    cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers[0])
+    for other in biomarkers[1:]:
+        extra = pd.read_parquet(other).drop(columns="cohort")
+        table = table.merge(extra[["pseudo_id", *[c for c in extra.columns if c not in table]]], on="pseudo_id",
+                            how="left", validate="one_to_one")
+    from first1000.pipeline import mediation_paths
+
+    declared = mediation_paths(cfg, mechanism)
     eff, pth, sens = analyse.mediation(table, declared, cfg["covariates"], cfg["mediation"], cfg["seed"],
-                                       cfg["_data_schema"], meta=cfg["meta_analysis"])
+                                       cfg["_data_schema"], meta=cfg["meta_analysis"],
+                                       missing_data=cfg["missing_data"])
     write_tsv(eff, effects)
     write_tsv(pth, paths)
     write_tsv(sens, sensitivity)
@@ -534,7 +544,10 @@ def import_associations(config, mechanism, output):
 
 
 def import_mediation(config, mechanism, effects, paths):
+    import re
+
     from first1000 import analyse
+    from first1000.pipeline import mediation_paths
     from first1000.summary_stats import site_table
 
     cfg = load_config(config)
@@ -543,7 +556,14 @@ def import_mediation(config, mechanism, effects, paths):
     pth = [site_table(s, spec["path"], "mediation_paths.tsv") for s, spec in sorted(cfg["sites"].items())]
     eff = pd.concat([e for e in eff if len(e)], ignore_index=True)
     pth = pd.concat([p for p in pth if len(p)], ignore_index=True)
-    eff = analyse.combine_mediation(eff[eff.mediator.isin(biomarkers)], cfg["meta_analysis"])
+    from first1000.pipeline import mediators_of
+
+    paths = {(p["exposure"], "+".join(mediators_of(p)), p["outcome"]) for p in mediation_paths(cfg, mechanism)}
+    first = {(e, m.split("+")[0], o) for e, m, o in paths}
+    # a path's rows: its mediators one by one, jointly ("m1+m2") or in sequence ("m1>m2")
+    ours = [(r.exposure, re.split(r"[+>]", str(r.mediator))[0], r.outcome) in first or
+            (r.exposure, str(r.mediator).replace(">", "+"), r.outcome) in paths for r in eff.itertuples()]
+    eff = analyse.combine_mediation(eff[ours], cfg["meta_analysis"])
     write_tsv(eff, effects)
     write_tsv(pth[pth.mediator.isin(biomarkers)], paths)
 

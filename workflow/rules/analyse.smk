@@ -30,7 +30,7 @@ rule associate:
 rule mediate:
     input:
         participants="results/harmonised/participants.parquet",
-        biomarkers="results/prepared/{mechanism}.parquet",
+        biomarkers=mediation_biomarkers,
     output:
         effects=report(
             "results/mediation/{mechanism}.tsv",

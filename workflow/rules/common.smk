@@ -10,6 +10,7 @@ from first1000.pipeline import (
     analysed_mechanisms,
     cohort_tables,
     ewas_cohorts,
+    mediation_mechanisms,
     mediation_paths,
     preflight,
     site_file,
@@ -137,6 +138,14 @@ def ewas_shards(wildcards):
     )
 
 
+def mediation_biomarkers(wildcards):
+    """Prepared tables a mechanism's mediation paths need (its own first)."""
+    return [
+        f"results/prepared/{m}.parquet"
+        for m in mediation_mechanisms(CFG, wildcards.mechanism)
+    ]
+
+
 def mediation_tables():
     return [
         f"results/mediation/{mechanism}.tsv"
@@ -195,6 +204,8 @@ def all_outputs():
                 outputs.append(f"results/figures/{mechanism}/qc.png")
         for path in mediation_paths(CFG, mechanism):
             outputs.append(f"results/mediation/{mechanism}.tsv")
+            if isinstance(path["mediator"], list):  # joint mediators: tables only
+                continue
             name = f"{path['exposure']}--{path['mediator']}--{path['outcome']}"
             outputs.append(f"results/figures/{mechanism}/mediation--{name}.png")
             if CFG["mediation"]["sensitivity"] and not SITES_MODE:
