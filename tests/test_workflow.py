@@ -41,12 +41,14 @@ def test_contract_columns(demo_run):
         assert column in med.columns
     for column in "scale, contrast, a0, a1, ci_method, seed, q".split(", "):
         assert column in med.columns
-    single = med[~med.mediator.str.contains("+", regex=False)]
+    single = med[~med.mediator.str.contains(r"[+>]")]  # not the joint or sequential paths
     assert set(single.effect) == {"cde", "pnde", "tnde", "pnie", "tnie", "te", "pm"}
     assert set(med[med.outcome == "birth_weight"].scale) == {"difference"}
     assert set(med[med.outcome == "preterm"].scale) == {"risk_difference", "risk_ratio", "odds_ratio"}
     joint = med[med.mediator == "hair_cortisol_t3_ln+hair_cortisol_t2_ln"]
     assert {"joint_pnde", "joint_tnie", "te", "joint_pm"} <= set(joint.effect)
+    sequential = med[med.mediator == "hair_cortisol_t3_ln>cg04111177_m"]
+    assert {"te", "nde", "nie_m2_only", "nie_m1", "nie_joint"} <= set(sequential.effect)
     assert sorted(p.name for p in (demo_run / "results/figures/hpa").glob("*.png"))
 
 

@@ -558,12 +558,13 @@ def import_mediation(config, mechanism, effects, paths):
     pth = pd.concat([p for p in pth if len(p)], ignore_index=True)
     from first1000.pipeline import mediators_of
 
-    paths = {(p["exposure"], "+".join(mediators_of(p)), p["outcome"]) for p in mediation_paths(cfg, mechanism)}
-    first = {(e, m.split("+")[0], o) for e, m, o in paths}
-    # a path's rows: its mediators one by one, jointly ("m1+m2") or in sequence ("m1>m2")
-    ours = [(r.exposure, re.split(r"[+>]", str(r.mediator))[0], r.outcome) in first or
-            (r.exposure, str(r.mediator).replace(">", "+"), r.outcome) in paths for r in eff.itertuples()]
-    eff = analyse.combine_mediation(eff[ours], cfg["meta_analysis"])
+    declared = [(p["exposure"], set(mediators_of(p)), p["outcome"]) for p in mediation_paths(cfg, mechanism)]
+
+    def belongs(row) -> bool:  # a path's rows: its mediators one by one, jointly (m1+m2) or in sequence (m1>m2)
+        parts = set(re.split(r"[+>]", str(row.mediator)))
+        return any(row.exposure == x and row.outcome == y and parts <= ms for x, ms, y in declared)
+
+    eff = analyse.combine_mediation(eff[[belongs(r) for r in eff.itertuples()]], cfg["meta_analysis"])
     write_tsv(eff, effects)
     write_tsv(pth[pth.mediator.isin(biomarkers)], paths)
 
