@@ -576,3 +576,14 @@ def bca_ci(samples, estimate: float, jackknife, alpha: float = 0.05) -> tuple[fl
         return (np.nan, np.nan)
     low, high = np.percentile(values, [100 * qs[0], 100 * qs[1]])
     return (float(low), float(high))
+
+
+def check_resampling_args(n_boot, seed, alpha) -> None:
+    """Raise ModelError unless n_boot is a positive integer, seed a non-negative integer
+    and 0 < alpha < 1 (the arguments every resampling analysis takes)."""
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise ModelError(f"n_boot must be a positive integer, got {n_boot!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ModelError(f"seed must be a non-negative integer, got {seed!r}")
+    if not 0 < alpha < 1:
+        raise ModelError(f"alpha must be between 0 and 1, got {alpha!r}")

@@ -43,6 +43,7 @@ from scipy.stats import norm
 
 from first1000.errors import ModelError
 from first1000.stats.bootstrap import (
+    check_resampling_args,
     _glm_parts,
     analysis_rng,
     batched_glm,
@@ -213,6 +214,22 @@ def _fit_glm_full(model: _Model) -> str | None:
         return separation
     model.coef = coef
     model.cov = cov
+    return None
+
+
+def _fit_models(models, n: int) -> str | None:
+    """Fit every model on the full data; the first reason one cannot be fitted, else None."""
+    for model in models:
+        if n < model.p + 1:
+            return (f"too few complete rows: n={n} for the {model.name} model with {model.p} "
+                    f"parameters (needs at least {model.p + 1})")
+        rank = np.linalg.matrix_rank(model.X)
+        if rank < model.p:
+            return (f"the {model.name} model's design is collinear (rank {rank} < {model.p} "
+                    "parameters); drop redundant covariates")
+        why = _fit_full(model)
+        if why:
+            return why
     return None
 
 
@@ -1035,13 +1052,7 @@ def _check_options(o: dict) -> dict:
         raise ModelError(
             f"outcome_family must be one of {tuple(FAMILY_LINKS)}, got {o['outcome_family']!r}"
         )
-    n_boot, seed = o["n_boot"], o["seed"]
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ModelError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ModelError(f"seed must be a non-negative integer, got {seed!r}")
-    if not 0 < o["alpha"] < 1:
-        raise ModelError(f"alpha must be between 0 and 1, got {o['alpha']!r}")
+    check_resampling_args(o["n_boot"], o["seed"], o["alpha"])
     if o["n_quad"] is not None and (not isinstance(o["n_quad"], (int, np.integer)) or
                                     o["n_quad"] < 1):  # fmt: skip
         raise ModelError(f"n_quad must be a positive integer, got {o['n_quad']!r}")
@@ -1167,21 +1178,9 @@ def _build_spec(complete, exposure, mset, outcome, med_cov, out_cov, fam, out_fa
         k += int(inter[m])
     ix_c = [0, *range(k, Xy.shape[1])]
     out = _Model("outcome", out_family, link, Xy, complete[outcome].to_numpy(dtype=float))
-    for model in [*med_models, out]:
-        if n < model.p + 1:
-            return None, (
-                f"too few complete rows: n={n} for the {model.name} model with {model.p} "
-                f"parameters (needs at least {model.p + 1})"
-            )
-        rank = np.linalg.matrix_rank(model.X)
-        if rank < model.p:
-            return None, (
-                f"the {model.name} model's design is collinear (rank {rank} < {model.p} "
-                "parameters); drop redundant covariates"
-            )
-        why = _fit_full(model)
-        if why:
-            return None, why
+    why = _fit_models([*med_models, out], n)
+    if why:
+        return None, why
     spec = _Spec(list(mset), med_models, out, [inter[m] for m in mset], ix_m, ix_xm, ix_c,
                  med_cols)  # fmt: skip
     return spec, None

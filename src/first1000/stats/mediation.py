@@ -10,6 +10,7 @@ import statsmodels.api as sm
 
 from first1000.errors import ModelError
 from first1000.stats.bootstrap import (
+    check_resampling_args,
     analysis_rng,
     batched_ols,
     bias_corrected_ci,
@@ -132,12 +133,7 @@ def mediation_linear(
         raise ModelError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     if resampler not in RESAMPLERS:
         raise ModelError(f"resampler must be one of {RESAMPLERS}, got {resampler!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ModelError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ModelError(f"seed must be a non-negative integer, got {seed!r}")
-    if not 0 < alpha < 1:
-        raise ModelError(f"alpha must be between 0 and 1, got {alpha!r}")
+    check_resampling_args(n_boot, seed, alpha)
     covariates = _as_list(covariates)
     keys = _as_list(keys)
     used = [exposure, mediator, outcome, *covariates]

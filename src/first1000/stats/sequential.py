@@ -63,6 +63,7 @@ import pandas as pd
 
 from first1000.errors import ModelError
 from first1000.stats.bootstrap import (
+    check_resampling_args,
     analysis_rng,
     bootstrap_p,
     jackknife_counts,
@@ -77,7 +78,7 @@ from first1000.stats.causal import (
     _batched_fit,
     _contrast,
     _data_problem,
-    _fit_full,
+    _fit_models,
     _gauss_hermite,
     _interval,
     _Model,
@@ -310,21 +311,10 @@ def _build(complete, exposure, m1, m2, outcome, covariates, family, interaction)
         _Model(f"second mediator ('{m2}')", "gaussian", "identity", X2, v2),
         _Model("outcome", family, link, X3, complete[outcome].to_numpy(dtype=float)),
     ]
+    why = _fit_models(models, n)
+    if why:
+        return None, why
     for model in models:
-        if n < model.p + 1:
-            return None, (
-                f"too few complete rows: n={n} for the {model.name} model with {model.p} "
-                f"parameters (needs at least {model.p + 1})"
-            )
-        rank = np.linalg.matrix_rank(model.X)
-        if rank < model.p:
-            return None, (
-                f"the {model.name} model's design is collinear (rank {rank} < {model.p} "
-                "parameters); drop redundant covariates"
-            )
-        why = _fit_full(model)
-        if why:
-            return None, why
         if model.family == "gaussian" and not model.sigma2 > 0:
             return None, f"the {model.name} model fits exactly (zero residual variance)"
     return _SeqSpec(*models, interaction=bool(interaction), C=C), None
@@ -446,12 +436,7 @@ def sequential_mediation(
         raise ModelError(f"ci_method must be one of {CI_METHODS}, got {ci_method!r}")
     if inference not in SEQ_INFERENCE:
         raise ModelError(f"inference must be one of {SEQ_INFERENCE}, got {inference!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise ModelError(f"n_boot must be a positive integer, got {n_boot!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ModelError(f"seed must be a non-negative integer, got {seed!r}")
-    if not 0 < alpha < 1:
-        raise ModelError(f"alpha must be between 0 and 1, got {alpha!r}")
+    check_resampling_args(n_boot, seed, alpha)
     bad_quad = isinstance(n_quad, bool) or not isinstance(n_quad, (int, np.integer))
     if n_quad is not None and (bad_quad or n_quad < 1):
         raise ModelError(f"n_quad must be a positive integer, got {n_quad!r}")
