@@ -70,8 +70,8 @@ from first1000.stats.bootstrap import (
     resample_counts,
 )
 from first1000.stats.causal import (
+    _nodes_for,
     _GF_CELLS,
-    _QUAD_RULES,
     CI_METHODS,
     COLUMNS,
     RATIO_SCALES,
@@ -252,10 +252,7 @@ def _quad_nodes(P: SeqParams, a0, a1, link, interaction, n_quad) -> int:
         v = v[np.isfinite(v)]
         if v.size:
             s_max = max(s_max, float(np.sqrt(v.max())))
-    for nodes, limit in _QUAD_RULES:
-        if s_max <= limit:
-            return nodes
-    return _QUAD_RULES[-1][0]
+    return _nodes_for(s_max)
 
 
 def _effects(Q: np.ndarray, scale: str) -> dict[str, np.ndarray]:
