@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from first1000 import ingest
-from first1000.config import load_config, load_mapping
+from first1000.config import attach_cns_measures, load_config, load_mapping
 from first1000.errors import ConfigError, First1000Error, InputTableError
 
 from conftest import ROOT
@@ -95,7 +95,9 @@ def test_corpus_is_large_and_every_file_exists():
 def test_bad_input_gets_one_clear_message(case, tmp_path, data_schema):
     mapping_path = _write_mapping(tmp_path, case)
     with pytest.raises(First1000Error) as err:  # loading the mapping file may already find the problem
-        _ingest(load_mapping(mapping_path, data_schema, "bad"), data_schema, case["table"])
+        mapping = load_mapping(mapping_path, data_schema, "bad")
+        attach_cns_measures(mapping, case.get("cns_measures", {}))  # as load_config does with the config's
+        _ingest(mapping, data_schema, case["table"])
     message = str(err.value)
     path = str(BAD / case["file"])
     expected = case["message"].replace("{path}", path).replace("{mapping}", str(mapping_path))

@@ -219,6 +219,9 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
                 if role not in spec["targets"]:
                     raise ConfigError(f"{where(path, ['tables', table, 'targets'])}: name the `{role}` target "
                                       f"({' and '.join(qpcr_roles[table])} are needed).")
+    if "cns_measures" in mapping["tables"] and not mapping["tables"]["cns_measures"].get("columns"):
+        raise ConfigError(f"{where(path, ['tables', 'cns_measures'])}: list the measures under `columns` (measure "
+                          "-> the file's column); declare each under `preparation.cns.measures` in the config.")
     mapping["_source"] = str(path)
     mapping["_cohort"] = cohort
     return mapping
@@ -254,6 +257,7 @@ def load_config(config) -> dict:
     known = set(data_schema) | set(DERIVED_VARIABLES)
     for name, cohort in config["cohorts"].items():
         cohort["_mapping"] = load_mapping(cohort["mapping"], data_schema, name)
+    cns_biomarkers = _check_cns_measures(config, known, source)
 
     biomarkers = set()
     for mech, spec in config["mechanisms"].items():
@@ -292,7 +296,71 @@ def load_config(config) -> dict:
                 "continuous, binary (logistic) and count outcomes. Declare a binary indicator of the category.")
     config["_data_schema"] = data_schema
     config["_source"] = str(source) if source else None
+    from first1000.labels import declare_biomarkers  # local: labels imports this module
+
+    declare_biomarkers(cns_biomarkers)  # declared labels and units, kept apart from the data schema
     return config
+
+
+def attach_cns_measures(mapping: dict, measures: dict, config_source=None) -> None:
+    """Check that every measure a cohort's ``cns_measures`` table maps is declared under
+    ``preparation.cns.measures`` and hand the declarations (label, unit, log, min, max)
+    to the ingester as the table spec's ``_measures``."""
+    spec = mapping["tables"].get("cns_measures")
+    if spec is None:
+        return
+    for measure in spec.get("columns", {}):
+        if measure not in measures:
+            hint = difflib.get_close_matches(measure, list(measures), n=1)
+            raise ConfigError(
+                f"{where(mapping.get('_source'), ['tables', 'cns_measures', 'columns', measure])}: the CNS measure "
+                f"`{measure}` is not declared in the config{f' ({config_source})' if config_source else ''}"
+                f"{f' (did you mean `{hint[0]}`?)' if hint else ''}. Declare it as `preparation.cns.measures."
+                f"{measure}: {{label: ..., unit: ...}}` (optionally `log`, `min`, `max`), or remove it from the "
+                "mapping file.")
+    spec["_measures"] = {m: measures[m] for m in spec.get("columns", {})}
+
+
+def _check_cns_measures(config: dict, known: set, source) -> dict[str, tuple[str, str]]:
+    """Declared CNS measures: their biomarkers (name -> (label, unit)), checked against each
+    other, the harmonised variables, every cohort's mapping and ``mechanisms.cns``."""
+    from first1000.labels import measure_biomarkers  # local: labels imports this module
+
+    measures = config["preparation"]["cns"]["measures"]
+    keys = ["preparation", "cns", "measures"]
+    produced, owner = {}, {}
+    for measure, spec in measures.items():
+        if spec.get("min") is not None and spec.get("max") is not None and spec["min"] > spec["max"]:
+            raise ConfigError(f"{where(source, keys + [measure, 'min'])}: `min` ({spec['min']:g}) is above `max` "
+                              f"({spec['max']:g}).")
+        for name, label_unit in measure_biomarkers({measure: spec}).items():
+            if name in owner:
+                raise ConfigError(f"{where(source, keys + [measure])}: the measures `{owner[name]}` and `{measure}` "
+                                  f"both give the biomarker `{name}`; rename one of them.")
+            if name in known:
+                raise ConfigError(f"{where(source, keys + [measure])}: the biomarker `{name}` of this measure has "
+                                  "the name of a harmonised variable; rename the measure.")
+            owner[name], produced[name] = measure, label_unit
+    for cohort in config["cohorts"].values():
+        attach_cns_measures(cohort["_mapping"], measures, source)
+    if "cns" in config["mechanisms"]:
+        for i, name in enumerate(config["mechanisms"]["cns"]["biomarkers"]):
+            if name not in produced:
+                base = name.removesuffix("_ln")
+                if name.endswith("_ln") and base in measures:
+                    hint = f" (`{base}` is declared with `log: false`: use `{base}`, or set `log: true`)"
+                elif name in measures:
+                    hint = f" (`{name}` is declared with `log: true`: use `{name}_ln`)"
+                else:
+                    close = difflib.get_close_matches(name, list(produced), n=1)
+                    hint = f" (did you mean `{close[0]}`?)" if close else ""
+                available = (f"The declared measures give: {', '.join(produced)}." if produced else
+                             "No measure is declared: add them under `preparation.cns.measures`.")
+                raise ConfigError(
+                    f"{where(source, ['mechanisms', 'cns', 'biomarkers', i])}: `{name}` is not a biomarker of a "
+                    f"measure declared under `preparation.cns.measures`{hint}. {available} A measure gives "
+                    "`{measure}` (`{measure}_ln` with `log: true`) and `{measure}_z`.")
+    return produced
 
 
 def _check_known(var, known, source, keys):

@@ -39,6 +39,7 @@ TABLE_KINDS = {
     "metabolites": "tables/metabolites.schema.yaml",
     "immune": "tables/immune.schema.yaml",
     "microbiome_counts": "tables/microbiome_counts.schema.yaml",
+    "cns_measures": "tables/cns_measures.schema.yaml",
 }
 #: Unit of the standard metabolite table (a declared `unit` is converted to it).
 METABOLITE_UNIT = "umol/L"
@@ -128,9 +129,44 @@ def ingest_wide(kind, spec, missing_codes, id_map) -> pd.DataFrame:
         if kind == "microbiome_counts" and np.isnan(values).any():
             raise table.fail(col, np.isnan(values), "missing count (rule: microbiome counts)",
                              "Abundance tables need a number in every cell (0 for a taxon not seen).")
+        if kind == "cns_measures":
+            _check_declared_measure(table, col, std, values, spec)
         long.append(pd.DataFrame({"pseudo_id": pseudo.to_numpy(), "marker": std, "value": values,
                                   "below_limit": below}))
     return pd.concat(long, ignore_index=True)
+
+
+def _check_declared_measure(table: Table, column: str, measure: str, values: np.ndarray, spec: dict) -> None:
+    """A CNS measure against its declaration (``preparation.cns.measures``, attached to the
+    table's spec as ``_measures`` by :func:`first1000.config.attach_cns_measures`): the
+    plausibility limits ``min``/``max`` and, for ``log: true``, values above 0."""
+    declared = spec.get("_measures", {})
+    key = f"preparation.cns.measures.{measure}"
+    if measure not in declared:
+        raise ConfigError(f"{table.where}: the CNS measure `{measure}` is not declared in the config. Declare it "
+                          f"as `{key}` with its `label` and `unit`, or remove it from the mapping file.")
+    rule = declared[measure]
+    unit = f" {rule['unit']}" if rule.get("unit") else ""
+    lo, hi = rule.get("min"), rule.get("max")
+    with np.errstate(invalid="ignore"):
+        outside = np.zeros(len(values), bool)
+        if lo is not None:
+            outside |= values < lo
+        if hi is not None:
+            outside |= values > hi
+        not_positive = values <= 0 if rule.get("log") else np.zeros(len(values), bool)
+    if outside.any():
+        bounds = " and ".join(f"{sign} {limit:g}{unit}" for sign, limit in ((">=", lo), ("<=", hi))
+                              if limit is not None)
+        raise table.fail(column, outside, f"value out of range for the measure `{measure}`: expected {bounds} "
+                         f"(rule: `{key}` min/max in the config)",
+                         f"Check the values in these rows and that the column is in{unit or ' the declared unit'}; "
+                         "widen `min`/`max` only if such values are plausible.")
+    if not_positive.any():
+        raise table.fail(column, not_positive, f"value not above 0 for the measure `{measure}`, which is analysed "
+                         f"on the log scale (rule: `{key}.log: true` in the config)",
+                         "The natural log needs positive values: fix these rows, or set `log: false` for this "
+                         "measure.")
 
 
 def ingest_candidates(spec, missing_codes, id_map) -> pd.DataFrame:
@@ -444,6 +480,7 @@ INGESTERS = {
     "metabolites": lambda spec, codes, ids: ingest_wide("metabolites", spec, codes, ids),
     "immune": lambda spec, codes, ids: ingest_wide("immune", spec, codes, ids),
     "microbiome_counts": lambda spec, codes, ids: ingest_wide("microbiome_counts", spec, codes, ids),
+    "cns_measures": lambda spec, codes, ids: ingest_wide("cns_measures", spec, codes, ids),
 }
 
 

@@ -13,12 +13,41 @@ DERIVED_SHORT = {
     "income_equivalised_ln": ("ln equivalised income", "ln EUR/month"),
     "income_ridit": ("Income ridit", "ridit"),
 }
-_MARKERS = {"il6": ("IL-6", "ln pg/mL"), "crp": ("CRP", "ln mg/L"), "il1b": ("IL-1β", "ln pg/mL")}
+_MARKERS = {"il6": ("IL-6", "ln pg/mL"), "crp": ("CRP", "ln mg/L"), "il1b": ("IL-1β", "ln pg/mL"),
+            "nk_activity": ("NK-cell activity", "ln % lysis")}
 _METABOLITES = {"methylhistidine_1": "1-Methylhistidine", "alpha_glucose": "α-Glucose"}
+
+#: Biomarkers whose label and unit a config declares (the CNS measures): name -> (label,
+#: unit). Filled by :func:`first1000.config.load_config` and kept apart from the data
+#: schema, whose entries ingest expects as participant variables. Loading a config adds
+#: (or updates) its names and never removes another's, so a process that loads several
+#: configs (the tests) keeps the labels of each.
+_DECLARED: dict[str, tuple[str, str]] = {}
+
+
+def declare_biomarkers(biomarkers: dict[str, tuple[str, str]]) -> None:
+    """Declare the label and unit of biomarkers: name -> (label, unit)."""
+    _DECLARED.update(biomarkers)
+
+
+def measure_biomarkers(measures: dict) -> dict[str, tuple[str, str]]:
+    """Biomarkers of declared measures (``preparation.cns.measures``): name -> (label, unit).
+
+    Per measure ``{measure}`` in its declared unit (``{measure}_ln``, ln of that unit, with
+    ``log: true``), then ``{measure}_z``, the within-cohort z-score of that value.
+    """
+    out = {}
+    for measure, spec in measures.items():
+        unit = f"ln {spec['unit']}" if spec.get("log") else spec["unit"]
+        out[f"{measure}_ln" if spec.get("log") else measure] = (spec["label"], unit)
+        out[f"{measure}_z"] = (spec["label"], f"SD of {unit}")
+    return out
 
 
 def biomarker_label(name: str) -> tuple[str, str] | None:
     """(label, unit) of a prepared biomarker, from its name; None if not a biomarker name."""
+    if name in _DECLARED:
+        return _DECLARED[name]
     if m := re.fullmatch(r"hair_cortisol_(\w+)_ln", name):
         return f"Hair cortisol, {m.group(1).upper()}", "ln pg/mg"
     if name == "telomere_ts_ln":

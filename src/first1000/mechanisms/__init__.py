@@ -11,6 +11,7 @@ clock CpGs of a methylation matrix).
 
 from first1000.mechanisms import (epigenetic_age, hpa, immune, metabolites, methylation, microbiome,
                                   mitochondria, telomeres)
+from first1000.mechanisms import cns
 
 #: mechanism -> (module, the ingest table it reads)
 PREPARERS = {
@@ -22,6 +23,7 @@ PREPARERS = {
     "mitochondria": (mitochondria, "mtdna_qpcr"),
     "epigenetic_age": (epigenetic_age, "methylation_matrix"),
     "microbiome": (microbiome, "microbiome_counts"),
+    "cns": (cns, "cns_measures"),
 }
 
 #: Mechanisms whose preparation also reads the harmonised participants (clinical ages).

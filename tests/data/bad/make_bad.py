@@ -260,6 +260,27 @@ def main():
     table("qp_unknown_sample.csv", qp, wells(lambda w: (w[8].__setitem__(1, "ZZ-950"), w[9].__setitem__(1, "ZZ-950"))))
     table("qp_empty_plate.csv", qp, wells(lambda w: w[7].__setitem__(0, "")))
     mechanism_inputs()
+    cns_inputs()
+
+
+def cns_inputs():
+    """CNS measures (a lab's MRI export): a valid table, then values outside the declared
+    plausibility limits (a unit slip), a 0 in a measure analysed on the log scale and a
+    text note in a number column."""
+    mri = ["pid", "amy_r_mm3", "hipp_mm3", "dmn_fc_z"]
+    base = [["BX-101", "1520.4", "3890.2", "0.31"], ["BX-102", "1611.0", "4012.7", "0.12"],
+            ["BX-103", "1490.0", "3755.1", "0.22"], ["BX-104", "1702.3", "4150.0", "0.05"]]
+
+    def edited(*edits):
+        out = [list(r) for r in base]
+        for row, col, value in edits:
+            out[row][mri.index(col)] = value
+        return out
+
+    table("n_mri.csv", mri, base)
+    table("n_out_of_range.csv", mri, edited((1, "amy_r_mm3", "16110"), (3, "amy_r_mm3", "1.7023")))
+    table("n_log_not_positive.csv", mri, edited((2, "hipp_mm3", "0")))
+    table("n_text.csv", mri, edited((1, "dmn_fc_z", "motion artefact")))
 
 
 def mechanism_inputs():
