@@ -117,6 +117,7 @@ DIVERGING_CMAP: str = getattr(_style, "DIVERGING_CMAP", "PuOr")
 
 MINUS = "\u2212"
 _SUPPRESSED = re.compile(r"^\s*<\s*(\d+(?:\.\d+)?)\s*$")
+_LOWER_BOUND = re.compile(r"^\s*>\s*(\d+(?:\.\d+)?)\s*$")
 _MISSING_FILL = "#EBEBEB"  # suppressed / missing heatmap cells
 
 
@@ -138,10 +139,16 @@ def _counts(values: pd.Series) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Parse a count column that may hold suppressed cells ("<5").
 
     Returns (value as float, NaN when suppressed or missing; upper bound of a suppressed
-    count, NaN otherwise; display text: "406", "<5" or "NA").
+    count, NaN otherwise; display text: "406", "<5" or "NA"). A lower bound (">306", the
+    complement of a suppressed count) is NaN with that text.
     """
     vals, bounds, texts = [], [], []
     for v in values.tolist():
+        if isinstance(v, str) and _LOWER_BOUND.match(v):  # ">306": the complement of a suppressed count
+            vals.append(np.nan)
+            bounds.append(np.nan)
+            texts.append(v.strip())
+            continue
         m = _SUPPRESSED.match(str(v)) if isinstance(v, str) else None
         if m:
             vals.append(np.nan)

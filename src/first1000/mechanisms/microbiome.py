@@ -150,6 +150,27 @@ def prepare_counts(counts: pd.DataFrame, *, min_depth: float = 10_000, min_preva
     return clr(replaced), diversity, report
 
 
+#: Fewest samples for which the QC table reports the 5th/95th percentiles of the depth
+#: (as for hair cortisol, :data:`first1000.mechanisms.hpa.TAIL_MIN_N`); quartiles need 5.
+DEPTH_TAIL_MIN_N = 20
+DEPTH_QUARTILE_MIN_N = 5
+
+
+def depth_summary(depth: pd.Series) -> dict:
+    """Quartiles (>= 5 samples) and 5th/95th percentiles (>= 20) of the reads per sample.
+
+    Interpolated quantiles of all samples (before the depth filter), for the QC figure's
+    depth box; NaN for smaller cohorts, so that no single sample's depth is reported.
+    """
+    x = pd.to_numeric(depth, errors="coerce").dropna().to_numpy(float)
+    out = dict(depth_p05=np.nan, depth_q1=np.nan, depth_q3=np.nan, depth_p95=np.nan)
+    if len(x) >= DEPTH_QUARTILE_MIN_N:
+        out["depth_q1"], out["depth_q3"] = (float(v) for v in np.quantile(x, [0.25, 0.75]))
+    if len(x) >= DEPTH_TAIL_MIN_N:
+        out["depth_p05"], out["depth_p95"] = (float(v) for v in np.quantile(x, [0.05, 0.95]))
+    return out
+
+
 def prepare(tables: dict[str, pd.DataFrame], settings: dict):
     """The ``microbiome`` mechanism: per cohort, :func:`prepare_counts` on the wide counts.
 
@@ -158,8 +179,9 @@ def prepare(tables: dict[str, pd.DataFrame], settings: dict):
     (standard column names) whose CLR value is a biomarker (``{taxon}_clr``). Biomarkers:
     ``shannon`` and the chosen ``{taxon}_clr``; samples below the depth filter get none.
     QC per cohort: the samples and taxa in, removed and kept by each filter, the zero
-    replacement, the log base of the Shannon index, and which chosen taxa the prevalence
-    filter removed (their CLR is missing).
+    replacement, the log base of the Shannon index, which chosen taxa the prevalence
+    filter removed (their CLR is missing), and the reads per sample before the depth
+    filter (median; quartiles and 5th/95th percentiles, :func:`depth_summary`).
     """
     taxa = list(settings.get("taxa", []))
     frames, qc = [], []
@@ -185,5 +207,5 @@ def prepare(tables: dict[str, pd.DataFrame], settings: dict):
         dropped = [t for t in taxa if t not in values.columns]
         qc.append(dict(cohort=cohort, **report, n_taxa_chosen=len(taxa),
                        chosen_taxa_removed=", ".join(dropped),
-                       median_depth=float(counts.sum(axis=1).median())))
+                       median_depth=float(counts.sum(axis=1).median()), **depth_summary(counts.sum(axis=1))))
     return pd.concat(frames, ignore_index=True), pd.DataFrame(qc)
