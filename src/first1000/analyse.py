@@ -30,6 +30,8 @@ META = "meta"
 ASSOCIATION_COLUMNS = ["cohort", "mechanism", "predictor", "response", "model", "n", "estimate", "se",
                        "ci_low", "ci_high", "p", "q", "family", "covariates", "unit", "status"]
 HETEROGENEITY_COLUMNS = ["k", "i2", "tau2", "q_het", "q_het_p", "direction"]
+#: Percent difference per unit of the predictor, for biomarkers analysed on the ln scale.
+PERCENT_COLUMNS = ["percent_difference", "percent_ci_low", "percent_ci_high"]
 MEDIATION_COLUMNS = ["cohort", "exposure", "mediator", "outcome", "effect", "scale", "estimate", "se", "ci_low",
                      "ci_high", "p", "q", "n", "n_boot", "contrast", "a0", "a1", "ci_method", "seed", "covariates",
                      "status"]
@@ -41,18 +43,26 @@ def analysis_table(participants: pd.DataFrame, biomarkers: pd.DataFrame) -> pd.D
                               validate="one_to_one")
 
 
-def cohort_subsets(table: pd.DataFrame, covariates: list[str]):
-    """(cohort name, data, covariates) per cohort, then pooled with cohort as covariate."""
+def cohort_subsets(table: pd.DataFrame, covariates: list[str], optional=()):
+    """(cohort name, data, covariates) per cohort, then pooled with cohort as covariate.
+
+    ``optional`` covariates (e.g. hair washing for hair cortisol) are added in each cohort
+    that recorded them (any non-missing value), and in the pooled model when every
+    cohort recorded them.
+    """
     cohorts = sorted(table.cohort.unique())
+    optional = [v for v in optional if v not in covariates and v in table]
+    recorded = {c: [v for v in optional if table.loc[table.cohort == c, v].notna().any()] for c in cohorts}
     for cohort in cohorts:
-        yield cohort, table[table.cohort == cohort], covariates
+        yield cohort, table[table.cohort == cohort], [*covariates, *recorded[cohort]]
     if len(cohorts) > 1:
-        yield POOLED, table, [*covariates, "cohort"]
+        common = [v for v in optional if all(v in recorded[c] for c in cohorts)]
+        yield POOLED, table, [*covariates, *common, "cohort"]
 
 
 def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
                  data_schema: dict, meta: dict | None = None, missing_data: dict | None = None,
-                 seed: int = 0) -> pd.DataFrame:
+                 seed: int = 0, optional_covariates=()) -> pd.DataFrame:
     """All exposure->biomarker and biomarker->outcome models of one mechanism.
 
     ``missing_data`` (the config's ``missing_data``): with ``method:
@@ -64,12 +74,13 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
     predictor), so results are reproducible and independent of the other models. The
     table then also has ``m`` and ``fmi`` (fraction of missing information); ``n``
     counts all analysed rows. Otherwise complete cases (:func:`fit_association`).
+    ``optional_covariates``: see :func:`cohort_subsets`.
     """
     mi = (missing_data or {}).get("method") == "multiple_imputation"
     if mi:
         from first1000.stats.imputation import fit_association_mi
     rows = []
-    for cohort, data, covs in cohort_subsets(table, covariates):
+    for cohort, data, covs in cohort_subsets(table, covariates, optional_covariates):
         models = [(b, e, "gaussian") for b in spec["biomarkers"] for e in spec["exposures"]]
         for outcome in spec.get("outcomes", []):
             family = "binomial" if data_schema.get(outcome, {}).get("type") == "binary" else "gaussian"
@@ -102,6 +113,39 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
     return out
 
 
+def sensitivity_associations(table: pd.DataFrame, main: pd.DataFrame, analyses: list[dict], **kwargs
+                             ) -> pd.DataFrame:
+    """The mechanism's association models re-fitted under each sensitivity analysis.
+
+    An analysis either replaces biomarkers by alternative columns of the prepared table
+    (``replace: {biomarker: column}``, e.g. winsorised values) or excludes the
+    participants flagged in a column (``exclude: column``, e.g. CRP > 10 mg/L). Every
+    row is set beside the main analysis's estimate, interval and n of the same model
+    (``*_main``); ``kwargs`` are those of :func:`associations`.
+    """
+    frames = []
+    keys = ["cohort", "predictor", "response"]
+    reference = main[[*keys, "n", "estimate", "ci_low", "ci_high"]].rename(
+        columns={c: f"{c}_main" for c in ("n", "estimate", "ci_low", "ci_high")})
+    for analysis in analyses:
+        data = table
+        if analysis.get("exclude"):
+            data = data[~data[analysis["exclude"]].astype("boolean").fillna(False).to_numpy(dtype=bool)]
+        replace = analysis.get("replace", {})
+        if replace:
+            data = data.assign(**{biomarker: data[column] for biomarker, column in replace.items()})
+        out = associations(data, **kwargs)
+        if replace:  # only the models of the replaced biomarkers
+            out = out[out.predictor.isin(list(replace)) | out.response.isin(list(replace))]
+        out = out.merge(reference, on=keys, how="left", validate="one_to_one")
+        out.insert(0, "description", analysis["description"])
+        out.insert(0, "analysis", analysis["name"])
+        frames.append(out)
+    if not frames:
+        return pd.DataFrame(columns=["analysis", "description", *ASSOCIATION_COLUMNS])
+    return pd.concat(frames, ignore_index=True)
+
+
 def combine_cohorts(out: pd.DataFrame, meta: dict | None = None) -> pd.DataFrame:
     """Per-cohort (and pooled) association rows -> plus meta-analysis rows, FDR, column order.
 
@@ -110,7 +154,7 @@ def combine_cohorts(out: pd.DataFrame, meta: dict | None = None) -> pd.DataFrame
     meta-analysis of the same per-cohort estimates.
     """
     out = out[out.cohort != META].reset_index(drop=True)
-    out = out.drop(columns=["q", *HETEROGENEITY_COLUMNS], errors="ignore")
+    out = out.drop(columns=["q", *HETEROGENEITY_COLUMNS, *PERCENT_COLUMNS], errors="ignore")
     cohorts = sorted(c for c in out.cohort.unique() if c != POOLED)
     if len(cohorts) > 1:
         meta = meta or {"method": "REML", "knapp_hartung": False}
@@ -118,8 +162,26 @@ def combine_cohorts(out: pd.DataFrame, meta: dict | None = None) -> pd.DataFrame
     out["q"] = np.nan
     for cohort, index in out.groupby("cohort", sort=False).groups.items():
         out.loc[index, "q"] = bh_fdr(out.loc[index, "p"].to_numpy(dtype=float))
-    front = ASSOCIATION_COLUMNS + [c for c in HETEROGENEITY_COLUMNS if c in out]
+    out = with_percent_difference(out)
+    front = ASSOCIATION_COLUMNS + [c for c in HETEROGENEITY_COLUMNS if c in out] + PERCENT_COLUMNS
     return out.reindex(columns=front + [c for c in out.columns if c not in front])
+
+
+def with_percent_difference(out: pd.DataFrame) -> pd.DataFrame:
+    """Add the percent difference in a log-scale biomarker per unit of the predictor.
+
+    For a linear model of ln(biomarker), ``100 * (exp(b) - 1)`` is the percent difference
+    in the biomarker's geometric mean per unit of the predictor (telomere studies report
+    T/S this way); the interval is the transformed CI. Blank for responses not on the
+    natural-log scale (the ``unit`` column starts with "ln ") and for logistic models.
+    """
+    out = out.copy()
+    unit = out["unit"].astype("string").fillna("")
+    log_scale = (out["family"] == "gaussian").to_numpy() & unit.str.startswith("ln ").to_numpy(dtype=bool)
+    for column, source in zip(PERCENT_COLUMNS, ("estimate", "ci_low", "ci_high")):
+        values = pd.to_numeric(out[source], errors="coerce").to_numpy(dtype=float)
+        out[column] = np.where(log_scale, 100 * np.expm1(values), np.nan)
+    return out
 
 
 def meta_rows(per_cohort: pd.DataFrame, cohorts: list[str], method: str = "REML",
@@ -128,6 +190,11 @@ def meta_rows(per_cohort: pd.DataFrame, cohorts: list[str], method: str = "REML"
     meta = meta_analyse(per_cohort, by=("predictor", "response"), study="cohort", method=method,
                         knapp_hartung=knapp_hartung, study_order=cohorts)
     first = per_cohort.drop_duplicates(["predictor", "response"]).set_index(["predictor", "response"])
+    # Cohorts may adjust for different sets (e.g. hair covariates where recorded): list each.
+    sets = per_cohort.groupby(["predictor", "response"], sort=False).apply(
+        lambda g: g.covariates.iloc[0] if g.covariates.nunique() <= 1
+        else "; ".join(f"{c}: {v}" for c, v in zip(g.cohort, g.covariates)), include_groups=False)
+    first = first.assign(covariates=sets.reindex(first.index))
     n = per_cohort[per_cohort.status == "ok"].groupby(["predictor", "response"]).n.sum()
     keys = pd.MultiIndex.from_frame(meta[["predictor", "response"]])
     out = pd.DataFrame({

@@ -35,6 +35,18 @@ that the files and effects above keep their values:
   clock CpGs, whose betas track the clinical gestational age;
 * an infant gut microbiome count table (25 genera, Dirichlet-multinomial).
 
+A third stream per cohort (:func:`_third_rng`) adds:
+
+* hair-sample covariates: washes per week, chemically treated hair and corticosteroid
+  use in ghent, corticosteroid use only in rotterdam (no effect on cortisol planted);
+* maternal CMV IgG serostatus (45 % positive) in both cohorts;
+* IL-1β (about a third below detection, no exposure effect) and NK-cell activity
+  (% lysis), which is higher in CMV-positive mothers and, among them only, lower with
+  EPDS (planted effect modification by CMV serostatus);
+* a rotterdam neonatal brain MRI sub-study (about half): right amygdala volume (mm³,
+  larger with EPDS), hippocampal volume (mm³) and default-mode-network connectivity
+  (Fisher z), neither of the last two related to any exposure.
+
 The SES index the effects are planted on is the one the pipeline computes: the mean of
 within-cohort z-scores (SD with ddof=1) of the ISCED 2011 level, ln OECD-equivalised
 household income (band midpoints declared in ``config/cohorts/*.yaml``) and the
@@ -66,6 +78,14 @@ RESILIENCE_ON_TELOMERES = {"ghent": 0.06, "rotterdam": 0.14}
 EPDS_ON_NR3C1 = 0.025  # M-value per EPDS point
 EPDS_ON_IL6 = 0.015  # ln pg/mL per EPDS point
 EPDS_ON_LACTATE = -0.012  # ln umol/L per EPDS point
+# Third stream (see the module docstring): NK-cell activity lower with EPDS among CMV
+# seropositive mothers only (planted effect modification), neonatal amygdala volume
+# larger with EPDS (rotterdam MRI sub-study).
+EPDS_ON_NK_CMV_POSITIVE = -0.025  # ln % lysis per EPDS point, CMV IgG positive
+CMV_ON_NK = 0.15  # ln % lysis, CMV positive vs negative
+CMV_PREVALENCE = 0.45
+EPDS_ON_AMYGDALA = 6.0  # mm3 per EPDS point (right amygdala, neonatal MRI; larger than published, for power)
+MRI_SHARE = 0.5  # rotterdam participants with a neonatal MRI
 
 NR3C1_CPGS = [
     "cg04111177", "cg15910486", "cg18068240", "cg15645634",
@@ -131,6 +151,11 @@ def ewas_cpg_ids() -> list[str]:
 def _extra_rng(seed: int, index: int) -> np.random.Generator:
     """The second random stream of cohort ``index`` (additions after the first release)."""
     return np.random.default_rng(np.random.SeedSequence([seed, 1000 + index]))
+
+
+def _third_rng(seed: int, index: int) -> np.random.Generator:
+    """The third random stream of cohort ``index`` (hair covariates, CMV, IL-1β, NK, MRI)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 2000 + index]))
 
 
 def _allocate(rng, totals, k, lo, hi):
@@ -327,12 +352,15 @@ class _ClockBetas:
 _clock_betas = _ClockBetas()
 
 
-def simulate_cohort(rng: np.random.Generator, cohort: str, n: int, extra: np.random.Generator | None = None):
+def simulate_cohort(rng: np.random.Generator, cohort: str, n: int, extra: np.random.Generator | None = None,
+                    third: np.random.Generator | None = None):
     """Return ({file name: DataFrame}, participant IDs) for one cohort, in its own coding.
 
-    ``extra``: the second random stream (the additions listed in the module docstring).
+    ``extra``, ``third``: the second and third random streams (the additions listed in
+    the module docstring).
     """
     extra = extra if extra is not None else np.random.default_rng(0)
+    third = third if third is not None else np.random.default_rng(1)
     people = _simulate_people(rng, n, cohort)
     ghent = cohort == "ghent"
     ids = (
@@ -394,6 +422,21 @@ def simulate_cohort(rng: np.random.Generator, cohort: str, n: int, extra: np.ran
         participants["apgar_5"] = apgar
         for name, column in (("pe", "pre_eclampsie"), ("gh", "zwangerschapshypertensie"), ("gdm", "gdm")):
             participants[column] = complications[name]
+
+    # Third stream: hair-sample covariates (ghent all three, rotterdam corticosteroids
+    # only), maternal CMV serostatus (both).
+    washes = np.clip(np.round(third.gamma(4.0, 0.9, size=n)), 0, 21).astype(int)
+    treated = third.random(n) < 0.3
+    steroids = third.random(n) < 0.05
+    cmv = third.random(n) < CMV_PREVALENCE
+    if ghent:
+        participants["haarwassen_per_week"] = washes
+        participants["haar_gekleurd"] = np.where(treated, "ja", "nee")
+        participants["corticosteroiden"] = np.where(steroids, "ja", "nee")
+        participants["cmv_igg"] = np.where(cmv, "positief", "negatief")
+    else:
+        participants["corticosteroiden"] = steroids.astype(int)
+        participants["cmv_igg"] = cmv.astype(int)
 
     # Hair cortisol segments, sampled at delivery; 1 cm of hair ~ 1 month.
     has_hair = rng.random(n) < 0.9
@@ -484,6 +527,14 @@ def simulate_cohort(rng: np.random.Generator, cohort: str, n: int, extra: np.ran
         "il6_pg_ml": np.where(il6 < 0.4, "<LOD", np.char.mod("%.3f", il6)),
         "crp_mg_l": np.round(crp, 2), "cd4_cd8_ratio": np.round(cd4cd8, 3),
     })
+    # Third stream: IL-1β (about a third below detection, no exposure effect) and NK-cell
+    # activity (% lysis; lower with EPDS among CMV seropositive mothers only).
+    il1b = np.exp(np.log(0.3) + third.normal(scale=0.8, size=len(imm_idx)))
+    cmv_imm = cmv[imm_idx]
+    ln_nk = (np.log(25.0) + CMV_ON_NK * cmv_imm + EPDS_ON_NK_CMV_POSITIVE * cmv_imm * (epds_imm - 7)
+             + third.normal(scale=0.35, size=len(imm_idx)))
+    immune["il1b_pg_ml"] = np.where(il1b < 0.2, "<LOD", np.char.mod("%.3f", il1b))
+    immune["nk_lysis_pct"] = np.round(np.clip(np.exp(ln_nk), 1.0, 95.0), 1)
 
     # Infant gut microbiome (stool at about 1 month): 25 genera, Dirichlet-multinomial counts.
     mb_idx = np.flatnonzero(extra.random(n) < 0.7)
@@ -493,6 +544,19 @@ def simulate_cohort(rng: np.random.Generator, cohort: str, n: int, extra: np.ran
     reads = np.array([extra.multinomial(d, p / p.sum()) for d, p in zip(depth, shares)])
     microbiome = pd.DataFrame(reads, columns=GENERA)
     microbiome.insert(0, id_col, [ids[i] for i in mb_idx])
+
+    # Third stream: a neonatal brain MRI sub-study in rotterdam (generic CNS table).
+    brain = None
+    if not ghent:
+        mri_idx = np.flatnonzero(third.random(n) < MRI_SHARE)
+        male_mri = people.male.to_numpy()[mri_idx]
+        brain = pd.DataFrame({
+            "id": [ids[i] for i in mri_idx],
+            "amygdala_vol_r_mm3": np.round(620 + 25 * male_mri + EPDS_ON_AMYGDALA * (people.epds.to_numpy()[mri_idx] - 7)
+                                           + third.normal(scale=55, size=len(mri_idx)), 1),
+            "hippocampus_vol_mm3": np.round(1450 + 60 * male_mri + third.normal(scale=110, size=len(mri_idx)), 1),
+            "dmn_fc_z": np.round(0.28 + third.normal(scale=0.09, size=len(mri_idx)), 3),
+        })
 
     if ghent:
         files = {
@@ -507,6 +571,7 @@ def simulate_cohort(rng: np.random.Generator, cohort: str, n: int, extra: np.ran
             "telomere_qpcr.xlsx": qpcr, "methylation_nr3c1.parquet": methylation,
             "methylation_ewas.parquet": ewas, "metabolites.tsv": metabolites,
             "immune.tsv": immune, "mtdna_qpcr.tsv": mtdna, "microbiome.tsv": microbiome,
+            "brain_mri.tsv": brain,
         }
     return files, people
 
@@ -584,7 +649,8 @@ def truth(seed: int, sizes: dict[str, int]) -> dict:
     ]
     null = ["formate_ln", "succinate_ln", "methylhistidine_1_ln", "alpha_glucose_ln",
             "dimethylamine_ln", "pyruvate_ln", "crp_ln", "cd4_cd8_ln_ratio", "mtdna_content_ln",
-            "epigenetic_ga_acceleration", "shannon", "bifidobacterium_clr", "bacteroides_clr"] + [
+            "epigenetic_ga_acceleration", "shannon", "bifidobacterium_clr", "bacteroides_clr", "il1b_ln",
+            "hippocampus_volume", "dmn_connectivity"] + [
         f"{cpg}_m" for cpg in NR3C1_CPGS if cpg not in NR3C1_PLANTED
     ]
     return {
@@ -602,6 +668,14 @@ def truth(seed: int, sizes: dict[str, int]) -> dict:
             total=SES_DIRECT_ON_BIRTH_WEIGHT + SES_ON_CORTISOL_T3 * CORTISOL_T3_ON_BIRTH_WEIGHT,
             unit="g per unit of the SES index",
         )],
+        "single_cohort": [dict(
+            cohort="rotterdam", predictor="epds", response="amygdala_volume_right", mechanism="cns",
+            estimate=EPDS_ON_AMYGDALA, unit="mm3 per EPDS point",
+        )],
+        "effect_modification": [dict(
+            exposure="epds", biomarker="nk_activity_ln", modifier="cmv_seropositive",
+            estimate_by_stratum={"0": 0.0, "1": EPDS_ON_NK_CMV_POSITIVE}, unit="ln % lysis per EPDS point",
+        )],
         "no_effect": null,
         "epigenome_wide": {"planted_cpgs": [f"cg90{k:07d}" for k in range(10)],
                            "exposure": "epds", "estimate": EPDS_ON_NR3C1, "unit": "M-value per EPDS point"},
@@ -614,7 +688,8 @@ def simulate(out, seed: int = DEMO_SEED, sizes: dict[str, int] | None = None) ->
     sizes = sizes or {"ghent": 450, "rotterdam": 550}
     root = np.random.SeedSequence(seed)
     for index, (child, cohort) in enumerate(zip(root.spawn(len(sizes)), sizes)):
-        files, _ = simulate_cohort(np.random.default_rng(child), cohort, sizes[cohort], _extra_rng(seed, index))
+        files, _ = simulate_cohort(np.random.default_rng(child), cohort, sizes[cohort], _extra_rng(seed, index),
+                                   _third_rng(seed, index))
         for name, df in files.items():
             _write(df, out / cohort / name)
     _write(annotation(seed), out / "methylation_annotation.tsv")

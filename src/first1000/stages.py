@@ -25,8 +25,12 @@ from first1000.mechanisms import PREPARERS
 COUNT_COLUMNS = ("n", "n_missing", "n_below_loq", "n_below_lod", "n_outliers", "n_failed_replicate_qc",
                  "n_samples", "n_clipped", "n_segments_outside_windows", "n_dropped_replicates",
                  "n_single_replicate", "n_repeated", "n_prorated", "n_values_mean_imputed",
-                 "n_samples_removed", "n_samples_kept", "n_samples_in")
+                 "n_samples_removed", "n_samples_kept", "n_samples_in", "n_above_limit")
 
+
+#: part -> (its complement, the total): when the part is suppressed the complement would
+#: give it back (total - complement), so it is shown as a bound instead.
+COMPLEMENTS = {"n_samples_removed": ("n_samples_kept", "n_samples_in")}
 
 LOG = logging.getLogger("first1000")
 
@@ -64,9 +68,16 @@ def suppress_small_counts(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     too, since count = percentage × n would give the count back.
     """
     table = table.copy()
+    for part, (complement, total) in COMPLEMENTS.items():  # secondary suppression, before the counts change
+        if {part, complement, total} <= set(table.columns):
+            small = table[part].notna() & (table[part] > 0) & (table[part] < min_cell)
+            if small.any():
+                table[complement] = table[complement].astype(object)
+                table.loc[small, complement] = [f">{int(t) - min_cell}" for t in table.loc[small, total]]
     for column in COUNT_COLUMNS:
         if column in table:
-            small = table[column].notna() & (table[column] > 0) & (table[column] < min_cell)
+            counts = pd.to_numeric(table[column], errors="coerce")  # bounds already set stay
+            small = counts.notna() & (counts > 0) & (counts < min_cell)
             if small.any():
                 table[column] = table[column].astype(object)
                 table.loc[small, column] = f"<{min_cell}"
@@ -116,7 +127,9 @@ def check_inputs(cfg, key_file) -> None:
 
 
 # --------------------------------------------------------------------------- harmonise
-def harmonise(config, participants, output, summary, table1, ses_weights):
+def harmonise(config, participants, output, summary, table1, ses_weights, harmonisation=(), mood_qc=None):
+    """``harmonisation``: the cohorts' harmonisation reports, for the mood QC table ``mood_qc``."""
+    from first1000.mechanisms import mood
     from first1000.table1 import table1 as make_table1
 
     cfg = load_config(config)
@@ -140,6 +153,9 @@ def harmonise(config, participants, output, summary, table1, ses_weights):
                 sd=float(values.std(ddof=1)) if numeric else None,
             ))
     write_tsv(suppress_small_counts(pd.DataFrame(rows), min_cell), summary)
+    if mood_qc:
+        reports = pd.concat([pd.read_csv(p, sep="\t") for p in harmonisation], ignore_index=True)
+        write_tsv(suppress_small_counts(mood.qc_table(table, reports, cfg["_data_schema"]), min_cell), mood_qc)
 
 
 # --------------------------------------------------------------------------- mechanisms
@@ -181,10 +197,40 @@ def associate(config, mechanism, participants, biomarkers, output):
 
         check_settings(cfg)
     result = analyse.associations(table, mechanism, spec, covariates, cfg["_data_schema"], cfg["meta_analysis"],
-                                  missing_data=missing_data, seed=cfg["seed"])
+                                  missing_data=missing_data, seed=cfg["seed"],
+                                  optional_covariates=optional_covariates(cfg, mechanism))
     write_tsv(result, output)
     LOG.info("%s: %d models, %d not fitted (%s)", mechanism, len(result), int((result.status != "ok").sum()),
              missing_data["method"].replace("_", " "))
+
+
+def optional_covariates(cfg, mechanism) -> list[str]:
+    """Covariates the mechanism adds where a cohort recorded them (e.g. hair washing)."""
+    module, _ = PREPARERS[mechanism]
+    found = getattr(module, "optional_covariates", None)
+    return found(cfg["preparation"].get(mechanism, {})) if found else []
+
+
+def sensitivity_analyses(cfg, mechanism) -> list[dict]:
+    """The mechanism's declared sensitivity analyses (e.g. winsorised cortisol)."""
+    module, _ = PREPARERS[mechanism]
+    found = getattr(module, "sensitivity_analyses", None)
+    return found(cfg["preparation"].get(mechanism, {})) if found else []
+
+
+def associate_sensitivity(config, mechanism, participants, biomarkers, associations, output):
+    """Association models re-fitted under the mechanism's sensitivity analyses."""
+    from first1000 import analyse
+
+    cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
+    analyses = sensitivity_analyses(cfg, mechanism)
+    main = pd.read_csv(associations, sep="\t")
+    result = analyse.sensitivity_associations(
+        table, main, analyses, mechanism=mechanism, spec=spec, covariates=covariates,
+        data_schema=cfg["_data_schema"], meta=cfg["meta_analysis"], missing_data=cfg["missing_data"],
+        seed=cfg["seed"], optional_covariates=optional_covariates(cfg, mechanism))
+    write_tsv(result, output)
+    LOG.info("%s: %d sensitivity analyses, %d models", mechanism, len(analyses), len(result))
 
 
 def mediate(config, mechanism, participants, biomarkers, effects, paths, sensitivity):
@@ -277,6 +323,33 @@ def forest_figure(config, mechanism, variable, associations, png, svg):
     colours = cohort_colours([*sorted(study_labels(cfg)), POOLED, "meta"])
     fig = forest_plot(rows, title=title, labels=labels, colours=colours)
     save_figure(fig, png, svg)
+
+
+def sensitivity_forest_figure(config, mechanism, associations, sensitivity, png, svg):
+    """Main analysis beside each sensitivity analysis, exposure -> biomarker models, at the
+    summary level (meta-analysis, else pooled, else the single cohort)."""
+    from first1000.figures import cohort_colours, forest_plot, save_figure
+
+    cfg = load_config(config)
+    main = pd.read_csv(associations, sep="\t")
+    alt = pd.read_csv(sensitivity, sep="\t")
+    level = next(c for c in ("meta", POOLED, *sorted(main.cohort.unique())) if (main.cohort == c).any())
+    exposures = cfg["mechanisms"][mechanism]["exposures"]
+    # The entries are keyed "1 main", "2 <analysis>", ... so that the main analysis comes first.
+    keep = main[(main.cohort == level) & main.predictor.isin(exposures)].assign(cohort="1 main")
+    names = {"1 main": "Main analysis"}
+    frames = [keep]
+    for i, (name, rows) in enumerate(alt.groupby("analysis", sort=False), start=2):
+        rows = rows[(rows.cohort == level) & rows.predictor.isin(exposures)]
+        text = str(rows.description.iloc[0]) if len(rows) else name
+        names[f"{i} {name}"] = text[:1].upper() + text[1:]
+        frames.append(rows.drop(columns=["analysis", "description"]).assign(cohort=f"{i} {name}"))
+    table = pd.concat(frames, ignore_index=True)
+    labels = {**_labels(cfg, table), **names}
+    where = {"meta": "meta-analysis", POOLED: "pooled cohorts"}.get(level, study_labels(cfg).get(level, level))
+    title = f"{cfg['mechanisms'][mechanism].get('label', mechanism)}: sensitivity analyses ({where})"
+    colours = cohort_colours(names)
+    save_figure(forest_plot(table, title=title, labels=labels, colours=colours), png, svg)
 
 
 #: The natural-effect decomposition drawn in the figures: TE = PNDE + TNIE (VanderWeele 2015).
@@ -405,26 +478,54 @@ def volcano_figure(config, mechanism, exposure, associations, png, svg):
 
 
 def qc_figure(config, mechanism, qc, png, svg):
-    """The mechanism's QC figure: hair cortisol by window, or the calibrator control chart."""
+    """The mechanism's QC figure, drawn from its aggregate QC table only.
+
+    hpa: hair cortisol by window; telomeres, mitochondria: the calibrator control chart;
+    metabolites, immune: % below the detection limit per marker; methylation: β per
+    candidate CpG; epigenetic_age: the clock's CpGs measured and its agreement;
+    microbiome: depth and the depth/prevalence filters; any other mechanism: median and
+    IQR per measure and cohort (:func:`first1000.figures.qc.measure_summary`).
+    """
     from first1000.figures import save_figure
+    from first1000.figures import qc as qc_figures
     from first1000.figures.mechanism import calibrator_control_chart, cortisol_by_window
 
     cfg = load_config(config)
     table = pd.read_csv(qc, sep="\t")
     labels = study_labels(cfg)
+    settings = cfg.get("preparation", {}).get(mechanism) or {}
+    name = cfg["mechanisms"].get(mechanism, {}).get("label", mechanism) if "mechanisms" in cfg else mechanism
     if mechanism == "hpa":
-        settings = cfg["preparation"]["hpa"]
         fig = cortisol_by_window(table, windows=list(settings["windows"]), loq=settings.get("loq"), labels=labels,
                                  title="Hair cortisol by exposure window")
     elif mechanism == "telomeres":
         fig = calibrator_control_chart(table, labels=labels, title="Inter-run calibrator per plate")
+    elif mechanism == "mitochondria":
+        fig = qc_figures.qpcr_control_chart(table, ratio_column="calibrator_mt_n", ratio_label="Calibrator mt/n",
+                                            delta_label="Calibrator \u0394Ct, mt \u2212 nuclear", labels=labels,
+                                            title="Inter-run calibrator per plate (mtDNA qPCR)")
+    elif mechanism in ("metabolites", "immune"):
+        markers = table[qc_figures.name_column(table)].astype(str).unique() if len(table) else []
+        fig = qc_figures.below_limit_bars(table, max_pct=settings.get("lod_max_pct"), labels=labels,
+                                          name_labels=qc_figures.marker_labels(markers),
+                                          title=f"{name}: values below the detection limit")
+    elif mechanism == "methylation":
+        fig = qc_figures.cpg_summary(table, labels=labels, title=f"{name}: \u03b2 per CpG")
+    elif mechanism == "epigenetic_age":
+        fig = qc_figures.clock_coverage_figure(table, labels=labels, title=f"{name}: clock CpGs and agreement")
+    elif mechanism == "microbiome":
+        fig = qc_figures.microbiome_filters(table, labels=labels, title=f"{name}: depth and filters")
     else:
-        raise First1000Error(f"no QC figure is defined for mechanism {mechanism}")
+        try:
+            fig = qc_figures.measure_summary(table, labels=labels, title=f"{name}: QC summary")
+        except First1000Error as exc:
+            raise First1000Error(f"no QC figure can be drawn for mechanism {mechanism}: {exc}") from exc
     save_figure(fig, png, svg)
 
 
-#: Mechanisms with a QC figure (:func:`qc_figure`).
-QC_FIGURES = ("hpa", "telomeres")
+#: Mechanisms with a QC figure (:func:`qc_figure`): all of them (any mechanism without a
+#: figure of its own gets the generic median/IQR summary of its QC table).
+QC_FIGURES = tuple(PREPARERS)
 
 
 # --------------------------------------------------------------------------- epigenome-wide
@@ -623,7 +724,8 @@ def missingness(config, mechanism, participants, biomarkers, output):
 
 
 # --------------------------------------------------------------------------- report tables
-TABLE_TITLES = {"associations": "Associations", "mediation": "Mediation effects"}
+TABLE_TITLES = {"associations": "Associations", "mediation": "Mediation effects",
+                "sensitivity": "Sensitivity analyses"}
 
 
 def table_view(config, kind, mechanism, table, output):

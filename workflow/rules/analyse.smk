@@ -27,6 +27,33 @@ rule associate:
         "../scripts/associate.py"
 
 
+rule associate_sensitivity:
+    input:
+        participants="results/harmonised/participants.parquet",
+        biomarkers="results/prepared/{mechanism}.parquet",
+        associations="results/associations/{mechanism}.tsv",
+    output:
+        report(
+            "results/sensitivity/{mechanism}.tsv",
+            caption="../report/sensitivity.rst",
+            category="{mechanism}",
+            subcategory="Associations",
+            labels={"table": "sensitivity analyses of {mechanism}"},
+        ),
+    log:
+        "logs/sensitivity/{mechanism}.log",
+    benchmark:
+        "results/benchmarks/sensitivity/{mechanism}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(20),
+    script:
+        "../scripts/associate_sensitivity.py"
+
+
 rule mediate:
     input:
         participants="results/harmonised/participants.parquet",

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from first1000.errors import First1000Error
-from first1000.stages import QC_FIGURES
+from first1000.stages import QC_FIGURES, sensitivity_analyses
 from first1000.pipeline import (
     CONDA_ENV,
     analysed_mechanisms,
@@ -44,7 +44,7 @@ EWAS = CFG["epigenome_wide"]
 wildcard_constraints:
     cohort="|".join(COHORTS) or "none",
     mechanism="|".join(MECHANISMS) or "none",
-    table="hair_cortisol|telomere_qpcr|mtdna_qpcr|methylation_candidates|methylation_matrix|metabolites|immune|microbiome_counts",
+    table="hair_cortisol|telomere_qpcr|mtdna_qpcr|methylation_candidates|methylation_matrix|metabolites|immune|microbiome_counts|cns_measures",
     exposure=r"[a-z][a-z0-9_]*",
     mediator=r"[a-z][a-z0-9_]*",
     outcome=r"[a-z][a-z0-9_]*",
@@ -200,6 +200,9 @@ def all_outputs():
             ]
             if len(spec["biomarkers"]) > 1:
                 outputs.append(f"results/figures/{mechanism}/correlations.png")
+            if sensitivity_analyses(CFG, mechanism):
+                outputs.append(f"results/tables/sensitivity--{mechanism}.html")
+                outputs.append(f"results/figures/{mechanism}/sensitivity_analyses.png")
             if mechanism in QC_FIGURES:
                 outputs.append(f"results/figures/{mechanism}/qc.png")
         for path in mediation_paths(CFG, mechanism):

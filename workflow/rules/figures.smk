@@ -231,7 +231,7 @@ rule table_view:
     benchmark:
         "results/benchmarks/tables/{kind}--{mechanism}.tsv"
     wildcard_constraints:
-        kind="associations|mediation",
+        kind="associations|mediation|sensitivity",
     conda:
         CONDA_ENV
     threads: 1
@@ -240,3 +240,30 @@ rule table_view:
         runtime=scaled(10),
     script:
         "../scripts/table_view.py"
+
+
+rule sensitivity_forest:
+    input:
+        associations="results/associations/{mechanism}.tsv",
+        sensitivity="results/sensitivity/{mechanism}.tsv",
+    output:
+        png=report(
+            "results/figures/{mechanism}/sensitivity_analyses.png",
+            caption="../report/sensitivity_forest.rst",
+            category="{mechanism}",
+            subcategory="Associations",
+            labels={"figure": "sensitivity analyses"},
+        ),
+        svg="results/figures/{mechanism}/sensitivity_analyses.svg",
+    log:
+        "logs/figures/{mechanism}/sensitivity_analyses.log",
+    benchmark:
+        "results/benchmarks/figures/{mechanism}/sensitivity_analyses.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    script:
+        "../scripts/sensitivity_forest.py"

@@ -6,6 +6,9 @@ rule harmonise:
         participants=expand(
             "results/ingest/{cohort}/participants.parquet", cohort=COHORTS
         ),
+        harmonisation=expand(
+            "results/harmonisation/{cohort}_variables.tsv", cohort=COHORTS
+        ),
     output:
         participants="results/harmonised/participants.parquet",
         summary=report(
@@ -25,6 +28,12 @@ rule harmonise:
             caption="../report/ses_index.rst",
             category="1. Cohorts",
             labels={"table": "SES index weights"},
+        ),
+        mood_qc=report(
+            "results/qc/mood.tsv",
+            caption="../report/mood_qc.rst",
+            category="1. Cohorts",
+            labels={"table": "maternal mood QC"},
         ),
     log:
         "logs/harmonise/harmonise.log",

@@ -9,4 +9,6 @@ run(
     summary=snakemake.output.summary,
     table1=snakemake.output.table1,
     ses_weights=snakemake.output.ses_weights,
+    harmonisation=list(snakemake.input.harmonisation),
+    mood_qc=snakemake.output.mood_qc,
 )

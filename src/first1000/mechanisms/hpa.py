@@ -6,8 +6,15 @@ covers roughly the 3rd trimester, 3-6 cm the 2nd and 6-9 cm the 1st (Stalder et 
 midpoint; several segments in one window are averaged on the log scale, weighted by
 length. Values below the limit of quantification become LOQ/sqrt(2) (Hornung & Reed
 1990). Values beyond ``outlier_sd`` SD of ln cortisol (per cohort and window) are flagged
-in the QC table, not dropped. The QC table gives per cohort and window the median,
-quartiles and (with at least 20 values) the 5th and 95th percentiles in pg/mg.
+in the QC table, not dropped; ``hair_cortisol_{window}_ln_winsorised`` holds the values
+clipped to mean ± ``outlier_sd`` SD, which the sensitivity analysis
+(:func:`sensitivity_analyses`) puts in place of the main values. The QC table gives per
+cohort and window the median, quartiles and (with at least 20 values) the 5th and 95th
+percentiles in pg/mg.
+
+Hair washing, cosmetic treatment and corticosteroid use change the cortisol measured in
+hair; the harmonised variables named in ``covariates`` are added to the HPA models of
+each cohort that recorded them (:func:`optional_covariates`).
 """
 
 from __future__ import annotations
@@ -27,6 +34,30 @@ def window_of(midpoints: np.ndarray, windows: dict[str, list[float]]) -> np.ndar
     return out
 
 
+def winsorise(values: pd.Series, k: float) -> pd.Series:
+    """Clip to mean ± k SD (SD with ddof=1) of the non-missing values; missing stay missing."""
+    x = values.dropna()
+    if len(x) < 2:
+        return values.copy()
+    mean, sd = x.mean(), x.std(ddof=1)
+    return values.clip(mean - k * sd, mean + k * sd)
+
+
+def sensitivity_analyses(settings: dict) -> list[dict]:
+    """The winsorised re-analysis: each window's ln cortisol replaced by its winsorised copy."""
+    windows = settings["windows"]
+    return [dict(
+        name="winsorised",
+        description=f"ln hair cortisol winsorised at mean ± {settings['outlier_sd']:g} SD (per cohort and window)",
+        replace={f"hair_cortisol_{w}_ln": f"hair_cortisol_{w}_ln_winsorised" for w in windows},
+    )]
+
+
+def optional_covariates(settings: dict) -> list[str]:
+    """Hair-sample covariates added to the models of cohorts that recorded them."""
+    return list(settings.get("covariates", []))
+
+
 def prepare(tables: dict[str, pd.DataFrame], settings: dict):
     windows = settings["windows"]
     loq = settings["loq"]
@@ -43,6 +74,9 @@ def prepare(tables: dict[str, pd.DataFrame], settings: dict):
         wide = (weighted / lengths).unstack("window")
         wide = wide.reindex(columns=list(windows))
         wide.columns = [f"hair_cortisol_{w}_ln" for w in windows]
+        for w in windows:
+            wide[f"hair_cortisol_{w}_ln_winsorised"] = winsorise(wide[f"hair_cortisol_{w}_ln"],
+                                                                  settings["outlier_sd"])
         wide = wide.reset_index().rename(columns={"index": "pseudo_id"})
         wide.insert(1, "cohort", cohort)
         frames.append(wide)

@@ -351,3 +351,45 @@ def _resilience(scores: pd.DataFrame, spec: dict, declared: dict, definitions: d
                                   f"({', '.join(c for c in scores.columns if c not in ('pseudo_id', 'cohort'))}).")
         return resilience_residual(scores[spec["positivity"]], scores[spec["stress"]])
     raise ConfigError("mood: `resilience.method` must be `scale` or `residual`.")
+
+
+#: Harmonised mood variables reported in the mood QC table whether scored from items or not.
+MOOD_VARIABLES = ("epds", "pss", "resilience", "stai_state", "stai_trait")
+
+
+def qc_table(participants: pd.DataFrame, reports: pd.DataFrame, data_schema: dict) -> pd.DataFrame:
+    """The maternal-mood QC table: per cohort and mood variable, how it was scored and its
+    distribution (aggregates only).
+
+    ``reports``: the cohorts' harmonisation reports (``results/harmonisation/*_variables.tsv``);
+    a variable scored from its items by ``questionnaire_score`` has its instrument in the
+    note and ``n_prorated`` and Cronbach's ``alpha`` there; a total supplied by the cohort
+    (rule ``direct``) has no item-level QC (alpha blank). Columns: ``cohort``,
+    ``variable``, ``label``, ``instrument``, ``scoring``, ``n``, ``n_prorated``,
+    ``n_missing``, ``alpha``, ``mean``, ``sd``, ``median``, ``q1``, ``q3``.
+    """
+    scored = reports.note.fillna("").astype(str).str.extract(r"^(\w+): ", expand=False)
+    reports = reports.assign(instrument=scored.where(scored.isin(list(INSTRUMENTS))))
+    wanted = reports.variable.isin([v for v in MOOD_VARIABLES if v in data_schema]) | reports.instrument.notna()
+    rows = []
+    for row in reports[wanted].itertuples(index=False):
+        values = participants.loc[participants.cohort == row.cohort, row.variable] \
+            if row.variable in participants else pd.Series(dtype=float)
+        x = pd.to_numeric(values, errors="coerce").dropna()
+        items = isinstance(row.instrument, str)
+        if row.rule in ("impossible", "undetermined"):
+            scoring = "not available"
+        else:
+            scoring = f"scored from items ({row.instrument})" if items else "total supplied by the cohort"
+        rows.append(dict(
+            cohort=row.cohort, variable=row.variable, label=data_schema.get(row.variable, {}).get("label", row.variable),
+            instrument=row.instrument if items else "", scoring=scoring, n=row.n,
+            n_prorated=row.n_prorated if items else np.nan, n_missing=row.n_missing,
+            alpha=row.alpha if items else np.nan,
+            mean=float(x.mean()) if len(x) else np.nan, sd=float(x.std(ddof=1)) if len(x) > 1 else np.nan,
+            median=float(x.median()) if len(x) else np.nan,
+            q1=float(x.quantile(0.25)) if len(x) else np.nan, q3=float(x.quantile(0.75)) if len(x) else np.nan,
+        ))
+    columns = ["cohort", "variable", "label", "instrument", "scoring", "n", "n_prorated", "n_missing", "alpha",
+               "mean", "sd", "median", "q1", "q3"]
+    return pd.DataFrame(rows, columns=columns)

@@ -345,6 +345,8 @@ def effect_modification(
         categorical = _is_categorical(data[modifier]) or data[modifier].dropna().nunique() == 2
     if not categorical and _is_categorical(mod_series):
         raise ModelError(f"modifier '{modifier}' is not numeric; it cannot be continuous")
+    if categorical and pd.api.types.is_float_dtype(mod_series) and np.all(mod_series == np.round(mod_series)):
+        mod_series = mod_series.astype("int64")  # a 0/1 modifier: strata "0" and "1", not "0.0"
     levels = _sorted_levels(mod_series) if categorical else []
     if categorical:
         complete = complete.assign(**{modifier: mod_series.astype(object)})
