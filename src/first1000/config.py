@@ -258,6 +258,9 @@ def load_config(config) -> dict:
     for name, cohort in config["cohorts"].items():
         cohort["_mapping"] = load_mapping(cohort["mapping"], data_schema, name)
     cns_biomarkers = _check_cns_measures(config, known, source)
+    from first1000.mechanisms.hpa import check_settings as check_hpa  # local: mechanisms import this module
+
+    check_hpa(config["preparation"]["hpa"], lambda keys: where(source, keys))  # windows' default and unit
 
     biomarkers = set()
     for mech, spec in config["mechanisms"].items():

@@ -24,7 +24,7 @@ import pandas as pd
 from first1000.config import load_schema
 from first1000.errors import ConfigError, InputTableError, format_rows
 from first1000.io import atomic_path
-from first1000.mapping import apply_mapping, report_table
+from first1000.mapping import apply_mapping, parse_dates, report_table
 from first1000.io import column_letter
 from first1000.tables import Table, _fold, normalise_ids, open_table
 from first1000.units import conversion
@@ -195,7 +195,17 @@ def ingest_candidates(spec, missing_codes, id_map) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def ingest_hair(spec, missing_codes, id_map) -> pd.DataFrame:
+#: Hair cut dates (``sampling_date``) allowed around the participant's delivery date:
+#: at most 43 weeks before (conception) and 2 calendar years after it.
+HAIR_CUT_BEFORE_DELIVERY_WEEKS = 43
+HAIR_CUT_AFTER_DELIVERY_YEARS = 2
+
+
+def ingest_hair(spec, missing_codes, id_map, participants: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Hair segments: one row per participant and segment (cm from the scalp), cortisol in
+    pg/mg with below-LOQ flags, and, when the mapping declares ``columns: {sampling_date:
+    ...}``, the date the hair was cut (``date_format`` for text dates), checked against the
+    participant's harmonised ``delivery_date`` when ``participants`` are given."""
     table = open_table(spec, missing_codes)
     columns = _standard_columns("hair_cortisol", spec, table, spec["id"])
     ids = table.ids(spec["id"], unique=False)
@@ -241,9 +251,51 @@ def ingest_hair(spec, missing_codes, id_map) -> pd.DataFrame:
         raise table.fail(columns["segment_start_cm"], mask, "hair segments of the same participant overlap "
                          "(or repeat)", "Each cm of hair belongs to one segment: fix the segment bounds or "
                          "remove the repeated rows.")
+    if "sampling_date" in columns:
+        frame["sampling_date"] = _hair_sampling_dates(table, columns["sampling_date"], spec, frame, participants)
     if spec.get("unit", "pg/mg") != "pg/mg":
         frame["cortisol"] = conversion(spec["unit"], "pg/mg", where=f"{table.where}: `unit`")(frame["cortisol"])
     return frame
+
+
+def _hair_sampling_dates(table: Table, column: str, spec: dict, frame: pd.DataFrame,
+                         participants: pd.DataFrame | None) -> np.ndarray:
+    """The hair cut dates (as :func:`first1000.mapping.parse_dates` reads dates), checked
+    against each participant's delivery date: at most 43 weeks before, 2 years after."""
+    fmt = spec.get("date_format")
+    missing = table.missing_mask(column)
+    native = np.asarray(table.native_dates.get(column, np.zeros(len(missing), bool)), dtype=bool)
+    if fmt is None and (~missing & ~native).any():
+        raise ConfigError(f"{table.where}, column '{column}': the hair sampling dates are text; declare their "
+                          "format as `date_format` (e.g. \"%d/%m/%Y\" or \"%Y-%m-%d\") under "
+                          "`tables.hair_cortisol` in the cohort's mapping file.")
+    try:
+        dates, bad = parse_dates(table, column, fmt, missing)
+    except (ValueError, TypeError):
+        raise ConfigError(f"{table.where}: `date_format: {fmt}` of the hair_cortisol table is not a date format "
+                          "first1000 can use; write it with strftime codes such as \"%d/%m/%Y\" or "
+                          "\"%Y-%m-%d\".") from None
+    if bad.any():
+        raise table.fail(column, bad, f"expected a date in the format {fmt}",
+                         "Fix these cells (or code them as missing) or declare the format the file uses as "
+                         "`date_format`.")
+    if participants is not None and "delivery_date" in participants:
+        delivery = frame.pseudo_id.map(participants.drop_duplicates("pseudo_id").set_index("pseudo_id")
+                                       ["delivery_date"])
+        cut, delivery = pd.to_datetime(dates).reset_index(drop=True), pd.to_datetime(delivery)
+        early = (cut < delivery - pd.Timedelta(days=HAIR_CUT_BEFORE_DELIVERY_WEEKS * 7)).to_numpy(bool)
+        late = (cut > delivery + pd.DateOffset(years=HAIR_CUT_AFTER_DELIVERY_YEARS)).to_numpy(bool)
+        if early.any():
+            raise table.fail(column, early, "hair sampling date more than 43 weeks before the participant's "
+                             "delivery date (rule: hair cut between conception and 2 years after delivery)",
+                             "Check these dates, the declared `date_format` (day and month swapped?) and the "
+                             "delivery dates.")
+        if late.any():
+            raise table.fail(column, late, "hair sampling date more than 2 years after the participant's "
+                             "delivery date (rule: hair cut between conception and 2 years after delivery)",
+                             "Check these dates, the declared `date_format` (day and month swapped?) and the "
+                             "delivery dates.")
+    return pd.to_datetime(dates).to_numpy()
 
 
 #: qPCR table kind -> its two target roles (assay target, reference) and their names in messages.
@@ -471,6 +523,9 @@ def _match_ids(table: Table, column: str, ids: pd.Series, id_map: dict, mask=Non
     return matched
 
 
+#: Ingesters that also check values against the cohort's participants (``participants=``).
+WITH_PARTICIPANTS = {"hair_cortisol"}
+
 INGESTERS = {
     "hair_cortisol": ingest_hair,
     "telomere_qpcr": ingest_qpcr,
@@ -482,6 +537,15 @@ INGESTERS = {
     "microbiome_counts": lambda spec, codes, ids: ingest_wide("microbiome_counts", spec, codes, ids),
     "cns_measures": lambda spec, codes, ids: ingest_wide("cns_measures", spec, codes, ids),
 }
+
+
+def ingest_standard(kind: str, spec: dict, missing_codes, id_map: dict,
+                    participants: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One standard (non-participants) table; ``participants`` (the cohort's ingested
+    participants) for the tables checked against them (:data:`WITH_PARTICIPANTS`)."""
+    if kind in WITH_PARTICIPANTS:
+        return INGESTERS[kind](spec, missing_codes, id_map, participants=participants)
+    return INGESTERS[kind](spec, missing_codes, id_map)
 
 
 def ingest_participants(cohort: str, mapping: dict, data_schema: dict, key: bytes):
@@ -515,5 +579,5 @@ def ingest_cohort(cohort: str, mapping: dict, data_schema: dict, key: bytes) -> 
             # its values batch by batch in the ingest job (stream_matrix).
             out[kind] = stream_matrix(table_spec, id_map)
         elif kind != "participants":
-            out[kind] = INGESTERS[kind](table_spec, mapping["missing_codes"], id_map)
+            out[kind] = ingest_standard(kind, table_spec, mapping["missing_codes"], id_map, participants)
     return out

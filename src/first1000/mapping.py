@@ -131,6 +131,27 @@ def _source_column(table: Table, mapping: dict, variable: str, column: str, key:
     return name
 
 
+def parse_dates(table: Table, column: str, fmt: str | None, missing: np.ndarray | None = None):
+    """A date column: ``(parsed, bad)``. Text cells are parsed with ``fmt`` (strftime codes),
+    real date cells of a workbook / Parquet file (``table.native_dates``) need no format;
+    missing cells are ``NaT``; ``bad`` marks the other cells that are not a date in the format.
+    A ``fmt`` pandas cannot use raises ValueError or TypeError."""
+    if missing is None:
+        missing = table.missing_mask(column)
+    text = table.data[column].astype("string").str.strip().where(~pd.Series(missing, index=table.data.index))
+    native = pd.Series(np.asarray(table.native_dates.get(column, np.zeros(len(text), bool)), dtype=bool),
+                       index=text.index)
+    if fmt is None:
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    else:
+        parsed = pd.to_datetime(text.where(~native), format=fmt, errors="coerce")
+    if native.any():  # real date cells of a workbook / Parquet file: no format needed
+        iso = pd.to_datetime(text.where(native), format="ISO8601", errors="coerce")
+        parsed = parsed.where(~native, iso)
+    bad = parsed.isna().to_numpy() & ~missing
+    return parsed, bad
+
+
 def _direct(table, mapping, variable, rule, spec, check, report):
     column = _source_column(table, mapping, variable, rule["column"])
     missing = table.missing_mask(column)
@@ -139,18 +160,12 @@ def _direct(table, mapping, variable, rule, spec, check, report):
         if not fmt:
             raise ConfigError(f"{where(mapping['_source'], ['variables', variable])}: `{variable}` is a date; "
                               "declare its `format`, e.g. \"%d/%m/%Y\".")
-        text = table.data[column].astype("string").str.strip().where(~pd.Series(missing, index=table.data.index))
-        native = np.asarray(table.native_dates.get(column, np.zeros(len(text), bool)), dtype=bool)
         try:
-            parsed = pd.to_datetime(text.where(~pd.Series(native, index=text.index)), format=fmt, errors="coerce")
+            parsed, bad = parse_dates(table, column, fmt, missing)
         except (ValueError, TypeError):
             raise ConfigError(f"{where(mapping['_source'], ['variables', variable, 'format'])}: `{fmt}` is not a "
                               "date format first1000 can use; write it with strftime codes such as "
                               "\"%d/%m/%Y\" or \"%Y-%m-%d\".") from None
-        if native.any():  # real date cells of a workbook / Parquet file: no format needed
-            iso = pd.to_datetime(text.where(pd.Series(native, index=text.index)), format="ISO8601", errors="coerce")
-            parsed = parsed.where(~pd.Series(native, index=text.index), iso)
-        bad = parsed.isna().to_numpy() & ~missing
         if check(report, column, bad, f"expected a date in the format {fmt}",
                  "Fix these cells or declare the format the file uses.").any():
             parsed[bad] = pd.NaT

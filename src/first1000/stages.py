@@ -19,11 +19,12 @@ from first1000.config import DERIVED_VARIABLES, POOLED, load_config
 from first1000.errors import First1000Error
 from first1000.harmonise import harmonise as harmonise_cohorts
 from first1000.io import sha256sum, write_parquet, write_text, write_tsv
-from first1000.mechanisms import PREPARERS
+from first1000.mechanisms import PREPARERS, needs_participants
 
 #: Report tables: counts below the privacy threshold in these columns are suppressed.
 COUNT_COLUMNS = ("n", "n_missing", "n_below_loq", "n_below_lod", "n_outliers", "n_failed_replicate_qc",
-                 "n_samples", "n_clipped", "n_segments_outside_windows", "n_dropped_replicates",
+                 "n_samples", "n_clipped", "n_segments_outside_windows", "n_segments_postpartum",
+                 "n_segments_before_pregnancy", "n_segments_undated", "n_dropped_replicates",
                  "n_single_replicate", "n_repeated", "n_prorated", "n_values_mean_imputed",
                  "n_samples_removed", "n_samples_kept", "n_samples_in", "n_above_limit")
 
@@ -108,13 +109,13 @@ def ingest_participants(config, cohort, key_file, participants, harmonisation, c
 def ingest_table(config, cohort, table, key_file, output):
     cfg, mapping = _cohort(config, cohort)
     key = ingest.load_or_create_key(key_file)
-    *_, id_map = ingest.ingest_participants(cohort, mapping, cfg["_data_schema"], key)
+    people, *_, id_map = ingest.ingest_participants(cohort, mapping, cfg["_data_schema"], key)
     spec = mapping["tables"][table]
     if table == "methylation_matrix" and str(spec["path"]).lower().endswith(".parquet"):
         n_cpgs = ingest.stream_matrix(spec, id_map, output)  # bounded memory, batch by batch
         LOG.info("cohort %s, methylation matrix: %d CpGs standardised", cohort, n_cpgs)
         return
-    frame = ingest.INGESTERS[table](spec, mapping["missing_codes"], id_map)
+    frame = ingest.ingest_standard(table, spec, mapping["missing_codes"], id_map, people)
     write_parquet(frame, output)
     LOG.info("cohort %s, table %s: %d rows x %d columns standardised", cohort, table, *frame.shape)
 
@@ -169,7 +170,7 @@ def prepare(config, mechanism, tables: dict, output, qc, participants=None):
     frames = {cohort: read(path, settings) if read else pd.read_parquet(path)
               for cohort, path in sorted(tables.items())}
     extra = {}
-    if getattr(module, "NEEDS_PARTICIPANTS", False):
+    if needs_participants(mechanism, settings):
         extra["participants"] = pd.read_parquet(participants)
     biomarkers, qc_table = module.prepare(frames, settings, **extra)
     write_parquet(biomarkers, output)

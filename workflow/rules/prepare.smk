@@ -4,7 +4,13 @@ from first1000.mechanisms import prepare_inputs
 
 rule prepare:
     input:
-        unpack(lambda wildcards: prepare_inputs(MECHANISMS, wildcards.mechanism)),
+        unpack(
+            lambda wildcards: prepare_inputs(
+                MECHANISMS,
+                wildcards.mechanism,
+                CFG["preparation"].get(wildcards.mechanism, {}),
+            )
+        ),
     output:
         biomarkers="results/prepared/{mechanism}.parquet",
         qc=report(

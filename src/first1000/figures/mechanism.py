@@ -27,7 +27,8 @@ Which table each function reads (columns in ``backticks`` are required):
 :func:`cortisol_by_window` ``results/qc/hpa.tsv`` (``cohort``, ``window``, ``n``,
                            ``median_pg_mg``, ``q1_pg_mg``, ``q3_pg_mg``; optional
                            ``p05_pg_mg``/``p95_pg_mg`` whiskers, ``n_below_loq``,
-                           ``pct_below_loq``, ``cm_from_scalp``), or a long table
+                           ``pct_below_loq``, ``cm_from_scalp`` or
+                           ``gestational_weeks``), or a long table
                            (``cohort``, ``window``, ``cortisol_pg_mg`` or ``ln_cortisol``,
                            optional ``below_loq``), or the wide prepared table
                            (``cohort``, ``hair_cortisol_<window>_ln``)
@@ -436,7 +437,8 @@ def _window_summary_from_qc(qc: pd.DataFrame) -> pd.DataFrame:
                   "q1_pg_mg, q3_pg_mg (optional whiskers p05_pg_mg, p95_pg_mg)")
     numeric = [c for c in ("median_pg_mg", "q1_pg_mg", "q3_pg_mg", "p05_pg_mg", "p95_pg_mg", "pct_below_loq")
                if c in qc.columns]
-    cols = [c for c in ("cohort", "window", "cm_from_scalp", "n", "n_below_loq") if c in qc.columns] + numeric
+    cols = [c for c in ("cohort", "window", "cm_from_scalp", "gestational_weeks", "n", "n_below_loq")
+            if c in qc.columns] + numeric
     df = contract_table(qc, cols, numeric, "hair cortisol QC")
     n, _, n_text = _counts(df["n"])
     out = pd.DataFrame({
@@ -453,9 +455,15 @@ def _window_summary_from_qc(qc: pd.DataFrame) -> pd.DataFrame:
     else:
         below, bound = np.full(len(df), np.nan), np.full(len(df), np.nan)
     out["n_below"], out["n_below_bound"] = below, bound
-    if "cm_from_scalp" in df:
-        out["cm"] = df["cm_from_scalp"].astype(str)
+    for column, unit in _WINDOW_RANGES.items():  # the window's range, in cm or gestational weeks
+        if column in df:
+            out["range"], out["range_unit"] = df[column].astype(str), unit
+            break
     return out
+
+
+#: QC column with each window's range -> its unit under the window names.
+_WINDOW_RANGES = {"cm_from_scalp": "cm", "gestational_weeks": "wk"}
 
 
 def cortisol_by_window(
@@ -478,7 +486,8 @@ def cortisol_by_window(
 
     * the HPA QC table ``results/qc/hpa.tsv``: ``cohort, window, n, median_pg_mg,
       q1_pg_mg, q3_pg_mg``, optional ``p05_pg_mg, p95_pg_mg`` (whiskers),
-      ``n_below_loq`` (may hold "<5"), ``pct_below_loq``, ``cm_from_scalp``;
+      ``n_below_loq`` (may hold "<5"), ``pct_below_loq``, ``cm_from_scalp`` (or
+      ``gestational_weeks``, with ``preparation.hpa.timing: gestation``);
     * a long table ``cohort, window`` with ``cortisol_pg_mg`` (or ``ln_cortisol``, ln
       pg/mg) and optional ``below_loq`` (bool; else ``loq`` in pg/mg is used);
     * the wide prepared table ``cohort, hair_cortisol_<window>_ln``.
@@ -492,7 +501,8 @@ def cortisol_by_window(
     recovered from the percentage.
 
     Windows are ordered by ``windows`` or naturally by name (t1, t2, t3); tick labels
-    are ``window_labels`` or the upper-cased name with the hair segment (cm from scalp).
+    are ``window_labels`` or the upper-cased name with the hair segment (cm from scalp) or
+    the gestational weeks the window covers.
     """
     _need_frame(table, "the HPA QC, long or prepared table", "cortisol_by_window")
     if min_whisker_n < MIN_POINTS:
@@ -603,18 +613,21 @@ def cortisol_by_window(
         ax.xaxis.set_major_locator(FixedLocator(positions))
         ax.set_xticklabels(tick_text, fontsize=SMALL_FONT_SIZE - 0.5, linespacing=1.0)
         ax.tick_params(axis="x", which="major", length=0, pad=1.5)
-        cm = {r.window: r.cm for r in summary.itertuples(index=False) if hasattr(r, "cm")}
+        ranges = {r.window: (r.range, r.range_unit) for r in summary.itertuples(index=False)
+                  if hasattr(r, "range")}
         names = []
         for w in order:
             if window_labels and w in window_labels:
                 names.append(window_labels[w])
             else:
-                seg = cm.get(w)
-                names.append(f"{w.upper()}" + (f"\n{seg.replace('-', chr(0x2013))} cm" if seg else ""))
+                seg, seg_unit = ranges.get(w, (None, None))
+                names.append(f"{w.upper()}" + (f"\n{seg.replace('-', chr(0x2013))} {seg_unit}" if seg else ""))
         ax.set_xticks(range(len(order)), names, minor=True)
         ax.tick_params(axis="x", which="minor", length=0, pad=2.0 * SMALL_FONT_SIZE + 5, labelsize=FONT_SIZE)
         ax.set_xlim(-0.6, len(order) - 0.4)
-        ax.set_xlabel("Exposure window (hair segment, cm from scalp)", labelpad=2)
+        gestation = "range_unit" in summary and (summary["range_unit"] == "wk").any()
+        ax.set_xlabel("Exposure window (gestational weeks at hair growth)" if gestation
+                      else "Exposure window (hair segment, cm from scalp)", labelpad=2)
         ax.set_ylabel(f"Hair cortisol ({unit}, log scale)")
         handles = [Patch(facecolor=mpl.colors.to_rgba(palette[c], 0.35), edgecolor=palette[c],
                          label=label_for(c, labels)) for c in cohorts]

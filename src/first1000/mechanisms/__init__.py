@@ -4,7 +4,9 @@ Each module exposes ``prepare(tables, settings) -> (biomarkers, qc)`` where ``ta
 maps cohort -> that cohort's standardised ingest table, ``biomarkers`` has one row per
 participant (``pseudo_id``, ``cohort`` and one column per biomarker) and ``qc`` is an
 aggregate table (no row-level values) for the report. A module with
-``NEEDS_PARTICIPANTS = True`` also gets ``participants=`` (the harmonised participants);
+``NEEDS_PARTICIPANTS = True`` (or whose ``needs_participants(settings)`` is true for its
+settings, e.g. hpa with ``timing: gestation``) also gets ``participants=`` (the
+harmonised participants);
 one with ``read_table(path, settings)`` reads its ingest table itself (e.g. only the
 clock CpGs of a methylation matrix).
 """
@@ -30,11 +32,23 @@ PREPARERS = {
 NEEDS_PARTICIPANTS = sorted(m for m, (module, _) in PREPARERS.items() if getattr(module, "NEEDS_PARTICIPANTS", False))
 
 
-def prepare_inputs(mechanisms: dict, mechanism: str) -> dict[str, str]:
+def needs_participants(mechanism: str, settings: dict | None = None) -> bool:
+    """Whether the mechanism's preparation reads the harmonised participants, given its
+    ``preparation.{mechanism}`` settings (always, for ``NEEDS_PARTICIPANTS``)."""
+    module, _ = PREPARERS[mechanism]
+    if mechanism in NEEDS_PARTICIPANTS:
+        return True
+    depends = getattr(module, "needs_participants", None)
+    return bool(depends(settings or {})) if depends else False
+
+
+def prepare_inputs(mechanisms: dict, mechanism: str, settings: dict | None = None) -> dict[str, str]:
     """Inputs of the workflow's prepare job: cohort -> ingested table (``mechanisms`` as
     from :func:`first1000.pipeline.analysed_mechanisms`), plus ``harmonised_participants``
-    for mechanisms that need clinical values (e.g. gestational age for clock acceleration)."""
+    for mechanisms that need clinical values (e.g. gestational age for clock acceleration,
+    or to date hair segments with ``preparation.hpa.timing: gestation``; ``settings``:
+    the mechanism's ``preparation`` settings)."""
     inputs = dict(mechanisms[mechanism])
-    if mechanism in NEEDS_PARTICIPANTS:
+    if needs_participants(mechanism, settings):
         inputs["harmonised_participants"] = "results/harmonised/participants.parquet"
     return inputs
