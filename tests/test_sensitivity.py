@@ -115,6 +115,20 @@ def test_optional_covariates_per_cohort_and_in_the_pooled_model():
     assert meta.covariates == "a: age+wash; b: age"  # each cohort's set, not the first one's
 
 
+def test_a_categorical_optional_covariate_is_nested_within_cohort_when_pooled():
+    frame = _two_cohorts()
+    frame["batch"] = np.where(np.arange(len(frame)) % 2 == 0, "p1", "p2")  # same labels, different cohorts
+    subsets = {c: (d, covs) for c, d, covs in analyse.cohort_subsets(frame, ["age"], ["batch"])}
+    pooled, covs = subsets["pooled"]
+    assert covs == ["age", "batch_within_cohort"]  # no separate cohort term: the nested levels hold it
+    assert sorted(pooled.batch_within_cohort.unique()) == ["a:p1", "a:p2", "b:p1", "b:p2"]
+    spec = {"biomarkers": ["y_ln"], "exposures": ["epds"]}
+    out = analyse.associations(frame, "m", spec, ["age"], SCHEMA, optional_covariates=["batch"])
+    row = out[out.cohort == "pooled"].iloc[0]
+    direct = smf.ols("y_ln ~ epds + age + C(batch)", data=frame.assign(batch=frame.cohort + frame.batch)).fit()
+    assert row.estimate == pytest.approx(direct.params["epds"], rel=1e-9)
+
+
 def test_sensitivity_analyses_refit_the_same_models():
     frame = _two_cohorts()
     spec = {"biomarkers": ["y_ln"], "exposures": ["epds"]}
@@ -176,3 +190,16 @@ def test_a_suppressed_count_is_not_given_back_by_its_complement():
     out = suppress_small_counts(qc, 5)
     assert out.n_samples_removed.tolist() == ["<5", 20]
     assert out.n_samples_kept.tolist() == [">306", 280]  # 307..310 kept: consistent with 1..4 removed
+
+
+def test_ewas_covariates_add_cell_types_and_batch_where_given():
+    from first1000.stages import ewas_covariates
+
+    cfg = {"covariates": ["age"], "epigenome_wide": {},
+           "preparation": {"methylation": {"covariates": ["cell_cd8t", "methylation_batch", "absent"]}}}
+    people = pd.DataFrame({"cohort": ["a", "a", "b", "b"], "cell_cd8t": [0.1, np.nan, np.nan, np.nan],
+                           "methylation_batch": ["p1", "p2", "p1", None]})
+    assert ewas_covariates(cfg, people, "a") == ["age", "cell_cd8t", "methylation_batch"]
+    assert ewas_covariates(cfg, people, "b") == ["age", "methylation_batch"]
+    cfg["epigenome_wide"]["covariates"] = ["age", "methylation_batch"]  # declared: not added twice
+    assert ewas_covariates(cfg, people, "a") == ["age", "methylation_batch", "cell_cd8t"]

@@ -114,3 +114,13 @@ def test_generic_cns_table_recovers_the_planted_mri_effect(demo_run, truth):
     qc = _tsv(demo_run, "results/qc/cns.tsv").set_index("measure")
     assert qc.loc["amygdala_volume_right", "unit"] == "mm³" and 240 < qc.loc["amygdala_volume_right", "n"] < 310
     assert (demo_run / "results/figures/cns/qc.png").exists()
+
+
+def test_methylation_models_adjust_for_cell_types_and_batch_where_given(demo_run):
+    assoc = _tsv(demo_run, "results/associations/methylation.tsv").set_index("cohort")
+    cells = "+cell_cd8t+cell_cd4t+cell_nk+cell_bcell+cell_mono+cell_nrbc"
+    assert set(assoc.loc["ghent", "covariates"]) == {f"maternal_age+bmi+parity+smoking+child_sex{cells}+methylation_batch"}
+    assert set(assoc.loc["rotterdam", "covariates"]) == {"maternal_age+bmi+parity+smoking+child_sex+methylation_batch"}
+    # the plates are cohort-specific: nested within cohort, which carries the cohort effect too
+    assert set(assoc.loc["pooled", "covariates"]) == {
+        "maternal_age+bmi+parity+smoking+child_sex+methylation_batch_within_cohort"}

@@ -48,7 +48,8 @@ def cohort_subsets(table: pd.DataFrame, covariates: list[str], optional=()):
 
     ``optional`` covariates (e.g. hair washing for hair cortisol) are added in each cohort
     that recorded them (any non-missing value), and in the pooled model when every
-    cohort recorded them.
+    cohort recorded them; a categorical one (array batch) enters the pooled model nested
+    within cohort (``{name}_within_cohort``), which then replaces the cohort term.
     """
     cohorts = sorted(table.cohort.unique())
     optional = [v for v in optional if v not in covariates and v in table]
@@ -57,7 +58,17 @@ def cohort_subsets(table: pd.DataFrame, covariates: list[str], optional=()):
         yield cohort, table[table.cohort == cohort], [*covariates, *recorded[cohort]]
     if len(cohorts) > 1:
         common = [v for v in optional if all(v in recorded[c] for c in cohorts)]
-        yield POOLED, table, [*covariates, *common, "cohort"]
+        # A categorical one (e.g. array batch) is cohort-specific: nested within cohort, whose
+        # levels then carry the cohort effect too, so "cohort" itself is left out.
+        nested = [v for v in common if not pd.api.types.is_numeric_dtype(table[v])]
+        if nested:
+            label = table.cohort.astype(str)
+            table = table.assign(**{f"{v}_within_cohort": (label + ":" + table[v].astype(str)).where(table[v].notna())
+                                    for v in nested})
+            common = [f"{v}_within_cohort" if v in nested else v for v in common]
+            yield POOLED, table, [*covariates, *common]
+        else:
+            yield POOLED, table, [*covariates, *common, "cohort"]
 
 
 def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],

@@ -40,6 +40,9 @@ A third stream per cohort (:func:`_third_rng`) adds:
 * hair-sample covariates: washes per week, chemically treated hair and corticosteroid
   use in ghent, corticosteroid use only in rotterdam (no effect on cortisol planted);
 * maternal CMV IgG serostatus (45 % positive) in both cohorts;
+* for the participants with methylation data, the methylation plate (both cohorts) and
+  cord-blood cell-type proportions (ghent; Dirichlet around typical cord-blood shares; no
+  effect on methylation planted);
 * IL-1β (about a third below detection, no exposure effect) and NK-cell activity
   (% lysis), which is higher in CMV-positive mothers and, among them only, lower with
   EPDS (planted effect modification by CMV serostatus);
@@ -557,6 +560,21 @@ def simulate_cohort(rng: np.random.Generator, cohort: str, n: int, extra: np.ran
             "hippocampus_vol_mm3": np.round(1450 + 60 * male_mri + third.normal(scale=110, size=len(mri_idx)), 1),
             "dmn_fc_z": np.round(0.28 + third.normal(scale=0.09, size=len(mri_idx)), 3),
         })
+
+    # Third stream: cord-blood cell-type proportions (ghent) and the methylation plate
+    # (both) of the participants with methylation data; no effect on methylation planted.
+    cells = third.dirichlet(np.array([10.0, 15.0, 4.0, 8.0, 8.0, 45.0, 10.0]) * 2, size=len(m_idx))
+    plates = np.array([f"plate_{1 + k // 96}" for k in range(len(m_idx))])
+    if ghent:
+        for j, name in enumerate(("cd8t", "cd4t", "nk", "bcell", "mono", "gran", "nrbc")):
+            column = np.full(n, "-9", dtype=object)
+            column[m_idx] = np.char.mod("%.4f", cells[:, j])
+            participants[f"cel_{name}"] = column
+        batch = np.full(n, "-9", dtype=object)
+    else:
+        batch = np.full(n, "NA", dtype=object)
+    batch[m_idx] = plates
+    participants["methylatie_plaat" if ghent else "methylation_plate"] = batch
 
     if ghent:
         files = {

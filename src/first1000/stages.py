@@ -128,8 +128,10 @@ def check_inputs(cfg, key_file) -> None:
 
 
 # --------------------------------------------------------------------------- harmonise
-def harmonise(config, participants, output, summary, table1, ses_weights, harmonisation=(), mood_qc=None):
-    """``harmonisation``: the cohorts' harmonisation reports, for the mood QC table ``mood_qc``."""
+def harmonise(config, participants, output, summary, table1, ses_weights, harmonisation=(), mood_qc=None,
+              mood_png=None, mood_svg=None):
+    """``harmonisation``: the cohorts' harmonisation reports, for the mood QC table ``mood_qc``
+    and its figure (``mood_png``, ``mood_svg``)."""
     from first1000.mechanisms import mood
     from first1000.table1 import table1 as make_table1
 
@@ -156,7 +158,26 @@ def harmonise(config, participants, output, summary, table1, ses_weights, harmon
     write_tsv(suppress_small_counts(pd.DataFrame(rows), min_cell), summary)
     if mood_qc:
         reports = pd.concat([pd.read_csv(p, sep="\t") for p in harmonisation], ignore_index=True)
-        write_tsv(suppress_small_counts(mood.qc_table(table, reports, cfg["_data_schema"]), min_cell), mood_qc)
+        shown = suppress_small_counts(mood.qc_table(table, reports, cfg["_data_schema"]), min_cell)
+        write_tsv(shown, mood_qc)
+        if mood_png:
+            mood_figure(cfg, shown, mood_png, mood_svg)
+
+
+def mood_figure(cfg, qc: pd.DataFrame, png, svg):
+    """Median and IQR of each mood score per cohort, with Cronbach's alpha in the panel title."""
+    from first1000.figures import save_figure
+    from first1000.figures.qc import measure_summary
+
+    labels = study_labels(cfg)
+    titles = {}
+    for variable, rows in qc.groupby("variable", sort=False):
+        alphas = [f"{labels.get(c, c)} {a:.2f}" for c, a in zip(rows.cohort, rows.alpha) if pd.notna(a)]
+        label = str(rows.label.iloc[0])
+        titles[variable] = f"{label}; Cronbach's α: {', '.join(alphas)}" if alphas else label
+    fig = measure_summary(qc.assign(unit="points"), name_col="variable", labels=labels, name_labels=titles,
+                          title="Maternal mood questionnaires")
+    save_figure(fig, png, svg)
 
 
 # --------------------------------------------------------------------------- mechanisms
@@ -530,14 +551,24 @@ QC_FIGURES = tuple(PREPARERS)
 
 
 # --------------------------------------------------------------------------- epigenome-wide
+def ewas_covariates(cfg, participants: pd.DataFrame, cohort: str) -> list[str]:
+    """The EWAS covariates of one cohort: ``epigenome_wide.covariates`` (default: the
+    study's) plus the methylation cell-type and batch covariates the cohort gives."""
+    covariates = list(cfg["epigenome_wide"].get("covariates", cfg["covariates"]))
+    people = participants[participants.cohort == cohort]
+    extra = cfg["preparation"].get("methylation", {}).get("covariates", [])
+    return covariates + [v for v in extra if v not in covariates and v in people and people[v].notna().any()]
+
+
 def ewas_shard(config, cohort, exposure, shard, matrix, participants, output):
     from first1000 import epigenome
 
     cfg = load_config(config)
     spec = cfg["epigenome_wide"]
-    covariates = spec.get("covariates", cfg["covariates"])
+    people = pd.read_parquet(participants)
+    covariates = ewas_covariates(cfg, people, cohort)
     samples = [c for c in pq_columns(matrix) if c != "cpg"]
-    design = epigenome.ewas_design(pd.read_parquet(participants), cohort, exposure, covariates, samples)
+    design = epigenome.ewas_design(people, cohort, exposure, covariates, samples)
     fit = epigenome.fit_shard(matrix, design, exposure, int(shard), spec["shards"], chunk_cpgs=spec["chunk_cpgs"],
                               remove_outliers=spec["remove_outliers"], outlier_k=spec["outlier_k"])
     write_parquet(fit, output)
@@ -610,9 +641,9 @@ def ewas_candidates(config, cohort, exposure, biomarkers, participants, output):
     from first1000 import epigenome
 
     cfg = load_config(config)
-    covariates = cfg["epigenome_wide"].get("covariates", cfg["covariates"])
-    table = epigenome.candidate_ewas(pd.read_parquet(biomarkers), pd.read_parquet(participants), cohort, exposure,
-                                     covariates)
+    people = pd.read_parquet(participants)
+    covariates = ewas_covariates(cfg, people, cohort)
+    table = epigenome.candidate_ewas(pd.read_parquet(biomarkers), people, cohort, exposure, covariates)
     write_tsv(table, output)
     LOG.info("candidate CpGs of %s, %s: %d CpGs", cohort, exposure, len(table))
 

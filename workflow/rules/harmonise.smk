@@ -35,6 +35,13 @@ rule harmonise:
             category="1. Cohorts",
             labels={"table": "maternal mood QC"},
         ),
+        mood_png=report(
+            "results/figures/mood_qc.png",
+            caption="../report/mood_qc_figure.rst",
+            category="1. Cohorts",
+            labels={"figure": "maternal mood questionnaires"},
+        ),
+        mood_svg="results/figures/mood_qc.svg",
     log:
         "logs/harmonise/harmonise.log",
     benchmark:

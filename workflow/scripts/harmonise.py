@@ -11,4 +11,6 @@ run(
     ses_weights=snakemake.output.ses_weights,
     harmonisation=list(snakemake.input.harmonisation),
     mood_qc=snakemake.output.mood_qc,
+    mood_png=snakemake.output.mood_png,
+    mood_svg=snakemake.output.mood_svg,
 )

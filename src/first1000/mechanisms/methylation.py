@@ -3,6 +3,11 @@
 M = log2(beta / (1 - beta)) (Du et al. 2010, BMC Bioinformatics 11:587); tests run on M,
 which is closer to homoscedastic than beta. Betas of exactly 0 or 1 are clipped to
 [1e-6, 1 - 1e-6] so M stays finite (counted in the QC table).
+
+Methylation differs between blood cell types and between array batches: the cell-type
+proportions and the batch named in ``covariates`` (harmonised variables) are added to the
+models of each cohort that gives them (:func:`optional_covariates`), in the association
+models of the candidate CpGs and in the epigenome-wide analysis.
 """
 
 from __future__ import annotations
@@ -11,6 +16,11 @@ import numpy as np
 import pandas as pd
 
 BETA_EPS = 1e-6
+
+
+def optional_covariates(settings: dict) -> list[str]:
+    """Cell-type proportions and array batch, added where a cohort gives them."""
+    return list(settings.get("covariates", []))
 
 
 def m_values(beta):
