@@ -124,3 +124,13 @@ def test_methylation_models_adjust_for_cell_types_and_batch_where_given(demo_run
     # the plates are cohort-specific: nested within cohort, which carries the cohort effect too
     assert set(assoc.loc["pooled", "covariates"]) == {
         "maternal_age+bmi+parity+smoking+child_sex+methylation_batch_within_cohort"}
+
+
+def test_candidate_cpgs_carry_their_gene_and_the_cell_type_adjustment(demo_run):
+    ghent = _tsv(demo_run, "results/ewas/ghent/epds_candidates.tsv")
+    assert (ghent.gene == "NR3C1").all() and ghent.chr.eq("chr5").all()
+    # intercept, EPDS, 5 covariates (child sex one dummy), 6 cell types, 3 plate dummies (4 plates)
+    plates = int(np.ceil(ghent.n.max() / 96))
+    assert (ghent.df_residual == ghent.n - (1 + 1 + 5 + 6 + plates - 1)).all()
+    rotterdam = _tsv(demo_run, "results/ewas/rotterdam/epds_candidates.tsv")
+    assert (rotterdam.df_residual == rotterdam.n - (1 + 1 + 5 + int(np.ceil(rotterdam.n.max() / 96)) - 1)).all()

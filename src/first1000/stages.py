@@ -644,6 +644,12 @@ def ewas_candidates(config, cohort, exposure, biomarkers, participants, output):
     people = pd.read_parquet(participants)
     covariates = ewas_covariates(cfg, people, cohort)
     table = epigenome.candidate_ewas(pd.read_parquet(biomarkers), people, cohort, exposure, covariates)
+    spec = cfg["epigenome_wide"]
+    if spec.get("annotation"):  # the gene (and position) of each candidate CpG, as in the EWAS tables
+        annotation = pd.read_csv(spec["annotation"], sep="\t", dtype={"cpg": str})[["cpg", "chr", "pos", "gene"]]
+        table = table.merge(annotation.drop_duplicates("cpg"), on="cpg", how="left")
+        front = ["cohort", "cpg", "chr", "pos", "gene"]
+        table = table[front + [c for c in table.columns if c not in front]]
     write_tsv(table, output)
     LOG.info("candidate CpGs of %s, %s: %d CpGs", cohort, exposure, len(table))
 
