@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ROOT, SNAKEMAKE, run_snakemake, workdir_copy
+from conftest import SNAKEMAKE, run_snakemake, snakemake_env, workdir_copy
 
 pytestmark = pytest.mark.e2e
 
@@ -31,6 +31,7 @@ def _compare_results(expected, got, skip=("benchmarks",)):
         assert filecmp.cmp(path, got / "results" / rel, shallow=False), f"{rel} differs"
 
 
+@pytest.mark.scenario("multi-cohort")
 def test_multi_cohort_meta_analyses_associations_mediation_and_cpgs(scenario_run):
     run = scenario_run("multi-cohort")
     assoc = _tsv(run, "results/associations/hpa.tsv")
@@ -49,44 +50,57 @@ def test_multi_cohort_meta_analyses_associations_mediation_and_cpgs(scenario_run
     assert (run / "results/export/ghent/manifest.json").exists()
 
 
-def test_multi_cohort_on_one_core_gives_identical_results(scenario_run, tmp_path):
+@pytest.fixture(scope="module")
+def killed_one_core_run(scenario_run, tmp_path_factory):
+    """The multi-cohort scenario again, on one core (--cores 1), killed mid-run (SIGKILL to
+    its process group), unlocked and rerun on one core. Every job thus runs on one core, and
+    the jobs in flight when the run was killed are redone from their incomplete outputs: one
+    run checks both that results do not depend on the number of cores and that a killed run
+    reruns to the same results (as two separate runs did, at the cost of one more run)."""
     reference = scenario_run("multi-cohort")
-    other = workdir_copy(tmp_path / "one-core")
-    shutil.copytree(ROOT / ".test", other / ".test")
+    other = workdir_copy(tmp_path_factory.mktemp("one-core-killed"), source=reference)  # the same sources
+    shutil.copytree(reference / ".test", other / ".test")
     (other / ".first1000").mkdir()
     shutil.copy2(reference / ".first1000/pseudonym.key", other / ".first1000/pseudonym.key")
-    run = run_snakemake(other, "--cores", "1", "--configfile", ".test/config/multi-cohort.yaml")
-    assert run.returncode == 0, run.stderr[-4000:]
-    _compare_results(reference, other)
-
-
-def test_multi_cohort_killed_run_reruns_to_identical_results(scenario_run, tmp_path):
-    """Kill the workflow mid-run (SIGKILL to its process group), unlock, rerun: same results."""
-    reference = scenario_run("multi-cohort")
-    other = workdir_copy(tmp_path / "killed")
-    shutil.copytree(ROOT / ".test", other / ".test")
-    (other / ".first1000").mkdir()
-    shutil.copy2(reference / ".first1000/pseudonym.key", other / ".first1000/pseudonym.key")
-    args = ["--cores", "2", "--configfile", ".test/config/multi-cohort.yaml"]
-    env = dict(os.environ, MPLBACKEND="Agg")
-    proc = subprocess.Popen(SNAKEMAKE + args, cwd=other, env=env, start_new_session=True,
+    args = ["--cores", "1", "--configfile", ".test/config/multi-cohort.yaml"]
+    proc = subprocess.Popen(SNAKEMAKE + args, cwd=other, env=snakemake_env(other), start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 600
     while time.time() < deadline and proc.poll() is None:
         if list((other / "results").glob("associations/*.tsv")):
             break
         time.sleep(0.2)
-    assert proc.poll() is None, "the run finished before it could be interrupted"
+    interrupted = proc.poll() is None
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     # A killed Snakemake leaves its lock (as after a power loss): unlock, then rerun;
     # the profile's rerun-incomplete regenerates whatever the killed jobs had started.
-    assert run_snakemake(other, "--unlock", "--configfile", ".test/config/multi-cohort.yaml").returncode == 0
+    unlock = run_snakemake(other, "--unlock", "--configfile", ".test/config/multi-cohort.yaml")
     rerun = run_snakemake(other, *args)
-    assert rerun.returncode == 0, rerun.stderr[-4000:]
-    _compare_results(reference, other)
+    return {"reference": reference, "workdir": other, "interrupted": interrupted, "unlock": unlock, "rerun": rerun}
 
 
+@pytest.mark.scenario("multi-cohort")
+def test_multi_cohort_on_one_core_gives_identical_results(killed_one_core_run):
+    run = killed_one_core_run
+    assert run["rerun"].returncode == 0, run["rerun"].stderr[-4000:]
+    assert "Provided cores: 1" in run["rerun"].stdout + run["rerun"].stderr
+    _compare_results(run["reference"], run["workdir"])
+
+
+@pytest.mark.scenario("multi-cohort")
+def test_multi_cohort_killed_run_reruns_to_identical_results(killed_one_core_run):
+    """Kill the workflow mid-run (SIGKILL to its process group), unlock, rerun: same results."""
+    run = killed_one_core_run
+    assert run["interrupted"], "the run finished before it could be interrupted"
+    assert run["unlock"].returncode == 0, run["unlock"].stderr[-4000:]
+    assert run["rerun"].returncode == 0, run["rerun"].stderr[-4000:]
+    # the rerun had work left: the killed run did not get to the end
+    assert "Nothing to be done" not in run["rerun"].stdout + run["rerun"].stderr
+    _compare_results(run["reference"], run["workdir"])
+
+
+@pytest.mark.scenario("missing-ses")
 def test_missing_ses_indicator_in_one_cohort(scenario_run):
     run = scenario_run("missing-ses")
     people = pd.read_parquet(run / "results/harmonised/participants.parquet")
@@ -101,6 +115,7 @@ def test_missing_ses_indicator_in_one_cohort(scenario_run):
     assert (fitted.status == "ok").all() and (fitted.n > 300).all()
 
 
+@pytest.mark.scenario("binary-outcome")
 def test_binary_outcome_single_cohort(scenario_run):
     run = scenario_run("binary-outcome")
     assoc = _tsv(run, "results/associations/hpa.tsv")

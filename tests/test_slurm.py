@@ -1,5 +1,12 @@
-"""SLURM tier: the demo through snakemake-executor-plugin-slurm on a real one-node SLURM
+"""SLURM tier: a workflow run through snakemake-executor-plugin-slurm on a real one-node SLURM
 cluster on localhost (tests/slurm/localslurm.py), byte-compared with a local run.
+
+The run is the multi-cohort scenario (.test/config/multi-cohort.yaml: two cohorts, meta-analysis,
+EWAS in shards, mediation, effect modification), not the whole demo: it runs every kind of job
+(rule) the demo runs, a third as many jobs, and test_scenarios.py has already run it locally
+(the session's `scenario_run`), so the comparison needs no extra local run. That every rule of the
+demo went through sbatch is checked (test_every_rule_of_the_demo_ran_through_slurm), so a rule
+added to the workflow but not to the scenario fails here instead of going untested on SLURM.
 
 Needs root and the Debian packages slurm-wlm, munge and slurm-client (`make slurm-deps`);
 skipped, with the reason, where the cluster cannot be installed or started, unless
@@ -21,15 +28,15 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-
 sys.path.insert(0, str(Path(__file__).resolve().parent / "slurm"))
 from localslurm import ClusterUnavailable, LocalSlurm  # noqa: E402
 
-pytestmark = [pytest.mark.slurm, pytest.mark.e2e]
+SCENARIO = "multi-cohort"
+pytestmark = [pytest.mark.slurm, pytest.mark.e2e, pytest.mark.scenario(SCENARIO)]
 
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
-SOURCES = ["Snakefile", "config", "resources", "workflow", "profiles", "src"]
+SOURCES = ["Snakefile", "config", "resources", "workflow", "profiles", "src", ".test"]
+CONFIG = f".test/config/{SCENARIO}.yaml"
 TIMEOUT = int(os.environ.get("FIRST1000_SLURM_TIMEOUT", "1800"))
 # Not results of the analysis: timings, the run date, the report.
 NOT_COMPARED_DIRS = {"benchmarks"}
@@ -91,10 +98,23 @@ def _results(workdir: Path) -> dict[str, Path]:
     return files
 
 
+def _planned_rules(output: str) -> set[str]:
+    """The rules of the 'Job stats' table of a dry run."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Job stats"))
+    rules = set()
+    for line in lines[start + 3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit():
+            break
+        rules.add(parts[0])
+    return rules
+
+
 @pytest.fixture(scope="module")
-def runs(cluster, demo_run, tmp_path_factory):
-    """The same sources and pseudonym key run twice: locally (the test session's demo run,
-    tests/conftest.py), then through SLURM."""
+def runs(cluster, scenario_run, tmp_path_factory):
+    """The same sources, scenario and pseudonym key run twice: locally (the test session's run
+    of the scenario, tests/conftest.py), then through SLURM."""
     base = tmp_path_factory.mktemp("slurm-tier")
     env = dict(os.environ, MPLBACKEND="Agg")
     # The jobs start `python -m snakemake` with this interpreter (the plugin passes sys.executable
@@ -103,18 +123,24 @@ def runs(cluster, demo_run, tmp_path_factory):
 
     # Each run imports first1000 from its own copy (PYTHONPATH, inherited by the SLURM jobs through
     # sbatch's --export=ALL), not from the editable install: both run exactly the copied sources.
-    local = demo_run  # a copy of the repository's sources, run with --cores 2
+    local = scenario_run(SCENARIO)  # a copy of the repository's sources, run with --cores 2
     cluster_run = _copy_sources(local, base / "slurm")  # from the local copy: identical sources
     (cluster_run / ".first1000").mkdir()
     shutil.copy2(local / ".first1000/pseudonym.key", cluster_run / ".first1000/pseudonym.key")
-    rc, text = _run(SNAKEMAKE + ["--workflow-profile", "profiles/slurm-local"], cluster_run,
-                    cluster.env(dict(env, PYTHONPATH=str(cluster_run / "src"))), base / "slurm.log")
+    env = dict(env, PYTHONPATH=str(cluster_run / "src"))
+    # The rules the demo (config/config.yaml) runs, from a dry run of these sources (a few seconds).
+    rc, text = _run(SNAKEMAKE + ["--dry-run", "--forceall", "--quiet", "rules"], cluster_run, env,
+                    base / "demo-dry-run.log", timeout=300)
+    assert rc == 0, text[-4000:]
+    demo_rules = _planned_rules(text) - {"all", "total"}  # `all` has no job of its own
+    rc, text = _run(SNAKEMAKE + ["--workflow-profile", "profiles/slurm-local", "--configfile", CONFIG], cluster_run,
+                    cluster.env(env), base / "slurm.log")
     assert rc == 0, f"{text[-6000:]}\n\ncluster logs:\n{cluster.log_tails()}"
-    return local, cluster_run, text
+    return local, cluster_run, text, demo_rules
 
 
 def test_jobs_ran_through_slurm(runs, cluster):
-    _, workdir, log = runs
+    _, workdir, log, _ = runs
     run_id = re.search(r"SLURM run ID: (\S+)", log)
     assert run_id, "no `SLURM run ID` in the snakemake log: did the slurm executor run?"
     submitted = set(re.findall(r"has been submitted with SLURM jobid (\d+)", log))
@@ -136,8 +162,30 @@ def test_jobs_ran_through_slurm(runs, cluster):
     assert submitted <= logs, sorted(submitted - logs)
 
 
+def test_every_rule_of_the_demo_ran_through_slurm(runs):
+    """Every kind of job of the demo was submitted with sbatch at least once (and ran: its SLURM
+    log is there). A rule missing here: give the scenario (.test/config/multi-cohort.yaml) what
+    the rule needs, so that the SLURM tier runs it."""
+    _, workdir, log, demo_rules = runs
+    assert {"ingest_participants", "harmonise", "prepare", "associate", "mediate", "ewas_shard", "ewas_gather",
+            "ewas_meta", "forest_plot"} <= demo_rules, sorted(demo_rules)
+    submitted = {p.name.removeprefix("rule_") for p in (workdir / ".snakemake/slurm_logs").glob("rule_*")
+                 if any(p.rglob("*.log"))}
+    missing = sorted(demo_rules - submitted)
+    assert not missing, f"rules of the demo not run through SLURM by the {SCENARIO} scenario: {missing}"
+    # Each rule's job carried the rule's resources (workflow/rules/*.smk: mem_mb, runtime) and the
+    # profile's partition (default-resources), from which the plugin builds its sbatch arguments.
+    for rule in sorted(demo_rules):
+        job_log = next((workdir / f".snakemake/slurm_logs/rule_{rule}").rglob("*.log")).read_text(errors="replace")
+        line = re.search(r"^\s*resources: (.*)$", job_log, re.MULTILINE)
+        assert line, (rule, job_log[-2000:])
+        resources = dict(item.split("=", 1) for item in line.group(1).split(", ") if "=" in item)
+        assert resources.get("slurm_partition") == "first1000", (rule, resources)
+        assert resources.get("mem_mb", "").isdigit() and resources.get("runtime", "").isdigit(), (rule, resources)
+
+
 def test_results_identical_to_local_run(runs):
-    local, cluster_run, _ = runs
+    local, cluster_run, _, _ = runs
     expected, got = _results(local), _results(cluster_run)
     assert len(expected) > 30
     missing = sorted(set(expected) - set(got))

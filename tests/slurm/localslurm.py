@@ -166,7 +166,10 @@ ReturnToService=2
 SlurmctldTimeout=30
 SlurmdTimeout=60
 {node} NodeAddr=127.0.0.1 NodeHostname={host} State=UNKNOWN
-PartitionName={PARTITION} Nodes={nodename} Default=YES MaxTime=INFINITE State=UP
+# OverSubscribe=FORCE:2: each CPU may be allocated to two jobs at once. The test jobs are short and
+# spend much of their time starting Python and Snakemake, and SLURM takes a second or two to start
+# the next job on a freed CPU: with two per CPU the node's CPUs stay busy (about 15% faster).
+PartitionName={PARTITION} Nodes={nodename} Default=YES MaxTime=INFINITE State=UP OverSubscribe=FORCE:2
 """)
         self._write_client_wrappers()
 
