@@ -239,7 +239,7 @@ SCHEMA = {"birth_weight": {"type": "continuous", "unit": "g"}, "preterm": {"type
 
 
 def _assoc(table, spec, covariates=()):
-    from first1000.analyse import associations
+    from first1000.analysis.associations import associations
 
     return associations(table, "immune", spec, list(covariates), SCHEMA)
 
@@ -316,7 +316,7 @@ INDICATORS = {"education_isced": 1, "income_equivalised_ln": 1, "neighbourhood_s
 
 
 def test_cohort_with_a_single_ses_category_gets_no_index_and_is_reported():
-    from first1000.harmonise import harmonise, single_category_problems
+    from first1000.harmonise.ses import harmonise, single_category_problems
 
     rng = np.random.default_rng(3)
     frames = [_harmonise_input("a", 20, False, rng), _harmonise_input("b", 15, True, rng)]
@@ -330,7 +330,7 @@ def test_cohort_with_a_single_ses_category_gets_no_index_and_is_reported():
 
 
 def test_pca_ses_index_without_complete_participants_does_not_raise():
-    from first1000.harmonise import harmonise
+    from first1000.harmonise.ses import harmonise
 
     rng = np.random.default_rng(4)
     table, _ = harmonise([_harmonise_input("b", 15, True, rng)],

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from first1000.errors import ConfigError, InputTableError
-from first1000.mechanisms import birth
+from first1000.scoring import birth_outcomes as birth
 
 
 def test_lms_z_by_hand():

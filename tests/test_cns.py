@@ -141,7 +141,7 @@ def test_values_beyond_four_sd_are_flagged_not_dropped():
 
 
 def test_declared_label_and_unit_reach_figures_and_association_units(tmp_path):
-    from first1000.analyse import associations
+    from first1000.analysis.associations import associations
 
     cfg = load_config(_setup(tmp_path))
     schema = cfg["_data_schema"]

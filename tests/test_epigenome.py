@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from first1000 import epigenome
+from first1000.analysis import epigenome
 from first1000.figures import manhattan_plot, qq_plot, save_figure
 from first1000.io import write_parquet
 
@@ -127,7 +127,7 @@ def test_streamed_matrix_errors_name_the_spreadsheet_row_across_batches(tmp_path
 
 
 def test_meta_ewas_inverse_variance_by_hand():
-    from first1000.epigenome import meta_ewas
+    from first1000.analysis.epigenome import meta_ewas
 
     a = pd.DataFrame({"cpg": ["cg1", "cg2", "cg3"], "term": "x", "n": [100, 100, 100],
                       "coef": [0.2, -0.1, 0.05], "se_moderated": [0.1, 0.05, 0.02], "status": "ok"})

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from first1000.harmonise import education_group, oecd_modified_scale, ridit, ses_composite
+from first1000.harmonise.ses import education_group, oecd_modified_scale, ridit, ses_composite
 
 from conftest import ROOT
 

@@ -9,7 +9,7 @@ import yaml
 
 from first1000.config import load_config
 from first1000.errors import InputTableError
-from first1000.harmonise import harmonise
+from first1000.harmonise.ses import harmonise
 from first1000.ingest import ingest_participants
 
 from conftest import ROOT
@@ -137,7 +137,9 @@ def test_range_recode_without_matching_band(third_cohort):
 
 def test_questionnaires_birth_outcomes_and_season_are_derived(demo_config):
     """Ghent's EPDS/PSS/BRS come from items (prorated), birth size and season from harmonised values."""
-    from first1000.mechanisms import birth, mood, nmr
+    from first1000.scoring import birth_outcomes as birth
+    from first1000.scoring import questionnaires as mood
+    from first1000.scoring.season import season_terms
 
     mapping = demo_config["cohorts"]["ghent"]["_mapping"]
     people, report, _, _ = ingest_participants("ghent", mapping, demo_config["_data_schema"], b"k" * 32)
@@ -153,6 +155,6 @@ def test_questionnaires_birth_outcomes_and_season_are_derived(demo_config):
     np.testing.assert_array_equal(people.sga.to_numpy(float), outcomes.sga.to_numpy())
     np.testing.assert_array_equal(people.lga.to_numpy(float), outcomes.lga.to_numpy())
     assert set(people.low_apgar.dropna()) <= {0.0, 1.0} and people.low_apgar.sum() > 0
-    season = nmr.season_terms(pd.Series(people.sampling_date))
+    season = season_terms(pd.Series(people.sampling_date))
     np.testing.assert_allclose(people.season_sin.to_numpy(float), season.season_sin.to_numpy())
     assert set(people.pre_eclampsia.dropna()) == {0.0, 1.0}

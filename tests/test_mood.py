@@ -8,7 +8,7 @@ import pingouin
 import pytest
 
 from first1000.errors import ConfigError, InputTableError
-from first1000.mechanisms import mood
+from first1000.scoring import questionnaires as mood
 
 
 def _form(prefix, rows, k):

@@ -6,6 +6,7 @@ import pytest
 
 from first1000.errors import ConfigError, InputTableError
 from first1000.mechanisms import nmr
+from first1000.scoring.season import season_terms
 
 # B is A diluted 1:2 (twice as concentrated); C differs in two features.
 X = pd.DataFrame([[1.0, 2.0, 3.0, 4.0], [2.0, 4.0, 6.0, 8.0], [1.0, 3.0, 3.0, 2.0]],
@@ -81,7 +82,7 @@ def test_log_and_lactate_pyruvate():
 
 def test_season_terms_at_known_dates():
     dates = pd.Series(["2021-01-01", "2021-04-01", "2021-07-02", "2020-12-31", None])
-    out = nmr.season_terms(dates)
+    out = season_terms(dates)
     doy = np.array([1, 91, 183, 366])
     angle = 2 * np.pi * doy / 365.25
     assert out.season_sin[:4].to_numpy() == pytest.approx(np.sin(angle))
@@ -93,7 +94,7 @@ def test_season_terms_at_known_dates():
     assert out.season_cos[3] == pytest.approx(1.0, abs=1e-3)
     assert out.iloc[4].isna().all()
     with pytest.raises(InputTableError, match=r"column 'sampling_date', row 3: not a date"):
-        nmr.season_terms(["2021-01-01", "31/31/2021"])
+        season_terms(["2021-01-01", "31/31/2021"])
 
 
 def test_negative_concentrations_name_column_and_rows():

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from first1000.report_tables import html_table
+from first1000.report.html_tables import html_table
 
 TABLE = pd.DataFrame({
     "cohort": ["ghent", "rotterdam", "meta", "ghent"],

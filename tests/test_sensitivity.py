@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
 
-from first1000 import analyse
-from first1000.mechanisms import hpa, immune, mood
+from first1000.analysis import associations as analyse
+from first1000.mechanisms import hpa, immune
+from first1000.scoring import questionnaires as mood
 from first1000.stages import suppress_small_counts
 
 SCHEMA = {"epds": {"label": "EPDS", "unit": "point", "type": "continuous"},

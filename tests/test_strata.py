@@ -1,5 +1,5 @@
-"""Tests of first1000.strata (effect modification and missing data at pipeline level) and of
-multiple imputation in first1000.analyse.associations, on data simulated here with planted
+"""Tests of first1000.analysis.modification (effect modification and missing data at pipeline level) and of
+multiple imputation in first1000.analysis.associations.associations, on data simulated here with planted
 interactions and planted missingness."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from first1000 import analyse, strata
+from first1000.analysis import associations as analyse
+from first1000.analysis import modification as strata
 from first1000.config import load_config
 from first1000.errors import ConfigError
 

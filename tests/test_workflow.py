@@ -383,7 +383,7 @@ def test_effect_modification_and_missingness_outputs(demo_run):
     The demo plants no interaction, so this is structural (the statistics are tested on
     simulated interactions in tests/test_strata.py)."""
     from first1000.config import load_config
-    from first1000.strata import MISSINGNESS_COLUMNS, MODIFICATION_COLUMNS, modification_models, strata_figures
+    from first1000.analysis.modification import MISSINGNESS_COLUMNS, MODIFICATION_COLUMNS, modification_models, strata_figures
 
     cwd = os.getcwd()
     os.chdir(demo_run)

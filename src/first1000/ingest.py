@@ -24,9 +24,9 @@ import pandas as pd
 from first1000.config import load_schema
 from first1000.errors import ConfigError, InputTableError, format_rows
 from first1000.io import atomic_path
-from first1000.mapping import apply_mapping, parse_dates, report_table
+from first1000.harmonise.mapping import apply_mapping, parse_dates, report_table
 from first1000.io import column_letter
-from first1000.tables import Table, _fold, normalise_ids, open_table
+from first1000.io.input_tables import Table, _fold, normalise_ids, open_table
 from first1000.units import conversion
 
 #: Standard tables a cohort can provide, and the schema each is checked against.
@@ -260,7 +260,7 @@ def ingest_hair(spec, missing_codes, id_map, participants: pd.DataFrame | None =
 
 def _hair_sampling_dates(table: Table, column: str, spec: dict, frame: pd.DataFrame,
                          participants: pd.DataFrame | None) -> np.ndarray:
-    """The hair cut dates (as :func:`first1000.mapping.parse_dates` reads dates), checked
+    """The hair cut dates (as :func:`first1000.harmonise.mapping.parse_dates` reads dates), checked
     against each participant's delivery date: at most 43 weeks before, 2 years after."""
     fmt = spec.get("date_format")
     missing = table.missing_mask(column)

@@ -27,7 +27,7 @@ def cohort_tables(cfg: dict, cohort: str) -> dict[str, str]:
 
 def site_manifests(cfg: dict) -> dict[str, dict]:
     """Site -> its checked export manifest (summary-statistics-only runs)."""
-    from first1000.summary_stats import read_manifest
+    from first1000.io.summary_statistics import read_manifest
 
     if "_manifests" not in cfg:  # read (and checksum) once per loaded config
         cfg["_manifests"] = {site: read_manifest(site, spec["path"]) for site, spec in sorted(cfg["sites"].items())}

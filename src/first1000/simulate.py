@@ -173,7 +173,7 @@ def _allocate(rng, totals, k, lo, hi):
 
 def _items(rng, people, missing_code):
     """EPDS, PSS-10 and BRS item responses (as coded in the questionnaires) from the scores."""
-    from first1000.mechanisms.mood import INSTRUMENTS
+    from first1000.scoring.questionnaires import INSTRUMENTS
 
     columns = {}
     specs = (("epds", "epds", people.epds.to_numpy()),

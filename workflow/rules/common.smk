@@ -5,7 +5,7 @@ from pathlib import Path
 
 from first1000.errors import First1000Error
 from first1000.stages import QC_FIGURES, sensitivity_analyses
-from first1000.pipeline import (
+from first1000.plan import (
     CONDA_ENV,
     analysed_mechanisms,
     cohort_tables,
@@ -156,7 +156,7 @@ def mediation_tables():
 
 def modification_outputs():
     """Missingness tables of every mechanism; effect-modification tables and figures."""
-    from first1000.strata import modification_models, strata_figures
+    from first1000.analysis.modification import modification_models, strata_figures
 
     outputs = [f"results/missingness/{mechanism}.tsv" for mechanism in MECHANISMS]
     for mechanism in MECHANISMS:

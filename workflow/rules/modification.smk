@@ -1,5 +1,5 @@
 # Stage 5b: effect modification (exposure x modifier) and the missing data of the models.
-from first1000.strata import check_settings
+from first1000.analysis.modification import check_settings
 
 try:
     check_settings(CFG)

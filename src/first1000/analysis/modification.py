@@ -137,7 +137,7 @@ def check_settings(cfg: dict) -> None:
 
 # --------------------------------------------------------------------------- effect modification
 def _subsets(table: pd.DataFrame, covariates: list[str]):
-    from first1000.analyse import cohort_subsets
+    from first1000.analysis.associations import cohort_subsets
 
     return cohort_subsets(table, covariates)
 

@@ -1,7 +1,7 @@
 """Stratified forest plot: the exposure effect on each response, by stratum of a modifier.
 
 Draws the effect-modification table of the pipeline (``results/modification/{mechanism}.tsv``,
-columns :data:`first1000.strata.MODIFICATION_COLUMNS`) as it is: one row per response
+columns :data:`first1000.analysis.modification.MODIFICATION_COLUMNS`) as it is: one row per response
 (biomarker), one marker + confidence interval per stratum of the modifier (levels of a
 categorical modifier, or the centiles / mean ± SD of a continuous one), and the p-value of
 the interaction test of that response at the right. Numbers are read from the table, never

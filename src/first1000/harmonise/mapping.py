@@ -26,7 +26,7 @@ import pandas as pd
 
 from first1000.config import where
 from first1000.errors import ConfigError
-from first1000.tables import Table
+from first1000.io.input_tables import Table
 from first1000.units import conversion
 
 PRETERM_DAYS = 259  # < 37+0 weeks
@@ -311,7 +311,7 @@ def _harmonised(mapping, variable, frame, needed: list[str]):
 
 
 def _op_questionnaire(table, mapping, variable, rule, spec, check, report, frame):
-    """A questionnaire score from its items (first1000.mechanisms.mood), prorated.
+    """A questionnaire score from its items (first1000.scoring.questionnaires), prorated.
 
     ``instrument``: a built-in instrument (epds, epds_item_scores, pss10, stai_state,
     stai_trait, brs); ``inputs.items``: its item columns in item order; ``max_missing``:
@@ -320,7 +320,7 @@ def _op_questionnaire(table, mapping, variable, rule, spec, check, report, frame
     Cronbach's alpha (complete cases) and the number of prorated scores go into the
     harmonisation report.
     """
-    from first1000.mechanisms import mood
+    from first1000.scoring import questionnaires as mood
 
     if "instrument" not in rule:
         raise ConfigError(f"{where(mapping['_source'], ['variables', variable])}: operation `questionnaire_score` "
@@ -358,7 +358,7 @@ def _op_questionnaire(table, mapping, variable, rule, spec, check, report, frame
 
 
 def _size_for_ga(mapping, variable, frame):
-    from first1000.mechanisms import birth
+    from first1000.scoring import birth_outcomes as birth
 
     ga, weight, sex = _harmonised(mapping, variable, frame, ["gestational_age", "birth_weight", "child_sex"])
     return birth.size_for_ga(np.asarray(weight, float), np.asarray(ga, float), np.asarray(sex, dtype=object),
@@ -373,7 +373,7 @@ def _op_birth_weight_z(table, mapping, variable, rule, spec, check, report, fram
 
 
 def _op_sga(table, mapping, variable, rule, spec, check, report, frame):
-    from first1000.mechanisms import birth
+    from first1000.scoring import birth_outcomes as birth
 
     z = _size_for_ga(mapping, variable, frame)
     report.source = "gestational_age, birth_weight, child_sex"
@@ -382,7 +382,7 @@ def _op_sga(table, mapping, variable, rule, spec, check, report, frame):
 
 
 def _op_lga(table, mapping, variable, rule, spec, check, report, frame):
-    from first1000.mechanisms import birth
+    from first1000.scoring import birth_outcomes as birth
 
     z = _size_for_ga(mapping, variable, frame)
     report.source = "gestational_age, birth_weight, child_sex"
@@ -391,7 +391,7 @@ def _op_lga(table, mapping, variable, rule, spec, check, report, frame):
 
 
 def _op_low_apgar(table, mapping, variable, rule, spec, check, report, frame):
-    from first1000.mechanisms import birth
+    from first1000.scoring import birth_outcomes as birth
 
     (apgar,) = _harmonised(mapping, variable, frame, ["apgar_5min"])
     apgar = np.asarray(apgar, float)
@@ -401,12 +401,12 @@ def _op_low_apgar(table, mapping, variable, rule, spec, check, report, frame):
 
 
 def _op_season(table, mapping, variable, rule, spec, check, report, frame, term):
-    from first1000.mechanisms import nmr
+    from first1000.scoring.season import season_terms
 
     (dates,) = _harmonised(mapping, variable, frame, ["sampling_date"])
     report.source = "sampling_date"
     report.note = f"{term}(2 pi day-of-year / 365.25) of the sampling date (enter season_sin and season_cos together)"
-    return nmr.season_terms(pd.Series(dates))[f"season_{term}"].to_numpy(float)
+    return season_terms(pd.Series(dates))[f"season_{term}"].to_numpy(float)
 
 
 #: The named operations of ``derive`` rules (the closed vocabulary).

@@ -16,7 +16,7 @@ summary statistics. A run on individual data writes, per cohort, an export folde
 Nothing in an export is row-level: model estimates, their SEs and the number of
 participants per model. A second run whose config lists ``sites`` instead of ``cohorts``
 reads the exports (checking every checksum) and meta-analyses them exactly as a run on
-individual data meta-analyses its cohorts (:func:`first1000.analyse.combine_cohorts`).
+individual data meta-analyses its cohorts (:func:`first1000.analysis.associations.combine_cohorts`).
 """
 
 from __future__ import annotations

@@ -44,7 +44,7 @@ def needs_participants(mechanism: str, settings: dict | None = None) -> bool:
 
 def prepare_inputs(mechanisms: dict, mechanism: str, settings: dict | None = None) -> dict[str, str]:
     """Inputs of the workflow's prepare job: cohort -> ingested table (``mechanisms`` as
-    from :func:`first1000.pipeline.analysed_mechanisms`), plus ``harmonised_participants``
+    from :func:`first1000.plan.analysed_mechanisms`), plus ``harmonised_participants``
     for mechanisms that need clinical values (e.g. gestational age for clock acceleration,
     or to date hair segments with ``preparation.hpa.timing: gestation``; ``settings``:
     the mechanism's ``preparation`` settings)."""

@@ -1,4 +1,4 @@
-"""NMR metabolites: dilution normalisation, detection limits, log scale, season terms.
+"""NMR metabolites: dilution normalisation, detection limits, log scale.
 
 Matrices are *wide*: one row per sample (index = pseudo_id, in the source file's row
 order so that messages can name spreadsheet rows = position + 2), one column per
@@ -22,8 +22,8 @@ metabolite, concentrations (serum/plasma umol/L; urine any unit).
   (Hornung & Reed 1990); above that the metabolite is analysed as detected/not detected
   (1/0) only -- 20-50 % would call for censored (Tobit) models, which this step does
   not fit. The QC table says which rule each metabolite got.
-* :func:`log_values`, :func:`lactate_pyruvate` (ln L - ln P), :func:`season_terms`
-  (sin and cos of 2 pi doy / 365.25, day of year 1 = 1 January).
+* :func:`log_values`, :func:`lactate_pyruvate` (ln L - ln P). The season of sampling
+  (sin and cos terms) is a harmonised covariate: :mod:`first1000.scoring.season`.
 
 Negative concentrations are an :class:`InputTableError` naming the column, the rule and
 the rows (never participant IDs or values).
@@ -150,21 +150,3 @@ def lactate_pyruvate(lactate, pyruvate):
     """Lactate/pyruvate ratio on the log scale: ln L - ln P."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.log(np.asarray(lactate, float)) - np.log(np.asarray(pyruvate, float))
-
-
-def season_terms(dates, period: float = 365.25, *, where: str = "metabolites",
-                 column: str = "sampling_date") -> pd.DataFrame:
-    """season_sin = sin(2 pi doy / period), season_cos = cos(...); doy 1 = 1 January.
-
-    Enter both terms in a model (and exposure x both for season-dependent effects).
-    Missing dates give NaN.
-    """
-    raw = pd.Series(dates).reset_index(drop=True)
-    d = pd.to_datetime(raw, errors="coerce")
-    bad = (d.isna() & raw.notna()).to_numpy()
-    if bad.any():
-        raise InputTableError(f"{where}, column '{column}', {format_rows(np.flatnonzero(bad) + 2)}: not a date "
-                              "(rule: season). Give sampling dates as YYYY-MM-DD.")
-    angle = 2 * np.pi * d.dt.day_of_year.to_numpy(float) / period
-    index = dates.index if isinstance(dates, pd.Series) else None
-    return pd.DataFrame({"season_sin": np.sin(angle), "season_cos": np.cos(angle)}, index=index)

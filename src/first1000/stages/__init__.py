@@ -17,7 +17,7 @@ import pandas as pd
 from first1000 import ingest
 from first1000.config import DERIVED_VARIABLES, POOLED, load_config
 from first1000.errors import First1000Error
-from first1000.harmonise import harmonise as harmonise_cohorts
+from first1000.harmonise.ses import harmonise as harmonise_cohorts
 from first1000.io import sha256sum, write_parquet, write_text, write_tsv
 from first1000.mechanisms import PREPARERS, needs_participants
 
@@ -132,8 +132,8 @@ def harmonise(config, participants, output, summary, table1, ses_weights, harmon
               mood_png=None, mood_svg=None):
     """``harmonisation``: the cohorts' harmonisation reports, for the mood QC table ``mood_qc``
     and its figure (``mood_png``, ``mood_svg``)."""
-    from first1000.mechanisms import mood
-    from first1000.table1 import table1 as make_table1
+    from first1000.scoring import questionnaires as mood
+    from first1000.harmonise.characteristics import table1 as make_table1
 
     cfg = load_config(config)
     frames = [pd.read_parquet(p) for p in participants]
@@ -200,7 +200,7 @@ def prepare(config, mechanism, tables: dict, output, qc, participants=None):
 
 
 def _analysis_inputs(config, mechanism, participants, biomarkers):
-    from first1000 import analyse
+    from first1000.analysis import associations as analyse
 
     cfg = load_config(config)
     table = analyse.analysis_table(pd.read_parquet(participants), pd.read_parquet(biomarkers))
@@ -210,12 +210,12 @@ def _analysis_inputs(config, mechanism, participants, biomarkers):
 
 
 def associate(config, mechanism, participants, biomarkers, output):
-    from first1000 import analyse
+    from first1000.analysis import associations as analyse
 
     cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
     missing_data = cfg["missing_data"]
     if missing_data["method"] == "multiple_imputation":
-        from first1000.strata import check_settings
+        from first1000.analysis.modification import check_settings
 
         check_settings(cfg)
     result = analyse.associations(table, mechanism, spec, covariates, cfg["_data_schema"], cfg["meta_analysis"],
@@ -242,7 +242,7 @@ def sensitivity_analyses(cfg, mechanism) -> list[dict]:
 
 def associate_sensitivity(config, mechanism, participants, biomarkers, associations, output):
     """Association models re-fitted under the mechanism's sensitivity analyses."""
-    from first1000 import analyse
+    from first1000.analysis import associations as analyse
 
     cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
     analyses = sensitivity_analyses(cfg, mechanism)
@@ -258,7 +258,7 @@ def associate_sensitivity(config, mechanism, participants, biomarkers, associati
 def mediate(config, mechanism, participants, biomarkers, effects, paths, sensitivity):
     """Mediation paths of one mechanism; ``biomarkers`` is its prepared table, then those of
     the mechanisms of any second mediator (pipeline.mediation_mechanisms)."""
-    from first1000 import analyse
+    from first1000.analysis import associations as analyse
 
     biomarkers = [biomarkers] if isinstance(biomarkers, (str, Path)) else list(biomarkers)
     cfg, table, spec, covariates = _analysis_inputs(config, mechanism, participants, biomarkers[0])
@@ -266,7 +266,7 @@ def mediate(config, mechanism, participants, biomarkers, effects, paths, sensiti
         extra = pd.read_parquet(other).drop(columns="cohort")
         table = table.merge(extra[["pseudo_id", *[c for c in extra.columns if c not in table]]], on="pseudo_id",
                             how="left", validate="one_to_one")
-    from first1000.pipeline import mediation_paths
+    from first1000.plan import mediation_paths
 
     declared = mediation_paths(cfg, mechanism)
     eff, pth, sens = analyse.mediation(table, declared, cfg["covariates"], cfg["mediation"], cfg["seed"],
@@ -561,7 +561,7 @@ def ewas_covariates(cfg, participants: pd.DataFrame, cohort: str) -> list[str]:
 
 
 def ewas_shard(config, cohort, exposure, shard, matrix, participants, output):
-    from first1000 import epigenome
+    from first1000.analysis import epigenome
 
     cfg = load_config(config)
     spec = cfg["epigenome_wide"]
@@ -582,7 +582,7 @@ def pq_columns(path) -> list[str]:
 
 
 def ewas_gather(config, shards: list, table_out, top_out, summary_out):
-    from first1000 import epigenome
+    from first1000.analysis import epigenome
 
     cfg = load_config(config)
     spec = cfg["epigenome_wide"]
@@ -599,7 +599,7 @@ def ewas_gather(config, shards: list, table_out, top_out, summary_out):
 
 def ewas_meta(config, tables: list, cohorts: list, table_out, top_out, summary_out):
     """Meta-analysis of the cohorts' EWAS tables (inverse variance per CpG)."""
-    from first1000 import epigenome
+    from first1000.analysis import epigenome
 
     cfg = load_config(config)
     spec = cfg["epigenome_wide"]
@@ -617,7 +617,7 @@ def ewas_meta(config, tables: list, cohorts: list, table_out, top_out, summary_o
 
 
 def ewas_figures(config, cohort, exposure, table, summary, qq_png, qq_svg, manhattan_png, manhattan_svg):
-    from first1000.analyse import META
+    from first1000.analysis.associations import META
     from first1000.figures import manhattan_plot, qq_plot, save_figure
 
     cfg = load_config(config)
@@ -638,7 +638,7 @@ def ewas_figures(config, cohort, exposure, table, summary, qq_png, qq_svg, manha
 
 
 def ewas_candidates(config, cohort, exposure, biomarkers, participants, output):
-    from first1000 import epigenome
+    from first1000.analysis import epigenome
 
     cfg = load_config(config)
     people = pd.read_parquet(participants)
@@ -658,7 +658,7 @@ def ewas_candidates(config, cohort, exposure, biomarkers, participants, output):
 def export_summary(config, cohort, associations: list, mediation: list, mediation_paths: list,
                    ewas_exposures: list, ewas_tables: list, out_dir):
     """One cohort's summary-statistics export (results/export/{cohort}/)."""
-    from first1000.summary_stats import export_cohort
+    from first1000.io.summary_statistics import export_cohort
 
     cfg = load_config(config)
     manifest = export_cohort(cfg, cohort, associations, mediation, mediation_paths,
@@ -668,8 +668,8 @@ def export_summary(config, cohort, associations: list, mediation: list, mediatio
 
 def import_associations(config, mechanism, output):
     """Meta-analysis of the sites' exported association rows of one mechanism."""
-    from first1000 import analyse
-    from first1000.summary_stats import site_associations
+    from first1000.analysis import associations as analyse
+    from first1000.io.summary_statistics import site_associations
 
     cfg = load_config(config)
     frames = [site_associations(site, spec["path"]) for site, spec in sorted(cfg["sites"].items())]
@@ -685,9 +685,9 @@ def import_associations(config, mechanism, output):
 def import_mediation(config, mechanism, effects, paths):
     import re
 
-    from first1000 import analyse
-    from first1000.pipeline import mediation_paths
-    from first1000.summary_stats import site_table
+    from first1000.analysis import associations as analyse
+    from first1000.plan import mediation_paths
+    from first1000.io.summary_statistics import site_table
 
     cfg = load_config(config)
     biomarkers = set(cfg["mechanisms"][mechanism]["biomarkers"])
@@ -695,7 +695,7 @@ def import_mediation(config, mechanism, effects, paths):
     pth = [site_table(s, spec["path"], "mediation_paths.tsv") for s, spec in sorted(cfg["sites"].items())]
     eff = pd.concat([e for e in eff if len(e)], ignore_index=True)
     pth = pd.concat([p for p in pth if len(p)], ignore_index=True)
-    from first1000.pipeline import mediators_of
+    from first1000.plan import mediators_of
 
     declared = [(p["exposure"], set(mediators_of(p)), p["outcome"]) for p in mediation_paths(cfg, mechanism)]
 
@@ -711,7 +711,7 @@ def import_mediation(config, mechanism, effects, paths):
 # --------------------------------------------------------------------------- effect modification, missing data
 def modify(config, mechanism, participants, biomarkers, output):
     """Effect modification of one mechanism's models (results/modification/{mechanism}.tsv)."""
-    from first1000 import strata
+    from first1000.analysis import modification as strata
 
     cfg, table, _, covariates = _analysis_inputs(config, mechanism, participants, biomarkers)
     strata.check_settings(cfg)
@@ -744,7 +744,7 @@ def strata_figure(config, mechanism, exposure, modifier, modification, png, svg)
 
 def missingness(config, mechanism, participants, biomarkers, output):
     """Missing values of the mechanism's model variables per cohort (results/missingness/{mechanism}.tsv)."""
-    from first1000 import strata
+    from first1000.analysis import modification as strata
 
     cfg = load_config(config)
     spec = cfg["mechanisms"][mechanism]
@@ -768,7 +768,7 @@ TABLE_TITLES = {"associations": "Associations", "mediation": "Mediation effects"
 
 def table_view(config, kind, mechanism, table, output):
     """A searchable, sortable HTML view of one result table (with its TSV embedded)."""
-    from first1000.report_tables import html_table
+    from first1000.report.html_tables import html_table
 
     cfg = load_config(config)
     data = pd.read_csv(table, sep="\t", keep_default_na=False, na_values=[""])

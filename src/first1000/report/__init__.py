@@ -1,0 +1,1 @@
+"""What the report shows besides figures: searchable HTML views of result tables."""
