@@ -23,11 +23,12 @@ import pandas as pd
 import pytest
 import yaml
 
-from first1000 import ingest
+from first1000 import ingest, privacy
+from first1000.stages import ingest as ingest_stage
 from first1000.config import attach_cns_measures, load_config, load_mapping
 from first1000.errors import ConfigError, First1000Error, InputTableError
 
-from conftest import ROOT
+from workflow_runs import ROOT
 
 BAD = Path("tests/data/bad")  # relative, as paths in a config are (tests run from the root)
 CASES = yaml.safe_load((ROOT / BAD / "cases.yaml").read_text(encoding="utf-8"))["cases"]
@@ -72,7 +73,7 @@ def _write_mapping(tmp_path, case: dict) -> Path:
 
 
 def _ingest(mapping, data_schema, table: str):
-    people, report, categories, id_map = ingest.ingest_participants("bad", mapping, data_schema, KEY)
+    people, report, categories, id_map = ingest_stage.cohort_participants("bad", mapping, data_schema, KEY)
     if table == "participants":
         return people
     return ingest.INGESTERS[table](mapping["tables"][table], mapping["missing_codes"], id_map)
@@ -126,7 +127,7 @@ AGE = {"maternal_age": {"rule": "direct", "column": "age", "unit": "years"}}
 def test_base_corpus_cohort_is_valid(tmp_path, data_schema):
     """Each broken file differs from these valid tables by its one problem."""
     mapping, _ = _mapping(tmp_path, data_schema, {"file": "participants.csv", "table": "participants"})
-    out = ingest.ingest_cohort("bad", mapping, data_schema, KEY)
+    out = ingest_stage.ingest_cohort("bad", mapping, data_schema, KEY)
     people = out["participants"]
     assert people.maternal_age.tolist() == [31.2, 34.1, 28.0, 36.5, 25.3, 30.0]
     assert people.education_isced.tolist() == [6, 3, 7, 1, 6, 7]
@@ -196,7 +197,7 @@ def test_integral_float_ids_match_integer_ids(tmp_path, data_schema):
     csv_people = _read(tmp_path, data_schema, "p_float_ids.csv", variables=AGE)
     xlsx_people = _read(tmp_path, data_schema, "x_float_ids.xlsx", variables=AGE)
     assert csv_people.pseudo_id.tolist() == xlsx_people.pseudo_id.tolist()
-    assert csv_people.pseudo_id.tolist() == ingest.pseudonymise(pd.Series(["7001", "7002", "7003"]), "bad",
+    assert csv_people.pseudo_id.tolist() == privacy.pseudonymise(pd.Series(["7001", "7002", "7003"]), "bad",
                                                                 KEY).tolist()
     immune = _read(tmp_path, data_schema, "i_float_ids.csv", table="immune", variables=AGE,
                    participants="p_float_ids.csv")
@@ -216,7 +217,7 @@ def test_on_invalid_missing_reports_rows_without_values(tmp_path, data_schema):
     assert people_rows.maternal_age.isna().tolist() == [False, True, False, True, False, False]
     mapping, _ = _mapping(tmp_path, data_schema, {"file": "p_text_in_numeric.csv", "table": "participants",
                                                   "mapping": {"on_invalid": "missing"}})
-    _, report, _, _ = ingest.ingest_participants("bad", mapping, data_schema, KEY)
+    _, report, _, _ = ingest_stage.cohort_participants("bad", mapping, data_schema, KEY)
     rejected = report.set_index("variable").loc["maternal_age", "rejected"]
     assert rejected.startswith("expected a number, found text") and "(rows 3, 5)" in rejected
     assert "unknown" not in rejected

@@ -12,7 +12,7 @@ import yaml
 from first1000.config import load_config
 from first1000.errors import ConfigError
 
-from conftest import ROOT
+from workflow_runs import ROOT
 
 
 def _write(tmp_path, text, name="config.yaml") -> Path:

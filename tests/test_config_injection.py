@@ -10,9 +10,9 @@ import yaml
 
 from first1000.config import load_config
 from first1000.errors import First1000Error
-from first1000.ingest import ingest_participants
+from first1000.stages.ingest import cohort_participants as ingest_participants
 
-from conftest import ROOT
+from workflow_runs import ROOT
 
 PAYLOADS = [
     "__import__('os').system('touch {marker}')",

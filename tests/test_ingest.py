@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from first1000 import ingest
+from first1000 import ingest, privacy
+from first1000.stages import ingest as ingest_stage
 from first1000.errors import InputTableError
 from first1000.units import parse_weeks_days
 
@@ -29,7 +30,7 @@ def _cohort(tmp_path, demo_config, edit=None, cohort="ghent"):
 
 
 def _ingest(mapping, demo_config):
-    return ingest.ingest_cohort("ghent", mapping, demo_config["_data_schema"], KEY)
+    return ingest_stage.ingest_cohort("ghent", mapping, demo_config["_data_schema"], KEY)
 
 
 def _set(column, rows, value):
@@ -131,9 +132,9 @@ def test_latin1_file_is_reported(tmp_path, demo_config):
 
 def test_pseudonyms_are_keyed_and_stable():
     ids = pd.Series(["GH-0001", "GH-0002"])
-    a = ingest.pseudonymise(ids, "ghent", b"k1")
-    assert a.tolist() == ingest.pseudonymise(ids, "ghent", b"k1").tolist()
-    assert a.tolist() != ingest.pseudonymise(ids, "ghent", b"k2").tolist()
+    a = privacy.pseudonymise(ids, "ghent", b"k1")
+    assert a.tolist() == privacy.pseudonymise(ids, "ghent", b"k1").tolist()
+    assert a.tolist() != privacy.pseudonymise(ids, "ghent", b"k2").tolist()
     assert a.str.match(r"^P[0-9a-f]{16}$").all()
     import hashlib, hmac
     assert a[0] == "P" + hmac.new(b"k1", b"ghent\x1fGH-0001", hashlib.sha256).hexdigest()[:16]
@@ -142,9 +143,9 @@ def test_pseudonyms_are_keyed_and_stable():
 def test_key_file_must_lie_outside_results(tmp_path):
     from first1000.errors import ConfigError
     with pytest.raises(ConfigError, match="outside results"):
-        ingest.load_or_create_key(tmp_path / "results" / "key")
-    key = ingest.load_or_create_key(tmp_path / "secret" / "key")
-    assert len(key) == 64 and key == ingest.load_or_create_key(tmp_path / "secret" / "key")
+        privacy.load_or_create_key(tmp_path / "results" / "key")
+    key = privacy.load_or_create_key(tmp_path / "secret" / "key")
+    assert len(key) == 64 and key == privacy.load_or_create_key(tmp_path / "secret" / "key")
 
 
 def test_biomarker_ids_must_match_participants(tmp_path, demo_config):
@@ -172,7 +173,7 @@ def test_negative_concentration_and_ct_zero(tmp_path, demo_config):
     table.to_csv(path, index=False)
     spec["path"] = str(path)
     ids = pd.read_csv("resources/demo/ghent/participants.csv", dtype=str).participant_id
-    id_map = dict(zip(ids, ingest.pseudonymise(ids, "ghent", KEY)))
+    id_map = dict(zip(ids, privacy.pseudonymise(ids, "ghent", KEY)))
     with pytest.raises(InputTableError, match=rf"{path}, column 'ct', row 9: value out of range: expected > 0 and <= 40"):
         ingest.ingest_qpcr(spec, [""], id_map)
 
@@ -185,7 +186,7 @@ def test_methylation_beta_outside_unit_interval(tmp_path, demo_config):
     table.to_csv(path, index=False)
     spec["path"] = str(path)
     ids = pd.read_csv("resources/demo/ghent/participants.csv", dtype=str).participant_id
-    id_map = dict(zip(ids, ingest.pseudonymise(ids, "ghent", KEY)))
+    id_map = dict(zip(ids, privacy.pseudonymise(ids, "ghent", KEY)))
     with pytest.raises(InputTableError, match=r"column 'cg04111177', row 5: value out of range for a beta value"):
         ingest.ingest_candidates(spec, [""], id_map)
 

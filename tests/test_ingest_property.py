@@ -25,7 +25,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from first1000 import ingest
+from first1000 import ingest, privacy
+from first1000.stages import ingest as ingest_stage
 from first1000.config import load_config
 from first1000.errors import First1000Error
 
@@ -51,7 +52,7 @@ MAPPING = {
 
 @pytest.fixture(scope="module")
 def data_schema():
-    from conftest import ROOT
+    from workflow_runs import ROOT
 
     return load_config(ROOT / "config" / "config.yaml")["_data_schema"]
 
@@ -185,7 +186,7 @@ def test_ingest_participants_never_crashes(table, on_invalid, data_schema):
         mapping = dict(MAPPING, on_invalid=on_invalid,
                        tables={"participants": _spec(table, path, id="pid")})
         try:
-            people, report, categories, id_map = ingest.ingest_participants("prop", mapping, data_schema, KEY)
+            people, report, categories, id_map = ingest_stage.cohort_participants("prop", mapping, data_schema, KEY)
         except First1000Error as exc:
             _check_error(exc, path)
             return
@@ -205,7 +206,7 @@ def test_ingest_participants_never_crashes(table, on_invalid, data_schema):
 @given(table=tables(), declared=st.booleans())
 @SETTINGS
 def test_ingest_wide_never_crashes(table, declared, data_schema):
-    id_map = dict(zip(IDS, ingest.pseudonymise(pd.Series(IDS), "prop", KEY)))
+    id_map = dict(zip(IDS, privacy.pseudonymise(pd.Series(IDS), "prop", KEY)))
     with tempfile.TemporaryDirectory() as folder:
         path = _write(table, Path(folder))
         columns = {"columns": {"il6": "il6", "crp": "crp"}} if declared else {}

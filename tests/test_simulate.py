@@ -8,7 +8,7 @@ import yaml
 
 from first1000.simulate import DEMO_SEED, simulate
 
-from conftest import ROOT
+from workflow_runs import ROOT
 
 
 def _digest(path):

@@ -21,24 +21,12 @@ import jsonschema
 import yaml
 
 from first1000.errors import ConfigError
+from first1000.labels import DERIVED_VARIABLES, measure_biomarkers
 
 SCHEMA_DIR = Path(str(resources.files("first1000") / "schemas"))
 
 #: Cohort name of the analyses of all cohorts' data together (cohort as a covariate).
 POOLED = "pooled"
-
-#: Variables the harmonise stage derives for every cohort (not mapped per cohort).
-DERIVED_VARIABLES = {
-    "ses_index": "Composite SES index (mean of within-cohort z-scores; higher = higher SES)",
-    "education_group": "Education, Eurostat grouping (low ISCED 0-2, medium 3-4, high 5-8)",
-    "income_equivalised": "Equivalised household income (OECD-modified scale), EUR/month",
-    "income_equivalised_ln": "ln equivalised household income",
-    "income_ridit": "Equivalised household income, within-cohort ridit score (0-1)",
-    "income_quintile": "Equivalised household income, within-cohort quintile (1 = lowest)",
-    "material_deprivation": "Material and social deprivation (>= 5 of 13 EU-SILC items)",
-    "severe_material_deprivation": "Severe material and social deprivation (>= 7 of 13 items)",
-}
-
 
 @functools.lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
@@ -138,6 +126,33 @@ def validate_against(instance, schema_name: str, source=None):
     return instance
 
 
+def in_schema_order(instance, schema: dict):
+    """``instance`` with the keys of every fixed-key object (a schema with ``properties``)
+    in the schema's order, and user-named entries (cohorts, windows, measures, ...) in the
+    order the file gives them.
+
+    So a config's settings reach the jobs in one canonical order: moving a key within its
+    section changes nothing a job reads (and reruns nothing), while reordering named
+    entries, whose order is meaningful (the columns and rows they become), does.
+    """
+    if not isinstance(schema, dict):
+        return instance
+    for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        if isinstance(instance, dict) and "properties" in branch or isinstance(instance, list) and "items" in branch:
+            return in_schema_order(instance, branch)
+    if isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        ordered = {key: in_schema_order(instance[key], sub) for key, sub in properties.items() if key in instance}
+        for key, value in instance.items():
+            if key not in ordered:
+                ordered[key] = in_schema_order(value, extra if isinstance(extra, dict) else {})
+        return ordered
+    if isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        return [in_schema_order(item, schema["items"]) for item in instance]
+    return instance
+
+
 def _read(path) -> dict:
     path = Path(path)
     if not path.exists():
@@ -169,6 +184,7 @@ def load_data_schema(path) -> dict:
 def load_mapping(path, data_schema: dict, cohort: str) -> dict:
     """Load and check one cohort's mapping file."""
     mapping = validate_against(_read(path), "mapping.schema.yaml", source=path)
+    mapping = in_schema_order(mapping, load_schema("mapping.schema.yaml"))
     requires = {
         "direct": ({"column"}, {"column", "unit", "format"}),
         "recode": ({"column"}, {"column", "map", "map_file", "ranges", "unit"}),
@@ -245,6 +261,7 @@ def load_config(config) -> dict:
     for key in [k for k in config if str(k).startswith("_")]:
         del config[key]
     validate_against(config, "config.schema.yaml", source=source)
+    config = in_schema_order(config, load_schema("config.schema.yaml"))
     if ("cohorts" in config) == ("sites" in config):
         raise ConfigError(
             f"{where(source, [])}: give either `cohorts` (a run on individual data) or `sites` (a "
@@ -298,10 +315,10 @@ def load_config(config) -> dict:
                 f"{where(source, keys + ['outcome'])}: `{path['outcome']}` is categorical; mediation models "
                 "continuous, binary (logistic) and count outcomes. Declare a binary indicator of the category.")
     config["_data_schema"] = data_schema
+    # Declared labels and units of the CNS biomarkers, kept apart from the data schema
+    # (whose entries ingest expects as participant variables).
+    config["_declared_biomarkers"] = cns_biomarkers
     config["_source"] = str(source) if source else None
-    from first1000.labels import declare_biomarkers  # local: labels imports this module
-
-    declare_biomarkers(cns_biomarkers)  # declared labels and units, kept apart from the data schema
     return config
 
 
@@ -327,8 +344,6 @@ def attach_cns_measures(mapping: dict, measures: dict, config_source=None) -> No
 def _check_cns_measures(config: dict, known: set, source) -> dict[str, tuple[str, str]]:
     """Declared CNS measures: their biomarkers (name -> (label, unit)), checked against each
     other, the harmonised variables, every cohort's mapping and ``mechanisms.cns``."""
-    from first1000.labels import measure_biomarkers  # local: labels imports this module
-
     measures = config["preparation"]["cns"]["measures"]
     keys = ["preparation", "cns", "measures"]
     produced, owner = {}, {}

@@ -2,8 +2,8 @@
 
 Each table is read as text, checked against its schema (required columns, types,
 ranges, unique IDs, IDs that match a participant) and turned into first1000's standard
-layout. Participant IDs are replaced by a keyed hash (HMAC-SHA256) whose key lives
-outside ``results/``; the cohort's own IDs never leave this module.
+layout. Participant IDs are replaced by a keyed hash (:func:`first1000.privacy.pseudonymise`)
+whose key lives outside ``results/``; the cohort's own IDs never leave memory.
 
 Problems raise :class:`~first1000.errors.InputTableError` naming the file, the column,
 the rows (as a spreadsheet numbers them: header = row 1) and what was expected. No
@@ -12,10 +12,7 @@ message ever contains an ID or a value from a row.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +20,8 @@ import pandas as pd
 
 from first1000.config import load_schema
 from first1000.errors import ConfigError, InputTableError, format_rows
-from first1000.io import atomic_path
-from first1000.harmonise.mapping import apply_mapping, parse_dates, report_table
-from first1000.io import column_letter
-from first1000.io.input_tables import Table, _fold, normalise_ids, open_table
+from first1000.io import atomic_path, column_letter
+from first1000.io.input_tables import Table, _fold, normalise_ids, open_table, parse_dates
 from first1000.units import conversion
 
 #: Standard tables a cohort can provide, and the schema each is checked against.
@@ -43,27 +38,6 @@ TABLE_KINDS = {
 }
 #: Unit of the standard metabolite table (a declared `unit` is converted to it).
 METABOLITE_UNIT = "umol/L"
-
-
-# --------------------------------------------------------------------------- privacy
-def load_or_create_key(path) -> bytes:
-    """The pseudonymisation key; created (random, 32 bytes) on first use."""
-    path = Path(path)
-    if "results" in path.parts:
-        raise ConfigError(f"privacy.key_file `{path}` lies under results/; keep the key outside results/.")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
-            tmp.chmod(0o600)
-    return path.read_text(encoding="ascii").strip().encode()
-
-
-def pseudonymise(ids: pd.Series, cohort: str, key: bytes) -> pd.Series:
-    """Keyed hash of cohort + ID: stable for a key, not reversible without it."""
-    return ids.map(
-        lambda i: "P" + hmac.new(key, f"{cohort}\x1f{i}".encode(), hashlib.sha256).hexdigest()[:16]
-    )
 
 
 # --------------------------------------------------------------------------- biomarker tables
@@ -260,7 +234,7 @@ def ingest_hair(spec, missing_codes, id_map, participants: pd.DataFrame | None =
 
 def _hair_sampling_dates(table: Table, column: str, spec: dict, frame: pd.DataFrame,
                          participants: pd.DataFrame | None) -> np.ndarray:
-    """The hair cut dates (as :func:`first1000.harmonise.mapping.parse_dates` reads dates), checked
+    """The hair cut dates (as :func:`first1000.io.input_tables.parse_dates` reads dates), checked
     against each participant's delivery date: at most 43 weeks before, 2 years after."""
     fmt = spec.get("date_format")
     missing = table.missing_mask(column)
@@ -548,31 +522,20 @@ def ingest_standard(kind: str, spec: dict, missing_codes, id_map: dict,
     return INGESTERS[kind](spec, missing_codes, id_map)
 
 
-def ingest_participants(cohort: str, mapping: dict, data_schema: dict, key: bytes):
-    """The participants table: pseudonymised, every harmonised variable, and the report.
-
-    Returns ``(participants, report, categories, id_map)``; ``id_map`` (cohort ID ->
-    pseudonym) stays in memory and is never written.
-    """
+def read_participants(mapping: dict) -> tuple[Table, pd.Series]:
+    """A cohort's participants table, read and checked as text, and its unique IDs (the
+    harmonisation rules of the mapping file are applied by
+    :func:`first1000.harmonise.mapping.apply_mapping`)."""
     spec = mapping["tables"]["participants"]
     table = open_table(spec, mapping["missing_codes"])
-    ids = table.ids(spec["id"], unique=True)
-    pseudo = pseudonymise(ids, cohort, key)
-    variables, reports, categories = apply_mapping(table, mapping, data_schema)
-    variables.insert(0, "cohort", cohort)
-    variables.insert(0, "pseudo_id", pseudo.to_numpy())
-    categories.insert(0, "cohort", cohort)
-    return (variables.reset_index(drop=True), report_table(reports, cohort), categories,
-            dict(zip(ids, pseudo)))
+    return table, table.ids(spec["id"], unique=True)
 
 
-def ingest_cohort(cohort: str, mapping: dict, data_schema: dict, key: bytes) -> dict[str, pd.DataFrame]:
-    """Read, check and standardise every table of one cohort.
-
-    Returns ``{"participants", "harmonisation", "categories", <table kind>...}``.
-    """
-    participants, report, categories, id_map = ingest_participants(cohort, mapping, data_schema, key)
-    out = {"participants": participants, "harmonisation": report, "categories": categories}
+def check_tables(mapping: dict, id_map: dict, participants: pd.DataFrame) -> dict:
+    """Read and check every table of one cohort but its participants, in memory (the
+    pre-flight check before any job runs); ``participants``: its harmonised participants.
+    Returns kind -> standard table (a Parquet methylation matrix: its number of CpGs)."""
+    out = {}
     for kind, table_spec in mapping["tables"].items():
         if kind == "methylation_matrix" and str(table_spec["path"]).lower().endswith(".parquet"):
             # A Parquet array can be far larger than memory: only its header is checked here,

@@ -1,10 +1,27 @@
-"""Human labels and units of variables, for figures, captions and result tables."""
+"""Human labels and units of variables, for figures, captions and result tables.
+
+A variable is labelled from the data schema (harmonised variables), the derived SES
+variables (:data:`DERIVED_VARIABLES`), the biomarkers a config declares with their label
+and unit (the CNS measures, passed as ``declared``) or the naming rules of the prepared
+biomarkers (:func:`biomarker_label`). Jobs get the labels they need through their rule's
+params (:func:`variables`), never from module state.
+"""
 
 from __future__ import annotations
 
 import re
 
-from first1000.config import DERIVED_VARIABLES
+#: Variables the harmonise stage derives for every cohort (not mapped per cohort).
+DERIVED_VARIABLES = {
+    "ses_index": "Composite SES index (mean of within-cohort z-scores; higher = higher SES)",
+    "education_group": "Education, Eurostat grouping (low ISCED 0-2, medium 3-4, high 5-8)",
+    "income_equivalised": "Equivalised household income (OECD-modified scale), EUR/month",
+    "income_equivalised_ln": "ln equivalised household income",
+    "income_ridit": "Equivalised household income, within-cohort ridit score (0-1)",
+    "income_quintile": "Equivalised household income, within-cohort quintile (1 = lowest)",
+    "material_deprivation": "Material and social deprivation (>= 5 of 13 EU-SILC items)",
+    "severe_material_deprivation": "Severe material and social deprivation (>= 7 of 13 items)",
+}
 
 DERIVED_SHORT = {
     "ses_index": ("SES index", "index unit"),
@@ -16,19 +33,6 @@ DERIVED_SHORT = {
 _MARKERS = {"il6": ("IL-6", "ln pg/mL"), "crp": ("CRP", "ln mg/L"), "il1b": ("IL-1β", "ln pg/mL"),
             "nk_activity": ("NK-cell activity", "ln % lysis")}
 _METABOLITES = {"methylhistidine_1": "1-Methylhistidine", "alpha_glucose": "α-Glucose"}
-
-#: Biomarkers whose label and unit a config declares (the CNS measures): name -> (label,
-#: unit). Filled by :func:`first1000.config.load_config` and kept apart from the data
-#: schema, whose entries ingest expects as participant variables. Loading a config adds
-#: (or updates) its names and never removes another's, so a process that loads several
-#: configs (the tests) keeps the labels of each.
-_DECLARED: dict[str, tuple[str, str]] = {}
-
-
-def declare_biomarkers(biomarkers: dict[str, tuple[str, str]]) -> None:
-    """Declare the label and unit of biomarkers: name -> (label, unit)."""
-    _DECLARED.update(biomarkers)
-
 
 def measure_biomarkers(measures: dict) -> dict[str, tuple[str, str]]:
     """Biomarkers of declared measures (``preparation.cns.measures``): name -> (label, unit).
@@ -44,10 +48,11 @@ def measure_biomarkers(measures: dict) -> dict[str, tuple[str, str]]:
     return out
 
 
-def biomarker_label(name: str) -> tuple[str, str] | None:
-    """(label, unit) of a prepared biomarker, from its name; None if not a biomarker name."""
-    if name in _DECLARED:
-        return _DECLARED[name]
+def biomarker_label(name: str, declared: dict | None = None) -> tuple[str, str] | None:
+    """(label, unit) of a prepared biomarker, from ``declared`` (name -> (label, unit), the
+    biomarkers of the config's declared measures) or its name; None if not a biomarker name."""
+    if declared and name in declared:
+        return tuple(declared[name])
     if m := re.fullmatch(r"hair_cortisol_(\w+)_ln", name):
         return f"Hair cortisol, {m.group(1).upper()}", "ln pg/mg"
     if name == "telomere_ts_ln":
@@ -82,22 +87,37 @@ def biomarker_label(name: str) -> tuple[str, str] | None:
     return None
 
 
-def label_and_unit(name: str, data_schema: dict) -> tuple[str, str]:
+def label_and_unit(name: str, data_schema: dict, declared: dict | None = None) -> tuple[str, str]:
     if name in data_schema:
         spec = data_schema[name]
         unit = spec.get("unit", "")
         return spec.get("label", name), ("0/1" if spec.get("type") == "binary" and not unit else unit)
     if name in DERIVED_SHORT:
         return DERIVED_SHORT[name]
-    found = biomarker_label(name)
+    found = biomarker_label(name, declared)
     return found if found else (DERIVED_VARIABLES.get(name, name), "")
 
 
-def figure_labels(names, data_schema: dict) -> dict[str, str]:
+def variables(names, data_schema: dict, declared: dict | None = None) -> dict[str, dict]:
+    """The entries of ``names`` as a job needs them: the data-schema entry of a harmonised
+    variable (type, label, unit, range), ``{label, unit}`` of any other name (derived
+    variables, biomarkers). Labelling, units and model families computed from this slice
+    are those of the whole vocabulary for these names."""
+    out = {}
+    for name in dict.fromkeys(names):
+        if name in data_schema:
+            out[name] = data_schema[name]
+        else:
+            label, unit = label_and_unit(name, data_schema, declared)
+            out[name] = {"label": label, "unit": unit}
+    return out
+
+
+def figure_labels(names, data_schema: dict, declared: dict | None = None) -> dict[str, str]:
     """name -> 'Label (unit)' for figure text."""
     out = {}
     for name in names:
-        label, unit = label_and_unit(name, data_schema)
+        label, unit = label_and_unit(name, data_schema, declared)
         # Scale scores carry their range in the label; "(point)" or "(0/1)" adds nothing.
         out[name] = f"{label} ({unit})" if unit and unit not in ("point", "0/1") else label
     return out

@@ -1,20 +1,20 @@
-"""What the Snakemake workflow needs at parse time, as plain functions.
+"""The analysis plan a validated config declares, as plain functions of it.
 
-:func:`preflight` validates the config and every input table before any job runs, so a
-misspelt key, a missing column or a duplicated ID stops the run with one message and
-nothing written under ``results/``. Input checks are cached by file size and
-modification time, so a no-op rerun stays fast.
+Which mechanisms each cohort can analyse, the mediation paths and effect-modification
+models of a mechanism, its sensitivity analyses and extra covariates, the cohorts with an
+epigenome-wide matrix: all of it is decided here from the config alone (nothing is read
+from the data), at parse time, so the workflow knows its jobs and targets before any job
+runs. The params of each rule (``first1000.stages.*._params``) take their slices from it;
+no job calls it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 from pathlib import Path
 
-from first1000 import __version__
-from first1000.config import SCHEMA_DIR, load_config
+from first1000.config import where
+from first1000.errors import ConfigError
+from first1000.labels import DERIVED_VARIABLES
 from first1000.mechanisms import PREPARERS
 
 CONDA_ENV = "../envs/first1000.yaml"  # relative to workflow/rules
@@ -27,7 +27,7 @@ def cohort_tables(cfg: dict, cohort: str) -> dict[str, str]:
 
 def site_manifests(cfg: dict) -> dict[str, dict]:
     """Site -> its checked export manifest (summary-statistics-only runs)."""
-    from first1000.io.summary_statistics import read_manifest
+    from first1000.io.summary_statistics import read_manifest  # local: only runs on sites' exports
 
     if "_manifests" not in cfg:  # read (and checksum) once per loaded config
         cfg["_manifests"] = {site: read_manifest(site, spec["path"]) for site, spec in sorted(cfg["sites"].items())}
@@ -103,44 +103,132 @@ def site_inputs(cfg: dict) -> list[str]:
     return files
 
 
-def _fingerprint(cfg: dict) -> str:
-    files = set()
-    for cohort in cfg["cohorts"]:
-        files.update(cohort_tables(cfg, cohort).values())
-        files.add(cfg["cohorts"][cohort]["mapping"])
-    files.add(cfg["harmonised_variables"])
-    files.update(str(p) for p in Path(SCHEMA_DIR).rglob("*.yaml"))
-    stats = []
-    for f in sorted(files):
-        try:
-            st = os.stat(f)
-            stats.append((f, st.st_size, st.st_mtime_ns))
-        except OSError:
-            stats.append((f, None, None))
-    clean = {k: v for k, v in cfg.items() if not k.startswith("_")}
-    blob = json.dumps([__version__, clean, stats], sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()
+def mechanism_covariates(cfg: dict, mechanism: str) -> list[str]:
+    """The covariates of a mechanism's models: its own ``covariates``, else the study's."""
+    return list(cfg["mechanisms"][mechanism].get("covariates", cfg["covariates"]))
 
 
-def preflight(config: dict, cache: str | None = None) -> dict:
-    """Validate the config and all input tables; return the loaded config."""
-    from first1000.stages import check_inputs
+def optional_covariates(cfg: dict, mechanism: str) -> list[str]:
+    """Covariates the mechanism adds where a cohort recorded them (e.g. hair washing)."""
+    module, _ = PREPARERS[mechanism]
+    found = getattr(module, "optional_covariates", None)
+    return found(cfg["preparation"].get(mechanism, {})) if found else []
 
-    cfg = load_config(config)
-    if cfg["_mode"] == "sites":
-        site_manifests(cfg)  # every export present, in the format, unchanged since it was written
-        return cfg
-    fingerprint = _fingerprint(cfg)
-    if cache and Path(cache).exists():
-        try:
-            if json.loads(Path(cache).read_text()).get("fingerprint") == fingerprint:
-                return cfg
-        except (OSError, ValueError):
-            pass
-    check_inputs(cfg, cfg["privacy"]["key_file"])
-    if cache:
-        Path(cache).parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(f"{cache}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({"fingerprint": fingerprint}))
-        os.replace(tmp, cache)
-    return cfg
+
+def sensitivity_analyses(cfg: dict, mechanism: str) -> list[dict]:
+    """The mechanism's declared sensitivity analyses (e.g. winsorised cortisol)."""
+    module, _ = PREPARERS[mechanism]
+    found = getattr(module, "sensitivity_analyses", None)
+    return found(cfg["preparation"].get(mechanism, {})) if found else []
+
+
+def ewas_covariates(cfg: dict) -> tuple[list[str], list[str]]:
+    """The EWAS covariates: ``epigenome_wide.covariates`` (default: the study's), and the
+    methylation cell-type and batch covariates added in each cohort that gives them."""
+    covariates = list(cfg["epigenome_wide"].get("covariates", cfg["covariates"]))
+    extra = [v for v in cfg["preparation"].get("methylation", {}).get("covariates", []) if v not in covariates]
+    return covariates, extra
+
+
+def study_labels(cfg: dict) -> dict:
+    """Cohort (or site) name -> its label, for a run on cohorts or on sites' exports."""
+    studies = {**cfg.get("cohorts", {}), **cfg.get("sites", {})}
+    return {name: spec.get("label", name) for name, spec in studies.items()}
+
+
+def mechanism_label(cfg: dict, mechanism: str) -> str:
+    return cfg["mechanisms"][mechanism].get("label", mechanism)
+
+
+# --------------------------------------------------------------------------- effect modification
+def _family(variable: str, data_schema: dict) -> str:
+    return "binomial" if data_schema.get(variable, {}).get("type") == "binary" else "gaussian"
+
+
+def mechanism_models(spec: dict, data_schema: dict) -> list[tuple[str, str, str]]:
+    """(predictor, response, family) of every association model of one mechanism."""
+    models = [(e, b, "gaussian") for b in spec["biomarkers"] for e in spec["exposures"]]
+    for outcome in spec.get("outcomes", []):
+        models += [(b, outcome, _family(outcome, data_schema)) for b in spec["biomarkers"]]
+    return models
+
+
+def modification_models(cfg: dict, mechanism: str) -> list[dict]:
+    """The effect-modification models of one mechanism, from ``cfg["effect_modification"]``.
+
+    Without ``pairs``: every declared modifier for every exposure -> biomarker model of the
+    mechanism (a modifier is never tested on a model where it is the exposure or the
+    response). With ``pairs``: exactly the declared pairs that are association models of
+    this mechanism (exposure -> biomarker, or biomarker -> outcome when the pair names an
+    ``outcome`` and its ``exposure`` is one of the mechanism's biomarkers).
+
+    Returns dicts with keys ``exposure``, ``response``, ``modifier`` and ``family``, in
+    the order exposure, modifier, response of the config.
+    """
+    settings = cfg.get("effect_modification") or {}
+    spec = cfg["mechanisms"][mechanism]
+    data_schema = cfg.get("_data_schema", {})
+    known = {(p, r): f for p, r, f in mechanism_models(spec, data_schema)}
+    wanted = []
+    if settings.get("pairs"):
+        for pair in settings["pairs"]:
+            response = pair.get("biomarker", pair.get("outcome"))
+            if (pair["exposure"], response) in known:
+                wanted.append((pair["exposure"], pair["modifier"], response))
+    else:
+        for exposure in spec["exposures"]:
+            for modifier in settings.get("modifiers", []):
+                wanted += [(exposure, modifier, b) for b in spec["biomarkers"]]
+    out, seen = [], set()
+    for exposure, modifier, response in wanted:
+        if modifier in (exposure, response) or (exposure, modifier, response) in seen:
+            continue
+        seen.add((exposure, modifier, response))
+        out.append(dict(exposure=exposure, response=response, modifier=modifier,
+                        family=known[(exposure, response)]))  # fmt: skip
+    return out
+
+
+def strata_figures(cfg: dict, mechanism: str) -> list[tuple[str, str]]:
+    """(exposure, modifier) of every stratified forest plot of one mechanism."""
+    return list(dict.fromkeys((m["exposure"], m["modifier"]) for m in modification_models(cfg, mechanism)))
+
+
+def check_settings(cfg: dict) -> None:
+    """Check the variables of ``effect_modification`` and ``missing_data``.
+
+    Modifiers and auxiliary variables must be harmonised or derived variables; a pair's
+    exposure, biomarker/outcome and modifier must form an association model of at least
+    one configured mechanism. Raises one :class:`ConfigError` naming the key.
+    """
+    import difflib
+
+    source = cfg.get("_source")
+    known = set(cfg.get("_data_schema", {})) | set(DERIVED_VARIABLES)
+
+    def check(var, keys):
+        if var not in known:
+            hint = difflib.get_close_matches(var, sorted(known), n=1)
+            raise ConfigError(f"{where(source, keys)}: `{var}` is not a harmonised or derived variable"
+                              f"{f' (did you mean `{hint[0]}`?)' if hint else ''}.")
+
+    settings = cfg.get("effect_modification") or {}
+    for i, var in enumerate(settings.get("modifiers", [])):
+        check(var, ["effect_modification", "modifiers", i])
+    for i, var in enumerate((cfg.get("missing_data") or {}).get("auxiliary", [])):
+        check(var, ["missing_data", "auxiliary", i])
+    data_schema = cfg.get("_data_schema", {})
+    for i, pair in enumerate(settings.get("pairs", [])):
+        keys = ["effect_modification", "pairs", i]
+        check(pair["modifier"], keys + ["modifier"])
+        response = pair.get("biomarker", pair.get("outcome"))
+        models = {(p, r) for spec in cfg["mechanisms"].values() for p, r, _ in mechanism_models(spec, data_schema)}
+        if (pair["exposure"], response) not in models:
+            kind = "biomarker" if "biomarker" in pair else "outcome"
+            raise ConfigError(
+                f"{where(source, keys)}: `{pair['exposure']}` -> `{response}` is not an association model of "
+                f"any configured mechanism (a pair names an exposure and a {kind} of one mechanism"
+                f"{'' if kind == 'biomarker' else ', its exposure being a biomarker of that mechanism'}).")
+        if pair["modifier"] in (pair["exposure"], response):
+            raise ConfigError(f"{where(source, keys + ['modifier'])}: the modifier `{pair['modifier']}` is "
+                              "the pair's exposure or response; choose a third variable.")

@@ -1,4 +1,5 @@
-# Stages 4-5: associations and mediation per mechanism (per cohort and pooled).
+# Stages 4-5: associations and mediation per mechanism (per cohort and pooled), and the
+# descriptive tables the mechanism figures draw.
 
 
 rule associate:
@@ -6,7 +7,7 @@ rule associate:
         participants="results/harmonised/participants.parquet",
         biomarkers="results/prepared/{mechanism}.parquet",
     output:
-        report(
+        output=report(
             "results/associations/{mechanism}.tsv",
             caption="../report/associations.rst",
             category="{mechanism}",
@@ -16,13 +17,15 @@ rule associate:
     log:
         "logs/associate/{mechanism}.log",
     benchmark:
-        "results/benchmarks/associate/{mechanism}.tsv"
+        "logs/benchmarks/associate/{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(20),
+    params:
+        settings=params_of(analyse.associate_params),
     script:
         "../scripts/associate.py"
 
@@ -33,7 +36,7 @@ rule associate_sensitivity:
         biomarkers="results/prepared/{mechanism}.parquet",
         associations="results/associations/{mechanism}.tsv",
     output:
-        report(
+        output=report(
             "results/sensitivity/{mechanism}.tsv",
             caption="../report/sensitivity.rst",
             category="{mechanism}",
@@ -43,21 +46,22 @@ rule associate_sensitivity:
     log:
         "logs/sensitivity/{mechanism}.log",
     benchmark:
-        "results/benchmarks/sensitivity/{mechanism}.tsv"
+        "logs/benchmarks/sensitivity/{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(20),
+    params:
+        settings=params_of(analyse.associate_sensitivity_params),
     script:
         "../scripts/associate_sensitivity.py"
 
 
 rule mediate:
     input:
-        participants="results/harmonised/participants.parquet",
-        biomarkers=mediation_biomarkers,
+        unpack(inputs_of(analyse.mediate_inputs)),
     output:
         effects=report(
             "results/mediation/{mechanism}.tsv",
@@ -77,7 +81,7 @@ rule mediate:
     log:
         "logs/mediate/{mechanism}.log",
     benchmark:
-        "results/benchmarks/mediate/{mechanism}.tsv"
+        "logs/benchmarks/mediate/{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -85,7 +89,30 @@ rule mediate:
         mem_mb=scaled(2000),
         runtime=scaled(30),
     params:
-        mediation=CFG["mediation"],
-        seed=CFG["seed"],
+        settings=params_of(analyse.mediate_params),
     script:
         "../scripts/mediate.py"
+
+
+rule describe:
+    input:
+        participants="results/harmonised/participants.parquet",
+        prepared="results/prepared/{mechanism}.parquet",
+        associations="results/associations/{mechanism}.tsv",
+    output:
+        fits="results/descriptives/{mechanism}_fits.tsv",
+        correlations="results/descriptives/{mechanism}_correlations.tsv",
+    log:
+        "logs/describe/{mechanism}.log",
+    benchmark:
+        "logs/benchmarks/describe/{mechanism}.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(2000),
+        runtime=scaled(10),
+    params:
+        settings=params_of(analyse.describe_params),
+    script:
+        "../scripts/describe.py"

@@ -1,21 +1,28 @@
-# Helpers of the workflow: config validation, input functions, target lists.
-import subprocess
+# Helpers of the workflow: config validation, the params and inputs of each rule, targets.
+#
+# A job reads only what its rule declares: every rule's `params: settings=` is the exact
+# slice of the validated config its stage uses (built by `<stage>_params` in
+# first1000.stages.<module>), and every file its stage reads is an `input`. Scripts pass
+# snakemake.input/output/params to first1000.stages.run and nothing else.
 import sys
-from pathlib import Path
 
 from first1000.errors import First1000Error
-from first1000.stages import QC_FIGURES, sensitivity_analyses
+from first1000.preflight import preflight
 from first1000.plan import (
     CONDA_ENV,
     analysed_mechanisms,
     cohort_tables,
     ewas_cohorts,
-    mediation_mechanisms,
     mediation_paths,
-    preflight,
+    modification_models,
+    sensitivity_analyses,
     site_file,
     site_inputs,
+    strata_figures,
 )
+from first1000.mechanisms import PREPARERS
+from first1000.stages import analyse, ewas, export, figures, harmonise, ingest
+from first1000.stages import modification, prepare, provenance, sites
 
 try:
     CFG = preflight(config, cache=".snakemake/first1000-preflight.json")
@@ -25,7 +32,7 @@ except First1000Error as exc:
     sys.stderr.write(f"first1000: error: {exc}\n")
     sys.exit(1)
 
-# Defaults filled in (report captions and scripts read the settings as validated).
+# Report captions read the settings as validated (defaults filled in); jobs never do.
 config.update(
     {
         key: value
@@ -33,7 +40,6 @@ config.update(
         if not key.startswith("_") and key not in ("cohorts", "sites")
     }
 )
-KEY_FILE = CFG["privacy"]["key_file"]
 # A summary-statistics-only run (no individual data) meta-analyses the sites' exports.
 SITES_MODE = CFG["_mode"] == "sites"
 COHORTS = sorted(CFG["cohorts"])
@@ -61,45 +67,44 @@ def scaled(base):
     return resource
 
 
-def mapping_file(wildcards):
-    return CFG["cohorts"][wildcards.cohort]["mapping"]
+def params_of(builder):
+    """A rule's params: the config slice its stage reads, builder(CFG, **wildcards)."""
+
+    def settings(wildcards):
+        return builder(CFG, **dict(wildcards.items()))
+
+    return settings
 
 
-def participants_table(wildcards):
-    return cohort_tables(CFG, wildcards.cohort)["participants"]
+def inputs_of(builder):
+    """A rule's inputs that depend on the config: builder(CFG, **wildcards)."""
 
+    def files(wildcards):
+        return builder(CFG, **dict(wildcards.items()))
 
-def raw_table(wildcards):
-    return cohort_tables(CFG, wildcards.cohort)[wildcards.table]
-
-
-def mechanism_tables(wildcards):
-    """The ingested raw table of this mechanism, for every cohort that has it."""
-    return MECHANISMS[wildcards.mechanism]
+    return files
 
 
 def all_inputs():
+    """Every file the run reads (their checksums go into the provenance)."""
     if SITES_MODE:
         return site_inputs(CFG)
-    files = set()
+    files = {CFG["harmonised_variables"]}
     for cohort in COHORTS:
         files.update(cohort_tables(CFG, cohort).values())
         files.add(CFG["cohorts"][cohort]["mapping"])
+        files.update(ingest.ingest_participants_inputs(CFG, cohort)["definitions"])
+    files.update(ewas.annotation_input(CFG).values())
     return sorted(files)
 
 
-def git_commit():
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            cwd=workflow.basedir,
-        )
-        return out.stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+def ewas_annotation(wildcards):
+    """The array annotation, an input of the EWAS jobs when the config names one."""
+    return ewas.annotation_input(CFG)
+
+
+def provenance_settings(wildcards):
+    return provenance.provenance_params(CFG, provenance.git_commit(workflow.basedir))
 
 
 def ewas_tables(wildcards):
@@ -116,19 +121,6 @@ def ewas_tables(wildcards):
     )
 
 
-def export_inputs(wildcards):
-    cohort = wildcards.cohort
-    ewas = EWAS["exposures"] if cohort in EWAS_COHORTS else []
-    return {
-        "associations": [f"results/associations/{m}.tsv" for m in MECHANISMS],
-        "mediation": mediation_tables(),
-        "mediation_paths": [
-            t.replace(".tsv", "_paths.tsv") for t in mediation_tables()
-        ],
-        "ewas": [f"results/ewas/{cohort}/{e}.parquet" for e in ewas],
-    }
-
-
 def ewas_shards(wildcards):
     return expand(
         "results/ewas/{cohort}/{exposure}/shard-{shard}.parquet",
@@ -136,14 +128,6 @@ def ewas_shards(wildcards):
         exposure=wildcards.exposure,
         shard=range(EWAS["shards"]),
     )
-
-
-def mediation_biomarkers(wildcards):
-    """Prepared tables a mechanism's mediation paths need (its own first)."""
-    return [
-        f"results/prepared/{m}.parquet"
-        for m in mediation_mechanisms(CFG, wildcards.mechanism)
-    ]
 
 
 def mediation_tables():
@@ -156,8 +140,6 @@ def mediation_tables():
 
 def modification_outputs():
     """Missingness tables of every mechanism; effect-modification tables and figures."""
-    from first1000.analysis.modification import modification_models, strata_figures
-
     outputs = [f"results/missingness/{mechanism}.tsv" for mechanism in MECHANISMS]
     for mechanism in MECHANISMS:
         if modification_models(CFG, mechanism):
@@ -194,6 +176,7 @@ def all_outputs():
             ]
         if not SITES_MODE:
             outputs.append(f"results/qc/{mechanism}.tsv")
+            outputs.append(f"results/figures/{mechanism}/qc.png")
             outputs += [
                 f"results/figures/{mechanism}/scatter--{e}.png"
                 for e in spec["exposures"]
@@ -203,8 +186,6 @@ def all_outputs():
             if sensitivity_analyses(CFG, mechanism):
                 outputs.append(f"results/tables/sensitivity--{mechanism}.html")
                 outputs.append(f"results/figures/{mechanism}/sensitivity_analyses.png")
-            if mechanism in QC_FIGURES:
-                outputs.append(f"results/figures/{mechanism}/qc.png")
         for path in mediation_paths(CFG, mechanism):
             outputs.append(f"results/mediation/{mechanism}.tsv")
             if isinstance(path["mediator"], list):  # joint mediators: tables only

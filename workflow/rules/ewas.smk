@@ -6,24 +6,27 @@ rule ewas_shard:
         matrix="results/ingest/{cohort}/methylation_matrix.parquet",
         participants="results/harmonised/participants.parquet",
     output:
-        temp("results/ewas/{cohort}/{exposure}/shard-{shard}.parquet"),
+        output=temp("results/ewas/{cohort}/{exposure}/shard-{shard}.parquet"),
     log:
         "logs/ewas/{cohort}/{exposure}/shard-{shard}.log",
     benchmark:
-        "results/benchmarks/ewas/{cohort}/{exposure}/shard-{shard}.tsv"
+        "logs/benchmarks/ewas/{cohort}/{exposure}/shard-{shard}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(60),
+    params:
+        settings=params_of(ewas.ewas_shard_params),
     script:
         "../scripts/ewas_shard.py"
 
 
 rule ewas_gather:
     input:
-        ewas_shards,
+        unpack(ewas_annotation),
+        shards=ewas_shards,
     output:
         table="results/ewas/{cohort}/{exposure}.parquet",
         top=report(
@@ -43,20 +46,23 @@ rule ewas_gather:
     log:
         "logs/ewas/{cohort}/{exposure}/gather.log",
     benchmark:
-        "results/benchmarks/ewas/{cohort}/{exposure}/gather.tsv"
+        "logs/benchmarks/ewas/{cohort}/{exposure}/gather.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(4000),
         runtime=scaled(30),
+    params:
+        settings=params_of(ewas.ewas_gather_params),
     script:
         "../scripts/ewas_gather.py"
 
 
 rule ewas_meta:
     input:
-        ewas_tables,
+        unpack(ewas_annotation),
+        tables=ewas_tables,
     output:
         table="results/ewas/meta/{exposure}.parquet",
         top=report(
@@ -76,7 +82,7 @@ rule ewas_meta:
     log:
         "logs/ewas/meta/{exposure}.log",
     benchmark:
-        "results/benchmarks/ewas/meta/{exposure}.tsv"
+        "logs/benchmarks/ewas/meta/{exposure}.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -84,7 +90,7 @@ rule ewas_meta:
         mem_mb=scaled(4000),
         runtime=scaled(30),
     params:
-        cohorts=EWAS_COHORTS,
+        settings=params_of(ewas.ewas_meta_params),
     script:
         "../scripts/ewas_meta.py"
 
@@ -113,7 +119,7 @@ rule ewas_figures:
     log:
         "logs/ewas/{cohort}/{exposure}/figures.log",
     benchmark:
-        "results/benchmarks/ewas/{cohort}/{exposure}/figures.tsv"
+        "logs/benchmarks/ewas/{cohort}/{exposure}/figures.tsv"
     wildcard_constraints:
         cohort="|".join(EWAS_COHORTS + ["meta"]),
     conda:
@@ -122,16 +128,19 @@ rule ewas_figures:
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(10),
+    params:
+        settings=params_of(ewas.ewas_figures_params),
     script:
         "../scripts/ewas_figures.py"
 
 
 rule ewas_candidates:
     input:
+        unpack(ewas_annotation),
         biomarkers="results/prepared/methylation.parquet",
         participants="results/harmonised/participants.parquet",
     output:
-        report(
+        output=report(
             "results/ewas/{cohort}/{exposure}_candidates.tsv",
             caption="../report/ewas_candidates.rst",
             category="methylation",
@@ -141,12 +150,14 @@ rule ewas_candidates:
     log:
         "logs/ewas/{cohort}/{exposure}/candidates.log",
     benchmark:
-        "results/benchmarks/ewas/{cohort}/{exposure}/candidates.tsv"
+        "logs/benchmarks/ewas/{cohort}/{exposure}/candidates.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(ewas.ewas_candidates_params),
     script:
         "../scripts/ewas_candidates.py"

@@ -3,18 +3,20 @@
 
 rule export_summary:
     input:
-        unpack(export_inputs),
+        unpack(inputs_of(export.export_summary_inputs)),
     output:
-        directory("results/export/{cohort}"),
+        output=directory("results/export/{cohort}"),
     log:
         "logs/export/{cohort}.log",
     benchmark:
-        "results/benchmarks/export/{cohort}.tsv"
+        "logs/benchmarks/export/{cohort}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(10),
+    params:
+        settings=params_of(export.export_summary_params),
     script:
         "../scripts/export_summary.py"

@@ -3,7 +3,7 @@
 
 rule forest_plot:
     input:
-        "results/associations/{mechanism}.tsv",
+        associations="results/associations/{mechanism}.tsv",
     output:
         png=report(
             "results/figures/{mechanism}/forest--{variable}.png",
@@ -16,13 +16,15 @@ rule forest_plot:
     log:
         "logs/figures/{mechanism}/forest--{variable}.log",
     benchmark:
-        "results/benchmarks/figures/{mechanism}/forest--{variable}.tsv"
+        "logs/benchmarks/figures/{mechanism}/forest--{variable}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.forest_plot_params),
     script:
         "../scripts/forest_plot.py"
 
@@ -43,13 +45,15 @@ rule mediation_diagram:
     log:
         "logs/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.log",
     benchmark:
-        "results/benchmarks/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.tsv"
+        "logs/benchmarks/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.mediation_diagram_params),
     script:
         "../scripts/mediation_diagram.py"
 
@@ -71,22 +75,22 @@ rule model_diagram:
     log:
         "logs/figures/model.log",
     benchmark:
-        "results/benchmarks/figures/model.tsv"
+        "logs/benchmarks/figures/model.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.model_diagram_params),
     script:
         "../scripts/model_diagram.py"
 
 
 rule scatter_plot:
     input:
-        participants="results/harmonised/participants.parquet",
-        biomarkers="results/prepared/{mechanism}.parquet",
-        associations="results/associations/{mechanism}.tsv",
+        fits="results/descriptives/{mechanism}_fits.tsv",
     output:
         png=report(
             "results/figures/{mechanism}/scatter--{exposure}.png",
@@ -99,21 +103,22 @@ rule scatter_plot:
     log:
         "logs/figures/{mechanism}/scatter--{exposure}.log",
     benchmark:
-        "results/benchmarks/figures/{mechanism}/scatter--{exposure}.tsv"
+        "logs/benchmarks/figures/{mechanism}/scatter--{exposure}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.scatter_plot_params),
     script:
         "../scripts/scatter_plot.py"
 
 
 rule correlation_plot:
     input:
-        participants="results/harmonised/participants.parquet",
-        biomarkers="results/prepared/{mechanism}.parquet",
+        correlations="results/descriptives/{mechanism}_correlations.tsv",
     output:
         png=report(
             "results/figures/{mechanism}/correlations.png",
@@ -126,20 +131,22 @@ rule correlation_plot:
     log:
         "logs/figures/{mechanism}/correlations.log",
     benchmark:
-        "results/benchmarks/figures/{mechanism}/correlations.tsv"
+        "logs/benchmarks/figures/{mechanism}/correlations.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.correlation_plot_params),
     script:
         "../scripts/correlation_plot.py"
 
 
 rule volcano_plot:
     input:
-        "results/associations/{mechanism}.tsv",
+        associations="results/associations/{mechanism}.tsv",
     output:
         png=report(
             "results/figures/{mechanism}/volcano--{exposure}.png",
@@ -152,20 +159,22 @@ rule volcano_plot:
     log:
         "logs/figures/{mechanism}/volcano--{exposure}.log",
     benchmark:
-        "results/benchmarks/figures/{mechanism}/volcano--{exposure}.tsv"
+        "logs/benchmarks/figures/{mechanism}/volcano--{exposure}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.volcano_plot_params),
     script:
         "../scripts/volcano_plot.py"
 
 
 rule qc_plot:
     input:
-        "results/qc/{mechanism}.tsv",
+        qc="results/qc/{mechanism}.tsv",
     output:
         png=report(
             "results/figures/{mechanism}/qc.png",
@@ -178,20 +187,22 @@ rule qc_plot:
     log:
         "logs/figures/{mechanism}/qc.log",
     benchmark:
-        "results/benchmarks/figures/{mechanism}/qc.tsv"
+        "logs/benchmarks/figures/{mechanism}/qc.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.qc_plot_params),
     script:
         "../scripts/qc_plot.py"
 
 
 rule sensitivity_plot:
     input:
-        "results/mediation/{mechanism}_sensitivity.tsv",
+        sensitivity="results/mediation/{mechanism}_sensitivity.tsv",
     output:
         png=report(
             "results/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.png",
@@ -204,22 +215,24 @@ rule sensitivity_plot:
     log:
         "logs/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.log",
     benchmark:
-        "results/benchmarks/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.tsv"
+        "logs/benchmarks/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.sensitivity_plot_params),
     script:
         "../scripts/sensitivity_plot.py"
 
 
 rule table_view:
     input:
-        "results/{kind}/{mechanism}.tsv",
+        table="results/{kind}/{mechanism}.tsv",
     output:
-        report(
+        output=report(
             "results/tables/{kind}--{mechanism}.html",
             caption="../report/table_view.rst",
             category="{mechanism}",
@@ -229,7 +242,7 @@ rule table_view:
     log:
         "logs/tables/{kind}--{mechanism}.log",
     benchmark:
-        "results/benchmarks/tables/{kind}--{mechanism}.tsv"
+        "logs/benchmarks/tables/{kind}--{mechanism}.tsv"
     wildcard_constraints:
         kind="associations|mediation|sensitivity",
     conda:
@@ -238,6 +251,8 @@ rule table_view:
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.table_view_params),
     script:
         "../scripts/table_view.py"
 
@@ -258,12 +273,14 @@ rule sensitivity_forest:
     log:
         "logs/figures/{mechanism}/sensitivity_analyses.log",
     benchmark:
-        "results/benchmarks/figures/{mechanism}/sensitivity_analyses.tsv"
+        "logs/benchmarks/figures/{mechanism}/sensitivity_analyses.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(figures.sensitivity_forest_params),
     script:
         "../scripts/sensitivity_forest.py"

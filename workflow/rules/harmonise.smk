@@ -10,7 +10,7 @@ rule harmonise:
             "results/harmonisation/{cohort}_variables.tsv", cohort=COHORTS
         ),
     output:
-        participants="results/harmonised/participants.parquet",
+        output="results/harmonised/participants.parquet",
         summary=report(
             "results/harmonised/summary.tsv",
             caption="../report/harmonised_summary.rst",
@@ -45,12 +45,14 @@ rule harmonise:
     log:
         "logs/harmonise/harmonise.log",
     benchmark:
-        "results/benchmarks/harmonise/harmonise.tsv"
+        "logs/benchmarks/harmonise/harmonise.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(harmonise.harmonise_params),
     script:
         "../scripts/harmonise.py"

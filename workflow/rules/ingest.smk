@@ -3,8 +3,7 @@
 
 rule ingest_participants:
     input:
-        mapping=mapping_file,
-        table=participants_table,
+        unpack(inputs_of(ingest.ingest_participants_inputs)),
     output:
         participants="results/ingest/{cohort}/participants.parquet",
         harmonisation=report(
@@ -24,7 +23,7 @@ rule ingest_participants:
     log:
         "logs/ingest_participants/{cohort}.log",
     benchmark:
-        "results/benchmarks/ingest_participants/{cohort}.tsv"
+        "logs/benchmarks/ingest_participants/{cohort}.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -32,22 +31,20 @@ rule ingest_participants:
         mem_mb=scaled(1000),
         runtime=scaled(10),
     params:
-        key_file=KEY_FILE,
+        settings=params_of(ingest.ingest_participants_params),
     script:
         "../scripts/ingest_participants.py"
 
 
 rule ingest_table:
     input:
-        mapping=mapping_file,
-        participants=participants_table,
-        table=raw_table,
+        unpack(inputs_of(ingest.ingest_table_inputs)),
     output:
-        "results/ingest/{cohort}/{table}.parquet",
+        output="results/ingest/{cohort}/{table}.parquet",
     log:
         "logs/ingest_table/{cohort}/{table}.log",
     benchmark:
-        "results/benchmarks/ingest_table/{cohort}/{table}.tsv"
+        "logs/benchmarks/ingest_table/{cohort}/{table}.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -55,6 +52,6 @@ rule ingest_table:
         mem_mb=scaled(2000),
         runtime=scaled(20),
     params:
-        key_file=KEY_FILE,
+        settings=params_of(ingest.ingest_table_params),
     script:
         "../scripts/ingest_table.py"

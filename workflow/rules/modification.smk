@@ -1,11 +1,4 @@
 # Stage 5b: effect modification (exposure x modifier) and the missing data of the models.
-from first1000.analysis.modification import check_settings
-
-try:
-    check_settings(CFG)
-except First1000Error as exc:
-    sys.stderr.write(f"first1000: error: {exc}\n")
-    sys.exit(1)
 
 
 rule modify:
@@ -13,7 +6,7 @@ rule modify:
         participants="results/harmonised/participants.parquet",
         biomarkers="results/prepared/{mechanism}.parquet",
     output:
-        report(
+        output=report(
             "results/modification/{mechanism}.tsv",
             caption="../report/modification.rst",
             category="{mechanism}",
@@ -23,20 +16,22 @@ rule modify:
     log:
         "logs/modify/{mechanism}.log",
     benchmark:
-        "results/benchmarks/modify/{mechanism}.tsv"
+        "logs/benchmarks/modify/{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(20),
+    params:
+        settings=params_of(modification.modify_params),
     script:
         "../scripts/modify.py"
 
 
 rule strata_plot:
     input:
-        "results/modification/{mechanism}.tsv",
+        modification="results/modification/{mechanism}.tsv",
     output:
         png=report(
             "results/figures/{mechanism}/strata--{exposure}--{modifier}.png",
@@ -49,7 +44,7 @@ rule strata_plot:
     log:
         "logs/figures/{mechanism}/strata--{exposure}--{modifier}.log",
     benchmark:
-        "results/benchmarks/figures/{mechanism}/strata--{exposure}--{modifier}.tsv"
+        "logs/benchmarks/figures/{mechanism}/strata--{exposure}--{modifier}.tsv"
     wildcard_constraints:
         modifier=r"[a-z][a-z0-9_]*",
     conda:
@@ -58,6 +53,8 @@ rule strata_plot:
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(modification.strata_plot_params),
     script:
         "../scripts/strata_plot.py"
 
@@ -67,7 +64,7 @@ rule missingness:
         participants="results/harmonised/participants.parquet",
         biomarkers="results/prepared/{mechanism}.parquet",
     output:
-        report(
+        output=report(
             "results/missingness/{mechanism}.tsv",
             caption="../report/missingness.rst",
             category="{mechanism}",
@@ -77,12 +74,14 @@ rule missingness:
     log:
         "logs/missingness/{mechanism}.log",
     benchmark:
-        "results/benchmarks/missingness/{mechanism}.tsv"
+        "logs/benchmarks/missingness/{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(modification.missingness_params),
     script:
         "../scripts/missingness.py"

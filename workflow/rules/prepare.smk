@@ -1,18 +1,11 @@
 # Stage 3: each mechanism's raw measurements -> analysis-ready biomarkers + QC.
-from first1000.mechanisms import prepare_inputs
 
 
 rule prepare:
     input:
-        unpack(
-            lambda wildcards: prepare_inputs(
-                MECHANISMS,
-                wildcards.mechanism,
-                CFG["preparation"].get(wildcards.mechanism, {}),
-            )
-        ),
+        unpack(inputs_of(prepare.prepare_inputs)),
     output:
-        biomarkers="results/prepared/{mechanism}.parquet",
+        output="results/prepared/{mechanism}.parquet",
         qc=report(
             "results/qc/{mechanism}.tsv",
             caption="../report/qc.rst",
@@ -23,7 +16,7 @@ rule prepare:
     log:
         "logs/prepare/{mechanism}.log",
     benchmark:
-        "results/benchmarks/prepare/{mechanism}.tsv"
+        "logs/benchmarks/prepare/{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -31,6 +24,6 @@ rule prepare:
         mem_mb=scaled(2000),
         runtime=scaled(20),
     params:
-        cohorts=lambda wildcards: sorted(MECHANISMS[wildcards.mechanism]),
+        settings=params_of(prepare.prepare_params),
     script:
         "../scripts/prepare.py"

@@ -1,11 +1,12 @@
 # Provenance: the config as run, input checksums, package versions, seed and commit.
+# Its params are the whole validated config: any config edit reruns it.
 
 
 rule provenance:
     input:
-        all_inputs(),
+        files=all_inputs(),
     output:
-        config=report(
+        config_out=report(
             "results/provenance/config.yaml",
             caption="../report/provenance.rst",
             category="9. Provenance",
@@ -23,11 +24,11 @@ rule provenance:
             category="9. Provenance",
             labels={"file": "software versions"},
         ),
-        run="results/provenance/run.json",
+        run_info="results/provenance/run.json",
     log:
         "logs/provenance/provenance.log",
     benchmark:
-        "results/benchmarks/provenance/provenance.tsv"
+        "logs/benchmarks/provenance/provenance.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -35,6 +36,6 @@ rule provenance:
         mem_mb=scaled(500),
         runtime=scaled(10),
     params:
-        git_commit=git_commit(),
+        settings=provenance_settings,
     script:
         "../scripts/provenance.py"

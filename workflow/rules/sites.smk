@@ -1,19 +1,11 @@
 # Summary-statistics-only run: the sites' exports (config `sites`) meta-analysed.
 
 
-def site_exports(wildcards):
-    return [site_file(CFG, site, "manifest.json") for site in SITES] + [
-        site_file(CFG, site, name)
-        for site in SITES
-        for name in ("associations.tsv", "mediation.tsv", "mediation_paths.tsv")
-    ]
-
-
 rule import_associations:
     input:
-        site_exports,
+        unpack(inputs_of(sites.import_associations_inputs)),
     output:
-        report(
+        output=report(
             "results/associations/{mechanism}.tsv",
             caption="../report/associations_sites.rst",
             category="{mechanism}",
@@ -23,20 +15,22 @@ rule import_associations:
     log:
         "logs/import/associations_{mechanism}.log",
     benchmark:
-        "results/benchmarks/import/associations_{mechanism}.tsv"
+        "logs/benchmarks/import/associations_{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(sites.import_associations_params),
     script:
         "../scripts/import_associations.py"
 
 
 rule import_mediation:
     input:
-        site_exports,
+        unpack(inputs_of(sites.import_mediation_inputs)),
     output:
         effects=report(
             "results/mediation/{mechanism}.tsv",
@@ -49,12 +43,14 @@ rule import_mediation:
     log:
         "logs/import/mediation_{mechanism}.log",
     benchmark:
-        "results/benchmarks/import/mediation_{mechanism}.tsv"
+        "logs/benchmarks/import/mediation_{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
         runtime=scaled(10),
+    params:
+        settings=params_of(sites.import_mediation_params),
     script:
         "../scripts/import_mediation.py"

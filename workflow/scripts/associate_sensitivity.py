@@ -1,12 +1,4 @@
-from first1000.stages import associate_sensitivity, run
+from first1000.stages import run
+from first1000.stages.analyse import associate_sensitivity
 
-run(
-    associate_sensitivity,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    participants=snakemake.input.participants,
-    biomarkers=snakemake.input.biomarkers,
-    associations=snakemake.input.associations,
-    output=snakemake.output[0],
-)
+run(associate_sensitivity, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

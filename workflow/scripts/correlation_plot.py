@@ -1,12 +1,4 @@
-from first1000.stages import correlation_figure, run
+from first1000.stages import run
+from first1000.stages.figures import correlation_plot
 
-run(
-    correlation_figure,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    participants=snakemake.input.participants,
-    biomarkers=snakemake.input.biomarkers,
-    png=snakemake.output.png,
-    svg=snakemake.output.svg,
-)
+run(correlation_plot, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,12 +1,4 @@
-from first1000.stages import ewas_candidates, run
+from first1000.stages import run
+from first1000.stages.ewas import ewas_candidates
 
-run(
-    ewas_candidates,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    cohort=snakemake.wildcards.cohort,
-    exposure=snakemake.wildcards.exposure,
-    biomarkers=snakemake.input.biomarkers,
-    participants=snakemake.input.participants,
-    output=snakemake.output[0],
-)
+run(ewas_candidates, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,11 +1,4 @@
-from first1000.stages import ewas_gather, run
+from first1000.stages import run
+from first1000.stages.ewas import ewas_gather
 
-run(
-    ewas_gather,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    shards=list(snakemake.input),
-    table_out=snakemake.output.table,
-    top_out=snakemake.output.top,
-    summary_out=snakemake.output.summary,
-)
+run(ewas_gather, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,12 +1,4 @@
-from first1000.stages import ewas_meta, run
+from first1000.stages import run
+from first1000.stages.ewas import ewas_meta
 
-run(
-    ewas_meta,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    tables=list(snakemake.input),
-    cohorts=list(snakemake.params.cohorts),
-    table_out=snakemake.output.table,
-    top_out=snakemake.output.top,
-    summary_out=snakemake.output.summary,
-)
+run(ewas_meta, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

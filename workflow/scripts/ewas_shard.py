@@ -1,13 +1,4 @@
-from first1000.stages import ewas_shard, run
+from first1000.stages import run
+from first1000.stages.ewas import ewas_shard
 
-run(
-    ewas_shard,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    cohort=snakemake.wildcards.cohort,
-    exposure=snakemake.wildcards.exposure,
-    shard=snakemake.wildcards.shard,
-    matrix=snakemake.input.matrix,
-    participants=snakemake.input.participants,
-    output=snakemake.output[0],
-)
+run(ewas_shard, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

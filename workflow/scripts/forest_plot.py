@@ -1,12 +1,4 @@
-from first1000.stages import forest_figure, run
+from first1000.stages import run
+from first1000.stages.figures import forest_plot
 
-run(
-    forest_figure,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    variable=snakemake.wildcards.variable,
-    associations=snakemake.input[0],
-    png=snakemake.output.png,
-    svg=snakemake.output.svg,
-)
+run(forest_plot, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

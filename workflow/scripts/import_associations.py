@@ -1,9 +1,4 @@
-from first1000.stages import import_associations, run
+from first1000.stages import run
+from first1000.stages.sites import import_associations
 
-run(
-    import_associations,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    output=snakemake.output[0],
-)
+run(import_associations, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,10 +1,4 @@
-from first1000.stages import import_mediation, run
+from first1000.stages import run
+from first1000.stages.sites import import_mediation
 
-run(
-    import_mediation,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    effects=snakemake.output.effects,
-    paths=snakemake.output.paths,
-)
+run(import_mediation, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

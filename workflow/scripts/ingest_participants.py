@@ -1,12 +1,4 @@
-from first1000.stages import ingest_participants, run
+from first1000.stages import run
+from first1000.stages.ingest import ingest_participants
 
-run(
-    ingest_participants,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    cohort=snakemake.wildcards.cohort,
-    key_file=snakemake.params.key_file,
-    participants=snakemake.output.participants,
-    harmonisation=snakemake.output.harmonisation,
-    categories=snakemake.output.categories,
-)
+run(ingest_participants, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,11 +1,4 @@
-from first1000.stages import ingest_table, run
+from first1000.stages import run
+from first1000.stages.ingest import ingest_table
 
-run(
-    ingest_table,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    cohort=snakemake.wildcards.cohort,
-    table=snakemake.wildcards.table,
-    key_file=snakemake.params.key_file,
-    output=snakemake.output[0],
-)
+run(ingest_table, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,13 +1,4 @@
-from first1000.stages import mediate, run
+from first1000.stages import run
+from first1000.stages.analyse import mediate
 
-run(
-    mediate,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    participants=snakemake.input.participants,
-    biomarkers=snakemake.input.biomarkers,
-    effects=snakemake.output.effects,
-    paths=snakemake.output.paths,
-    sensitivity=snakemake.output.sensitivity,
-)
+run(mediate, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,11 +1,4 @@
-from first1000.stages import missingness, run
+from first1000.stages import run
+from first1000.stages.modification import missingness
 
-run(
-    missingness,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    participants=snakemake.input.participants,
-    biomarkers=snakemake.input.biomarkers,
-    output=snakemake.output[0],
-)
+run(missingness, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

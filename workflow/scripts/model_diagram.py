@@ -1,11 +1,4 @@
-from first1000.stages import model_figure, run
+from first1000.stages import run
+from first1000.stages.figures import model_diagram
 
-run(
-    model_figure,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    associations=list(snakemake.input.associations),
-    mediation=list(snakemake.input.mediation),
-    png=snakemake.output.png,
-    svg=snakemake.output.svg,
-)
+run(model_diagram, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,11 +1,4 @@
-from first1000.stages import modify, run
+from first1000.stages import run
+from first1000.stages.modification import modify
 
-run(
-    modify,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    participants=snakemake.input.participants,
-    biomarkers=snakemake.input.biomarkers,
-    output=snakemake.output[0],
-)
+run(modify, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

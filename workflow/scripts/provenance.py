@@ -1,13 +1,4 @@
-from first1000.stages import provenance, run
+from first1000.stages import run
+from first1000.stages.provenance import provenance
 
-run(
-    provenance,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    inputs=list(snakemake.input),
-    config_out=snakemake.output.config,
-    checksums=snakemake.output.checksums,
-    versions=snakemake.output.versions,
-    run_info=snakemake.output.run,
-    git_commit=snakemake.params.git_commit,
-)
+run(provenance, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,11 +1,4 @@
-from first1000.stages import qc_figure, run
+from first1000.stages import run
+from first1000.stages.figures import qc_plot
 
-run(
-    qc_figure,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    qc=snakemake.input[0],
-    png=snakemake.output.png,
-    svg=snakemake.output.svg,
-)
+run(qc_plot, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

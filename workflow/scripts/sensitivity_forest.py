@@ -1,12 +1,4 @@
-from first1000.stages import run, sensitivity_forest_figure
+from first1000.stages import run
+from first1000.stages.figures import sensitivity_forest
 
-run(
-    sensitivity_forest_figure,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    associations=snakemake.input.associations,
-    sensitivity=snakemake.input.sensitivity,
-    png=snakemake.output.png,
-    svg=snakemake.output.svg,
-)
+run(sensitivity_forest, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,13 +1,4 @@
-from first1000.stages import run, sensitivity_figure
+from first1000.stages import run
+from first1000.stages.figures import sensitivity_plot
 
-run(
-    sensitivity_figure,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    sensitivity=snakemake.input[0],
-    exposure=snakemake.wildcards.exposure,
-    mediator=snakemake.wildcards.mediator,
-    outcome=snakemake.wildcards.outcome,
-    png=snakemake.output.png,
-    svg=snakemake.output.svg,
-)
+run(sensitivity_plot, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,13 +1,4 @@
-from first1000.stages import run, strata_figure
+from first1000.stages import run
+from first1000.stages.modification import strata_plot
 
-run(
-    strata_figure,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    exposure=snakemake.wildcards.exposure,
-    modifier=snakemake.wildcards.modifier,
-    modification=snakemake.input[0],
-    png=snakemake.output.png,
-    svg=snakemake.output.svg,
-)
+run(strata_plot, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

@@ -1,11 +1,4 @@
-from first1000.stages import run, table_view
+from first1000.stages import run
+from first1000.stages.figures import table_view
 
-run(
-    table_view,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    kind=snakemake.wildcards.kind,
-    mechanism=snakemake.wildcards.mechanism,
-    table=snakemake.input[0],
-    output=snakemake.output[0],
-)
+run(table_view, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

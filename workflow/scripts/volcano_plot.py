@@ -1,12 +1,4 @@
-from first1000.stages import run, volcano_figure
+from first1000.stages import run
+from first1000.stages.figures import volcano_plot
 
-run(
-    volcano_figure,
-    log=snakemake.log[0],
-    config=snakemake.config,
-    mechanism=snakemake.wildcards.mechanism,
-    exposure=snakemake.wildcards.exposure,
-    associations=snakemake.input[0],
-    png=snakemake.output.png,
-    svg=snakemake.output.svg,
-)
+run(volcano_plot, snakemake.input, snakemake.output, snakemake.params, snakemake.log)

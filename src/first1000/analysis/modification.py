@@ -1,21 +1,17 @@
 """Effect modification and missing data of the mechanisms' models, at pipeline level.
 
 The statistics live in :mod:`first1000.stats.modification` and
-:mod:`first1000.stats.imputation`; this module decides *which* models a config asks for
-and lays the results out as the workflow's tables:
+:mod:`first1000.stats.imputation`; which models a config asks for is decided at parse time
+(:func:`first1000.plan.modification_models`, nothing is read from the data). This module
+fits them and lays the results out as the workflow's tables:
 
-* :func:`modification_models` lists the (exposure, response, modifier) models of one
-  mechanism from the config's ``effect_modification`` settings (nothing is read from the
-  data, so the workflow knows its targets at parse time);
 * :func:`modification` fits them per cohort and pooled (cohort as covariate) with
   :func:`~first1000.stats.modification.effect_modification` and returns one long table
   (:data:`MODIFICATION_COLUMNS`): the interaction model's terms, the stratum-specific
   exposure effects and the heterogeneity tests, with a Benjamini–Hochberg q over the
   interaction tests;
 * :func:`missingness` counts, per cohort and model variable, how many values are missing
-  and how many complete cases the mechanism's models keep (:data:`MISSINGNESS_COLUMNS`);
-* :func:`check_settings` checks the variables named in ``effect_modification`` and
-  ``missing_data`` against the data schema (one :class:`~first1000.errors.ConfigError`).
+  and how many complete cases the mechanism's models keep (:data:`MISSINGNESS_COLUMNS`).
 """
 
 from __future__ import annotations
@@ -23,8 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from first1000.config import DERIVED_VARIABLES, POOLED, where
-from first1000.errors import ConfigError
+from first1000.config import POOLED
 from first1000.labels import effect_unit
 
 MODIFICATION_COLUMNS = [
@@ -39,100 +34,6 @@ MISSINGNESS_COLUMNS = [
 #: The test whose p gets the FDR q (one per model, any modifier type).
 PRIMARY_TEST = "interaction_wald"
 ROLE_ORDER = ("exposure", "biomarker", "outcome", "covariate", "modifier", "auxiliary")
-
-
-# --------------------------------------------------------------------------- which models
-def _family(variable: str, data_schema: dict) -> str:
-    return "binomial" if data_schema.get(variable, {}).get("type") == "binary" else "gaussian"
-
-
-def mechanism_models(spec: dict, data_schema: dict) -> list[tuple[str, str, str]]:
-    """(predictor, response, family) of every association model of one mechanism."""
-    models = [(e, b, "gaussian") for b in spec["biomarkers"] for e in spec["exposures"]]
-    for outcome in spec.get("outcomes", []):
-        models += [(b, outcome, _family(outcome, data_schema)) for b in spec["biomarkers"]]
-    return models
-
-
-def modification_models(cfg: dict, mechanism: str) -> list[dict]:
-    """The effect-modification models of one mechanism, from ``cfg["effect_modification"]``.
-
-    Without ``pairs``: every declared modifier for every exposure -> biomarker model of the
-    mechanism (a modifier is never tested on a model where it is the exposure or the
-    response). With ``pairs``: exactly the declared pairs that are association models of
-    this mechanism (exposure -> biomarker, or biomarker -> outcome when the pair names an
-    ``outcome`` and its ``exposure`` is one of the mechanism's biomarkers).
-
-    Returns dicts with keys ``exposure``, ``response``, ``modifier`` and ``family``, in
-    the order exposure, modifier, response of the config.
-    """
-    settings = cfg.get("effect_modification") or {}
-    spec = cfg["mechanisms"][mechanism]
-    data_schema = cfg.get("_data_schema", {})
-    known = {(p, r): f for p, r, f in mechanism_models(spec, data_schema)}
-    wanted = []
-    if settings.get("pairs"):
-        for pair in settings["pairs"]:
-            response = pair.get("biomarker", pair.get("outcome"))
-            if (pair["exposure"], response) in known:
-                wanted.append((pair["exposure"], pair["modifier"], response))
-    else:
-        for exposure in spec["exposures"]:
-            for modifier in settings.get("modifiers", []):
-                wanted += [(exposure, modifier, b) for b in spec["biomarkers"]]
-    out, seen = [], set()
-    for exposure, modifier, response in wanted:
-        if modifier in (exposure, response) or (exposure, modifier, response) in seen:
-            continue
-        seen.add((exposure, modifier, response))
-        out.append(dict(exposure=exposure, response=response, modifier=modifier,
-                        family=known[(exposure, response)]))  # fmt: skip
-    return out
-
-
-def strata_figures(cfg: dict, mechanism: str) -> list[tuple[str, str]]:
-    """(exposure, modifier) of every stratified forest plot of one mechanism."""
-    return list(dict.fromkeys((m["exposure"], m["modifier"]) for m in modification_models(cfg, mechanism)))
-
-
-def check_settings(cfg: dict) -> None:
-    """Check the variables of ``effect_modification`` and ``missing_data``.
-
-    Modifiers and auxiliary variables must be harmonised or derived variables; a pair's
-    exposure, biomarker/outcome and modifier must form an association model of at least
-    one configured mechanism. Raises one :class:`ConfigError` naming the key.
-    """
-    import difflib
-
-    source = cfg.get("_source")
-    known = set(cfg.get("_data_schema", {})) | set(DERIVED_VARIABLES)
-
-    def check(var, keys):
-        if var not in known:
-            hint = difflib.get_close_matches(var, sorted(known), n=1)
-            raise ConfigError(f"{where(source, keys)}: `{var}` is not a harmonised or derived variable"
-                              f"{f' (did you mean `{hint[0]}`?)' if hint else ''}.")
-
-    settings = cfg.get("effect_modification") or {}
-    for i, var in enumerate(settings.get("modifiers", [])):
-        check(var, ["effect_modification", "modifiers", i])
-    for i, var in enumerate((cfg.get("missing_data") or {}).get("auxiliary", [])):
-        check(var, ["missing_data", "auxiliary", i])
-    data_schema = cfg.get("_data_schema", {})
-    for i, pair in enumerate(settings.get("pairs", [])):
-        keys = ["effect_modification", "pairs", i]
-        check(pair["modifier"], keys + ["modifier"])
-        response = pair.get("biomarker", pair.get("outcome"))
-        models = {(p, r) for spec in cfg["mechanisms"].values() for p, r, _ in mechanism_models(spec, data_schema)}
-        if (pair["exposure"], response) not in models:
-            kind = "biomarker" if "biomarker" in pair else "outcome"
-            raise ConfigError(
-                f"{where(source, keys)}: `{pair['exposure']}` -> `{response}` is not an association model of "
-                f"any configured mechanism (a pair names an exposure and a {kind} of one mechanism"
-                f"{'' if kind == 'biomarker' else ', its exposure being a biomarker of that mechanism'}).")
-        if pair["modifier"] in (pair["exposure"], response):
-            raise ConfigError(f"{where(source, keys + ['modifier'])}: the modifier `{pair['modifier']}` is "
-                              "the pair's exposure or response; choose a third variable.")
 
 
 # --------------------------------------------------------------------------- effect modification
@@ -242,27 +143,3 @@ def missingness(table: pd.DataFrame, spec: dict, covariates: list[str], data_sch
                              pct_missing=100.0 * (n - observed) / n if n else np.nan,
                              n_complete_cases=int((present[variable] & with_covariates).sum())))
     return pd.DataFrame(rows, columns=MISSINGNESS_COLUMNS)
-
-
-def suppress_missingness(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Small-cell suppression of a :func:`missingness` table.
-
-    Counts 1..min_cell-1 become ``<min_cell`` (:func:`first1000.stages.suppress_small_counts`
-    for ``n_missing`` and its ``pct_missing``, the same rule for the other counts). The
-    observed and missing counts add up to ``n_total``, so when either is suppressed the
-    other and the percentage are blanked too.
-    """
-    from first1000.stages import suppress_small_counts
-
-    table = table.copy()
-    small = {c: table[c].notna() & (table[c] > 0) & (table[c] < min_cell) for c in ("n_observed", "n_missing")}
-    either = small["n_observed"] | small["n_missing"]
-    out = suppress_small_counts(table, min_cell)  # n_missing (and pct_missing)
-    for column in ("n_total", "n_observed", "n_complete_cases"):
-        renamed = suppress_small_counts(out[[column]].rename(columns={column: "n"}), min_cell)
-        out[column] = renamed["n"]
-    for column in ("n_observed", "n_missing", "pct_missing"):
-        if either.any():
-            out[column] = out[column].astype(object)
-            out.loc[either & ~small.get(column, pd.Series(False, index=out.index)), column] = np.nan
-    return out

@@ -1,5 +1,6 @@
-"""Mechanism-specific figures: adjusted scatter, hair cortisol by window, qPCR calibrator
-control chart, metabolite volcano plot and biomarker correlation heatmap.
+"""Mechanism-specific figures, each drawn from one result table: adjusted scatter, hair
+cortisol by window, qPCR calibrator control chart, metabolite volcano plot and biomarker
+correlation heatmap.
 
 Every function takes one table and returns a :class:`matplotlib.figure.Figure` in the
 house style of :mod:`first1000.figures.style` (Okabe–Ito colours, journal column width,
@@ -9,10 +10,10 @@ column in the table can never reach the figure.
 
 Privacy rules shared by all functions here (health data, see ``privacy.min_cell_size``):
 
-* no individual data point is ever drawn for a group of fewer than
-  :data:`MIN_POINTS` (20) participants: :func:`scatter_adjusted` draws binned means ±
-  SE (bins of at least :data:`MIN_CELL` (5) participants) instead, and
-  :func:`cortisol_by_window` draws summaries only (median, IQR, whiskers), never points;
+* no individual data point is ever drawn: :func:`scatter_adjusted` draws binned means ±
+  SE (bins of at least ``privacy.min_cell_size`` participants, computed by the analysis
+  job, :mod:`first1000.analysis.descriptive`) and :func:`cortisol_by_window` draws
+  summaries only (median, IQR; whiskers for groups of at least :data:`MIN_POINTS`);
 * a summary of fewer than :data:`MIN_CELL` participants is not drawn at all, and counts
   suppressed upstream as ``"<5"`` are shown as such (a percentage is never printed
   when it would give a suppressed count away);
@@ -21,9 +22,8 @@ Privacy rules shared by all functions here (health data, see ``privacy.min_cell_
 Which table each function reads (columns in ``backticks`` are required):
 
 =========================  ==============================================================
-:func:`scatter_adjusted`   participant-level analysis table: ``cohort``, the exposure,
-                           the biomarker and the covariates (prepared biomarkers joined
-                           with harmonised participants, as in the association stage)
+:func:`scatter_adjusted`   ``results/descriptives/{mechanism}_fits.tsv``
+                           (:func:`first1000.analysis.descriptive.adjusted_fit_table`)
 :func:`cortisol_by_window` ``results/qc/hpa.tsv`` (``cohort``, ``window``, ``n``,
                            ``median_pg_mg``, ``q1_pg_mg``, ``q3_pg_mg``; optional
                            ``p05_pg_mg``/``p95_pg_mg`` whiskers, ``n_below_loq``,
@@ -41,7 +41,9 @@ Which table each function reads (columns in ``backticks`` are required):
                            ``q``; optional ``cohort``, ``predictor``, ``unit``,
                            ``status``)
 :func:`correlation_heatmap`
-                           the long table of :func:`biomarker_correlations`
+                           ``results/descriptives/{mechanism}_correlations.tsv``, the
+                           long table of
+                           :func:`first1000.analysis.descriptive.biomarker_correlations`
                            (``biomarker_1``, ``biomarker_2``, ``rho``; optional ``n``,
                            ``suppressed``, ``cohort``) or a square correlation matrix
 =========================  ==============================================================
@@ -63,9 +65,8 @@ from matplotlib.patches import Patch
 from matplotlib.text import Text
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
-from scipy import stats as _stats
 
-from first1000.errors import InputTableError, format_rows
+from first1000.errors import InputTableError
 from first1000.figures import style as _style
 from first1000.figures.style import (
     FONT_SIZE,
@@ -87,17 +88,14 @@ from first1000.figures.style import (
     new_figure,
     style_axes,
 )
-from first1000.stats.regression import design_matrix
 
 __all__ = [
     "MIN_CELL",
-    "MIN_POINTS",
     "DIVERGING_CMAP",
     "scatter_adjusted",
     "cortisol_by_window",
     "calibrator_control_chart",
     "volcano_plot",
-    "biomarker_correlations",
     "correlation_heatmap",
 ]
 
@@ -207,12 +205,18 @@ def _freeze_layout(fig: Figure) -> None:
 
     The constrained layout moves axes again on a second draw when a legend or label sits
     outside the axes; freezing the converged positions makes every later save (and every
-    save of an identical figure) byte-identical.
+    save of an identical figure) byte-identical. The positions are rounded to 1e-9 of the
+    figure: the layout solver (kiwisolver) can differ in the last bit from one process to
+    the next, which the SVG's clip-path identifiers (hashes of the full-precision clip
+    box) would show.
     """
     fig.set_dpi(PNG_DPI)
     for _ in range(3):
         fig.draw_without_rendering()
     fig.set_layout_engine("none")
+    for ax in fig.axes:
+        ax.set_position([round(float(v), 9) for v in ax.get_position(original=True).bounds], which="original")
+        ax.set_position([round(float(v), 9) for v in ax.get_position().bounds], which="active")
 
 
 def _set_title(fig: Figure, title: str | None) -> None:
@@ -221,68 +225,10 @@ def _set_title(fig: Figure, title: str | None) -> None:
 
 
 # --------------------------------------------------------------- 1. adjusted scatter
-def _adjusted_fit(frame: pd.DataFrame, exposure: str, biomarker: str, covariates: list[str], ci_level: float):
-    """OLS of biomarker ~ exposure + covariates on complete cases, for one cohort.
-
-    Returns x, the biomarker adjusted to the covariate means (partial residuals plus the
-    prediction at the means), and a callable giving the prediction at covariate means
-    with its confidence band; ``None`` for the callable when the model is not estimable.
-    """
-    X, _ = design_matrix(frame, [exposure, *covariates])
-    y = pd.to_numeric(frame[biomarker], errors="coerce").to_numpy(float)
-    ok = np.isfinite(y) & np.isfinite(X).all(axis=1)
-    X, y = X[ok], y[ok]
-    n = len(y)
-    if n == 0:
-        return np.empty(0), np.empty(0), None
-    # covariate columns constant in this cohort's complete cases carry no information
-    keep = [0, 1] + [j for j in range(2, X.shape[1]) if np.ptp(X[:, j]) > 0]
-    X = X[:, keep]
-    x = X[:, 1]
-    p = X.shape[1]
-    if n - p < 1 or np.ptp(x) == 0 or np.linalg.matrix_rank(X) < p:
-        return x, y, None
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    resid = y - X @ beta
-    sigma2 = float(resid @ resid) / (n - p)
-    cov = sigma2 * np.linalg.pinv(X.T @ X)
-    means = X.mean(axis=0)
-    adjusted = y - (X[:, 2:] - means[2:]) @ beta[2:]
-    tq = float(_stats.t.ppf(0.5 + ci_level / 2, n - p))
-
-    def predict(grid: np.ndarray):
-        G = np.tile(means, (len(grid), 1))
-        G[:, 1] = grid
-        fit = G @ beta
-        se = np.sqrt(np.einsum("ij,jk,ik->i", G, cov, G))
-        return fit, fit - tq * se, fit + tq * se
-
-    return x, adjusted, predict
-
-
-def _bins(x: np.ndarray, y: np.ndarray, n_bins: int, min_bin: int):
-    """Exposure-quantile bins of at least ``min_bin`` people: (mean x, mean y, SE y, size).
-
-    Rows are ordered by (x, y) values, never by input order, so the bins do not depend
-    on how the table is sorted.
-    """
-    k = min(n_bins, len(x) // min_bin)
-    if k < 1:
-        return []
-    order = np.lexsort((y, x))
-    out = []
-    for idx in np.array_split(order, k):
-        yy = y[idx]
-        out.append((float(x[idx].mean()), float(yy.mean()), float(yy.std(ddof=1) / math.sqrt(len(yy))), len(idx)))
-    return out
-
-
 def scatter_adjusted(
-    data: pd.DataFrame,
+    fits: pd.DataFrame,
     exposure: str,
     biomarker: str,
-    covariates: Sequence[str] = (),
-    cohort_col: str = "cohort",
     *,
     units: Mapping[str, str],
     labels: Mapping[str, str] | None = None,
@@ -291,55 +237,30 @@ def scatter_adjusted(
     height_mm: float = 70.0,
     title: str | None = None,
     ci_level: float = 0.95,
-    min_points: int = MIN_POINTS,
-    n_bins: int = 5,
-    show_points: bool = True,
 ) -> Figure:
     """Biomarker against exposure by cohort, adjusted for covariates, with the fitted line.
 
-    Method: per cohort, ``biomarker ~ exposure + covariates`` by OLS on complete cases
-    (the association stage's model and factor coding,
-    :func:`first1000.stats.regression.design_matrix`). The line is the **prediction at
-    the covariate means** (factors at their observed proportions) over the exposure
-    range, with its pointwise ``ci_level`` confidence band (classical OLS, t with n − p
-    df). The points are **partial residuals on the biomarker scale**: each biomarker
-    value minus the covariates' contribution away from their means,
-    ``y − Σ b_k (z_k − mean z_k)``; their scatter around the line is exactly the model's
-    residuals, and the slope of the line is the adjusted estimate of the association
-    table.
-
-    Privacy: a cohort with fewer than ``min_points`` (at least 20) complete cases gets
-    no individual points: it is drawn as up to ``n_bins`` exposure-quantile bins of at
-    least 5 people each (mean of x; mean ± SE of the adjusted biomarker) and its line
-    only spans the bin means. A cohort with fewer than 5 complete cases is not drawn.
-    Only the exposure, biomarker, covariate and cohort columns are read. With
-    ``show_points=False`` every cohort is drawn binned (no row-level value at all, e.g.
-    for a report that promises none).
+    Draws the table of :func:`first1000.analysis.descriptive.adjusted_fit_table`
+    (``results/descriptives/{mechanism}_fits.tsv``): per cohort, the exposure-quantile bins
+    (mean of x; mean ± SE of the adjusted biomarker, at least ``privacy.min_cell_size``
+    participants each) and the prediction at the covariate means over the bins' range with
+    its ``ci_level`` band. A cohort with too few complete cases, or whose model is not
+    estimable, is named in the foot. No participant's value is ever drawn.
 
     ``units`` maps the exposure and the biomarker (at least) to their units, e.g.
     ``{"epds": "points", "hair_cortisol_t3_ln": "ln pg/mg"}``; both are required so
     every axis carries a unit. ``labels`` gives human variable and cohort names.
     """
-    _need_frame(data, "the participant-level analysis table", "scatter_adjusted")
-    covariates = [c for c in (covariates or []) if c != cohort_col]
+    _need_frame(fits, "the adjusted-fit table", "scatter_adjusted")
     missing_units = [v for v in (exposure, biomarker) if not (units and str(units.get(v, "")).strip())]
     if missing_units:
         raise ValueError(f"scatter_adjusted: give the unit of {', '.join(map(repr, missing_units))} in units=")
-    if min_points < MIN_POINTS:
-        raise ValueError(f"min_points must be at least {MIN_POINTS} (privacy), got {min_points}")
-    if n_bins < 1:
-        raise ValueError(f"n_bins must be at least 1, got {n_bins}")
-    _need_columns(data, [cohort_col, exposure, biomarker, *covariates], "scatter_adjusted data")
-    frame = data.loc[:, list(dict.fromkeys([cohort_col, exposure, biomarker, *covariates]))]
-    for col in (exposure, biomarker):
-        num = pd.to_numeric(frame[col], errors="coerce")
-        bad = num.isna() & frame[col].notna()
-        if bad.any():
-            raise InputTableError(
-                f"scatter_adjusted: column {col!r} must be numeric; non-numeric values in "
-                f"{format_rows((np.flatnonzero(bad.to_numpy()) + 1).tolist())}")
-        frame[col] = num.astype(float)
-    cohorts = _sorted_cohorts(frame[cohort_col].dropna())
+    _need_columns(fits, ["cohort", "exposure", "biomarker", "covariates", "part", "x", "y", "se", "ci_low",
+                         "ci_high", "n", "status"], "scatter_adjusted table")
+    frame = fits[(fits.exposure.astype(str) == exposure) & (fits.biomarker.astype(str) == biomarker)]
+    covariates = [c for c in str(frame.covariates.dropna().iloc[0]).split("+") if c] if \
+        frame.covariates.notna().any() else []
+    cohorts = _sorted_cohorts(frame.cohort.dropna())
     palette = cohort_colours(cohorts)
     if colours:
         palette.update({str(k): str(v) for k, v in colours.items()})
@@ -353,45 +274,34 @@ def scatter_adjusted(
         style_axes(ax)
         handles, notes = [], []
         for cohort in cohorts:
-            sub = frame[frame[cohort_col].astype(str) == cohort]
-            x, y, predict = _adjusted_fit(sub, exposure, biomarker, covariates, ci_level)
-            n = len(x)
+            rows = frame[frame.cohort.astype(str) == cohort]
+            summary = rows[rows.part == "cohort"].iloc[0]
             colour, marker = palette[cohort], markers[cohort]
             name = label_for(cohort, labels)
-            if n < MIN_CELL:
+            if summary.status == "too_few":
                 notes.append(f"{name}: n < {MIN_CELL}, not shown")
                 continue
-            if show_points and n >= min_points:
-                ax.scatter(x, y, s=5, marker=marker, color=colour, alpha=0.45, linewidths=0,
-                           rasterized=True, zorder=2, gid=f"scatter-points-{cohort}")
-                span = (float(x.min()), float(x.max()))
-                legend = f"{name} (n = {format_count(n)})"
-            else:
-                bins = _bins(x, y, n_bins, MIN_CELL)
-                bx = np.array([b[0] for b in bins])
-                ax.errorbar(bx, np.array([b[1] for b in bins]), yerr=np.array([b[2] for b in bins]), fmt=marker, color=colour,
-                            mfc="white", mec=colour, ms=4, elinewidth=LINE_WIDTH, capsize=1.5, zorder=3,
-                            gid=f"scatter-bins-{cohort}")
-                span = (float(bx.min()), float(bx.max()))
-                legend = (f"{name} (n = {format_count(n)}; "
-                          f"{len(bins)} bins of \u2265{min(b[3] for b in bins)}, mean \u00b1 SE)")
-            if predict is not None and span[1] > span[0]:
-                grid = np.linspace(span[0], span[1], 60)
-                fit, lo, hi = predict(grid)
-                ax.fill_between(grid, lo, hi, color=colour, alpha=0.18, linewidth=0, zorder=1,
-                                gid=f"scatter-band-{cohort}")
-                ax.plot(grid, fit, color=colour, lw=1.1, zorder=4, gid=f"scatter-line-{cohort}")
-            elif predict is None:
+            bins = rows[rows.part == "bin"]
+            bx = bins.x.to_numpy(float)
+            ax.errorbar(bx, bins.y.to_numpy(float), yerr=bins.se.to_numpy(float), fmt=marker, color=colour,
+                        mfc="white", mec=colour, ms=4, elinewidth=LINE_WIDTH, capsize=1.5, zorder=3,
+                        gid=f"scatter-bins-{cohort}")
+            legend = (f"{name} (n = {format_count(summary.n)}; "
+                      f"{len(bins)} bins of \u2265{int(bins.n.min())}, mean \u00b1 SE)")
+            line = rows[rows.part == "line"]
+            if len(line):
+                grid = line.x.to_numpy(float)
+                ax.fill_between(grid, line.ci_low.to_numpy(float), line.ci_high.to_numpy(float), color=colour,
+                                alpha=0.18, linewidth=0, zorder=1, gid=f"scatter-band-{cohort}")
+                ax.plot(grid, line.y.to_numpy(float), color=colour, lw=1.1, zorder=4, gid=f"scatter-line-{cohort}")
+            elif summary.status == "not_estimable":
                 notes.append(f"{name}: adjusted model not estimable")
-            binned = not (show_points and n >= min_points)
-            handles.append(Line2D([], [], color=colour, marker=marker, lw=1.1, ms=3.5,
-                                  mfc="white" if binned else colour, label=legend))
+            handles.append(Line2D([], [], color=colour, marker=marker, lw=1.1, ms=3.5, mfc="white", label=legend))
         ax.set_xlabel(_wrap(x_text, 60))
         ax.set_ylabel(_wrap(f"{y_text}, adjusted", 45))
         cov_text = ", ".join(label_for(c, labels) for c in covariates) or "none"
         foot = (f"Adjusted for: {cov_text}. Line: prediction at covariate means, "
-                f"{ci_level:.0%} CI band; points: partial residuals"
-                + (" (bin means \u00b1 SE)." if not show_points else "."))
+                f"{ci_level:.0%} CI band; points: partial residuals (bin means \u00b1 SE).")
         if notes:
             foot += " " + "; ".join(notes) + "."
         if handles:
@@ -940,48 +850,6 @@ def volcano_plot(
 
 
 # ---------------------------------------------------------- 5. correlation heatmap
-def biomarker_correlations(
-    data: pd.DataFrame,
-    biomarkers: Sequence[str],
-    min_n: int = MIN_CELL,
-    *,
-    by: str | None = None,
-) -> pd.DataFrame:
-    """Pairwise Spearman correlations of ``biomarkers``, one row per pair (and diagonal).
-
-    Returns ``[by,] biomarker_1, biomarker_2, n, rho, suppressed`` for every pair
-    i ≤ j in the order of ``biomarkers``: ``n`` is the number of participants with both
-    values (pairwise complete cases, ranked within the pair), ``rho`` is NaN and
-    ``suppressed`` True when ``n < min_n`` (the privacy ``min_cell_size``, 5). With
-    ``by`` (e.g. "cohort") the correlations are computed within each group. Only the
-    biomarker (and ``by``) columns are read.
-    """
-    _need_frame(data, "participant-level biomarkers", "biomarker_correlations")
-    biomarkers = list(dict.fromkeys(biomarkers))
-    if not biomarkers:
-        raise ValueError("biomarker_correlations: give at least one biomarker")
-    if int(min_n) != min_n or min_n < 3:
-        raise ValueError(f"min_n must be an integer of at least 3, got {min_n!r}")
-    _need_columns(data, biomarkers + ([by] if by else []), "biomarker table")
-    df = contract_table(data, biomarkers + ([by] if by else []), biomarkers, "biomarker")
-    groups = [(None, df)] if by is None else [(g, d) for g, d in df.groupby(by, sort=True)]
-    rows = []
-    for key, d in groups:
-        values = d[biomarkers]
-        present = values.notna().to_numpy(float)
-        n = present.T @ present
-        rho = values.corr(method="spearman", min_periods=1).to_numpy()
-        for i, a in enumerate(biomarkers):
-            for j in range(i, len(biomarkers)):
-                nij = int(n[i, j])
-                small = nij < min_n
-                r = np.nan if small else float(rho[i, j])
-                row = {by: key} if by else {}
-                row.update(biomarker_1=a, biomarker_2=biomarkers[j], n=nij, rho=r, suppressed=small)
-                rows.append(row)
-    return pd.DataFrame(rows, columns=([by] if by else []) + ["biomarker_1", "biomarker_2", "n", "rho", "suppressed"])
-
-
 def _matrix_from(table: pd.DataFrame, cohort: str | None, min_n: int) -> pd.DataFrame:
     if {"biomarker_1", "biomarker_2", "rho"} <= set(table.columns):
         df = table

@@ -53,7 +53,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from matplotlib.transforms import blended_transform_factory
 
-from first1000.errors import InputTableError
+from first1000.errors import First1000Error, InputTableError
 from first1000.figures.mechanism import (
     MIN_CELL,
     MIN_POINTS,
@@ -67,6 +67,7 @@ from first1000.figures.mechanism import (
     _set_title,
     _wrap,
     calibrator_control_chart,
+    cortisol_by_window,
 )
 from first1000.figures.style import (
     FONT_SIZE,
@@ -940,3 +941,71 @@ def _count_bars(table, measures, cohorts, rows, n, n_text, cohort, palette, labe
         _title(fig, title, width)
         _freeze_layout(fig)
     return fig
+
+
+# ------------------------------------------------------------ the registry
+def _hpa_windows(table, *, settings, labels, name):
+    return cortisol_by_window(table, windows=list(settings["windows"]), loq=settings.get("loq"), labels=labels,
+                              title="Hair cortisol by exposure window")
+
+
+def _calibrator(table, *, settings, labels, name):
+    return calibrator_control_chart(table, labels=labels, title="Inter-run calibrator per plate")
+
+
+def _mtdna_calibrator(table, *, settings, labels, name):
+    return qpcr_control_chart(table, ratio_column="calibrator_mt_n", ratio_label="Calibrator mt/n",
+                              delta_label="Calibrator \u0394Ct, mt \u2212 nuclear", labels=labels,
+                              title="Inter-run calibrator per plate (mtDNA qPCR)")
+
+
+def _below_limit(table, *, settings, labels, name):
+    markers = table[name_column(table)].astype(str).unique() if len(table) else []
+    return below_limit_bars(table, max_pct=settings.get("lod_max_pct"), labels=labels,
+                            name_labels=marker_labels(markers), title=f"{name}: values below the detection limit")
+
+
+def _cpgs(table, *, settings, labels, name):
+    return cpg_summary(table, labels=labels, title=f"{name}: \u03b2 per CpG")
+
+
+def _clock(table, *, settings, labels, name):
+    return clock_coverage_figure(table, labels=labels, title=f"{name}: clock CpGs and agreement")
+
+
+def _microbiome(table, *, settings, labels, name):
+    return microbiome_filters(table, labels=labels, title=f"{name}: depth and filters")
+
+
+def _summary(table, *, settings, labels, name):
+    return measure_summary(table, labels=labels, title=f"{name}: QC summary")
+
+
+#: QC figure kind -> how it is drawn from a mechanism's QC table. A mechanism declares its
+#: kind as ``QC_FIGURE`` in its module (first1000.mechanisms); one that declares none gets
+#: ``measure_summary``, the median and IQR of every measure of its QC table per cohort.
+QC_FIGURES = {
+    "cortisol_by_window": _hpa_windows,
+    "calibrator_control_chart": _calibrator,
+    "mtdna_control_chart": _mtdna_calibrator,
+    "below_limit_bars": _below_limit,
+    "cpg_summary": _cpgs,
+    "clock_coverage": _clock,
+    "microbiome_filters": _microbiome,
+    "measure_summary": _summary,
+}
+
+
+def draw_qc_figure(kind: str, table: pd.DataFrame, *, mechanism: str, settings: Mapping, labels: Mapping,
+                   name: str) -> Figure:
+    """The QC figure of kind ``kind`` (:data:`QC_FIGURES`) of one mechanism's QC table;
+    ``settings``: its ``preparation`` settings, ``labels``: cohort labels, ``name``: its label."""
+    if kind not in QC_FIGURES:
+        raise InputTableError(f"mechanism {mechanism} declares the QC figure {kind!r}, which does not exist; "
+                              f"known: {', '.join(QC_FIGURES)}")
+    try:
+        return QC_FIGURES[kind](table, settings=settings, labels=labels, name=name)
+    except First1000Error as exc:
+        if kind != "measure_summary":
+            raise
+        raise First1000Error(f"no QC figure can be drawn for mechanism {mechanism}: {exc}") from exc

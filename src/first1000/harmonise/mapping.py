@@ -26,7 +26,7 @@ import pandas as pd
 
 from first1000.config import where
 from first1000.errors import ConfigError
-from first1000.io.input_tables import Table
+from first1000.io.input_tables import Table, parse_dates
 from first1000.units import conversion
 
 PRETERM_DAYS = 259  # < 37+0 weeks
@@ -129,27 +129,6 @@ def _source_column(table: Table, mapping: dict, variable: str, column: str, key:
             f"{where(mapping['_source'], ['variables', variable, *key])}: column '{column}' is not in "
             f"{table.where}.{table.suggest(name)} {table.columns_found(25)}")
     return name
-
-
-def parse_dates(table: Table, column: str, fmt: str | None, missing: np.ndarray | None = None):
-    """A date column: ``(parsed, bad)``. Text cells are parsed with ``fmt`` (strftime codes),
-    real date cells of a workbook / Parquet file (``table.native_dates``) need no format;
-    missing cells are ``NaT``; ``bad`` marks the other cells that are not a date in the format.
-    A ``fmt`` pandas cannot use raises ValueError or TypeError."""
-    if missing is None:
-        missing = table.missing_mask(column)
-    text = table.data[column].astype("string").str.strip().where(~pd.Series(missing, index=table.data.index))
-    native = pd.Series(np.asarray(table.native_dates.get(column, np.zeros(len(text), bool)), dtype=bool),
-                       index=text.index)
-    if fmt is None:
-        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
-    else:
-        parsed = pd.to_datetime(text.where(~native), format=fmt, errors="coerce")
-    if native.any():  # real date cells of a workbook / Parquet file: no format needed
-        iso = pd.to_datetime(text.where(native), format="ISO8601", errors="coerce")
-        parsed = parsed.where(~native, iso)
-    bad = parsed.isna().to_numpy() & ~missing
-    return parsed, bad
 
 
 def _direct(table, mapping, variable, rule, spec, check, report):
@@ -362,7 +341,7 @@ def _size_for_ga(mapping, variable, frame):
 
     ga, weight, sex = _harmonised(mapping, variable, frame, ["gestational_age", "birth_weight", "child_sex"])
     return birth.size_for_ga(np.asarray(weight, float), np.asarray(ga, float), np.asarray(sex, dtype=object),
-                             "weight").z.to_numpy(float)
+                             "weight", path=mapping.get("_lms_table")).z.to_numpy(float)
 
 
 def _op_birth_weight_z(table, mapping, variable, rule, spec, check, report, frame):

@@ -295,3 +295,24 @@ def open_table(spec: dict, missing_codes, *, ids_in_header: bool = False) -> Tab
     return Table(Path(spec["path"]), raw.data, list(missing_codes), spec.get("decimal", "."),
                  row_numbers=raw.row_numbers, native_dates=raw.native_dates, where=raw.where,
                  ids_in_header=ids_in_header)
+
+
+def parse_dates(table: Table, column: str, fmt: str | None, missing: np.ndarray | None = None):
+    """A date column: ``(parsed, bad)``. Text cells are parsed with ``fmt`` (strftime codes),
+    real date cells of a workbook / Parquet file (``table.native_dates``) need no format;
+    missing cells are ``NaT``; ``bad`` marks the other cells that are not a date in the format.
+    A ``fmt`` pandas cannot use raises ValueError or TypeError."""
+    if missing is None:
+        missing = table.missing_mask(column)
+    text = table.data[column].astype("string").str.strip().where(~pd.Series(missing, index=table.data.index))
+    native = pd.Series(np.asarray(table.native_dates.get(column, np.zeros(len(text), bool)), dtype=bool),
+                       index=text.index)
+    if fmt is None:
+        parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    else:
+        parsed = pd.to_datetime(text.where(~native), format=fmt, errors="coerce")
+    if native.any():  # real date cells of a workbook / Parquet file: no format needed
+        iso = pd.to_datetime(text.where(native), format="ISO8601", errors="coerce")
+        parsed = parsed.where(~native, iso)
+    bad = parsed.isna().to_numpy() & ~missing
+    return parsed, bad

@@ -48,12 +48,13 @@ def analysis_summary(cfg: dict) -> dict:
     }
 
 
-def export_cohort(cfg: dict, cohort: str, associations: list, mediation: list, mediation_paths: list,
-                  ewas: dict, out_dir) -> dict:
+def export_cohort(cohort: str, label: str, analysis: dict, associations: list, mediation: list,
+                  mediation_paths: list, ewas: dict, out_dir) -> dict:
     """Write one cohort's export folder; return its manifest.
 
-    ``associations``, ``mediation`` and ``mediation_paths`` are paths of the per-mechanism
-    result tables (all cohorts); ``ewas`` maps exposure -> that cohort's EWAS parquet.
+    ``analysis``: :func:`analysis_summary` of the config; ``associations``, ``mediation``
+    and ``mediation_paths`` are paths of the per-mechanism result tables (all cohorts);
+    ``ewas`` maps exposure -> that cohort's EWAS parquet.
     """
     out_dir = Path(out_dir)
     files = {}
@@ -76,8 +77,7 @@ def export_cohort(cfg: dict, cohort: str, associations: list, mediation: list, m
         files[name] = sha256sum(out_dir / name)
     manifest = {
         "format": FORMAT, "format_version": FORMAT_VERSION, "first1000_version": __version__,
-        "cohort": cohort, "label": cfg["cohorts"][cohort].get("label", cohort),
-        "analysis": analysis_summary(cfg), "ewas_exposures": sorted(ewas), "files": files,
+        "cohort": cohort, "label": label, "analysis": analysis, "ewas_exposures": sorted(ewas), "files": files,
     }
     write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n", out_dir / "manifest.json")
     return manifest
@@ -113,9 +113,9 @@ def read_manifest(site: str, path) -> dict:
     return manifest
 
 
-def site_associations(site: str, path) -> pd.DataFrame:
-    """A site's association rows, relabelled with the site name used in this run."""
-    file = Path(path) / "associations.tsv"
+def site_associations(site: str, file) -> pd.DataFrame:
+    """A site's association rows (its export's associations.tsv), relabelled with the site
+    name used in this run."""
     table = pd.read_csv(file, sep="\t")
     missing = [c for c in REQUIRED_ASSOCIATION_COLUMNS if c not in table]
     if missing:
@@ -123,7 +123,8 @@ def site_associations(site: str, path) -> pd.DataFrame:
     return table.assign(cohort=site)
 
 
-def site_table(site: str, path, name: str) -> pd.DataFrame:
-    file = Path(path) / name
+def site_table(site: str, file) -> pd.DataFrame:
+    """One table of a site's export (mediation.tsv, mediation_paths.tsv), relabelled."""
+    file = Path(file)
     table = pd.read_csv(file, sep="\t") if file.stat().st_size > 1 else pd.DataFrame()
     return table.assign(cohort=site) if len(table) else table

@@ -8,7 +8,10 @@ aggregate table (no row-level values) for the report. A module with
 settings, e.g. hpa with ``timing: gestation``) also gets ``participants=`` (the
 harmonised participants);
 one with ``read_table(path, settings)`` reads its ingest table itself (e.g. only the
-clock CpGs of a methylation matrix).
+clock CpGs of a methylation matrix). ``QC_FIGURE`` names the figure drawn from its QC table
+(:data:`first1000.figures.qc.QC_FIGURES`; the median/IQR summary when not declared),
+``sensitivity_analyses(settings)`` and ``optional_covariates(settings)`` the sensitivity
+analyses and the covariates (where recorded) its models add.
 """
 
 from first1000.mechanisms import (epigenetic_age, hpa, immune, metabolites, methylation, microbiome,
@@ -40,15 +43,3 @@ def needs_participants(mechanism: str, settings: dict | None = None) -> bool:
         return True
     depends = getattr(module, "needs_participants", None)
     return bool(depends(settings or {})) if depends else False
-
-
-def prepare_inputs(mechanisms: dict, mechanism: str, settings: dict | None = None) -> dict[str, str]:
-    """Inputs of the workflow's prepare job: cohort -> ingested table (``mechanisms`` as
-    from :func:`first1000.plan.analysed_mechanisms`), plus ``harmonised_participants``
-    for mechanisms that need clinical values (e.g. gestational age for clock acceleration,
-    or to date hair segments with ``preparation.hpa.timing: gestation``; ``settings``:
-    the mechanism's ``preparation`` settings)."""
-    inputs = dict(mechanisms[mechanism])
-    if needs_participants(mechanism, settings):
-        inputs["harmonised_participants"] = "results/harmonised/participants.parquet"
-    return inputs

@@ -29,6 +29,9 @@ import pandas as pd
 from first1000.errors import ConfigError
 from first1000.mechanisms import clocks
 
+#: The QC figure of this mechanism (first1000.figures.qc.QC_FIGURES).
+QC_FIGURE = "clock_coverage"
+
 #: The prepare stage passes the harmonised participants (clinical age) to this mechanism.
 NEEDS_PARTICIPANTS = True
 GA_CLOCKS = ("knight2016", "bohlin2016")

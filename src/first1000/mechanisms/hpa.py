@@ -47,6 +47,9 @@ import pandas as pd
 
 from first1000.errors import ConfigError
 
+#: The QC figure of this mechanism (first1000.figures.qc.QC_FIGURES).
+QC_FIGURE = "cortisol_by_window"
+
 #: Fewest values for which the QC table reports the 5th/95th percentiles.
 TAIL_MIN_N = 20
 #: Days per month of hair growth (365.25 / 12).

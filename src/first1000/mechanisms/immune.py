@@ -17,6 +17,9 @@ import pandas as pd
 
 from first1000.mechanisms._markers import marker_qc, substitute_below_limit, wide_ln
 
+#: The QC figure of this mechanism (first1000.figures.qc.QC_FIGURES).
+QC_FIGURE = "below_limit_bars"
+
 #: Flag column of the CRP sensitivity exclusion in the prepared table.
 CRP_FLAG = "crp_above_limit"
 

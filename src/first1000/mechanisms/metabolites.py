@@ -28,6 +28,9 @@ import pandas as pd
 from first1000.errors import ConfigError
 from first1000.mechanisms import nmr
 
+#: The QC figure of this mechanism (first1000.figures.qc.QC_FIGURES).
+QC_FIGURE = "below_limit_bars"
+
 SUBSTITUTION_MAX_PCT = nmr.SUBSTITUTION_MAX_PCT
 NORMALISATIONS = ("none", "pqn", "creatinine")
 

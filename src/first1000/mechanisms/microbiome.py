@@ -37,6 +37,9 @@ import pandas as pd
 
 from first1000.errors import ConfigError, InputTableError, format_rows
 
+#: The QC figure of this mechanism (first1000.figures.qc.QC_FIGURES).
+QC_FIGURE = "microbiome_filters"
+
 
 def check_counts(counts: pd.DataFrame, *, where: str = "microbiome", rule: str = "microbiome") -> pd.DataFrame:
     """Counts as floats; missing, non-numeric or negative values are an error."""

@@ -16,6 +16,9 @@ import pandas as pd
 from first1000.mechanisms import qpcr
 from first1000.mechanisms.telomeres import prepare_qpcr
 
+#: The QC figure of this mechanism (first1000.figures.qc.QC_FIGURES).
+QC_FIGURE = "mtdna_control_chart"
+
 
 def prepare(tables: dict[str, pd.DataFrame], settings: dict):
     return prepare_qpcr(tables, settings, targets=qpcr.MTDNA_TARGETS, name="mtdna_content",

@@ -26,6 +26,9 @@ import pandas as pd
 from first1000.errors import ConfigError
 from first1000.mechanisms import qpcr
 
+#: The QC figure of this mechanism (first1000.figures.qc.QC_FIGURES).
+QC_FIGURE = "calibrator_control_chart"
+
 
 def ts_ratio(ct_telomere_sample, ct_single_sample, ct_telomere_cal, ct_single_cal, efficiency=(2.0, 2.0)):
     """T/S ratio relative to the calibrator (Pfaffl 2001 when efficiencies differ from 2).

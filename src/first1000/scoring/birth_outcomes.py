@@ -83,7 +83,8 @@ def lms_value(z, L, M, S) -> np.ndarray:
         return np.where(small, M * np.exp(S * z), M * np.power(1 + safe_l * S * z, 1 / safe_l))
 
 
-def _default_table_path() -> Path:
+def standard_table_path() -> Path:
+    """The shipped INTERGROWTH-21st LMS table (data/intergrowth/newborn_lms.csv)."""
     packaged = resources.files("first1000") / "data" / "intergrowth" / "newborn_lms.csv"
     if packaged.is_file():
         return Path(str(packaged))
@@ -101,7 +102,7 @@ def _read_table(path: str) -> pd.DataFrame:
 
 def load_standard(path=None) -> pd.DataFrame:
     """The LMS table: standard, measure, unit, sex, ga_days, L, M, S (one row per day)."""
-    return _read_table(str(path or _default_table_path())).copy()
+    return _read_table(str(path or standard_table_path())).copy()
 
 
 def lms_at(ga_days, sex, measure: str = "weight", *, very_preterm: bool = True, path=None) -> pd.DataFrame:
@@ -113,7 +114,7 @@ def lms_at(ga_days, sex, measure: str = "weight", *, very_preterm: bool = True, 
     """
     if measure not in MEASURES:
         raise ConfigError(f"birth: unknown measure `{measure}`; use one of {', '.join(MEASURES)}.")
-    table = _read_table(str(path or _default_table_path()))
+    table = _read_table(str(path or standard_table_path()))
     ga = np.asarray(ga_days, dtype=float)
     sex = np.asarray(pd.Series(np.asarray(sex, dtype=object)).map(
         lambda s: _SEX.get(str(s).strip().casefold()) if pd.notna(s) else None), dtype=object)

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import SNAKEMAKE, run_snakemake, snakemake_env, workdir_copy
+from workflow_runs import SNAKEMAKE, run_snakemake, snakemake_env, workdir_copy
 
 pytestmark = pytest.mark.e2e
 

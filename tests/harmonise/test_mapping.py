@@ -10,9 +10,9 @@ import yaml
 from first1000.config import load_config
 from first1000.errors import InputTableError
 from first1000.harmonise.ses import harmonise
-from first1000.ingest import ingest_participants
+from first1000.stages.ingest import cohort_participants as ingest_participants
 
-from conftest import ROOT
+from workflow_runs import ROOT
 
 # A third cohort in a new coding: English categories, weekly income, weight and height
 # instead of BMI, EU-SILC deprivation items, ISCO-08 codes, a status score by ranges.

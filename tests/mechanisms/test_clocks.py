@@ -10,7 +10,7 @@ import pytest
 from first1000.errors import ConfigError, InputTableError
 from first1000.mechanisms import clocks
 
-DATA = Path(__file__).parent / "data" / "clocks"
+DATA = Path(__file__).resolve().parents[1] / "data" / "clocks"
 BIOLEARN = {"Horvathv1": "horvath2013", "Hannum": "hannum2013", "Knight": "knight2016", "Bohlin": "bohlin2016"}
 
 

@@ -8,12 +8,13 @@ import pandas as pd
 import pytest
 import yaml
 
-from first1000 import ingest
+from first1000 import ingest, privacy
+from first1000.stages import ingest as ingest_stage
 from first1000.config import load_config, load_mapping
 from first1000.errors import ConfigError, InputTableError
-from first1000.mechanisms import hpa, needs_participants, prepare_inputs
+from first1000.mechanisms import hpa, needs_participants
 
-from conftest import ROOT
+from workflow_runs import ROOT
 
 GESTATION = {"timing": "gestation", "windows": {"t1": [0, 14], "t2": [14, 28], "t3": [28, 43]},
              "loq": 1.5, "outlier_sd": 3, "growth_cm_per_month": 1.0}
@@ -138,13 +139,19 @@ def test_gestation_needs_the_participants():
         hpa.prepare({"c": _hair([("a", 0.0, 3.0, 20.0)])}, GESTATION)
 
 
-def test_participants_are_an_input_only_in_gestation_mode():
-    mechanisms = {"hpa": {"ghent": "results/ingest/ghent/hair_cortisol.parquet"}}
+def test_participants_are_an_input_only_in_gestation_mode(demo_config):
+    import copy
+
+    from first1000.stages.prepare import prepare_inputs
+
+    cfg = copy.deepcopy(demo_config)
     assert not needs_participants("hpa", {"timing": "scalp_cm"})
-    assert "harmonised_participants" not in prepare_inputs(mechanisms, "hpa", {"timing": "scalp_cm"})
-    assert "harmonised_participants" not in prepare_inputs(mechanisms, "hpa")
-    inputs = prepare_inputs(mechanisms, "hpa", {"timing": "gestation"})
-    assert inputs["harmonised_participants"] == "results/harmonised/participants.parquet"
+    assert "participants" not in prepare_inputs(cfg, "hpa")
+    cfg["preparation"]["hpa"]["timing"] = "gestation"
+    inputs = prepare_inputs(cfg, "hpa")
+    assert inputs["participants"] == "results/harmonised/participants.parquet"
+    assert inputs["tables"] == ["results/ingest/ghent/hair_cortisol.parquet",
+                                "results/ingest/rotterdam/hair_cortisol.parquet"]
     assert needs_participants("epigenetic_age")
 
 
@@ -222,7 +229,7 @@ def data_schema():
 
 
 def _ingest(path, data_schema):
-    return ingest.ingest_cohort("bad", load_mapping(path, data_schema, "bad"), data_schema, KEY)
+    return ingest_stage.ingest_cohort("bad", load_mapping(path, data_schema, "bad"), data_schema, KEY)
 
 
 def test_ingest_reads_the_hair_cut_date(tmp_path, data_schema):
@@ -284,7 +291,8 @@ def test_ingest_bad_or_undeclared_date_format(tmp_path, data_schema):
 
 # --------------------------------------------------------------------------- stage and figure
 def test_prepare_stage_reads_participants_in_gestation_mode(tmp_path, demo_config):
-    from first1000 import stages
+    from first1000.config import load_config
+    from first1000.stages.prepare import prepare, prepare_params
 
     raw = yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
     raw["preparation"]["hpa"] = {"timing": "gestation"}
@@ -295,7 +303,8 @@ def test_prepare_stage_reads_participants_in_gestation_mode(tmp_path, demo_confi
     frame.insert(1, "cohort", "ghent")
     frame.to_parquet(people)
     out, qc = tmp_path / "hpa.parquet", tmp_path / "hpa.tsv"
-    stages.prepare(raw, "hpa", {"ghent": str(hair)}, str(out), str(qc), participants=str(people))
+    params = {**prepare_params(load_config(raw), "hpa"), "cohorts": ["ghent"]}
+    prepare(**params, tables=[str(hair)], output=str(out), qc=str(qc), participants=str(people))
     table = pd.read_csv(qc, sep="\t").set_index("window")
     assert str(table.loc["t3", "n"]) == "6" and table.loc["t2", "n"] == "<5"  # two preterm births, suppressed
     assert table.loc["t3", "gestational_weeks"] == "28-43"

@@ -15,12 +15,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from first1000 import ingest, labels, stages
+from first1000 import ingest, labels, privacy
+from first1000.stages import ingest as ingest_stage
+from first1000.preflight import check_inputs
+from first1000.stages.prepare import prepare, prepare_params
 from first1000.config import load_config
 from first1000.errors import ConfigError, InputTableError
 from first1000.mechanisms import PREPARERS, cns
 
-from conftest import ROOT
+from workflow_runs import ROOT
 
 MEASURES = {
     "amygdala_volume_right": {"label": "Right amygdala volume", "unit": "mm³", "min": 500, "max": 3000},
@@ -33,15 +36,6 @@ PARTICIPANTS = "pid,age\nA1,31\nA2,29\nA3,35\nA4,27\nA5,33\nA6,30\n"
 MRI = ("pid,amy_r_mm3,hipp_mm3,dmn_fc_z,scanner\n"
        "A1,1500,3000,0.30,S1\nA2,1600,3500,0.10,S1\nA3,1400,4000,0.20,S2\nA4,1700,2500,-0.10,S2\n"
        "A5,NA,3200,0.50,S2\n")
-
-
-@pytest.fixture(autouse=True)
-def _keep_declared_labels():
-    """These configs declare their own measures: leave the labels of other tests' configs as they were."""
-    saved = dict(labels._DECLARED)
-    yield
-    labels._DECLARED.clear()
-    labels._DECLARED.update(saved)
 
 
 def _setup(tmp_path, *, mri=MRI, measures=MEASURES, columns=COLUMNS, mechanism=None):
@@ -71,8 +65,8 @@ def _setup(tmp_path, *, mri=MRI, measures=MEASURES, columns=COLUMNS, mechanism=N
 
 
 def _ingest(cfg, tmp_path):
-    out = ingest.ingest_cohort("lab", cfg["cohorts"]["lab"]["_mapping"], cfg["_data_schema"],
-                               ingest.load_or_create_key(tmp_path / "key"))
+    out = ingest_stage.ingest_cohort("lab", cfg["cohorts"]["lab"]["_mapping"], cfg["_data_schema"],
+                               privacy.load_or_create_key(tmp_path / "key"))
     return out
 
 
@@ -144,14 +138,17 @@ def test_declared_label_and_unit_reach_figures_and_association_units(tmp_path):
     from first1000.analysis.associations import associations
 
     cfg = load_config(_setup(tmp_path))
-    schema = cfg["_data_schema"]
+    schema, declared = cfg["_data_schema"], cfg["_declared_biomarkers"]
     assert not set(schema) & {"amygdala_volume_right", "hippocampus_volume_ln"}  # data schema untouched
-    assert labels.label_and_unit("amygdala_volume_right", schema) == ("Right amygdala volume", "mm³")
-    assert labels.label_and_unit("hippocampus_volume_ln", schema) == ("Hippocampal volume", "ln mm³")
-    assert labels.label_and_unit("hippocampus_volume_z", schema) == ("Hippocampal volume", "SD of ln mm³")
-    assert labels.label_and_unit("dmn_connectivity_z", schema) == ("Default-mode network connectivity",
-                                                                    "SD of Fisher z")
-    assert labels.figure_labels(["amygdala_volume_right", "dmn_connectivity"], schema) == {
+    assert labels.label_and_unit("amygdala_volume_right", schema, declared) == ("Right amygdala volume", "mm³")
+    assert labels.label_and_unit("hippocampus_volume_ln", schema, declared) == ("Hippocampal volume", "ln mm³")
+    assert labels.label_and_unit("hippocampus_volume_z", schema, declared) == ("Hippocampal volume",
+                                                                                "SD of ln mm³")
+    assert labels.label_and_unit("dmn_connectivity_z", schema, declared) == ("Default-mode network connectivity",
+                                                                              "SD of Fisher z")
+    # without the config's declarations (another config's job), no label is borrowed
+    assert labels.label_and_unit("amygdala_volume_right", schema) == ("amygdala_volume_right", "")
+    assert labels.figure_labels(["amygdala_volume_right", "dmn_connectivity"], schema, declared) == {
         "amygdala_volume_right": "Right amygdala volume (mm³)",
         "dmn_connectivity": "Default-mode network connectivity (Fisher z)"}
 
@@ -160,7 +157,8 @@ def test_declared_label_and_unit_reach_figures_and_association_units(tmp_path):
     table = pd.DataFrame({"pseudo_id": [f"P{i}" for i in range(40)], "cohort": "lab", "epds": epds,
                           "amygdala_volume_right": 1600 - 4 * epds + rng.normal(0, 30, 40)})
     spec = {"biomarkers": ["amygdala_volume_right"], "exposures": ["epds"], "outcomes": []}
-    result = associations(table, "cns", spec, [], schema)
+    variables = labels.variables(["epds", "amygdala_volume_right"], schema, declared)  # the job's params
+    result = associations(table, "cns", spec, [], variables)
     assert result.unit.tolist() == ["mm³ per point (EPDS depressive symptoms (0-30))"]
     assert result.estimate.iloc[0] == pytest.approx(-4, abs=1.5)
 
@@ -186,7 +184,7 @@ def test_out_of_range_stops_preflight_naming_rows(tmp_path):
     mri = MRI.replace("A2,1600,", "A2,16000,").replace("A4,1700,", "A4,1.7,")
     cfg = load_config(_setup(tmp_path, mri=mri))
     with pytest.raises(InputTableError) as err:
-        stages.check_inputs(cfg, tmp_path / "key")
+        check_inputs(cfg, tmp_path / "key")
     message = str(err.value)
     assert message.startswith(f"{tmp_path / 'brain_mri.csv'}, column 'amy_r_mm3', rows 3, 5: value out of range "
                               "for the measure `amygdala_volume_right`: expected >= 500 mm³ and <= 3000 mm³ "
@@ -245,7 +243,8 @@ def test_prepare_stage_writes_biomarkers_and_qc(tmp_path):
     cfg = load_config(cfg_path)
     table = tmp_path / "cns_measures.parquet"
     _ingest(cfg, tmp_path)["cns_measures"].to_parquet(table)
-    stages.prepare(str(cfg_path), "cns", {"lab": str(table)}, tmp_path / "cns.parquet", tmp_path / "cns_qc.tsv")
+    prepare(**prepare_params(cfg, "cns"), tables=[str(table)], output=tmp_path / "cns.parquet",
+            qc=tmp_path / "cns_qc.tsv")
     qc = pd.read_csv(tmp_path / "cns_qc.tsv", sep="\t")
     assert qc.n.astype(str).tolist() == ["<5", "5", "5"]  # small counts suppressed, as in every QC table
     assert pd.read_parquet(tmp_path / "cns.parquet").shape == (5, 8)

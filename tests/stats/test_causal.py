@@ -36,7 +36,7 @@ from first1000.stats.causal import (
 from first1000.stats.mediation import mediation_linear
 from first1000.stats.multitest import bh_fdr
 
-REFERENCE = Path(__file__).parent / "data" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 JOBS_COVS = ["econ_hard", "sex", "age"]
 FRAMING_COVS = ["age", "educ", "gender", "income"]
 

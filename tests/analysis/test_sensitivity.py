@@ -11,7 +11,7 @@ import statsmodels.formula.api as smf
 from first1000.analysis import associations as analyse
 from first1000.mechanisms import hpa, immune
 from first1000.scoring import questionnaires as mood
-from first1000.stages import suppress_small_counts
+from first1000.privacy import suppress_small_counts
 
 SCHEMA = {"epds": {"label": "EPDS", "unit": "point", "type": "continuous"},
           "age": {"label": "Age", "unit": "years", "type": "continuous"},
@@ -194,13 +194,17 @@ def test_a_suppressed_count_is_not_given_back_by_its_complement():
 
 
 def test_ewas_covariates_add_cell_types_and_batch_where_given():
-    from first1000.stages import ewas_covariates
+    from first1000.plan import ewas_covariates
+    from first1000.stages.ewas import cohort_covariates
+
+    def used(cfg, cohort):  # the plan's covariates (params), then the cohort's data (in the job)
+        return cohort_covariates(people, cohort, *ewas_covariates(cfg))
 
     cfg = {"covariates": ["age"], "epigenome_wide": {},
            "preparation": {"methylation": {"covariates": ["cell_cd8t", "methylation_batch", "absent"]}}}
     people = pd.DataFrame({"cohort": ["a", "a", "b", "b"], "cell_cd8t": [0.1, np.nan, np.nan, np.nan],
                            "methylation_batch": ["p1", "p2", "p1", None]})
-    assert ewas_covariates(cfg, people, "a") == ["age", "cell_cd8t", "methylation_batch"]
-    assert ewas_covariates(cfg, people, "b") == ["age", "methylation_batch"]
+    assert used(cfg, "a") == ["age", "cell_cd8t", "methylation_batch"]
+    assert used(cfg, "b") == ["age", "methylation_batch"]
     cfg["epigenome_wide"]["covariates"] = ["age", "methylation_batch"]  # declared: not added twice
-    assert ewas_covariates(cfg, people, "a") == ["age", "methylation_batch", "cell_cd8t"]
+    assert used(cfg, "a") == ["age", "methylation_batch", "cell_cd8t"]

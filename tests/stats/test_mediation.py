@@ -22,7 +22,7 @@ from first1000.stats.bootstrap import (
 )
 from first1000.stats.mediation import EFFECT_COLUMNS, PATH_COLUMNS, mediation_linear
 
-REFERENCE = Path(__file__).parent / "data" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,9 @@ import pandas as pd
 import pytest
 
 from first1000.analysis import associations as analyse
+from first1000 import plan
 from first1000.analysis import modification as strata
+from first1000.privacy import suppress_missingness
 from first1000.config import load_config
 from first1000.errors import ConfigError
 
@@ -56,39 +58,39 @@ def _cfg(**em) -> dict:
 
 # --------------------------------------------------------------------------- which models
 def test_every_modifier_for_every_exposure_biomarker_model_but_never_on_itself():
-    models = strata.modification_models(_cfg(modifiers=["z", "sex"]), "m1")
+    models = plan.modification_models(_cfg(modifiers=["z", "sex"]), "m1")
     keys = [(m["exposure"], m["modifier"], m["response"]) for m in models]
     # z is an exposure: it is never its own modifier; outcomes are not included by default
     assert keys == [("x", "z", "b1"), ("x", "z", "b2"), ("x", "z", "b3"),
                     ("x", "sex", "b1"), ("x", "sex", "b2"), ("x", "sex", "b3"),
                     ("z", "sex", "b1"), ("z", "sex", "b2"), ("z", "sex", "b3")]  # fmt: skip
     assert {m["family"] for m in models} == {"gaussian"}
-    assert strata.strata_figures(_cfg(modifiers=["z", "sex"]), "m1") == [("x", "z"), ("x", "sex"), ("z", "sex")]
-    assert strata.modification_models(_cfg(), "m1") == []
+    assert plan.strata_figures(_cfg(modifiers=["z", "sex"]), "m1") == [("x", "z"), ("x", "sex"), ("z", "sex")]
+    assert plan.modification_models(_cfg(), "m1") == []
 
 
 def test_pairs_replace_the_all_models_rule():
     cfg = _cfg(modifiers=["z"], pairs=[{"exposure": "x", "biomarker": "b1", "modifier": "sex"},
                                        {"exposure": "b2", "outcome": "yb", "modifier": "sex"},
                                        {"exposure": "x", "biomarker": "b1", "modifier": "sex"}])  # fmt: skip
-    models = strata.modification_models(cfg, "m1")
+    models = plan.modification_models(cfg, "m1")
     assert [(m["exposure"], m["response"], m["modifier"], m["family"]) for m in models] == [
         ("x", "b1", "sex", "gaussian"), ("b2", "yb", "sex", "binomial")]  # fmt: skip
 
 
 def test_check_settings_names_the_key():
     base = _cfg()
-    strata.check_settings(base)
+    plan.check_settings(base)
     with pytest.raises(ConfigError, match=r"effect_modification.modifiers.0.*`sexx`.*did you mean `sex`"):
-        strata.check_settings(_cfg(modifiers=["sexx"]))
+        plan.check_settings(_cfg(modifiers=["sexx"]))
     with pytest.raises(ConfigError, match=r"pairs.0.*not an association model"):
-        strata.check_settings(_cfg(pairs=[{"exposure": "x", "biomarker": "yb", "modifier": "sex"}]))
+        plan.check_settings(_cfg(pairs=[{"exposure": "x", "biomarker": "yb", "modifier": "sex"}]))
     with pytest.raises(ConfigError, match=r"pairs.0.modifier.*exposure or response"):
-        strata.check_settings(_cfg(pairs=[{"exposure": "x", "biomarker": "b1", "modifier": "x"}]))
+        plan.check_settings(_cfg(pairs=[{"exposure": "x", "biomarker": "b1", "modifier": "x"}]))
     bad = copy.deepcopy(base)
     bad["missing_data"]["auxiliary"] = ["nope"]
     with pytest.raises(ConfigError, match=r"missing_data.auxiliary.0"):
-        strata.check_settings(bad)
+        plan.check_settings(bad)
 
 
 def test_schema_fills_defaults_and_rejects_bad_values():
@@ -119,7 +121,7 @@ def test_schema_fills_defaults_and_rejects_bad_values():
 def modified():
     table = _cohorts()
     cfg = _cfg(modifiers=["sex", "z"])
-    models = strata.modification_models(cfg, "m1")
+    models = plan.modification_models(cfg, "m1")
     return strata.modification(table, "m1", models, ["c", "sex"], SCHEMA, at="quartiles")
 
 
@@ -211,7 +213,7 @@ def test_missingness_counts_roles_and_suppression():
     assert row.loc[("beta", "b3"), "n_observed"] == 0 and row.loc[("beta", "b3"), "pct_missing"] == 100
     assert row.loc[("alpha", "c"), "n_missing"] == 3
 
-    shown = strata.suppress_missingness(out, 5).set_index(["cohort", "variable"])
+    shown = suppress_missingness(out, 5).set_index(["cohort", "variable"])
     c = shown.loc[("alpha", "c")]
     assert c.n_missing == "<5" and pd.isna(c.n_observed) and pd.isna(c.pct_missing)
     assert shown.loc[("beta", "b3"), "n_observed"] == 0  # zero is not a small cell

@@ -19,7 +19,7 @@ import first1000.stats.meta as meta_module
 from first1000.errors import ModelError
 from first1000.stats.meta import RESULT_COLUMNS, log_risk_ratio, meta_analyse
 
-REFERENCE = Path(__file__).parent / "data" / "reference"
+REFERENCE = Path(__file__).resolve().parents[1] / "data" / "reference"
 METAL = REFERENCE / "metal_test07"
 
 

@@ -9,7 +9,7 @@ import yaml
 
 from first1000.harmonise.ses import education_group, oecd_modified_scale, ridit, ses_composite
 
-from conftest import ROOT
+from workflow_runs import ROOT
 
 # ISCED 2011 levels of every national category (DOMAIN notes; UNESCO-UIS mappings).
 FLEMISH = {

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "slurm"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "slurm"))
 from localslurm import ClusterUnavailable, LocalSlurm  # noqa: E402
 
 SCENARIO = "multi-cohort"

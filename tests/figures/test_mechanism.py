@@ -18,11 +18,10 @@ from matplotlib.lines import Line2D
 from matplotlib.text import Annotation, Text
 from scipy import stats
 
+from first1000.analysis.descriptive import biomarker_correlations
 from first1000.errors import InputTableError
 from first1000.figures.mechanism import (
     DIVERGING_CMAP,
-    MIN_POINTS,
-    biomarker_correlations,
     calibrator_control_chart,
     correlation_heatmap,
     cortisol_by_window,
@@ -89,85 +88,54 @@ UNITS = {"ses_index": "index unit", "hair_cortisol_t3_ln": "ln pg/mg"}
 COVS = ["maternal_age", "child_sex"]
 
 
-def test_scatter_units_points_and_adjusted_slope(tmp_path):
+def fits(data: pd.DataFrame, **kwargs) -> pd.DataFrame:
+    """The analysis job's table (first1000.analysis.descriptive), read back as the figure job reads it."""
+    from first1000.analysis.descriptive import adjusted_fit_table
+
+    return adjusted_fit_table(data, "ses_index", "hair_cortisol_t3_ln", COVS, **kwargs)
+
+
+def test_scatter_draws_bins_and_the_adjusted_line(tmp_path):
     data = analysis_table({"ghent": 120, "rotterdam": 80})
-    fig = scatter_adjusted(data, "ses_index", "hair_cortisol_t3_ln", COVS, units=UNITS,
+    table = fits(data)
+    fig = scatter_adjusted(table, "ses_index", "hair_cortisol_t3_ln", units=UNITS,
                            labels={"ses_index": "SES index", "hair_cortisol_t3_ln": "Hair cortisol, T3"})
     ax = fig.axes[0]
     assert fig.get_figwidth() * MM == pytest.approx(85.0)
     assert "(index unit)" in ax.get_xlabel()
     assert "(ln pg/mg)" in ax.get_ylabel()
-    sizes = sorted(len(c.get_offsets()) for c in scatters(fig))
-    assert sizes == [80, 120]
-    # the line is the prediction at covariate means: its slope is the adjusted OLS estimate
-    sub = data[data.cohort == "ghent"]
-    X = np.column_stack([np.ones(len(sub)), sub.ses_index, sub.maternal_age, sub.child_sex == "male"])
-    beta = np.linalg.lstsq(X, sub.hair_cortisol_t3_ln.to_numpy(), rcond=None)[0]
-    (line,) = by_gid(fig, "scatter-line-ghent", Line2D)
-    x, y = line.get_xdata(), line.get_ydata()
-    assert (y[-1] - y[0]) / (x[-1] - x[0]) == pytest.approx(beta[1], rel=1e-9)
-    assert by_gid(fig, "scatter-band-ghent")
-    # partial residuals: mean of the adjusted points lies on the line at mean exposure
-    pts = next(c for c in scatters(fig) if c.get_gid() == "scatter-points-ghent").get_offsets()
-    at_mean = np.interp(sub.ses_index.mean(), x, y)
-    assert pts[:, 1].mean() == pytest.approx(at_mean, abs=1e-9)
+    assert scatters(fig) == []  # no participant's value, only bins
+    for cohort in ("ghent", "rotterdam"):
+        rows = table[(table.cohort == cohort)]
+        marker = next(ln for ln in by_gid(fig, f"scatter-bins-{cohort}", Line2D) if len(ln.get_xdata()) == 5)
+        np.testing.assert_array_equal(marker.get_xdata(), rows[rows.part == "bin"].x.to_numpy())
+        (line,) = by_gid(fig, f"scatter-line-{cohort}", Line2D)
+        np.testing.assert_array_equal(line.get_ydata(), rows[rows.part == "line"].y.to_numpy())
+        assert by_gid(fig, f"scatter-band-{cohort}")
     texts = [flat(t) for t in texts_of(fig)]
-    assert "ghent (n = 120)" in texts and "rotterdam (n = 80)" in texts
+    assert "ghent (n = 120; 5 bins of \u226524, mean \u00b1 SE)" in texts
+    assert any("Adjusted for: maternal_age, child_sex." in t for t in texts)
     same_bytes_twice(fig, tmp_path, "scatter")
     no_ids(fig, tmp_path, "scatter_ids")
 
 
-def test_scatter_small_cohort_gets_bins_never_points(tmp_path):
+def test_scatter_names_small_and_inestimable_cohorts(tmp_path):
     data = analysis_table({"big": 60, "small": 19, "tiny": 4}, seed=3)
-    fig = scatter_adjusted(data, "ses_index", "hair_cortisol_t3_ln", COVS, units=UNITS)
-    # no scatter of fewer than 20 points anywhere in the figure
-    assert all(len(c.get_offsets()) >= MIN_POINTS for c in scatters(fig))
-    assert [c.get_gid() for c in scatters(fig)] == ["scatter-points-big"]
-    # the small cohort is drawn as bins: at most 5 bins of at least 5 people
-    bins = [ln for ln in by_gid(fig, "scatter-bins-small", Line2D) if len(ln.get_xdata()) > 0]
-    marker_lines = [ln for ln in bins if ln.get_marker() not in (None, "None", "", "_", "|")]
-    assert len(marker_lines) == 1
-    n_bins = len(marker_lines[0].get_xdata())
-    assert 1 <= n_bins <= 19 // 5
+    fig = scatter_adjusted(fits(data), "ses_index", "hair_cortisol_t3_ln", units=UNITS)
     texts = [flat(t) for t in texts_of(fig)]
     assert any(t.startswith("small (n = 19; 3 bins of \u22656") for t in texts), texts
     # the tiny cohort (n < 5) is not drawn at all, only named in the note
-    assert not by_gid(fig, "scatter-bins-tiny") and not by_gid(fig, "scatter-points-tiny")
+    assert not by_gid(fig, "scatter-bins-tiny") and not by_gid(fig, "scatter-line-tiny")
     assert any("tiny: n < 5, not shown" in t for t in texts)
     no_ids(fig, tmp_path, "scatter_small")
 
 
-def test_scatter_without_any_row_level_points():
-    data = analysis_table({"ghent": 120, "rotterdam": 80})
-    fig = scatter_adjusted(data, "ses_index", "hair_cortisol_t3_ln", COVS, units=UNITS, show_points=False)
-    assert scatters(fig) == []
-    for cohort in ("ghent", "rotterdam"):
-        line = next(ln for ln in by_gid(fig, f"scatter-bins-{cohort}", Line2D) if len(ln.get_xdata()) == 5)
-        assert line is not None
-        assert by_gid(fig, f"scatter-line-{cohort}", Line2D)
-
-
-def test_scatter_bins_do_not_depend_on_row_order():
-    data = analysis_table({"small": 17}, seed=5)
-    a = scatter_adjusted(data, "ses_index", "hair_cortisol_t3_ln", COVS, units=UNITS)
-    b = scatter_adjusted(data.sample(frac=1.0, random_state=2), "ses_index", "hair_cortisol_t3_ln", COVS,
-                         units=UNITS)
-
-    def marker_xy(fig):
-        line = next(ln for ln in by_gid(fig, "scatter-bins-small", Line2D) if ln.get_marker() == "o")
-        return np.column_stack([np.asarray(line.get_xdata(), float), np.asarray(line.get_ydata(), float)])
-
-    np.testing.assert_allclose(marker_xy(a), marker_xy(b), rtol=1e-12)
-
-
-def test_scatter_needs_units_and_privacy_floor():
-    data = analysis_table({"ghent": 30})
+def test_scatter_needs_units_and_its_table():
+    table = fits(analysis_table({"ghent": 30}))
     with pytest.raises(ValueError, match="unit of 'ses_index'"):
-        scatter_adjusted(data, "ses_index", "hair_cortisol_t3_ln", COVS, units={"hair_cortisol_t3_ln": "ln pg/mg"})
-    with pytest.raises(ValueError, match="privacy"):
-        scatter_adjusted(data, "ses_index", "hair_cortisol_t3_ln", COVS, units=UNITS, min_points=10)
+        scatter_adjusted(table, "ses_index", "hair_cortisol_t3_ln", units={"hair_cortisol_t3_ln": "ln pg/mg"})
     with pytest.raises(InputTableError, match="lacks column"):
-        scatter_adjusted(data.drop(columns="maternal_age"), "ses_index", "hair_cortisol_t3_ln", COVS, units=UNITS)
+        scatter_adjusted(table.drop(columns="part"), "ses_index", "hair_cortisol_t3_ln", units=UNITS)
 
 
 # ------------------------------------------------------------- 2. cortisol_by_window
@@ -408,26 +376,6 @@ def biomarker_table(seed=13) -> pd.DataFrame:
     return df
 
 
-def test_biomarker_correlations_pairwise_spearman_and_suppression():
-    df = biomarker_table()
-    names = ["il6_ln", "crp_ln", "cd4_cd8_ln_ratio", "rare_ln"]
-    out = biomarker_correlations(df, names)
-    assert list(out.columns) == ["biomarker_1", "biomarker_2", "n", "rho", "suppressed"]
-    assert len(out) == 4 * 5 // 2
-    row = out[(out.biomarker_1 == "il6_ln") & (out.biomarker_2 == "crp_ln")].iloc[0]
-    both = df[["il6_ln", "crp_ln"]].dropna()
-    assert row.n == len(both) == 75
-    assert row.rho == pytest.approx(stats.spearmanr(both.il6_ln, both.crp_ln).statistic, rel=1e-12)
-    rare = out[(out.biomarker_1 == "rare_ln") | (out.biomarker_2 == "rare_ln")]
-    assert rare.suppressed.all() and rare.rho.isna().all()
-    assert not out.drop(rare.index).suppressed.any()
-    by = biomarker_correlations(df, names[:2], by="cohort")
-    assert list(by.cohort.unique()) == ["ghent", "rotterdam"]
-    assert "participant_id" not in by.columns
-    with pytest.raises(ValueError):
-        biomarker_correlations(df, names, min_n=1)
-
-
 def test_heatmap_values_suppressed_cells_and_colormap(tmp_path):
     df = biomarker_table()
     names = ["il6_ln", "crp_ln", "cd4_cd8_ln_ratio", "rare_ln"]
@@ -477,7 +425,7 @@ def test_mechanism_figures_leave_rcparams_untouched():
     calibrator_control_chart(plates(5))
     volcano_plot(metabolite_assoc(), cohort="pooled")
     correlation_heatmap(biomarker_correlations(biomarker_table(), ["il6_ln", "crp_ln"]))
-    scatter_adjusted(analysis_table({"g": 30}), "ses_index", "hair_cortisol_t3_ln", COVS, units=UNITS)
+    scatter_adjusted(fits(analysis_table({"g": 30})), "ses_index", "hair_cortisol_t3_ln", units=UNITS)
     assert dict(matplotlib.rcParams) == before
 
 
@@ -488,7 +436,7 @@ def test_mechanism_figures_at_journal_widths(width):
         calibrator_control_chart(plates(5), width=width),
         volcano_plot(metabolite_assoc(), cohort="pooled", width=width),
         correlation_heatmap(biomarker_correlations(biomarker_table(), ["il6_ln", "crp_ln"]), width=width),
-        scatter_adjusted(analysis_table({"g": 30}), "ses_index", "hair_cortisol_t3_ln", COVS, units=UNITS,
+        scatter_adjusted(fits(analysis_table({"g": 30})), "ses_index", "hair_cortisol_t3_ln", units=UNITS,
                          width=width),
     ]
     expected = {"single": 85.0, "double": 174.0}[width]

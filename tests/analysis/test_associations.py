@@ -1,4 +1,4 @@
-"""Pipeline-level combination of per-cohort results (analyse.py), on hand-made tables."""
+"""Pipeline-level combination of per-cohort results (first1000.analysis), on hand-made tables."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from first1000.analysis.associations import combine_mediation
+from first1000.analysis.mediation import combine_mediation
 
 
 def _rows(cohort, estimate, se, scale="difference", effect="tnie"):
@@ -50,7 +50,7 @@ SETTINGS = dict(n_boot=200, ci_method="percentile", inference="bootstrap", contr
 
 
 def test_mediation_under_multiple_imputation_pools_by_rubin():
-    from first1000.analysis.associations import mediation
+    from first1000.analysis.mediation import mediation
 
     data = _mediation_data()
     paths = [{"exposure": "x", "mediator": "m", "outcome": "y"}]

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT, run_snakemake, workdir_copy
+from workflow_runs import ROOT, run_snakemake, workdir_copy
 
 pytestmark = pytest.mark.e2e
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
@@ -383,7 +383,8 @@ def test_effect_modification_and_missingness_outputs(demo_run):
     The demo plants no interaction, so this is structural (the statistics are tested on
     simulated interactions in tests/test_strata.py)."""
     from first1000.config import load_config
-    from first1000.analysis.modification import MISSINGNESS_COLUMNS, MODIFICATION_COLUMNS, modification_models, strata_figures
+    from first1000.analysis.modification import MISSINGNESS_COLUMNS, MODIFICATION_COLUMNS
+    from first1000.plan import modification_models, strata_figures
 
     cwd = os.getcwd()
     os.chdir(demo_run)

@@ -33,7 +33,6 @@ from first1000.figures.qc import (
 from first1000.figures.style import save_figure
 
 LABELS = {"ghent": "Ghent", "rotterdam": "Rotterdam"}
-CONFIG = "config/config.yaml"  # the demo config (tests run in the repository root)
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -340,7 +339,7 @@ def test_microbiome_filters_counts_depth_and_suppression(tmp_path):
 
 
 def test_microbiome_kept_count_shown_as_a_bound_when_removed_is_suppressed():
-    from first1000.stages import suppress_small_counts
+    from first1000.privacy import suppress_small_counts
 
     table = microbiome_qc().assign(n_samples_in=[311, 400], n_samples_removed=[1, 11], n_samples_kept=[310, 389])
     fig = microbiome_filters(suppress_small_counts(table, 5), labels=LABELS)
@@ -420,33 +419,39 @@ QC_TABLES = {
 }
 
 
-def test_every_mechanism_has_a_qc_figure():
+def test_every_mechanism_declares_a_known_qc_figure():
+    from first1000.figures.qc import QC_FIGURES
     from first1000.mechanisms import PREPARERS
-    from first1000.stages import QC_FIGURES
 
-    assert set(QC_FIGURES) == set(PREPARERS) >= set(QC_TABLES)
+    declared = {m: getattr(module, "QC_FIGURE", "measure_summary") for m, (module, _) in PREPARERS.items()}
+    assert set(declared.values()) <= set(QC_FIGURES)
+    assert set(PREPARERS) >= set(QC_TABLES)
+    assert declared["cns"] == "measure_summary"  # declares none: the generic summary
+
+
+def _qc_stage(cfg, mechanism, qc, png, svg):
+    from first1000.stages.figures import qc_plot, qc_plot_params
+
+    qc_plot(**qc_plot_params(cfg, mechanism), qc=qc, png=png, svg=svg)
 
 
 @pytest.mark.parametrize("mechanism", sorted(QC_TABLES))
-def test_stage_draws_each_mechanism_from_its_tsv(mechanism, tmp_path):
-    from first1000.stages import qc_figure
-
+def test_stage_draws_each_mechanism_from_its_tsv(mechanism, tmp_path, demo_config):
     qc = tmp_path / f"{mechanism}.tsv"
     QC_TABLES[mechanism]().to_csv(qc, sep="\t", index=False)
     png, svg = tmp_path / "qc.png", tmp_path / "qc.svg"
-    qc_figure(CONFIG, mechanism, qc, png, svg)
+    _qc_stage(demo_config, mechanism, qc, png, svg)
     assert png.stat().st_size > 10_000 and "<svg" in svg.read_text(encoding="utf-8")
 
 
-def test_stage_generic_fallback_for_a_new_mechanism(tmp_path):
+def test_stage_generic_fallback_for_a_new_mechanism(tmp_path, demo_config):
     from first1000.errors import First1000Error
-    from first1000.stages import qc_figure
 
     qc = tmp_path / "cns.tsv"
     cns_qc().assign(label=["CSF cortisol", "Neurofilament light", "GFAP"] * 2).to_csv(qc, sep="\t", index=False)
-    qc_figure(CONFIG, "cns", qc, tmp_path / "cns.png", tmp_path / "cns.svg")
+    _qc_stage(demo_config, "cns", qc, tmp_path / "cns.png", tmp_path / "cns.svg")
     svg = (tmp_path / "cns.svg").read_text(encoding="utf-8")
     assert "Neurofilament light" in svg and "GFAP" in svg
     pd.DataFrame({"cohort": ["a"], "n": [5]}).to_csv(qc, sep="\t", index=False)
     with pytest.raises(First1000Error, match="no QC figure can be drawn for mechanism cns"):
-        qc_figure(CONFIG, "cns", qc, tmp_path / "x.png", tmp_path / "x.svg")
+        _qc_stage(demo_config, "cns", qc, tmp_path / "x.png", tmp_path / "x.svg")

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import ROOT
+from workflow_runs import ROOT
 
 pytestmark = pytest.mark.e2e
 

@@ -213,7 +213,7 @@ def test_cd4_cd8_log_ratio():
 
 
 def test_small_counts_and_their_percentages_are_suppressed():
-    from first1000.stages import suppress_small_counts
+    from first1000.privacy import suppress_small_counts
 
     qc = pd.DataFrame({"window": ["t1", "t2", "t3"], "n": [406, 406, 3], "n_below_loq": [2, 40, 0],
                        "pct_below_loq": [100 * 2 / 406, 100 * 40 / 406, 0.0]})

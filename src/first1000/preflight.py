@@ -1,0 +1,73 @@
+"""Pre-flight: the config and every input table checked before any job runs.
+
+:func:`preflight` validates the config (:func:`first1000.config.load_config`, then the
+analysis plan's cross-references, :func:`first1000.plan.check_settings`) and reads every
+cohort table in memory the way its ingest job will, so a misspelt key, a missing column or
+a duplicated ID stops the run with one message and nothing written under ``results/``.
+The table checks are cached by what they read (the cohorts' validated mapping files, the
+data schema, the key file's path, and the size and modification time of every file), so a
+no-op rerun, or an edit of a setting the checks do not read, stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from first1000 import __version__
+from first1000.config import SCHEMA_DIR, load_config
+from first1000.plan import check_settings, cohort_tables, site_manifests
+from first1000.privacy import load_or_create_key
+from first1000.stages.ingest import ingest_cohort
+
+
+def _fingerprint(cfg: dict) -> str:
+    files = set()
+    for cohort in cfg["cohorts"]:
+        files.update(cohort_tables(cfg, cohort).values())
+        files.add(cfg["cohorts"][cohort]["mapping"])
+    files.add(cfg["harmonised_variables"])
+    files.update(str(p) for p in Path(SCHEMA_DIR).rglob("*.yaml"))
+    stats = []
+    for f in sorted(files):
+        try:
+            st = os.stat(f)
+            stats.append((f, st.st_size, st.st_mtime_ns))
+        except OSError:
+            stats.append((f, None, None))
+    read = {"cohorts": cfg["cohorts"], "data_schema": cfg["_data_schema"], "key_file": cfg["privacy"]["key_file"]}
+    blob = json.dumps([__version__, read, stats], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def check_inputs(cfg: dict, key_file) -> None:
+    """Every cohort's tables through their ingest, in memory (nothing is written)."""
+    key = load_or_create_key(key_file)
+    for cohort, spec in cfg["cohorts"].items():
+        ingest_cohort(cohort, spec["_mapping"], cfg["_data_schema"], key)
+
+
+def preflight(config: dict, cache: str | None = None) -> dict:
+    """Validate the config and all input tables; return the loaded config."""
+    cfg = load_config(config)
+    check_settings(cfg)
+    if cfg["_mode"] == "sites":
+        site_manifests(cfg)  # every export present, in the format, unchanged since it was written
+        return cfg
+    load_or_create_key(cfg["privacy"]["key_file"])  # the ingest jobs' input, made on first use
+    fingerprint = _fingerprint(cfg)
+    if cache and Path(cache).exists():
+        try:
+            if json.loads(Path(cache).read_text()).get("fingerprint") == fingerprint:
+                return cfg
+        except (OSError, ValueError):
+            pass
+    check_inputs(cfg, cfg["privacy"]["key_file"])
+    if cache:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(f"{cache}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"fingerprint": fingerprint}))
+        os.replace(tmp, cache)
+    return cfg

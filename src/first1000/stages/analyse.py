@@ -1,0 +1,153 @@
+"""Stages 4-5 (workflow/rules/analyse.smk): associations, sensitivity analyses and mediation
+per mechanism (per cohort, pooled and meta-analysed), and the descriptive tables its
+figures draw."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from first1000.analysis import associations as assoc
+from first1000.analysis import descriptive
+from first1000.io import write_tsv
+from first1000.labels import variables
+from first1000.plan import (
+    mechanism_covariates,
+    mediation_mechanisms,
+    mediation_paths,
+    mediators_of,
+    optional_covariates,
+    sensitivity_analyses,
+)
+from first1000.privacy import suppress_small_counts
+from first1000.stages import LOG
+
+#: Figure source data are written with every digit (they round-trip exactly).
+EXACT = "%.17g"
+
+
+def _models_spec(spec: dict) -> dict:
+    """The part of a mechanism's config its models use."""
+    return {"biomarkers": list(spec["biomarkers"]), "exposures": list(spec["exposures"]),
+            "outcomes": list(spec.get("outcomes", []))}
+
+
+def _variables(cfg: dict, names) -> dict:
+    return variables(names, cfg["_data_schema"], cfg["_declared_biomarkers"])
+
+
+def _mechanism_names(cfg: dict, mechanism: str) -> list[str]:
+    spec = cfg["mechanisms"][mechanism]
+    return [*spec["exposures"], *spec["biomarkers"], *spec.get("outcomes", [])]
+
+
+def analysis_table(participants, biomarkers) -> pd.DataFrame:
+    """The harmonised participants joined with one or more prepared tables (the first
+    mechanism's biomarkers, then the columns of the others not yet in the table)."""
+    biomarkers = [biomarkers] if isinstance(biomarkers, str) else list(biomarkers)
+    table = assoc.analysis_table(pd.read_parquet(participants), pd.read_parquet(biomarkers[0]))
+    for other in biomarkers[1:]:
+        extra = pd.read_parquet(other).drop(columns="cohort")
+        table = table.merge(extra[["pseudo_id", *[c for c in extra.columns if c not in table]]], on="pseudo_id",
+                            how="left", validate="one_to_one")
+    return table
+
+
+# --------------------------------------------------------------------------- associations
+def associate_params(cfg: dict, mechanism: str) -> dict:
+    return {"mechanism": mechanism, "spec": _models_spec(cfg["mechanisms"][mechanism]),
+            "covariates": mechanism_covariates(cfg, mechanism),
+            "optional_covariates": optional_covariates(cfg, mechanism),
+            "variables": _variables(cfg, _mechanism_names(cfg, mechanism)), "meta": cfg["meta_analysis"],
+            "missing_data": cfg["missing_data"], "seed": cfg["seed"]}
+
+
+def associate(*, mechanism, spec, covariates, optional_covariates, variables, meta, missing_data, seed, participants,
+              biomarkers, output):
+    table = analysis_table(participants, biomarkers)
+    result = assoc.associations(table, mechanism, spec, covariates, variables, meta, missing_data=missing_data,
+                                seed=seed, optional_covariates=optional_covariates)
+    write_tsv(result, output)
+    LOG.info("%s: %d models, %d not fitted (%s)", mechanism, len(result), int((result.status != "ok").sum()),
+             missing_data["method"].replace("_", " "))
+
+
+def associate_sensitivity_params(cfg: dict, mechanism: str) -> dict:
+    return {**associate_params(cfg, mechanism), "analyses": sensitivity_analyses(cfg, mechanism)}
+
+
+def associate_sensitivity(*, mechanism, spec, covariates, optional_covariates, variables, meta, missing_data, seed,
+                          analyses, participants, biomarkers, associations, output):
+    """Association models re-fitted under the mechanism's sensitivity analyses."""
+    table = analysis_table(participants, biomarkers)
+    main = pd.read_csv(associations, sep="\t")
+    result = assoc.sensitivity_associations(
+        table, main, analyses, mechanism=mechanism, spec=spec, covariates=covariates, data_schema=variables,
+        meta=meta, missing_data=missing_data, seed=seed, optional_covariates=optional_covariates)
+    write_tsv(result, output)
+    LOG.info("%s: %d sensitivity analyses, %d models", mechanism, len(analyses), len(result))
+
+
+# --------------------------------------------------------------------------- mediation
+def mediate_params(cfg: dict, mechanism: str) -> dict:
+    paths = mediation_paths(cfg, mechanism)
+    names = []
+    for path in paths:
+        names += [path["exposure"], *mediators_of(path), path["outcome"]]
+    settings = {k: v for k, v in cfg["mediation"].items() if k != "paths"}
+    return {"mechanism": mechanism, "mediation_paths": paths, "covariates": list(cfg["covariates"]), "settings": settings,
+            "seed": cfg["seed"], "variables": _variables(cfg, names), "meta": cfg["meta_analysis"],
+            "missing_data": cfg["missing_data"]}
+
+
+def mediate_inputs(cfg: dict, mechanism: str) -> dict:
+    """The harmonised participants and the prepared tables of the mechanism's paths (its
+    own first, then those of any second mediator from another mechanism)."""
+    return {"participants": "results/harmonised/participants.parquet",
+            "biomarkers": [f"results/prepared/{m}.parquet" for m in mediation_mechanisms(cfg, mechanism)]}
+
+
+def mediate(*, mechanism, mediation_paths, covariates, settings, seed, variables, meta, missing_data, participants,
+            biomarkers, effects, paths, sensitivity):
+    """``mediation_paths``: the declared paths; ``paths``: the table of their regression paths."""
+    from first1000.analysis.mediation import mediation
+
+    table = analysis_table(participants, biomarkers)
+    eff, pth, sens = mediation(table, mediation_paths, covariates, settings, seed, variables, meta=meta,
+                               missing_data=missing_data)
+    write_tsv(eff, effects)
+    write_tsv(pth, paths)
+    write_tsv(sens, sensitivity)
+    LOG.info("%s: %d mediation paths, %d effect rows", mechanism, len(mediation_paths), len(eff))
+
+
+# --------------------------------------------------------------------------- figure source data
+def describe_params(cfg: dict, mechanism: str) -> dict:
+    spec = cfg["mechanisms"][mechanism]
+    return {"mechanism": mechanism, "biomarkers": list(spec["biomarkers"]), "exposures": list(spec["exposures"]),
+            "covariates": mechanism_covariates(cfg, mechanism), "min_cell_size": cfg["privacy"]["min_cell_size"]}
+
+
+def scatter_biomarker(assoc_table: pd.DataFrame, exposure: str, biomarkers: list[str]) -> str:
+    """The biomarker a mechanism's scatter plot of ``exposure`` shows: the one most strongly
+    associated with it (smallest p of the pooled, else meta, else any cohort's model)."""
+    rows = assoc_table[(assoc_table.predictor == exposure) & assoc_table.response.isin(biomarkers)
+                       & (assoc_table.status == "ok")]
+    chosen = next((c for c in ("pooled", "meta") if (rows.cohort == c).any()), None)
+    rows = rows[rows.cohort == chosen] if chosen else rows
+    return rows.sort_values(["p", "response"]).response.iloc[0] if len(rows) else biomarkers[0]
+
+
+def describe(*, mechanism, biomarkers, exposures, covariates, min_cell_size, participants, prepared, associations,
+             fits, correlations):
+    """The tables behind the mechanism's scatter plots (``fits``: per exposure, its most
+    strongly associated biomarker, binned and adjusted) and correlation heatmap
+    (``correlations``, all cohorts together); aggregates only."""
+    table = analysis_table(participants, prepared)
+    assoc_table = pd.read_csv(associations, sep="\t")
+    frames = [descriptive.adjusted_fit_table(table, exposure, scatter_biomarker(assoc_table, exposure, biomarkers),
+                                             covariates, min_cell=min_cell_size) for exposure in exposures]
+    write_tsv(suppress_small_counts(pd.concat(frames, ignore_index=True), min_cell_size), fits, float_format=EXACT)
+    corr = descriptive.biomarker_correlations(table, biomarkers, min_n=min_cell_size)
+    write_tsv(suppress_small_counts(corr, min_cell_size), correlations, float_format=EXACT)
+    LOG.info("%s: adjusted fits of %d exposures, correlations of %d biomarkers", mechanism, len(exposures),
+             len(biomarkers))

@@ -1,0 +1,147 @@
+"""The epigenome-wide stage (workflow/rules/ewas.smk): CpG shards fitted as separate jobs and
+moderated together, the per-CpG meta-analysis, the candidate CpGs through the same
+engine, and the QQ and Manhattan plots."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from first1000.io import write_parquet, write_tsv
+from first1000.plan import ewas_cohorts, ewas_covariates, study_labels
+from first1000.stages import LOG
+from first1000.stages.figures import variable_labels
+
+TOP_COLUMNS = ("cpg", "chr", "pos", "gene", "term", "n", "coef", "se", "t", "p", "coef_beta", "se_beta",
+               "t_moderated", "p_moderated", "fdr", "bonferroni", "array_significant", "status")
+META_TOP_COLUMNS = ("cpg", "chr", "pos", "gene", "term", "n", "k", "coef", "se", "z", "p", "fdr", "bonferroni",
+                    "array_significant", "i2", "q_het_p", "direction", "status")
+
+
+def annotation_input(cfg: dict) -> dict:
+    """The array annotation (CpG -> chromosome, position, gene), when the config gives one."""
+    annotation = cfg["epigenome_wide"].get("annotation")
+    return {"annotation": annotation} if annotation else {}
+
+
+def _annotation(path) -> pd.DataFrame | None:
+    return pd.read_csv(path, sep="\t", dtype={"cpg": str}) if path else None
+
+
+def cohort_covariates(people: pd.DataFrame, cohort: str, covariates: list[str], extra: list[str]) -> list[str]:
+    """``covariates`` plus each of ``extra`` (cell types, batch) the cohort gives."""
+    people = people[people.cohort == cohort]
+    return covariates + [v for v in extra if v not in covariates and v in people and people[v].notna().any()]
+
+
+def _pq_columns(path) -> list[str]:
+    import pyarrow.parquet as pq
+
+    return list(pq.ParquetFile(path).schema_arrow.names)
+
+
+# --------------------------------------------------------------------------- fit, gather, meta
+def ewas_shard_params(cfg: dict, cohort: str, exposure: str, shard: str) -> dict:
+    spec = cfg["epigenome_wide"]
+    covariates, extra = ewas_covariates(cfg)
+    return {"cohort": cohort, "exposure": exposure, "shard": int(shard), "shards": spec["shards"],
+            "covariates": covariates, "extra_covariates": extra, "chunk_cpgs": spec["chunk_cpgs"],
+            "remove_outliers": spec["remove_outliers"], "outlier_k": spec["outlier_k"]}
+
+
+def ewas_shard(*, cohort, exposure, shard, shards, covariates, extra_covariates, chunk_cpgs, remove_outliers,
+               outlier_k, matrix, participants, output):
+    from first1000.analysis import epigenome
+
+    people = pd.read_parquet(participants)
+    used = cohort_covariates(people, cohort, covariates, extra_covariates)
+    samples = [c for c in _pq_columns(matrix) if c != "cpg"]
+    design = epigenome.ewas_design(people, cohort, exposure, used, samples)
+    fit = epigenome.fit_shard(matrix, design, exposure, shard, shards, chunk_cpgs=chunk_cpgs,
+                              remove_outliers=remove_outliers, outlier_k=outlier_k)
+    write_parquet(fit, output)
+    LOG.info("EWAS %s/%s shard %s: %d CpGs fitted on %d samples", cohort, exposure, shard, len(fit), len(design))
+
+
+def ewas_gather_params(cfg: dict, cohort: str, exposure: str) -> dict:
+    spec = cfg["epigenome_wide"]
+    return {"array": spec["array"], "top_n": spec["top_n"]}
+
+
+def ewas_gather(*, array, top_n, shards, table, top, summary, annotation=None):
+    from first1000.analysis import epigenome
+
+    shards = [shards] if isinstance(shards, str) else shards
+    result, info = epigenome.gather([pd.read_parquet(p) for p in shards], _annotation(annotation), array)
+    write_parquet(result, table)
+    keep = [c for c in TOP_COLUMNS if c in result]
+    write_tsv(result.sort_values(["p_moderated", "cpg"], kind="stable").head(top_n)[keep], top)
+    write_tsv(info, summary)
+    LOG.info("EWAS: %d CpGs, lambda %.3f", len(result), float(info["lambda"].iloc[0]))
+
+
+def ewas_meta_params(cfg: dict, exposure: str) -> dict:
+    spec = cfg["epigenome_wide"]
+    return {"cohorts": ewas_cohorts(cfg), "array": spec["array"], "method": spec["meta_method"], "top_n": spec["top_n"]}
+
+
+def ewas_meta(*, cohorts, array, method, top_n, tables, table, top, summary, annotation=None):
+    """Meta-analysis of the cohorts' EWAS tables (``tables``, in the order of ``cohorts``),
+    inverse variance per CpG."""
+    from first1000.analysis import epigenome
+
+    tables = [tables] if isinstance(tables, str) else tables
+    per_cohort = {c: pd.read_parquet(p, columns=epigenome.META_READ_COLUMNS) for c, p in zip(cohorts, tables)}
+    result, info = epigenome.meta_ewas(per_cohort, _annotation(annotation), array, method=method)
+    write_parquet(result, table)
+    keep = [c for c in META_TOP_COLUMNS if c in result]
+    write_tsv(result.sort_values(["p", "cpg"], kind="stable").head(top_n)[keep], top)
+    write_tsv(info, summary)
+    LOG.info("EWAS meta-analysis of %d cohorts: %d CpGs, lambda %.3f", len(cohorts), len(result),
+             float(info["lambda"].iloc[0]))
+
+
+# --------------------------------------------------------------------------- candidates, figures
+def ewas_candidates_params(cfg: dict, cohort: str, exposure: str) -> dict:
+    covariates, extra = ewas_covariates(cfg)
+    return {"cohort": cohort, "exposure": exposure, "covariates": covariates, "extra_covariates": extra}
+
+
+def ewas_candidates(*, cohort, exposure, covariates, extra_covariates, biomarkers, participants, output,
+                    annotation=None):
+    """The candidate CpGs (the methylation mechanism's) through the EWAS engine, FDR within
+    the set; with the array annotation, each CpG's gene and position."""
+    from first1000.analysis import epigenome
+
+    people = pd.read_parquet(participants)
+    used = cohort_covariates(people, cohort, covariates, extra_covariates)
+    result = epigenome.candidate_ewas(pd.read_parquet(biomarkers), people, cohort, exposure, used)
+    if annotation:
+        genes = _annotation(annotation)[["cpg", "chr", "pos", "gene"]]
+        result = result.merge(genes.drop_duplicates("cpg"), on="cpg", how="left")
+        front = ["cohort", "cpg", "chr", "pos", "gene"]
+        result = result[front + [c for c in result.columns if c not in front]]
+    write_tsv(result, output)
+    LOG.info("candidate CpGs of %s, %s: %d CpGs", cohort, exposure, len(result))
+
+
+def ewas_figures_params(cfg: dict, cohort: str, exposure: str) -> dict:
+    label = variable_labels(cfg, [exposure])[exposure]
+    return {"cohort": cohort, "exposure_label": label, "cohort_label": study_labels(cfg).get(cohort, cohort)}
+
+
+def ewas_figures(*, cohort, exposure_label, cohort_label, table, summary, qq, qq_svg, manhattan, manhattan_svg):
+    from first1000.figures import manhattan_plot, qq_plot, save_figure
+
+    results = pd.read_parquet(table)
+    info = pd.read_csv(summary, sep="\t").iloc[0]
+    if cohort == "meta":
+        where = f"meta-analysis of {info['cohorts'].count('+') + 1} cohorts ({info['method']})"
+        p_column = "p"
+    else:
+        where, p_column = cohort_label, "p_moderated"
+    title = f"{exposure_label}, {where}"
+    save_figure(qq_plot(results, p_column=p_column, lambda_gc=float(info["lambda"]), title=title), qq, qq_svg)
+    threshold = info.get("array_threshold")
+    threshold = float(threshold) if pd.notna(threshold) else None
+    save_figure(manhattan_plot(results, p_column=p_column, threshold=threshold, title=title), manhattan,
+                manhattan_svg)

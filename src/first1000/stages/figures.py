@@ -1,0 +1,295 @@
+"""Stage 6 (workflow/rules/figures.smk): the figures of each mechanism, the model filled in,
+and the searchable table views of the report. Every figure job reads result tables only;
+labels, units and titles come through its params."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+
+from first1000.config import POOLED
+from first1000.io import write_text
+from first1000.labels import figure_labels, label_and_unit
+from first1000.mechanisms import PREPARERS
+from first1000.plan import mechanism_label, mediation_paths, mediators_of, study_labels
+
+META = "meta"
+
+#: The natural-effect decomposition drawn in the figures: TE = PNDE + TNIE (VanderWeele 2015).
+FIGURE_EFFECTS = {"te": "total", "pnde": "direct", "tnie": "indirect", "pm": "proportion_mediated"}
+
+
+# --------------------------------------------------------------------------- which rows
+#: The level of results a summary figure (volcano, scatter, mediation diagram, sensitivity
+#: curve, stratified forest plot, the model) shows, in order of preference: the pooled
+#: analysis of all cohorts' individual data, else the meta-analysis of the cohorts (a
+#: summary-statistics run), else the first cohort (a single-cohort run).
+SUMMARY = (POOLED, META)
+#: Forest plots (the per-variable and the sensitivity-analysis ones) show the cohorts'
+#: meta-analysis, the consortium view, else the pooled analysis, else the first cohort.
+FOREST = (META, POOLED)
+
+
+def shown_level(cohorts: Iterable, prefer: tuple = SUMMARY) -> str | None:
+    """The one level of results a figure (or its caption) shows among ``cohorts`` (the
+    cohort column of its table): the first of ``prefer`` present (:data:`SUMMARY` or
+    :data:`FOREST`), else the first cohort in alphabetical order; None if there are no rows."""
+    present = {str(c) for c in cohorts}
+    for level in prefer:
+        if level in present:
+            return level
+    return sorted(present)[0] if present else None
+
+
+def where_text(level: str, cohort_labels: dict, pooled: str = "pooled cohorts", meta: str = "meta-analysis") -> str:
+    return {POOLED: pooled, META: meta}.get(level, cohort_labels.get(level, level))
+
+
+# --------------------------------------------------------------------------- labels
+def _names(cfg: dict, mechanism: str) -> list[str]:
+    spec = cfg["mechanisms"][mechanism]
+    names = [*spec["exposures"], *spec["biomarkers"], *spec.get("outcomes", [])]
+    for path in mediation_paths(cfg, mechanism):
+        names += [path["exposure"], *mediators_of(path), path["outcome"]]
+    return list(dict.fromkeys(names))
+
+
+def variable_labels(cfg: dict, names) -> dict[str, str]:
+    """name -> 'Label (unit)' for figure text."""
+    return figure_labels(sorted(set(names)), cfg["_data_schema"], cfg["_declared_biomarkers"])
+
+
+def figure_labels_of(cfg: dict, names) -> dict:
+    """Plain labels, units (or "unit") and the cohorts' labels, for axis text."""
+    found = {n: label_and_unit(n, cfg["_data_schema"], cfg["_declared_biomarkers"]) for n in dict.fromkeys(names)}
+    return {"labels": {n: lab for n, (lab, _) in found.items()}, "units": {n: u or "unit" for n, (_, u) in found.items()},
+            "cohort_labels": study_labels(cfg)}
+
+
+def _read(path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t")
+
+
+# --------------------------------------------------------------------------- forest plots
+def forest_plot_params(cfg: dict, mechanism: str, variable: str) -> dict:
+    labels = {**variable_labels(cfg, _names(cfg, mechanism)), **study_labels(cfg), POOLED: "Pooled",
+              META: "Meta-analysis (FE)" if cfg["meta_analysis"]["method"] == "FE" else "Meta-analysis (RE)"}
+    return {"variable": variable, "title": f"{mechanism_label(cfg, mechanism)}: {labels.get(variable, variable)}",
+            "labels": labels, "cohorts": sorted(study_labels(cfg))}
+
+
+def forest_plot(*, variable, title, labels, cohorts, associations, png, svg):
+    """Forest plot of one exposure (biomarker rows) or one outcome (biomarker rows): every
+    cohort and, beside them, the level :func:`shown_level` picks."""
+    from first1000.figures import cohort_colours, save_figure
+    from first1000.figures import forest_plot as draw
+
+    table = _read(associations)
+    exposure_rows = table.predictor == variable
+    rows = table[exposure_rows] if exposure_rows.any() else table[table.response == variable]
+    level = shown_level(rows.cohort, FOREST)
+    rows = rows[~rows.cohort.isin({POOLED, META} - {level})]
+    colours = cohort_colours([*cohorts, POOLED, META])
+    save_figure(draw(rows, title=title, labels=labels, colours=colours), png, svg)
+
+
+def sensitivity_forest_params(cfg: dict, mechanism: str) -> dict:
+    return {"mechanism_label": mechanism_label(cfg, mechanism), "exposures": list(cfg["mechanisms"][mechanism]["exposures"]),
+            "labels": variable_labels(cfg, _names(cfg, mechanism)), "cohort_labels": study_labels(cfg)}
+
+
+def sensitivity_forest(*, mechanism_label, exposures, labels, cohort_labels, associations, sensitivity, png, svg):
+    """Main analysis beside each sensitivity analysis, exposure -> biomarker models, at the
+    level :func:`shown_level` picks."""
+    from first1000.figures import cohort_colours, save_figure
+    from first1000.figures import forest_plot as draw
+
+    main = _read(associations)
+    alt = _read(sensitivity)
+    level = shown_level(main.cohort, FOREST)
+    # The entries are keyed "1 main", "2 <analysis>", ... so that the main analysis comes first.
+    keep = main[(main.cohort == level) & main.predictor.isin(exposures)].assign(cohort="1 main")
+    names = {"1 main": "Main analysis"}
+    frames = [keep]
+    for i, (name, rows) in enumerate(alt.groupby("analysis", sort=False), start=2):
+        rows = rows[(rows.cohort == level) & rows.predictor.isin(exposures)]
+        text = str(rows.description.iloc[0]) if len(rows) else name
+        names[f"{i} {name}"] = text[:1].upper() + text[1:]
+        frames.append(rows.drop(columns=["analysis", "description"]).assign(cohort=f"{i} {name}"))
+    table = pd.concat(frames, ignore_index=True)
+    title = f"{mechanism_label}: sensitivity analyses ({where_text(level, cohort_labels)})"
+    fig = draw(table, title=title, labels={**labels, **names}, colours=cohort_colours(names))
+    save_figure(fig, png, svg)
+
+
+# --------------------------------------------------------------------------- mediation
+def figure_effects(eff: pd.DataFrame) -> pd.DataFrame:
+    """Mediation rows as the figures draw them: the first scale of each path (difference,
+    or risk difference for a binary outcome), effects named total, direct, indirect and
+    proportion mediated (TE, PNDE, TNIE, PM)."""
+    if "scale" not in eff:
+        return eff
+    first = eff.groupby(["cohort", "exposure", "mediator", "outcome"], sort=False).scale.transform("first")
+    rows = eff[(eff.scale == first) & eff.effect.isin(list(FIGURE_EFFECTS))].copy()
+    rows["effect"] = rows.effect.map(FIGURE_EFFECTS)
+    return rows.reset_index(drop=True)
+
+
+def _path_rows(frame: pd.DataFrame, level, exposure, mediator, outcome) -> pd.DataFrame:
+    return frame[(frame.cohort == level) & (frame.exposure == exposure) & (frame.mediator == mediator)
+                 & (frame.outcome == outcome)]
+
+
+def mediation_diagram_params(cfg: dict, mechanism: str, exposure: str, mediator: str, outcome: str) -> dict:
+    return {"exposure": exposure, "mediator": mediator, "outcome": outcome,
+            "labels": variable_labels(cfg, _names(cfg, mechanism)), "cohort_labels": study_labels(cfg)}
+
+
+def mediation_diagram(*, exposure, mediator, outcome, labels, cohort_labels, effects, paths, png, svg):
+    from first1000.figures import mediation_diagram as draw
+    from first1000.figures import save_figure
+
+    eff = figure_effects(_read(effects))
+    level = shown_level(eff.cohort)
+    title = where_text(level, cohort_labels, pooled="All cohorts pooled", meta="Meta-analysis of the cohorts")
+    fig = draw(_path_rows(eff, level, exposure, mediator, outcome),
+               _path_rows(_read(paths), level, exposure, mediator, outcome), labels=labels, title=title)
+    save_figure(fig, png, svg)
+
+
+def sensitivity_plot_params(cfg: dict, mechanism: str, exposure: str, mediator: str, outcome: str) -> dict:
+    return {"exposure": exposure, "mediator": mediator, "outcome": outcome,
+            "labels": variable_labels(cfg, _names(cfg, mechanism))}
+
+
+def sensitivity_plot(*, exposure, mediator, outcome, labels, sensitivity, png, svg):
+    """Imai's rho curve and E-values of one path (the level :func:`shown_level` picks)."""
+    from first1000.figures import save_figure
+    from first1000.figures.sensitivity import sensitivity_plot as draw
+
+    table = _read(sensitivity)
+    rows = table[(table.exposure == exposure) & (table.mediator == mediator) & (table.outcome == outcome)]
+    level = shown_level(rows.cohort)
+    title = f"{labels.get(mediator, mediator)} ({'pooled' if level == POOLED else level})"
+    save_figure(draw(rows[rows.cohort == level], labels=labels, title=title), png, svg)
+
+
+# --------------------------------------------------------------------------- the model
+def model_diagram_params(cfg: dict) -> dict:
+    mechanisms = cfg["mechanisms"]
+    names = [n for m in mechanisms for n in _names(cfg, m)]
+    return {"exposures": list(dict.fromkeys(e for spec in mechanisms.values() for e in spec["exposures"])),
+            "outcomes": list(dict.fromkeys(o for spec in mechanisms.values() for o in spec.get("outcomes", []))),
+            "mechanism_labels": {m: spec.get("label", m) for m, spec in mechanisms.items()},
+            "labels": variable_labels(cfg, names), "fdr": cfg["fdr"]}
+
+
+def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associations, mediation, png, svg):
+    """The article's model filled in with this run's results (the level :func:`shown_level` picks)."""
+    from first1000.figures import model_diagram as draw
+    from first1000.figures import save_figure
+
+    associations = [associations] if isinstance(associations, str) else associations
+    mediation = [mediation] if isinstance(mediation, str) else mediation
+    assoc = pd.concat([_read(p) for p in associations], ignore_index=True)
+    med = figure_effects(pd.concat([_read(p) for p in mediation], ignore_index=True)) if mediation else None
+    mechanisms = {m: label for m, label in mechanism_labels.items() if (assoc.mechanism == m).any()}
+    fig = draw(assoc, med, exposures=exposures, mechanisms=mechanisms, outcomes=outcomes,
+               cohort=shown_level(assoc.cohort), fdr=fdr, labels=labels)
+    save_figure(fig, png, svg)
+
+
+# --------------------------------------------------------------------------- per mechanism
+def scatter_plot_params(cfg: dict, mechanism: str, exposure: str) -> dict:
+    spec = cfg["mechanisms"][mechanism]
+    axis = figure_labels_of(cfg, [exposure, *spec["biomarkers"]])
+    return {"exposure": exposure, "title": mechanism_label(cfg, mechanism), **axis}
+
+
+def scatter_plot(*, exposure, title, labels, units, cohort_labels, fits, png, svg):
+    """Binned biomarker vs exposure with the covariate-adjusted fit, by cohort (from the
+    table of :func:`first1000.stages.analyse.describe`)."""
+    from first1000.figures import cohort_colours, save_figure
+    from first1000.figures.mechanism import scatter_adjusted
+
+    table = pd.read_csv(fits, sep="\t", float_precision="round_trip", dtype={"cohort": str})
+    rows = table[table.exposure == exposure]
+    biomarker = str(rows.biomarker.iloc[0])
+    fig = scatter_adjusted(rows, exposure, biomarker, units=units, labels={**labels, **cohort_labels},
+                           colours=cohort_colours(sorted(cohort_labels)), title=title)
+    save_figure(fig, png, svg)
+
+
+def correlation_plot_params(cfg: dict, mechanism: str) -> dict:
+    biomarkers = list(cfg["mechanisms"][mechanism]["biomarkers"])
+    return {"title": mechanism_label(cfg, mechanism), "labels": figure_labels_of(cfg, biomarkers)["labels"],
+            "min_cell_size": cfg["privacy"]["min_cell_size"], "wide": len(biomarkers) > 5}
+
+
+def correlation_plot(*, title, labels, min_cell_size, wide, correlations, png, svg):
+    """Spearman correlations of the mechanism's biomarkers (all cohorts together)."""
+    from first1000.figures import save_figure
+    from first1000.figures.mechanism import correlation_heatmap
+
+    corr = pd.read_csv(correlations, sep="\t", float_precision="round_trip")
+    fig = correlation_heatmap(corr, labels=labels, min_n=min_cell_size, width="double" if wide else "single",
+                              title=title)
+    save_figure(fig, png, svg)
+
+
+def volcano_plot_params(cfg: dict, mechanism: str, exposure: str) -> dict:
+    return {"exposure": exposure, "biomarkers": list(cfg["mechanisms"][mechanism]["biomarkers"]),
+            "mechanism_label": mechanism_label(cfg, mechanism), "labels": variable_labels(cfg, _names(cfg, mechanism)),
+            "fdr": cfg["fdr"]}
+
+
+def volcano_plot(*, exposure, biomarkers, mechanism_label, labels, fdr, associations, png, svg):
+    from first1000.figures import save_figure
+    from first1000.figures.mechanism import volcano_plot as draw
+
+    assoc = _read(associations)
+    rows = assoc[(assoc.predictor == exposure) & assoc.response.isin(biomarkers)]
+    level = shown_level(rows.cohort)
+    fig = draw(rows, cohort=level, predictor=exposure, fdr=fdr, labels=labels,
+               title=f"{mechanism_label} ({'pooled' if level == POOLED else level})")
+    save_figure(fig, png, svg)
+
+
+def qc_plot_params(cfg: dict, mechanism: str) -> dict:
+    """The QC figure the mechanism declares (``QC_FIGURE`` in its module; the median/IQR
+    summary of its QC table otherwise) and the settings it draws."""
+    module, _ = PREPARERS[mechanism]
+    return {"mechanism": mechanism, "kind": getattr(module, "QC_FIGURE", "measure_summary"),
+            "settings": cfg["preparation"].get(mechanism) or {}, "name": mechanism_label(cfg, mechanism),
+            "cohort_labels": study_labels(cfg)}
+
+
+def qc_plot(*, mechanism, kind, settings, name, cohort_labels, qc, png, svg):
+    """The mechanism's QC figure, drawn from its aggregate QC table only
+    (:data:`first1000.figures.qc.QC_FIGURES`)."""
+    from first1000.figures import save_figure
+    from first1000.figures.qc import draw_qc_figure
+
+    fig = draw_qc_figure(kind, _read(qc), mechanism=mechanism, settings=settings, labels=cohort_labels, name=name)
+    save_figure(fig, png, svg)
+
+
+# --------------------------------------------------------------------------- report tables
+TABLE_TITLES = {"associations": "Associations", "mediation": "Mediation effects",
+                "sensitivity": "Sensitivity analyses"}
+
+
+def table_view_params(cfg: dict, kind: str, mechanism: str) -> dict:
+    return {"kind": kind, "mechanism": mechanism, "mechanism_label": mechanism_label(cfg, mechanism)}
+
+
+def table_view(*, kind, mechanism, mechanism_label, table, output):
+    """A searchable, sortable HTML view of one result table (with its TSV embedded)."""
+    from first1000.report.html_tables import html_table
+
+    data = pd.read_csv(table, sep="\t", keep_default_na=False, na_values=[""])
+    caption = (f"{len(data)} rows. Click a column header to sort, type to filter; the full table "
+               f"is {table} (download link).")
+    write_text(html_table(data, f"{mechanism_label}: {TABLE_TITLES[kind].lower()}", caption,
+                          filename=f"{kind}_{mechanism}.tsv"), output)

@@ -1,0 +1,44 @@
+"""Stage 3 (workflow/rules/prepare.smk): each mechanism's raw measurements become
+analysis-ready biomarkers, as its field prepares them, with an aggregate QC table."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from first1000.io import write_parquet, write_tsv
+from first1000.mechanisms import PREPARERS, needs_participants
+from first1000.plan import analysed_mechanisms
+from first1000.privacy import suppress_small_counts
+from first1000.stages import LOG
+
+HARMONISED = "results/harmonised/participants.parquet"
+
+
+def prepare_params(cfg: dict, mechanism: str) -> dict:
+    return {"mechanism": mechanism, "cohorts": sorted(analysed_mechanisms(cfg)[mechanism]),
+            "settings": cfg["preparation"].get(mechanism, {}), "min_cell_size": cfg["privacy"]["min_cell_size"]}
+
+
+def prepare_inputs(cfg: dict, mechanism: str) -> dict:
+    """The mechanism's ingested table of each cohort that has it (in the order of the
+    params' ``cohorts``) and, for mechanisms that need clinical values (gestational age
+    for clock acceleration; hair segments dated with ``preparation.hpa.timing:
+    gestation``), the harmonised participants."""
+    tables = analysed_mechanisms(cfg)[mechanism]
+    inputs = {"tables": [tables[c] for c in sorted(tables)]}
+    if needs_participants(mechanism, cfg["preparation"].get(mechanism, {})):
+        inputs["participants"] = HARMONISED
+    return inputs
+
+
+def prepare(*, mechanism, cohorts, settings, min_cell_size, tables, output, qc, participants=None):
+    """``tables``: the ingested table of each of ``cohorts``, in that order."""
+    module, _ = PREPARERS[mechanism]
+    read = getattr(module, "read_table", None)
+    tables = [tables] if isinstance(tables, str) else list(tables)
+    frames = {cohort: read(path, settings) if read else pd.read_parquet(path) for cohort, path in zip(cohorts, tables)}
+    extra = {"participants": pd.read_parquet(participants)} if participants else {}
+    biomarkers, qc_table = module.prepare(frames, settings, **extra)
+    write_parquet(biomarkers, output)
+    LOG.info("%s: %d participants with %d biomarkers", mechanism, len(biomarkers), biomarkers.shape[1] - 2)
+    write_tsv(suppress_small_counts(qc_table, min_cell_size), qc)

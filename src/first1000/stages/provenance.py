@@ -1,0 +1,70 @@
+"""Provenance (workflow/rules/provenance.smk): the config as run, a SHA-256 of every input,
+the software versions, the seed and the git commit: what a reviewer needs to trace every
+number of the report.
+
+The job's params hold the whole validated config (defaults filled in, keys in the
+schema's order), so it reruns whenever anything in the config changes, and its inputs are
+every file the run reads, so it reruns whenever one of them changes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from first1000.io import sha256sum, write_text, write_tsv
+from first1000.stages import LOG
+
+PACKAGES = ["first1000", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "scikit-learn", "pingouin",
+            "matplotlib", "pyarrow", "openpyxl", "PyYAML", "jsonschema"]
+
+
+def config_as_run(cfg: dict) -> dict:
+    """The validated config without the loader's private keys (``_data_schema``, each
+    cohort's loaded ``_mapping``) and without the empty section of the other mode."""
+    clean = {k: v for k, v in cfg.items() if not k.startswith("_") and not (k in ("cohorts", "sites") and v == {})}
+    if "cohorts" in clean:
+        clean["cohorts"] = {k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")}
+                            for k, v in clean["cohorts"].items()}
+    return clean
+
+
+def git_commit(directory) -> str:
+    """The commit of the workflow's sources, or "unknown" outside a git checkout."""
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=directory)
+        return out.stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def provenance_params(cfg: dict, commit: str) -> dict:
+    return {"config": config_as_run(cfg), "git_commit": commit}
+
+
+def provenance(*, config, git_commit, files, config_out, checksums, versions, run_info):
+    """``files``: every input file of the run."""
+    files = [files] if isinstance(files, str) else files
+    write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), config_out)
+    rows = [dict(file=str(p), bytes=Path(p).stat().st_size, sha256=sha256sum(p)) for p in sorted(set(files))]
+    write_tsv(pd.DataFrame(rows), checksums)
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(dict(package=name, version=metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            found.append(dict(package=name, version="not installed"))
+    found.append(dict(package="python", version=sys.version.split()[0]))
+    write_tsv(pd.DataFrame(found), versions)
+    # The date of the run goes to the log, not to results/: the same config, inputs and
+    # software give the same bytes whenever they run.
+    LOG.info("provenance written on %s", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
+    write_text(json.dumps({"seed": config.get("seed"), "fdr": config.get("fdr"), "git_commit": git_commit},
+                          indent=2) + "\n", run_info)

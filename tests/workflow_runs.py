@@ -1,0 +1,167 @@
+"""The workflow runs the end-to-end tests share, and how tests start Snakemake.
+
+Imported by conftest.py (fixtures) and by the tests (``from workflow_runs import ...``;
+``tests/`` is on pytest's ``pythonpath``), so that there is one registry of runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# The demo workflow, run once per test session in a copy of the repository and shared by
+# every end-to-end test of it (workflow, report in a browser). The .test/ scenarios are run
+# once each as well (scenario_run); the SLURM tier compares with the multi-cohort one.
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+COPY = ["Snakefile", "config", "resources", "workflow", "profiles", "src"]
+
+
+def workdir_copy(base: Path, source: Path = ROOT) -> Path:
+    """A fresh copy of the workflow (no results, no .snakemake) under ``base``: of the
+    repository, or of the sources of an earlier run's workdir (``source``), so that a run
+    compared with that earlier one runs the same sources even if the repository changed since."""
+    base.mkdir(parents=True, exist_ok=True)
+    for name in COPY:
+        src = Path(source) / name
+        if src.is_dir():
+            shutil.copytree(src, base / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, base / name)
+    return base
+
+
+def snakemake_env(workdir: Path, base: dict | None = None) -> dict:
+    """The environment of a workflow run in ``workdir``: its jobs import first1000 from the
+    workdir's own copy of src/ (not from the editable install, i.e. the repository's src/,
+    which may change while the session runs), so a run and any rerun or comparison run made
+    from a copy of its workdir (the SLURM tier) run exactly the same sources."""
+    env = dict(os.environ if base is None else base, MPLBACKEND="Agg")
+    if (Path(workdir) / "src").is_dir():
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(workdir) / "src"), env.get("PYTHONPATH")]))
+    return env
+
+
+def run_snakemake(workdir: Path, *args, timeout=900, env=None):
+    """Snakemake in ``workdir``; ``env``: the environment to start from (default: os.environ now)."""
+    proc = subprocess.Popen(SNAKEMAKE + list(args), cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=snakemake_env(workdir, env), start_new_session=True)
+    _RUNNING.add(proc)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except BaseException:  # timeout, or the session is being stopped: the whole process group goes
+        _kill(proc)
+        raise
+    finally:
+        _RUNNING.discard(proc)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+_RUNNING: set[subprocess.Popen] = set()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# The workflow runs the end-to-end tests share: the demo (and its report) and the .test/
+# scenarios, each run once per session. The unit tests run first (pytest_collection_modifyitems)
+# in one process and leave the second core idle; the runs the collected tests will need are
+# started meanwhile, one after the other, in a background thread (_prefetch_workflow_runs). A
+# fixture that needs a run waits for it, or runs it itself if it has not started yet. The runs
+# and their checks are the same as without prefetching; FIRST1000_TEST_PREFETCH=0 turns it off.
+
+
+class _SharedRuns:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.jobs: dict[str, dict] = {}
+        self.queue: list[str] = []
+        self.thread: threading.Thread | None = None
+        self.stopping = False
+
+    def add(self, name: str, fn) -> None:
+        """Register a run (not started): ``fn()`` does it and returns its result."""
+        with self.lock:
+            if name not in self.jobs:
+                self.jobs[name] = {"fn": fn, "state": "queued", "done": threading.Event()}
+                self.queue.append(name)
+
+    def _claim(self, name: str) -> bool:
+        with self.lock:
+            job = self.jobs[name]
+            if job["state"] != "queued" or self.stopping:
+                return False
+            job["state"] = "running"
+            return True
+
+    def _do(self, name: str) -> None:
+        job = self.jobs[name]
+        try:
+            job["result"] = job["fn"]()
+        except BaseException as exc:  # re-raised in the fixture that needs the run
+            job["error"] = exc
+        finally:
+            job["state"] = "done"
+            job["done"].set()
+
+    def get(self, name: str, fn):
+        """The result of run ``name``: prefetched, being prefetched (wait), or run here now."""
+        self.add(name, fn)
+        if self._claim(name):
+            self._do(name)
+        job = self.jobs[name]
+        job["done"].wait()
+        if "error" in job:
+            raise job["error"]
+        return job["result"]
+
+    def start(self) -> None:
+        def work():
+            for name in list(self.queue):
+                if self.stopping:
+                    return
+                if self._claim(name):
+                    self._do(name)
+
+        self.thread = threading.Thread(target=work, name="first1000-prefetch", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping = True
+        for proc in list(_RUNNING):
+            _kill(proc)
+        if self.thread is not None:
+            self.thread.join(timeout=60)
+
+
+SHARED = _SharedRuns()
+
+
+def demo(workdir: Path, env=None):
+    run = run_snakemake(workdir, "--cores", "2", env=env)
+    report = run_snakemake(workdir, "--report", "results/report.html", env=env) if run.returncode == 0 else None
+    return workdir, run, report
+
+
+def scenario_workdir(base: Path) -> Path:
+    workdir = workdir_copy(base)
+    shutil.copytree(ROOT / ".test", workdir / ".test")
+    return workdir
+
+
+def scenario(workdir: Path, name: str, extra=(), env=None):
+    result = run_snakemake(workdir, "--cores", "2", "--configfile", f".test/config/{name}.yaml", *extra, env=env)
+    return workdir, result
