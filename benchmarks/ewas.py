@@ -2,7 +2,7 @@
 
 Simulates a CpG x sample beta matrix with planted exposure effects, writes it to a
 temporary Parquet file chunk by chunk (never the whole matrix in memory), then runs
-``first1000.stats.ewas.ewas`` on that file in a fresh child process (read chunks -> M-values
+``first1000.analysis.epigenome.ewas`` on that file in a fresh child process (read chunks -> M-values
 -> fit -> gather -> limma eBayes -> summaries) and prints wall time, peak RSS, the planted
 CpGs recovered at FDR 5% and the genomic inflation factor lambda.
 
@@ -119,7 +119,8 @@ def run_engine(args) -> None:
     import pandas as pd
     import pyarrow as pa
 
-    from first1000.stats.ewas import ewas, genomic_inflation
+    from first1000.analysis.epigenome import ewas
+    from first1000.stats.ewas import genomic_inflation
 
     design = pd.read_parquet(args.design)
     planted = np.load(args.planted_file)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from workflow_runs import ROOT, SHARED, demo, scenario, scenario_workdir, workdir_copy
+from workflow_runs import ROOT, SHARED, demo, reruns, scenario, scenario_workdir, workdir_copy
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +37,9 @@ def _prefetch_workflow_runs(request, tmp_path_factory):
         if any("demo_run" in getattr(item, "fixturenames", ()) for item in items):  # the biggest, needed first
             workdir = workdir_copy(tmp_path_factory.mktemp("demo"))
             SHARED.add("demo", lambda workdir=workdir: demo(workdir, env))
+        if any("rerun_results" in getattr(item, "fixturenames", ()) for item in items):
+            base = tmp_path_factory.mktemp("reruns")
+            SHARED.add("reruns", lambda base=base: reruns(base, env))
         scenarios = [name for item in items for mark in item.iter_markers("scenario") for name in mark.args]
         for name in dict.fromkeys(scenarios):
             workdir = scenario_workdir(tmp_path_factory.mktemp(f"scenario-{name}"))
@@ -45,6 +48,12 @@ def _prefetch_workflow_runs(request, tmp_path_factory):
             SHARED.start()
     yield
     SHARED.stop()
+
+
+@pytest.fixture(scope="session")
+def rerun_results(tmp_path_factory):
+    """The rerun tests' runs (workflow_runs.reruns), made once per session."""
+    return SHARED.get("reruns", lambda: reruns(tmp_path_factory.mktemp("reruns")))
 
 
 @pytest.fixture(scope="session")

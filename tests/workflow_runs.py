@@ -165,3 +165,93 @@ def scenario_workdir(base: Path) -> Path:
 def scenario(workdir: Path, name: str, extra=(), env=None):
     result = run_snakemake(workdir, "--cores", "2", "--configfile", f".test/config/{name}.yaml", *extra, env=env)
     return workdir, result
+
+
+# ---------------------------------------------------------------------------------------------
+# The rerun tests (tests/workflow/test_reruns.py): each edit of tests/config_edits.py made on a
+# finished run of the scenario, rerun incrementally, and compared with a run from scratch of
+# the edited config. The from-scratch runs go through tests/workflow/inprocess.py (every job
+# of Snakemake's DAG in one process); that it equals a real run is checked on the baseline.
+INPROCESS = Path(__file__).resolve().parent / "workflow" / "inprocess.py"
+NOT_COMPARED = ("report.html",)
+
+
+def result_files(workdir: Path) -> dict[str, bytes]:
+    results = Path(workdir) / "results"
+    return {str(p.relative_to(results)): p.read_bytes() for p in sorted(results.rglob("*"))
+            if p.is_file() and p.name not in NOT_COMPARED}
+
+
+def differences(expected: Path, got: Path) -> list[str]:
+    a, b = result_files(expected), result_files(got)
+    return sorted({name for name in a.keys() | b.keys() if a.get(name) != b.get(name)})
+
+
+def executed_rules(output: str) -> list[str]:
+    import re
+
+    return re.findall(r"^(?:local)?rule (\w+):$", output, flags=re.M)
+
+
+def _inprocess(workdir: Path, configfile: str, env=None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(INPROCESS), str(workdir), configfile], cwd=workdir,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=snakemake_env(workdir, env), start_new_session=True)
+
+
+def _scratch_copy(base: Path, key: Path) -> Path:
+    workdir = scenario_workdir(base)
+    (workdir / ".first1000").mkdir(exist_ok=True)
+    shutil.copy2(key, workdir / ".first1000" / key.name)
+    return workdir
+
+
+def reruns(base: Path, env=None) -> dict:
+    """The baseline run, its in-process reference, the no-op edit and every edit of
+    config_edits.EDITS; returns what the tests assert on."""
+    from config_edits import EDITS, RERUNS_CONFIG
+
+    base = Path(base)
+    baseline = scenario_workdir(base / "baseline")
+    first = run_snakemake(baseline, "--cores", "2", "--configfile", RERUNS_CONFIG, env=env)
+    out = {"baseline": first, "edits": {}}
+    if first.returncode:
+        return out
+    key = baseline / ".first1000" / "pseudonym.key"
+    reference = _scratch_copy(base / "reference", key)
+    proc = _inprocess(reference, RERUNS_CONFIG, env)
+    stdout, stderr = proc.communicate(timeout=900)
+    out["reference"] = {"returncode": proc.returncode, "log": stdout + stderr,
+                        "differences": differences(baseline, reference) if proc.returncode == 0 else None}
+    shutil.rmtree(reference)
+    # An edit of comments and key order only.
+    noop = base / "noop"
+    shutil.copytree(baseline, noop, symlinks=True)
+    config = noop / RERUNS_CONFIG
+    lines = config.read_text(encoding="utf-8").splitlines(keepends=True)
+    first_key = next(i for i, line in enumerate(lines) if line.startswith("seed:"))
+    fdr = next(i for i, line in enumerate(lines) if line.startswith("fdr:"))
+    lines[first_key], lines[fdr] = lines[fdr], lines[first_key]  # top-level keys swapped
+    text = "".join(lines).replace("  n_boot: 100\n  ci_method: percentile\n",
+                                  "  # resamples per path and cohort\n  ci_method: percentile\n  n_boot: 100\n")
+    config.write_text(text + "# the end\n", encoding="utf-8")
+    out["noop"] = run_snakemake(noop, "--dry-run", "--configfile", RERUNS_CONFIG, env=env)
+    shutil.rmtree(noop)
+    for edit in EDITS:
+        incremental = base / "incremental"
+        shutil.copytree(baseline, incremental, symlinks=True)
+        edit.apply(incremental)
+        scratch = _scratch_copy(base / "scratch", key)
+        edit.apply(scratch)
+        proc = _inprocess(scratch, RERUNS_CONFIG, env)  # on the other core meanwhile
+        rerun = run_snakemake(incremental, "--cores", "2", "--configfile", RERUNS_CONFIG, env=env)
+        stdout, stderr = proc.communicate(timeout=900)
+        ok = rerun.returncode == 0 and proc.returncode == 0
+        out["edits"][edit.name] = {
+            "rerun": rerun, "scratch_log": stdout + stderr, "scratch_returncode": proc.returncode,
+            "rules": executed_rules(rerun.stdout + rerun.stderr),
+            "differences": differences(scratch, incremental) if ok else None,
+        }
+        shutil.rmtree(incremental)
+        shutil.rmtree(scratch)
+    return out

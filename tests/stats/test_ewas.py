@@ -27,7 +27,6 @@ from first1000.stats.ewas import (
     THRESHOLD_450K,
     THRESHOLD_EPIC,
     beta_to_m,
-    ewas,
     ewas_fit,
     fit_prior,
     genomic_inflation,
@@ -35,9 +34,10 @@ from first1000.stats.ewas import (
     m_to_beta,
     moderate,
     multiple_testing,
-    read_methylation_chunks,
     trigamma_inverse,
 )
+from first1000.analysis.epigenome import ewas  # the engine end to end on a file or a matrix
+from first1000.io.methylation import read_methylation_chunks
 
 NUMERIC = [
     "n", "n_outliers", "df_residual", "sigma2", "coef", "stdev_unscaled", "se", "t", "p",

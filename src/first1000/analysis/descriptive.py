@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats as _stats
+from scipy import special
 
 from first1000.errors import InputTableError, format_rows
 from first1000.stats.regression import design_matrix
@@ -76,7 +76,7 @@ def adjusted_fit(frame: pd.DataFrame, exposure: str, biomarker: str, covariates:
     cov = sigma2 * np.linalg.pinv(X.T @ X)
     means = X.mean(axis=0)
     adjusted = y - (X[:, 2:] - means[2:]) @ beta[2:]
-    tq = float(_stats.t.ppf(0.5 + ci_level / 2, n - p))
+    tq = float(special.stdtrit(n - p, 0.5 + ci_level / 2))  # the t quantile (scipy.stats.t.ppf's kernel)
 
     def predict(grid: np.ndarray):
         G = np.tile(means, (len(grid), 1))

@@ -1,4 +1,5 @@
-"""The epigenome-wide stage: shards of CpGs fitted separately, moderated together.
+"""The epigenome-wide analysis: the engine run end to end on a matrix file (:func:`ewas`),
+or in shards of CpGs fitted separately and moderated together.
 
 Scatter/gather as limma needs it: each shard fits its CpGs (:func:`fit_shard`, stage a of
 :mod:`first1000.stats.ewas`); the gather step estimates the empirical-Bayes prior from
@@ -9,12 +10,25 @@ intercept, the exposure and the covariates (categorical ones dummy-coded), compl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from first1000.errors import First1000Error
-from first1000.stats.ewas import ewas_fit, ewas_summary, fit_prior, moderate, multiple_testing, read_methylation_chunks
+from first1000.errors import First1000Error, ModelError
+from first1000.io.methylation import BufferPool, fresh, iter_chunks, read_methylation_chunks
+from first1000.io.methylation import prefetch as prefetch_chunks
+from first1000.stats.ewas import (
+    EwasResult,
+    design_arrays,
+    ewas_fit,
+    ewas_from_chunks,
+    ewas_summary,
+    fit_prior,
+    moderate,
+    multiple_testing,
+)
 from first1000.stats.regression import design_matrix
 
 ARRAY_THRESHOLDS = {"450K": 2.4e-7, "EPIC": 9e-8}  # Saffari 2018; Mansell 2019
@@ -33,6 +47,99 @@ def ewas_design(participants: pd.DataFrame, cohort: str, exposure: str, covariat
             f"have the methylation matrix and every model variable ({', '.join(used)}); need more than {len(used) + 1}.")
     matrix, names = design_matrix(complete.reset_index(), used)
     return pd.DataFrame(matrix, index=complete.index, columns=names)
+
+
+def ewas(
+    source,
+    design,
+    terms,
+    *,
+    chunk_cpgs: int = 20000,
+    scale: str = "beta",
+    remove_outliers: bool = False,
+    outlier_k: float = 3.0,
+    beta_difference: bool = False,
+    cpg_column: str = "cpg",
+    file_format: str | None = None,
+    npy_samples: Sequence[str] | None = None,
+    npy_cpgs: Sequence | None = None,
+    prefetch: bool = False,
+    prior_method: str = "trigamma",
+) -> EwasResult:
+    """Run an EWAS end to end: read chunks, fit, gather, limma eBayes, summaries.
+
+    Parameters
+    ----------
+    source : path, numpy.ndarray or pandas.DataFrame
+        CpG x sample matrix (see :func:`first1000.io.methylation.read_methylation_chunks`).
+    design : pandas.DataFrame or array-like
+        Numeric design (see :func:`ewas_fit`); a DataFrame's index are the sample IDs
+        that pick and order the matrix's columns. An array design needs an array or
+        DataFrame source whose columns are already in design order.
+    terms : str or sequence of str
+        The reported coefficients (e.g. the exposure).
+    chunk_cpgs : int, default 20000
+        CpGs per chunk (memory ~ a few times chunk_cpgs x n_samples x 8 bytes).
+    scale : {"beta", "m"}, default "beta"
+        Scale of the stored values; the model is fitted on M-values.
+    remove_outliers : bool, default False
+        PACE 3*IQR rule (see :func:`iqr_outliers`), applied per CpG on the stored scale
+        (beta values in PACE plans) before the conversion to M-values.
+    outlier_k : float, default 3
+    beta_difference : bool, default False
+        Also fit the model on beta values: ``coef_beta``/``se_beta`` (ordinary OLS on the
+        beta scale, same samples), the effect size PACE reports.
+    cpg_column, file_format, npy_samples, npy_cpgs
+        See :func:`first1000.io.methylation.read_methylation_chunks`.
+    prefetch : bool, default False
+        Read the next chunk in a background thread while fitting the current one. Off by
+        default: Arrow already decodes on all cores, and on 2 cores the overlap slowed
+        the benchmark; worth trying on slow (network) file systems.
+    prior_method : {"trigamma", "unequal_df", "auto"}, default "trigamma"
+        How limma's prior is estimated (see :func:`first1000.stats.ewas.fit_prior`).
+
+    Returns
+    -------
+    first1000.stats.ewas.EwasResult
+
+    Notes
+    -----
+    Stage a (:func:`ewas_fit`) runs per chunk; stage b (:func:`fit_prior`) on the gathered
+    variances of all CpGs; stage c (:func:`moderate`) and :func:`multiple_testing` on all
+    CpGs. Running the stages on shards gives bitwise the same table.
+    """
+    x, names, term_idx, samples = design_arrays(design, terms)
+    if samples is None:
+        if not isinstance(source, (np.ndarray, pd.DataFrame)):
+            raise ModelError("reading a file needs a design DataFrame indexed by sample ID")
+        if isinstance(source, pd.DataFrame):
+            npy_cpgs = list(source.index) if npy_cpgs is None else npy_cpgs
+            source = source.to_numpy(dtype=np.float64)
+        samples = [f"s{j}" for j in range(x.shape[0])]  # positional, for the array reader
+        if np.asarray(source).shape[1] != x.shape[0]:
+            raise ModelError(
+                f"the matrix has {np.asarray(source).shape[1]} columns but the design has "
+                f"{x.shape[0]} rows"
+            )
+    want_beta = beta_difference or (remove_outliers and scale == "beta")
+    if isinstance(chunk_cpgs, (int, np.integer)) and not isinstance(chunk_cpgs, bool):
+        per_chunk = 2 if want_beta else 1
+        pool = BufferPool(x.shape[0] * max(int(chunk_cpgs), 1), (3 if prefetch else 1) * per_chunk)
+        alloc = pool.alloc
+    else:
+        pool, alloc = None, fresh  # iter_chunks raises the error
+    chunks = iter_chunks(source, samples, chunk_cpgs, scale, want_beta, cpg_column, file_format, npy_samples,
+                         npy_cpgs, alloc)
+    if prefetch:
+        chunks = prefetch_chunks(chunks)
+    try:
+        return ewas_from_chunks(chunks, x, names, term_idx, remove_outliers=remove_outliers, outlier_k=outlier_k,
+                                outliers_on_beta=scale == "beta", beta_difference=beta_difference,
+                                prior_method=prior_method, release=pool.release if pool is not None else None)
+    finally:
+        if pool is not None:
+            pool.close()
+        chunks.close()
 
 
 def shard_rows(n_rows: int, shard: int, shards: int) -> tuple[int, int]:

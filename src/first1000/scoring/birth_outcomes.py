@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy import special  # norm.cdf and norm.ppf are special.ndtr and special.ndtri
 
 from first1000.errors import ConfigError, InputTableError, format_rows
 from first1000.units import parse_weeks_days
@@ -42,9 +42,9 @@ GA_LIMITS_DAYS = (154, 315)   # 22+0 .. 45+0 weeks: anything else is a data erro
 BIRTH_WEIGHT_MAX_G = 7000.0
 LOW_BIRTH_WEIGHT_G = 2500.0
 LOW_APGAR = 7
-Z_P10 = float(norm.ppf(0.10))
-Z_P90 = float(norm.ppf(0.90))
-Z_P3 = float(norm.ppf(0.03))
+Z_P10 = float(special.ndtri(0.10))
+Z_P90 = float(special.ndtri(0.90))
+Z_P3 = float(special.ndtri(0.03))
 
 #: measure -> (unit of the LMS table, factor from the input unit to it)
 MEASURES = {"weight": ("kg", 1 / 1000.0), "length": ("cm", 1.0), "head_circumference": ("cm", 1.0)}
@@ -147,7 +147,7 @@ def size_for_ga(values, ga_days, sex, measure: str = "weight", *, unit: str | No
             raise ConfigError("birth: birth weight unit must be `g` or `kg`.")
     lms = lms_at(ga_days, sex, measure, very_preterm=very_preterm, path=path)
     z = lms_z(y, lms.L, lms.M, lms.S)
-    return pd.DataFrame({"z": z, "centile": 100 * norm.cdf(z)})
+    return pd.DataFrame({"z": z, "centile": 100 * special.ndtr(z)})
 
 
 # --------------------------------------------------------------------------- raw values

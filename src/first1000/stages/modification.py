@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from first1000.analysis import associations as assoc
 from first1000.analysis import modification as strata
 from first1000.io import write_tsv
 from first1000.labels import variables
@@ -25,6 +24,8 @@ def modify_params(cfg: dict, mechanism: str) -> dict:
 
 def modify(*, mechanism, models, covariates, variables, at, min_cell_size, participants, biomarkers, output):
     """Effect modification of one mechanism's models (results/modification/{mechanism}.tsv)."""
+    from first1000.analysis import associations as assoc  # the models (statsmodels): not for missingness
+
     table = assoc.analysis_table(pd.read_parquet(participants), pd.read_parquet(biomarkers))
     result = strata.modification(table, mechanism, models, covariates, variables, at=at)
     write_tsv(suppress_small_counts(result, min_cell_size), output)

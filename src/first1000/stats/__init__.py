@@ -8,38 +8,21 @@ never stops a pipeline run; :class:`first1000.errors.ModelError` is raised only 
 :mod:`first1000.errors`.
 """
 
-from first1000.stats.bootstrap import (
-    analysis_rng,
-    batched_ols,
-    bias_corrected_ci,
-    bootstrap_p,
-    percentile_ci,
-    pingouin_resample_counts,
-    resample_counts,
-)
-from first1000.stats.ewas import ewas_fit, ewas_summary, fit_prior, moderate, read_methylation_chunks
-from first1000.stats.mediation import mediation_linear
-from first1000.stats.meta import log_risk_ratio, meta_analyse
-from first1000.stats.multitest import bh_fdr
-from first1000.stats.regression import design_matrix, fit_association
+import importlib
 
-__all__ = [
-    "ewas_fit",
-    "ewas_summary",
-    "fit_prior",
-    "moderate",
-    "read_methylation_chunks",
-    "log_risk_ratio",
-    "meta_analyse",
-    "analysis_rng",
-    "batched_ols",
-    "bh_fdr",
-    "bias_corrected_ci",
-    "bootstrap_p",
-    "design_matrix",
-    "fit_association",
-    "mediation_linear",
-    "percentile_ci",
-    "pingouin_resample_counts",
-    "resample_counts",
-]
+#: Public name -> the engine module that defines it. Imported on first use (PEP 562): a job
+#: that needs one engine does not pay for importing the others (statsmodels, scipy.stats).
+_EXPORTS = {
+    "analysis_rng": "bootstrap", "batched_ols": "bootstrap", "bias_corrected_ci": "bootstrap",
+    "bootstrap_p": "bootstrap", "percentile_ci": "bootstrap", "pingouin_resample_counts": "bootstrap",
+    "resample_counts": "bootstrap", "ewas_fit": "ewas", "ewas_summary": "ewas", "fit_prior": "ewas",
+    "moderate": "ewas", "mediation_linear": "mediation", "log_risk_ratio": "meta", "meta_analyse": "meta",
+    "bh_fdr": "multitest", "design_matrix": "regression", "fit_association": "regression",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"first1000.stats.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'first1000.stats' has no attribute {name!r}")

@@ -22,9 +22,10 @@ meffil/ewaff and the PACE consortium analysis plans. This module gives the same 
    :func:`ewas_summary`): BH-FDR, Bonferroni, the 450K and EPIC array-wide thresholds, and
    the genomic inflation factor lambda.
 
-:func:`read_methylation_chunks` streams a CpG x sample matrix (Parquet, TSV or ``.npy``)
-in row chunks, reorders the sample columns to the design and converts beta to M-values;
-:func:`ewas` runs the whole engine end to end from such a file (or an in-memory matrix).
+:func:`ewas_from_chunks` runs the whole engine over a stream of CpG chunks, which
+:func:`first1000.io.methylation.read_methylation_chunks` reads from a CpG x sample matrix
+(Parquet, TSV or ``.npy``) in bounded memory; :func:`first1000.analysis.epigenome.ewas`
+runs both end to end from a file (or an in-memory matrix). This module reads no file.
 
 Determinism
 -----------
@@ -60,14 +61,10 @@ from __future__ import annotations
 
 import math
 import os
-import queue
-import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -99,7 +96,6 @@ BETA_COLUMNS = ["coef_beta", "se_beta"]
 MODERATED_COLUMNS = ["s2_post", "se_moderated", "t_moderated", "df_total", "p_moderated"]
 ADJUST_COLUMNS = ["fdr", "bonferroni", "sig_450k", "sig_epic"]
 STATUSES = ("ok", "too_few_samples", "not_estimable")
-FILE_FORMATS = ("parquet", "tsv", "npy")
 SCALES = ("beta", "m")
 PRIOR_METHODS = ("trigamma", "unequal_df", "auto")
 
@@ -211,7 +207,7 @@ def _decompose(x: np.ndarray) -> _Decomposition:
     )
 
 
-def _design_array(design, terms) -> tuple[np.ndarray, list[str], list[int], list[str] | None]:
+def design_arrays(design, terms) -> tuple[np.ndarray, list[str], list[int], list[str] | None]:
     """Validate the design; return X, column names, requested term indices, sample ids."""
     if isinstance(design, pd.DataFrame):
         names = [str(c) for c in design.columns]
@@ -986,7 +982,7 @@ def ewas_fit(
     Determinism: each CpG's numbers depend only on its own values and the design, so
     fitting any partition of the CpGs gives bitwise identical rows.
     """
-    x, names, term_idx, samples = _design_array(design, terms)
+    x, names, term_idx, samples = design_arrays(design, terms)
     if not (np.isfinite(outlier_k) and outlier_k >= 0):
         raise ModelError(f"outlier_k must be a non-negative number, got {outlier_k!r}")
     if isinstance(values, pd.DataFrame):
@@ -1537,402 +1533,13 @@ def ewas_summary(table: pd.DataFrame, prior: EbayesPrior | None = None) -> pd.Da
 
 
 # --------------------------------------------------------------------------------------
-# Chunked readers
-# --------------------------------------------------------------------------------------
-
-
-class MethylationChunk(NamedTuple):
-    """One row chunk of a CpG x sample matrix, sample columns in design order.
-
-    ``m_values`` and ``beta`` are (n_cpgs_in_chunk x n_samples) float64 arrays, stored
-    sample-major (Fortran order: the transpose of a C-contiguous array), which is the
-    layout the fit uses. ``beta`` is None unless requested.
-    """
-
-    cpgs: np.ndarray
-    m_values: np.ndarray
-    beta: np.ndarray | None
-
-
-def _file_format(path: Path, file_format: str | None) -> str:
-    if file_format is not None:
-        if file_format not in FILE_FORMATS:
-            raise ModelError(f"file_format must be one of {FILE_FORMATS}, got {file_format!r}")
-        return file_format
-    name = path.name.lower()
-    if name.endswith(".parquet") or name.endswith(".pq"):
-        return "parquet"
-    if name.endswith((".tsv", ".tsv.gz", ".txt", ".txt.gz")):
-        return "tsv"
-    if name.endswith(".npy"):
-        return "npy"
-    raise ModelError(
-        f"cannot tell the format of {path.name}; name it .parquet, .tsv or .npy or pass "
-        "file_format"
-    )
-
-
-def _sample_positions(available: Sequence[str], samples: Sequence[str], where: str) -> list[int]:
-    lookup: dict[str, int] = {}
-    for i, s in enumerate(available):
-        lookup.setdefault(str(s), i)
-    absent = sum(1 for s in samples if str(s) not in lookup)
-    if absent:
-        raise InputTableError(
-            f"{absent} of the design's {len(samples)} samples are not sample columns of "
-            f"{where}; subset the design to the measured samples"
-        )
-    return [lookup[str(s)] for s in samples]
-
-
-def _fresh(shape) -> np.ndarray:
-    return np.empty(shape)
-
-
-def _parquet_block(table, n_samples: int, alloc):
-    """(cpgs, n x m values) of an Arrow table whose first column holds the CpG IDs."""
-    yt = alloc((n_samples, table.num_rows))
-    for j in range(n_samples):
-        col = table.column(j + 1)
-        if col.num_chunks == 1:
-            yt[j] = col.chunk(0).to_numpy(zero_copy_only=False)
-        else:
-            yt[j] = col.to_numpy()
-    cpgs = np.asarray(table.column(0).to_numpy(), dtype=object)
-    return cpgs, yt
-
-
-def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    try:
-        # pre_buffer=False: with it Arrow buffers far more than the rows being decoded.
-        pf = pq.ParquetFile(path, pre_buffer=False)
-    except Exception as exc:  # pyarrow raises several types for unreadable files
-        raise InputTableError(f"cannot read {path.name} as Parquet: {exc}") from exc
-    names = pf.schema_arrow.names
-    if cpg_column not in names:
-        raise InputTableError(f"{path.name} has no CpG ID column {cpg_column!r}")
-    _sample_positions(names, samples, path.name)
-    columns = [cpg_column] + [str(s) for s in samples]
-    meta = pf.metadata
-    rg_rows = max((meta.row_group(i).num_rows for i in range(meta.num_row_groups)), default=0)
-    if rg_rows > 2 * chunk_cpgs:
-        # Row groups much larger than a chunk: stream them batch by batch.
-        for batch in pf.iter_batches(batch_size=chunk_cpgs, columns=columns):
-            block = _parquet_block(pa.Table.from_batches([batch]), len(samples), alloc)
-            del batch
-            yield block
-        return
-    # Row groups up to 2 chunks: read whole row groups (about 2x faster and leaner than
-    # iter_batches) and cut them into chunks of chunk_cpgs rows.
-    pending = None
-    for i in range(meta.num_row_groups):
-        table = pf.read_row_group(i, columns=columns, use_threads=True)
-        pending = table if pending is None else pa.concat_tables([pending, table])
-        del table
-        while pending.num_rows >= chunk_cpgs:
-            head = pending.slice(0, chunk_cpgs)
-            pending = pending.slice(chunk_cpgs)
-            yield _parquet_block(head, len(samples), alloc)
-            del head
-    if pending is not None and pending.num_rows:
-        yield _parquet_block(pending, len(samples), alloc)
-
-
-def _iter_tsv(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc):
-    try:
-        header = pd.read_csv(path, sep="\t", nrows=0)
-    except Exception as exc:
-        raise InputTableError(f"cannot read {path.name} as TSV: {exc}") from exc
-    names = [str(c) for c in header.columns]
-    if cpg_column not in names:
-        raise InputTableError(f"{path.name} has no CpG ID column {cpg_column!r}")
-    _sample_positions(names, samples, path.name)
-    wanted = [str(s) for s in samples]
-    dtypes = {s: np.float64 for s in wanted}
-    dtypes[cpg_column] = str
-    reader = pd.read_csv(
-        path,
-        sep="\t",
-        usecols=[cpg_column, *wanted],
-        dtype=dtypes,
-        chunksize=chunk_cpgs,
-        na_values=["NA", "NaN", "nan", ""],
-        keep_default_na=False,
-    )
-    with reader:
-        for frame in reader:
-            yt = alloc((len(wanted), len(frame)))
-            for j, name in enumerate(wanted):
-                yt[j] = frame[name].to_numpy(dtype=np.float64)
-            yield np.asarray(frame[cpg_column].to_numpy(), dtype=object), yt
-
-
-def _iter_npy(path: Path, samples, chunk_cpgs: int, npy_samples, npy_cpgs, alloc):
-    try:
-        mm = np.load(path, mmap_mode="r")
-    except Exception as exc:
-        raise InputTableError(f"cannot read {path.name} as a NumPy .npy file: {exc}") from exc
-    if mm.ndim != 2:
-        raise InputTableError(f"{path.name} holds a {mm.ndim}-D array, not CpGs x samples")
-    if npy_samples is None:
-        raise ModelError("a .npy matrix has no column names: pass npy_samples")
-    npy_samples = [str(s) for s in npy_samples]
-    if len(npy_samples) != mm.shape[1]:
-        raise ModelError(
-            f"npy_samples names {len(npy_samples)} columns but {path.name} has {mm.shape[1]}"
-        )
-    if npy_cpgs is not None and len(npy_cpgs) != mm.shape[0]:
-        raise ModelError(f"npy_cpgs names {len(npy_cpgs)} rows but {path.name} has {mm.shape[0]}")
-    cols = np.asarray(_sample_positions(npy_samples, samples, path.name))
-    ids = None if npy_cpgs is None else np.asarray(list(npy_cpgs), dtype=object)
-    for start in range(0, mm.shape[0], chunk_cpgs):
-        stop = min(start + chunk_cpgs, mm.shape[0])
-        yt = alloc((cols.size, stop - start))
-        # Small row blocks of the memory map: only they are ever paged in at once.
-        for r0 in range(start, stop, 1024):
-            r1 = min(r0 + 1024, stop)
-            yt[:, r0 - start : r1 - start] = np.asarray(mm[r0:r1])[:, cols].T
-        cpgs = np.arange(start, stop).astype(object) if ids is None else ids[start:stop]
-        yield cpgs, yt
-    del mm
-
-
-def _iter_array(values, samples, chunk_cpgs: int, cpgs, alloc):
-    if isinstance(values, pd.DataFrame):
-        block, index = _block_from_frame(values, samples)
-        cpgs = np.asarray(index, dtype=object) if cpgs is None else cpgs
-    else:
-        block = np.asarray(values, dtype=np.float64)
-    if block.ndim != 2:
-        raise ModelError("the methylation matrix must be 2-D (CpGs x samples)")
-    if block.shape[1] != len(samples):
-        raise ModelError(
-            f"the matrix has {block.shape[1]} sample columns but the design has {len(samples)} "
-            "samples; an array's columns must be the design's samples in design order"
-        )
-    ids = (
-        np.arange(block.shape[0]).astype(object)
-        if cpgs is None
-        else np.asarray(list(cpgs), dtype=object)
-    )
-    if len(ids) != block.shape[0]:
-        raise ModelError(f"{len(ids)} CpG IDs for {block.shape[0]} rows")
-    for start in range(0, block.shape[0], chunk_cpgs):
-        part = block[start : start + chunk_cpgs]
-        yt = alloc((part.shape[1], part.shape[0]))
-        yt[...] = part.T
-        yield ids[start : start + chunk_cpgs], yt
-
-
-def _iter_chunks(
-    source,
-    samples: list[str],
-    chunk_cpgs: int,
-    scale: str,
-    return_beta: bool,
-    cpg_column: str,
-    file_format: str | None,
-    npy_samples,
-    npy_cpgs,
-    alloc=_fresh,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    """(cpgs, M-values, betas) chunks, sample-major (n x m, C-contiguous), from ``alloc``."""
-    if isinstance(chunk_cpgs, bool) or not isinstance(chunk_cpgs, (int, np.integer)):
-        raise ModelError(f"chunk_cpgs must be a positive integer, got {chunk_cpgs!r}")
-    if chunk_cpgs < 1:
-        raise ModelError(f"chunk_cpgs must be >= 1, got {chunk_cpgs}")
-    if scale not in SCALES:
-        raise ModelError(f"scale must be one of {SCALES}, got {scale!r}")
-    samples = [str(s) for s in samples]
-    if len(set(samples)) != len(samples):
-        raise ModelError("samples must be unique")
-    chunk_cpgs = int(chunk_cpgs)
-    if isinstance(source, (np.ndarray, pd.DataFrame)):
-        raw = _iter_array(source, samples, chunk_cpgs, npy_cpgs, alloc)
-        name = "the matrix"
-    else:
-        path = Path(source)
-        if not path.exists():
-            raise InputTableError(f"methylation file {path} does not exist")
-        fmt = _file_format(path, file_format)
-        name = path.name
-        if fmt == "parquet":
-            raw = _iter_parquet(path, samples, chunk_cpgs, cpg_column, alloc)
-        elif fmt == "tsv":
-            raw = _iter_tsv(path, samples, chunk_cpgs, cpg_column, alloc)
-        else:
-            raw = _iter_npy(path, samples, chunk_cpgs, npy_samples, npy_cpgs, alloc)
-    first = 1
-    for cpgs, yt in raw:
-        beta = alloc(yt.shape) if return_beta else None
-        where = f" in CpG rows {first}-{first + yt.shape[1] - 1} of {name}"
-        _convert_inplace(yt, scale, beta, where)
-        first += yt.shape[1]
-        yield cpgs, yt, beta
-
-
-def read_methylation_chunks(
-    source,
-    samples: Sequence[str],
-    *,
-    chunk_cpgs: int = 20000,
-    scale: str = "beta",
-    return_beta: bool = False,
-    cpg_column: str = "cpg",
-    file_format: str | None = None,
-    npy_samples: Sequence[str] | None = None,
-    npy_cpgs: Sequence | None = None,
-) -> Iterator[MethylationChunk]:
-    """Iterate row chunks of a CpG x sample matrix as M-values, columns in design order.
-
-    Parameters
-    ----------
-    source : str, Path, numpy.ndarray or pandas.DataFrame
-        * ``.parquet``: a ``cpg_column`` of IDs plus one column per sample, read with
-          ``pyarrow.parquet.ParquetFile.iter_batches`` (only the design's samples);
-        * ``.tsv`` (optionally ``.gz``): tab-separated, same layout, read with
-          ``pandas.read_csv(chunksize=...)``; ``NA``/``NaN``/empty are missing;
-        * ``.npy``: a 2-D array, memory-mapped (``np.load(mmap_mode="r")``); its sample
-          IDs come from ``npy_samples`` and CpG IDs from ``npy_cpgs`` (default: row number);
-        * an in-memory array (columns in ``samples`` order) or DataFrame (CpG index,
-          sample columns).
-    samples : sequence of str
-        Sample IDs in design order; the matrix's columns are reordered to it (extra
-        columns are ignored, absent ones are an error).
-    chunk_cpgs : int, default 20000
-        CpGs per chunk.
-    scale : {"beta", "m"}, default "beta"
-        Scale of the stored values. Beta values are converted per chunk with
-        :func:`beta_to_m`; M-values pass through.
-    return_beta : bool, default False
-        Also return the beta values (converted from M with :func:`m_to_beta` when
-        ``scale="m"``).
-    cpg_column : str, default "cpg"
-        The CpG ID column of Parquet and TSV files.
-    file_format : {"parquet", "tsv", "npy"}, optional
-        Overrides the format implied by the file name.
-    npy_samples, npy_cpgs : sequence, optional
-        Column (sample) and row (CpG) IDs of a ``.npy`` matrix; ``npy_cpgs`` also names
-        the rows of an in-memory array.
-
-    Yields
-    ------
-    MethylationChunk
-        ``(cpgs, m_values, beta)``.
-
-    Notes
-    -----
-    Peak memory is bounded by the chunk, not the matrix: one chunk of float64 values (and
-    for Parquet, the decoded row group being sliced; write Parquet files with row groups
-    of about ``chunk_cpgs`` rows) plus small conversion buffers. The conversion is
-    element-wise, so the values never depend on ``chunk_cpgs``.
-
-    Raises
-    ------
-    InputTableError
-        Unreadable file, no CpG ID column, design samples absent from the file, or beta
-        values outside [0, 1].
-    """
-    chunks = _iter_chunks(
-        source, list(samples), chunk_cpgs, scale, return_beta, cpg_column, file_format,
-        npy_samples, npy_cpgs,
-    )  # fmt: skip
-    for cpgs, yt, beta in chunks:
-        yield MethylationChunk(cpgs, yt.T, None if beta is None else beta.T)
-
-
-class _BufferPool:
-    """A fixed set of flat float64 buffers handed out as chunk arrays and given back.
-
-    Re-using the same memory avoids faulting in fresh pages for every chunk (slow on
-    machines with transparent huge pages in ``madvise`` mode) and caps the memory of the
-    read-ahead: when all buffers are in use the reader waits.
-    """
-
-    def __init__(self, size: int, count: int):
-        self.size = size
-        self.closed = False
-        self._free: queue.Queue = queue.Queue()
-        for _ in range(count):
-            self._free.put(np.empty(size))
-
-    def alloc(self, shape) -> np.ndarray:
-        need = int(np.prod(shape))
-        if need > self.size:
-            return np.empty(shape)
-        while True:
-            if self.closed:
-                raise RuntimeError("EWAS buffer pool closed")  # the reader thread stops
-            try:
-                buf = self._free.get(timeout=0.1)
-                break
-            except queue.Empty:
-                continue
-        return buf[:need].reshape(shape)
-
-    def close(self) -> None:
-        self.closed = True
-
-    def release(self, arr: np.ndarray | None) -> None:
-        if arr is None:
-            return
-        base = arr
-        while base.base is not None and isinstance(base.base, np.ndarray):
-            base = base.base
-        if base.ndim == 1 and base.size == self.size:
-            self._free.put(base)
-
-
-def _prefetch(iterator: Iterator, depth: int = 1) -> Iterator:
-    """Run ``iterator`` one step ahead in a thread (reading overlaps the fitting)."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                q.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def worker():
-        try:
-            for item in iterator:
-                if not put(("item", item)):
-                    return
-            put(("done", None))
-        except BaseException as exc:  # re-raised in the consumer
-            put(("error", exc))
-
-    thread = threading.Thread(target=worker, name="ewas-reader", daemon=True)
-    thread.start()
-    try:
-        while True:
-            kind, item = q.get()
-            if kind == "item":
-                yield item
-            elif kind == "error":
-                raise item
-            else:
-                return
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-
-
-# --------------------------------------------------------------------------------------
-# End to end
+# The engine over a stream of chunks
 # --------------------------------------------------------------------------------------
 
 
 @dataclass
 class EwasResult:
-    """Result of :func:`ewas`.
+    """Result of :func:`ewas_from_chunks` (and :func:`first1000.analysis.epigenome.ewas`).
 
     Attributes
     ----------
@@ -1954,122 +1561,53 @@ class EwasResult:
     reasons: dict
 
 
-def ewas(
-    source,
-    design,
-    terms,
+def ewas_from_chunks(
+    chunks: Iterable[tuple[np.ndarray, np.ndarray, np.ndarray | None]],
+    x: np.ndarray,
+    names: list[str],
+    term_idx: list[int],
     *,
-    chunk_cpgs: int = 20000,
-    scale: str = "beta",
     remove_outliers: bool = False,
     outlier_k: float = 3.0,
+    outliers_on_beta: bool = True,
     beta_difference: bool = False,
-    cpg_column: str = "cpg",
-    file_format: str | None = None,
-    npy_samples: Sequence[str] | None = None,
-    npy_cpgs: Sequence | None = None,
-    prefetch: bool = False,
     prior_method: str = "trigamma",
+    release=None,
 ) -> EwasResult:
-    """Run an EWAS end to end: read chunks, fit, gather, limma eBayes, summaries.
+    """The engine over CpG chunks: fit each, gather, limma eBayes, summaries.
 
-    Parameters
-    ----------
-    source : path, numpy.ndarray or pandas.DataFrame
-        CpG x sample matrix (see :func:`read_methylation_chunks`).
-    design : pandas.DataFrame or array-like
-        Numeric design (see :func:`ewas_fit`); a DataFrame's index are the sample IDs
-        that pick and order the matrix's columns. An array design needs an array or
-        DataFrame source whose columns are already in design order.
-    terms : str or sequence of str
-        The reported coefficients (e.g. the exposure).
-    chunk_cpgs : int, default 20000
-        CpGs per chunk (memory ~ a few times chunk_cpgs x n_samples x 8 bytes).
-    scale : {"beta", "m"}, default "beta"
-        Scale of the stored values; the model is fitted on M-values.
-    remove_outliers : bool, default False
-        PACE 3*IQR rule (see :func:`iqr_outliers`), applied per CpG on the stored scale
-        (beta values in PACE plans) before the conversion to M-values.
-    outlier_k : float, default 3
-    beta_difference : bool, default False
-        Also fit the model on beta values: ``coef_beta``/``se_beta`` (ordinary OLS on the
-        beta scale, same samples), the effect size PACE reports.
-    cpg_column, file_format, npy_samples, npy_cpgs
-        See :func:`read_methylation_chunks`.
-    prefetch : bool, default False
-        Read the next chunk in a background thread while fitting the current one. Off by
-        default: Arrow already decodes on all cores, and on 2 cores the overlap slowed
-        the benchmark; worth trying on slow (network) file systems.
-    prior_method : {"trigamma", "unequal_df", "auto"}, default "trigamma"
-        How limma's prior is estimated (see :func:`fit_prior`).
-
-    Returns
-    -------
-    EwasResult
-
-    Notes
-    -----
-    Stage a (:func:`ewas_fit`) runs per chunk; stage b (:func:`fit_prior`) on the gathered
-    variances of all CpGs; stage c (:func:`moderate`) and :func:`multiple_testing` on all
-    CpGs. Running the stages on shards gives bitwise the same table.
+    ``chunks`` yields ``(cpgs, yt, beta_t)``: the chunk's CpG IDs and its M-values (and
+    beta values, or None) sample-major (n x m), as :mod:`first1000.io.methylation` reads
+    them; ``x``, ``names``, ``term_idx`` from :func:`design_arrays`. ``release(array)``
+    gives a chunk's buffers back to the reader once fitted. See
+    :func:`first1000.analysis.epigenome.ewas` for the options.
     """
-    x, names, term_idx, samples = _design_array(design, terms)
-    engine = _Engine(x, names, term_idx)
-    if samples is None:
-        if not isinstance(source, (np.ndarray, pd.DataFrame)):
-            raise ModelError("reading a file needs a design DataFrame indexed by sample ID")
-        if isinstance(source, pd.DataFrame):
-            npy_cpgs = list(source.index) if npy_cpgs is None else npy_cpgs
-            source = source.to_numpy(dtype=np.float64)
-        samples = [f"s{j}" for j in range(x.shape[0])]  # positional, for the array reader
-        if np.asarray(source).shape[1] != x.shape[0]:
-            raise ModelError(
-                f"the matrix has {np.asarray(source).shape[1]} columns but the design has "
-                f"{x.shape[0]} rows"
-            )
     if not (np.isfinite(outlier_k) and outlier_k >= 0):
         raise ModelError(f"outlier_k must be a non-negative number, got {outlier_k!r}")
     if prior_method not in PRIOR_METHODS:
         raise ModelError(f"prior_method must be one of {PRIOR_METHODS}, got {prior_method!r}")
-    want_beta = beta_difference or (remove_outliers and scale == "beta")
-    if isinstance(chunk_cpgs, (int, np.integer)) and not isinstance(chunk_cpgs, bool):
-        per_chunk = 2 if want_beta else 1
-        pool = _BufferPool(x.shape[0] * max(int(chunk_cpgs), 1), (3 if prefetch else 1) * per_chunk)
-        alloc = pool.alloc
-    else:
-        pool, alloc = None, _fresh  # _iter_chunks raises the error
-    chunks = _iter_chunks(
-        source, samples, chunk_cpgs, scale, want_beta, cpg_column, file_format, npy_samples,
-        npy_cpgs, alloc,
-    )  # fmt: skip
-    if prefetch:
-        chunks = _prefetch(chunks)
+    engine = _Engine(x, names, term_idx)
     parts: list[dict[str, np.ndarray]] = []
     ids: list[np.ndarray] = []
-    try:
-        for cpgs, yt, beta_t in chunks:
-            # PACE: outliers are defined on the stored (beta) values; M inherits their NaNs.
-            res = engine.fit(
-                yt,
-                beta_t,
-                remove_outliers=remove_outliers,
-                outlier_k=outlier_k,
-                outliers_on_beta=scale == "beta",
-                inplace=True,  # the chunk buffers belong to this loop
-            )
-            if pool is not None:
-                pool.release(yt)
-                pool.release(beta_t)
-            del yt, beta_t
-            if not beta_difference:
-                res.pop("coef_beta", None)
-                res.pop("se_beta", None)
-            parts.append(res)
-            ids.append(cpgs)
-    finally:
-        if pool is not None:
-            pool.close()
-        chunks.close()
+    for cpgs, yt, beta_t in chunks:
+        # PACE: outliers are defined on the stored (beta) values; M inherits their NaNs.
+        res = engine.fit(
+            yt,
+            beta_t,
+            remove_outliers=remove_outliers,
+            outlier_k=outlier_k,
+            outliers_on_beta=outliers_on_beta,
+            inplace=True,  # the chunk buffers belong to this loop
+        )
+        if release is not None:
+            release(yt)
+            release(beta_t)
+        del yt, beta_t
+        if not beta_difference:
+            res.pop("coef_beta", None)
+            res.pop("se_beta", None)
+        parts.append(res)
+        ids.append(cpgs)
     if not parts:
         raise InputTableError("the methylation matrix has no CpG rows")
     res = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
@@ -2108,13 +1646,13 @@ __all__ = [
     "EwasResult",
     "FIT_COLUMNS",
     "MODERATED_COLUMNS",
-    "MethylationChunk",
     "PRIOR_METHODS",
     "THRESHOLD_450K",
     "THRESHOLD_EPIC",
     "beta_to_m",
-    "ewas",
+    "design_arrays",
     "ewas_fit",
+    "ewas_from_chunks",
     "ewas_summary",
     "fit_prior",
     "genomic_inflation",
@@ -2122,6 +1660,5 @@ __all__ = [
     "m_to_beta",
     "moderate",
     "multiple_testing",
-    "read_methylation_chunks",
     "trigamma_inverse",
 ]

@@ -11,8 +11,6 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
-from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
 from first1000.errors import ModelError
 
@@ -295,6 +293,8 @@ def fit_association(
 
 
 def _fit_ols(X: np.ndarray, y: np.ndarray, n: int, alpha: float) -> dict:
+    import statsmodels.api as sm  # here, not at import: a job that only builds designs skips it (~1 s)
+
     res = sm.OLS(y, X).fit()
     ci = res.conf_int(alpha=alpha)[1]
     return _result(
@@ -310,6 +310,9 @@ def _fit_ols(X: np.ndarray, y: np.ndarray, n: int, alpha: float) -> dict:
 
 
 def _fit_logit(X: np.ndarray, y: np.ndarray, n: int, alpha: float) -> dict:
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
+
     separation = (
         "perfect or quasi-perfect separation: the predictor and covariates predict the "
         "outcome (almost) perfectly in some rows, so the odds ratio is infinite and cannot "

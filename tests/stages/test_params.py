@@ -1,0 +1,126 @@
+"""What each job reads: its rule's params (the config slice, built by first1000.stages.*)
+and its input files. The edit list of tests/config_edits.py covers every config key; here
+each params edit must change the params of the jobs that read the key, on every job of the
+demo's DAG, and an edit that changes nothing a job reads must change no job's params."""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import inspect
+import re
+
+import pytest
+import yaml
+
+from config_edits import EDITS, NOT_EDITED, PARAMS_EDITS, edited, planned_jobs, schema_keys
+from first1000.config import load_config
+from workflow_runs import ROOT, run_snakemake, workdir_copy
+
+STAGE_MODULES = ["ingest", "harmonise", "prepare", "analyse", "modification", "export", "sites", "ewas", "figures",
+                 "provenance"]
+
+
+def builder_of(rule: str):
+    """The params builder of a rule: ``<rule>_params`` in its stage module."""
+    for name in STAGE_MODULES:
+        module = importlib.import_module(f"first1000.stages.{name}")
+        if hasattr(module, f"{rule}_params"):
+            return getattr(module, f"{rule}_params"), getattr(module, rule)
+    raise AssertionError(f"rule {rule}: no {rule}_params in first1000.stages")
+
+
+def job_params(cfg: dict, jobs) -> dict:
+    out = {}
+    for rule, wildcards in jobs:
+        build, _ = builder_of(rule)
+        key = (rule, tuple(sorted(wildcards.items())))
+        try:
+            out[key] = repr(build(cfg, "commit", **wildcards) if rule == "provenance" else build(cfg, **wildcards))
+        except (KeyError, IndexError, ValueError) as exc:  # the job no longer exists under this config
+            out[key] = f"gone: {type(exc).__name__}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def demo_jobs(tmp_path_factory):
+    """Every job of the demo's DAG, as `snakemake --dry-run` lists it."""
+    workdir = workdir_copy(tmp_path_factory.mktemp("dag"))
+    dry = run_snakemake(workdir, "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    jobs = planned_jobs(dry.stdout + dry.stderr)
+    assert len(jobs) > 150
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def raw_demo():
+    return yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def base_params(demo_jobs, raw_demo):
+    return job_params(load_config(raw_demo), demo_jobs)
+
+
+def test_every_config_key_has_an_edit():
+    keys = schema_keys()
+    covered = {k for e in EDITS for k in e.keys} | {k for e in PARAMS_EDITS for k in e.keys} | set(NOT_EDITED)
+    assert not keys - covered, f"config keys without an edit or a reason (tests/config_edits.py): {sorted(keys - covered)}"
+    assert not covered - keys, f"edits of keys the schema does not have: {sorted(covered - keys)}"
+    assert len(EDITS) >= 15
+
+
+def test_every_rule_has_a_params_builder_and_a_stage(demo_jobs):
+    cfg = load_config(ROOT / "config/config.yaml")
+    for rule in sorted({rule for rule, _ in demo_jobs}):
+        build, stage = builder_of(rule)
+        signature = inspect.signature(stage)
+        assert all(p.kind is inspect.Parameter.KEYWORD_ONLY for p in signature.parameters.values()), rule
+        wildcards = next(w for r, w in demo_jobs if r == rule)
+        settings = build(cfg, "commit", **wildcards) if rule == "provenance" else build(cfg, **wildcards)
+        assert set(settings) <= set(signature.parameters), (rule, set(settings) - set(signature.parameters))
+
+
+@pytest.mark.parametrize("params_edit", PARAMS_EDITS, ids=[e.keys[0] for e in PARAMS_EDITS])
+def test_an_edit_changes_the_params_of_the_jobs_that_read_it(params_edit, demo_jobs, raw_demo, base_params):
+    base = base_params
+    after = job_params(load_config(edited(raw_demo, params_edit)), demo_jobs)
+    changed = {rule for (rule, _), value in after.items() if base[(rule, _)] != value}
+    assert set(params_edit.rules) <= changed, (params_edit.keys, sorted(changed))
+    assert "provenance" in changed  # the config as run
+
+
+def test_moving_keys_within_their_section_changes_no_params(demo_jobs, raw_demo, base_params):
+    moved = copy.deepcopy(raw_demo)
+    moved = {k: moved[k] for k in reversed(list(moved))}  # top-level sections in another order
+    for section in ("mediation", "privacy", "epigenome_wide", "missing_data", "effect_modification"):
+        moved[section] = {k: moved[section][k] for k in reversed(list(moved[section]))}
+    moved["preparation"]["hpa"] = {k: moved["preparation"]["hpa"][k] for k in reversed(list(moved["preparation"]["hpa"]))}
+    assert list(moved) != list(raw_demo)
+    assert job_params(load_config(moved), demo_jobs) == base_params
+
+
+def test_scripts_pass_input_output_params_and_log_only():
+    scripts = sorted((ROOT / "workflow/scripts").glob("*.py"))
+    rules = re.findall(r'script:\n\s+"../scripts/(\w+)\.py"', "".join(
+        p.read_text(encoding="utf-8") for p in (ROOT / "workflow/rules").glob("*.smk")))
+    assert sorted(rules) == sorted(p.stem for p in scripts)
+    for script in scripts:
+        module = next(m for m in STAGE_MODULES if hasattr(importlib.import_module(f"first1000.stages.{m}"), script.stem))
+        assert script.read_text(encoding="utf-8") == (
+            f"from first1000.stages import run\nfrom first1000.stages.{module} import {script.stem}\n\n"
+            f"run({script.stem}, snakemake.input, snakemake.output, snakemake.params, snakemake.log)\n"), script.name
+
+
+def test_every_rule_takes_its_settings_from_its_builder():
+    text = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "workflow/rules").glob("*.smk")))
+    for block in re.split(r"\n(?=rule \w+:)", text)[1:]:
+        rule = re.match(r"rule (\w+):", block).group(1)
+        if rule == "all":
+            continue
+        params = re.search(r"    params:\n((?:        .*\n)+)", block)
+        assert params, f"rule {rule} has no params"
+        lines = [line.strip() for line in params.group(1).splitlines()]
+        expected = r"settings=provenance_settings," if rule == "provenance" else rf"settings=params_of\(\w+\.{rule}_params\),"
+        assert len(lines) == 1 and re.fullmatch(expected, lines[0]), (rule, lines)
