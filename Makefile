@@ -2,6 +2,7 @@
 #   make demo  - set up .venv, run the workflow on the bundled demo cohort, build the report
 #   make test  - set up .venv, run the whole test suite (the SLURM tier last; it skips
 #                without root and the slurm-wlm/munge packages: `make slurm-deps` installs them)
+#   make test-fast - the unit tests only (no workflow runs, no slow calibrations), on both cores
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= 2
 
-.PHONY: browser-deps demo test setup report lint format clean slurm-deps
+.PHONY: browser-deps demo test test-fast setup report lint format clean slurm-deps
 
 setup: $(STAMP)
 
@@ -33,6 +34,9 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not e2e and not slow and not slurm" -n $(CORES)
 
 # SLURM test tier (tests/test_slurm.py): as root with apt-get, install slurm-wlm, munge and
 # slurm-client if missing; otherwise says why not (the tier then skips).

@@ -14,6 +14,9 @@ from first1000.stages.ingest import cohort_participants as ingest_participants
 
 from workflow_runs import ROOT
 
+#: Each case runs the workflow's parse (a dry run) on a copy of the repository.
+pytestmark = pytest.mark.slow
+
 PAYLOADS = [
     "__import__('os').system('touch {marker}')",
     "@__import__('os').system('touch {marker}')",

@@ -197,55 +197,12 @@ def test_cortisol_whiskers_only_for_n_at_least_20():
     assert {2.0, 16.0, 52.0, 7.1} <= set(ends)
 
 
-def test_cortisol_from_long_and_wide_tables(tmp_path):
-    rng = np.random.default_rng(7)
-    rows = []
-    for cohort, n in (("ghent", 60), ("rotterdam", 8), ("tiny", 3)):
-        for w, centre in (("t1", 5.0), ("t2", 7.0), ("t3", 20.0)):
-            values = np.exp(rng.normal(np.log(centre), 0.5, n))
-            rows.append(pd.DataFrame({"participant_id": IDS[:n], "cohort": cohort, "window": w,
-                                      "cortisol_pg_mg": values, "below_loq": values < 3.0}))
-    long = pd.concat(rows, ignore_index=True)
-    fig = cortisol_by_window(long)
-    ax = fig.axes[0]
-    g = long[(long.cohort == "ghent") & (long.window == "t3")].cortisol_pg_mg
-    medians = [float(ln.get_ydata()[0]) for ln in ax.get_lines() if ln.get_color() == "black"]
-    assert any(m == pytest.approx(np.median(g), rel=1e-12) for m in medians)
-    # 3 ghent + 3 rotterdam boxes; the tiny cohort (n = 3) gets none
-    assert len(by_gid(fig, "cortisol-box")) == 6
-    assert scatters(fig) == []
-    pct = 100 * (long[(long.cohort == "ghent") & (long.window == "t1")].below_loq.mean())
-    assert f"n=60 {pct:.1f}%" in tick_texts(ax) or f"n=60 {pct:.0f}%" in tick_texts(ax)
-    no_ids(fig, tmp_path, "cortisol_long")
-    # the wide prepared table (ln values) gives the same medians
-    wide = long[long.cohort == "ghent"].assign(pid=lambda d: d.groupby("window").cumcount())
-    wide = wide.pivot(index="pid", columns="window", values="cortisol_pg_mg")
-    wide = np.log(wide).rename(columns=lambda w: f"hair_cortisol_{w}_ln").reset_index(drop=True)
-    wide.insert(0, "cohort", "ghent")
-    fig_w = cortisol_by_window(wide, loq=3.0)
-    med_w = sorted(float(ln.get_ydata()[0]) for ln in fig_w.axes[0].get_lines() if ln.get_color() == "black")
-    expected = sorted(np.median(long[(long.cohort == "ghent") & (long.window == w)].cortisol_pg_mg)
-                      for w in ("t1", "t2", "t3"))
-    np.testing.assert_allclose(med_w, expected, rtol=1e-9)
-
-
-def test_cortisol_small_counts_in_long_tables_are_suppressed():
-    rng = np.random.default_rng(8)
-    values = np.exp(rng.normal(np.log(10.0), 0.3, 40))
-    below = np.zeros(40, bool)
-    below[:2] = True  # two samples below LOQ: a count that must not be recoverable
-    long = pd.DataFrame({"cohort": "ghent", "window": "t2", "cortisol_pg_mg": values, "below_loq": below})
-    few = pd.DataFrame({"cohort": "ghent", "window": "t3", "cortisol_pg_mg": [9.0, 11.0, 12.0],
-                        "below_loq": False})
-    fig = cortisol_by_window(pd.concat([long, few], ignore_index=True))
-    assert tick_texts(fig.axes[0]) == ["n=40 <13%", "n<5 0%"]
-    assert len(by_gid(fig, "cortisol-box")) == 1  # no box for n < 5
-    assert not any("5.0%" in t or "5%" == t for t in texts_of(fig))
-
-
-def test_cortisol_rejects_unknown_table():
+def test_cortisol_rejects_anything_but_the_qc_table():
     with pytest.raises(InputTableError, match="cortisol_by_window needs"):
         cortisol_by_window(pd.DataFrame({"cohort": ["a"], "x": [1.0]}))
+    # participants' values (the prepared table) are never summarised by a figure
+    with pytest.raises(InputTableError, match="cortisol_by_window needs"):
+        cortisol_by_window(pd.DataFrame({"cohort": ["a"] * 30, "hair_cortisol_t3_ln": np.linspace(1, 3, 30)}))
 
 
 # -------------------------------------------------------- 3. calibrator control chart

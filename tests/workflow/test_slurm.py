@@ -40,7 +40,7 @@ CONFIG = f".test/config/{SCENARIO}.yaml"
 TIMEOUT = int(os.environ.get("FIRST1000_SLURM_TIMEOUT", "1800"))
 # Not results of the analysis: timings, the run date, the report.
 NOT_COMPARED_DIRS = {"benchmarks"}
-NOT_COMPARED_NAMES = {"run.json", "report.html"}
+NOT_COMPARED_NAMES = {"report.html"}
 
 
 @pytest.fixture(scope="module")

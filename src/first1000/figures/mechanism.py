@@ -28,10 +28,7 @@ Which table each function reads (columns in ``backticks`` are required):
                            ``median_pg_mg``, ``q1_pg_mg``, ``q3_pg_mg``; optional
                            ``p05_pg_mg``/``p95_pg_mg`` whiskers, ``n_below_loq``,
                            ``pct_below_loq``, ``cm_from_scalp`` or
-                           ``gestational_weeks``), or a long table
-                           (``cohort``, ``window``, ``cortisol_pg_mg`` or ``ln_cortisol``,
-                           optional ``below_loq``), or the wide prepared table
-                           (``cohort``, ``hair_cortisol_<window>_ln``)
+                           ``gestational_weeks``)
 :func:`calibrator_control_chart`
                            ``results/qc/telomeres.tsv`` (``plate``, the calibrator column,
                            default ``calibrator_dct``; optional ``cohort``,
@@ -317,30 +314,6 @@ def scatter_adjusted(
 
 
 # ----------------------------------------------------------- 2. cortisol by window
-_WIDE_CORTISOL = re.compile(r"^hair_cortisol_(\w+?)_ln$")
-
-
-def _window_summary_from_values(long: pd.DataFrame, loq: float | None) -> pd.DataFrame:
-    rows = []
-    for (cohort, window), g in long.groupby(["cohort", "window"], sort=True):
-        v = g["value"].to_numpy(float)
-        v = v[np.isfinite(v) & (v > 0)]
-        n = len(v)
-        if "below_loq" in g:
-            below = g["below_loq"].astype("boolean").fillna(False).to_numpy(bool)
-            n_below, pct = float(below.sum()), 100.0 * float(below.mean()) if len(below) else np.nan
-        elif loq is not None:
-            n_below = float((v < loq).sum())
-            pct = 100.0 * n_below / n if n else np.nan
-        else:
-            n_below, pct = np.nan, np.nan
-        q = np.quantile(v, [0.05, 0.25, 0.5, 0.75, 0.95]) if n else [np.nan] * 5
-        rows.append(dict(cohort=str(cohort), window=str(window), n=float(n), n_text=format_count(n),
-                         n_below=n_below, n_below_bound=np.nan, pct_below=pct,
-                         p05=q[0], q1=q[1], median=q[2], q3=q[3], p95=q[4]))
-    return pd.DataFrame(rows)
-
-
 def _window_summary_from_qc(qc: pd.DataFrame) -> pd.DataFrame:
     _need_columns(qc, ["window", "n", "median_pg_mg", "q1_pg_mg", "q3_pg_mg"], "hair cortisol QC table",
                   "results/qc/hpa.tsv has cohort, window, n, n_below_loq, pct_below_loq, median_pg_mg, "
@@ -382,7 +355,6 @@ def cortisol_by_window(
     windows: Sequence[str] | None = None,
     window_labels: Mapping[str, str] | None = None,
     unit: str = "pg/mg",
-    loq: float | None = None,
     labels: Mapping[str, str] | None = None,
     colours: Mapping[str, str] | None = None,
     width: str | float = "single",
@@ -392,15 +364,12 @@ def cortisol_by_window(
 ) -> Figure:
     """Hair cortisol (log axis) by exposure window and cohort, as box summaries.
 
-    ``table`` is one of
-
-    * the HPA QC table ``results/qc/hpa.tsv``: ``cohort, window, n, median_pg_mg,
-      q1_pg_mg, q3_pg_mg``, optional ``p05_pg_mg, p95_pg_mg`` (whiskers),
-      ``n_below_loq`` (may hold "<5"), ``pct_below_loq``, ``cm_from_scalp`` (or
-      ``gestational_weeks``, with ``preparation.hpa.timing: gestation``);
-    * a long table ``cohort, window`` with ``cortisol_pg_mg`` (or ``ln_cortisol``, ln
-      pg/mg) and optional ``below_loq`` (bool; else ``loq`` in pg/mg is used);
-    * the wide prepared table ``cohort, hair_cortisol_<window>_ln``.
+    ``table`` is the HPA QC table ``results/qc/hpa.tsv``: ``cohort, window, n,
+    median_pg_mg, q1_pg_mg, q3_pg_mg``, optional ``p05_pg_mg, p95_pg_mg`` (whiskers),
+    ``n_below_loq`` (may hold "<5"), ``pct_below_loq``, ``cm_from_scalp`` (or
+    ``gestational_weeks``, with ``preparation.hpa.timing: gestation``). The summaries are
+    computed by the prepare job (:func:`first1000.mechanisms.hpa.prepare`); no value of a
+    participant reaches the figure.
 
     Each box is median and interquartile range; whiskers are the 5th and 95th
     percentiles (interpolated, so never one person's value) and are drawn only for
@@ -414,36 +383,13 @@ def cortisol_by_window(
     are ``window_labels`` or the upper-cased name with the hair segment (cm from scalp) or
     the gestational weeks the window covers.
     """
-    _need_frame(table, "the HPA QC, long or prepared table", "cortisol_by_window")
+    _need_frame(table, "the HPA QC table", "cortisol_by_window")
     if min_whisker_n < MIN_POINTS:
         raise ValueError(f"min_whisker_n must be at least {MIN_POINTS} (privacy), got {min_whisker_n}")
-    wide_cols = [c for c in table.columns if _WIDE_CORTISOL.match(str(c))]
-    if "median_pg_mg" in table.columns:
-        summary = _window_summary_from_qc(table)
-    elif "window" in table.columns:
-        value_col = next((c for c in ("cortisol_pg_mg", "ln_cortisol") if c in table.columns), None)
-        if value_col is None:
-            raise InputTableError("hair cortisol long table needs a 'cortisol_pg_mg' or 'ln_cortisol' column")
-        cols = [c for c in ("cohort", "window", value_col, "below_loq") if c in table.columns]
-        long = contract_table(table, cols, [value_col], "hair cortisol").rename(columns={value_col: "value"})
-        if value_col == "ln_cortisol":
-            long["value"] = np.exp(long["value"])
-        if "cohort" not in long:
-            long["cohort"] = "all"
-        summary = _window_summary_from_values(long, loq)
-    elif wide_cols:
-        cols = (["cohort"] if "cohort" in table.columns else []) + wide_cols
-        wide = contract_table(table, cols, wide_cols, "prepared hair cortisol")
-        if "cohort" not in wide:
-            wide["cohort"] = "all"
-        long = wide.melt(id_vars="cohort", var_name="window", value_name="value")
-        long["window"] = long["window"].map(lambda c: _WIDE_CORTISOL.match(c).group(1))
-        long["value"] = np.exp(long["value"])
-        summary = _window_summary_from_values(long, loq)
-    else:
-        raise InputTableError(
-            "cortisol_by_window needs the HPA QC table (median_pg_mg, q1_pg_mg, q3_pg_mg), a long table "
-            "(window, cortisol_pg_mg) or the prepared table (hair_cortisol_<window>_ln)")
+    if "median_pg_mg" not in table.columns:
+        raise InputTableError("cortisol_by_window needs the HPA QC table (results/qc/hpa.tsv: window, n, "
+                              "median_pg_mg, q1_pg_mg, q3_pg_mg)")
+    summary = _window_summary_from_qc(table)
 
     # small counts (1-4) are shown as "<5", as in the project's report tables, and a
     # percentage below LOQ never gives a small count away

@@ -945,7 +945,7 @@ def _count_bars(table, measures, cohorts, rows, n, n_text, cohort, palette, labe
 
 # ------------------------------------------------------------ the registry
 def _hpa_windows(table, *, settings, labels, name):
-    return cortisol_by_window(table, windows=list(settings["windows"]), loq=settings.get("loq"), labels=labels,
+    return cortisol_by_window(table, windows=list(settings["windows"]), labels=labels,
                               title="Hair cortisol by exposure window")
 
 
