@@ -1,9 +1,9 @@
 # Helpers of the workflow: config validation, the params and inputs of each rule, targets.
 #
-# A job reads only what its rule declares: every rule's `params: settings=` is the exact
-# slice of the validated config its stage uses (built by `<stage>_params` in
-# first1000.stages.<module>), and every file its stage reads is an `input`. Scripts pass
-# snakemake.input/output/params to first1000.stages.run and nothing else.
+# A job reads only what its rule declares. The params `settings` of every rule are the
+# exact slice of the validated config its stage uses (built by `<stage>_params` in
+# first1000.stages.<module>), and every file its stage reads is an input. Scripts pass
+# snakemake.input, output, params and log to first1000.stages.run and nothing else.
 import sys
 
 from first1000.errors import First1000Error
