@@ -81,6 +81,11 @@ EDITS = [
 ]
 
 
+#: Edits whose incremental rerun goes through the snakemake command (processes, scheduler,
+#: temp files); the others rerun Snakemake's plan in one process (tests/workflow/inprocess.py).
+REAL_RERUNS = ("fdr", "EWAS covariates", "mapping-file recode")
+
+
 @dataclass(frozen=True)
 class ParamsEdit:
     """An edit of the demo config (a function of its raw dict) and the rules whose params

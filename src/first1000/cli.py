@@ -26,8 +26,9 @@ def main(argv=None) -> int:
             print(f"first1000: wrote {total} simulated participants to {args.out} (seed {facts['seed']})")
         elif args.command == "check-config":
             from first1000.config import load_config
+            from first1000.plan import check_settings
 
-            load_config(args.configfile)
+            check_settings(load_config(args.configfile))
             print(f"first1000: {args.configfile} is valid")
     except First1000Error as exc:
         print(f"first1000: error: {exc}", file=sys.stderr)

@@ -1,26 +1,30 @@
-"""A from-scratch run of the workflow in one Python process: the reference of the rerun tests.
+"""A run of the workflow in one Python process, for the rerun tests.
 
-    python tests/workflow/inprocess.py WORKDIR [CONFIGFILE]
+    python tests/workflow/inprocess.py WORKDIR CONFIGFILE [--incremental]
 
-Snakemake builds the DAG of WORKDIR's workflow (every job, as ``--forceall`` would) and
-this script runs each job's script in dependency order, in this process, with the same
-``snakemake`` object (input, output, params, wildcards, log) that Snakemake hands a
-script. So the jobs, their settings and their files are Snakemake's own; only the
-start-up of one process per job is saved (a from-scratch run of a scenario takes seconds
-instead of a minute). ``temp()`` outputs are removed afterwards, as Snakemake does.
-Exits non-zero, naming the job, when a job fails.
+Snakemake builds the DAG of WORKDIR's workflow and this script runs the jobs' scripts in
+dependency order, in this process, with the same ``snakemake`` object (input, output,
+params, wildcards, log) that Snakemake hands a script. Without ``--incremental`` every job
+runs (from scratch, as ``--forceall`` would); with it, exactly the jobs Snakemake decides
+to rerun from the finished run's metadata (its own rerun triggers: params, inputs,
+modification times, as ``snakemake --dry-run`` lists them). So the jobs, their settings,
+their files and the rerun decision are Snakemake's own; only the start-up of one process
+per job is saved (a scenario takes seconds instead of a minute). Existing outputs of a job
+are removed before it runs and ``temp()`` outputs afterwards, as Snakemake does. Prints
+the jobs run; exits non-zero, naming the job, when a job fails.
 """
 
 from __future__ import annotations
 
 import os
 import runpy
+import shutil
 import sys
 import time
 from pathlib import Path
 
 
-def run(workdir: Path, configfile: str | None = None) -> int:
+def run(workdir: Path, configfile: str | None = None, incremental: bool = False) -> int:
     from snakemake.api import SnakemakeApi
     from snakemake.io import is_flagged
     from snakemake.iocontainers import Snakemake
@@ -31,9 +35,10 @@ def run(workdir: Path, configfile: str | None = None) -> int:
     with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
         workflow_api = api.workflow(resource_settings=ResourceSettings(cores=1), config_settings=config,
                                     snakefile=workdir / "Snakefile", workdir=workdir)
-        workflow_api.dag(dag_settings=DAGSettings(forceall=True)).execute_workflow(executor="dryrun")
+        workflow_api.dag(dag_settings=DAGSettings(forceall=not incremental)).execute_workflow(executor="dryrun")
         workflow = workflow_api._workflow
-        levels = [sorted(level, key=str) for level in workflow.dag.toposorted()]
+        needrun = set(workflow.dag.needrun_jobs(exclude_finished=False))  # the dry run's plan
+        levels = [sorted((job for job in level if job in needrun), key=str) for level in workflow.dag.toposorted()]
     temp = []
     started = time.perf_counter()
     n = 0
@@ -42,9 +47,14 @@ def run(workdir: Path, configfile: str | None = None) -> int:
             if job.rule.name == "all":
                 continue
             for path in job.output:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                target = Path(path)
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target)
+                else:
+                    target.unlink(missing_ok=True)
+                target.parent.mkdir(parents=True, exist_ok=True)
                 if is_flagged(path, "temp"):
-                    temp.append(Path(path))
+                    temp.append(target)
             script = (Path(job.rule.snakefile).parent / job.rule.script).resolve()
             job_object = Snakemake(job.input, job.output, job.params, job.wildcards, job.threads,
                                    job.resources, job.log, workflow.config, job.rule.name, None, str(script.parent))
@@ -55,6 +65,7 @@ def run(workdir: Path, configfile: str | None = None) -> int:
                     print(f"inprocess: job {job} failed ({exc.code})", file=sys.stderr)
                     return 1
             n += 1
+            print(f"rule {job.rule.name}:")
     for path in temp:
         path.unlink(missing_ok=True)
     print(f"inprocess: {n} jobs in {time.perf_counter() - started:.1f} s")
@@ -62,4 +73,4 @@ def run(workdir: Path, configfile: str | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(run(Path(sys.argv[1]).resolve(), sys.argv[2] if len(sys.argv) > 2 else None))
+    sys.exit(run(Path(sys.argv[1]).resolve(), sys.argv[2], incremental="--incremental" in sys.argv[3:]))
