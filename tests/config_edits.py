@@ -83,7 +83,7 @@ EDITS = [
 
 #: Edits whose incremental rerun goes through the snakemake command (processes, scheduler,
 #: temp files); the others rerun Snakemake's plan in one process (tests/workflow/inprocess.py).
-REAL_RERUNS = ("fdr", "EWAS covariates", "mapping-file recode")
+REAL_RERUNS = ("fdr", "EWAS covariates")
 
 
 @dataclass(frozen=True)

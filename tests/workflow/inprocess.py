@@ -1,6 +1,7 @@
 """A run of the workflow in one Python process, for the rerun tests.
 
     python tests/workflow/inprocess.py WORKDIR CONFIGFILE [--incremental]
+    python tests/workflow/inprocess.py --serve   (tasks "WORKDIR<TAB>CONFIGFILE<TAB>MODE" on stdin)
 
 Snakemake builds the DAG of WORKDIR's workflow and this script runs the jobs' scripts in
 dependency order, in this process, with the same ``snakemake`` object (input, output,
@@ -31,7 +32,8 @@ def run(workdir: Path, configfile: str | None = None, incremental: bool = False)
     from snakemake.settings.types import ConfigSettings, DAGSettings, OutputSettings, Quietness, ResourceSettings
 
     os.environ.setdefault("MPLBACKEND", "Agg")
-    config = ConfigSettings(configfiles=[Path(configfile)]) if configfile else ConfigSettings()
+    os.chdir(workdir)  # (a worker's previous working directory may have been removed)
+    config = ConfigSettings(configfiles=[workdir / configfile]) if configfile else ConfigSettings()
     with SnakemakeApi(OutputSettings(quiet={Quietness.ALL})) as api:
         workflow_api = api.workflow(resource_settings=ResourceSettings(cores=1), config_settings=config,
                                     snakefile=workdir / "Snakefile", workdir=workdir)
@@ -39,6 +41,7 @@ def run(workdir: Path, configfile: str | None = None, incremental: bool = False)
         workflow = workflow_api._workflow
         needrun = set(workflow.dag.needrun_jobs(exclude_finished=False))  # the dry run's plan
         levels = [sorted((job for job in level if job in needrun), key=str) for level in workflow.dag.toposorted()]
+    os.chdir(workdir)  # the jobs' paths are relative to the working directory
     temp = []
     started = time.perf_counter()
     n = 0
@@ -72,5 +75,25 @@ def run(workdir: Path, configfile: str | None = None, incremental: bool = False)
     return 0
 
 
+DONE = "inprocess-done:"
+
+
+def serve() -> int:
+    """Run the tasks given on stdin one after the other in this process (the imports are
+    paid once); after each, print ``inprocess-done: RC``. MODE is scratch or incremental."""
+    for line in sys.stdin:
+        workdir, configfile, mode = line.rstrip("\n").split("\t")
+        try:
+            rc = run(Path(workdir), configfile, incremental=mode == "incremental")
+        except Exception as exc:  # noqa: BLE001 - reported to the test, which fails
+            print(f"inprocess: {type(exc).__name__}: {exc}", file=sys.stderr)
+            rc = 1
+        print(f"{DONE} {rc}", flush=True)
+        sys.stderr.flush()
+    return 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--serve"]:
+        sys.exit(serve())
     sys.exit(run(Path(sys.argv[1]).resolve(), sys.argv[2], incremental="--incremental" in sys.argv[3:]))

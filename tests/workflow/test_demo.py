@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import filecmp
 import os
 import re
 import shutil
-import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -277,65 +274,6 @@ def test_candidate_cpgs_use_the_ewas_engine(demo_run):
             assert row.coef == pytest.approx(ols.estimate, rel=1e-8)
             assert row.n == ols.n
         assert (cand.loc[["cg04111177", "cg15910486", "cg27107893"], "fdr"] < 0.05).all()
-
-
-def _sites_config(workdir: Path, exports: dict[str, Path]) -> Path:
-    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
-    del config["cohorts"]
-    config["sites"] = {site: {"path": str(path), "label": site.title()} for site, path in exports.items()}
-    path = workdir / "config/sites.yaml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path
-
-
-def test_summary_statistics_only_run_reproduces_the_meta_analysis(demo_run, tmp_path):
-    """Each cohort's export, meta-analysed by a second run without individual data, gives
-    the meta-analysis of the run on individual data (to the 10 digits the TSVs keep)."""
-    exports = {}
-    for cohort in ("ghent", "rotterdam"):  # as if mailed by each site
-        exports[cohort] = shutil.copytree(demo_run / "results/export" / cohort, tmp_path / "mail" / cohort)
-        manifest = yaml.safe_load((exports[cohort] / "manifest.json").read_text())
-        assert manifest["cohort"] == cohort and "ewas_epds.parquet" in manifest["files"]
-        exported = pd.read_csv(exports[cohort] / "associations.tsv", sep="\t")
-        assert set(exported.cohort) == {cohort}
-        assert "pseudo_id" not in exported and "pseudo_id" not in pd.read_parquet(exports[cohort] / "ewas_epds.parquet")
-    meta_dir = workdir_copy(tmp_path / "consortium", source=demo_run)  # the demo run's sources
-    for path in (meta_dir / "resources/demo").iterdir():  # no individual data at the meta-analysis site
-        if path.name != "methylation_annotation.tsv":  # (the array's CpG annotation stays)
-            shutil.rmtree(path) if path.is_dir() else path.unlink()
-    sites = _sites_config(meta_dir, exports)
-    run = run_snakemake(meta_dir, "--cores", "2", "--configfile", str(sites))
-    assert run.returncode == 0, run.stderr[-4000:]
-    for mechanism in ("hpa", "telomeres", "metabolites"):
-        ours = pd.read_csv(meta_dir / f"results/associations/{mechanism}.tsv", sep="\t")
-        full = pd.read_csv(demo_run / f"results/associations/{mechanism}.tsv", sep="\t")
-        full = full[full.cohort != "pooled"].reset_index(drop=True)
-        assert list(ours.columns) == list(full.columns)
-        assert ours[["cohort", "predictor", "response", "direction"]].equals(
-            full[["cohort", "predictor", "response", "direction"]])
-        for column in ("estimate", "se", "p", "q", "i2", "tau2", "n", "k"):
-            np.testing.assert_allclose(ours[column], full[column], rtol=1e-7, err_msg=f"{mechanism} {column}")
-    med_ours = pd.read_csv(meta_dir / "results/mediation/hpa.tsv", sep="\t")
-    med_full = pd.read_csv(demo_run / "results/mediation/hpa.tsv", sep="\t")
-    pick = ["estimate", "se", "p"]
-    np.testing.assert_allclose(med_ours[med_ours.cohort == "meta"][pick].to_numpy(float),
-                               med_full[med_full.cohort == "meta"][pick].to_numpy(float), rtol=1e-7)
-    assert pd.read_parquet(meta_dir / "results/ewas/meta/epds.parquet").equals(
-        pd.read_parquet(demo_run / "results/ewas/meta/epds.parquet"))
-    checksums = pd.read_csv(meta_dir / "results/provenance/input_checksums.tsv", sep="\t")
-    assert len(checksums) == 2 * 5 and checksums.file.str.endswith("manifest.json").sum() == 2
-    assert (meta_dir / "results/figures/hpa/forest--ses_index.png").exists()
-    report = run_snakemake(meta_dir, "--report", "results/report.html", "--configfile", str(sites))
-    assert report.returncode == 0, report.stderr[-3000:]
-
-    # An export changed after it was written stops the run before any job, naming the file.
-    table = exports["ghent"] / "associations.tsv"
-    table.write_text(table.read_text().replace("\tok", "\tOK", 1))
-    shutil.rmtree(meta_dir / "results")
-    bad = run_snakemake(meta_dir, "--cores", "2", "--configfile", str(sites))
-    assert bad.returncode == 1
-    assert f"first1000: error: site `ghent`: {table} does not match its SHA-256" in bad.stderr
-    assert not (meta_dir / "results").exists()
 
 
 def _planned_jobs(output: str) -> dict[str, int]:

@@ -29,7 +29,7 @@ def test_an_edit_of_comments_and_key_order_reruns_nothing(rerun_results):
 @pytest.mark.parametrize("edit", EDITS, ids=[e.name for e in EDITS])
 def test_an_incremental_run_after_an_edit_equals_a_run_from_scratch(edit, rerun_results):
     found = rerun_results["edits"][edit.name]
-    assert found["rerun"].returncode == 0, found["rerun"].stderr[-4000:]
+    assert found["rerun"].returncode == 0, (found["rerun"].stdout + found["rerun"].stderr)[-4000:]
     assert found["scratch_returncode"] == 0, found["scratch_log"][-4000:]
     assert found["differences"] == [], f"stale after the edit '{edit.name}': {found['differences']}"
     assert set(edit.reruns) <= set(found["rules"]), (edit.reruns, sorted(set(found["rules"])))
