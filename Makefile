@@ -38,12 +38,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not e2e and not slow and not slurm" -n $(CORES)
 
-# SLURM test tier (tests/test_slurm.py): as root with apt-get, install slurm-wlm, munge and
+# SLURM test tier (tests/workflow/test_slurm.py): as root with apt-get, install slurm-wlm, munge and
 # slurm-client if missing; otherwise says why not (the tier then skips).
 slurm-deps:
 	@tests/slurm/install.sh
 
-# Browser test of the report (tests/test_report_browser.py): Debian's chromium, as root.
+# Browser test of the report (tests/workflow/test_report_browser.py): Debian's chromium, as root.
 browser-deps:
 	@tests/browser_install.sh
 

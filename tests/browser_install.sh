@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Debian's chromium for the browser test of the report (tests/test_report_browser.py)
+# Install Debian's chromium for the browser test of the report (tests/workflow/test_report_browser.py)
 # when it is missing: only as root with apt-get; otherwise say why not (the test then skips).
 set -euo pipefail
 if command -v chromium >/dev/null 2>&1; then

@@ -80,7 +80,7 @@ def pytest_collection_modifyitems(items):
 @pytest.fixture(scope="session")
 def scenario_run(tmp_path_factory):
     """Run a .test/ scenario once per session (--cores 2); returns its working directory
-    (tests/test_scenarios.py, and the SLURM tier as its local reference run). Mark a test
+    (tests/workflow/test_scenarios.py, and the SLURM tier as its local reference run). Mark a test
     that uses it with ``@pytest.mark.scenario(name)`` to have the run started early."""
 
     def run(name: str, *extra: str) -> Path:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install what the SLURM test tier (tests/test_slurm.py) needs: the Debian 12 packages
+# Install what the SLURM test tier (tests/workflow/test_slurm.py) needs: the Debian 12 packages
 # slurm-wlm (slurmctld, slurmd), slurm-client (sbatch, squeue, ...) and munge.
 # Only as root with apt-get, and only if something is missing; otherwise it says why it
 # does nothing and exits 0 (the tier then skips with the same reason).

@@ -6,7 +6,7 @@ alone. The daemons run in the foreground as children of this process and are sto
 PID. Needs root (slurmd launches the jobs) and the Debian 12 packages slurm-wlm, munge and
 slurm-client (`make slurm-deps`, or `tests/slurm/install.sh`).
 
-As a library (tests/test_slurm.py):
+As a library (tests/workflow/test_slurm.py):
 
     cluster = LocalSlurm.start()          # raises ClusterUnavailable with the reason
     env = cluster.env()                   # os.environ + SLURM_CONF pointing at the cluster

@@ -319,7 +319,7 @@ def test_effect_modification_and_missingness_outputs(demo_run):
     """Issue #7: effect-modification tables and stratified forest plots, missingness tables.
 
     The demo plants no interaction, so this is structural (the statistics are tested on
-    simulated interactions in tests/test_strata.py)."""
+    simulated interactions in tests/analysis/test_modification.py)."""
     from first1000.config import load_config
     from first1000.analysis.modification import MISSINGNESS_COLUMNS, MODIFICATION_COLUMNS
     from first1000.plan import modification_models, strata_figures

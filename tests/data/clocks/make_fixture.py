@@ -1,4 +1,4 @@
-"""Regenerate the biolearn reference predictions used by tests/test_clocks.py.
+"""Regenerate the biolearn reference predictions used by tests/mechanisms/test_clocks.py.
 
 Not run by the test suite. It needs biolearn 0.9.1 in a throwaway environment (biolearn
 is not a dependency of first1000):
