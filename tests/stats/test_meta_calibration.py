@@ -16,6 +16,9 @@ import pytest
 from first1000.stats.meta import meta_analyse
 from first1000.stats.regression import fit_association
 
+#: Simulated consortia, hundreds of replicates: not in make test-fast.
+pytestmark = pytest.mark.slow
+
 TRUE_EFFECT = -0.20
 N_REPLICATES = 1000
 
