@@ -126,10 +126,20 @@ def validate_against(instance, schema_name: str, source=None):
     return instance
 
 
-def in_schema_order(instance, schema: dict):
+def _resolved(schema, root: dict) -> dict:
+    """``schema`` with its local ``$ref`` (``#/$defs/name``) replaced by what it points to."""
+    while isinstance(schema, dict) and isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#/"):
+        target = root
+        for part in schema["$ref"][2:].split("/"):
+            target = target.get(part.replace("~1", "/").replace("~0", "~"), {}) if isinstance(target, dict) else {}
+        schema = {**{k: v for k, v in schema.items() if k != "$ref"}, **target}
+    return schema if isinstance(schema, dict) else {}
+
+
+def in_schema_order(instance, schema: dict, root: dict | None = None):
     """``instance`` with the keys of every fixed-key object (a schema with ``properties``)
     in the schema's order, and user-named entries (cohorts, windows, measures, ...) in the
-    order the file gives them.
+    order the file gives them. Local references (``"$ref": "#/$defs/..."``) are followed.
 
     So a config's settings reach the jobs in one canonical order: moving a key within its
     section changes nothing a job reads (and reruns nothing), while reordering named
@@ -137,19 +147,22 @@ def in_schema_order(instance, schema: dict):
     """
     if not isinstance(schema, dict):
         return instance
+    root = schema if root is None else root
+    schema = _resolved(schema, root)
     for branch in schema.get("oneOf", []) + schema.get("anyOf", []):
+        branch = _resolved(branch, root)
         if isinstance(instance, dict) and "properties" in branch or isinstance(instance, list) and "items" in branch:
-            return in_schema_order(instance, branch)
+            return in_schema_order(instance, branch, root)
     if isinstance(instance, dict):
         properties = schema.get("properties", {})
         extra = schema.get("additionalProperties")
-        ordered = {key: in_schema_order(instance[key], sub) for key, sub in properties.items() if key in instance}
+        ordered = {key: in_schema_order(instance[key], sub, root) for key, sub in properties.items() if key in instance}
         for key, value in instance.items():
             if key not in ordered:
-                ordered[key] = in_schema_order(value, extra if isinstance(extra, dict) else {})
+                ordered[key] = in_schema_order(value, extra if isinstance(extra, dict) else {}, root)
         return ordered
     if isinstance(instance, list) and isinstance(schema.get("items"), dict):
-        return [in_schema_order(item, schema["items"]) for item in instance]
+        return [in_schema_order(item, schema["items"], root) for item in instance]
     return instance
 
 

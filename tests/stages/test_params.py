@@ -124,3 +124,46 @@ def test_every_rule_takes_its_settings_from_its_builder():
         lines = [line.strip() for line in params.group(1).splitlines()]
         expected = r"settings=provenance_settings," if rule == "provenance" else rf"settings=params_of\(\w+\.{rule}_params\),"
         assert len(lines) == 1 and re.fullmatch(expected, lines[0]), (rule, lines)
+
+
+def test_packaged_tables_a_job_reads_are_declared_inputs(raw_demo):
+    """The INTERGROWTH-21st LMS table (birth-weight z, SGA, LGA) and the clock's
+    coefficients and reference medians are inputs of the jobs that read them."""
+    from first1000.harmonise.mapping import LMS_OPERATIONS, OPERATIONS
+    from first1000.stages import ingest, prepare
+
+    assert LMS_OPERATIONS <= set(OPERATIONS)
+    cfg = load_config(raw_demo)
+    for cohort in cfg["cohorts"]:
+        inputs = ingest.ingest_participants_inputs(cfg, cohort)
+        params = ingest.ingest_participants_params(cfg, cohort)
+        assert "src/first1000/data/intergrowth/newborn_lms.csv" in inputs["definitions"], cohort
+        assert params["mapping"]["_lms_table"] == "src/first1000/data/intergrowth/newborn_lms.csv"
+    clock = prepare.prepare_inputs(cfg, "epigenetic_age")["definitions"]
+    assert clock == ["src/first1000/data/clocks/Knight.csv",
+                     "src/first1000/data/clocks/reference_medians_sesame_450k.csv"]
+    mean = copy.deepcopy(raw_demo)
+    mean["preparation"]["epigenetic_age"] = {"clock": "horvath2013", "impute": "mean"}
+    assert prepare.prepare_inputs(load_config(mean), "epigenetic_age")["definitions"] == [
+        "src/first1000/data/clocks/Horvath1.csv"]
+    assert "definitions" not in prepare.prepare_inputs(cfg, "immune")
+
+
+def test_moving_keys_of_a_mapping_table_changes_no_params(tmp_path, raw_demo):
+    """The mapping's tables are ``$ref``s to one definition: their keys are put in its order too."""
+    from first1000.config import load_data_schema, load_mapping
+
+    schema = load_data_schema(ROOT / "resources/harmonised_variables.yaml")
+    source = yaml.safe_load((ROOT / "config/cohorts/ghent.yaml").read_text(encoding="utf-8"))
+    moved = copy.deepcopy(source)
+    for name, table in moved["tables"].items():
+        moved["tables"][name] = {k: table[k] for k in reversed(list(table))}
+    assert list(moved["tables"]["hair_cortisol"]) != list(source["tables"]["hair_cortisol"])
+    paths = []
+    for name, mapping in (("source.yaml", source), ("moved.yaml", moved)):
+        paths.append(tmp_path / name)
+        paths[-1].write_text(yaml.safe_dump(mapping, sort_keys=False), encoding="utf-8")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(ROOT)
+        a, b = (load_mapping(p, schema, "ghent") for p in paths)
+    assert repr(a["tables"]) == repr(b["tables"])

@@ -20,7 +20,6 @@ from first1000.plan import (
     site_inputs,
     strata_figures,
 )
-from first1000.mechanisms import PREPARERS
 from first1000.stages import analyse, ewas, export, figures, harmonise, ingest
 from first1000.stages import modification, prepare, provenance, sites
 
@@ -94,6 +93,8 @@ def all_inputs():
         files.update(cohort_tables(CFG, cohort).values())
         files.add(CFG["cohorts"][cohort]["mapping"])
         files.update(ingest.ingest_participants_inputs(CFG, cohort)["definitions"])
+    for mechanism in analysed_mechanisms(CFG):
+        files.update(prepare.prepare_inputs(CFG, mechanism).get("definitions", []))
     files.update(ewas.annotation_input(CFG).values())
     return sorted(files)
 

@@ -234,6 +234,7 @@ def scatter_adjusted(
     height_mm: float = 70.0,
     title: str | None = None,
     ci_level: float = 0.95,
+    min_cell: int = MIN_CELL,
 ) -> Figure:
     """Biomarker against exposure by cohort, adjusted for covariates, with the fitted line.
 
@@ -247,6 +248,7 @@ def scatter_adjusted(
     ``units`` maps the exposure and the biomarker (at least) to their units, e.g.
     ``{"epds": "points", "hair_cortisol_t3_ln": "ln pg/mg"}``; both are required so
     every axis carries a unit. ``labels`` gives human variable and cohort names.
+    ``min_cell``: the ``privacy.min_cell_size`` the table was made with (named in the foot).
     """
     _need_frame(fits, "the adjusted-fit table", "scatter_adjusted")
     missing_units = [v for v in (exposure, biomarker) if not (units and str(units.get(v, "")).strip())]
@@ -276,15 +278,16 @@ def scatter_adjusted(
             colour, marker = palette[cohort], markers[cohort]
             name = label_for(cohort, labels)
             if summary.status == "too_few":
-                notes.append(f"{name}: n < {MIN_CELL}, not shown")
+                notes.append(f"{name}: n < {min_cell}, not shown")
                 continue
             bins = rows[rows.part == "bin"]
             bx = bins.x.to_numpy(float)
+            smallest = int(pd.to_numeric(bins.n, errors="coerce").min())
             ax.errorbar(bx, bins.y.to_numpy(float), yerr=bins.se.to_numpy(float), fmt=marker, color=colour,
                         mfc="white", mec=colour, ms=4, elinewidth=LINE_WIDTH, capsize=1.5, zorder=3,
                         gid=f"scatter-bins-{cohort}")
             legend = (f"{name} (n = {format_count(summary.n)}; "
-                      f"{len(bins)} bins of \u2265{int(bins.n.min())}, mean \u00b1 SE)")
+                      f"{len(bins)} bins of \u2265{smallest}, mean \u00b1 SE)")
             line = rows[rows.part == "line"]
             if len(line):
                 grid = line.x.to_numpy(float)

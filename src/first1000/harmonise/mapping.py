@@ -403,6 +403,9 @@ OPERATIONS = {
     "season_cos_from_sampling_date": lambda *a: _op_season(*a, term="cos"),
 }
 
+#: The operations that read the INTERGROWTH-21st LMS table (``mapping["_lms_table"]``).
+LMS_OPERATIONS = frozenset({"birth_weight_z_intergrowth", "sga_intergrowth", "lga_intergrowth"})
+
 
 def category_counts(table: Table, mapping: dict, variable: str, rule: dict, values) -> pd.DataFrame:
     """Counts per source category and the harmonised value it became (recodes only)."""

@@ -11,7 +11,9 @@ one with ``read_table(path, settings)`` reads its ingest table itself (e.g. only
 clock CpGs of a methylation matrix). ``QC_FIGURE`` names the figure drawn from its QC table
 (:data:`first1000.figures.qc.QC_FIGURES`; the median/IQR summary when not declared),
 ``sensitivity_analyses(settings)`` and ``optional_covariates(settings)`` the sensitivity
-analyses and the covariates (where recorded) its models add.
+analyses and the covariates (where recorded) its models add, and
+``definition_files(settings)`` the packaged files its preparation reads (e.g. a clock's
+coefficients), which the prepare rule declares as inputs.
 """
 
 from first1000.mechanisms import (epigenetic_age, hpa, immune, metabolites, methylation, microbiome,
@@ -43,3 +45,10 @@ def needs_participants(mechanism: str, settings: dict | None = None) -> bool:
         return True
     depends = getattr(module, "needs_participants", None)
     return bool(depends(settings or {})) if depends else False
+
+
+def definition_files(mechanism: str, settings: dict | None = None) -> list:
+    """The packaged files (paths) the mechanism's preparation reads for these settings."""
+    module, _ = PREPARERS[mechanism]
+    files = getattr(module, "definition_files", None)
+    return list(files(settings or {})) if files else []

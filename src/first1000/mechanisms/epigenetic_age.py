@@ -37,6 +37,15 @@ NEEDS_PARTICIPANTS = True
 GA_CLOCKS = ("knight2016", "bohlin2016")
 
 
+def definition_files(settings: dict) -> list:
+    """The clock's coefficient file and, with ``impute: hybrid``, the reference medians."""
+    clock = clocks.SPECS[settings.get("clock", "knight2016")]
+    files = [clocks.clock_directory() / clock.file]
+    if settings.get("impute", "hybrid") == "hybrid":
+        files.append(clocks.clock_directory() / clocks.REFERENCE_FILE)
+    return files
+
+
 def read_table(path, settings: dict) -> pd.DataFrame:
     """Only the clock's rows of a (possibly very large) CpG x sample matrix."""
     clock = clocks.load_clock(settings.get("clock", "knight2016"))

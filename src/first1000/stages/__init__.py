@@ -33,6 +33,16 @@ LOG = logging.getLogger("first1000")
 DEFINITIONS = "definitions"
 
 
+def workflow_path(path) -> str:
+    """A packaged resource's path as a rule declares it: relative to the working directory
+    when it lies under it (so that a copy of the working directory has the same inputs)."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _named(files) -> dict:
     """name -> path (or list of paths) of a Snakemake input/output list (or a dict)."""
     items = files.items() if hasattr(files, "items") else []

@@ -204,20 +204,21 @@ def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associa
 def scatter_plot_params(cfg: dict, mechanism: str, exposure: str) -> dict:
     spec = cfg["mechanisms"][mechanism]
     axis = figure_labels_of(cfg, [exposure, *spec["biomarkers"]])
-    return {"exposure": exposure, "title": mechanism_label(cfg, mechanism), **axis}
+    return {"exposure": exposure, "title": mechanism_label(cfg, mechanism), "min_cell_size": cfg["privacy"]["min_cell_size"],
+            **axis}
 
 
-def scatter_plot(*, exposure, title, labels, units, cohort_labels, fits, png, svg):
+def scatter_plot(*, exposure, title, labels, units, cohort_labels, min_cell_size, fits, png, svg):
     """Binned biomarker vs exposure with the covariate-adjusted fit, by cohort (from the
     table of :func:`first1000.stages.analyse.describe`)."""
     from first1000.figures import cohort_colours, save_figure
     from first1000.figures.mechanism import scatter_adjusted
 
-    table = pd.read_csv(fits, sep="\t", float_precision="round_trip", dtype={"cohort": str})
+    table = pd.read_csv(fits, sep="\t", dtype={"cohort": str})
     rows = table[table.exposure == exposure]
     biomarker = str(rows.biomarker.iloc[0])
     fig = scatter_adjusted(rows, exposure, biomarker, units=units, labels={**labels, **cohort_labels},
-                           colours=cohort_colours(sorted(cohort_labels)), title=title)
+                           colours=cohort_colours(sorted(cohort_labels)), title=title, min_cell=min_cell_size)
     save_figure(fig, png, svg)
 
 
@@ -232,7 +233,7 @@ def correlation_plot(*, title, labels, min_cell_size, wide, correlations, png, s
     from first1000.figures import save_figure
     from first1000.figures.mechanism import correlation_heatmap
 
-    corr = pd.read_csv(correlations, sep="\t", float_precision="round_trip")
+    corr = pd.read_csv(correlations, sep="\t")
     fig = correlation_heatmap(corr, labels=labels, min_n=min_cell_size, width="double" if wide else "single",
                               title=title)
     save_figure(fig, png, svg)

@@ -3,19 +3,15 @@ written as standard Parquet; the participants table harmonised by its mapping fi
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 
 from first1000 import ingest
-from first1000.harmonise.mapping import apply_mapping, report_table
+from first1000.harmonise.mapping import LMS_OPERATIONS, apply_mapping, report_table
 from first1000.io import write_parquet, write_tsv
 from first1000.privacy import load_or_create_key, pseudonymise, suppress_small_counts
 from first1000.scoring.birth_outcomes import standard_table_path
-from first1000.stages import LOG
-
-#: Mapping operations that read the INTERGROWTH-21st LMS table.
-LMS_OPERATIONS = {"birth_weight_z", "sga", "lga"}
+from first1000.stages import LOG, workflow_path
 
 
 def cohort_participants(cohort: str, mapping: dict, data_schema: dict, key: bytes):
@@ -44,13 +40,8 @@ def ingest_cohort(cohort: str, mapping: dict, data_schema: dict, key: bytes) -> 
 
 
 def lms_table() -> str:
-    """The shipped INTERGROWTH-21st LMS table, relative to the working directory when it
-    lies under it (so that a copy of the working directory has the same inputs)."""
-    path = standard_table_path().resolve()
-    try:
-        return str(path.relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
+    """The shipped INTERGROWTH-21st LMS table (:func:`first1000.stages.workflow_path`)."""
+    return workflow_path(standard_table_path())
 
 
 def uses_lms_table(mapping: dict) -> bool:

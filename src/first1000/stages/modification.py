@@ -57,11 +57,14 @@ def missingness(*, mechanism, spec, covariates, models, auxiliary, min_cell_size
 
 
 def strata_plot_params(cfg: dict, mechanism: str, exposure: str, modifier: str) -> dict:
+    """Labels only: the units come with the modification table's rows."""
+    names = [exposure, modifier, *(m["response"] for m in modification_models(cfg, mechanism))]
+    axis = figure_labels_of(cfg, names)
     return {"mechanism_label": mechanism_label(cfg, mechanism), "exposure": exposure, "modifier": modifier,
-            **figure_labels_of(cfg, [exposure, modifier, *(m["response"] for m in modification_models(cfg, mechanism))])}
+            "labels": axis["labels"], "cohort_labels": axis["cohort_labels"]}
 
 
-def strata_plot(*, mechanism_label, exposure, modifier, labels, units, cohort_labels, modification, png, svg):
+def strata_plot(*, mechanism_label, exposure, modifier, labels, cohort_labels, modification, png, svg):
     """Stratified forest plot of one exposure and modifier (the summary level's rows)."""
     from first1000.figures import save_figure
     from first1000.figures.strata import strata_plot as draw
@@ -71,5 +74,4 @@ def strata_plot(*, mechanism_label, exposure, modifier, labels, units, cohort_la
     cohort = shown_level(rows.cohort)
     title = (f"{mechanism_label}: {labels[exposure]} by {labels[modifier]} "
              f"({where_text(cohort, cohort_labels, pooled='all cohorts, pooled')})")
-    del units
     save_figure(draw(rows, exposure=exposure, modifier=modifier, cohort=cohort, labels=labels, title=title), png, svg)

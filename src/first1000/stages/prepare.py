@@ -6,10 +6,10 @@ from __future__ import annotations
 import pandas as pd
 
 from first1000.io import write_parquet, write_tsv
-from first1000.mechanisms import PREPARERS, needs_participants
+from first1000.mechanisms import PREPARERS, definition_files, needs_participants
 from first1000.plan import analysed_mechanisms
 from first1000.privacy import suppress_small_counts
-from first1000.stages import LOG
+from first1000.stages import DEFINITIONS, LOG, workflow_path
 
 HARMONISED = "results/harmonised/participants.parquet"
 
@@ -23,11 +23,16 @@ def prepare_inputs(cfg: dict, mechanism: str) -> dict:
     """The mechanism's ingested table of each cohort that has it (in the order of the
     params' ``cohorts``) and, for mechanisms that need clinical values (gestational age
     for clock acceleration; hair segments dated with ``preparation.hpa.timing:
-    gestation``), the harmonised participants."""
+    gestation``), the harmonised participants; ``definitions``: the packaged files its
+    preparation reads (a clock's coefficients)."""
     tables = analysed_mechanisms(cfg)[mechanism]
+    settings = cfg["preparation"].get(mechanism, {})
     inputs = {"tables": [tables[c] for c in sorted(tables)]}
-    if needs_participants(mechanism, cfg["preparation"].get(mechanism, {})):
+    if needs_participants(mechanism, settings):
         inputs["participants"] = HARMONISED
+    definitions = [workflow_path(path) for path in definition_files(mechanism, settings)]
+    if definitions:
+        inputs[DEFINITIONS] = definitions
     return inputs
 
 
