@@ -16,6 +16,9 @@ def main(argv=None) -> int:
     sim.add_argument("--seed", type=int, default=None, help="random seed (default: the demo's)")
     check = sub.add_parser("check-config", help="validate a config file and its cohort mappings")
     check.add_argument("configfile")
+    init = sub.add_parser("init-key", help="create the pseudonymisation key named by a config's privacy.key_file")
+    init.add_argument("configfile", nargs="?", default="config/config.yaml",
+                      help="the config whose privacy.key_file to create (default: config/config.yaml)")
     args = parser.parse_args(argv)
     try:
         if args.command == "simulate":
@@ -30,6 +33,14 @@ def main(argv=None) -> int:
 
             check_settings(load_config(args.configfile))
             print(f"first1000: {args.configfile} is valid")
+        elif args.command == "init-key":
+            from first1000.config import load_config
+            from first1000.keys import init_key
+
+            path = load_config(args.configfile)["privacy"]["key_file"]
+            fingerprint = init_key(path)
+            print(f"first1000: created the pseudonymisation key {path} (fingerprint {fingerprint}); keep it and a "
+                  "backup outside results/: the same IDs get the same pseudonyms only with this key")
     except First1000Error as exc:
         print(f"first1000: error: {exc}", file=sys.stderr)
         return 1

@@ -19,7 +19,7 @@ from pathlib import Path
 from first1000 import __version__
 from first1000.config import SCHEMA_DIR, load_config
 from first1000.plan import check_settings, cohort_tables, site_manifests
-from first1000.privacy import load_or_create_key
+from first1000.keys import check_results_key, read_key
 from first1000.stages.ingest import ingest_cohort
 
 
@@ -44,19 +44,33 @@ def _fingerprint(cfg: dict) -> str:
 
 def check_inputs(cfg: dict, key_file) -> None:
     """Every cohort's tables through their ingest, in memory (nothing is written)."""
-    key = load_or_create_key(key_file)
+    key = read_key(key_file)
     for cohort, spec in cfg["cohorts"].items():
         ingest_cohort(cohort, spec["_mapping"], cfg["_data_schema"], key)
 
 
-def preflight(config: dict, cache: str | None = None) -> dict:
-    """Validate the config and all input tables; return the loaded config."""
+def ingested_tables(cfg: dict) -> list[str]:
+    """The ingest jobs' outputs (those that exist carry the key's fingerprint)."""
+    files = []
+    for cohort in cfg["cohorts"]:
+        files.append(f"results/ingest/{cohort}/participants.parquet")
+        files += [f"results/ingest/{cohort}/{table}.parquet" for table in cohort_tables(cfg, cohort)
+                  if table != "participants"]
+    return files
+
+
+def preflight(config: dict, cache: str | None = None, create_key: bool = True) -> dict:
+    """Validate the config and all input tables; return the loaded config.
+
+    ``create_key``: create a missing key (first run; never in a job's own process)."""
     cfg = load_config(config)
     check_settings(cfg)
     if cfg["_mode"] == "sites":
         site_manifests(cfg)  # every export present, in the format, unchanged since it was written
         return cfg
-    load_or_create_key(cfg["privacy"]["key_file"])  # the ingest jobs' input, made on first use
+    # the ingest jobs' input: made here on the first run (never by a job), and it must be the
+    # key the existing ingested tables were pseudonymised with
+    check_results_key(cfg["privacy"]["key_file"], ingested_tables(cfg), create=create_key)
     fingerprint = _fingerprint(cfg)
     if cache and Path(cache).exists():
         try:

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from first1000 import ingest, labels, privacy
+from first1000 import ingest, keys, labels
 from first1000.stages import ingest as ingest_stage
 from first1000.preflight import check_inputs
 from first1000.stages.prepare import prepare, prepare_params
@@ -41,6 +41,8 @@ MRI = ("pid,amy_r_mm3,hipp_mm3,dmn_fc_z,scanner\n"
 def _setup(tmp_path, *, mri=MRI, measures=MEASURES, columns=COLUMNS, mechanism=None):
     (tmp_path / "participants.csv").write_text(PARTICIPANTS, encoding="utf-8")
     (tmp_path / "brain_mri.csv").write_text(mri, encoding="utf-8")
+    if not (tmp_path / "key").exists():
+        keys.init_key(tmp_path / "key")
     mapping = {
         "tables": {
             "participants": {"path": str(tmp_path / "participants.csv"), "id": "pid"},
@@ -66,7 +68,7 @@ def _setup(tmp_path, *, mri=MRI, measures=MEASURES, columns=COLUMNS, mechanism=N
 
 def _ingest(cfg, tmp_path):
     out = ingest_stage.ingest_cohort("lab", cfg["cohorts"]["lab"]["_mapping"], cfg["_data_schema"],
-                               privacy.load_or_create_key(tmp_path / "key"))
+                               keys.read_key(tmp_path / "key"))
     return out
 
 

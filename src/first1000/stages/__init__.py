@@ -52,12 +52,31 @@ def _named(files) -> dict:
     return out
 
 
+#: Settings that say which job failed (named in its message).
+_JOB_NAMES = ("cohort", "mechanism", "kind", "exposure", "mediator", "outcome", "modifier", "variable", "site")
+
+
+def _job_name(stage, settings: dict) -> str:
+    named = [f"{key} {settings[key]}" for key in _JOB_NAMES if isinstance(settings.get(key), str)]
+    return f"stage {stage.__name__}" + (f" ({', '.join(named)})" if named else "")
+
+
+def _trace_without_values(exc: BaseException) -> str:
+    """The traceback's frames and the exception's type, without its message (which may
+    quote data values, e.g. pandas' messages) or the frames' local values."""
+    frames = "".join(traceback.TracebackException.from_exception(exc, capture_locals=False).stack.format())
+    return f"Traceback (most recent call last):\n{frames}{type(exc).__module__}.{type(exc).__qualname__}"
+
+
 def run(stage, input, output, params, log) -> None:
     """Run one job: ``stage(**input, **output, **params.settings)``, logging to ``log[0]``.
 
     A :class:`~first1000.errors.First1000Error` becomes one clear message (log and
-    stderr) and exit status 1; any other exception is a bug and keeps its traceback.
-    Logs never hold row-level values.
+    stderr) and exit status 1. Any other exception is a bug: it too becomes one
+    ``first1000: error:`` message naming the stage and its cohort/mechanism, with the
+    traceback (frames and exception type, not its message, which may quote values) in
+    the job's log only. Snakemake removes the outputs of a failed job; every writer is
+    atomic, so no partial file is left. Logs never hold row-level values.
     """
     from first1000.errors import First1000Error
 
@@ -67,7 +86,7 @@ def run(stage, input, output, params, log) -> None:
     clash = sorted(set(kwargs) & set(settings))
     if clash:  # a rule's file and setting of the same name: a bug in the rule
         raise TypeError(f"{stage.__name__}: {', '.join(clash)} both a file and a setting")
-    handler = None
+    handler, path = None, None
     if log:
         path = Path(log[0] if not isinstance(log, (str, Path)) else log)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,9 +103,14 @@ def run(stage, input, output, params, log) -> None:
         LOG.error("%s", message)
         print(message, file=sys.stderr)
         sys.exit(1)
-    except Exception:  # a bug: keep the trace for the developer
-        LOG.error("unexpected failure\n%s", traceback.format_exc())
-        raise
+    except Exception as exc:  # noqa: BLE001 - a bug: one message, the trace in the log
+        LOG.error("unexpected failure\n%s", _trace_without_values(exc))
+        where = f"; the traceback is in {path}" if path else ""
+        message = (f"first1000: error: {_job_name(stage, settings)} failed unexpectedly ({type(exc).__name__}){where}. "
+                   "first1000 has no check for what caused it: please report it with that log (it holds no "
+                   "participant values).")
+        print(message, file=sys.stderr)
+        sys.exit(1)
     finally:
         if handler is not None:
             LOG.removeHandler(handler)

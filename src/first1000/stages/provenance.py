@@ -45,6 +45,17 @@ def git_commit(directory) -> str:
         return "unknown"
 
 
+def shown_path(path) -> str:
+    """A file's name in the checksums: a file shipped in the first1000 package (the LMS
+    table, a clock's coefficients) as ``first1000/<path in the package>``, the same
+    wherever the package is installed; any other file as the run names it."""
+    package = Path(__file__).resolve().parents[1]
+    resolved = Path(path).resolve()
+    if package in resolved.parents:
+        return "first1000/" + resolved.relative_to(package).as_posix()
+    return str(path)
+
+
 def provenance_params(cfg: dict, commit: str) -> dict:
     return {"config": config_as_run(cfg), "git_commit": commit}
 
@@ -53,7 +64,8 @@ def provenance(*, config, git_commit, files, config_out, checksums, versions, ru
     """``files``: every input file of the run."""
     files = [files] if isinstance(files, str) else files
     write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), config_out)
-    rows = [dict(file=str(p), bytes=Path(p).stat().st_size, sha256=sha256sum(p)) for p in sorted(set(files))]
+    rows = [dict(file=shown_path(p), bytes=Path(p).stat().st_size, sha256=sha256sum(p)) for p in sorted(set(files))]
+    rows.sort(key=lambda row: row["file"])
     write_tsv(pd.DataFrame(rows), checksums)
     found = []
     for name in PACKAGES:

@@ -1,0 +1,64 @@
+"""The job runner: every failure of a job is one `first1000: error:` message; an
+unexpected one keeps its traceback in the job's log only, without the exception's text
+(which may quote data values)."""
+
+from __future__ import annotations
+
+import pytest
+
+from first1000.errors import InputTableError
+from first1000.io import write_tsv
+from first1000.stages import run
+
+
+class _Params(dict):
+    @property
+    def settings(self):
+        return self["settings"]
+
+
+def _crash(*, cohort, mechanism, output):
+    edges = [float(x) for x in (4711, 4711)]  # a participant's value, as pandas' messages quote them
+    raise ValueError(f"Bin edges must be unique: {edges}")
+
+
+def _refuse(*, cohort, mechanism, output):
+    raise InputTableError("table.csv, column 'x', rows 3, 5: expected a number, found text.")
+
+
+def _ok(*, cohort, mechanism, output):
+    write_tsv(__import__("pandas").DataFrame({"a": [1]}), output)
+
+
+def test_an_unexpected_exception_is_one_message_without_values(tmp_path, capsys):
+    log = tmp_path / "logs/crash.log"
+    with pytest.raises(SystemExit) as exit_:
+        run(_crash, {}, {"output": str(tmp_path / "out.tsv")},
+            _Params(settings={"cohort": "ghent", "mechanism": "immune"}), [str(log)])
+    assert exit_.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("first1000: error: stage _crash (cohort ghent, mechanism immune) failed unexpectedly "
+                          f"(ValueError); the traceback is in {log}.")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "in _crash" in text and "builtins.ValueError" in text
+    assert "4711" not in text and "4711" not in err  # the exception's text may quote values
+    assert not (tmp_path / "out.tsv").exists()
+
+
+def test_a_known_problem_is_its_message(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        run(_refuse, {}, {"output": str(tmp_path / "out.tsv")},
+            _Params(settings={"cohort": "ghent", "mechanism": "immune"}), [str(tmp_path / "x.log")])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == ("first1000: error: table.csv, column 'x', rows 3, 5: expected a number, "
+                                       "found text.\n")
+
+
+def test_a_job_that_succeeds_logs_its_start_and_end(tmp_path, capsys):
+    log = tmp_path / "ok.log"
+    run(_ok, {}, {"output": str(tmp_path / "out.tsv")}, _Params(settings={"cohort": "a", "mechanism": "b"}),
+        [str(log)])
+    assert (tmp_path / "out.tsv").read_text() == "a\n1\n"
+    assert "stage _ok started" in log.read_text() and "stage _ok finished" in log.read_text()
+    assert capsys.readouterr().err == ""
