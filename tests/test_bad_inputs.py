@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
@@ -134,7 +135,7 @@ def test_base_corpus_cohort_is_valid(tmp_path, data_schema):
     assert people.delivery_date.iloc[0] == pd.Timestamp("2024-07-17")
     assert out["hair_cortisol"].below_limit.tolist() == [False, False, True, False]
     assert set(out["telomere_qpcr"].pseudo_id) == {"calibrator", *people.pseudo_id[:2]}
-    assert out["methylation_matrix"].shape == (3, 4)
+    assert out["methylation_matrix"] == 3  # a CSV matrix: checked batch by batch, its CpGs counted
     assert sorted(out["metabolites"].marker.unique()) == ["lactate", "pyruvate"]
 
 
@@ -221,6 +222,183 @@ def test_on_invalid_missing_reports_rows_without_values(tmp_path, data_schema):
     rejected = report.set_index("variable").loc["maternal_age", "rejected"]
     assert rejected.startswith("expected a number, found text") and "(rows 3, 5)" in rejected
     assert "unknown" not in rejected
+
+
+# --------------------------------------------------------------------------- issue #17: hostile tables
+NSES = {**AGE, "neighbourhood_ses": {"rule": "direct", "column": "nses"}}
+
+
+def _participants(tmp_path, data_schema, file, **case):
+    mapping, _ = _mapping(tmp_path, data_schema, {"file": file, "table": "participants", **case})
+    people, report, categories, _ = ingest_stage.cohort_participants("bad", mapping, data_schema, KEY)
+    return people, report.set_index("variable"), categories
+
+
+def test_unicode_ids_are_the_same_participants_in_every_table(tmp_path, data_schema):
+    """A Unicode hyphen, full-width letters or a zero-width space in a biomarker table's IDs,
+    or in a matrix's sample names, still name the participant BX-101 ... of the participants table."""
+    people = _read(tmp_path, data_schema, "participants.csv")
+    immune = _read(tmp_path, data_schema, "i_ids_unicode.csv", table="immune")
+    assert immune.pseudo_id.unique().tolist() == people.pseudo_id[:3].tolist()
+    matrix = _read(tmp_path, data_schema, "mx_unicode_samples.csv", table="methylation_matrix")
+    assert matrix.columns.tolist() == ["cpg", *people.pseudo_id[:3]]
+
+
+def test_leading_zero_policy_strip_matches_ids_without_zeros(tmp_path, data_schema):
+    """Participants 07001, 07003 and a biomarker table with 7001, 7003: an error by default
+    (the corpus case i_leading_zeros.csv), matched with `id_leading_zeros: strip`."""
+    people = _read(tmp_path, data_schema, "participants_numeric.csv", variables=AGE)
+    immune = _read(tmp_path, data_schema, "i_leading_zeros.csv", table="immune", variables=AGE,
+                   participants="participants_numeric.csv", spec={"id_leading_zeros": "strip"})
+    assert immune.pseudo_id.unique().tolist() == [people.pseudo_id[0], people.pseudo_id[2]]
+    stripped = _read(tmp_path, data_schema, "participants_numeric.csv", variables=AGE,
+                     spec={"id_leading_zeros": "strip"})  # pseudonyms of 7001 ...: stable whichever way written
+    assert stripped.pseudo_id.tolist() == privacy.pseudonymise(pd.Series(["7001", "7002", "7003"]), "bad",
+                                                               KEY).tolist()
+
+
+def test_hidden_column_without_values_is_read(tmp_path, data_schema):
+    people = _read(tmp_path, data_schema, "x_hidden_empty_column.xlsx")
+    assert people.maternal_age.tolist() == [31.2, 34.1, 28.0, 36.5, 25.3, 30.0]
+
+
+def test_column_missing_codes_make_sentinels_missing(tmp_path, data_schema):
+    people, report, _ = _participants(tmp_path, data_schema, "p_ses_sentinel.csv", variables=NSES,
+                                      spec={"column_missing_codes": {"nses": ["-999"]}})
+    assert people.neighbourhood_ses.isna().tolist() == [False, True, False, False, True, False]
+    assert report.loc["neighbourhood_ses", "n_rejected"] == 0
+    matrix = _read(tmp_path, data_schema, "mx_sentinel.csv", table="methylation_matrix",
+                   mapping={"missing_codes": ["", "NA", "-999"]})
+    assert np.isnan(matrix.iloc[0, 2]) and matrix.iloc[0, 1] == pytest.approx(0.44)
+
+
+def test_sentinels_with_on_invalid_missing_are_rejected_with_rows(tmp_path, data_schema):
+    people, report, _ = _participants(tmp_path, data_schema, "p_ses_sentinel.csv", variables=NSES,
+                                      mapping={"on_invalid": "missing"})
+    assert people.neighbourhood_ses.isna().tolist() == [False, True, False, False, True, False]
+    rejected = report.loc["neighbourhood_ses", "rejected"]
+    assert rejected.startswith("values equal to a typical missing-value code") and "(rows 3, 6)" in rejected
+    assert "-999" not in rejected.replace("such as -999", "")
+
+
+def test_outliers_of_a_variable_without_range_are_noted_not_quoted(tmp_path, data_schema):
+    people, report, _ = _participants(tmp_path, data_schema, "p_ses_outlier.csv", variables=NSES)
+    assert people.neighbourhood_ses.iloc[5] == 48.0  # kept: it may be real
+    note = report.loc["neighbourhood_ses", "note"]
+    assert note == "warning: 1 value beyond 5 SD of the median (row 7; kept: check them, or declare a range)"
+
+
+@pytest.mark.parametrize("file, mapping, never", [
+    ("participants.csv", {"variables": {"child_sex": {"rule": "recode", "column": "pid",
+                                                      "map": {"jongen": "male", "meisje": "female"}}}},
+     ["BX-"]),
+    ("p_recode_formula.csv", {}, ["HYPERLINK", "cmd", "@SUM", "="]),
+    ("p_recode_free_text.csv", {}, ["verhuisd"]),
+    ("p_recode_distinct.csv", {}, ["note "]),
+])
+def test_category_report_lists_declared_categories_only(tmp_path, data_schema, file, mapping, never):
+    """With `on_invalid: missing`, the categories report (written to results/harmonisation/)
+    lists the map's categories and counts the other values as '(undeclared)': an ID, a
+    free-text answer or a formula is never written, nor quoted in the harmonisation report."""
+    _, report, categories = _participants(tmp_path, data_schema, file,
+                                          mapping={**copy.deepcopy(mapping), "on_invalid": "missing"})
+    allowed = {"jongen", "meisje", "lager onderwijs", "hoger secundair onderwijs – geëxamineerd", "bachelor",
+               "master", "(missing)", "(undeclared)"}
+    assert set(categories.source_category) <= allowed
+    assert "(undeclared)" in set(categories.source_category)
+    written = categories.to_csv(sep="\t") + report.to_csv(sep="\t")
+    assert not [t for t in never if t in written], written
+
+
+def test_ranges_recode_reports_bands_not_values(tmp_path, data_schema):
+    recode = {"rule": "recode", "column": "bw_g", "ranges": [{"max": 2500, "value": 1}, {"min": 2500, "value": 0}]}
+    _, _, categories = _participants(tmp_path, data_schema, "participants.csv",
+                                     mapping={"variables": {"smoking": recode}})
+    rows = categories[categories.variable == "smoking"]
+    assert rows.source_category.tolist() == ["[2500, inf)"] and rows.n.tolist() == [6]
+
+
+@pytest.mark.parametrize("file, message", [
+    ("mx_beta_outside.parquet", r"mx_beta_outside.parquet, column C, row 3: beta values outside \[0, 1\]"),
+    ("mx_duplicated_cpg.parquet", r"mx_duplicated_cpg.parquet, column 'cpg', rows 2, 4: duplicated CpG"),
+    ("mx_sentinel.csv", r"mx_sentinel.csv, column C, row 2: beta values outside \[0, 1\]"),
+])
+def test_preflight_checks_every_value_of_a_matrix(tmp_path, data_schema, file, message):
+    """The pre-flight check (ingest_cohort, before any job runs) reads a Parquet or CSV
+    matrix batch by batch, not only its header: a beta of 1.7 or a CpG twice stops the run."""
+    mapping, _ = _mapping(tmp_path, data_schema, {"file": file, "table": "methylation_matrix"})
+    with pytest.raises(InputTableError, match=message):
+        ingest_stage.ingest_cohort("bad", mapping, data_schema, KEY)
+
+
+def _csv_matrix(path, n=300, problem=None, sep=","):
+    """A CpG x 3 matrix of n rows; ``problem`` in data row 245 (spreadsheet row 247): past the
+    first 100 rows read with the exact checks, so Arrow's reader meets it first."""
+    ids = ["BX-101", "BX-102", "BX-103"]
+    frame = pd.DataFrame(np.full((n, 3), 0.5), columns=ids)
+    frame.insert(0, "cpg", [f"cg{k:08d}" for k in range(n)])
+    frame = frame.astype(str)
+    frame.loc[7, "BX-101"] = "NA"
+    if problem == "outside":
+        frame.loc[245, "BX-102"] = "1.7"
+    elif problem == "duplicate":
+        frame.loc[245, "cpg"] = "cg00000003"
+    elif problem in ("text", "nan"):
+        frame.loc[245, "BX-103"] = "failed" if problem == "text" else "nan"
+    elif problem == "empty":
+        frame.loc[245, ids] = ""
+    lines = frame.to_csv(index=False, sep=sep, lineterminator="\n").splitlines()
+    if problem == "short":
+        lines[246] = lines[246].rsplit(sep, 1)[0]
+    elif problem == "quote":
+        lines[246] = lines[246].replace(f"{sep}0.5", f'{sep}"0.5', 1)
+    elif problem == "blank":
+        lines.insert(246, "")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("problem, message", [
+    ("outside", r"m.csv, column C, row 247: beta values outside \[0, 1\]"),
+    ("duplicate", r"m.csv, column 'cpg', rows 5, 247: duplicated CpG identifier"),
+    ("text", r"m.csv, column D, row 247: expected a number, found text"),
+    ("nan", r"m.csv, column D, row 247: expected a number, found text"),
+    ("empty", r"m.csv, column 'cpg', row 247: CpGs without any value"),
+    ("short", r"m.csv, row 247: fewer cells than the header has names \(4\)"),
+    ("quote", r"m.csv, row 247: a cell opens a quote"),
+    ("blank", r"m.csv, column 'cpg', rows 5, 248: duplicated CpG identifier"),  # a blank line keeps its number
+])
+def test_csv_matrix_streams_and_names_rows_across_batches(tmp_path, data_schema, problem, message):
+    people = _read(tmp_path, data_schema, "participants.csv")
+    id_map = dict(zip(["BX-101", "BX-102", "BX-103"], people.pseudo_id[:3]))
+    path = _csv_matrix(tmp_path / "m.csv", problem="duplicate" if problem == "blank" else problem)
+    if problem == "blank":
+        lines = path.read_text().splitlines()
+        path.write_text("\n".join(lines[:200] + [""] + lines[200:]) + "\n")
+    out = tmp_path / "results" / "m.parquet"
+    with pytest.raises(InputTableError, match=message) as err:
+        ingest.stream_matrix({"path": str(path)}, id_map, out, batch_rows=10)
+    assert not NO_IDS.search(str(err.value))
+    assert not out.exists() and not list((tmp_path / "results").glob("*"))  # nothing half-written
+
+
+def test_csv_matrix_streamed_equals_in_memory(tmp_path, data_schema):
+    people = _read(tmp_path, data_schema, "participants.csv")
+    id_map = dict(zip(["BX-101", "BX-102", "BX-103"], people.pseudo_id[:3]))
+    path = _csv_matrix(tmp_path / "m.tsv", n=357, sep="\t")
+    assert ingest.streams_matrix({"path": str(path)})
+    n = ingest.stream_matrix({"path": str(path)}, id_map, tmp_path / "out.parquet", batch_rows=10,
+                             metadata={b"first1000": b"test"})
+    assert pq.read_schema(tmp_path / "out.parquet").metadata[b"first1000"] == b"test"
+    assert n == 357 and ingest.stream_matrix({"path": str(path)}, id_map, batch_rows=7) == 357
+    streamed = pd.read_parquet(tmp_path / "out.parquet")
+    assert streamed.columns.tolist() == ["cpg", *people.pseudo_id[:3]]
+    in_memory = ingest.ingest_matrix({"path": str(path)}, ["", "NA"], id_map)
+    pd.testing.assert_frame_equal(streamed, in_memory)
+    expected = pd.read_csv(path, sep="\t", dtype={"cpg": str}).rename(columns=id_map)
+    assert streamed.cpg.tolist() == expected.cpg.tolist()
+    np.testing.assert_array_equal(streamed.iloc[:, 1:].to_numpy(), expected.iloc[:, 1:].to_numpy(np.float32))
+    assert np.isnan(streamed.iloc[7, 1]) and streamed.iloc[:, 1:].notna().sum().sum() == 357 * 3 - 1
 
 
 # --------------------------------------------------------------------------- models that cannot be fitted

@@ -140,14 +140,6 @@ def test_pseudonyms_are_keyed_and_stable():
     assert a[0] == "P" + hmac.new(b"k1", b"ghent\x1fGH-0001", hashlib.sha256).hexdigest()[:16]
 
 
-def test_key_file_must_lie_outside_results(tmp_path):
-    from first1000.errors import ConfigError
-    with pytest.raises(ConfigError, match="outside results"):
-        privacy.load_or_create_key(tmp_path / "results" / "key")
-    key = privacy.load_or_create_key(tmp_path / "secret" / "key")
-    assert len(key) == 64 and key == privacy.load_or_create_key(tmp_path / "secret" / "key")
-
-
 def test_biomarker_ids_must_match_participants(tmp_path, demo_config):
     people = _ingest(_cohort(tmp_path, demo_config)[0], demo_config)["participants"]
     spec = copy.deepcopy(demo_config["cohorts"]["ghent"]["_mapping"]["tables"]["immune"])

@@ -71,6 +71,8 @@ ID_CELLS = st.one_of(
     st.sampled_from(IDS).map(lambda i: f" {i} "),
     st.integers(0, 11).map(lambda i: f"{7000 + i}.0"),
     st.sampled_from(["", "NA", " ", "1.5E+11"]),
+    st.sampled_from(IDS).map(lambda i: i.replace("P", "\uff30")),  # full-width P
+    st.sampled_from(IDS).map(lambda i: f"{i[:3]}\u200d{i[3:]}"),  # zero-width joiner
 )
 CELLS = st.one_of(
     st.sampled_from(["", "NA", "n.a.", "-", "<LOD", "<LOQ", "1,5", "3.354", "3,354", "f", "m", " f ", "M", "1e400",
@@ -201,6 +203,42 @@ def test_ingest_participants_never_crashes(table, on_invalid, data_schema):
     assert set(id_map.values()) == set(people.pseudo_id)
     assert all(k == k.strip() and k for k in id_map)
     assert not report.rejected.str.contains(NO_IDS).any()
+    assert set(categories.source_category) <= {"f", "m", "(missing)", "(undeclared)"}  # never a cell's text
+
+
+#: Ways exports write the same ID: Unicode dashes, invisible characters, full-width forms.
+DASHES = ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\ufe63", "\uff0d"]
+INVISIBLE = ["", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
+
+
+def _full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in text)
+
+
+@given(parts=st.lists(st.text("ABCDEFGHJKXZ0123456789", min_size=1, max_size=5), min_size=1, max_size=3),
+       dashes=st.lists(st.sampled_from(DASHES), min_size=2, max_size=2),
+       invisible=st.sampled_from(INVISIBLE), wide=st.booleans(), spaces=st.booleans())
+@SETTINGS
+def test_id_normalisation_is_the_same_for_every_way_of_writing_an_id(parts, dashes, invisible, wide, spaces):
+    """An ID written with any Unicode dash, with zero-width characters, in full-width
+    forms or with surrounding spaces normalises to the same text as the plain ID, and
+    normalising twice changes nothing (every table and matrix header uses normalise_ids)."""
+    from first1000.io.input_tables import normalise_ids
+
+    plain = "-".join(parts)
+    written = dashes[0].join(p[:1] + invisible + p[1:] for p in parts)
+    if wide:
+        written = _full_width(written)
+    if spaces:
+        written = f" {written}\u00a0"
+    ids = normalise_ids(pd.Series([plain, written], dtype=object))
+    assert ids[0] == ids[1] == plain
+    assert normalise_ids(ids).tolist() == ids.tolist()
+    stripped = normalise_ids(pd.Series([plain, "00" + plain], dtype=object), "strip")
+    if plain.isdigit():
+        assert stripped[0] == stripped[1] == (plain.lstrip("0") or "0")
+    else:
+        assert stripped[0] == plain
 
 
 @given(table=tables(), declared=st.booleans())

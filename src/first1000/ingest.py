@@ -12,6 +12,8 @@ message ever contains an ID or a value from a row.
 
 from __future__ import annotations
 
+import codecs
+import csv
 import re
 from pathlib import Path
 
@@ -20,8 +22,8 @@ import pandas as pd
 
 from first1000.config import load_schema
 from first1000.errors import ConfigError, InputTableError, format_rows
-from first1000.io import atomic_path, column_letter
-from first1000.io.input_tables import Table, _fold, normalise_ids, open_table, parse_dates
+from first1000.io import _BOMS, TABLE_FORMATS, _clean_name, _frame, atomic_path, column_letter, table_format
+from first1000.io.input_tables import Table, _fold, _unzero, normalise_ids, open_table, parse_dates
 from first1000.units import conversion
 
 #: Standard tables a cohort can provide, and the schema each is checked against.
@@ -327,10 +329,12 @@ def ingest_qpcr(spec, missing_codes, id_map, kind: str = "telomere_qpcr") -> pd.
                          "ct": ct})
 
 
-def _matrix_samples(where: str, columns: list, cpg_col: str, id_map: dict, found: str):
-    """Check a matrix header: the CpG column and one column per known participant.
+def _matrix_samples(where: str, columns: list, cpg_col: str, id_map: dict, found: str,
+                    leading_zeros: str = "keep"):
+    """Check a matrix header: the CpG column and one column per known participant (sample
+    IDs normalised as every table's IDs, :func:`first1000.io.input_tables.normalise_ids`).
 
-    Returns (samples, their spreadsheet letters, normalised IDs).
+    Returns (samples, their spreadsheet letters, normalised IDs, pseudonyms).
     """
     if cpg_col not in columns:
         raise InputTableError(f"{where}: missing column '{cpg_col}' (the CpG identifiers of the "
@@ -342,8 +346,9 @@ def _matrix_samples(where: str, columns: list, cpg_col: str, id_map: dict, found
         raise InputTableError(f"{where}: no sample columns besides '{cpg_col}'. The matrix needs one column "
                               "of beta values per participant, named by the participant's ID.")
     letters = np.array([column_letter(positions[c]) for c in samples])
-    ids = normalise_ids(pd.Series(samples, dtype=object))
-    unknown = ~ids.isin(list(id_map)).to_numpy(dtype=bool)
+    ids = normalise_ids(pd.Series(samples, dtype=object), leading_zeros)
+    pseudo = _lookup(ids, id_map, leading_zeros)
+    unknown = pseudo.isna().to_numpy(dtype=bool)
     if unknown.all():
         raise InputTableError(f"{where}: none of the {len(samples)} sample columns matches a participant ID "
                               "of this cohort. The column headers must be the participants' IDs.")
@@ -354,27 +359,32 @@ def _matrix_samples(where: str, columns: list, cpg_col: str, id_map: dict, found
                               f"(column{'s' if n_unknown > 1 else ''} {shown}) match{'' if n_unknown > 1 else 'es'} "
                               "no participant ID of this cohort. Remove them or add the participants."
                               + _id_hint(ids[unknown], id_map))
-    repeated = ids.duplicated(keep=False).to_numpy(dtype=bool)
+    repeated = pseudo.duplicated(keep=False).to_numpy(dtype=bool)
     if repeated.any():
         raise InputTableError(f"{where}, row 1: columns {', '.join(letters[repeated][:10])} are the same "
-                              "participant (their IDs differ only by spaces or a trailing '.0'). Keep one column "
-                              "per participant.")
-    return samples, letters, ids
+                              "participant (their IDs differ only by spaces, a trailing '.0', Unicode look-alikes "
+                              "or leading zeros). Keep one column per participant.")
+    return samples, letters, ids, list(pseudo)
 
 
-def _check_matrix_block(where: str, cpg_col: str, cpg: pd.Series, values: np.ndarray, letters, rows,
-                        seen: set) -> None:
-    """Cell checks of a block of matrix rows; ``rows(mask)`` names the masked rows as a
-    spreadsheet numbers them; ``seen`` holds the CpGs of earlier blocks."""
+def _check_matrix_block(where: str, cpg_col: str, cpg: pd.Series, values: np.ndarray, letters, row_list,
+                        seen: dict) -> None:
+    """Cell checks of a block of matrix rows; ``row_list(mask)`` gives the masked rows as a
+    spreadsheet numbers them; ``seen`` maps the CpGs of earlier blocks to their rows."""
+    def rows(mask):
+        return format_rows(row_list(mask))
+
     no_cpg = (cpg.isna() | (cpg == "")).to_numpy(dtype=bool)
     if no_cpg.any():
         raise InputTableError(f"{where}, column '{cpg_col}', {rows(no_cpg)}: empty CpG identifier. "
                               "Every row needs its CpG.")
-    dup = cpg.duplicated(keep=False).to_numpy(dtype=bool) | cpg.isin(seen).to_numpy(dtype=bool)
+    earlier = np.fromiter((c in seen for c in cpg), dtype=bool, count=len(cpg))
+    dup = cpg.duplicated(keep=False).to_numpy(dtype=bool) | earlier
     if dup.any():
-        raise InputTableError(f"{where}, column '{cpg_col}', {rows(dup)}: duplicated CpG identifier. "
-                              "Each CpG must appear once.")
-    seen.update(cpg)
+        before = sorted({seen[c] for c in cpg[earlier]})
+        raise InputTableError(f"{where}, column '{cpg_col}', {format_rows(before + list(row_list(dup)))}: "
+                              "duplicated CpG identifier. Each CpG must appear once.")
+    seen.update(zip(cpg, (int(r) for r in row_list(np.ones(len(cpg), bool)))))
     with np.errstate(invalid="ignore"):
         outside = (values < 0) | (values > 1)
     if outside.any():
@@ -389,77 +399,382 @@ def _check_matrix_block(where: str, cpg_col: str, cpg: pd.Series, values: np.nda
                               "sample is missing). Remove these rows from the matrix (or export the values).")
 
 
+#: Matrix formats read batch by batch (an .xlsx matrix is read whole: a sheet holds at most
+#: 16,384 columns and 1,048,576 rows, and openpyxl reads the whole workbook anyway).
+STREAMED_MATRIX_FORMATS = ("csv", "tsv", "parquet")
+#: CpG rows per batch of a streamed matrix.
+MATRIX_BATCH_ROWS = 20000
+
+
+def streams_matrix(spec: dict) -> bool:
+    """True when the methylation matrix ``spec`` points to is checked and written batch by
+    batch (:func:`stream_matrix`): CSV, TSV and Parquet files."""
+    suffix = Path(spec["path"]).suffix.lower()
+    return TABLE_FORMATS.get(suffix) in STREAMED_MATRIX_FORMATS
+
+
 def ingest_matrix(spec, missing_codes, id_map) -> pd.DataFrame:
     """CpG x sample beta matrix, in memory; sample columns renamed to pseudonyms.
 
     The sample column names are participant IDs, so messages name those columns by
-    their spreadsheet letter, never by name. Large Parquet matrices go through
-    :func:`stream_matrix` instead, which holds one batch of rows at a time.
+    their spreadsheet letter, never by name. CSV, TSV and Parquet matrices are read and
+    checked batch by batch (:func:`matrix_batches`; only the float32 result is held);
+    :func:`stream_matrix` also writes them batch by batch.
     """
+    if streams_matrix(spec):
+        parts = []
+        for cpg, values, pseudo in matrix_batches(spec, missing_codes, id_map):
+            part = pd.DataFrame(values.astype(np.float32), columns=pseudo)
+            part.insert(0, "cpg", cpg.astype(str).to_numpy())
+            parts.append(part)
+        return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     table = open_table(spec, missing_codes, ids_in_header=True)
     cpg_col = spec.get("columns", {}).get("cpg", "cpg")
-    samples, letters, ids = _matrix_samples(table.where, list(table.data.columns), cpg_col, id_map,
-                                            table.columns_found())
+    samples, letters, ids, pseudo = _matrix_samples(table.where, list(table.data.columns), cpg_col, id_map,
+                                                    table.columns_found(), spec.get("id_leading_zeros", "keep"))
     cpg = table.data[cpg_col].astype("string").str.strip()
-    values = np.empty((len(table.data), len(samples)), dtype=np.float64)
-    for j, column in enumerate(samples):
-        parsed, _, bad, problem, fix = table.parse_numbers(column)
-        if bad.any():
-            raise InputTableError(f"{table.where}, column {letters[j]}, {table.rows(bad)}: {problem}. {fix}")
-        values[:, j] = parsed
-    _check_matrix_block(str(table.where), cpg_col, cpg, values, letters, table.rows, set())
-    frame = pd.DataFrame(values.astype(np.float32), columns=ids.map(id_map).to_numpy())
+    values = _matrix_values(table, samples, letters)
+    _check_matrix_block(str(table.where), cpg_col, cpg, values, letters, table.row_list, {})
+    frame = pd.DataFrame(values.astype(np.float32), columns=pseudo)
     frame.insert(0, "cpg", cpg.astype(str).to_numpy())
     return frame
 
 
-def stream_matrix(spec, id_map, output=None, batch_rows: int = 20000) -> int:
-    """Check (and, with ``output``, write) a Parquet CpG x sample matrix batch by batch.
+def _matrix_values(table: Table, samples: list, letters) -> np.ndarray:
+    """The sample columns of a text block as numbers (missing codes -> NaN); text is an error
+    (as :meth:`Table.numeric` reports it)."""
+    values = np.empty((len(table.data), len(samples)), dtype=np.float64)
+    numeric_codes = {c: pd.to_numeric(pd.Series(table.codes(c), dtype=object), errors="coerce").dropna().tolist()
+                     for c in samples}
+    for j, column in enumerate(samples):
+        parsed = None
+        if table.decimal == ".":  # fast path: numbers and missing codes only
+            parsed = np.array(pd.to_numeric(table.data[column], errors="coerce"), dtype=np.float64)
+            blank = np.isnan(parsed)
+            if np.isinf(parsed).any() or (blank.any() and (blank & ~table.missing_mask(column)).any()):
+                parsed = None
+            elif numeric_codes[column]:
+                parsed[np.isin(parsed, numeric_codes[column])] = np.nan
+        if parsed is None:
+            parsed, _, bad, problem, fix = table.parse_numbers(column)
+            if bad.any():
+                raise InputTableError(f"{table.where}, column {letters[j]}, {table.rows(bad)}: {problem}. {fix}")
+        values[:, j] = parsed
+    return values
 
-    Memory is bounded by ``batch_rows`` x samples, not by the array: the header is checked
-    first (:func:`_matrix_samples`), then every batch (betas in [0, 1], no CpG without
-    values, CpG identifiers present and unique), and the standardised matrix (sample
-    columns renamed to pseudonyms, float32) is written to a temporary file renamed into
-    place. With ``output=None`` only the header is checked (the pre-flight check before
-    any job runs; the values are checked by the ingest job). Returns the number of CpGs.
-    """
+
+def matrix_batches(spec, missing_codes, id_map, batch_rows: int = MATRIX_BATCH_ROWS):
+    """Check a CSV, TSV or Parquet CpG x sample matrix batch by batch; yield
+    ``(cpg, betas, pseudonyms)`` per batch (betas float64, n_rows x n_samples).
+
+    Memory is bounded by ``batch_rows`` x samples, not by the matrix. The header is checked
+    first (:func:`_matrix_samples`: the CpG column, one column per known participant, sample
+    IDs normalised as every table's IDs), then every batch: for text files the same layout
+    and encoding checks as any table (:func:`first1000.io.read_raw_table`) and the same
+    cell checks (missing codes, text in a number), for all formats betas in [0, 1], no CpG
+    without values, CpG identifiers present and unique across batches. Rows are named as a
+    spreadsheet numbers them."""
+    path = Path(spec["path"])
+    fmt = table_format(path)
+    if fmt == "parquet":
+        yield from _parquet_matrix_batches(spec, id_map, batch_rows)
+    else:
+        yield from _text_matrix_batches(spec, missing_codes, id_map, batch_rows, fmt)
+
+
+def _parquet_matrix_batches(spec, id_map, batch_rows):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     path = Path(spec["path"])
+    if not path.exists():
+        raise InputTableError(f"{path}: file not found. Check the path in the config.")
     try:
         source = pq.ParquetFile(path)
     except (OSError, pa.ArrowException) as exc:
         raise InputTableError(f"{path}: cannot be read as Parquet ({type(exc).__name__}).") from None
     cpg_col = spec.get("columns", {}).get("cpg", "cpg")
     columns = list(source.schema_arrow.names)
-    samples, letters, ids = _matrix_samples(str(path), columns, cpg_col, id_map,
-                                            f"The file has {len(columns)} columns.")
-    if output is None:
-        return source.metadata.num_rows
-    pseudo = list(ids.map(id_map))
-    schema = pa.schema([("cpg", pa.string())] + [(p, pa.float32()) for p in pseudo])
-    seen: set = set()
+    samples, letters, ids, pseudo = _matrix_samples(str(path), columns, cpg_col, id_map,
+                                                    f"The file has {len(columns)} columns.",
+                                                    spec.get("id_leading_zeros", "keep"))
+    seen: dict = {}
     n_rows = 0
-    with atomic_path(output) as tmp, pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-        for batch in source.iter_batches(batch_size=batch_rows, columns=[cpg_col, *samples]):
-            cpg = pd.Series(batch.column(0).to_pylist(), dtype="string").str.strip()
-            values = np.empty((batch.num_rows, len(samples)), dtype=np.float64)
-            for j in range(len(samples)):
-                column = batch.column(j + 1)
-                if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)
-                        or pa.types.is_null(column.type)):
-                    raise InputTableError(f"{path}, column {letters[j]}: expected numbers (beta values), found "
-                                          f"a column of type {column.type}. Export the matrix with numeric columns.")
-                values[:, j] = column.to_numpy(zero_copy_only=False).astype(np.float64)
-            values[~np.isfinite(values)] = np.nan
-            first = n_rows + 2  # spreadsheet row of the batch's first CpG (header = row 1)
-            _check_matrix_block(str(path), cpg_col, cpg, values, letters,
-                                lambda mask, first=first: format_rows(np.flatnonzero(mask) + first), seen)
-            arrays = [pa.array(cpg.astype(str).to_numpy())] + [pa.array(values[:, j].astype(np.float32))
-                                                                for j in range(len(samples))]
-            writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
-            n_rows += batch.num_rows
+    for batch in source.iter_batches(batch_size=batch_rows, columns=[cpg_col, *samples]):
+        cpg = pd.Series(batch.column(0).to_pylist(), dtype="string").str.strip()
+        values = np.empty((batch.num_rows, len(samples)), dtype=np.float64)
+        for j in range(len(samples)):
+            column = batch.column(j + 1)
+            if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)
+                    or pa.types.is_null(column.type)):
+                raise InputTableError(f"{path}, column {letters[j]}: expected numbers (beta values), found "
+                                      f"a column of type {column.type}. Export the matrix with numeric columns.")
+            values[:, j] = column.to_numpy(zero_copy_only=False).astype(np.float64)
+        values[~np.isfinite(values)] = np.nan
+        first = n_rows + 2  # spreadsheet row of the batch's first CpG (header = row 1)
+        _check_matrix_block(str(path), cpg_col, cpg, values, letters,
+                            lambda mask, first=first: np.flatnonzero(mask) + first, seen)
+        n_rows += batch.num_rows
+        yield cpg, values, pseudo
+    if n_rows == 0:
+        raise InputTableError(f"{path}: the table has a header but no rows (no data below row 1). Export the "
+                              "table again with its rows, or remove it from the cohort's mapping file.")
+
+
+def _open_text(path: Path, encoding: str):
+    """A text table opened for streaming: a byte-order mark wins over ``encoding`` (as
+    :func:`first1000.io.read_raw_table` reads text tables); undecodable bytes become lone
+    surrogates, reported with their cells."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise InputTableError(
+            f"{path}: unknown encoding `{encoding}` declared for this table. Use a Python codec name such as "
+            "utf-8, cp1252 (Windows Western European) or latin-1 in the mapping file.") from None
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 16)
+    for bom, codec in _BOMS:
+        if head.startswith(bom):
+            encoding = codec
+            break
+    else:
+        wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+        if not wide and head.count(b"\x00") > len(head) // 4:
+            raise InputTableError(
+                f"{path}: the file holds NUL bytes, as UTF-16 text without a byte-order mark or a binary file "
+                "renamed to a text extension do. Save the table as 'CSV UTF-8' (or declare "
+                "`encoding: utf-16` for this table in the mapping file).")
+    return open(path, encoding=encoding, errors="surrogateescape", newline="")
+
+
+#: Cells per batch of a text matrix read with the exact checks (its rows are Python strings first).
+MATRIX_BATCH_CELLS = 2_000_000
+#: Bytes per block (one batch) of a text matrix read by Arrow; Arrow reads a few blocks ahead.
+MATRIX_BLOCK_BYTES = 4 << 20
+
+
+def _text_matrix_batches(spec, missing_codes, id_map, batch_rows, fmt):
+    """Batches of a CSV/TSV matrix: the header and the first rows through the full checks of
+    any text table (:func:`_python_matrix_batches`), the rest parsed by Arrow's streaming CSV
+    reader (:func:`_arrow_matrix_batches`) as long as every cell is a number or a missing
+    code; from the first batch Arrow cannot parse that way (text, a ragged or blank row, a
+    stray quote, bytes invalid in the encoding) on, the exact checks take over, so every
+    problem is named as they name it."""
+    path = Path(spec["path"])
+    if not path.exists():
+        raise InputTableError(f"{path}: file not found. Check the path in the config.")
+    if path.is_dir():
+        raise InputTableError(f"{path}: is a folder, not a table. Check the path in the mapping file.")
+    if path.stat().st_size == 0:
+        raise InputTableError(f"{path}: the file is empty. Export the table again with its header row.")
+    info: dict = {"seen": {}, "n_rows": 0}
+    yield from _python_matrix_batches(spec, missing_codes, id_map, batch_rows, fmt, info, skip=0, first_rows=100)
+    if info["done"]:
+        return
+    try:
+        yield from _arrow_matrix_batches(spec, fmt, info)
+    except _NotPlain:
+        yield from _python_matrix_batches(spec, missing_codes, id_map, batch_rows, fmt, info, skip=info["records"])
+
+
+class _NotPlain(Exception):
+    """A matrix batch Arrow cannot read as numbers and missing codes: read it with the full checks."""
+
+
+def _arrow_matrix_batches(spec, fmt, info):
+    """The rows after ``info["records"]`` records below the header, parsed by Arrow's CSV
+    parser block by block (about :data:`MATRIX_BLOCK_BYTES` of whole lines at a time, read
+    here, so memory holds one block): one line per row (rows keep their spreadsheet
+    numbers), the CpG column as text, the sample columns as float64 with the missing codes
+    as nulls. Raises _NotPlain at the first block that is not that (nothing of it yielded)."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    codec = info["encoding"]
+    same_codes = all(c == info["codes"][0] for c in info["codes"])
+    if (codecs.lookup(codec).name not in ("utf-8", "utf-8-sig", "ascii") or info["decimal"] != "." or not same_codes
+            or info["multiline"]):
+        raise _NotPlain  # Arrow reads UTF-8 lines with '.' decimals; column-specific codes need the exact path
+    width, cpg_index, sample_index = info["width"], info["cpg_index"], info["sample_index"]
+    names = [f"c{i}" for i in range(width)]
+    codes = sorted(set(info["codes"][0]))
+    numeric_codes = [float(c) for c in pd.to_numeric(pd.Series(codes, dtype=object), errors="coerce").dropna()]
+    options = dict(
+        read_options=pacsv.ReadOptions(column_names=names, use_threads=False),
+        parse_options=pacsv.ParseOptions(delimiter=info["sep"], quote_char='"', double_quote=True,
+                                         newlines_in_values=False, ignore_empty_lines=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={names[cpg_index]: pa.string(), **{names[i]: pa.float64() for i in sample_index}},
+            include_columns=[names[cpg_index]] + [names[i] for i in sample_index],
+            null_values=[c for c in codes if c != ""] + [""], strings_can_be_null=False,
+            quoted_strings_can_be_null=True))
+    cpg_col, letters, pseudo = info["cpg_col"], info["letters"], info["pseudo"]
+    with open(spec["path"], "rb") as fh:
+        for _ in range(info["header_row"] + info["records"]):
+            fh.readline()
+        rest = b""
+        while True:
+            block = fh.read(MATRIX_BLOCK_BYTES)
+            data = rest + block
+            cut = data.rfind(b"\n") + 1 if block else len(data)
+            chunk, rest = data[:cut], data[cut:]
+            del data
+            if chunk:
+                try:
+                    batch = pacsv.read_csv(pa.py_buffer(chunk), **options)
+                except (pa.ArrowException, ValueError):
+                    raise _NotPlain from None
+                del chunk
+                yield _arrow_block(batch, info, numeric_codes, cpg_col, letters, pseudo)
+            if not block:
+                break
+
+
+def _arrow_block(batch, info, numeric_codes, cpg_col, letters, pseudo):
+    """(cpg, betas, pseudonyms) of an Arrow block of matrix rows, checked; _NotPlain when a
+    cell needs the exact checks (``nan``/``inf`` written in a cell, a blank line, an empty CpG)."""
+    values = np.empty((batch.num_rows, batch.num_columns - 1), dtype=np.float64)
+    for j in range(batch.num_columns - 1):
+        column = batch.column(j + 1)
+        parsed = column.to_numpy().astype(np.float64)
+        nulls = column.is_null().to_numpy() if column.null_count else None
+        written_nan = np.isnan(parsed) if nulls is None else np.isnan(parsed) & ~nulls
+        if np.isinf(parsed).any() or written_nan.any():
+            raise _NotPlain
+        if numeric_codes:
+            parsed[np.isin(parsed, numeric_codes)] = np.nan
+        values[:, j] = parsed
+    cpg = pd.Series(batch.column(0).to_pylist(), dtype=object).str.strip()
+    if (cpg == "").any():  # a blank line (skipped, numbering kept) or an empty CpG: exact checks
+        raise _NotPlain
+    first = info["header_row"] + info["records"] + 1
+    _check_matrix_block(info["where"], cpg_col, cpg, values, letters,
+                        lambda mask, first=first: np.flatnonzero(mask) + first, info["seen"])
+    info["records"] += batch.num_rows
+    info["n_rows"] += batch.num_rows
+    return cpg, values, pseudo
+
+
+def _python_matrix_batches(spec, missing_codes, id_map, batch_rows, fmt, info, *, skip: int, first_rows=None):
+    """Batches of a text matrix read with the csv module and checked as any text table
+    (:func:`first1000.io._frame`: delimiter, encoding, ragged rows, stray quotes; then the
+    cells as :meth:`Table.parse_numbers` reads them), ``skip`` records below the header
+    skipped; with ``first_rows``, only that many records are read (``info["done"]`` tells
+    whether the file ended). Fills ``info`` with what :func:`_arrow_matrix_batches` needs."""
+    path = Path(spec["path"])
+    sep = spec.get("delimiter") or ("," if fmt == "csv" else "\t")
+    encoding = spec.get("encoding", "utf-8")
+    decimal = spec.get("decimal", ".")
+    cpg_col = spec.get("columns", {}).get("cpg", "cpg")
+    where = str(path)
+    seen = info["seen"]
+    csv.field_size_limit(1 << 24)
+    with _open_text(path, encoding) as fh:
+        reader = csv.reader(fh, delimiter=sep, quotechar='"', doublequote=True, strict=False)
+        header, header_row, row = None, 0, 0
+        try:
+            for record in reader:
+                row += 1
+                if any(c.strip() for c in record):
+                    header, header_row = record, row
+                    break
+            if header is None:
+                raise InputTableError(f"{path}: the file is empty. Export the table again with its header row.")
+            for _ in range(skip):
+                next(reader, None)
+                row += 1
+            samples = letters = pseudo = None
+            limit = first_rows or max(100, min(batch_rows, MATRIX_BATCH_CELLS // max(len(header), 1)))
+            done = False
+            while not done:
+                records, rows = [header], [header_row]
+                for record in reader:
+                    row += 1
+                    records.append(record)
+                    rows.append(row)
+                    if len(records) > limit:
+                        break
+                else:
+                    done = True
+                if len(records) == 1 and info["n_rows"]:
+                    break
+                raw = _frame(records, rows, path, where, sep=sep, encoding=encoding, ids_in_header=True)
+                table = Table(path, raw.data, list(missing_codes), decimal, row_numbers=raw.row_numbers,
+                              where=where, ids_in_header=True, column_codes=spec.get("column_missing_codes", {}))
+                if samples is None:
+                    samples, letters, _, pseudo = _matrix_samples(where, list(table.data.columns), cpg_col, id_map,
+                                                                  table.columns_found(),
+                                                                  spec.get("id_leading_zeros", "keep"))
+                    names = [_clean_name(x) for x in header]
+                    info.update(sep=sep, encoding=_open_text_codec(path, encoding), decimal=decimal, where=where,
+                                header_row=header_row, width=len(header), cpg_col=cpg_col, letters=letters,
+                                pseudo=pseudo, cpg_index=names.index(cpg_col),
+                                sample_index=[names.index(c) for c in samples],
+                                codes=[table.codes(c) for c in samples], multiline=False)
+                info["multiline"] = info["multiline"] or any("\n" in c or "\r" in c for r in records for c in r)
+                if len(table.data):
+                    cpg = table.data[cpg_col].astype("string").str.strip()
+                    values = _matrix_values(table, samples, letters)
+                    _check_matrix_block(where, cpg_col, cpg, values, letters, table.row_list, seen)
+                    info["n_rows"] += len(table.data)
+                    yield cpg, values, pseudo
+                info["records"] = row - header_row
+                if first_rows:
+                    break
+        except csv.Error as exc:
+            raise InputTableError(f"{path}, row {row + 1}: cannot be split into cells ({exc}). Check the delimiter "
+                                  "and the quoting of the file, or export it again.") from None
+        except UnicodeDecodeError:
+            raise InputTableError(f"{path}: cannot be decoded as {encoding}. Declare the file's `encoding` in the "
+                                  "mapping file.") from None
+    info["done"] = done
+    if done and info["n_rows"] == 0:
+        raise InputTableError(f"{where}: the table has a header but no rows (no data below row {header_row}). "
+                              "Export the table again with its rows, or remove it from the cohort's mapping file.")
+
+
+def _open_text_codec(path: Path, encoding: str) -> str:
+    """The codec a text table is read with: its byte-order mark's, else ``encoding``."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    return next((codec for bom, codec in _BOMS if head.startswith(bom)), encoding)
+
+
+def stream_matrix(spec, id_map, output=None, batch_rows: int = MATRIX_BATCH_ROWS, missing_codes=("", "NA"),
+                  metadata: dict | None = None) -> int:
+    """Check (and, with ``output``, write) a CSV, TSV or Parquet CpG x sample matrix batch by
+    batch (:func:`matrix_batches`).
+
+    Memory is bounded by ``batch_rows`` x samples, not by the matrix. Every batch is checked
+    also with ``output=None`` (the pre-flight check before any job runs). With ``output``
+    the standardised matrix (sample columns renamed to pseudonyms, float32) is written to a
+    temporary file renamed into place only when every batch passed (``metadata``: key-value
+    metadata of the Parquet file's schema). Returns the number of CpGs.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    batches = matrix_batches(spec, missing_codes, id_map, batch_rows)
+    n_rows = 0
+    if output is None:
+        for cpg, _, _ in batches:
+            n_rows += len(cpg)
+        return n_rows
+    writer = None
+    with atomic_path(output) as tmp:
+        try:
+            for cpg, values, pseudo in batches:
+                if writer is None:
+                    schema = pa.schema([("cpg", pa.string())] + [(p, pa.float32()) for p in pseudo],
+                                       metadata=metadata)
+                    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+                arrays = [pa.array(cpg.astype(str).to_numpy())] + [pa.array(values[:, j].astype(np.float32))
+                                                                    for j in range(values.shape[1])]
+                writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
+                n_rows += len(cpg)
+        finally:
+            if writer is not None:
+                writer.close()
     return n_rows
 
 
@@ -479,9 +794,26 @@ def _id_hint(unknown: pd.Series, id_map: dict) -> str:
     return ""
 
 
-def _match_ids(table: Table, column: str, ids: pd.Series, id_map: dict, mask=None) -> pd.Series:
-    """Pseudonyms of ``ids`` (rows ``mask`` of the table, default all); unknown IDs are an error."""
+def _lookup(ids: pd.Series, id_map: dict, leading_zeros: str = "keep") -> pd.Series:
+    """Pseudonyms of normalised ``ids`` (missing where unknown); with ``leading_zeros="strip"``
+    an ID also matches the participant whose ID is the same once leading zeros are removed
+    from both (when only one participant does)."""
     matched = ids.map(id_map)
+    if leading_zeros == "strip" and matched.isna().any():
+        known = pd.Series(list(id_map), dtype="string")
+        unzeroed = _unzero(known)
+        unique = (~unzeroed.duplicated(keep=False)).to_numpy()
+        lookup = dict(zip(unzeroed[unique], np.asarray(list(id_map.values()), dtype=object)[unique]))
+        matched = matched.where(matched.notna(), _unzero(ids).map(lookup))
+    return matched
+
+
+def _match_ids(table: Table, column: str, ids: pd.Series, id_map: dict, mask=None) -> pd.Series:
+    """Pseudonyms of ``ids`` (rows ``mask`` of the table, default all); unknown IDs are an error.
+
+    With ``id_leading_zeros: strip`` on this table, an ID also matches the participant whose
+    ID is the same once leading zeros are removed from both (when only one participant does)."""
+    matched = _lookup(ids, id_map, table.leading_zeros)
     unknown = matched.isna().to_numpy()
     if unknown.all():
         raise InputTableError(f"{table.where}, column '{column}': none of the IDs matches a participant of this "
@@ -534,13 +866,13 @@ def read_participants(mapping: dict) -> tuple[Table, pd.Series]:
 def check_tables(mapping: dict, id_map: dict, participants: pd.DataFrame) -> dict:
     """Read and check every table of one cohort but its participants, in memory (the
     pre-flight check before any job runs); ``participants``: its harmonised participants.
-    Returns kind -> standard table (a Parquet methylation matrix: its number of CpGs)."""
+    Returns kind -> standard table (a CSV, TSV or Parquet methylation matrix: its number of
+    CpGs, every value checked batch by batch)."""
     out = {}
     for kind, table_spec in mapping["tables"].items():
-        if kind == "methylation_matrix" and str(table_spec["path"]).lower().endswith(".parquet"):
-            # A Parquet array can be far larger than memory: only its header is checked here,
-            # its values batch by batch in the ingest job (stream_matrix).
-            out[kind] = stream_matrix(table_spec, id_map)
+        if kind == "methylation_matrix" and streams_matrix(table_spec):
+            # A matrix can be far larger than memory: every batch is checked, one at a time.
+            out[kind] = stream_matrix(table_spec, id_map, missing_codes=mapping["missing_codes"])
         elif kind != "participants":
             out[kind] = ingest_standard(kind, table_spec, mapping["missing_codes"], id_map, participants)
     return out

@@ -97,13 +97,13 @@ def test_streamed_parquet_matrix_equals_in_memory_ingest(tmp_path):
     in_memory = ingest_matrix({"path": str(tmp_path / "m.csv")}, [""], id_map)
     assert list(streamed.columns) == ["cpg", *id_map.values()]
     pd.testing.assert_frame_equal(streamed, in_memory, check_exact=False, rtol=1e-7)
-    assert stream_matrix({"path": str(tmp_path / "m.parquet")}, id_map) == 103  # header-only pre-flight
+    assert stream_matrix({"path": str(tmp_path / "m.parquet")}, id_map) == 103  # the pre-flight check (every batch)
 
 
 @pytest.mark.parametrize("problem, message", [
     ("outside", r"m.parquet, column D, row 47: beta values outside \[0, 1\]"),
     ("empty", r"m.parquet, column 'cpg', row 47: CpGs without any value"),
-    ("duplicate", r"m.parquet, column 'cpg', row 47: duplicated CpG identifier"),
+    ("duplicate", r"m.parquet, column 'cpg', rows 5, 47: duplicated CpG identifier"),
 ])
 def test_streamed_matrix_errors_name_the_spreadsheet_row_across_batches(tmp_path, problem, message):
     from first1000.errors import InputTableError

@@ -86,6 +86,30 @@ def _nfc(text) -> str:
     return unicodedata.normalize("NFC", str(text))
 
 
+#: A category longer than this, or of more words, is free text (never quoted in messages).
+CATEGORY_MAX_CHARS = 40
+CATEGORY_MAX_WORDS = 6
+#: First characters that spreadsheets run as formulas (CSV/formula injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _unquotable(table: Table, mapping: dict, column: str, present: pd.Series, categories: list) -> str:
+    """Why the unmapped values of a recoded column must not be quoted in a message ('' if
+    they may): the column is the ID column, holds identifier-like or free-text values
+    (mostly distinct values, long or wordy cells), or a value starts as a spreadsheet
+    formula would. Quoted categories are codes of a vocabulary, not a participant's data."""
+    if column == mapping.get("tables", {}).get("participants", {}).get("id"):
+        return "the column is the participant ID column"
+    values = present.dropna()
+    if len(values) >= 10 and values.nunique() >= 0.8 * len(values):
+        return "most of the column's values are distinct, as identifiers or free text are"
+    if any(len(c) > CATEGORY_MAX_CHARS or len(c.split()) > CATEGORY_MAX_WORDS for c in categories):
+        return "some are free text"
+    if any(c.startswith(FORMULA_START) for c in categories):
+        return "some start like a spreadsheet formula"
+    return ""
+
+
 def _conform(values, spec: dict, variable: str, column: str, check: Checker, report: VariableReport):
     """Check a harmonised variable against the data schema (type, categories, range)."""
     kind = spec["type"]
@@ -159,8 +183,50 @@ def _direct(table, mapping, variable, rule, spec, check, report):
         check(report, column, bad, "expected weeks+days such as 39+4", "Fix these cells.")
         return values
     values = _numeric(table, column, check, report)
+    if spec.get("min") is None and spec.get("max") is None:
+        values = _unbounded(table, column, values, variable, check, report)
     if "unit" in rule:
         values = conversion(rule["unit"], spec.get("unit"))(values)
+    return values
+
+
+#: Values that exports use as missing-value codes (checked in variables without a range).
+SENTINELS = (-99999.0, -9999.0, -999.0, -99.0, 999.0, 9999.0, 99999.0)
+#: Values farther than this many SDs from the median (MAD scale) are noted in the report.
+OUTLIER_SD = 5.0
+
+
+def _unbounded(table: Table, column: str, values: np.ndarray, variable: str, check: Checker,
+               report: VariableReport) -> np.ndarray:
+    """Checks of a numeric variable whose data schema declares no ``min``/``max``.
+
+    A value exactly equal to a typical missing-value code (-99999, -9999, -999, -99, 999,
+    9999, 99999) is an invalid value (an error, or missing with ``on_invalid: missing``):
+    declare it in ``column_missing_codes`` if it means missing, or give the variable a
+    ``min``/``max`` in the data schema if such values are real. Other values beyond 5 SD
+    of the median (SD estimated as 1.4826 x MAD, or the SD when the MAD is 0) are kept and
+    counted, with their rows, in the report's ``note``."""
+    values = np.asarray(values, float).copy()
+    sentinel = np.isin(values, SENTINELS)
+    if check(report, column, sentinel, f"values equal to a typical missing-value code (such as -999 or 9999) in "
+             f"`{variable}`, which has no declared range",
+             "If they mean missing, declare them for this column under `column_missing_codes` of the table in "
+             "the mapping file; if they are real values, declare the variable's `min`/`max` in the data "
+             "schema.").any():
+        values[sentinel] = np.nan
+    finite = values[np.isfinite(values)]
+    if len(finite) >= 5:
+        centre = np.median(finite)
+        scale = 1.4826 * np.median(np.abs(finite - centre))
+        if not scale > 0:
+            centre, scale = float(np.mean(finite)), float(np.std(finite, ddof=1))
+        if scale > 0:
+            with np.errstate(invalid="ignore"):
+                far = np.abs(values - centre) > OUTLIER_SD * scale
+            if far.any():
+                note = (f"warning: {int(far.sum())} value{'s' if far.sum() > 1 else ''} beyond {OUTLIER_SD:g} SD of "
+                        f"the median ({table.rows(far, limit=50)}; kept: check them, or declare a range)")
+                report.note = f"{report.note}; {note}" if report.note else note
     return values
 
 
@@ -186,8 +252,6 @@ def _recode(table, mapping, variable, rule, spec, check, report):
         unmapped = ~missing & ~text.isin(list(lookup)).fillna(False).to_numpy(dtype=bool)
         if unmapped.any():
             categories = sorted(set(text[unmapped].dropna()))
-            shown = ", ".join(_show(c) for c in categories[:5])
-            more = f" (and {len(categories) - 5} more)" if len(categories) > 5 else ""
             folded = {k.casefold(): k for k in lookup}
             near = [c for c in categories if c.casefold() in folded]
             hint = ""
@@ -195,10 +259,21 @@ def _recode(table, mapping, variable, rule, spec, check, report):
                 hint = (" It differs from a category of the map only by letter case." if len(categories) == 1 else
                         f" {len(near)} of them differ from a category of the map only by letter case.")
             several = len(categories) > 1
-            check(report, column, unmapped,
-                  f"categor{'ies' if several else 'y'} {shown}{more} ha{'ve' if several else 's'} no entry in the "
-                  f"recode of `{variable}` (cohort {mapping['_cohort']})",
-                  f"Add {'them' if several else 'it'} to the map in {mapping['_source']} or to `missing_codes`.{hint}")
+            why = _unquotable(table, mapping, column, text[~missing], categories)
+            if why:
+                n = len(categories)
+                problem = (f"{n} distinct value{'s' if several else ''} ha{'ve' if several else 's'} no entry in the "
+                           f"recode of `{variable}` (cohort {mapping['_cohort']}; not quoted: {why})")
+                fix = (f"Check that `variables.{variable}.column` names the column of categories in "
+                       f"{mapping['_source']}, or add these values to the map or to `missing_codes`.{hint}")
+            else:
+                shown = ", ".join(_show(c) for c in categories[:5])
+                more = f" (and {len(categories) - 5} more)" if len(categories) > 5 else ""
+                problem = (f"categor{'ies' if several else 'y'} {shown}{more} ha{'ve' if several else 's'} no entry "
+                           f"in the recode of `{variable}` (cohort {mapping['_cohort']})")
+                fix = (f"Add {'them' if several else 'it'} to the map in {mapping['_source']} or to "
+                       f"`missing_codes`.{hint}")
+            check(report, column, unmapped, problem, fix)
         mapped = text.map(lookup).where(~pd.Series(missing | unmapped, index=text.index))
     if spec["type"] in ("categorical",):
         return mapped.astype(object).where(mapped.notna(), None).to_numpy()
@@ -408,11 +483,28 @@ LMS_OPERATIONS = frozenset({"birth_weight_z_intergrowth", "sga_intergrowth", "lg
 
 
 def category_counts(table: Table, mapping: dict, variable: str, rule: dict, values) -> pd.DataFrame:
-    """Counts per source category and the harmonised value it became (recodes only)."""
+    """Counts per declared source category and the harmonised value it became (recodes only).
+
+    Only the vocabulary the mapping declares is listed (the map's keys, or a band
+    ``[min, max)`` of ``ranges``); a value the map does not declare (a free-text answer, an
+    ID, a formula) is never written: such cells are counted as ``(undeclared)`` (their rows
+    are in the harmonisation report)."""
     column = _nfc(rule["column"]).strip()
-    source = table.data[column].astype("string").str.strip()
-    source = source.where(~pd.Series(table.missing_mask(column), index=source.index), "(missing)")
-    after = pd.Series(values, index=source.index).astype(object).where(pd.notna(values), "(missing)")
+    missing = pd.Series(table.missing_mask(column), index=table.data.index)
+    after = pd.Series(values, index=table.data.index).astype(object).where(pd.notna(values), "(missing)")
+    if "ranges" in rule:
+        source_values, _, _, _, _ = table.parse_numbers(column)
+        source = pd.Series("(undeclared)", index=table.data.index, dtype=object)
+        for band in reversed(rule["ranges"]):  # the first matching band wins, as in _recode
+            lo, hi = band.get("min", -np.inf), band.get("max", np.inf)
+            with np.errstate(invalid="ignore"):
+                inside = (source_values >= lo) & (source_values < hi)
+            source[inside] = f"[{lo:g}, {hi:g})"
+    else:
+        text = table.data[column].astype("string").str.strip()
+        declared = {_nfc(k).strip() for k in rule["map"]}
+        source = text.where(text.isin(declared).fillna(False), "(undeclared)").astype(object)
+    source = source.where(~missing, "(missing)")
     counts = pd.DataFrame({"source_category": source, "harmonised_value": after.astype(str)})
     out = counts.value_counts(sort=False).rename("n").reset_index()
     out.insert(0, "variable", variable)
@@ -456,6 +548,9 @@ def apply_mapping(table: Table, mapping: dict, data_schema: dict):
     for variable, report in reports.items():
         report.n = int(pd.notna(out[variable]).sum())
         report.n_missing = int(pd.isna(out[variable]).sum())
+        range_note = data_schema[variable].get("range_note")  # the config's variable_overrides, with the reason
+        if range_note:
+            report.note = f"{report.note}; {range_note}" if report.note else range_note
     cats = pd.concat(categories, ignore_index=True) if categories else pd.DataFrame(
         columns=["variable", "source_category", "harmonised_value", "n"])
     return out, list(reports.values()), cats

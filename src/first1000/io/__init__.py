@@ -50,16 +50,58 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
+#: Text made of signs only (a METAL-style direction string such as ``--+?``): no function
+#: or reference can be written with these characters, so it is not neutralised.
+_SIGNS_ONLY = re.compile(r"[+\-?0 ]+\Z")
+
+
 def write_tsv(df: pd.DataFrame, path, float_format: str = "%.10g") -> None:
-    """Write a results table as TSV, deterministically (fixed float format, no index)."""
+    """Write a results table as TSV, deterministically (fixed float format, no index).
+
+    Formula injection (OWASP "CSV injection"): a text cell or column name that starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return and does not read as a number
+    gets a leading single quote, so a spreadsheet shows it as text instead of running
+    it. Numbers (numeric columns, and numbers held as text such as ``"-0.5"``) and text of
+    signs only (a meta-analysis direction such as ``--+``) are written unchanged.
+    """
+
+    def neutral(value):
+        if not isinstance(value, str) or not value.startswith(("=", "+", "-", "@", "\t", "\r")):
+            return value
+        if _SIGNS_ONLY.match(value):  # e.g. a meta-analysis direction "+-?": no formula can be made of it
+            return value
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+        return value
+
+    text = [c for c in df.columns if not (pd.api.types.is_numeric_dtype(df[c]) or pd.api.types.is_bool_dtype(df[c])
+                                          or pd.api.types.is_datetime64_any_dtype(df[c]))]
+    flagged = [c for c in text if any(neutral(v) is not v for v in df[c].tolist())]
+    names = [neutral(c) for c in df.columns]
+    if flagged or names != list(df.columns):
+        df = df.copy()
+        for c in flagged:
+            df[c] = pd.Series([neutral(v) for v in df[c].tolist()], index=df.index, dtype=object)
+        df.columns = names
     with atomic_path(path) as tmp:
         df.to_csv(tmp, sep="\t", index=False, float_format=float_format, lineterminator="\n")
 
 
-def write_parquet(df: pd.DataFrame, path) -> None:
-    """Write a Parquet file without the pandas index, deterministically."""
+def write_parquet(df: pd.DataFrame, path, metadata: dict[bytes, bytes] | None = None) -> None:
+    """Write a Parquet file without the pandas index, deterministically; ``metadata`` is
+    added to the file's schema metadata (e.g. the key fingerprint of ingested tables)."""
     with atomic_path(path) as tmp:
-        df.reset_index(drop=True).to_parquet(tmp, index=False, compression="zstd")
+        if not metadata:
+            df.reset_index(drop=True).to_parquet(tmp, index=False, compression="zstd")
+            return
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
+        pq.write_table(table, tmp, compression="zstd")
 
 
 def write_text(text: str, path) -> None:
@@ -297,7 +339,92 @@ def _read_xlsx(path: Path, sheet, expect):
         records.append([_cell_text(v) for v in values])
         dates.append([isinstance(v, (datetime.date, datetime.datetime)) for v in values])
     merged_rows = {row for r in ws.merged_cells.ranges for row in range(r.min_row, r.max_row + 1)}
+    _check_sheet(path, ws, chosen, where, records)
     return records, list(range(1, len(records) + 1)), where, dates, merged_rows
+
+
+def _cell_ranges(cells, limit: int = 5) -> str:
+    """Cells (row, column), 1-based, as spreadsheet ranges by column: 'C2:C381, E7'."""
+    by_column: dict[int, list[int]] = {}
+    for r, c in sorted(cells, key=lambda rc: (rc[1], rc[0])):
+        by_column.setdefault(c, []).append(r)
+    ranges = []
+    for c, rows in by_column.items():
+        start = prev = rows[0]
+        for r in rows[1:] + [None]:
+            if r is not None and r == prev + 1:
+                prev = r
+                continue
+            a, b = f"{column_letter(c - 1)}{start}", f"{column_letter(c - 1)}{prev}"
+            ranges.append(a if a == b else f"{a}:{b}")
+            if r is not None:
+                start = prev = r
+    more = f" (and {len(ranges) - limit} more)" if len(ranges) > limit else ""
+    return ", ".join(ranges[:limit]) + more
+
+
+def _has_formulas(path: Path) -> bool:
+    """Whether any worksheet of an .xlsx file holds a formula (an ``<f>`` element)."""
+    import zipfile
+
+    pattern = re.compile(rb"<(?:\w+:)?f[ >/]")
+    try:
+        with zipfile.ZipFile(path) as book:
+            return any(pattern.search(book.read(name)) for name in book.namelist()
+                       if name.startswith("xl/worksheets/") and name.endswith(".xml"))
+    except (OSError, zipfile.BadZipFile, KeyError):
+        return True  # let openpyxl tell
+
+
+def _check_sheet(path: Path, ws, title: str, where: str, records: list[list[str]]) -> None:
+    """What a workbook shows differently from what its cells hold, each refused with its cells:
+    formulas without a saved value (read as empty), merged cells below the header (only the
+    first cell holds the value) and hidden rows or columns that hold values (rows someone
+    filtered out or hid are read like any other, so they are never silently in or out)."""
+    import openpyxl
+
+    header = next((i + 1 for i, r in enumerate(records) if any(c.strip() for c in r)), None)
+    if header is None:
+        return
+    height, width = len(records), max((len(r) for r in records), default=0)
+    filled = {(i + 1, j + 1) for i, r in enumerate(records) for j, c in enumerate(r) if c.strip()}
+    uncached = []
+    if _has_formulas(path):  # the workbook again, with formulas instead of their saved values
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            formulas = openpyxl.load_workbook(path, read_only=False, data_only=False)[title]
+        uncached = [(cell.row, cell.column) for cell in getattr(formulas, "_cells", {}).values()
+                    if cell.data_type == "f" and (cell.row, cell.column) not in filled]
+    if uncached:
+        raise InputTableError(
+            f"{where}, cells {_cell_ranges(uncached)}: formulas without saved values (the program that wrote "
+            "the file did not calculate them, so they would be read as empty). Open the file in Excel and save it "
+            "(or copy the columns and paste them as values), then export again.")
+    body_merged = [r for r in ws.merged_cells.ranges if r.max_row > header]
+    if body_merged:
+        shown = ", ".join(r.coord for r in body_merged[:5]) + (
+            f" (and {len(body_merged) - 5} more)" if len(body_merged) > 5 else "")
+        raise InputTableError(
+            f"{where}, cells {shown}: merged cells in the table's rows (only the first cell of a merged range "
+            "holds the value; the others would be read as empty). Unmerge them and fill every cell, then save.")
+    hidden_rows = [r for r in range(header, height + 1) if ws.row_dimensions[r].hidden
+                   and any((r, c) in filled for c in range(1, width + 1))]
+    if hidden_rows:
+        raise InputTableError(
+            f"{where}, {format_rows(hidden_rows)}: hidden rows hold values (hidden or filtered out in Excel). "
+            "first1000 reads every row, so a row hidden to exclude it would be used: unhide the rows (clear "
+            "filters), delete those that do not belong in the table, and save.")
+    hidden_columns = set()
+    for dim in ws.column_dimensions.values():
+        if dim.hidden and dim.min:
+            hidden_columns.update(range(dim.min, (dim.max or dim.min) + 1))
+    hidden_columns = sorted(c for c in hidden_columns if c <= width and any((r, c) in filled
+                                                                           for r in range(1, height + 1)))
+    if hidden_columns:
+        raise InputTableError(
+            f"{where}, column{'s' if len(hidden_columns) > 1 else ''} {_letters(c - 1 for c in hidden_columns)}: "
+            "hidden columns hold values. first1000 reads every column: unhide them, delete those that do not "
+            "belong in the table, and save.")
 
 
 def _read_parquet(path: Path):
@@ -482,7 +609,9 @@ def read_raw_table(path, *, delimiter=None, decimal=".", sheet=None, encoding="u
       first sheet when it is the only one holding the ``expect``\\ ed columns; otherwise the
       sheets found are reported. The header is the first non-blank row (its real row
       number is kept); date cells become ISO text, numbers their shortest text
-      (integral floats without ``.0``).
+      (integral floats without ``.0``). What Excel shows but the cells do not hold is
+      refused with its cells: formulas without a saved value, merged cells below the
+      header, hidden (or filtered-out) rows and hidden columns that hold values.
     * All: blank rows are dropped but keep their number; column names are stripped
       (also of invisible characters) and Unicode-normalised (NFC), as are text cells;
       empty-named columns without values are dropped; a named column must be unique,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,17 +39,51 @@ _INTEGRAL_FLOAT = re.compile(r"^([-+]?\d+)\.0+$")
 _SCIENTIFIC = re.compile(r"^[-+]?\d(\.\d+)?[eE][-+]?\d+$")
 
 
-def normalise_ids(values: pd.Series) -> pd.Series:
-    """Participant IDs as compared: text, stripped, integral floats without ``.0``."""
+#: Unicode dashes and minus signs that exports (Word, Excel autocorrect, macOS) put in IDs.
+_DASHES = re.compile("[\u2010-\u2015\u2212\u2043\ufe58\ufe63\uff0d\u00ad]")
+#: Invisible format characters (zero-width space/joiners, word joiner, BOM, direction marks).
+_FORMAT_CHARS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+#: Leading-zero policies of a table's IDs (`id_leading_zeros` in the mapping file).
+LEADING_ZEROS = ("keep", "strip")
+
+
+def _unicode_id(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text)
+    return _DASHES.sub("-", _FORMAT_CHARS.sub("", text))
+
+
+def normalise_ids(values: pd.Series, leading_zeros: str = "keep") -> pd.Series:
+    """Participant IDs as compared: text, Unicode NFKC (full-width letters and digits become
+    ASCII), invisible format characters (zero-width space/joiner, BOM) removed, Unicode
+    dashes and minus signs written '-', stripped, integral floats without ``.0``; with
+    ``leading_zeros="strip"`` the leading zeros of all-digit IDs are removed (``0242071`` is
+    ``242071``)."""
     if pd.api.types.is_bool_dtype(values):
         values = values.astype(object)
-    ids = values.astype("string").str.strip()
-    return ids.str.replace(_INTEGRAL_FLOAT, r"\1", regex=True)
+    ids = values.astype("string")
+    odd = ids.notna() & ~ids.fillna("").map(str.isascii).astype(bool)
+    if odd.any():
+        ids = ids.copy()
+        ids[odd] = [_unicode_id(v) for v in ids[odd]]
+    ids = ids.str.strip().str.replace(_INTEGRAL_FLOAT, r"\1", regex=True)
+    if leading_zeros == "strip":
+        ids = ids.str.replace(r"^0+(?=\d)(?=\d+$)", "", regex=True)
+    return ids
+
+
+def _shape(text: str) -> str:
+    """A cell's shape: runs of letters -> 'a', runs of digits -> '9', spaces dropped."""
+    return re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "9", str(text).strip())).replace(" ", "")
 
 
 def _fold(ids: pd.Series) -> pd.Series:
     """IDs with letter case and every space removed (for 'differ only by' checks)."""
     return ids.str.casefold().str.replace(r"[\s\u200b]+", "", regex=True)
+
+
+def _unzero(ids: pd.Series) -> pd.Series:
+    """All-digit IDs without their leading zeros (for 'differ only by leading zeros' checks)."""
+    return ids.str.replace(r"^0+(?=\d+$)", "", regex=True)
 
 
 @dataclass
@@ -67,11 +102,21 @@ class Table:
     where: str = ""
     #: The column names are participant IDs (methylation matrix): never quote them.
     ids_in_header: bool = False
+    #: `id_leading_zeros` of the table's mapping entry: "keep" (default) or "strip".
+    leading_zeros: str = "keep"
+    #: `column_missing_codes` of the table's mapping entry: column -> codes meaning "missing"
+    #: in that column only (sentinels such as -999), on top of ``missing_codes``.
+    column_codes: dict = field(default_factory=dict)
 
     def __post_init__(self):
         self.path = Path(self.path)
         self.where = self.where or str(self.path)
         self.missing_codes = [str(c).strip() for c in self.missing_codes]
+        self.column_codes = {str(k): [str(c).strip() for c in v] for k, v in (self.column_codes or {}).items()}
+
+    def codes(self, column: str) -> list:
+        """The missing codes of a column: the table's plus the column's own."""
+        return self.missing_codes + self.column_codes.get(column, [])
 
     # ------------------------------------------------------------------ messages
     def row_list(self, mask) -> np.ndarray:
@@ -92,15 +137,31 @@ class Table:
         names = pd.Series([str(c) for c in self.data.columns], dtype=object)
         numeric = pd.to_numeric(names.str.replace(",", ".", regex=False), errors="coerce").notna()
         dates = names.str.fullmatch(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}( .*)?").fillna(False)
-        return len(names) > 0 and (numeric | dates).sum() * 3 >= len(names)
+        decimals = names.str.fullmatch(r"[-+]?\d*[.,]\d+").fillna(False)
+        if len(names) == 0:
+            return False
+        if (numeric | dates).sum() * 3 >= len(names) or decimals.any():
+            return True
+        # Cells shaped like the values below them (letters -> a, digits -> 9: 'GH-0354' over
+        # 'GH-0355', 'P01' over 'P02'): the first row is a data row, not names.
+        body = self.data.head(50)
+        alike = 0
+        for name, column in zip(names, body.columns):
+            shape = _shape(name)
+            if "9" not in shape:
+                continue
+            cells = body[column].dropna().astype(str).map(_shape)
+            alike += bool(len(cells)) and (cells == shape).mean() >= 0.5
+        return alike * 3 >= len(names)
 
     def columns_found(self, limit: int = 20) -> str:
         """'Columns found: a, b, c.' — or why they are not listed."""
         if self.ids_in_header:
             return f"The file has {len(self.data.columns)} columns (not listed: their names are participant IDs)."
         if self.header_looks_like_data():
-            return ("The header row does not look like a header (many of its cells are numbers or dates), so its "
-                    "cells are not listed here: export the table with its column names in row 1.")
+            return ("Row 1 looks like data, not column names (its cells are numbers, dates or shaped like the "
+                    "values below them), so its cells are not listed here: export the table with its column "
+                    "names in row 1.")
         names = list(map(str, self.data.columns))
         more = f" (and {len(names) - limit} more)" if len(names) > limit else ""
         return f"Columns found: {', '.join(names[:limit])}{more}."
@@ -128,11 +189,12 @@ class Table:
     # ------------------------------------------------------------------ cells
     def missing_mask(self, column: str) -> np.ndarray:
         values = self.data[column]
-        numeric_codes = pd.to_numeric(pd.Series(self.missing_codes, dtype=object), errors="coerce").dropna()
+        codes = self.codes(column)
+        numeric_codes = pd.to_numeric(pd.Series(codes, dtype=object), errors="coerce").dropna()
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             return (values.isna() | values.isin(numeric_codes.tolist())).to_numpy(dtype=bool)
         text = values.astype("string").str.strip()
-        mask = text.isin(self.missing_codes) | text.isna()
+        mask = text.isin(codes) | text.isna()
         if len(numeric_codes):  # "-9" also matches "-9.0" and "-9,0"
             as_number = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce")
             mask |= as_number.isin(numeric_codes.tolist())
@@ -251,7 +313,7 @@ class Table:
                 f"{self.where}: missing ID column '{column}'.{self.suggest(column)} {self.columns_found()} "
                 "Fix `id` in the cohort's mapping file.")
         raw = self.data[column]
-        ids = normalise_ids(raw)
+        ids = normalise_ids(raw, self.leading_zeros)
         codes = [c for c in self.missing_codes if c]
         empty = (ids.isna() | (ids == "") | ids.isin(codes)).fillna(True).to_numpy(dtype=bool)
         if empty.any():
@@ -263,21 +325,41 @@ class Table:
                             "numeric ID into a number and dropped digits)",
                             "Format the ID column as text in the spreadsheet, restore the IDs and export again.")
         if unique:
-            folded = _fold(ids)
-            dup = folded.duplicated(keep=False).to_numpy(dtype=bool)
-            if dup.any():
-                exact = ids.duplicated(keep=False).to_numpy(dtype=bool)
-                raw_text = raw.astype("string")
-                verbatim = raw_text.duplicated(keep=False).to_numpy(dtype=bool)
-                if verbatim[dup].all():
-                    kind = "duplicated participant ID"
-                elif exact[dup].all():
-                    kind = ("participant IDs that differ only by surrounding spaces or a trailing '.0' "
-                            "(the same ID twice)")
-                else:
-                    kind = "participant IDs that differ only by letter case or spaces"
-                raise self.fail(column, dup, kind, "Each participant must appear once; remove or merge the rows.")
+            self._check_unique(column, raw, ids)
         return ids
+
+    def _check_unique(self, column: str, raw: pd.Series, ids: pd.Series) -> None:
+        """IDs that repeat, exactly or nearly (case, spaces, Unicode look-alikes, leading zeros)."""
+        folded = _fold(ids)
+        dup = folded.duplicated(keep=False).to_numpy(dtype=bool)
+        fix = "Each participant must appear once; remove or merge the rows."
+        if dup.any():
+            def repeats(series):
+                return series.duplicated(keep=False).to_numpy(dtype=bool)[dup].all()
+
+            text = raw.astype("string")
+            basic = text.str.strip().str.replace(_INTEGRAL_FLOAT, r"\1", regex=True)
+            if repeats(text):
+                kind = "duplicated participant ID"
+            elif repeats(basic):
+                kind = ("participant IDs that differ only by surrounding spaces or a trailing '.0' "
+                        "(the same ID twice)")
+            elif repeats(normalise_ids(raw)):
+                kind = ("participant IDs that differ only by Unicode look-alikes (a Unicode dash, an invisible "
+                        "character such as a zero-width joiner, full-width letters or digits): the same ID twice")
+            elif repeats(ids):
+                kind = ("participant IDs that are the same once leading zeros are removed (`id_leading_zeros: "
+                        "strip`)")
+            else:
+                kind = "participant IDs that differ only by letter case or spaces"
+            raise self.fail(column, dup, kind, fix)
+        zeros = _unzero(folded).duplicated(keep=False).to_numpy(dtype=bool)
+        if zeros.any():
+            raise self.fail(column, zeros, "participant IDs that differ only by leading zeros",
+                            "Write each participant's ID the same way in every table: if a spreadsheet dropped "
+                            "the zeros, format the ID column as text and restore them; if the zeros carry no "
+                            "meaning, declare `id_leading_zeros: strip` for the cohort's tables in the mapping "
+                            "file (then these rows are the same participant, which must appear once).")
 
 
 def open_table(spec: dict, missing_codes, *, ids_in_header: bool = False) -> Table:
@@ -294,7 +376,8 @@ def open_table(spec: dict, missing_codes, *, ids_in_header: bool = False) -> Tab
         raise InputTableError(f"{raw.where}: the table has no named columns. Export it again with its header row.")
     return Table(Path(spec["path"]), raw.data, list(missing_codes), spec.get("decimal", "."),
                  row_numbers=raw.row_numbers, native_dates=raw.native_dates, where=raw.where,
-                 ids_in_header=ids_in_header)
+                 ids_in_header=ids_in_header, leading_zeros=spec.get("id_leading_zeros", "keep"),
+                 column_codes=spec.get("column_missing_codes", {}))
 
 
 def parse_dates(table: Table, column: str, fmt: str | None, missing: np.ndarray | None = None):

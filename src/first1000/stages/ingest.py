@@ -9,7 +9,8 @@ import pandas as pd
 from first1000 import ingest
 from first1000.harmonise.mapping import LMS_OPERATIONS, apply_mapping, report_table
 from first1000.io import write_parquet, write_tsv
-from first1000.privacy import load_or_create_key, pseudonymise, suppress_small_counts
+from first1000.keys import METADATA_KEY, key_fingerprint, read_key
+from first1000.privacy import protect, protect_harmonisation, pseudonymise
 from first1000.scoring.birth_outcomes import standard_table_path
 from first1000.stages import LOG, workflow_path
 
@@ -33,7 +34,8 @@ def cohort_participants(cohort: str, mapping: dict, data_schema: dict, key: byte
 def ingest_cohort(cohort: str, mapping: dict, data_schema: dict, key: bytes) -> dict:
     """Read, check and standardise every table of one cohort, in memory (the pre-flight
     check). Returns ``{"participants", "harmonisation", "categories", <table kind>...}``;
-    a Parquet methylation matrix is only checked by its header (its CpG count)."""
+    a CSV, TSV or Parquet methylation matrix is checked batch by batch (its CpG count is
+    returned)."""
     participants, report, categories, id_map = cohort_participants(cohort, mapping, data_schema, key)
     return {"participants": participants, "harmonisation": report, "categories": categories,
             **ingest.check_tables(mapping, id_map, participants)}
@@ -54,7 +56,8 @@ def ingest_participants_params(cfg: dict, cohort: str) -> dict:
     if uses_lms_table(mapping):
         mapping["_lms_table"] = lms_table()
     return {"cohort": cohort, "mapping": mapping, "data_schema": cfg["_data_schema"],
-            "min_cell_size": cfg["privacy"]["min_cell_size"]}
+            "min_cell_size": cfg["privacy"]["min_cell_size"],
+            "birth_outcomes_from": cfg["analysis_population"]["birth_outcomes_from_gestational_age_days"]}
 
 
 def ingest_participants_inputs(cfg: dict, cohort: str) -> dict:
@@ -70,16 +73,45 @@ def ingest_participants_inputs(cfg: dict, cohort: str) -> dict:
             "key": cfg["privacy"]["key_file"], "definitions": sorted(set(definitions))}
 
 
+def population_note(report: pd.DataFrame, variables: pd.DataFrame, from_days: float, min_cell: int) -> pd.DataFrame:
+    """The harmonisation report with the number of participants whose gestational age is
+    below ``from_days`` (pregnancy losses, config ``analysis_population``) in the note of
+    ``gestational_age``, when there are any: shown as ``<min_cell`` when below it, or as a
+    lower bound when the births (the other participants with a gestational age, a count
+    shown nowhere) are below it (:func:`first1000.privacy.protect`)."""
+    if "gestational_age" not in variables:
+        return report
+    ga = pd.to_numeric(variables["gestational_age"], errors="coerce")
+    losses = int((ga < from_days).sum())
+    if not losses:
+        return report
+    births = int(ga.notna().sum()) - losses
+    shown = protect({"losses": losses, "births": births}, [(["losses", "births"], losses + births)], min_cell,
+                    hidden=["births"])
+    note = (f"pregnancy losses (gestational age < {from_days:g} days): {shown.get('losses', losses)}; their birth "
+            "outcomes are left out of the outcome models (analysis_population)")
+    report = report.copy()
+    rows = report.variable == "gestational_age"
+    report.loc[rows, "note"] = [f"{old}; {note}" if isinstance(old, str) and old else note
+                                for old in report.loc[rows, "note"]]
+    return report
+
+
 def ingest_participants(*, cohort, mapping, data_schema, min_cell_size, table, mapping_file, key, participants,
-                        harmonisation, categories):
-    """``table``, ``mapping_file``: the files ``mapping`` (validated) was loaded from."""
+                        harmonisation, categories, birth_outcomes_from=None):
+    """``table``, ``mapping_file``: the files ``mapping`` (validated) was loaded from;
+    ``birth_outcomes_from``: see :func:`population_note` (None: no count)."""
     del table, mapping_file  # read through the validated mapping, which names them
-    variables, report, cats, _ = cohort_participants(cohort, mapping, data_schema, load_or_create_key(key))
-    write_parquet(variables, participants)
+    secret = read_key(key)
+    variables, report, cats, _ = cohort_participants(cohort, mapping, data_schema, secret)
+    if birth_outcomes_from is not None:
+        report = population_note(report, variables, birth_outcomes_from, min_cell_size)
+    write_parquet(variables, participants, metadata={METADATA_KEY: key_fingerprint(secret).encode()})
     LOG.info("cohort %s: %d participants, %d harmonised variables, %d values rejected", cohort,
              len(variables), len(report), int(report.n_rejected.sum()))
-    write_tsv(suppress_small_counts(report, min_cell_size), harmonisation)
-    write_tsv(suppress_small_counts(cats, min_cell_size), categories)
+    report, cats = protect_harmonisation(report, cats, min_cell_size)
+    write_tsv(report, harmonisation)
+    write_tsv(cats, categories)
 
 
 # --------------------------------------------------------------------------- other tables
@@ -107,12 +139,14 @@ def ingest_table(*, cohort, kind, spec, participants_spec, missing_codes, table,
     people, ids = ingest.read_participants({"tables": {"participants": participants_spec},
                                             "missing_codes": missing_codes})
     del people
-    id_map = dict(zip(ids, pseudonymise(ids, cohort, load_or_create_key(key))))
-    if kind == "methylation_matrix" and str(spec["path"]).lower().endswith(".parquet"):
-        n_cpgs = ingest.stream_matrix(spec, id_map, output)  # bounded memory, batch by batch
+    secret = read_key(key)
+    id_map = dict(zip(ids, pseudonymise(ids, cohort, secret)))
+    if kind == "methylation_matrix" and ingest.streams_matrix(spec):  # bounded memory, batch by batch
+        n_cpgs = ingest.stream_matrix(spec, id_map, output, missing_codes=missing_codes,
+                                      metadata={METADATA_KEY: key_fingerprint(secret).encode()})
         LOG.info("cohort %s, methylation matrix: %d CpGs standardised", cohort, n_cpgs)
         return
     clinical = pd.read_parquet(participants) if participants else None
     frame = ingest.ingest_standard(kind, spec, missing_codes, id_map, clinical)
-    write_parquet(frame, output)
+    write_parquet(frame, output, metadata={METADATA_KEY: key_fingerprint(secret).encode()})
     LOG.info("cohort %s, table %s: %d rows x %d columns standardised", cohort, kind, *frame.shape)

@@ -261,6 +261,7 @@ def main():
     table("qp_empty_plate.csv", qp, wells(lambda w: w[7].__setitem__(0, "")))
     mechanism_inputs()
     cns_inputs()
+    hostile_inputs()
 
 
 def cns_inputs():
@@ -322,6 +323,122 @@ def mechanism_inputs():
     answers[2][3] = "4"
     table("p_epds_item_out_of_range.csv", ["pid"] + items, answers)
     table("p_ga_60_weeks.csv", ["pid", "ga"], [["BX-101", "39+4"], ["BX-102", "60+0"], ["BX-103", "40+1"]])
+
+
+def hostile_inputs():
+    """Issue #17: IDs that are the same person written differently (Unicode look-alikes,
+    leading zeros), workbooks whose cells differ from what Excel shows (formulas without
+    saved values, merged cells, hidden rows and columns), categories that are IDs, free
+    text or formulas, sentinel codes in a variable without a range, a qPCR file without
+    its header, and methylation matrices broken in Parquet, TSV and late batches."""
+    # ------------------------------------------------------------ IDs
+    table("p_ids_unicode_dash.csv", HEADER, rows(r4_pid="BX\u2010102"))        # U+2010 hyphen
+    table("p_ids_minus_sign.csv", HEADER, rows(r4_pid="BX\u2212102"))          # U+2212 minus
+    table("p_ids_zwj.csv", HEADER, rows(r3_pid="BX-\u200d103"))                # zero-width joiner
+    table("p_ids_fullwidth.csv", HEADER, rows(r5_pid="\uff22\uff38-104"))       # full-width B X
+    table("p_ids_nbsp.csv", HEADER, rows(r5_pid="BX-\u00a0101"))               # no-break space inside
+    numeric = [["0242071", "31"], ["0242072", "29"], ["242071", "35"], ["0242074", "33"]]
+    table("p_ids_leading_zeros.csv", ["pid", "age"], numeric)
+    table("i_ids_unicode.csv", ["pid", "il6_pg_ml", "crp_mg_l"],
+          [["BX\u2010101", "0.8", "1.2"], ["\uff22\uff38-102", "1.1", "0.4"], ["BX-\u200b103", "0.5", "2.0"]])
+    table("i_ids_unicode_twice.csv", ["pid", "il6_pg_ml", "crp_mg_l"],
+          [["BX-101", "0.8", "1.2"], ["BX-102", "1.1", "0.4"], ["BX\u2011101", "0.5", "2.0"]])
+    table("i_ids_zeros_twice.csv", ["pid", "il6_pg_ml", "crp_mg_l"],
+          [["07001", "0.8", "1.2"], ["7001", "1.1", "0.4"], ["07003", "0.5", "2.0"]])
+    table("mx_unicode_samples.csv", ["cpg", "BX\u2010101", "\uff22\uff38-102", "BX-103"],
+          [["cg900000001", "0.44", "0.38", "0.40"], ["cg900000002", "0.95", "0.94", "0.92"]])
+    table("mx_same_sample_unicode.csv", ["cpg", "BX-101", "BX-102", "BX\u2010101"],
+          [["cg900000001", "0.44", "0.38", "0.40"]])
+
+    # ------------------------------------------------------------ workbooks
+    people = [HEADER] + [list(r) for r in ROWS]
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Data"
+    for r, values in enumerate(people, start=1):
+        for c, value in enumerate(values, start=1):
+            ws.cell(row=r, column=c, value=value)
+    for r in range(2, len(people) + 1):  # age as formulas: openpyxl saves no computed value
+        ws.cell(row=r, column=2, value=f"=ROUND({people[r - 1][1]},1)")
+    book.save(HERE / "x_formulas_uncached.xlsx")
+
+    def workbook(name, edit):
+        book = openpyxl.Workbook()
+        ws = book.active
+        ws.title = "Data"
+        for r, values in enumerate(people, start=1):
+            for c, value in enumerate(values, start=1):
+                ws.cell(row=r, column=c, value=value)
+        edit(ws)
+        book.save(HERE / name)
+
+    workbook("x_merged_body.xlsx", lambda ws: ws.merge_cells("E3:E4"))
+    workbook("x_hidden_rows.xlsx", lambda ws: (ws.row_dimensions.__getitem__(4).__setattr__("hidden", True),
+                                               ws.row_dimensions.__getitem__(6).__setattr__("hidden", True)))
+
+    def hide_notes(ws):
+        ws.cell(row=1, column=8, value="notes")
+        ws.cell(row=3, column=8, value="moved abroad")
+        ws.column_dimensions["H"].hidden = True
+    workbook("x_hidden_columns.xlsx", hide_notes)
+    workbook("x_hidden_empty_column.xlsx", lambda ws: setattr(ws.column_dimensions["J"], "hidden", True))
+
+    # ------------------------------------------------------------ categories that must never be quoted
+    table("p_recode_free_text.csv", HEADER,
+          rows(r2_education='"verhuisd naar het buitenland, diploma nog niet erkend (zie notities)"'))
+    table("p_recode_formula.csv", HEADER, rows(r1_sex='"=HYPERLINK(""http://x.invalid"",""jongen"")"',
+                                               r3_sex="+1+cmd|' /C calc'!A0", r5_sex="@SUM(1+1)"))
+    many = [[f"BX-{200 + i}", "30.0", "3300", "280", f"note {i}", "master", "01/02/2024"] for i in range(12)]
+    table("p_recode_distinct.csv", HEADER, many)
+
+    # ------------------------------------------------------------ sentinels in a variable without a range
+    ses = ["pid", "age", "nses"]
+    table("p_ses_sentinel.csv", ses, [["BX-101", "31", "0.4"], ["BX-102", "29", "-999"], ["BX-103", "35", "-0.2"],
+                                      ["BX-104", "33", "1.1"], ["BX-105", "28", "-999"], ["BX-106", "30", "0.0"]])
+    table("p_ses_sentinel_9999.csv", ses, [["BX-101", "31", "0.4"], ["BX-102", "29", "0.3"],
+                                           ["BX-103", "35", "9999"], ["BX-104", "33", "1.1"]])
+    table("p_ses_outlier.csv", ses, [["BX-101", "31", "0.4"], ["BX-102", "29", "0.3"], ["BX-103", "35", "-0.2"],
+                                     ["BX-104", "33", "1.1"], ["BX-105", "28", "0.9"], ["BX-106", "30", "48.0"]])
+
+    # ------------------------------------------------------------ qPCR and immune exported without header
+    wells = [[p, s, t, c] for p in ("P01", "P02") for s in ("CAL", "BX-101", "BX-102")
+             for t, c in (("telomere", "15.4"), ("36B4", "22.1"))]
+    wells[0] = ["P01", "A10", "BX-101", "36B4", "24.381"]
+    text("qp_headerless.csv", [",".join(w[:4]) if len(w) == 4 else ",".join([w[0], w[2], w[3], w[4]])
+                               for w in wells])
+    text("i_headerless.csv", ["BX-101,0.837,13.88", "BX-102,1.395,0.58", "BX-103,0.4,2.1"])
+
+    # ------------------------------------------------------------ methylation matrices
+    mx = ["cpg", "BX-101", "BX-102", "BX-103"]
+    cpgs = [f"cg9{k:08d}" for k in range(1, 6)]
+
+    def matrix_columns(cells):
+        return [strings(cpgs[:len(cells)])] + [pa.array([r[j] for r in cells], type=pa.float64()) for j in range(3)]
+
+    def strings(values):
+        return pa.array(values, type=pa.string())
+
+    base = [[0.44, 0.38, 0.40], [0.95, 0.94, 0.92], [0.12, 0.10, 0.11], [0.50, 0.51, 0.52]]
+    beta = [list(r) for r in base]
+    beta[1][1] = 1.7
+    parquet("mx_beta_outside.parquet", matrix_columns(beta), mx)
+    dup = matrix_columns(base)
+    dup[0] = strings([cpgs[0], cpgs[1], cpgs[0], cpgs[3]])
+    parquet("mx_duplicated_cpg.parquet", dup, mx)
+    parquet("mx_text_column.parquet", [strings(cpgs[:2]), pa.array([0.4, 0.5]), strings(["0.4", "n.d."]),
+                                       pa.array([0.4, 0.5])], mx)
+    table("mx_text.tsv", mx, [["cg900000001", "0.44", "0.38", "0.40"], ["cg900000002", "0.95", "failed", "0.92"]],
+          sep="\t")
+    table("mx_semicolon.csv", mx, [["cg900000001", "0.44", "0.38", "0.40"]], sep=";")
+    text("mx_short_row.csv", [",".join(mx), "cg900000001,0.44,0.38,0.40", "cg900000002,0.95,0.94",
+                              "cg900000003,0.12,0.10,0.11"])
+    text("mx_headerless.csv", ["cg900000001,0.44,0.38,0.40", "cg900000002,0.95,0.94,0.92"])
+    table("mx_header_only.csv", mx, [])
+    table("mx_cp1252.csv", mx + ["notes"], [["cg900000001", "0.44", "0.38", "0.40", "ok"],
+                                            ["cg900000002", "0.95", "0.94", "0.92", "r\u00e9p\u00e9t\u00e9"]],
+          encoding="cp1252")
+    table("mx_utf16_no_bom.csv", mx, [["cg900000001", "0.44", "0.38", "0.40"]], encoding="utf-16-le")
+    table("mx_sentinel.csv", mx, [["cg900000001", "0.44", "-999", "0.40"], ["cg900000002", "0.95", "0.94", "0.92"]])
 
 
 if __name__ == "__main__":
