@@ -4,99 +4,429 @@ Cohort data are health data on pregnant women and newborns. No participant ID or
 row-level value ever reaches a result table, figure, log or the report:
 
 * IDs become keyed hashes at ingest (:func:`pseudonymise`, HMAC-SHA256 with a key kept
-  outside ``results/``, :func:`load_or_create_key`); the cohort's own IDs never leave
+  outside ``results/``, :mod:`first1000.keys`); the cohort's own IDs never leave
   memory;
-* aggregate tables shown in the report suppress small counts (:func:`suppress_small_counts`,
-  :func:`suppress_missingness`): a count of 1 to ``privacy.min_cell_size`` - 1 becomes
-  ``<min_cell_size``, and a percentage or a complement that would give it back is blanked
-  or shown as a bound.
+* every table or figure that summarises people follows one rule set (:func:`protect`,
+  one parameter, ``privacy.min_cell_size`` = m, default 5):
+
+  1. *primary suppression*: a count of 1 to m - 1 people is shown as ``<m`` (0 is shown:
+     no one is not a small cell);
+  2. every statistic computed from a suppressed count goes with it: its percentage, a
+     mean, SD, median, IQR, an estimate, and the proportion (binary mean) of which it is
+     the numerator or the denominator;
+  3. *secondary suppression*: counts tied by a sum (observed + missing = participants;
+     the levels of a categorical variable + missing = the group; the cohorts = pooled;
+     the SES tertiles + no SES = overall; kept + removed = in; the 1s and 0s of a binary
+     variable = its n) are audited as an attacker would: each hidden count's range is
+     narrowed from what is shown (interval propagation over all the sums of a table,
+     until nothing changes). While any suppressed count (or an undisplayed count of 1 to
+     m - 1, such as the people with a value when only % missing is shown) can be pinned
+     to one value, the smallest shown non-zero count of a sum it belongs to is
+     suppressed too (the sum's total last), as statistical offices do. A secondarily
+     suppressed count is shown as a lower bound (``>445``) that the attacker can already
+     compute, so it gives nothing back.
+
+  ``protect`` is the audit and the decision; the table adapters declare which columns
+  are counts, which statistics derive from them and which sums tie them:
+  :func:`suppress_small_counts` (QC tables, descriptive fits and correlations),
+  :func:`suppress_missingness`, :func:`suppress_modification`,
+  :func:`protect_harmonisation` (harmonisation report and category counts, together),
+  :func:`first1000.stages.harmonise.harmonised_summary` and
+  :func:`first1000.harmonise.characteristics.table1`. Figures draw only from these
+  protected tables and take the same threshold (``min_cell``) for what they summarise
+  themselves.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
-from pathlib import Path
+import math
+import re
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from first1000.errors import ConfigError
-from first1000.io import atomic_path
 
-#: Report tables: counts below the privacy threshold in these columns are suppressed.
+#: Report tables: counts of people (or of their samples) in these columns are suppressed.
 COUNT_COLUMNS = ("n", "n_missing", "n_below_loq", "n_below_lod", "n_outliers", "n_failed_replicate_qc",
                  "n_samples", "n_clipped", "n_segments_outside_windows", "n_segments_postpartum",
                  "n_segments_before_pregnancy", "n_segments_undated", "n_dropped_replicates",
                  "n_single_replicate", "n_repeated", "n_prorated", "n_values_mean_imputed",
-                 "n_samples_removed", "n_samples_kept", "n_samples_in", "n_above_limit")
+                 "n_samples_removed", "n_samples_kept", "n_samples_in", "n_above_limit", "n_rejected",
+                 "n_total", "n_observed", "n_complete_cases", "n_at_one_value")
+
+#: part -> (its complement, the total): a row's part + complement = total.
+COMPLEMENTS = {"n_samples_removed": ("n_samples_kept", "n_samples_in"), "n_missing": ("n", None),
+               "n_observed": ("n_missing", "n_total")}
+
+#: Statistics of the people a row's ``n`` counts: blanked with a suppressed ``n`` (a mean of
+#: one birth weight is her birth weight; an estimate on 3 women describes them).
+_STATISTIC = re.compile(
+    r"^(mean|sd|median|q1|q3|p05|p95|iqr|estimate|se|ci_low|ci_high|p|q|statistic|t|z|coef|rho|r|mae|alpha|x|y|"
+    r"odds_ratio|percent_difference|percent_ci_low|percent_ci_high|median_difference|share_measured|depth|"
+    r"intra_cv_pct|inter_assay_cv_pct|icc1|df_denom|df_residual|i2|tau2|q_het|pct)(_\w+)?$")
+
+PRIMARY, SECONDARY = "primary", "secondary"
+_BOUND = re.compile(r"^\s*[<>]\s*\d+\s*$")  # a count shown as a bound: "<5", ">445"
 
 
-#: part -> (its complement, the total): when the part is suppressed the complement would
-#: give it back (total - complement), so it is shown as a bound instead.
-COMPLEMENTS = {"n_samples_removed": ("n_samples_kept", "n_samples_in")}
+def _ranges(values: Mapping, status: Mapping, hidden: set, equations, min_cell: int):
+    """What an attacker knows of each count: [lo, hi] from the display, narrowed by the sums."""
+    lo, hi = {}, {}
+    for k, v in values.items():
+        if k in hidden:
+            lo[k], hi[k] = 0.0, math.inf
+        elif status.get(k) == PRIMARY:
+            lo[k], hi[k] = 1.0, float(min_cell - 1)
+        elif status.get(k) == SECONDARY:
+            lo[k], hi[k] = float(min_cell), math.inf
+        else:
+            lo[k] = hi[k] = float(v)
+    for _ in range(200):
+        changed = False
+        for terms, const in equations:
+            low = [a * lo[k] if a > 0 else a * hi[k] for k, a in terms]  # min of each a*v
+            high = [a * hi[k] if a > 0 else a * lo[k] for k, a in terms]
+            for i, (k, a) in enumerate(terms):
+                if lo[k] == hi[k]:
+                    continue
+                rest_lo = sum(low[:i]) + sum(low[i + 1:])
+                rest_hi = sum(high[:i]) + sum(high[i + 1:])
+                new_lo, new_hi = (const - rest_hi, const - rest_lo) if a > 0 else (rest_lo - const, rest_hi - const)
+                new_lo = math.ceil(new_lo - 1e-9) if math.isfinite(new_lo) else new_lo
+                new_hi = math.floor(new_hi + 1e-9) if math.isfinite(new_hi) else new_hi
+                if new_lo > lo[k]:
+                    lo[k], changed = new_lo, True
+                if new_hi < hi[k]:
+                    hi[k], changed = new_hi, True
+                low[i] = a * lo[k] if a > 0 else a * hi[k]
+                high[i] = a * hi[k] if a > 0 else a * lo[k]
+        if not changed:
+            break
+    return lo, hi
 
 
-def suppress_small_counts(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Replace counts 1..min_cell-1 by '<min_cell' in report-facing aggregate tables.
+def protect(values: Mapping[Hashable, float], relations: Sequence[tuple[Sequence[Hashable], Hashable | float]],
+            min_cell: int, hidden: Iterable[Hashable] = ()) -> dict[Hashable, str]:
+    """The rule set: which counts to suppress and how each is shown.
 
-    The percentage that goes with a suppressed count (``pct_x`` of ``n_x``) is blanked
-    too, since count = percentage × n would give the count back.
+    ``values``: count per cell (NaN: no count, e.g. not applicable); ``relations``:
+    ``(parts, total)``, the parts summing to the total, which is a cell of ``values`` or a
+    number everyone knows (a cohort's size); ``hidden``: cells not displayed anywhere
+    (the attacker knows only the sums they are in), protected all the same when small.
+    Returns ``{cell: text}`` for every suppressed displayed cell: ``"<m"`` (primary) or a
+    lower bound ``">k"`` the display already implies (secondary).
     """
-    table = table.copy()
-    for part, (complement, total) in COMPLEMENTS.items():  # secondary suppression, before the counts change
-        if {part, complement, total} <= set(table.columns):
-            small = table[part].notna() & (table[part] > 0) & (table[part] < min_cell)
-            if small.any():
-                table[complement] = table[complement].astype(object)
-                table.loc[small, complement] = [f">{int(t) - min_cell}" for t in table.loc[small, total]]
-    for column in COUNT_COLUMNS:
-        if column in table:
-            counts = pd.to_numeric(table[column], errors="coerce")  # bounds already set stay
-            small = counts.notna() & (counts > 0) & (counts < min_cell)
-            if small.any():
-                table[column] = table[column].astype(object)
-                table.loc[small, column] = f"<{min_cell}"
-                share = "pct_" + column.removeprefix("n_")
-                if share in table:
-                    table.loc[small, share] = float("nan")
+    hidden = set(hidden)
+    values = {k: float(v) for k, v in values.items() if v is not None and not pd.isna(v)}
+    equations = []
+    for parts, total in relations:
+        if not parts or any(p not in values for p in parts):
+            continue  # a part without a count: the sum tells nothing
+        if _is_count(total):
+            equations.append(([(p, 1) for p in parts], float(total)))
+        elif total in values:
+            equations.append(([(p, 1) for p in parts] + [(total, -1)], 0.0))
+    parent = {k: k for k in values}  # the sums split the cells into independent parts
+
+    def root(k):
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for terms, _ in equations:
+        first = root(terms[0][0])
+        for c, _ in terms[1:]:
+            parent[root(c)] = first
+    parts, sums = {}, {}
+    for k in values:
+        parts.setdefault(root(k), []).append(k)
+    for equation in equations:
+        sums.setdefault(root(equation[0][0][0]), []).append(equation)
+    shown = {}
+    for key, cells in parts.items():
+        shown.update(_protect_part({k: values[k] for k in cells}, sums.get(key, []), min_cell, hidden))
+    order = {k: i for i, k in enumerate(values)}
+    return dict(sorted(shown.items(), key=lambda item: order[item[0]]))
+
+
+def _protect_part(values: dict, equations: list, min_cell: int, hidden: set) -> dict:
+    """:func:`protect` on cells that share no sum with any other."""
+    small = {k for k, v in values.items() if 0 < v < min_cell}
+    status = {k: PRIMARY for k in small if k not in hidden}
+    if not equations:
+        return {k: f"<{min_cell}" for k in status}
+    order = {k: i for i, k in enumerate(values)}
+    while True:
+        lo, hi = _ranges(values, status, hidden, equations, min_cell)
+        exposed = sorted((k for k in small if lo[k] >= hi[k]), key=order.get)
+        if not exposed:
+            break
+        # candidates: the shown non-zero counts of the sums with an exposed count, or with a
+        # suppressed count pinned to one value (which gives its sums' other counts back);
+        # the smallest part of a sum first, one of an exposed count's sums before others,
+        # a sum's total last (a group's size, a pooled count)
+        pinned = {k for k in status if lo[k] >= hi[k]} | set(exposed)
+        candidates = {}
+        for terms, _ in equations:
+            cells = {c for c, _ in terms}
+            if cells & pinned:
+                tier = 0 if cells & set(exposed) else 1
+                for c, a in terms:
+                    if c not in status and c not in hidden and values[c] > 0:
+                        candidates[c] = min(candidates.get(c, (2, 2)), (int(a < 0), tier))
+        if not candidates:
+            break  # nothing left to suppress (e.g. a sum whose total is public and every part suppressed)
+        added = min(candidates, key=lambda c: (*candidates[c], values[c], order[c]))
+        status[added] = SECONDARY
+    lo, _ = _ranges(values, status, hidden, equations, min_cell)
+    return {k: (f"<{min_cell}" if s == PRIMARY else f">{int(max(lo[k], min_cell)) - 1}") for k, s in status.items()}
+
+
+def _is_count(value) -> bool:
+    numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    return numeric and not pd.isna(value)
+
+
+def _as_object(values: pd.Series) -> pd.Series:
+    """A count column that will hold text: whole numbers stay whole ("17", not "17.0")."""
+    return values.map(lambda v: int(v) if _is_count(v) and float(v).is_integer() else v).astype(object)
+
+
+def suppress_cells(table: pd.DataFrame, shown: Mapping[tuple, str]) -> pd.DataFrame:
+    """Write the texts of :func:`protect` (cells keyed ``(row label, column)``) into ``table`` (in place)."""
+    for column in dict.fromkeys(c for _, c in shown):
+        table[column] = _as_object(table[column])
+    for (row, column), text in shown.items():
+        table.at[row, column] = text
     return table
 
 
-def suppress_missingness(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Small-cell suppression of a :func:`first1000.analysis.modification.missingness` table.
+def _blank(table: pd.DataFrame, rows, columns) -> None:
+    rows = list(rows)
+    for column in columns:
+        if column in table and rows:
+            if not pd.api.types.is_float_dtype(table[column]):
+                table[column] = table[column].astype(object)
+            table.loc[rows, column] = np.nan
 
-    Counts 1..min_cell-1 become ``<min_cell`` (:func:`suppress_small_counts`
-    for ``n_missing`` and its ``pct_missing``, the same rule for the other counts). The
-    observed and missing counts add up to ``n_total``, so when either is suppressed the
-    other and the percentage are blanked too.
-    """
-    table = table.copy()
-    small = {c: table[c].notna() & (table[c] > 0) & (table[c] < min_cell) for c in ("n_observed", "n_missing")}
-    either = small["n_observed"] | small["n_missing"]
-    out = suppress_small_counts(table, min_cell)  # n_missing (and pct_missing)
-    for column in ("n_total", "n_observed", "n_complete_cases"):
-        renamed = suppress_small_counts(out[[column]].rename(columns={column: "n"}), min_cell)
-        out[column] = renamed["n"]
-    for column in ("n_observed", "n_missing", "pct_missing"):
-        if either.any():
-            out[column] = out[column].astype(object)
-            out.loc[either & ~small.get(column, pd.Series(False, index=out.index)), column] = np.nan
+
+def _statistics(table: pd.DataFrame) -> list[str]:
+    return [c for c in table.columns if _STATISTIC.match(str(c)) and c not in COUNT_COLUMNS]
+
+
+def _row_cells(table: pd.DataFrame, min_cell: int):
+    """Cells and sums of a table whose rows are independent (QC, fits, modification)."""
+    values, relations = {}, []
+    counts = [c for c in COUNT_COLUMNS if c in table]
+    for row in table.index:
+        for column in counts:
+            v = table.at[row, column]
+            if _is_count(v):
+                values[(row, column)] = v
+        for part, (complement, total) in COMPLEMENTS.items():
+            if part in table and complement in table:
+                a, b = table.at[row, part], table.at[row, complement]
+                if total is None and _is_count(a) and _is_count(b):
+                    relations.append(([(row, part), (row, complement)], float(a) + float(b)))  # a public size
+                elif total in table:
+                    relations.append(([(row, part), (row, complement)], (row, total)))
+    return values, relations
+
+
+def _finish(table: pd.DataFrame, shown: Mapping[tuple, str]) -> pd.DataFrame:
+    """Suppressed counts written, and every statistic computed from them blanked (also
+    for counts that came already suppressed, e.g. from the harmonisation report)."""
+    out = suppress_cells(table, shown)
+    shown = dict(shown)
+    for column in COUNT_COLUMNS:
+        if column in out:
+            for row, value in out[column].items():
+                if isinstance(value, str) and _BOUND.match(value):
+                    shown.setdefault((row, column), value)
+    for column in dict.fromkeys(c for _, c in shown):
+        rows = [r for r, c in shown if c == column]
+        _blank(out, rows, ["pct_" + column.removeprefix("n_")])  # count = pct × total / 100
+        if column in ("n", "n_total", "n_observed", "n_samples", "n_samples_in"):  # the people the row describes
+            _blank(out, rows, _statistics(out))
     return out
 
 
-def load_or_create_key(path) -> bytes:
-    """The pseudonymisation key; created (random, 32 bytes) on first use."""
-    path = Path(path)
-    if "results" in path.parts:
-        raise ConfigError(f"privacy.key_file `{path}` lies under results/; keep the key outside results/.")
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp:
-            tmp.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
-            tmp.chmod(0o600)
-    return path.read_text(encoding="ascii").strip().encode()
+def suppress_small_counts(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """The rule set on a table whose rows are independent summaries (QC tables, fits,
+    effect modification, correlations).
+
+    Counts are the :data:`COUNT_COLUMNS`; a row's ``n`` + ``n_missing`` is its (public)
+    number of participants and ``n_samples_removed`` + ``n_samples_kept`` =
+    ``n_samples_in`` (:data:`COMPLEMENTS`); ``pct_x`` derives from ``n_x``, and every
+    statistic of the row (:data:`_STATISTIC`: mean, SD, median, quartiles, estimates,
+    percentages ...) from its ``n``.
+    """
+    index, table = table.index, table.reset_index(drop=True)  # cells are keyed by row position
+    values, relations = _row_cells(table, min_cell)
+    return _finish(table, protect(values, relations, min_cell)).set_axis(index)
+
+
+def suppress_missingness(table: pd.DataFrame, min_cell: int, pooled: str = "pooled") -> pd.DataFrame:
+    """The rule set on a :func:`first1000.analysis.modification.missingness` table.
+
+    Sums: ``n_observed + n_missing = n_total`` in each row, and the cohorts' rows of a
+    variable add up to its ``pooled`` row (each count column). ``n_total -
+    n_complete_cases`` (the participants the variable's models lose) is a count as well:
+    when small, ``n_complete_cases`` goes; when it equals the variable's ``n_missing``, the
+    two are tied. ``pct_missing`` goes with ``n_missing`` and ``n_total``.
+    """
+    index, table = table.index, table.reset_index(drop=True)  # cells are keyed by row position
+    columns = [c for c in ("n_total", "n_observed", "n_missing", "n_complete_cases") if c in table]
+    values = {(r, c): table.at[r, c] for r in table.index for c in columns if _is_count(table.at[r, c])}
+    relations = [([(r, "n_observed"), (r, "n_missing")], (r, "n_total")) for r in table.index
+                 if {"n_observed", "n_missing", "n_total"} <= set(columns)]
+    if "cohort" in table and "variable" in table:
+        for _, rows in table.groupby("variable", sort=False):
+            whole = rows.index[rows.cohort == pooled]
+            parts = rows.index[rows.cohort != pooled]
+            if len(whole) == 1 and len(parts):
+                relations += [([(r, c) for r in parts], (whole[0], c)) for c in columns]
+    hidden = set()
+    if {"n_total", "n_complete_cases"} <= set(columns):
+        for r in table.index:  # n_total - n_complete_cases: the participants a model loses, a count too
+            if (r, "n_total") in values and (r, "n_complete_cases") in values:
+                lost = float(values[(r, "n_total")]) - float(values[(r, "n_complete_cases")])
+                values[(r, "lost")] = lost
+                hidden.add((r, "lost"))
+                relations.append(([(r, "n_complete_cases"), (r, "lost")], (r, "n_total")))
+                if (r, "n_missing") in values and float(values[(r, "n_missing")]) == lost:  # its only loss
+                    relations.append(([(r, "n_missing")], (r, "lost")))
+    shown = protect(values, relations, min_cell, hidden=hidden)
+    out = suppress_cells(table, shown)
+    rows = sorted({r for r, c in shown if c in ("n_missing", "n_total")}, key=list(table.index).index)
+    _blank(out, rows, ["pct_missing"])
+    return out.set_axis(index)
+
+
+_ROW_LIST = re.compile(r" \(rows? [\d, ]+(?: \(and \d+ more\))?\)")
+
+
+def protect_harmonisation(report: pd.DataFrame, categories: pd.DataFrame, min_cell: int):
+    """The rule set on a cohort's harmonisation report and its category counts, together
+    (the sums run across the two tables). Returns both, protected.
+
+    Sums: ``n + n_missing`` = the cohort's participants (public) for each variable; the
+    category rows of a variable add up to the same number, and (where they do in the
+    data) its rows harmonised to a value add up to the report's ``n`` and those
+    harmonised to ``(missing)`` to its ``n_missing``. ``n_rejected`` and ``n_prorated`` are
+    parts of ``n_missing`` and ``n``. ``pct_missing`` goes with ``n_missing``; the rows
+    listed in ``rejected`` go with a suppressed ``n_rejected`` (their number is the count).
+    """
+    indexes = report.index, categories.index
+    report, categories = report.reset_index(drop=True), categories.reset_index(drop=True)  # keyed by position
+    values, relations, hidden = {}, [], set()
+    by_variable = {}
+    for r in report.index:
+        for column in ("n", "n_missing", "n_rejected", "n_prorated"):
+            if column in report and _is_count(report.at[r, column]):
+                values[("report", r, column)] = report.at[r, column]
+        n, missing = report.at[r, "n"], report.at[r, "n_missing"]
+        size = float(n) + float(missing)
+        by_variable[report.at[r, "variable"]] = (r, n, missing, size)
+        relations.append(([("report", r, "n"), ("report", r, "n_missing")], size))
+        for part, whole in (("n_rejected", "n_missing"), ("n_prorated", "n")):
+            if ("report", r, part) in values:
+                values[("rest", r, part)] = float(report.at[r, whole]) - float(report.at[r, part])
+                hidden.add(("rest", r, part))
+                relations.append(([("report", r, part), ("rest", r, part)], ("report", r, whole)))
+    for variable, rows in categories.groupby("variable", sort=False):
+        cells = []
+        for j in rows.index:
+            if _is_count(categories.at[j, "n"]):
+                values[("categories", j, "n")] = categories.at[j, "n"]
+                cells.append(("categories", j, "n"))
+        if variable in by_variable:
+            r, n, missing, size = by_variable[variable]
+            relations.append((cells, size))
+            missing_rows = [("categories", j, "n") for j in rows.index[rows.harmonised_value == "(missing)"]]
+            valued = [c for c in cells if c not in missing_rows]
+            for part, whole, count in ((missing_rows, "n_missing", missing), (valued, "n", n)):
+                if part and sum(float(values[c]) for c in part) == float(count):
+                    relations.append((part, ("report", r, whole)))
+        else:
+            total = sum(float(values[c]) for c in cells)
+            relations.append((cells, total))
+    shown = protect(values, relations, min_cell, hidden=hidden)
+    report_shown = {(r, c): t for (where, r, c), t in shown.items() if where == "report"}
+    report = suppress_cells(report, report_shown)
+    rows = [r for r, c in report_shown if c == "n_missing"]
+    _blank(report, rows, ["pct_missing"])
+    if "rejected" in report:
+        for r, c in report_shown:
+            if c == "n_rejected" and isinstance(report.at[r, "rejected"], str):
+                report.at[r, "rejected"] = _ROW_LIST.sub("", report.at[r, "rejected"])
+    categories = suppress_cells(categories, {(j, c): t for (where, j, c), t in shown.items() if where == "categories"})
+    return report.set_axis(indexes[0]), categories.set_axis(indexes[1])
+
+
+def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "pooled") -> pd.DataFrame:
+    """The rule set on an effect-modification table (:func:`first1000.analysis.modification.modification`).
+
+    The ``n`` of a categorical stratum (``part = stratum``, no ``value``) counts the
+    participants at that level of the modifier; the other rows of a model carry its
+    complete-case n. Sums (each where it holds in the data): the strata of a model add up
+    to its n, and the cohorts' rows to the ``pooled`` row. A suppressed stratum takes its
+    estimates with it, and so do the model's terms of that level (``modifier[level]``, an
+    estimate on those few participants); a suppressed model n takes all its rows'.
+    """
+    index, table = table.index, table.reset_index(drop=True)  # cells are keyed by row position
+    keys = ["cohort", "exposure", "response", "modifier"]
+    if "n" not in table or not set(keys) <= set(table.columns):
+        return suppress_small_counts(table, min_cell).set_axis(index)
+    categorical = (table.get("part") == "stratum") & table.get("value", pd.Series(np.nan, index=table.index)).isna()
+    cell_of, values = {}, {}
+    for r in table.index:
+        n = table.at[r, "n"]
+        if not _is_count(n):
+            continue
+        group = tuple(table.loc[r, keys])
+        cell = (group, "level", str(table.at[r, "level"])) if categorical[r] else (group, "model")
+        if values.setdefault(cell, n) != n:
+            cell = (*cell, r)  # a row whose n differs: a cell of its own
+            values[cell] = n
+        cell_of[r] = cell
+    relations = []
+    levels, models = {}, {}
+    for cell in values:
+        if len(cell) == 3 and cell[1] == "level":
+            levels.setdefault(cell[0], []).append(cell)
+        elif len(cell) == 2:
+            models[cell[0]] = cell
+    for group, parts in levels.items():
+        if group in models and sum(float(values[c]) for c in parts) == float(values[models[group]]):
+            relations.append((parts, models[group]))
+    by_name = {}
+    for cell in values:
+        if len(cell) in (2, 3):
+            by_name.setdefault((cell[0][1:], cell[1:]), {})[cell[0][0]] = cell
+    for cells in by_name.values():
+        if pooled in cells and len(cells) > 1:
+            parts = [c for cohort, c in cells.items() if cohort != pooled]
+            if sum(float(values[c]) for c in parts) == float(values[cells[pooled]]):
+                relations.append((parts, cells[pooled]))
+    shown = protect(values, relations, min_cell)
+    rows = [r for r, cell in cell_of.items() if cell in shown]
+    if rows:
+        table["n"] = _as_object(table["n"])
+        for r in rows:
+            table.at[r, "n"] = shown[cell_of[r]]
+    hidden_levels = {(c[0], c[2]) for c in shown if len(c) == 3 and c[1] == "level"}
+    hidden_models = {c[0] for c in shown if len(c) == 2}
+    terms = [r for r in table.index if table.at[r, "part"] == "term" and any(
+        (tuple(table.loc[r, keys]), level) in hidden_levels and f"[{level}]" in str(table.at[r, "level"])
+        for level in {lv for g, lv in hidden_levels if g == tuple(table.loc[r, keys])})]
+    models_rows = [r for r in table.index if tuple(table.loc[r, keys]) in hidden_models]
+    _blank(table, sorted(set(rows) | set(terms) | set(models_rows), key=list(table.index).index), _statistics(table))
+    return table.set_axis(index)
 
 
 def pseudonymise(ids: pd.Series, cohort: str, key: bytes) -> pd.Series:

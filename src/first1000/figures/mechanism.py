@@ -14,10 +14,10 @@ Privacy rules shared by all functions here (health data, see ``privacy.min_cell_
   SE (bins of at least ``privacy.min_cell_size`` participants, computed by the analysis
   job, :mod:`first1000.analysis.descriptive`) and :func:`cortisol_by_window` draws
   summaries only (median, IQR; whiskers for groups of at least :data:`MIN_POINTS`);
-* a summary of fewer than :data:`MIN_CELL` participants is not drawn at all, and counts
+* a summary of fewer than ``min_cell`` (``privacy.min_cell_size``) participants is not drawn at all, and counts
   suppressed upstream as ``"<5"`` are shown as such (a percentage is never printed
   when it would give a suppressed count away);
-* correlations computed on fewer than :data:`MIN_CELL` pairs are suppressed.
+* correlations computed on fewer than ``min_n`` (``privacy.min_cell_size``) pairs are suppressed.
 
 Which table each function reads (columns in ``backticks`` are required):
 
@@ -96,8 +96,10 @@ __all__ = [
     "correlation_heatmap",
 ]
 
-#: Smallest group for which a summary (mean, median, correlation, bin) is shown; the
-#: project's ``privacy.min_cell_size``.
+#: The default of ``privacy.min_cell_size`` (the config schema's): the smallest group for
+#: which a summary (mean, median, correlation, bin) is shown. Every function that
+#: suppresses takes the configured value as ``min_cell`` (``min_n``); the figure stages
+#: pass ``cfg["privacy"]["min_cell_size"]``.
 MIN_CELL = 5
 #: Smallest group whose individual points may be drawn.
 MIN_POINTS = 20
@@ -364,6 +366,7 @@ def cortisol_by_window(
     height_mm: float = 70.0,
     title: str | None = None,
     min_whisker_n: int = MIN_POINTS,
+    min_cell: int = MIN_CELL,
 ) -> Figure:
     """Hair cortisol (log axis) by exposure window and cohort, as box summaries.
 
@@ -396,10 +399,10 @@ def cortisol_by_window(
 
     # small counts (1-4) are shown as "<5", as in the project's report tables, and a
     # percentage below LOQ never gives a small count away
-    small_n = np.isfinite(summary["n"]) & (summary["n"] > 0) & (summary["n"] < MIN_CELL)
-    summary.loc[small_n, "n_text"] = f"<{MIN_CELL}"
-    small_below = np.isfinite(summary["n_below"]) & (summary["n_below"] > 0) & (summary["n_below"] < MIN_CELL)
-    summary.loc[small_below, "n_below_bound"] = float(MIN_CELL)
+    small_n = np.isfinite(summary["n"]) & (summary["n"] > 0) & (summary["n"] < min_cell)
+    summary.loc[small_n, "n_text"] = f"<{min_cell}"
+    small_below = np.isfinite(summary["n_below"]) & (summary["n_below"] > 0) & (summary["n_below"] < min_cell)
+    summary.loc[small_below, "n_below_bound"] = float(min_cell)
     summary.loc[small_below, ["n_below", "pct_below"]] = np.nan
     order = list(windows) if windows is not None else sorted(summary["window"].unique(), key=_natural_key)
     summary = summary[summary["window"].isin(order)]
@@ -436,7 +439,7 @@ def cortisol_by_window(
                 if math.isfinite(n) and n == 0:
                     below = "\u2013"
                 tick_text.append(f"{n_line}\n{below}")
-                stats_ok = (math.isfinite(n) and n >= MIN_CELL
+                stats_ok = (math.isfinite(n) and n >= min_cell
                             and all(math.isfinite(v) and v > 0 for v in (r.median, r.q1, r.q3)))
                 if not stats_ok:
                     continue

@@ -173,7 +173,8 @@ def _cohort_handles(cohorts, palette, labels, notes: Mapping[str, str] | None = 
     return out
 
 
-def _n_by_cohort(cohorts, cohort_col: pd.Series, n: np.ndarray, n_text: Sequence[str]) -> dict[str, str]:
+def _n_by_cohort(cohorts, cohort_col: pd.Series, n: np.ndarray, n_text: Sequence[str],
+                 min_cell: int = MIN_CELL) -> dict[str, str]:
     """'n = 380' (or a range, or 'n < 5') per cohort, for legends."""
     out = {}
     for c in cohorts:
@@ -182,7 +183,7 @@ def _n_by_cohort(cohorts, cohort_col: pd.Series, n: np.ndarray, n_text: Sequence
         if np.isfinite(values).any():
             out[c] = f"n = {format_range(values)}"
         elif any(t.startswith("<") for t, s in zip(n_text, sel) if s):
-            out[c] = f"n < {MIN_CELL}"
+            out[c] = f"n < {min_cell}"
     return out
 
 
@@ -257,6 +258,7 @@ def below_limit_bars(
     name_labels: Mapping[str, str] | None = None,
     width: str | float = "single",
     title: str | None = None,
+    min_cell: int = MIN_CELL,
 ) -> Figure:
     """% of samples below the detection limit per marker, bars grouped by cohort.
 
@@ -333,7 +335,7 @@ def below_limit_bars(
         ax.set_xlabel(f"Samples below the {limit_name} (%)")
         if not markers:
             _no_data(ax)
-        handles = _cohort_handles(cohorts, palette, labels, _n_by_cohort(cohorts, cohort, n, n_text))
+        handles = _cohort_handles(cohorts, palette, labels, _n_by_cohort(cohorts, cohort, n, n_text, min_cell))
         if max_pct is not None:
             ax.axvline(max_pct, color=GREY, ls="--", lw=0.8, zorder=1, gid="max-pct-line")
             handles.append(Line2D([], [], color=GREY, ls="--", lw=0.8,
@@ -346,7 +348,14 @@ def below_limit_bars(
                 + (f" when at most {format_number(max_pct, 2)}% of a marker's values were below it; markers "
                    "above that share were analysed as detected / not detected (hatched bars)."
                    if max_pct is not None else ".")
-                + f" \u201c<x%\u201d: fewer than {MIN_CELL} samples below the {limit} (suppressed; upper bound).")
+                + f" \u201c<x%\u201d: fewer than {min_cell} samples below the {limit} (suppressed; upper bound).")
+        if "pile_up" in table:  # measured values piled at one single value: an undeclared assay floor?
+            piled = table[table.pile_up.astype(str).str.lower() == "true"]
+            if len(piled):
+                named = sorted({f"{label_for(str(m), name_labels)} ({label_for(str(c), labels)})"
+                                for m, c in zip(piled[name_col], cohort[piled.index])})
+                foot += (" Warning: many measured values equal one single value (a detection floor reported as a "
+                         f"number?) for {', '.join(named)}; see the QC table.")
         _foot(fig, foot, width)
         _title(fig, title, width)
         _freeze_layout(fig)
@@ -388,6 +397,7 @@ def cpg_summary(
     labels: Mapping[str, str] | None = None,
     width: str | float = "single",
     title: str | None = None,
+    min_cell: int = MIN_CELL,
 ) -> Figure:
     """Per candidate CpG and cohort: mean β ± SD, and the share of samples missing.
 
@@ -433,7 +443,7 @@ def cpg_summary(
                 if i is None:
                     continue
                 y = mi + (ci - (k - 1) / 2) * h
-                if math.isfinite(n[i]) and n[i] >= MIN_CELL and math.isfinite(mean[i]):
+                if math.isfinite(n[i]) and n[i] >= min_cell and math.isfinite(mean[i]):
                     err = sd[i] if math.isfinite(sd[i]) else 0.0
                     ax.errorbar(mean[i], y, xerr=err, fmt=shapes[c], color=palette[c], mfc=palette[c], ms=3.2,
                                 elinewidth=0.9, capsize=1.2, capthick=0.6, zorder=3, gid=f"cpg-mean-{c}-{cpg}")
@@ -471,7 +481,8 @@ def cpg_summary(
             ax_miss.set_xlim(0, right)
             ax_miss.xaxis.set_major_locator(MaxNLocator(3, integer=True))
             ax_miss.set_xlabel("Missing (%)")
-        handles = _cohort_handles(cohorts, palette, labels, _n_by_cohort(cohorts, cohort, n, n_text), patch=False)
+        handles = _cohort_handles(cohorts, palette, labels, _n_by_cohort(cohorts, cohort, n, n_text, min_cell),
+                                  patch=False)
         for hd, c in zip(handles, cohorts):
             hd.set_marker(shapes[c])
         if handles:
@@ -511,6 +522,7 @@ def clock_coverage_figure(
     labels: Mapping[str, str] | None = None,
     width: str | float = "single",
     title: str | None = None,
+    min_cell: int = MIN_CELL,
 ) -> Figure:
     """Share of the clock's CpGs measured per cohort, and the clock's agreement.
 
@@ -592,7 +604,7 @@ def clock_coverage_figure(
                 r_text = f"r = {format_number(r[i], 2)}" if math.isfinite(r[i]) else "r = NA"
                 n_line = f"n<{n_text[i].lstrip('<')}" if n_text[i].startswith("<") else f"n = {n_text[i]}"
                 ticks.append(f"{label_for(c, labels)}\n{r_text}, {n_line}")
-                if math.isfinite(n_bound[i]) or (math.isfinite(n[i]) and n[i] < MIN_CELL):
+                if math.isfinite(n_bound[i]) or (math.isfinite(n[i]) and n[i] < min_cell):
                     continue
                 if math.isfinite(mae[i]):
                     ax_agree.plot(mae[i], yi - 0.12, "o", color=OKABE_ITO[5], ms=3.8, zorder=3, gid=f"clock-mae-{c}")
@@ -629,6 +641,7 @@ def microbiome_filters(
     labels: Mapping[str, str] | None = None,
     width: str | float = "single",
     title: str | None = None,
+    min_cell: int = MIN_CELL,
 ) -> Figure:
     """Sequencing depth against the depth filter, and what the two filters removed.
 
@@ -685,7 +698,7 @@ def microbiome_filters(
         whiskers_any = False
         for yi, c in enumerate(cohorts):
             i = rows[c]
-            if math.isfinite(n_in[i]) and n_in[i] < MIN_CELL:
+            if math.isfinite(n_in[i]) and n_in[i] < min_cell:
                 small_cohorts.append(yi)
                 continue
             med, q1, q3, p05, p95 = (depth[q][i] for q in ("med", "q1", "q3", "p05", "p95"))
@@ -717,7 +730,7 @@ def microbiome_filters(
             lo, hi = min(values + cuts), max(values + cuts)
             ax_depth.set_xlim(lo / 1.6, hi * 1.6)
         for yi in small_cohorts:
-            ax_depth.text(0.01, yi, f"fewer than {MIN_CELL} samples: not shown",
+            ax_depth.text(0.01, yi, f"fewer than {min_cell} samples: not shown",
                           transform=ax_depth.get_yaxis_transform(), va="center", ha="left", color=GREY, fontsize=SMALL_FONT_SIZE - 0.5)
         ax_depth.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax_depth.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_count(v)))
@@ -768,7 +781,7 @@ def microbiome_filters(
         _legend_top(ax_depth, handles, 2)
         dropped = [f"{label_for(c, labels)}: {chosen[rows[c]]}" for c in cohorts if chosen[rows[c]].strip()]
         foot = (f"Depth (all samples, before the filter): box, median and interquartile range; {whisk_text}. "
-                f"Counts below {MIN_CELL} are suppressed (\u201c<{MIN_CELL}\u201d) and not drawn. "
+                f"Counts below {min_cell} are suppressed (\u201c<{min_cell}\u201d) and not drawn. "
                 + ("Chosen taxa removed by the prevalence filter (no CLR value): " + "; ".join(dropped) + "."
                    if dropped else "No chosen taxon was removed by the prevalence filter."))
         _foot(fig, foot, width)
@@ -801,6 +814,7 @@ def measure_summary(
     name_labels: Mapping[str, str] | None = None,
     width: str | float | None = None,
     title: str | None = None,
+    min_cell: int = MIN_CELL,
 ) -> Figure:
     """Generic QC figure of a per-measure QC table: median and IQR per measure and cohort.
 
@@ -828,7 +842,7 @@ def measure_summary(
     k = max(len(cohorts), 1)
     if spec is None:
         return _count_bars(table, measures, cohorts, rows, n, n_text, cohort, palette, labels, name_labels,
-                           width or "single", title)
+                           width or "single", title, min_cell)
     med_col, q1_col, q3_col, suffix_unit = spec
     has_missing = "n_missing" in table.columns
     _, missing_bound, missing_text = _counts(table["n_missing"]) if has_missing else (None, None, None)
@@ -862,7 +876,7 @@ def measure_summary(
                 i = rows.get((c, m))
                 if i is None:
                     continue
-                ok = math.isfinite(n[i]) and n[i] >= MIN_CELL and math.isfinite(med[i])
+                ok = math.isfinite(n[i]) and n[i] >= min_cell and math.isfinite(med[i])
                 if ok:
                     if math.isfinite(q1[i]) and math.isfinite(q3[i]):
                         ax.plot([q1[i], q3[i]], [yi, yi], color=palette[c], lw=2.2, solid_capstyle="butt",
@@ -892,14 +906,15 @@ def measure_summary(
                          loc="left", fontsize=FONT_SIZE, fontweight="normal")
         if not measures:
             _no_data(axes[0])
-        _foot(fig, f"Point: median; line: interquartile range (summaries only); groups of fewer than {MIN_CELL} "
+        _foot(fig, f"Point: median; line: interquartile range (summaries only); groups of fewer than {min_cell} "
                    "are not drawn.", width)
         _title(fig, title, width)
         _freeze_layout(fig)
     return fig
 
 
-def _count_bars(table, measures, cohorts, rows, n, n_text, cohort, palette, labels, name_labels, width, title):
+def _count_bars(table, measures, cohorts, rows, n, n_text, cohort, palette, labels, name_labels, width, title,
+                min_cell: int = MIN_CELL):
     """Fallback of :func:`measure_summary` for a table without medians: n per measure."""
     k = max(len(cohorts), 1)
     h = 0.8 / k
@@ -937,48 +952,51 @@ def _count_bars(table, measures, cohorts, rows, n, n_text, cohort, palette, labe
         if not measures:
             _no_data(ax)
         _legend_above(ax, _cohort_handles(cohorts, palette, labels), min(k, 3))
-        _foot(fig, f"Number of values per measure and cohort; counts below {MIN_CELL} suppressed.", width)
+        _foot(fig, f"Number of values per measure and cohort; counts below {min_cell} suppressed.", width)
         _title(fig, title, width)
         _freeze_layout(fig)
     return fig
 
 
 # ------------------------------------------------------------ the registry
-def _hpa_windows(table, *, settings, labels, name):
+def _hpa_windows(table, *, settings, labels, name, min_cell):
     return cortisol_by_window(table, windows=list(settings["windows"]), labels=labels,
-                              title="Hair cortisol by exposure window")
+                              title="Hair cortisol by exposure window", min_cell=min_cell)
 
 
-def _calibrator(table, *, settings, labels, name):
+def _calibrator(table, *, settings, labels, name, min_cell):
+    del min_cell  # plates of calibrator samples: no participant counts
     return calibrator_control_chart(table, labels=labels, title="Inter-run calibrator per plate")
 
 
-def _mtdna_calibrator(table, *, settings, labels, name):
+def _mtdna_calibrator(table, *, settings, labels, name, min_cell):
+    del min_cell  # plates of calibrator samples: no participant counts
     return qpcr_control_chart(table, ratio_column="calibrator_mt_n", ratio_label="Calibrator mt/n",
                               delta_label="Calibrator \u0394Ct, mt \u2212 nuclear", labels=labels,
                               title="Inter-run calibrator per plate (mtDNA qPCR)")
 
 
-def _below_limit(table, *, settings, labels, name):
+def _below_limit(table, *, settings, labels, name, min_cell):
     markers = table[name_column(table)].astype(str).unique() if len(table) else []
     return below_limit_bars(table, max_pct=settings.get("lod_max_pct"), labels=labels,
-                            name_labels=marker_labels(markers), title=f"{name}: values below the detection limit")
+                            name_labels=marker_labels(markers), title=f"{name}: values below the detection limit",
+                            min_cell=min_cell)
 
 
-def _cpgs(table, *, settings, labels, name):
-    return cpg_summary(table, labels=labels, title=f"{name}: \u03b2 per CpG")
+def _cpgs(table, *, settings, labels, name, min_cell):
+    return cpg_summary(table, labels=labels, title=f"{name}: \u03b2 per CpG", min_cell=min_cell)
 
 
-def _clock(table, *, settings, labels, name):
-    return clock_coverage_figure(table, labels=labels, title=f"{name}: clock CpGs and agreement")
+def _clock(table, *, settings, labels, name, min_cell):
+    return clock_coverage_figure(table, labels=labels, title=f"{name}: clock CpGs and agreement", min_cell=min_cell)
 
 
-def _microbiome(table, *, settings, labels, name):
-    return microbiome_filters(table, labels=labels, title=f"{name}: depth and filters")
+def _microbiome(table, *, settings, labels, name, min_cell):
+    return microbiome_filters(table, labels=labels, title=f"{name}: depth and filters", min_cell=min_cell)
 
 
-def _summary(table, *, settings, labels, name):
-    return measure_summary(table, labels=labels, title=f"{name}: QC summary")
+def _summary(table, *, settings, labels, name, min_cell):
+    return measure_summary(table, labels=labels, title=f"{name}: QC summary", min_cell=min_cell)
 
 
 #: QC figure kind -> how it is drawn from a mechanism's QC table. A mechanism declares its
@@ -997,14 +1015,15 @@ QC_FIGURES = {
 
 
 def draw_qc_figure(kind: str, table: pd.DataFrame, *, mechanism: str, settings: Mapping, labels: Mapping,
-                   name: str) -> Figure:
+                   name: str, min_cell: int = MIN_CELL) -> Figure:
     """The QC figure of kind ``kind`` (:data:`QC_FIGURES`) of one mechanism's QC table;
-    ``settings``: its ``preparation`` settings, ``labels``: cohort labels, ``name``: its label."""
+    ``settings``: its ``preparation`` settings, ``labels``: cohort labels, ``name``: its label,
+    ``min_cell``: ``privacy.min_cell_size``, the threshold the table was suppressed with."""
     if kind not in QC_FIGURES:
         raise InputTableError(f"mechanism {mechanism} declares the QC figure {kind!r}, which does not exist; "
                               f"known: {', '.join(QC_FIGURES)}")
     try:
-        return QC_FIGURES[kind](table, settings=settings, labels=labels, name=name)
+        return QC_FIGURES[kind](table, settings=settings, labels=labels, name=name, min_cell=min_cell)
     except First1000Error as exc:
         if kind != "measure_summary":
             raise

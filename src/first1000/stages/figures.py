@@ -179,14 +179,20 @@ def sensitivity_plot(*, exposure, mediator, outcome, labels, sensitivity, png, s
 def model_diagram_params(cfg: dict) -> dict:
     mechanisms = cfg["mechanisms"]
     names = [n for m in mechanisms for n in _names(cfg, m)]
-    return {"exposures": list(dict.fromkeys(e for spec in mechanisms.values() for e in spec["exposures"])),
+    exposures = list(dict.fromkeys(e for spec in mechanisms.values() for e in spec["exposures"]))
+    groups = cfg.get("_figure_groups", {})
+    return {"exposures": exposures,
             "outcomes": list(dict.fromkeys(o for spec in mechanisms.values() for o in spec.get("outcomes", []))),
             "mechanism_labels": {m: spec.get("label", m) for m, spec in mechanisms.items()},
-            "labels": variable_labels(cfg, names), "fdr": cfg["fdr"]}
+            "labels": variable_labels(cfg, names), "fdr": cfg["fdr"],
+            "exposure_groups": {e: groups[e] for e in exposures if e in groups}}
 
 
-def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associations, mediation, png, svg):
-    """The article's model filled in with this run's results (the level :func:`shown_level` picks)."""
+def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associations, mediation, png, svg,
+                  exposure_groups=None):
+    """The article's model filled in with this run's results (the level :func:`shown_level` picks);
+    ``exposure_groups``: the block of each exposure the config places (study_variables,
+    variable_overrides ``group``), the others by the figure's house rule."""
     from first1000.figures import model_diagram as draw
     from first1000.figures import save_figure
 
@@ -196,7 +202,7 @@ def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associa
     med = figure_effects(pd.concat([_read(p) for p in mediation], ignore_index=True)) if mediation else None
     mechanisms = {m: label for m, label in mechanism_labels.items() if (assoc.mechanism == m).any()}
     fig = draw(assoc, med, exposures=exposures, mechanisms=mechanisms, outcomes=outcomes,
-               cohort=shown_level(assoc.cohort), fdr=fdr, labels=labels)
+               cohort=shown_level(assoc.cohort), fdr=fdr, labels=labels, exposure_groups=exposure_groups or None)
     save_figure(fig, png, svg)
 
 
@@ -263,16 +269,17 @@ def qc_plot_params(cfg: dict, mechanism: str) -> dict:
     module, _ = PREPARERS[mechanism]
     return {"mechanism": mechanism, "kind": getattr(module, "QC_FIGURE", "measure_summary"),
             "settings": cfg["preparation"].get(mechanism) or {}, "name": mechanism_label(cfg, mechanism),
-            "cohort_labels": study_labels(cfg)}
+            "cohort_labels": study_labels(cfg), "min_cell_size": cfg["privacy"]["min_cell_size"]}
 
 
-def qc_plot(*, mechanism, kind, settings, name, cohort_labels, qc, png, svg):
+def qc_plot(*, mechanism, kind, settings, name, cohort_labels, min_cell_size, qc, png, svg):
     """The mechanism's QC figure, drawn from its aggregate QC table only
     (:data:`first1000.figures.qc.QC_FIGURES`)."""
     from first1000.figures import save_figure
     from first1000.figures.qc import draw_qc_figure
 
-    fig = draw_qc_figure(kind, _read(qc), mechanism=mechanism, settings=settings, labels=cohort_labels, name=name)
+    fig = draw_qc_figure(kind, _read(qc), mechanism=mechanism, settings=settings, labels=cohort_labels, name=name,
+                         min_cell=min_cell_size)
     save_figure(fig, png, svg)
 
 

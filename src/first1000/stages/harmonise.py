@@ -3,6 +3,7 @@ variables, Table 1, the per-cohort summary and the maternal-mood questionnaires'
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from first1000.harmonise.characteristics import table1 as characteristics_table
@@ -10,7 +11,7 @@ from first1000.harmonise.ses import harmonise as harmonise_cohorts
 from first1000.io import write_parquet, write_tsv
 from first1000.labels import DERIVED_VARIABLES
 from first1000.plan import study_labels
-from first1000.privacy import suppress_small_counts
+from first1000.privacy import protect, suppress_cells, suppress_small_counts
 from first1000.scoring import questionnaires
 from first1000.stages import LOG
 
@@ -20,21 +21,45 @@ def harmonise_params(cfg: dict) -> dict:
             "min_cell_size": cfg["privacy"]["min_cell_size"], "cohort_labels": study_labels(cfg)}
 
 
-def harmonised_summary(table: pd.DataFrame, data_schema: dict) -> pd.DataFrame:
-    """n, % missing, mean and SD of every harmonised variable per cohort (not suppressed)."""
-    rows = []
+def harmonised_summary(table: pd.DataFrame, data_schema: dict, min_cell: int) -> pd.DataFrame:
+    """n, n missing, % missing, mean and SD of every harmonised variable per cohort, with
+    the privacy rule set applied (:func:`first1000.privacy.protect`).
+
+    Sums: ``n + n_missing`` = the cohort's participants (public), and for a binary (0/1)
+    variable its 1s + 0s = ``n`` (the mean is the share of 1s: mean × n gives the 1s
+    back). A suppressed ``n`` or ``n_missing`` takes ``pct_missing``, ``mean`` and ``sd``
+    with it (mean × n would give back a sum of integer values, and so n); a suppressed
+    count of 1s or 0s takes ``mean`` and ``sd``.
+    """
+    rows, values, relations = [], {}, []
     labels = {**{k: v.get("label", k) for k, v in data_schema.items()}, **DERIVED_VARIABLES}
     for cohort, group in table.groupby("cohort", sort=True):
         for column in table.columns.drop(["pseudo_id", "cohort"]):
-            values = group[column]
-            numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+            column_values = group[column]
+            numeric = (pd.api.types.is_numeric_dtype(column_values)
+                       and not pd.api.types.is_bool_dtype(column_values))
+            i = len(rows)
+            n, missing = int(column_values.notna().sum()), int(column_values.isna().sum())
             rows.append(dict(
-                cohort=cohort, variable=column, label=labels.get(column, column), n=int(values.notna().sum()),
-                pct_missing=round(100 * float(values.isna().mean()), 1),
-                mean=float(values.mean()) if numeric else None,
-                sd=float(values.std(ddof=1)) if numeric else None,
+                cohort=cohort, variable=column, label=labels.get(column, column), n=n, n_missing=missing,
+                pct_missing=round(100 * float(column_values.isna().mean()), 1),
+                mean=float(column_values.mean()) if numeric else None,
+                sd=float(column_values.std(ddof=1)) if numeric else None,
             ))
-    return pd.DataFrame(rows)
+            values[(i, "n")], values[(i, "n_missing")] = n, missing
+            relations.append(([(i, "n"), (i, "n_missing")], len(group)))
+            present = column_values.dropna()
+            if numeric and n and present.isin([0, 1]).all():  # binary: the mean is a proportion
+                values[(i, "ones")], values[(i, "zeros")] = int((present == 1).sum()), int((present == 0).sum())
+                relations.append(([(i, "ones"), (i, "zeros")], (i, "n")))
+    summary = pd.DataFrame(rows, columns=["cohort", "variable", "label", "n", "n_missing", "pct_missing", "mean",
+                                          "sd"])
+    shown = protect(values, relations, min_cell)
+    summary = suppress_cells(summary, {k: t for k, t in shown.items() if k[1] in ("n", "n_missing")})
+    stats = sorted({i for i, _ in shown}, key=int)
+    summary.loc[stats, ["mean", "sd"]] = np.nan
+    summary.loc[sorted({i for i, c in shown if c in ("n", "n_missing")}), "pct_missing"] = np.nan
+    return summary
 
 
 def harmonise(*, ses_index, data_schema, min_cell_size, cohort_labels, participants, harmonisation, output, summary,
@@ -48,14 +73,14 @@ def harmonise(*, ses_index, data_schema, min_cell_size, cohort_labels, participa
     LOG.info("%d participants from %d cohorts harmonised", len(table), len(frames))
     write_tsv(weights, ses_weights)
     write_tsv(characteristics_table(table, data_schema, min_cell=min_cell_size), table1)
-    write_tsv(suppress_small_counts(harmonised_summary(table, data_schema), min_cell_size), summary)
+    write_tsv(harmonised_summary(table, data_schema, min_cell_size), summary)
     reports = pd.concat([pd.read_csv(p, sep="\t") for p in harmonisation], ignore_index=True)
     shown = suppress_small_counts(questionnaires.qc_table(table, reports, data_schema), min_cell_size)
     write_tsv(shown, mood_qc)
-    mood_figure(shown, cohort_labels, mood_png, mood_svg)
+    mood_figure(shown, cohort_labels, mood_png, mood_svg, min_cell_size)
 
 
-def mood_figure(qc: pd.DataFrame, cohort_labels: dict, png, svg):
+def mood_figure(qc: pd.DataFrame, cohort_labels: dict, png, svg, min_cell: int):
     """Median and IQR of each mood score per cohort, with Cronbach's alpha in the panel title."""
     from first1000.figures import save_figure
     from first1000.figures.qc import measure_summary
@@ -66,5 +91,5 @@ def mood_figure(qc: pd.DataFrame, cohort_labels: dict, png, svg):
         label = str(rows.label.iloc[0])
         titles[variable] = f"{label}; Cronbach's α: {', '.join(alphas)}" if alphas else label
     fig = measure_summary(qc.assign(unit="points"), name_col="variable", labels=cohort_labels, name_labels=titles,
-                          title="Maternal mood questionnaires")
+                          title="Maternal mood questionnaires", min_cell=min_cell)
     save_figure(fig, png, svg)

@@ -9,7 +9,7 @@ from first1000.analysis import modification as strata
 from first1000.io import write_tsv
 from first1000.labels import variables
 from first1000.plan import mechanism_covariates, mechanism_label, modification_models
-from first1000.privacy import suppress_missingness, suppress_small_counts
+from first1000.privacy import suppress_missingness, suppress_modification
 from first1000.stages import LOG
 from first1000.stages.figures import figure_labels_of, shown_level, where_text
 
@@ -19,16 +19,19 @@ def modify_params(cfg: dict, mechanism: str) -> dict:
     names = [n for m in models for n in (m["exposure"], m["response"], m["modifier"])]
     return {"mechanism": mechanism, "models": models, "covariates": mechanism_covariates(cfg, mechanism),
             "variables": variables(names, cfg["_data_schema"], cfg["_declared_biomarkers"]),
-            "at": cfg["effect_modification"]["at"], "min_cell_size": cfg["privacy"]["min_cell_size"]}
+            "at": cfg["effect_modification"]["at"], "min_cell_size": cfg["privacy"]["min_cell_size"],
+            "birth_outcomes_from": cfg["analysis_population"]["birth_outcomes_from_gestational_age_days"]}
 
 
-def modify(*, mechanism, models, covariates, variables, at, min_cell_size, participants, biomarkers, output):
+def modify(*, mechanism, models, covariates, variables, at, min_cell_size, participants, biomarkers, output,
+           birth_outcomes_from=None):
     """Effect modification of one mechanism's models (results/modification/{mechanism}.tsv)."""
     from first1000.analysis import associations as assoc  # the models (statsmodels): not for missingness
 
     table = assoc.analysis_table(pd.read_parquet(participants), pd.read_parquet(biomarkers))
-    result = strata.modification(table, mechanism, models, covariates, variables, at=at)
-    write_tsv(suppress_small_counts(result, min_cell_size), output)
+    result = strata.modification(table, mechanism, models, covariates, variables, at=at,
+                                 birth_outcomes_from=birth_outcomes_from)
+    write_tsv(suppress_modification(result, min_cell_size), output)
     tests = result[(result.part == "test") & (result.test == strata.PRIMARY_TEST)]
     LOG.info("%s: %d effect-modification models, %d interaction tests, %d not fitted", mechanism, len(models),
              len(tests), int((tests.status != "ok").sum()))

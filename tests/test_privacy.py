@@ -1,0 +1,535 @@
+"""Disclosure control (first1000.privacy): one rule set for every table and figure that
+summarises people, and CSV/TSV formula neutralisation.
+
+(a) the rule set on hand-made tables, outputs computed by hand;
+(b) a suppression-recovery attack: small synthetic cohorts with planted small cells (3 boys
+    of 450, 2 smokers, 3 missing BMI, 1 participant with an Apgar score, 2 homemakers, 1
+    without a diploma, 2 without an EPDS score, 3 missing biomarker values) run through the
+    real stages (ingest,
+    harmonise, missingness) on temporary files; every output that holds a count is then
+    attacked as a reader could (total - complement, the sum of the other levels, the
+    cohorts vs pooled, mean x n, % x n / 100, n_observed vs n_total, repeated until
+    nothing new is learnt): no suppressed count may be recovered.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import math
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.text import Text
+
+from first1000.harmonise.characteristics import table1
+from first1000.io import write_tsv
+from first1000.privacy import (
+    protect,
+    protect_harmonisation,
+    suppress_missingness,
+    suppress_modification,
+    suppress_small_counts,
+)
+from first1000.stages.harmonise import harmonised_summary
+
+M = 5  # privacy.min_cell_size (the default)
+
+
+# =========================================================================== (a) the rule set
+def test_a_small_count_and_its_complement():
+    # 3 boys of 450 (public): the girls would give them back, so they are a bound
+    assert protect({"boys": 3, "girls": 447}, [(["boys", "girls"], 450)], M) == {"boys": "<5", "girls": ">445"}
+
+
+def test_one_suppressed_level_takes_the_next_smallest_with_it():
+    # 2 + b = 100 - 30 - 58 = 12 with b >= 5: b in 8..11, shown as ">7"
+    shown = protect({"a": 2, "b": 10, "c": 30, "d": 58}, [(["a", "b", "c", "d"], 100)], M)
+    assert shown == {"a": "<5", "b": ">7"}
+
+
+def test_two_small_levels_protect_each_other_unless_their_sum_pins_them():
+    assert protect({"a": 2, "b": 3, "c": 95}, [(["a", "b", "c"], 100)], M) == {"a": "<5", "b": "<5"}
+    # a + b = 2 with a, b >= 1: both are 1, so a third count goes too (c in 92..98)
+    assert protect({"a": 1, "b": 1, "c": 98}, [(["a", "b", "c"], 100)], M) == {"a": "<5", "b": "<5", "c": ">91"}
+
+
+def test_zero_is_not_a_small_cell():
+    assert protect({"a": 0, "b": 50}, [(["a", "b"], 50)], M) == {}
+
+
+def test_undisplayed_counts_are_protected_too():
+    # only the missing are shown: 3 missing leave 447 with a value (not shown), nothing to add
+    assert protect({"observed": 447, "missing": 3}, [(["observed", "missing"], 450)], M, hidden=["observed"]) \
+        == {"missing": "<5"}
+    # 1 participant with a value: the missing (449) would give her away
+    assert protect({"observed": 1, "missing": 449}, [(["observed", "missing"], 450)], M, hidden=["observed"]) \
+        == {"missing": ">4"}
+
+
+def test_two_way_table_suppresses_a_rectangle():
+    cells = {("r1", "c1"): 3, ("r1", "c2"): 20, ("r2", "c1"): 30, ("r2", "c2"): 40,
+             ("r1", "t"): 23, ("r2", "t"): 70, ("t", "c1"): 33, ("t", "c2"): 60, ("t", "t"): 93}
+    sums = [([("r1", "c1"), ("r1", "c2")], ("r1", "t")), ([("r2", "c1"), ("r2", "c2")], ("r2", "t")),
+            ([("r1", "c1"), ("r2", "c1")], ("t", "c1")), ([("r1", "c2"), ("r2", "c2")], ("t", "c2")),
+            ([("r1", "t"), ("r2", "t")], ("t", "t")), ([("t", "c1"), ("t", "c2")], ("t", "t"))]
+    # r1c2 = 23 - r1c1 in 19..22; r2c1 = 33 - r1c1 in 29..32; r2c2 = 70 - r2c1 in 38..41
+    assert protect(cells, sums, M) == {("r1", "c1"): "<5", ("r1", "c2"): ">18", ("r2", "c1"): ">28",
+                                       ("r2", "c2"): ">37"}
+
+
+def test_the_threshold_is_the_configured_one():
+    assert protect({"a": 7, "b": 93}, [(["a", "b"], 100)], 10) == {"a": "<10", "b": ">90"}  # 91..99
+    assert protect({"a": 7, "b": 93}, [(["a", "b"], 100)], 5) == {}
+
+
+def test_row_tables_blank_every_statistic_of_a_suppressed_n():
+    qc = pd.DataFrame({"cohort": ["a", "b"], "measure": ["il6", "il6"], "n": [3, 200], "n_missing": [297, 100],
+                       "median": [1.5, 2.0], "q1": [1.0, 1.5], "q3": [2.0, 2.5], "pct_below_lod": [33.3, 1.0],
+                       "lod": [0.1, 0.1]})
+    out = suppress_small_counts(qc, M)
+    # n + n_missing = 300 participants: 3 with a value (primary), 297 missing in 296..299
+    assert out.n.tolist() == ["<5", 200] and out.n_missing.tolist() == [">295", 100]
+    assert out.loc[0, ["median", "q1", "q3", "pct_below_lod"]].isna().all()
+    assert out.loc[0, "lod"] == 0.1  # a setting, not a statistic of the 3
+    assert out.loc[1, ["median", "q1", "q3", "pct_below_lod"]].tolist() == [2.0, 1.5, 2.5, 1.0]
+
+
+def test_missingness_pooled_row_does_not_give_a_cohort_back():
+    table = pd.DataFrame({
+        "cohort": ["a", "b", "pooled"], "variable": "bmi", "role": "covariate", "n_total": [450, 550, 1000],
+        "n_observed": [447, 530, 977], "n_missing": [3, 20, 23], "pct_missing": [0.667, 3.636, 2.3],
+        "n_complete_cases": [440, 520, 960]})
+    out = suppress_missingness(table, M).set_index("cohort")
+    assert out.loc["a", "n_missing"] == "<5" and out.loc["a", "n_observed"] == ">445"
+    # 23 pooled - 20 in b = 3: the smallest other cohort count of the sum goes (b: 20)
+    assert out.loc["b", "n_missing"] == ">18" and math.isnan(out.loc["b", "pct_missing"])  # 23 - (1..4)
+    assert math.isnan(out.loc["a", "pct_missing"]) and out.loc["pooled", "n_missing"] == 23
+    assert out.loc["b", "n_observed"] == 530 or str(out.loc["b", "n_observed"]).startswith(">")
+
+
+def test_harmonised_summary_by_hand():
+    n = 20
+    frame = pd.DataFrame({
+        "pseudo_id": [f"P{i}" for i in range(n)], "cohort": "c",
+        "bmi": [np.nan] * 3 + [20.0 + i for i in range(n - 3)],  # 3 missing
+        "smoking": [1.0, 1.0] + [0.0] * (n - 2),  # 2 smokers
+        "preterm": [1.0] * 10 + [0.0] * 10,
+        "apgar": [9.0] + [np.nan] * (n - 1),  # 1 participant with a value
+    })
+    out = harmonised_summary(frame, {}, M).set_index("variable")
+    assert out.loc["bmi", "n_missing"] == "<5" and out.loc["bmi", "n"] == ">15"  # 17 with a value: 16..19
+    assert out.loc["bmi", ["pct_missing", "mean", "sd"]].isna().all()  # 15% of 20 = 3; mean x n = a sum
+    assert out.loc["smoking", "n"] == 20 and out.loc["smoking", "n_missing"] == 0
+    assert out.loc["smoking", ["mean", "sd"]].isna().all()  # 0.1 x 20 = 2 smokers
+    assert out.loc["preterm", "mean"] == 0.5 and out.loc["preterm", "sd"] == pytest.approx(np.std([1] * 10 + [0] * 10,
+                                                                                                   ddof=1))
+    assert out.loc["apgar", "n"] == "<5" and out.loc["apgar", "n_missing"] == ">15"
+    assert out.loc["apgar", ["pct_missing", "mean", "sd"]].isna().all()
+
+
+def _table1_frame():
+    """30 participants, SES tertiles of 10: 3 boys (all in T1), 2 missing BMI (T2), 1 smoker."""
+    n = 30
+    return pd.DataFrame({
+        "pseudo_id": [f"P{i}" for i in range(n)], "cohort": "c", "ses_index": np.arange(n, dtype=float),
+        "child_sex": ["male"] * 3 + ["female"] * 27,
+        "bmi": [22.0] * 10 + [np.nan, np.nan] + [25.0] * 18,
+        "smoking": [1.0] + [0.0] * 29,
+    })
+
+
+def test_table1_by_hand():
+    schema = {"child_sex": {"type": "categorical", "label": "Child sex"},
+              "bmi": {"type": "continuous", "label": "BMI", "unit": "kg/m2"},
+              "smoking": {"type": "binary", "label": "Smoking"}}
+    out = table1(_table1_frame(), schema, variables=["child_sex", "bmi", "smoking"], min_cell=M)
+    rows = {(r.variable, r.level): [r.overall, r["SES T1 (lowest)"], r["SES T2"], r["SES T3 (highest)"]]
+            for _, r in out.iterrows()}
+    assert rows[("participants", "n")] == ["30", "10", "10", "10"]
+    # boys: 3 overall and in T1, 0 in T2/T3; the girls of T1 (7) and overall (27) would give them back
+    assert rows[("Child sex", "male")] == ["<5", "<5", "0 (0.0%)", "0 (0.0%)"]
+    assert rows[("Child sex", "female")] == [">25", ">5", "10 (100.0%)", "10 (100.0%)"]
+    # BMI: 2 missing in T2; 8 with a value in T2 (>= 5: the mean is shown); T2's missing is
+    # recoverable from overall - T1 - T3, so overall's missing goes too
+    assert rows[("BMI (kg/m2)", "missing, n (%)")] == ["<5", "0 (0.0%)", "<5", "0 (0.0%)"]
+    assert rows[("BMI (kg/m2)", "mean (SD)")] == ["23.9 (1.5)", "22.0 (0.0)", "25.0 (0.0)", "25.0 (0.0)"]  # 670 / 28
+    # 1 smoker (T1): the non-smokers are not shown, but T1 - smokers - missing would give her back
+    assert rows[("Smoking (0/1)", "n (%)")] == ["<5", "<5", "0 (0.0%)", "0 (0.0%)"]
+
+
+def test_modification_strata_and_terms_of_a_small_level():
+    rows = []
+    for cohort, (female, male) in {"a": (392, 3), "b": (300, 200)}.items():
+        total = female + male
+        rows += [dict(cohort=cohort, exposure="x", response="y", modifier="sex", part="term", level="sex[male]",
+                      value=np.nan, estimate=0.3, n=total),
+                 dict(cohort=cohort, exposure="x", response="y", modifier="sex", part="stratum", level="female",
+                      value=np.nan, estimate=0.1, n=female),
+                 dict(cohort=cohort, exposure="x", response="y", modifier="sex", part="stratum", level="male",
+                      value=np.nan, estimate=0.9, n=male),
+                 dict(cohort=cohort, exposure="x", response="y", modifier="sex", part="test", level=np.nan,
+                      value=np.nan, estimate=np.nan, n=total)]
+    out = suppress_modification(pd.DataFrame(rows), M)
+    a = out[out.cohort == "a"].set_index("part")
+    assert out.n.tolist()[:4] == [395, ">390", "<5", 395]  # female = 395 - male: 391..394
+    assert out.estimate.isna().tolist()[:3] == [True, True, True]  # the term of [male], both strata
+    assert a.loc["test", "n"] == 395 and out[out.cohort == "b"].n.tolist() == [500, 300, 200, 500]
+
+
+# --------------------------------------------------------------------------- formula neutralisation
+def test_write_tsv_neutralises_formulas_and_leaves_numbers(tmp_path):
+    table = pd.DataFrame({
+        "text": ["=HYPERLINK(\"x\")", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", "-0.5", "<5", ">445", "ok", None],
+        "number": [-1.5, -0.25, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
+        "count": list(range(-5, 6)),
+    })
+    path = tmp_path / "t.tsv"
+    write_tsv(table, path)
+    assert path.read_text().split("\n")[0] == "text\tnumber\tcount"
+    raw = path.read_bytes()
+    assert b"'\rx\t5\t0\n" in raw  # a carriage return at the start: prefixed too
+    read = pd.read_csv(path, sep="\t", keep_default_na=False, lineterminator="\n")
+    assert read.text.tolist() == ["'=HYPERLINK(\"x\")", "'+SUM(A1)", "'-2+3", "'@cmd", "'\tx", "'\rx", "-0.5", "<5",
+                                  ">445", "ok", ""]
+    assert read.number.tolist() == [-1.5, -0.25, 2, 3, 4, 5, 6, 7, 8, 9, 10]  # numbers untouched
+    assert read["count"].tolist() == list(range(-5, 6))
+    assert table.text[0] == "=HYPERLINK(\"x\")"  # the caller's frame is not changed
+    # a table without formulas is written byte for byte as before
+    plain = pd.DataFrame({"a": ["x", "-0.5"], "b": [-1.0, 2.5]})
+    write_tsv(plain, path)
+    assert path.read_bytes() == plain.to_csv(sep="\t", index=False, float_format="%.10g",
+                                             lineterminator="\n").encode()
+    write_tsv(pd.DataFrame({"=x": [1]}), path)
+    assert path.read_text() == "'=x\n1\n"
+    # a meta-analysis direction is signs only: no formula can be made of it
+    write_tsv(pd.DataFrame({"direction": ["--", "+-?", "-0+", "-1+1"]}), path)
+    assert path.read_text() == "direction\n--\n+-?\n-0+\n'-1+1\n"
+
+
+# --------------------------------------------------------------------------- figures
+def test_figures_take_the_configured_threshold(demo_config):
+    from first1000.figures.qc import measure_summary
+    from first1000.stages.figures import qc_plot_params
+
+    cfg = copy.deepcopy(demo_config)
+    cfg["privacy"]["min_cell_size"] = 10
+    assert qc_plot_params(cfg, "cns")["min_cell_size"] == 10
+    table = pd.DataFrame({"cohort": ["a", "b"], "measure": ["gfap", "gfap"], "unit": "pg/mL", "n": [7, 40],
+                          "median": [1.0, 2.0], "q1": [0.5, 1.5], "q3": [1.5, 2.5]})
+    fig = measure_summary(table, min_cell=10)
+    fig.draw_without_rendering()
+    text = " ".join(" ".join(t.get_text() for t in fig.findobj(Text) if t.get_visible()).split())
+    assert "fewer than 10" in text and "fewer than 5" not in text
+    from first1000.figures.qc import Line2D  # the medians drawn: only b's (n = 40 >= 10)
+    drawn = [line.get_gid() for line in fig.findobj(Line2D) if (line.get_gid() or "").startswith("summary-median-")]
+    assert drawn == ["summary-median-b-gfap"]
+
+
+# =========================================================================== (b) recovery attacks
+_COUNT = re.compile(r"^\s*(\d+)(?:\s*\(([\d.]+)%\))?\s*$")
+
+
+def _number(text):
+    """An exact count shown in a cell (None when suppressed, a bound or blank)."""
+    if isinstance(text, (int, np.integer)) or (isinstance(text, float) and math.isfinite(text) and text.is_integer()):
+        return int(text)
+    m = _COUNT.match(str(text))
+    return int(m.group(1)) if m else None
+
+
+def _solve(known: dict, sums: list[tuple[list, object]]) -> dict:
+    """Every count one sum with a single unknown gives away, repeated until nothing new."""
+    known = dict(known)
+    changed = True
+    while changed:
+        changed = False
+        for parts, total in sums:
+            total_value = known.get(total) if not isinstance(total, (int, np.integer)) else int(total)
+            unknown = [p for p in parts if p not in known]
+            if total_value is not None and len(unknown) == 1:
+                known[unknown[0]] = total_value - sum(known[p] for p in parts if p in known)
+                changed = True
+            elif total_value is None and not unknown and not isinstance(total, (int, np.integer)):
+                known[total] = sum(known[p] for p in parts)
+                changed = True
+    return known
+
+
+def _assert_not_recovered(suppressed: dict, known: dict, what: str):
+    recovered = {k: known[k] for k in suppressed if k in known}
+    assert not recovered, f"{what}: suppressed counts recovered: {recovered}"
+
+
+def _pct_attack(pct, total):
+    """A count given back by its percentage of a known total (rounded to 1 decimal)."""
+    if pct is None or (isinstance(pct, float) and math.isnan(pct)) or total is None:
+        return None
+    candidates = [k for k in range(total + 1) if round(100 * k / total, 1) == round(float(pct), 1)]
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def _planted(table: pd.DataFrame) -> pd.DataFrame:
+    """Ghent's demo participants with small cells planted."""
+    table = table.copy()
+    table["child_sex"] = "meisje"
+    table.loc[[5, 77, 301], "child_sex"] = "jongen"  # 3 boys of 450
+    table["smoking_pregnancy"] = "nee"
+    table.loc[[10, 200], "smoking_pregnancy"] = "ja"  # 2 smokers
+    table["bmi_kg_m2"] = "24.5"
+    table.loc[[3, 4, 400], "bmi_kg_m2"] = "-9"  # 3 missing
+    table["apgar_5min"] = "-9"
+    table.loc[[42], "apgar_5min"] = "9"  # 1 participant with a value
+    table.loc[table.employment == "huisvrouw", "employment"] = "werkend"
+    table.loc[[11, 12], "employment"] = "huisvrouw"  # 2 homemakers
+    table.loc[table.education == "geen diploma", "education"] = "bachelor"
+    table.loc[[13], "education"] = "geen diploma"  # 1 without a diploma
+    for item in range(1, 11):
+        table.loc[[20, 21], f"epds_{item}"] = "-9"  # 2 without an EPDS score
+    return table
+
+
+@pytest.fixture(scope="module")
+def cohort_outputs(tmp_path_factory, demo_config):
+    """Two cohorts through the real ingest, harmonise and missingness stages."""
+    from first1000.stages import harmonise as harmonise_stage
+    from first1000.stages import ingest as ingest_stage
+    from first1000.stages import modification as modification_stage
+
+    tmp = tmp_path_factory.mktemp("privacy")
+    key = tmp / "key" / "pseudonym.key"
+    key.parent.mkdir()
+    key.write_text(hashlib.sha256(b"first1000 privacy test").hexdigest() + "\n", encoding="ascii")
+    ingested, reports, out = [], [], {}
+    for cohort in ("ghent", "rotterdam"):
+        mapping = copy.deepcopy(demo_config["cohorts"][cohort]["_mapping"])
+        src = mapping["tables"]["participants"]["path"]
+        raw = pd.read_csv(src, dtype=str, keep_default_na=False, sep="," if src.endswith(".csv") else "\t")
+        if cohort == "ghent":
+            raw = _planted(raw)
+        path = tmp / f"{cohort}_raw.csv"
+        raw.to_csv(path, index=False)
+        mapping["tables"] = {"participants": dict(mapping["tables"]["participants"], path=str(path))}
+        files = {name: tmp / f"{cohort}_{name}" for name in ("participants.parquet", "variables.tsv",
+                                                               "categories.tsv")}
+        ingest_stage.ingest_participants(
+            cohort=cohort, mapping=mapping, data_schema=demo_config["_data_schema"], min_cell_size=M,
+            table=str(path), mapping_file=demo_config["cohorts"][cohort]["mapping"], key=str(key),
+            participants=files["participants.parquet"], harmonisation=files["variables.tsv"],
+            categories=files["categories.tsv"])
+        ingested.append(files["participants.parquet"])
+        reports.append(files["variables.tsv"])
+        out[f"{cohort}_variables"] = pd.read_csv(files["variables.tsv"], sep="\t", keep_default_na=False)
+        out[f"{cohort}_categories"] = pd.read_csv(files["categories.tsv"], sep="\t", keep_default_na=False,
+                                                  dtype={"n": str})
+    names = {k: tmp / k for k in ("harmonised.parquet", "summary.tsv", "table1.tsv", "ses.tsv", "mood.tsv",
+                                  "mood.png", "mood.svg")}
+    params = harmonise_stage.harmonise_params(demo_config)
+    harmonise_stage.harmonise(**params, participants=[str(p) for p in ingested],
+                              harmonisation=[str(r) for r in reports],
+                              output=names["harmonised.parquet"], summary=names["summary.tsv"],
+                              table1=names["table1.tsv"], ses_weights=names["ses.tsv"], mood_qc=names["mood.tsv"],
+                              mood_png=names["mood.png"], mood_svg=names["mood.svg"])
+    harmonised = pd.read_parquet(names["harmonised.parquet"])
+    # a biomarker table: 3 missing values in Ghent, 20 in Rotterdam
+    biomarkers = harmonised[["pseudo_id", "cohort"]].copy()
+    biomarkers["b1"] = np.arange(len(biomarkers), dtype=float)
+    ghent = np.flatnonzero(biomarkers.cohort == "ghent")
+    rotterdam = np.flatnonzero(biomarkers.cohort == "rotterdam")
+    biomarkers.loc[ghent[:3], "b1"] = np.nan
+    biomarkers.loc[rotterdam[:20], "b1"] = np.nan
+    biomarkers.to_parquet(tmp / "biomarkers.parquet")
+    modification_stage.missingness(
+        mechanism="m", spec={"biomarkers": ["b1"], "exposures": ["epds"], "outcomes": []},
+        covariates=["maternal_age", "bmi", "smoking"], models=[], auxiliary=[], min_cell_size=M,
+        participants=names["harmonised.parquet"], biomarkers=tmp / "biomarkers.parquet",
+        output=tmp / "missingness.tsv")
+    out["missingness"] = pd.read_csv(tmp / "missingness.tsv", sep="\t", keep_default_na=False)
+    for name in ("summary.tsv", "table1.tsv", "mood.tsv"):
+        out[name] = pd.read_csv(names[name], sep="\t", keep_default_na=False, dtype=str)
+    out["sizes"] = harmonised.groupby("cohort").size().to_dict()
+    out["harmonised"] = harmonised
+    return out
+
+
+def _suppressed(text) -> bool:
+    return str(text).strip().startswith("<")
+
+
+def test_summary_gives_no_small_cell_back(cohort_outputs):
+    table, sizes, truth = cohort_outputs["summary.tsv"], cohort_outputs["sizes"], cohort_outputs["harmonised"]
+    found_planted = 0
+    for _, row in table.iterrows():
+        size = sizes[row.cohort]
+        cells = {"n": _number(row.n)}
+        if "n_missing" in row:
+            cells["n_missing"] = _number(row.n_missing)
+        known = {k: v for k, v in cells.items() if v is not None}
+        pct = row.pct_missing if row.pct_missing != "" else None
+        by_pct = _pct_attack(pct, size)
+        if by_pct is not None:
+            known.setdefault("n_missing", by_pct)
+        known = _solve(known, [(["n", "n_missing"], size)])
+        for column in ("n", "n_missing"):
+            if column in known:
+                assert not 0 < known[column] < M, (row.variable, column, known)
+        values = truth.loc[truth.cohort == row.cohort, row.variable]
+        present = pd.to_numeric(values, errors="coerce").dropna() if values.dtype != object else pd.Series([], float)
+        if row["mean"] != "" and "n" in known and len(present) and present.isin([0, 1]).all():
+            ones = round(float(row["mean"]) * known["n"])  # mean x n
+            assert not 0 < ones < M and not 0 < known["n"] - ones < M, (row.variable, ones)
+        if row.cohort == "ghent" and row.variable in ("bmi", "smoking", "apgar_5min"):
+            found_planted += 1
+    assert found_planted == 3
+
+
+def test_table1_gives_no_small_cell_back(cohort_outputs):
+    table = cohort_outputs["table1.tsv"]
+    groups = ["overall", "SES T1 (lowest)", "SES T2", "SES T3 (highest)"]
+    planted = table[(table.cohort == "ghent") & table.variable.str.startswith(("Child sex", "Smoking"))]
+    assert (planted[groups].map(_suppressed)).any().any()  # the planted cells are there, suppressed
+    for cohort, rows in table.groupby("cohort"):
+        head = rows[rows.variable == "participants"].iloc[0]
+        sizes = {g: _number(head[g]) for g in groups}
+        known, sums, suppressed = {}, [], {}
+        for g in groups:
+            if sizes[g] is not None:
+                known[("size", g)] = sizes[g]
+        for variable, block in rows[rows.variable != "participants"].groupby("variable", sort=False):
+            levels = [lv for lv in block.level if lv not in ("mean (SD)", "median [IQR]")]
+            binary = "n (%)" in levels
+            for level in levels:
+                r = block[block.level == level].iloc[0]
+                for g in groups:
+                    cell = (variable, level, g)
+                    value = _number(r[g])
+                    if value is not None:
+                        known[cell] = value
+                    elif _suppressed(r[g]):
+                        suppressed[cell] = r[g]
+                    if level == "% missing" and r[g] != "":  # a percentage of a known group
+                        by_pct = _pct_attack(float(r[g]), sizes[g])
+                        if by_pct is not None:
+                            known[cell] = by_pct
+            # undisplayed: the 0s of a binary variable, the number with a value of a continuous one
+            unseen = ["zeros"] if binary else ["observed"] if len(levels) < len(block) else []
+            for g in groups:  # the levels (or the unseen) and the missing make up the group
+                sums.append(([(variable, level, g) for level in levels + unseen], ("size", g)))
+            for level in levels + unseen:
+                sums.append(([(variable, level, g) for g in groups[1:]] + [(variable, level, "no SES")],
+                             (variable, level, "overall")))
+            for level in levels:  # no one is without an SES index here (known from the sizes)
+                if sizes["overall"] is not None and all(sizes[g] is not None for g in groups[1:]) \
+                        and sizes["overall"] == sum(sizes[g] for g in groups[1:]):
+                    known[(variable, level, "no SES")] = 0
+            if unseen and sizes["overall"] == sum(sizes[g] or 0 for g in groups[1:]):
+                known[(variable, unseen[0], "no SES")] = 0
+        known = _solve(known, sums)
+        _assert_not_recovered(suppressed, known, f"Table 1, {cohort}")
+        small_unseen = {k: v for k, v in known.items() if k[1] in ("zeros", "observed") and 0 < v < M}
+        assert not small_unseen, f"Table 1, {cohort}: a small undisplayed count recovered: {small_unseen}"
+
+
+def test_harmonisation_report_and_categories_give_no_small_cell_back(cohort_outputs):
+    sizes = cohort_outputs["sizes"]
+    for cohort in ("ghent", "rotterdam"):
+        report, cats = cohort_outputs[f"{cohort}_variables"], cohort_outputs[f"{cohort}_categories"]
+        size = sizes[cohort]
+        known, sums, suppressed = {}, [], {}
+        for _, r in report.iterrows():
+            for column in ("n", "n_missing"):
+                value = _number(r[column])
+                if value is not None:
+                    known[(r.variable, column)] = value
+                elif _suppressed(r[column]):
+                    suppressed[(r.variable, column)] = r[column]
+            if r.pct_missing != "":
+                by_pct = _pct_attack(float(r.pct_missing), size)
+                if by_pct is not None:
+                    known.setdefault((r.variable, "n_missing"), by_pct)
+            sums.append(([(r.variable, "n"), (r.variable, "n_missing")], size))
+            rows_listed = re.findall(r"rows? ([\d, ]+)", str(r.rejected))
+            if rows_listed and _suppressed(r.n_rejected):
+                listed = sum(len(x.split(",")) for x in rows_listed)
+                pytest.fail(f"{cohort} {r.variable}: {listed} rejected rows listed, n_rejected {r.n_rejected}")
+        for variable, rows in cats.groupby("variable"):
+            parts = []
+            for j, r in rows.iterrows():
+                cell = ("category", variable, r.source_category)
+                parts.append(cell)
+                value = _number(r.n)
+                if value is not None:
+                    known[cell] = value
+                elif _suppressed(r.n):
+                    suppressed[cell] = r.n
+            sums.append((parts, size))
+            valued = [("category", variable, r.source_category) for _, r in rows.iterrows()
+                      if r.harmonised_value != "(missing)"]
+            missing = [("category", variable, r.source_category) for _, r in rows.iterrows()
+                       if r.harmonised_value == "(missing)"]
+            if (variable, "n") in known or (variable, "n_missing") in known:
+                sums.append((valued, (variable, "n")))
+                if missing:
+                    sums.append((missing, (variable, "n_missing")))
+        if cohort == "ghent":
+            assert ("category", "child_sex", "jongen") in suppressed and ("bmi", "n_missing") in suppressed
+            assert ("category", "employment", "huisvrouw") in suppressed
+        _assert_not_recovered(suppressed, _solve(known, sums), f"harmonisation report of {cohort}")
+
+
+def test_missingness_gives_no_small_cell_back(cohort_outputs):
+    table = cohort_outputs["missingness"]
+    known, sums, suppressed = {}, [], {}
+    for _, r in table.iterrows():
+        for column in ("n_total", "n_observed", "n_missing"):
+            value = _number(r[column])
+            if value is not None:
+                known[(r.cohort, r.variable, column)] = value
+            elif _suppressed(r[column]):
+                suppressed[(r.cohort, r.variable, column)] = r[column]
+        total = _number(r.n_total)
+        if r.pct_missing != "" and total:
+            by_pct = _pct_attack(round(float(r.pct_missing), 1), total)
+            if by_pct is not None:
+                known.setdefault((r.cohort, r.variable, "n_missing"), by_pct)
+        sums.append(([(r.cohort, r.variable, "n_observed"), (r.cohort, r.variable, "n_missing")],
+                     (r.cohort, r.variable, "n_total")))
+        complete = _number(r.n_complete_cases)
+        if total is not None and complete is not None:  # the participants the models lose
+            assert not 0 < total - complete < M, (r.cohort, r.variable, total - complete)
+    for variable in table.variable.unique():
+        for column in ("n_total", "n_observed", "n_missing"):
+            sums.append(([("ghent", variable, column), ("rotterdam", variable, column)], ("pooled", variable, column)))
+    assert ("ghent", "b1", "n_missing") in suppressed and ("ghent", "bmi", "n_missing") in suppressed
+    _assert_not_recovered(suppressed, _solve(known, sums), "missingness")
+
+
+def test_mood_qc_gives_no_small_cell_back(cohort_outputs):
+    table, sizes = cohort_outputs["mood.tsv"], cohort_outputs["sizes"]
+    epds = table[(table.cohort == "ghent") & (table.variable == "epds")].iloc[0]
+    assert epds.n_missing == "<5"  # the planted 2
+    for _, r in table.iterrows():
+        known = {c: _number(r[c]) for c in ("n", "n_missing") if _number(r[c]) is not None}
+        known = _solve(known, [(["n", "n_missing"], sizes[r.cohort])])
+        for c in ("n", "n_missing"):
+            if _suppressed(r[c]):
+                assert c not in known, (r.variable, c, known)
+        if _suppressed(r.n) or str(r.n).startswith(">"):
+            assert r["mean"] == "" and r["median"] == ""
+
+
+def test_protect_harmonisation_rows_of_rejected_values_go_with_their_count():
+    report = pd.DataFrame({"cohort": "c", "variable": ["bmi"], "rule": "direct", "source": "bmi", "n": [97],
+                           "n_missing": [3], "pct_missing": [3.0], "n_rejected": [2],
+                           "rejected": ["value out of range (rows 4, 9)"], "n_prorated": [np.nan], "alpha": [np.nan],
+                           "note": [""]})
+    cats = pd.DataFrame(columns=["cohort", "variable", "source_category", "harmonised_value", "n"])
+    out, _ = protect_harmonisation(report, cats, M)
+    assert out.loc[0, "n_rejected"] == "<5" and out.loc[0, "rejected"] == "value out of range"
+    assert out.loc[0, "n_missing"] == "<5" and out.loc[0, "n"] == ">95" and math.isnan(out.loc[0, "pct_missing"])
