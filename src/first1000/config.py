@@ -1,7 +1,8 @@
 """Loading and validating the workflow config and the cohort mapping files.
 
-YAML is loaded with ``yaml.safe_load`` only, checked against the JSON schemas shipped in
-``first1000/schemas`` (also visible as ``workflow/schemas``), defaults are filled in from
+YAML is read by :func:`load_yaml` (a ``yaml.SafeLoader`` with YAML 1.2 booleans that refuses
+duplicate keys, alias bombs, recursive aliases and NaN or infinite numbers), checked against
+the JSON schemas shipped in ``first1000/schemas`` (also visible as ``workflow/schemas``), defaults are filled in from
 the schema, and cross-references (a covariate that is no harmonised variable, a mediator
 that no mechanism prepares) are checked. Every problem is reported as one
 :class:`~first1000.errors.ConfigError` naming the file, the line and the key, what was
@@ -14,6 +15,9 @@ from __future__ import annotations
 import copy
 import difflib
 import functools
+import math
+import os
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -21,12 +25,171 @@ import jsonschema
 import yaml
 
 from first1000.errors import ConfigError
-from first1000.labels import DERIVED_VARIABLES, measure_biomarkers
+from first1000.labels import (DERIVED_VARIABLES, LABEL_RULE, NAME_PATTERN, NAME_RULE, is_name, label_problem,
+                              measure_biomarkers, shown)
 
 SCHEMA_DIR = Path(str(resources.files("first1000") / "schemas"))
 
 #: Cohort name of the analyses of all cohorts' data together (cohort as a covariate).
 POOLED = "pooled"
+
+#: At most this many values may be repeated by YAML aliases (``*name``) in one document. A
+#: config repeats a list of covariates or so; a "billion laughs" document repeats 9**9
+#: values, which makes every reader that walks it (validation, messages, Snakemake's own
+#: config checksum) hang while its memory grows.
+ALIAS_BUDGET = 10_000
+
+_BOOL_TAG = "tag:yaml.org,2002:bool"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` with YAML 1.2 booleans: only true/false (any case as YAML 1.2
+    spells them) are booleans; yes/no/on/off are text, so a map of questionnaire answers
+    ``{yes: 1, no: 0}`` maps the answers "yes" and "no"."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL_TAG]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def _dotted(keys) -> str:
+    """A key path for a message: `a.b.0`; a key that is not a plain word is quoted and
+    escaped (`cohorts.'ghent\\n'`), so every message stays one line."""
+    return ".".join(k if isinstance(k, str) and re.fullmatch(r"[\w-]+", k) else repr(k)
+                    for k in map(_plain, keys)) or "(top level)"
+
+
+def _plain(key):
+    return key if isinstance(key, (str, int)) and not isinstance(key, bool) else str(key)
+
+
+def _children(node):
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, yaml.SequenceNode):
+        yield from node.value
+
+
+def _expanded_sizes(root, path) -> dict[int, int]:
+    """Number of values each node stands for once its aliases are expanded (memoised per
+    node, so computing it never expands anything); refuses a node that contains itself."""
+    size, on_stack = {}, {id(root)}
+    stack = [(root, iter(list(_children(root))))]
+    while stack:
+        node, todo = stack[-1]
+        for child in todo:
+            if id(child) in size:
+                continue
+            if id(child) in on_stack:
+                raise ConfigError(
+                    f"{path}, line {child.start_mark.line + 1}: a YAML alias refers to a value that contains the "
+                    "alias itself (a recursive alias), which has no end; write the value out instead.")
+            on_stack.add(id(child))
+            stack.append((child, iter(list(_children(child)))))
+            break
+        else:
+            stack.pop()
+            on_stack.discard(id(node))
+            size[id(node)] = 1 + sum(size[id(c)] for c in _children(node))
+    return size
+
+
+def _check_nodes(loader, root, path) -> None:
+    """Refuse duplicate keys, NaN or infinite numbers, alias bombs and Snakemake's YTE
+    templates in a composed YAML document, naming the line and the key path."""
+    sizes = _expanded_sizes(root, path)
+    seen, repeated = set(), 0
+    stack = [(root, (), 1)]
+    while stack:
+        node, keys, line = stack.pop()  # line: where the value is used (an alias's anchor is elsewhere)
+        if id(node) in seen:  # a second use of an anchored value: an alias
+            repeated += sizes[id(node)]
+            if repeated > ALIAS_BUDGET:
+                raise ConfigError(
+                    f"{path}, line {line}: key `{_dotted(keys)}`: the YAML aliases (`*name`) of "
+                    f"this file repeat more than {ALIAS_BUDGET} values (an alias bomb makes YAML readers hang); "
+                    "first1000 refuses such files: write the values out or use fewer aliases.")
+            continue
+        seen.add(id(node))
+        if isinstance(node, yaml.ScalarNode):
+            if node.tag == _FLOAT_TAG and not math.isfinite(loader.construct_yaml_float(node)):
+                raise ConfigError(
+                    f"{path}, line {node.start_mark.line + 1}: key `{_dotted(keys)}`: `{node.value}` is not a finite "
+                    "number (NaN and infinity are never valid settings); give a finite number.")
+        elif isinstance(node, yaml.MappingNode):
+            first_line, children = {}, []
+            for key_node, value_node in node.value:
+                key_line = key_node.start_mark.line + 1
+                if key_node.tag == _MERGE_TAG:  # `<<: *defaults`: keys given here override the merged ones
+                    children.append((value_node, keys, key_line))
+                    continue
+                if isinstance(key_node, yaml.ScalarNode):
+                    if key_node.tag == _FLOAT_TAG and not math.isfinite(loader.construct_yaml_float(key_node)):
+                        raise ConfigError(f"{path}, line {key_node.start_mark.line + 1}: key `{_dotted(keys)}`: "
+                                          f"`{key_node.value}` is not a finite number; use a finite number or text.")
+                    key = loader.construct_object(key_node, deep=True)
+                    if not keys and key == "__use_yte__":
+                        raise ConfigError(
+                            f"{path}, line {key_node.start_mark.line + 1}: key `__use_yte__`: first1000 config files "
+                            "are plain YAML, never templates (Snakemake evaluates `?` expressions of a file marked "
+                            "`__use_yte__` as Python code); remove the key and write the values out.")
+                    marker = (type(key).__name__, key) if isinstance(key, (str, int, float, bool)) else None
+                    if marker is not None:
+                        if marker in first_line:
+                            raise ConfigError(
+                                f"{path}, line {key_node.start_mark.line + 1}: key `{_dotted((*keys, key))}` is given "
+                                f"twice (first at line {first_line[marker]}); YAML would silently keep only the last "
+                                "value. Keep one of them.")
+                        first_line[marker] = key_node.start_mark.line + 1
+                else:
+                    key = f"<key at line {key_node.start_mark.line + 1}>"
+                children.append((key_node, keys, key_line))
+                children.append((value_node, (*keys, key), key_line))
+            stack.extend(reversed(children))
+        elif isinstance(node, yaml.SequenceNode):
+            # an alias's own line is not kept: an item anchored above this list is used on the list's line
+            first = node.start_mark.line
+            stack.extend(reversed([(item, (*keys, i), max(item.start_mark.line, first) + 1)
+                                   for i, item in enumerate(node.value)]))
+
+
+def load_yaml(path):
+    """A YAML file as Python data, read safely (see :class:`_Loader` and :func:`_check_nodes`):
+    one ConfigError naming the file, the line and the key for anything refused."""
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found.") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read ({exc.strerror}).") from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_nodes(loader, node, path)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where_ = f", line {mark.line + 1}" if mark else ""
+        problem = " ".join(str(getattr(exc, "problem", None) or exc).split())
+        raise ConfigError(f"{path}{where_}: not valid YAML ({problem}).") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config or mapping file.") from None
+    finally:
+        loader.dispose()
+
 
 @functools.lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
@@ -56,8 +219,8 @@ def _line_of(path, keys) -> int | None:
     """1-based line of the YAML node at ``keys`` (or of its deepest existing parent)."""
     try:
         with open(path, encoding="utf-8") as fh:
-            node = yaml.compose(fh)
-    except (OSError, yaml.YAMLError):
+            node = yaml.compose(fh, Loader=_Loader)
+    except (OSError, ValueError, yaml.YAMLError):
         return None
     line = None
     for key in keys:
@@ -78,7 +241,7 @@ def _line_of(path, keys) -> int | None:
 
 def where(source, keys) -> str:
     """'file, line N: key `a.b.c`' for a message about a config key."""
-    dotted = ".".join(str(k) for k in keys) or "(top level)"
+    dotted = _dotted(keys)
     if source is None:
         return f"config key `{dotted}`"
     line = _line_of(source, keys)
@@ -97,10 +260,19 @@ def _describe(error: jsonschema.ValidationError, source) -> str:
                 f"Allowed here: {', '.join(allowed)}.")
     if error.validator == "required":
         return f"{where(source, keys)}: {error.message}; add it (see config/README.md)."
+    if error.validator == "pattern" and error.validator_value == NAME_PATTERN:
+        if "propertyNames" in error.schema_path:  # the key of an entry the user named
+            return (f"{where(source, keys + [error.instance])}: {shown(error.instance)} is not a valid name: "
+                    f"{NAME_RULE}. Names become file names, column names and report text; rename it.")
+        return (f"{where(source, keys)}: {shown(error.instance)} is not a valid name: {NAME_RULE}. Give the name "
+                "of a variable, biomarker or entry as declared.")
+    if error.validator == "pattern":
+        expected = error.schema.get("description", "see config/README.md")
+        return f"{where(source, keys)}: {shown(error.instance)} is not valid here; expected {expected}"
     if error.validator == "enum":
         hint = difflib.get_close_matches(str(error.instance), [str(v) for v in error.validator_value], n=1)
         suggestion = f" Did you mean `{hint[0]}`?" if hint else ""
-        return (f"{where(source, keys)}: `{error.instance}` is not allowed.{suggestion} Expected one of: "
+        return (f"{where(source, keys)}: {shown(error.instance)} is not allowed.{suggestion} Expected one of: "
                 f"{', '.join(str(v) for v in error.validator_value)}.")
     if error.validator == "not" and isinstance(error.validator_value, dict) and "enum" in error.validator_value:
         reserved = error.validator_value["enum"]
@@ -109,10 +281,17 @@ def _describe(error: jsonschema.ValidationError, source) -> str:
     if error.validator == "propertyNames":
         return f"{where(source, keys)}: {error.message}."
     if error.validator == "type":
+        hint = ""
+        if "boolean" in error.validator_value and str(error.instance).lower() in ("yes", "no", "on", "off", "y", "n"):
+            hint = (" Write `true` or `false`: first1000 reads YAML 1.2, where yes/no/on/off are text, not "
+                    "booleans.")
         return (f"{where(source, keys)}: expected {error.validator_value}, got "
-                f"{type(error.instance).__name__} `{error.instance}`.")
+                f"{type(error.instance).__name__} {shown(error.instance)}.{hint}")
     description = error.schema.get("description", "")
-    return f"{where(source, keys)}: {error.message}.{(' ' + description) if description else ''}"
+    message = " ".join(error.message.split())
+    if len(message) > 200:
+        message = message[:197] + "..."
+    return f"{where(source, keys)}: {message}.{(' ' + description) if description else ''}"
 
 
 def validate_against(instance, schema_name: str, source=None):
@@ -168,36 +347,147 @@ def in_schema_order(instance, schema: dict, root: dict | None = None):
 
 def _read(path) -> dict:
     path = Path(path)
-    if not path.exists():
-        raise ConfigError(f"{path}: file not found.")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f", line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: not valid YAML ({getattr(exc, 'problem', exc)}).") from None
+    data = load_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level.")
     return data
 
 
+def check_label(text, source, keys, what: str = "label") -> None:
+    """Refuse a label (free text shown to readers) outside the safe character set
+    (:func:`first1000.labels.label_problem`)."""
+    problem = label_problem(text)
+    if problem:
+        raise ConfigError(f"{where(source, keys)}: {shown(text)} is not a valid {what}: {problem}; {LABEL_RULE}. "
+                          f"Rewrite the {what}.")
+
+
+#: Types of a harmonised variable.
+VARIABLE_TYPES = ("continuous", "integer", "binary", "categorical", "date")
+
+#: The blocks of the model figure (first1000.figures.model) a study variable's ``group``
+#: may name; any other ``group`` text is the heading of a block of its own.
+FIGURE_GROUPS = {"ses": "Socio-economic status", "mood": "Maternal mood"}
+
+
+def _check_variable(name, spec, source, keys, what: str = "harmonised variable") -> None:
+    """One data-schema entry: a valid name, a type, safe label, unit and categories, numeric limits."""
+    if not is_name(name):
+        raise ConfigError(
+            f"{where(source, keys)}: {shown(name)} is not a valid name for a {what}: {NAME_RULE}. "
+            "Names become column names, file names and report text; rename it (and its uses in the config "
+            "and mapping files).")
+    if not isinstance(spec, dict) or spec.get("type") not in VARIABLE_TYPES:
+        raise ConfigError(
+            f"{where(source, keys)}: each {what} needs a `type` out of {', '.join(sorted(VARIABLE_TYPES))}.")
+    for key in ("label", "unit"):
+        if key in spec:
+            check_label(spec[key], source, [*keys, key], key)
+    for key in ("min", "max"):
+        if key in spec and (isinstance(spec[key], bool) or not isinstance(spec[key], (int, float))):
+            raise ConfigError(f"{where(source, [*keys, key])}: expected a number, got {shown(spec[key])}.")
+    if "categories" in spec:
+        if not isinstance(spec["categories"], list):
+            raise ConfigError(f"{where(source, [*keys, 'categories'])}: expected a list of categories.")
+        for i, category in enumerate(spec["categories"]):
+            if not isinstance(category, (int, str)) or isinstance(category, bool):
+                raise ConfigError(f"{where(source, [*keys, 'categories', i])}: expected text, got "
+                                  f"{shown(category)}.")
+            if isinstance(category, str):
+                check_label(category, source, [*keys, "categories", i], "category")
+
+
 def load_data_schema(path) -> dict:
-    """The harmonised variables (name -> label, type, unit, range)."""
+    """The harmonised variables (name -> label, type, unit, range), every name a valid
+    name and every label, unit and category safe text (they reach file names, figures,
+    tables and the report)."""
     schema = _read(path)
-    allowed_types = {"continuous", "integer", "binary", "categorical", "date"}
     for name, spec in schema.items():
-        if not isinstance(spec, dict) or spec.get("type") not in allowed_types:
-            raise ConfigError(
-                f"{where(path, [name])}: each harmonised variable needs a `type` out of "
-                f"{', '.join(sorted(allowed_types))}.")
+        _check_variable(name, spec, path, [name])
     return schema
+
+
+def _limits_problem(spec: dict) -> str | None:
+    if spec.get("min") is not None and spec.get("max") is not None and spec["min"] > spec["max"]:
+        return f"`min` ({spec['min']:g}) is above `max` ({spec['max']:g})"
+    return None
+
+
+def _study_variables(config: dict, shipped: dict, source) -> tuple[dict, dict]:
+    """The shipped data schema with the config's ``variable_overrides`` applied and its
+    ``study_variables`` appended; and the model-figure group of each variable that
+    declares one (name -> heading)."""
+    schema_file = config["harmonised_variables"]
+    merged = copy.deepcopy(shipped)
+    groups = {}
+
+    def heading(group, keys):
+        if group in FIGURE_GROUPS:
+            return FIGURE_GROUPS[group]
+        check_label(group, source, keys, "group heading")
+        return group
+
+    for name, spec in config["variable_overrides"].items():
+        keys = ["variable_overrides", name]
+        if name not in shipped:
+            declared = name in config["study_variables"]
+            raise ConfigError(
+                f"{where(source, keys)}: `{name}` is not a variable of the data schema ({schema_file}); "
+                + ("set its `min`/`max`/`group` in `study_variables` directly." if declared else
+                   "overrides change shipped variables; declare a new variable under `study_variables`."))
+        check_label(spec["reason"], source, keys + ["reason"], "reason")
+        changed = [key for key in ("min", "max") if key in spec]
+        if not changed and "group" not in spec:
+            raise ConfigError(f"{where(source, keys)}: give `min`, `max` or `group` to override, with the `reason`.")
+        entry = merged[name]
+        if changed and entry["type"] not in ("continuous", "integer"):
+            raise ConfigError(f"{where(source, keys + [changed[0]])}: `{name}` is {entry['type']}; only continuous "
+                              "and integer variables have a range.")
+        old = {key: entry.get(key) for key in changed}
+        entry.update({key: spec[key] for key in changed})
+        problem = _limits_problem(entry)
+        if problem:
+            raise ConfigError(f"{where(source, keys + [changed[0]])}: {problem} after this override.")
+        if changed:
+            was = "; ".join(f"{key} {spec[key]:g} (data schema: {'none' if old[key] is None else f'{old[key]:g}'})"
+                            for key in changed)
+            entry["range_note"] = f"range set by variable_overrides: {was}; reason: {spec['reason']}"
+        if "group" in spec:
+            groups[name] = heading(spec["group"], keys + ["group"])
+    for name, spec in config["study_variables"].items():
+        keys = ["study_variables", name]
+        if name in shipped:
+            raise ConfigError(
+                f"{where(source, keys)}: `{name}` is a variable of the data schema ({schema_file}); a study variable "
+                f"may not redefine it. Change its range under `variable_overrides.{name}` (with a `reason`), or give "
+                "the study variable another name.")
+        if name in DERIVED_VARIABLES:
+            raise ConfigError(f"{where(source, keys)}: `{name}` is a variable the workflow derives; give the study "
+                              "variable another name.")
+        _check_variable(name, spec, source, keys, "study variable")
+        for key in ("min", "max"):
+            if key in spec and spec["type"] not in ("continuous", "integer"):
+                raise ConfigError(f"{where(source, keys + [key])}: a {spec['type']} variable has no range; `min` and "
+                                  "`max` are for continuous and integer variables.")
+        if "categories" in spec and spec["type"] != "categorical":
+            raise ConfigError(f"{where(source, keys + ['categories'])}: only a categorical variable has "
+                              "`categories`.")
+        problem = _limits_problem(spec)
+        if problem:
+            raise ConfigError(f"{where(source, keys + ['min'])}: {problem}.")
+        merged[name] = {key: copy.deepcopy(spec[key]) for key in ("label", "type", "unit", "min", "max", "categories")
+                        if key in spec}
+        if "group" in spec:
+            groups[name] = heading(spec["group"], keys + ["group"])
+    return merged, groups
 
 
 def load_mapping(path, data_schema: dict, cohort: str) -> dict:
     """Load and check one cohort's mapping file."""
     mapping = validate_against(_read(path), "mapping.schema.yaml", source=path)
     mapping = in_schema_order(mapping, load_schema("mapping.schema.yaml"))
+    if "label" in mapping:
+        check_label(mapping["label"], path, ["label"])
     requires = {
         "direct": ({"column"}, {"column", "unit", "format"}),
         "recode": ({"column"}, {"column", "map", "map_file", "ranges", "unit"}),
@@ -214,7 +504,7 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
             raise ConfigError(
                 f"{where_()}: `{variable}` is not a harmonised variable"
                 f"{f' (did you mean `{hint[0]}`?)' if hint else ''}. Add it to the data schema "
-                f"or use one of: {', '.join(data_schema)}.")
+                f"(or the config's `study_variables`) or use one of: {', '.join(data_schema)}.")
         needed, allowed = requires[rule["rule"]]
         keys = set(rule) - {"rule"}
         if needed - keys:
@@ -256,6 +546,60 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
     return mapping
 
 
+def _check_data(data, source) -> None:
+    """The checks of :func:`load_yaml` that can be made on already loaded data (a config
+    Snakemake read): no NaN or infinite number, no structure repeating more than
+    :data:`ALIAS_BUDGET` values (shared lists of an alias bomb)."""
+    sizes, distinct, stack = {}, 1, [(data, False)]
+    while stack:  # expanded size of every container, each computed once
+        node, done = stack.pop()
+        if not isinstance(node, (dict, list)) or (id(node) in sizes and not done):
+            continue
+        items = list(node.values()) if isinstance(node, dict) else node
+        if done:
+            sizes[id(node)] = 1 + sum(sizes.get(id(v), 1) for v in items)
+            distinct += len(items)
+        else:
+            sizes[id(node)] = 1  # guards against a container holding itself
+            stack.append((node, True))
+            stack.extend((v, False) for v in items if isinstance(v, (dict, list)) and id(v) not in sizes)
+    if sizes.get(id(data), 1) > distinct + ALIAS_BUDGET:
+        raise ConfigError(f"{where(source, [])}: the config repeats more than {ALIAS_BUDGET} values through YAML "
+                          "aliases (an alias bomb); write the values out or use fewer aliases.")
+    seen, stack = set(), [(data, ())]
+    while stack:
+        node, keys = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            raise ConfigError(f"{where(source, keys)}: `{node}` is not a finite number (NaN and infinity are "
+                              "never valid settings); give a finite number.")
+        if isinstance(node, (dict, list)) and id(node) not in seen:
+            seen.add(id(node))
+            pairs = node.items() if isinstance(node, dict) else enumerate(node)
+            stack.extend((value, (*keys, key)) for key, value in pairs)
+
+
+def snakemake_config(configfiles, overrides, config: dict):
+    """The config the workflow validates (``preflight``), given Snakemake's ``workflow.configfiles``,
+    its ``--config`` overrides and the ``config`` it loaded.
+
+    Snakemake reads config files itself with PyYAML's FullLoader (YAML 1.1 booleans, a
+    duplicate key silently keeps its last value, a file marked ``__use_yte__`` is evaluated
+    as a template), so each file is read again by :func:`load_yaml`, which refuses those.
+    With one file and no ``--config`` overrides that file is what is validated (messages
+    then name its lines, and yes/no are text as everywhere in first1000); otherwise
+    Snakemake's merged config is, after every file passed.
+    """
+    files = []
+    for path in map(Path, configfiles):  # named as the user would, relative to the working directory
+        relative = os.path.relpath(path) if path.is_absolute() else str(path)
+        files.append(Path(relative) if not relative.startswith("..") else path)
+    if len(files) == 1 and not overrides:
+        return files[0]
+    for path in files:
+        _read(path)
+    return config
+
+
 def load_config(config) -> dict:
     """Validate a config (a path or an already-loaded dict) and its mapping files.
 
@@ -266,6 +610,8 @@ def load_config(config) -> dict:
     if isinstance(config, (str, Path)):
         source = Path(config)
         config = _read(source)
+    else:
+        _check_data(config, None)
     config = copy.deepcopy(dict(config))
     if "_mode" in config:  # an already loaded config: drop the empty placeholder of the other mode
         for key in ("cohorts", "sites"):
@@ -280,10 +626,17 @@ def load_config(config) -> dict:
             f"{where(source, [])}: give either `cohorts` (a run on individual data) or `sites` (a "
             "meta-analysis of other runs' exported summary statistics), "
             f"{'not both' if 'cohorts' in config else 'one of them'}; see config/README.md.")
+    for section in ("cohorts", "sites", "mechanisms"):
+        for name, spec in config.get(section, {}).items():
+            if "label" in spec:
+                check_label(spec["label"], source, [section, name, "label"])
+    for name, spec in config["preparation"]["cns"]["measures"].items():
+        for key in ("label", "unit"):
+            check_label(spec[key], source, ["preparation", "cns", "measures", name, key], key)
     config["_mode"] = "sites" if "sites" in config else "cohorts"
     config.setdefault("cohorts", {})
     config.setdefault("sites", {})
-    data_schema = load_data_schema(config["harmonised_variables"])
+    data_schema, figure_groups = _study_variables(config, load_data_schema(config["harmonised_variables"]), source)
     known = set(data_schema) | set(DERIVED_VARIABLES)
     for name, cohort in config["cohorts"].items():
         cohort["_mapping"] = load_mapping(cohort["mapping"], data_schema, name)
@@ -328,6 +681,8 @@ def load_config(config) -> dict:
                 f"{where(source, keys + ['outcome'])}: `{path['outcome']}` is categorical; mediation models "
                 "continuous, binary (logistic) and count outcomes. Declare a binary indicator of the category.")
     config["_data_schema"] = data_schema
+    # The model figure's block of each variable that declares one (study_variables, variable_overrides).
+    config["_figure_groups"] = figure_groups
     # Declared labels and units of the CNS biomarkers, kept apart from the data schema
     # (whose entries ingest expects as participant variables).
     config["_declared_biomarkers"] = cns_biomarkers

@@ -10,6 +10,65 @@ params (:func:`variables`), never from module state.
 from __future__ import annotations
 
 import re
+import unicodedata
+
+#: A name (cohort, site, harmonised variable, biomarker, mechanism, CNS measure, window,
+#: metabolite, taxon, ...): lower-case letters and digits in words joined by single
+#: underscores, starting with a letter, at most 64 characters. Names become file names,
+#: column names, Snakemake wildcards and report text, so nothing else is allowed: no
+#: trailing or double underscore (a reference in reStructuredText), no newline (``\Z``,
+#: not ``$``, which also matches before a final newline), no markup.
+NAME_PATTERN = r"^[a-z](?:[a-z0-9]|_(?=[a-z0-9])){0,63}\Z"
+NAME_RULE = ("names are lower-case letters and digits in words joined by single underscores, starting "
+             "with a letter, at most 64 characters (e.g. `ghent`, `birth_weight_z`)")
+_NAME = re.compile(NAME_PATTERN)
+
+#: Punctuation a label (free text shown to readers: figures, tables, the report) may hold
+#: besides letters, digits and spaces. Not `$` (it would switch matplotlib to math text),
+#: not backslash, braces or double quotes, no control or invisible characters.
+LABEL_PUNCTUATION = "()[]-‐–—,.;:/%+'’·≥≤±<>=&*_|`#?!~^°×→…"
+LABEL_MAX_CHARS = 200
+LABEL_RULE = (f"labels may hold letters, digits, spaces and {LABEL_PUNCTUATION} (at most {LABEL_MAX_CHARS} "
+              "characters, one line)")
+
+
+def is_name(text) -> bool:
+    """Whether ``text`` is a valid name (:data:`NAME_PATTERN`)."""
+    return isinstance(text, str) and _NAME.match(text) is not None
+
+
+def shown(value, limit: int = 60) -> str:
+    """A value for a one-line message, at most ``limit`` characters: `text` in backticks,
+    a string with control characters or backticks as its escaped repr (``'ghent\\n'``), any
+    other value as its repr in backticks (`[1, 2]`)."""
+    if isinstance(value, str) and value.isprintable() and "`" not in value:
+        text = f"`{value}`"
+    else:
+        text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in repr(value)[:limit + 1])
+        if not isinstance(value, str) and "`" not in text:
+            text = f"`{text}`"
+    if len(text) <= limit:
+        return text
+    return text[:limit - 4] + "...`" if text.startswith("`") else text[:limit - 3] + "..."
+
+
+def label_problem(text) -> str | None:
+    """What is wrong with ``text`` as a label, or None if it is a valid label."""
+    if not isinstance(text, str):
+        return f"expected text, got {type(text).__name__}"
+    if not text.strip():
+        return "the label is empty"
+    if len(text) > LABEL_MAX_CHARS:
+        return f"the label has {len(text)} characters (at most {LABEL_MAX_CHARS})"
+    for char in text:
+        if char == " " or char in LABEL_PUNCTUATION or unicodedata.category(char)[0] in "LMN":
+            continue
+        why = {"$": " (it would switch figure text to math mode)", "\\": " (an escape character in the report)",
+               "\n": " (a label is one line)"}.get(char, "")
+        name = unicodedata.name(char, "a control character")
+        return f"the character {repr(char)} (U+{ord(char):04X}, {name}) is not allowed{why}"
+    return None
+
 
 #: Variables the harmonise stage derives for every cohort (not mapped per cohort).
 DERIVED_VARIABLES = {

@@ -6,6 +6,7 @@
 # snakemake.input, output, params and log to first1000.stages.run and nothing else.
 import sys
 
+from first1000.config import snakemake_config
 from first1000.errors import First1000Error
 from first1000.preflight import preflight
 from first1000.plan import (
@@ -24,7 +25,12 @@ from first1000.stages import analyse, ewas, export, figures, harmonise, ingest
 from first1000.stages import modification, prepare, provenance, sites
 
 try:
-    CFG = preflight(config, cache=".snakemake/first1000-preflight.json")
+    # only the main process creates a missing key (on the first run); a job never does
+    CFG = preflight(
+        snakemake_config(workflow.configfiles, workflow.config_settings.config, config),
+        cache=".snakemake/first1000-preflight.json",
+        create_key=workflow.is_main_process,
+    )
     MECHANISMS = analysed_mechanisms(CFG)
     EWAS_COHORTS = ewas_cohorts(CFG)
 except First1000Error as exc:
