@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from first1000.analysis.mediation import combine_mediation
+from first1000.analysis.mediation import MEDIATION_COLUMNS, combine_mediation
 
 
 def _rows(cohort, estimate, se, scale="difference", effect="tnie"):
@@ -73,3 +73,135 @@ def test_mediation_under_multiple_imputation_pools_by_rubin():
     assert abs(mi.loc["tnie", "estimate"] - full.loc["tnie", "estimate"]) < \
         abs(cc.loc["tnie", "estimate"] - full.loc["tnie", "estimate"])
     assert mi.loc["tnie", "ci_low"] < 0.2 < mi.loc["tnie", "ci_high"]
+
+
+# --- issue #16: exposure coding, covariate types, dropped rows, Firth, statuses -----------
+
+
+def _two_cohorts(n=240, seed=5):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(1, 3, n).astype(float)  # binary exposure coded 1/2
+    c = rng.normal(size=n)
+    m = 0.5 * x + 0.3 * c + rng.normal(size=n)
+    y = 0.4 * m + 0.2 * x + 0.3 * c + rng.normal(size=n)
+    data = pd.DataFrame({"cohort": np.where(np.arange(n) % 2 == 0, "a", "b"), "x": x, "m": m, "y": y, "c": c})
+    data.loc[rng.random(n) < 0.1, "c"] = np.nan
+    return data
+
+
+def test_mediation_compares_a_1_2_coded_exposure_1_to_2_and_counts_incomplete_rows():
+    import statsmodels.api as sm
+
+    from first1000.analysis.mediation import mediation
+
+    data = _two_cohorts()
+    paths = [{"exposure": "x", "mediator": "m", "outcome": "y"}]
+    settings = {**SETTINGS, "contrast": "sd"}
+    for schema in ({}, {"x": {"type": "binary"}}):
+        eff, pth, _ = mediation(data, paths, ["c"], settings, 7, schema)
+        rows = eff[eff.cohort != "meta"]
+        assert (rows.contrast == "binary (1 -> 2)").all() and (rows.a0 == 1).all() and (rows.a1 == 2).all()
+    a = data[data.cohort == "a"].dropna()
+    total = sm.OLS(a.y, sm.add_constant(a[["x", "c"]])).fit().params["x"]  # per 1 -> 2
+    te = eff[(eff.cohort == "a") & (eff.effect == "te")].iloc[0]
+    assert te.estimate == pytest.approx(total, rel=1e-10)
+    # n_missing: the cohort's rows left out (c missing), aggregate; meta: the sum
+    for cohort in ("a", "b"):
+        part = data[data.cohort == cohort]
+        row = eff[(eff.cohort == cohort) & (eff.effect == "te")].iloc[0]
+        assert row.n_missing == int(part.c.isna().sum()) and row.n == len(part) - row.n_missing
+    meta = eff[(eff.cohort == "meta") & (eff.effect == "te")].iloc[0]
+    assert meta.n_missing == int(data.c.isna().sum())
+    assert list(eff.columns[:len(MEDIATION_COLUMNS)]) == MEDIATION_COLUMNS
+
+
+def test_mediation_refuses_a_mixed_type_covariate_naming_mechanism_path_and_cohort():
+    from first1000.analysis.associations import associations
+    from first1000.analysis.mediation import mediation
+    from first1000.errors import InputTableError
+
+    data = _two_cohorts()
+    # cohort a stores parity as text, cohort b as numbers: each is fine alone, the pooled
+    # analysis would split "0" and 0 into two levels
+    data["parity"] = pd.Series(["0", 0, "1", 1] * (len(data) // 4), dtype=object)
+    paths = [{"exposure": "x", "mediator": "m", "outcome": "y"}]
+    with pytest.raises(InputTableError) as err:
+        mediation(data, paths, ["c", "parity"], SETTINGS, 7, {}, mechanism="immune")
+    message = str(err.value)
+    assert message.startswith("column 'parity' (mechanism immune, mediation path x -> m -> y, cohort pooled) "
+                              "mixes numbers and text (120 numeric and 120 text values)")
+    assert "recode 'parity' to one type" in message and "\n" not in message
+    with pytest.raises(InputTableError, match=r"'parity' \(mechanism immune, cohort pooled\)"):
+        associations(data, "immune", {"biomarkers": ["m"], "exposures": ["x"]}, ["parity"], {})
+    # within one cohort, mixed values are refused in that cohort
+    data.loc[data.index[0], "parity"] = 0
+    with pytest.raises(InputTableError, match=r"cohort a\) mixes numbers and text \(1 numeric and 119 text"):
+        mediation(data, paths, ["c", "parity"], SETTINGS, 7, {}, mechanism="immune")
+
+
+def test_associations_count_the_rows_each_model_leaves_out():
+    from first1000.analysis.associations import ASSOCIATION_COLUMNS, associations
+
+    data = _two_cohorts()
+    data.loc[data.index[:30], "m"] = np.nan
+    out = associations(data, "immune", {"biomarkers": ["m"], "exposures": ["x"]}, ["c"], {})
+    assert list(out.columns[:len(ASSOCIATION_COLUMNS)]) == ASSOCIATION_COLUMNS
+    for cohort in ("a", "b"):
+        part = data[data.cohort == cohort]
+        row = out[out.cohort == cohort].iloc[0]
+        assert row.n_missing == int(part[["m", "x", "c"]].isna().any(axis=1).sum())
+        assert row.n + row.n_missing == len(part)
+    assert out[out.cohort == "meta"].n_missing.iloc[0] == out[out.cohort.isin(["a", "b"])].n_missing.sum()
+
+
+def test_mediation_firth_setting_reaches_the_effects_and_the_path_table():
+    from first1000.analysis.mediation import mediation
+
+    rng = np.random.default_rng(8)
+    n = 150
+    x = rng.normal(size=n)
+    z = (np.arange(n) < 8).astype(float)
+    m = 0.5 * x + rng.normal(size=n)
+    y = (rng.random(n) < 1 / (1 + np.exp(-(-0.5 + 0.6 * m + 0.3 * x)))).astype(float)
+    y[z == 1] = 1.0  # z separates the outcome in the full data
+    data = pd.DataFrame({"cohort": "a", "x": x, "m": m, "y": y, "z": z})
+    paths = [{"exposure": "x", "mediator": "m", "outcome": "y"}]
+    schema = {"y": {"type": "binary"}}
+    ml, ml_paths, _ = mediation(data, paths, ["z"], SETTINGS, 7, schema)
+    assert ml.status.str.contains("separation").all()
+    assert ml_paths.set_index("path").loc["c", "status"].startswith("perfect or quasi-perfect separation")
+    eff, pth, _ = mediation(data, paths, ["z"], {**SETTINGS, "firth": True}, 7, schema)
+    assert (eff.status == "ok").all() and eff.firth.all() and (eff.n_boot_dropped == 0).all()
+    again, _, _ = mediation(data, paths, ["z"], {**SETTINGS, "firth": True}, 7, schema)
+    assert again.to_csv(sep="\t", index=False) == eff.to_csv(sep="\t", index=False)  # byte-identical
+    c = pth.set_index("path").loc["c"]
+    assert c.status == "ok" and np.isfinite(c.estimate)
+
+
+def test_sequential_paths_follow_the_same_pm_and_resample_rules():
+    from first1000.analysis.mediation import mediation
+    from first1000.stats.causal import PM_STATUS_CI
+
+    rng = np.random.default_rng(12)
+    n = 400
+    x = rng.normal(size=n)
+    m1 = 0.6 * x + rng.normal(size=n)
+    m2 = 0.5 * m1 + rng.normal(size=n)
+    paths = [{"exposure": "x", "mediator": ["m1", "m2"], "outcome": "y", "sequential": True}]
+    for direct, ci_method in ((-0.3 * 0.6 - 0.4 * 0.5 * 0.6, "percentile"), (0.3, "bias_corrected")):
+        y = 0.3 * m1 + 0.4 * m2 + direct * x + rng.normal(size=n)
+        if ci_method == "percentile":  # the sample's total effect shrunk to a twentieth
+            y = y - 0.95 * np.polyfit(x, y, 1)[0] * x
+        data = pd.DataFrame({"cohort": "a", "x": x, "m1": m1, "m2": m2, "y": y})
+        eff, _, _ = mediation(data, paths, [], {**SETTINGS, "ci_method": ci_method}, 3, {})
+        e = eff.set_index("effect")
+        assert (eff.n_boot_dropped == 0).all() and (~eff.firth.astype(bool)).all() and (eff.n_missing == 0).all()
+        if ci_method == "percentile":  # te about 0: its CI includes 0, pm_joint is not reported
+            assert e.loc["te", "ci_low"] < 0 < e.loc["te", "ci_high"]
+            assert np.isnan(e.loc["pm_joint", "estimate"]) and e.loc["pm_joint", "status"] == PM_STATUS_CI.format(
+                level="95%")
+        else:  # a clear te: pm_joint = nie_joint / te, but no bias-corrected interval of a ratio
+            assert e.loc["te", "ci_low"] > 0 and e.loc["pm_joint", "status"] == "ok"
+            assert e.loc["pm_joint", "estimate"] == pytest.approx(e.loc["nie_joint", "estimate"] / e.loc["te", "estimate"],
+                                                                  rel=1e-10)
+            assert np.isnan(e.loc["pm_joint", "ci_low"]) and np.isfinite(e.loc["nie_joint", "ci_low"])

@@ -191,7 +191,8 @@ def _brute_force_means(data, mediator_family, a0, a1):
     return out
 
 
-@pytest.mark.parametrize("family", ["gaussian", "binomial", "poisson"])
+# gaussian: the adaptive-quadrature reference takes ~20 s
+@pytest.mark.parametrize("family", [pytest.param("gaussian", marks=pytest.mark.slow), "binomial", "poisson"])
 def test_gformula_integration_equals_brute_force(family):
     rng = np.random.default_rng({"gaussian": 1, "binomial": 2, "poisson": 3}[family])
     n = 150
@@ -330,6 +331,7 @@ def test_planted_binary_outcome_with_interaction_covered():
     assert (res["n_boot"] == 400).all() and (res["status"] == "ok").all()
 
 
+@pytest.mark.slow  # ~5 s: n explicit jackknife refits
 def test_bca_matches_explicit_loop_and_differs_from_percentile():
     data = _planted(60, np.random.default_rng(5))
     kw = dict(covariates=["c"], outcome_family="binomial", interaction=True, contrast=(0.0, 1.0),
@@ -619,3 +621,199 @@ def test_misuse_raises(pingouin_data):
     with pytest.raises(ModelError):
         causal_mediation(pingouin_data, "X", "M", "Y", outcome_family="gaussian",
                          outcome_link="probit")  # fmt: skip
+
+
+# --- issue #16: a mediation table that says what it did --------------------------------
+
+
+def _separating_cohort(n=150, seed=8):
+    """Binary outcome; covariate z = 1 in rows 0-7, all events except row 0, so every
+    resample without row 0 (or whose z = 1 rows are all row 0) is separated."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    z = np.zeros(n)
+    z[:8] = 1
+    m = 0.5 * x + rng.normal(size=n)
+    y = (rng.random(n) < expit(-0.5 + 0.6 * m + 0.3 * x)).astype(float)
+    y[:8] = 1
+    y[0] = 0
+    return pd.DataFrame({"x": x, "m": m, "y": y, "z": z})
+
+
+def test_dropped_resamples_are_counted_and_flagged_and_firth_keeps_them():
+    from first1000.stats.causal import DROPPED_STATUS, FIRTH_HINT
+
+    data = _separating_cohort()
+    opts = dict(covariates=["z"], outcome_family="binomial", n_boot=200, seed=4, keys=("k",))
+    res = causal_mediation(data, "x", "m", "y", **opts)
+    # Hand count on the same resamples: separated when row 0 (z = 1, y = 0) is not drawn,
+    # or when every drawn z = 1 row is row 0.
+    counts = resample_counts(len(data), 200, analysis_rng(4, "k"))
+    separated = (counts[:, 0] == 0) | (counts[:, :8].sum(axis=1) == counts[:, 0])
+    dropped = int(separated.sum())
+    assert dropped == 65
+    assert (res.n_boot_dropped == dropped).all() and (res.n_boot == 200 - dropped).all()
+    expected = DROPPED_STATUS.format(dropped=dropped, total=200, share=100 * dropped / 200,
+                                     kept=200 - dropped) + FIRTH_HINT
+    assert (res.status == expected).all()
+    assert expected.startswith("warning: 65 of 200 bootstrap resamples (32.5%)")
+    assert np.isfinite(res.estimate).all() and not res.firth.any()
+    # below the threshold: ok
+    lax = causal_mediation(data, "x", "m", "y", max_dropped=0.5, **opts)
+    assert (lax.status == "ok").all() and (lax.n_boot_dropped == dropped).all()
+    # Firth: separated resamples are fitted; only one without any z = 1 row (singular
+    # design: the z dummy is constant) would still be dropped, and there is none here.
+    pen = causal_mediation(data, "x", "m", "y", firth=True, **opts)
+    singular = int((counts[:, :8].sum(axis=1) == 0).sum())
+    assert singular == 0 and (pen.n_boot_dropped == 0).all() and (pen.n_boot == 200).all()
+    assert (pen.status == "ok").all() and pen.firth.all()
+    # the Firth outcome model of the full data is R-checked firth_logit
+    from first1000.stats.regression import firth_logit
+
+    X = np.column_stack([np.ones(len(data)), data.x, data.m, data.z])
+    coef = firth_logit(X, data.y.to_numpy(float))["coef"]
+    mu = lambda a, mm: expit(coef[0] + coef[1] * a + coef[2] * mm + coef[3] * data.z)  # noqa: E731
+    # cde at m = mean(m): marginal risk difference for x = a1 vs a0 (contrast "sd")
+    sd_x = data.x.std(ddof=1)
+    a0, a1 = data.x.mean(), data.x.mean() + sd_x
+    cde = np.mean(mu(a1, data.m.mean()) - mu(a0, data.m.mean()))
+    row = pen[(pen.effect == "cde") & (pen.scale == "risk_difference")].iloc[0]
+    assert row.estimate == pytest.approx(cde, rel=1e-8)
+    with pytest.raises(ModelError, match="probit"):
+        causal_mediation(data, "x", "m", "y", outcome_link="probit", firth=True, **opts)
+
+
+def _pm_data(n=300, seed=21, direct=0.2):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    m = 0.5 * x + rng.normal(size=n)
+    y = 0.4 * m + direct * x + rng.normal(size=n)
+    return pd.DataFrame({"x": x, "m": m, "y": y})
+
+
+def _explicit_replicates(data, counts):
+    """a, b, c' and c of OLS fits on the explicitly resampled rows (a loop, numpy lstsq)."""
+    out = []
+    for w in counts:
+        d = data.iloc[np.repeat(np.arange(len(data)), w)]
+        one = np.ones(len(d))
+        a = np.linalg.lstsq(np.column_stack([one, d.x]), d.m, rcond=None)[0][1]
+        cp, b = np.linalg.lstsq(np.column_stack([one, d.x, d.m]), d.y, rcond=None)[0][1:]
+        c = np.linalg.lstsq(np.column_stack([one, d.x]), d.y, rcond=None)[0][1]
+        out.append((a, b, cp, c))
+    return np.array(out)
+
+
+def test_pm_uses_the_percentile_interval_of_explicit_replicates():
+    data = _pm_data()
+    res = causal_mediation(data, "x", "m", "y", contrast=(0, 1), n_boot=150, seed=2, keys=("p",),
+                           ci_method="bias_corrected")
+    e = _table(res)
+    reps = _explicit_replicates(data, resample_counts(len(data), 150, analysis_rng(2, "p")))
+    pm = reps[:, 0] * reps[:, 1] / reps[:, 3]
+    fit_m = sm.OLS(data.m, sm.add_constant(data[["x"]])).fit()
+    fit_y = sm.OLS(data.y, sm.add_constant(data[["x", "m"]])).fit()
+    fit_c = sm.OLS(data.y, sm.add_constant(data[["x"]])).fit()
+    assert e.loc["pm", "estimate"] == pytest.approx(fit_m.params["x"] * fit_y.params["m"] / fit_c.params["x"],
+                                                    rel=1e-10)
+    assert (e.loc["pm", "ci_low"], e.loc["pm", "ci_high"]) == pytest.approx(
+        tuple(np.percentile(pm, [2.5, 97.5])), rel=1e-9)
+    assert e.loc["pm", "ci_method"] == "percentile" and e.loc["tnie", "ci_method"] == "bias_corrected"
+    assert e.loc["pm", "status"] == "ok"
+    # and mediation_linear does the same
+    lin, _ = mediation_linear(data, "x", "m", "y", n_boot=150, seed=2, keys=("p",), ci_method="bias_corrected")
+    lin = lin.set_index("effect")
+    assert (lin.loc["proportion_mediated", "ci_low"], lin.loc["proportion_mediated", "ci_high"]) == \
+        pytest.approx(tuple(np.percentile(pm, [2.5, 97.5])), rel=1e-9)
+    assert lin.loc["proportion_mediated", "ci_method"] == "percentile"
+
+
+def test_pm_is_suppressed_when_the_total_effect_ci_includes_zero_or_te_is_small():
+    from first1000.stats.causal import PM_STATUS_CI, PM_STATUS_SMALL
+
+    # direct -0.2 cancels the indirect 0.5 * 0.4: the total effect is about 0
+    data = _pm_data(direct=-0.2)
+    res = causal_mediation(data, "x", "m", "y", contrast=(0, 1), n_boot=150, seed=2, keys=("p",))
+    e = _table(res)
+    reps = _explicit_replicates(data, resample_counts(len(data), 150, analysis_rng(2, "p")))
+    te_lo, te_hi = np.percentile(reps[:, 3], [2.5, 97.5])
+    assert te_lo < 0 < te_hi
+    assert (e.loc["te", "ci_low"], e.loc["te", "ci_high"]) == pytest.approx((te_lo, te_hi), rel=1e-9)
+    assert e.loc["pm", ["estimate", "se", "ci_low", "ci_high", "p"]].isna().all()
+    assert e.loc["pm", "status"] == PM_STATUS_CI.format(level="95%")
+    assert e.loc["pm", "status"] == ("pm not reported: the 95% CI of the total effect includes the null, "
+                                     "so a proportion of it is not interpretable")
+    assert (e.drop(index="pm").status == "ok").all() and np.isfinite(e.loc["tnie", "estimate"])
+    # a clear total effect, but below a declared threshold
+    clear = _pm_data(direct=0.2)
+    te = sm.OLS(clear.y, sm.add_constant(clear[["x"]])).fit().params["x"]
+    small = _table(causal_mediation(clear, "x", "m", "y", contrast=(0, 1), n_boot=150, seed=2,
+                                    pm_min_total_effect=te + 0.01))
+    assert np.isnan(small.loc["pm", "estimate"])
+    assert small.loc["pm", "status"] == PM_STATUS_SMALL.format(te=te, threshold=te + 0.01)
+    # mediation_linear: the same rule
+    lin, _ = mediation_linear(data, "x", "m", "y", n_boot=150, seed=2, keys=("p",))
+    lin = lin.set_index("effect")
+    assert np.isnan(lin.loc["proportion_mediated", "estimate"])
+    assert lin.loc["proportion_mediated", "status"] == PM_STATUS_CI.format(level="95%")
+    # ratio scales: the CI of log(te) includes 0
+    fam = _separating_cohort(seed=3).assign(y=lambda d: (np.random.default_rng(1).random(len(d)) < 0.4) * 1.0)
+    rr = causal_mediation(fam, "x", "m", "y", outcome_family="binomial", n_boot=150, seed=1)
+    for scale in ("risk_difference", "risk_ratio", "odds_ratio"):
+        row = _table(rr, scale=scale)
+        null = 1.0 if scale != "risk_difference" else 0.0
+        spans = row.loc["te", "ci_low"] <= null <= row.loc["te", "ci_high"]
+        assert spans and np.isnan(row.loc["pm", "estimate"])
+
+
+def test_a_two_valued_exposure_is_binary_low_to_high_whatever_its_coding():
+    rng = np.random.default_rng(4)
+    n = 300
+    x01 = rng.integers(0, 2, n).astype(float)
+    m = 0.6 * x01 + rng.normal(size=n)
+    y = 0.5 * m + 0.3 * x01 + rng.normal(size=n)
+    data = pd.DataFrame({"x": x01 + 1, "m": m, "y": y})  # coded 1/2
+    ref = _table(causal_mediation(data.assign(x=x01), "x", "m", "y", n_boot=100, seed=1))
+    for contrast in (None, "sd", "iqr"):
+        res = causal_mediation(data, "x", "m", "y", contrast=contrast, n_boot=100, seed=1)
+        e = _table(res)
+        assert (res.contrast == "binary (1 -> 2)").all() and (res.a0 == 1).all() and (res.a1 == 2).all()
+        c = sm.OLS(data.y, sm.add_constant(data[["x"]])).fit().params["x"]  # per unit = 1 -> 2
+        assert e.loc["te", "estimate"] == pytest.approx(c, rel=1e-10)
+        np.testing.assert_allclose(e.estimate, ref.estimate, rtol=1e-10)
+    assert (ref.contrast == "binary").all()
+    # declared values are honoured
+    res = causal_mediation(data, "x", "m", "y", contrast=(2, 1), n_boot=100, seed=1)
+    assert res.contrast.iloc[0] == "values" and _table(res).loc["te", "estimate"] == pytest.approx(-c, rel=1e-10)
+    # the sensitivity analysis and the sequential engine share the rule
+    _, summary = mediation_sensitivity(data, "x", "m", "y", n_boot=50, seed=1)
+    assert (summary.contrast == "binary (1 -> 2)").all() and (summary.a1 - summary.a0 == 1).all()
+
+
+def test_incomplete_rows_are_counted_and_mixed_type_covariates_refused():
+    from first1000.errors import InputTableError
+
+    data = _pm_data(n=200)
+    rng = np.random.default_rng(9)
+    data["c"] = rng.normal(size=200)
+    data.loc[rng.random(200) < 0.1, "c"] = np.nan
+    data.loc[rng.random(200) < 0.05, "m"] = np.nan
+    data["unused"] = np.nan
+    res = causal_mediation(data, "x", "m", "y", covariates=["c"], n_boot=50, seed=1)
+    missing = int(data[["x", "m", "y", "c"]].isna().any(axis=1).sum())
+    assert missing > 0 and (res.n_missing == missing).all() and (res.n == 200 - missing).all()
+    lin, _ = mediation_linear(data, "x", "m", "y", covariates=["c"], n_boot=50, seed=1)
+    assert (lin.n_missing == missing).all()
+    mixed = data.assign(parity=pd.Series(["0", 0, "1", 1] * 50, dtype=object))
+    with pytest.raises(InputTableError, match="column 'parity' mixes numbers and text"):
+        causal_mediation(mixed, "x", "m", "y", covariates=["c", "parity"], n_boot=50)
+    with pytest.raises(InputTableError, match="'parity'"):
+        mediation_linear(mixed, "x", "m", "y", covariates=["parity"], n_boot=50)
+
+
+def test_the_table_is_byte_identical_for_the_same_seed():
+    data = _separating_cohort()
+    runs = [causal_mediation(data, "x", "m", "y", covariates=["z"], outcome_family="binomial", n_boot=100,
+                             seed=5, firth=True, ci_method="bca").to_csv(sep="\t", index=False)
+            for _ in range(2)]
+    assert runs[0] == runs[1]

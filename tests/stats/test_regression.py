@@ -192,3 +192,109 @@ def test_infinite_values_give_status(cohort):
     df.loc[10, "maternal_ses"] = np.inf  # dropna keeps inf; the model must not see it
     got = fit_association(df, "outcome", "maternal_ses", ["maternal_age"])
     assert "infinite values in 'maternal_ses'" in got["status"] and np.isnan(got["estimate"])
+
+
+# --- Firth-penalised logistic regression (reference: R brglm2 0.9 / brglm 0.7.2) ---------
+
+FIRTH = __import__("pathlib").Path(__file__).resolve().parents[1] / "data" / "reference" / "firth"
+
+
+def _firth_reference(name):
+    ref = pd.read_csv(FIRTH / "firth_reference.csv", skipinitialspace=True)
+    return ref[ref.dataset == name].reset_index(drop=True)
+
+
+def test_firth_logit_matches_r_on_the_heinze_schemper_endometrial_data():
+    from first1000.stats.regression import firth_logit
+
+    data = pd.read_csv(FIRTH / "endometrial.csv")
+    X = np.column_stack([np.ones(len(data)), data.NV, data.PI, data.EH])
+    fit = firth_logit(X, data.HG.to_numpy(float))
+    ref = _firth_reference("endometrial")
+    assert fit["converged"]
+    np.testing.assert_allclose(fit["coef"], ref.estimate, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(fit["se"], ref.se, atol=1e-6, rtol=0)
+    # Heinze & Schemper (2002), Table 2: 3.775, 2.929, -0.035, -2.604
+    np.testing.assert_allclose(fit["coef"], [3.775, 2.929, -0.035, -2.604], atol=6e-4)
+    # Maximum likelihood does not exist here (NV separates); Firth gives R's numbers.
+    ml = fit_association(data, "HG", "NV", ["PI", "EH"], family="binomial")
+    assert ml["status"].startswith("perfect or quasi-perfect separation")
+    pen = fit_association(data, "HG", "NV", ["PI", "EH"], family="binomial", firth=True)
+    assert pen["status"] == "ok"
+    assert (pen["estimate"], pen["se"]) == pytest.approx((ref.estimate[1], ref.se[1]), abs=1e-6)
+
+
+@pytest.mark.parametrize("name", ["separated", "separated_weighted"])
+def test_firth_logit_matches_r_under_complete_separation_with_case_weights(name):
+    from first1000.stats.regression import firth_logit
+
+    data = pd.read_csv(FIRTH / "separated.csv")
+    X = np.column_stack([np.ones(len(data)), data.x, data.z])
+    weights = data.w.to_numpy(float) if name == "separated_weighted" else None
+    fit = firth_logit(X, data.y.to_numpy(float), weights=weights)
+    ref = _firth_reference(name)
+    np.testing.assert_allclose(fit["coef"], ref.estimate, atol=1e-6, rtol=0)
+    np.testing.assert_allclose(fit["se"], ref.se, atol=1e-6, rtol=0)
+    if weights is not None:  # frequency weights = the duplicated rows
+        rows = np.repeat(np.arange(len(data)), data.w)
+        dup = firth_logit(X[rows], data.y.to_numpy(float)[rows])
+        np.testing.assert_allclose(dup["coef"], fit["coef"], atol=1e-9)
+
+
+def test_firth_logit_solves_the_modified_score_equations_by_hand():
+    # U*(b) = X'(y - mu + h (1/2 - mu)) with h the diagonal of W^1/2 X (X'WX)^-1 X' W^1/2.
+    from first1000.stats.regression import firth_logit
+
+    rng = np.random.default_rng(5)
+    n = 50
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.integers(0, 2, n)])
+    y = (rng.random(n) < 0.4).astype(float)
+    y[X[:, 2] == 1] = 1.0  # complete separation by the dummy
+    fit = firth_logit(X, y)
+    mu = 1 / (1 + np.exp(-X @ fit["coef"]))
+    w = mu * (1 - mu)
+    info = X.T @ (w[:, None] * X)
+    hat = np.sqrt(w)[:, None] * X @ np.linalg.inv(info) @ X.T * np.sqrt(w)[None, :]
+    score = X.T @ (y - mu + np.diag(hat) * (0.5 - mu))
+    np.testing.assert_allclose(score, 0, atol=1e-8)
+    np.testing.assert_allclose(fit["cov"], np.linalg.inv(info), rtol=1e-8)
+    assert np.isfinite(fit["coef"]).all() and fit["coef"][2] > 2
+
+
+def test_fit_association_firth_gives_finite_estimates_under_separation():
+    data = pd.read_csv(FIRTH / "separated.csv")
+    ml = fit_association(data, "y", "z", ["x"], family="binomial")
+    assert ml["status"].startswith("perfect or quasi-perfect separation")
+    fit = fit_association(data, "y", "z", ["x"], family="binomial", firth=True)
+    ref = _firth_reference("separated").set_index("term")
+    assert fit["status"] == "ok" and fit["model"] == "logistic (Firth)"
+    assert fit["estimate"] == pytest.approx(ref.loc["z", "estimate"], abs=1e-6)
+    assert fit["se"] == pytest.approx(ref.loc["z", "se"], abs=1e-6)
+    z = 1.959963984540054
+    assert fit["ci_low"] == pytest.approx(ref.loc["z", "estimate"] - z * ref.loc["z", "se"], abs=1e-5)
+    assert fit["odds_ratio"] == pytest.approx(np.exp(ref.loc["z", "estimate"]), rel=1e-5)
+
+
+# --- columns mixing numbers and text ------------------------------------------------------
+
+
+def test_a_covariate_mixing_numbers_and_text_is_refused_naming_the_column_only():
+    from first1000.errors import InputTableError
+    from first1000.stats.regression import check_column_types, mixed_type_columns
+
+    rng = np.random.default_rng(2)
+    n = 40
+    parity = np.array(["0", 0, "1", 1] * (n // 4), dtype=object)
+    data = pd.DataFrame({"y": rng.normal(size=n), "x": rng.normal(size=n), "parity": parity,
+                         "sex": rng.choice(["F", "M"], n), "age": rng.normal(30, 4, n)})
+    assert mixed_type_columns(data, ["y", "x", "parity", "sex", "age"]) == ["parity"]
+    with pytest.raises(InputTableError) as err:
+        fit_association(data, "y", "x", ["sex", "parity"])
+    message = str(err.value)
+    assert "'parity'" in message and "numbers and text" in message and "recode" in message
+    assert "20 numeric and 20 text values" in message and "\n" not in message
+    assert "'0'" not in message and "'1'" not in message  # no participant value quoted
+    with pytest.raises(InputTableError, match=r"\(mechanism immune, cohort a\)"):
+        check_column_types(data, ["parity"], where="mechanism immune, cohort a")
+    # one type, whatever it is, passes: numbers-as-text is a plain factor
+    check_column_types(data.assign(parity=data.parity.astype(str)), ["parity"])

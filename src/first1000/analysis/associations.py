@@ -24,10 +24,10 @@ from first1000.config import POOLED
 from first1000.labels import effect_unit
 from first1000.stats.meta import meta_analyse
 from first1000.stats.multitest import bh_fdr
-from first1000.stats.regression import fit_association
+from first1000.stats.regression import check_column_types, fit_association
 
 META = "meta"
-ASSOCIATION_COLUMNS = ["cohort", "mechanism", "predictor", "response", "model", "n", "estimate", "se",
+ASSOCIATION_COLUMNS = ["cohort", "mechanism", "predictor", "response", "model", "n", "n_missing", "estimate", "se",
                        "ci_low", "ci_high", "p", "q", "family", "covariates", "unit", "status"]
 HETEROGENEITY_COLUMNS = ["k", "i2", "tau2", "q_het", "q_het_p", "direction"]
 #: Percent difference per unit of the predictor, for biomarkers analysed on the ln scale.
@@ -38,6 +38,24 @@ def analysis_table(participants: pd.DataFrame, biomarkers: pd.DataFrame) -> pd.D
     """Harmonised participants joined with one mechanism's prepared biomarkers."""
     return participants.merge(biomarkers.drop(columns="cohort"), on="pseudo_id", how="left",
                               validate="one_to_one")
+
+
+#: Outcomes defined for births only (config ``analysis_population``).
+BIRTH_OUTCOMES = ("gestational_age", "preterm", "birth_weight", "birth_weight_z", "sga", "lga", "apgar_5min",
+                  "low_apgar")
+
+
+def births_only(table: pd.DataFrame, outcome: str, from_days: float | None) -> pd.DataFrame:
+    """``table`` for a model of ``outcome``: without the participants whose
+    ``gestational_age`` is below ``from_days`` (pregnancy losses) when ``outcome`` is a
+    birth outcome (:data:`BIRTH_OUTCOMES`); unchanged otherwise or with ``from_days`` None.
+    A participant without a gestational age stays (the outcome model drops them if the
+    outcome is missing)."""
+    if from_days is None or outcome not in BIRTH_OUTCOMES or "gestational_age" not in table:
+        return table
+    ga = pd.to_numeric(table["gestational_age"], errors="coerce")
+    loss = (ga < from_days).to_numpy(dtype=bool)
+    return table[~loss] if loss.any() else table
 
 
 def cohort_subsets(table: pd.DataFrame, covariates: list[str], optional=()):
@@ -70,8 +88,12 @@ def cohort_subsets(table: pd.DataFrame, covariates: list[str], optional=()):
 
 def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
                  data_schema: dict, meta: dict | None = None, missing_data: dict | None = None,
-                 seed: int = 0, optional_covariates=()) -> pd.DataFrame:
+                 seed: int = 0, optional_covariates=(), birth_outcomes_from: float | None = None) -> pd.DataFrame:
     """All exposure->biomarker and biomarker->outcome models of one mechanism.
+
+    ``birth_outcomes_from`` (config ``analysis_population.birth_outcomes_from_gestational_age_days``):
+    a model whose outcome is a birth outcome leaves out the participants with a
+    gestational age below it (:func:`births_only`; counted in ``n_missing``).
 
     ``missing_data`` (the config's ``missing_data``): with ``method:
     multiple_imputation`` every model is fitted by
@@ -82,7 +104,10 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
     predictor), so results are reproducible and independent of the other models. The
     table then also has ``m`` and ``fmi`` (fraction of missing information); ``n``
     counts all analysed rows. Otherwise complete cases (:func:`fit_association`).
-    ``optional_covariates``: see :func:`cohort_subsets`.
+    ``optional_covariates``: see :func:`cohort_subsets`. ``n_missing``: the cohort's
+    participants left out of the model (incomplete or not measured; 0 under multiple
+    imputation). A used column that mixes numbers and text is refused with an
+    :class:`~first1000.errors.InputTableError` naming it, the mechanism and the cohort.
     """
     mi = (missing_data or {}).get("method") == "multiple_imputation"
     if mi:
@@ -93,7 +118,10 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
         for outcome in spec.get("outcomes", []):
             family = "binomial" if data_schema.get(outcome, {}).get("type") == "binary" else "gaussian"
             models += [(outcome, b, family) for b in spec["biomarkers"]]
+        cohort_data = data
         for response, predictor, family in models:
+            data = births_only(cohort_data, response, birth_outcomes_from)
+            check_column_types(data, [response, predictor, *covs], where=f"mechanism {mechanism}, cohort {cohort}")
             absent = [v for v in (response, predictor) if data[v].notna().sum() == 0]
             if absent:
                 fit = dict(n=0, estimate=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, p=np.nan,
@@ -106,10 +134,12 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
                 auxiliary = [a for a in missing_data.get("auxiliary", []) if a not in used and data[a].notna().any()]
                 fit = fit_association_mi(data, response, predictor, covs, family=family, m=missing_data["m"],
                                          seed=seed, auxiliary=auxiliary, max_iter=missing_data["max_iter"],
+                                         method=missing_data.get("imputation_method", "norm.boot"),
                                          keys=(cohort, mechanism, response, predictor))
                 fit = {k: v for k, v in fit.items() if k not in ("df", "riv", "lambda", "n_complete")}
             else:
                 fit = fit_association(data, response, predictor, covs, family=family)
+            fit["n_missing"] = len(cohort_data) - int(fit["n"])
             rows.append(dict(cohort=cohort, mechanism=mechanism, predictor=predictor, response=response,
                              family=family, covariates="+".join(covs),
                              unit=effect_unit(response, predictor, family, data_schema), **fit))
@@ -203,13 +233,17 @@ def meta_rows(per_cohort: pd.DataFrame, cohorts: list[str], method: str = "REML"
         lambda g: g.covariates.iloc[0] if g.covariates.nunique() <= 1
         else "; ".join(f"{c}: {v}" for c, v in zip(g.cohort, g.covariates)), include_groups=False)
     first = first.assign(covariates=sets.reindex(first.index))
-    n = per_cohort[per_cohort.status == "ok"].groupby(["predictor", "response"]).n.sum()
+    ok = per_cohort[per_cohort.status == "ok"].groupby(["predictor", "response"])
+    n = ok.n.sum()
+    n_missing = ok.n_missing.sum() if "n_missing" in per_cohort else None
     keys = pd.MultiIndex.from_frame(meta[["predictor", "response"]])
     out = pd.DataFrame({
         "cohort": META, "mechanism": first.mechanism.reindex(keys).to_numpy(),
         "predictor": meta.predictor, "response": meta.response,
         "model": first.model.reindex(keys).to_numpy(),
         "n": n.reindex(keys).fillna(0).astype(int).to_numpy(),
+        "n_missing": (n_missing.reindex(keys).fillna(0).astype(int).to_numpy() if n_missing is not None
+                      else np.nan),
         "estimate": meta.estimate, "se": meta.se, "ci_low": meta.ci_low, "ci_high": meta.ci_high, "p": meta.p,
         "family": first.family.reindex(keys).to_numpy(), "covariates": first.covariates.reindex(keys).to_numpy(),
         "unit": first.unit.reindex(keys).to_numpy(), "status": meta.status,

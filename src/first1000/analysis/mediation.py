@@ -4,18 +4,26 @@ cohort, pooled and meta-analysed (the engines are :mod:`first1000.stats.causal` 
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
-from first1000.analysis.associations import HETEROGENEITY_COLUMNS, META, cohort_subsets
+from first1000.analysis.associations import HETEROGENEITY_COLUMNS, META, births_only, cohort_subsets
 from first1000.config import POOLED
 from first1000.stats.meta import meta_analyse
 from first1000.stats.multitest import bh_fdr
-from first1000.stats.regression import fit_association
+from first1000.stats.regression import check_column_types, fit_association
+
+LOG = logging.getLogger(__name__)
 
 MEDIATION_COLUMNS = ["cohort", "exposure", "mediator", "outcome", "effect", "scale", "estimate", "se", "ci_low",
-                     "ci_high", "p", "q", "n", "n_boot", "contrast", "a0", "a1", "ci_method", "seed", "covariates",
-                     "status"]
+                     "ci_high", "p", "q", "n", "n_missing", "n_boot", "n_boot_dropped", "contrast", "a0", "a1",
+                     "ci_method", "seed", "covariates", "status"]
+
+#: Settings of the ``mediation`` config section read with these defaults (so a config whose
+#: schema does not list them yet still works).
+REPORTING_DEFAULTS = {"firth": False, "pm_min_total_effect": 0.0, "max_dropped_resamples": 0.05}
 
 
 def _family(variable: str, data_schema: dict) -> str:
@@ -23,13 +31,15 @@ def _family(variable: str, data_schema: dict) -> str:
 
 
 def path_coefficients(data: pd.DataFrame, exposure: str, mediator: str, outcome: str, mediator_covs: list[str],
-                      outcome_covs: list[str], mediator_family: str, outcome_family: str) -> pd.DataFrame:
+                      outcome_covs: list[str], mediator_family: str, outcome_family: str,
+                      firth: bool = False) -> pd.DataFrame:
     """The regression paths behind a mediation, from full-data fits on the same complete cases.
 
     ``a`` (X→M in the mediator model), ``b`` (M→Y given X), ``c_prime`` (X→Y given M) and
     ``c`` (X→Y without M), each on its model's scale (difference for linear models, log
     odds for logistic ones) with a Wald CI, for the path diagram. With an exposure–mediator
-    interaction, b and c' are the main-effect coefficients of a model without it.
+    interaction, b and c' are the main-effect coefficients of a model without it. ``firth``:
+    logistic models Firth-penalised (:func:`first1000.stats.regression.firth_logit`).
     """
     used = list(dict.fromkeys([exposure, mediator, outcome, *mediator_covs, *outcome_covs]))
     complete = data[used].dropna()
@@ -41,7 +51,7 @@ def path_coefficients(data: pd.DataFrame, exposure: str, mediator: str, outcome:
     }
     rows = []
     for name, (response, predictor, covs, family) in specs.items():
-        fit = fit_association(complete, response, predictor, covs, family=family)
+        fit = fit_association(complete, response, predictor, covs, family=family, firth=firth)
         rows.append(dict(exposure=exposure, mediator=mediator, outcome=outcome, path=name,
                          **{k: fit[k] for k in ("estimate", "se", "ci_low", "ci_high", "p", "n", "status")},
                          family=family))
@@ -65,18 +75,23 @@ def mediation_mi(data: pd.DataFrame, run, columns: list[str], missing_data: dict
 
     auxiliary = [a for a in missing_data.get("auxiliary", []) if a not in columns and data[a].notna().any()]
     completed = impute(data, columns, auxiliary=auxiliary, m=missing_data["m"], seed=seed,
-                       max_iter=missing_data["max_iter"], keys=("mediation", *keys))
+                       max_iter=missing_data["max_iter"], keys=("mediation", *keys),
+                       method=missing_data.get("imputation_method", "norm.boot"))
     runs = [run(d) for d in completed]
     first = runs[0].copy()
     for i, row in first.iterrows():
         estimates = np.array([r.loc[i, "estimate"] for r in runs], dtype=float)
         ses = np.array([r.loc[i, "se"] for r in runs], dtype=float)
+        # the first imputed data set whose analysis reported a problem (e.g. pm not reported)
+        why = next((r.loc[i, "status"] for r in runs if r.loc[i, "status"] != "ok"), None)
+        if why:
+            first.loc[i, "status"] = why
         ratio = row["scale"] in RATIO_SCALES and row["effect"] not in NOT_POOLABLE
         if ratio:
             estimates = np.log(estimates)
         if not (np.isfinite(estimates).all() and np.isfinite(ses).all()):
             first.loc[i, ["estimate", "se", "ci_low", "ci_high", "p"]] = np.nan
-            first.loc[i, "status"] = "not estimable in every imputed data set"
+            first.loc[i, "status"] = "not estimable in every imputed data set" + (f" ({why})" if why else "")
             continue
         pooled = pool_rubin(estimates, ses**2, n=int(first.loc[i, "n"]))
         back = np.exp if ratio else (lambda v: v)
@@ -87,13 +102,20 @@ def mediation_mi(data: pd.DataFrame, run, columns: list[str], missing_data: dict
     first["ci_method"] = first["ci_method"].astype(str) + f" within, Rubin's rules over m={missing_data['m']}"
     first["m"] = missing_data["m"]
     first["n_boot"] = np.min([r.n_boot.to_numpy(float) for r in runs], axis=0)
+    if "n_boot_dropped" in first:
+        first["n_boot_dropped"] = np.max([r.n_boot_dropped.to_numpy(float) for r in runs], axis=0)
     return first
 
 
 def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], settings: dict, seed: int,
               data_schema: dict | None = None, meta: dict | None = None, missing_data: dict | None = None,
+              mechanism: str | None = None, birth_outcomes_from: float | None = None
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every declared path of one mechanism, per cohort and pooled (and meta-analysed).
+
+    ``birth_outcomes_from`` (config ``analysis_population``): a path whose outcome is a
+    birth outcome leaves out the participants with a gestational age below it
+    (:func:`~first1000.analysis.associations.births_only`; counted in ``n_missing``).
 
     Counterfactual natural effects by :func:`first1000.stats.causal.causal_mediation`
     (g-formula over the cohort's covariate distribution): logistic models for binary
@@ -104,11 +126,23 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
     path never changes another. ``q``: Benjamini–Hochberg FDR of the total natural indirect
     effect (first scale) across the mechanism's paths, within each cohort.
 
+    Reporting (``settings`` keys read with :data:`REPORTING_DEFAULTS`): ``firth`` fits the
+    logistic models by Firth's penalised likelihood (full data, resamples and the path
+    table); ``pm_min_total_effect`` and ``max_dropped_resamples`` are passed to
+    :func:`~first1000.stats.causal.causal_mediation` (``pm`` suppressed when the total
+    effect's CI includes the null; a warning status when more than that share of the
+    resamples was dropped, also logged). A two-valued exposure (e.g. coded 1/2, or
+    declared binary) is compared low -> high. ``n_missing``: the cohort's participants
+    left out of the path as incomplete. Columns mixing numbers and text are refused
+    (:class:`~first1000.errors.InputTableError` naming the column, ``mechanism`` and
+    cohort).
+
     Returns the effects, the regression paths (a, b, c', c) and the sensitivity analysis
     (Imai's rho curve and E-values; :func:`mediation_sensitivity_rows`).
     """
     from first1000.stats.causal import causal_mediation
 
+    report = {k: settings.get(k, v) for k, v in REPORTING_DEFAULTS.items()}
     data_schema = data_schema or {}
     mi = (missing_data or {}).get("method") == "multiple_imputation"
     effects, path_rows, sensitivity = [], [], []
@@ -124,8 +158,10 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
         contrast = path.get("contrast", settings["contrast"])
         contrast = tuple(contrast) if isinstance(contrast, list) else contrast
         if data_schema.get(x, {}).get("type") == "binary":
-            contrast = (0.0, 1.0)
+            contrast = None  # the two observed values, lower -> higher (0 -> 1, or 1 -> 2)
         for cohort, data, covs in cohort_subsets(table, covs_path):
+            size = len(data)  # the cohort's participants, births or not
+            data = births_only(data, y, birth_outcomes_from)
             extra = covs[len(covs_path):]  # "cohort" in the pooled analysis
             m_covs = [*path.get("mediator_covariates", covs_path), *extra]
             y_covs = [*path.get("outcome_covariates", covs_path), *extra]
@@ -138,7 +174,9 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
                     mediator_family=m_family, outcome_family=y_family, interaction=interaction, contrast=contrast,
                     cde_at=path.get("cde_at"), inference=settings["inference"], n_boot=settings["n_boot"],
                     seed=seed, keys=keys,
-                    ci_method="percentile" if settings["inference"] == "quasi_bayes" else settings["ci_method"])
+                    ci_method="percentile" if settings["inference"] == "quasi_bayes" else settings["ci_method"],
+                    firth=bool(report["firth"]), pm_min_total_effect=float(report["pm_min_total_effect"]),
+                    max_dropped=float(report["max_dropped_resamples"]))
 
             if path.get("sequential"):  # M1 -> M2: path-specific effects (stats/sequential.py)
                 def run(d, keys=keys, covs=covs, contrast=contrast, interaction=interaction, x=x, y=y,
@@ -152,16 +190,28 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
                         ci_method="percentile" if settings["inference"] == "quasi_bayes" else settings["ci_method"])
 
             used = list(dict.fromkeys([x, *mediators, y, *m_covs, *y_covs]))
+            where = ", ".join(filter(None, [f"mechanism {mechanism}" if mechanism else "",
+                                            f"mediation path {x} -> {'+'.join(mediators)} -> {y}",
+                                            f"cohort {cohort}"]))
+            check_column_types(data, used, where=where)
             if mi and data[used].isna().any().any():
                 eff = mediation_mi(data[[c for c in dict.fromkeys([*used, *missing_data.get("auxiliary", [])])
                                          if c in data]], run, used, missing_data, seed, keys)
             else:
                 eff = run(data)
+            if path.get("sequential"):
+                eff = sequential_reporting(eff, settings["n_boot"] if settings["inference"] == "bootstrap" else None,
+                                           float(report["max_dropped_resamples"]),
+                                           float(report["pm_min_total_effect"]))
+            eff = eff.assign(n_missing=size - pd.to_numeric(eff["n"]))  # every engine; 0 under MI (but losses)
+            warned = eff.status.astype(str).str.startswith("warning:")
+            if warned.any():
+                LOG.warning("%s, %s: %s", where, eff.mediator[warned].iloc[0], eff.status[warned].iloc[0])
             effects.append(eff.assign(cohort=cohort, covariates="+".join(dict.fromkeys([*m_covs, *y_covs])),
                                       interaction=bool(interaction)))
             for name in mediators:
-                path_rows.append(path_coefficients(data, x, name, y, m_covs, y_covs, m_families[name], y_family)
-                                 .assign(cohort=cohort))
+                path_rows.append(path_coefficients(data, x, name, y, m_covs, y_covs, m_families[name], y_family,
+                                                   firth=bool(report["firth"])).assign(cohort=cohort))
             if settings["sensitivity"] and len(mediators) == 1:
                 sensitivity.append(mediation_sensitivity_rows(
                     data, eff, x, m, y, m_covs, y_covs, m_family, y_family, interaction, contrast,
@@ -180,6 +230,49 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
     if len(sens):
         sens = sens[["cohort", *[c for c in sens.columns if c != "cohort"]]]
     return eff, pth[front + [c for c in pth.columns if c not in front]], sens
+
+
+def sequential_reporting(eff: pd.DataFrame, n_boot: int | None, max_dropped: float = 0.05,
+                         pm_min_total_effect: float = 0.0, alpha: float = 0.05) -> pd.DataFrame:
+    """The reporting rules of :func:`~first1000.stats.causal.causal_mediation` applied to
+    the rows of :func:`~first1000.stats.sequential.sequential_mediation`.
+
+    ``n_boot_dropped`` = ``n_boot`` requested - resamples used (bootstrap only), with the
+    warning status of :func:`~first1000.stats.causal.dropped_status` beyond
+    ``max_dropped``; ``firth`` False (the sequential engine fits maximum likelihood);
+    ``pm_joint`` suppressed by :func:`~first1000.stats.causal.pm_problem` (the CI of
+    ``te`` of the same scale, on the log scale for ratios) and never given a
+    bias-corrected or BCa interval (those are blanked: the replicates are not kept).
+    """
+    from first1000.stats.causal import RATIO_SCALES as RATIOS, dropped_status, pm_problem
+
+    eff = eff.copy()
+    eff["firth"] = False
+    if n_boot is not None:
+        used = pd.to_numeric(eff["n_boot"], errors="coerce")
+        eff["n_boot_dropped"] = (n_boot - used).where(used > 0, 0)
+        for i in eff.index[(eff.status == "ok") & (used > 0)]:
+            warning = dropped_status(int(n_boot - used[i]), n_boot, max_dropped)
+            if warning:
+                eff.loc[i, "status"] = warning
+    else:
+        eff["n_boot_dropped"] = 0
+    for scale in eff.scale.unique():
+        te = eff[(eff.scale == scale) & (eff.effect == "te")]
+        pm = eff.index[(eff.scale == scale) & (eff.effect == "pm_joint")]
+        if te.empty or pm.empty:
+            continue
+        est, lo, hi = (float(te[c].iloc[0]) for c in ("estimate", "ci_low", "ci_high"))
+        if scale in RATIOS:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                est, lo, hi = np.log(est), np.log(lo), np.log(hi)
+        why = pm_problem(est, (lo, hi), alpha, pm_min_total_effect)
+        if why and np.isfinite(eff.loc[pm, "estimate"].astype(float)).any():
+            eff.loc[pm, ["estimate", "se", "ci_low", "ci_high", "p"]] = np.nan
+            eff.loc[pm, "status"] = [why if s == "ok" else f"{s}; {why}" for s in eff.loc[pm, "status"]]
+        elif not str(eff.loc[pm[0], "ci_method"]).startswith("percentile"):
+            eff.loc[pm, ["ci_low", "ci_high"]] = np.nan
+    return eff
 
 
 def mediation_sensitivity_rows(data, eff, x, m, y, m_covs, y_covs, m_family, y_family, interaction, contrast,
@@ -255,7 +348,11 @@ def combine_mediation(eff: pd.DataFrame, meta: dict | None = None) -> pd.DataFra
             rows = pooled[keys].assign(
                 cohort=META, estimate=pooled.estimate, se=pooled.se, ci_low=pooled.ci_low, ci_high=pooled.ci_high,
                 p=pooled.p, n=ok.n.sum().reindex(index).fillna(0).astype(int).to_numpy(),
+                **({"n_missing": ok.n_missing.sum().reindex(index).fillna(0).astype(int).to_numpy()}
+                   if "n_missing" in per else {}),
                 n_boot=ok.n_boot.min().reindex(index).to_numpy(),
+                **({"n_boot_dropped": per.groupby(keys, sort=False).n_boot_dropped.max().reindex(index).to_numpy()}
+                   if "n_boot_dropped" in per else {}),
                 ci_method=f"meta ({meta['method']}) of bootstrap SEs",
                 seed=first.seed.reindex(index).to_numpy() if "seed" in first else np.nan,
                 covariates=first.covariates.reindex(index).to_numpy() if "covariates" in first else "",

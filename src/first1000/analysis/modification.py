@@ -44,7 +44,7 @@ def _subsets(table: pd.DataFrame, covariates: list[str]):
 
 
 def modification(table: pd.DataFrame, mechanism: str, models: list[dict], covariates: list[str],
-                 data_schema: dict, at: str = "quartiles") -> pd.DataFrame:
+                 data_schema: dict, at: str = "quartiles", birth_outcomes_from: float | None = None) -> pd.DataFrame:
     """Every effect-modification model of one mechanism, per cohort and pooled.
 
     Each model is ``response ~ exposure * modifier + covariates`` (the modifier and the
@@ -54,16 +54,21 @@ def modification(table: pd.DataFrame, mechanism: str, models: list[dict], covari
     = modifier level or centile label, ``value`` = modifier value for continuous
     modifiers, ``method`` = stratified / interaction) and ``"test"`` (``test`` =
     interaction_wald, interaction_lr, cochran_q). ``q`` is the Benjamini–Hochberg FDR of
-    the interaction Wald tests within the mechanism and cohort.
+    the interaction Wald tests within the mechanism and cohort. ``birth_outcomes_from``
+    (config ``analysis_population``): a model of a birth outcome leaves out the
+    participants with a gestational age below it
+    (:func:`~first1000.analysis.associations.births_only`).
     """
     # statsmodels only when needed (the missingness stage does without)
+    from first1000.analysis.associations import births_only
     from first1000.stats.modification import effect_modification
     from first1000.stats.multitest import bh_fdr
 
     rows = []
-    for cohort, data, covs in _subsets(table, covariates):
+    for cohort, cohort_data, covs in _subsets(table, covariates):
         for model in models:
             exposure, response, modifier = model["exposure"], model["response"], model["modifier"]
+            data = births_only(cohort_data, response, birth_outcomes_from)
             family = model.get("family", "gaussian")
             covs_m = [c for c in covs if c not in (exposure, response, modifier)]
             base = dict(cohort=cohort, mechanism=mechanism, exposure=exposure, response=response,

@@ -58,14 +58,21 @@ def associate_params(cfg: dict, mechanism: str) -> dict:
             "covariates": mechanism_covariates(cfg, mechanism),
             "optional_covariates": optional_covariates(cfg, mechanism),
             "variables": _variables(cfg, _mechanism_names(cfg, mechanism)), "meta": cfg["meta_analysis"],
-            "missing_data": cfg["missing_data"], "seed": cfg["seed"]}
+            "missing_data": cfg["missing_data"], "seed": cfg["seed"],
+            "birth_outcomes_from": birth_outcomes_from(cfg)}
+
+
+def birth_outcomes_from(cfg: dict) -> float:
+    """Gestational age (days) from which birth outcomes are analysed (config ``analysis_population``)."""
+    return cfg["analysis_population"]["birth_outcomes_from_gestational_age_days"]
 
 
 def associate(*, mechanism, spec, covariates, optional_covariates, variables, meta, missing_data, seed, participants,
-              biomarkers, output):
+              biomarkers, output, birth_outcomes_from=None):
     table = analysis_table(participants, biomarkers)
     result = assoc.associations(table, mechanism, spec, covariates, variables, meta, missing_data=missing_data,
-                                seed=seed, optional_covariates=optional_covariates)
+                                seed=seed, optional_covariates=optional_covariates,
+                                birth_outcomes_from=birth_outcomes_from)
     write_tsv(result, output)
     LOG.info("%s: %d models, %d not fitted (%s)", mechanism, len(result), int((result.status != "ok").sum()),
              missing_data["method"].replace("_", " "))
@@ -76,13 +83,14 @@ def associate_sensitivity_params(cfg: dict, mechanism: str) -> dict:
 
 
 def associate_sensitivity(*, mechanism, spec, covariates, optional_covariates, variables, meta, missing_data, seed,
-                          analyses, participants, biomarkers, associations, output):
+                          analyses, participants, biomarkers, associations, output, birth_outcomes_from=None):
     """Association models re-fitted under the mechanism's sensitivity analyses."""
     table = analysis_table(participants, biomarkers)
     main = pd.read_csv(associations, sep="\t")
     result = assoc.sensitivity_associations(
         table, main, analyses, mechanism=mechanism, spec=spec, covariates=covariates, data_schema=variables,
-        meta=meta, missing_data=missing_data, seed=seed, optional_covariates=optional_covariates)
+        meta=meta, missing_data=missing_data, seed=seed, optional_covariates=optional_covariates,
+        birth_outcomes_from=birth_outcomes_from)
     write_tsv(result, output)
     LOG.info("%s: %d sensitivity analyses, %d models", mechanism, len(analyses), len(result))
 
@@ -96,7 +104,7 @@ def mediate_params(cfg: dict, mechanism: str) -> dict:
     settings = {k: v for k, v in cfg["mediation"].items() if k != "paths"}
     return {"mechanism": mechanism, "mediation_paths": paths, "covariates": list(cfg["covariates"]), "settings": settings,
             "seed": cfg["seed"], "variables": _variables(cfg, names), "meta": cfg["meta_analysis"],
-            "missing_data": cfg["missing_data"]}
+            "missing_data": cfg["missing_data"], "birth_outcomes_from": birth_outcomes_from(cfg)}
 
 
 def mediate_inputs(cfg: dict, mechanism: str) -> dict:
@@ -107,13 +115,14 @@ def mediate_inputs(cfg: dict, mechanism: str) -> dict:
 
 
 def mediate(*, mechanism, mediation_paths, covariates, settings, seed, variables, meta, missing_data, participants,
-            biomarkers, effects, paths, sensitivity):
+            biomarkers, effects, paths, sensitivity, birth_outcomes_from=None):
     """``mediation_paths``: the declared paths; ``paths``: the table of their regression paths."""
     from first1000.analysis.mediation import mediation
 
     table = analysis_table(participants, biomarkers)
     eff, pth, sens = mediation(table, mediation_paths, covariates, settings, seed, variables, meta=meta,
-                               missing_data=missing_data)
+                               missing_data=missing_data, mechanism=mechanism,
+                               birth_outcomes_from=birth_outcomes_from)
     write_tsv(eff, effects)
     write_tsv(pth, paths)
     write_tsv(sens, sensitivity)

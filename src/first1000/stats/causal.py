@@ -46,6 +46,7 @@ from first1000.stats.bootstrap import (
     check_resampling_args,
     _glm_parts,
     analysis_rng,
+    batched_firth,
     batched_glm,
     batched_ols,
     bca_ci,
@@ -62,13 +63,14 @@ from first1000.stats.regression import (
     _check_columns,
     _infinite_columns,
     _is_categorical,
+    check_column_types,
     design_matrix,
 )
 
 COLUMNS = [
     "exposure", "mediator", "outcome", "effect", "scale", "estimand", "method", "estimate",
-    "se", "ci_low", "ci_high", "p", "n", "n_boot", "contrast", "a0", "a1", "m_cde",
-    "inference", "ci_method", "seed", "status",
+    "se", "ci_low", "ci_high", "p", "n", "n_missing", "n_boot", "n_boot_dropped", "contrast",
+    "a0", "a1", "m_cde", "inference", "ci_method", "seed", "firth", "status",
 ]  # fmt: skip
 EFFECTS = ("cde", "pnde", "tnde", "pnie", "tnie", "te", "pm")
 FAMILY_LINKS = {
@@ -128,6 +130,7 @@ class _Model:
     coef: np.ndarray = field(default=None)
     cov: np.ndarray = field(default=None)
     sigma2: float = np.nan  # residual variance (OLS mean squared error), gaussian only
+    firth: bool = False  # Firth-penalised logistic regression (binomial, logit link)
 
     @property
     def p(self) -> int:
@@ -184,6 +187,14 @@ def _fit_ols_full(model: _Model) -> str | None:
 
 def _fit_glm_full(model: _Model) -> str | None:
     X, y = model.X, model.y
+    if model.firth:
+        coef, cov = batched_firth(X, y, np.ones((1, len(y))), max_iter=_GLM_MAXITER,
+                                  return_cov=True)  # fmt: skip
+        if not np.isfinite(coef).all():
+            return (f"the Firth-penalised {model.name} model did not converge in "
+                    f"{_GLM_MAXITER} steps")  # fmt: skip
+        model.coef, model.cov = coef[0], cov[0]
+        return None
     coef = batched_glm(
         X, y, np.ones((1, len(y))), model.family, model.link, max_iter=_GLM_MAXITER
     )[0]
@@ -258,7 +269,10 @@ def _batched_fit(
         with np.errstate(invalid="ignore", divide="ignore"):
             sigma2 = sigma2 / dof
         return coef, sigma2
-    coef = batched_glm(model.X, model.y, counts, model.family, model.link, start=model.coef)
+    if model.firth:
+        coef = batched_firth(model.X, model.y, counts, start=model.coef, max_iter=_GLM_MAXITER)
+    else:
+        coef = batched_glm(model.X, model.y, counts, model.family, model.link, start=model.coef)
     return coef, np.full(B, np.nan)
 
 
@@ -713,6 +727,9 @@ def causal_mediation(
     resampler: str = "numpy",
     n_quad: int | None = None,
     joint: bool = True,
+    firth: bool = False,
+    pm_min_total_effect: float = 0.0,
+    max_dropped: float = 0.05,
 ) -> pd.DataFrame:
     """Counterfactual natural/controlled direct and indirect effects with vectorised inference.
 
@@ -790,6 +807,21 @@ def causal_mediation(
         automatically (see :func:`counterfactual_means`).
     joint : bool, default True
         With several mediators, also estimate the joint effects.
+    firth : bool, default False
+        Fit every logistic (binomial, logit link) model, on the full data and in every
+        resample, by Firth's penalised likelihood
+        (:func:`~first1000.stats.bootstrap.batched_firth`): finite estimates under
+        separation, so resamples in which a binary outcome or mediator is separated are
+        kept instead of dropped. Poisson models stay maximum likelihood; a probit outcome
+        cannot be combined with it.
+    pm_min_total_effect : float, default 0
+        The proportion mediated is reported only where it means something: it is NaN,
+        with a status saying why, when the CI of ``te`` (same interval method) includes
+        the null, or when |te| is below this threshold (on the analysis scale: the
+        difference, or |log ratio| for ratio scales).
+    max_dropped : float, default 0.05
+        When more than this share of the ``n_boot`` resamples could not be fitted, every
+        row's ``status`` says so (numbers are still given).
 
     Returns
     -------
@@ -801,9 +833,14 @@ def causal_mediation(
         method, estimate, se, ci_low, ci_high, p, n, n_boot, contrast, a0, a1, m_cde,
         inference, ci_method, seed, status. Ratio estimates are ratios; their ``se`` is
         the SE of the log ratio and their CIs are computed on the log scale and
-        exponentiated. ``p`` is the bootstrap p of
-        :func:`~first1000.stats.bootstrap.bootstrap_p` (of the log for ratios) or the Wald p
-        (delta). ``pm`` rows repeat the p of ``tnie``. ``n_boot`` counts the resamples in
+        exponentiated. ``n_missing``: rows of ``data`` left out as incomplete (len(data) -
+        n). ``n_boot_dropped``: resamples that could not be fitted (n_boot requested -
+        ``n_boot``). ``firth``: whether logistic models were Firth-penalised.
+        ``pm`` rows always use the percentile interval (``ci_method`` says so): a
+        bias-corrected interval of a ratio of two effects is not reliable. ``p`` is the
+        bootstrap p of :func:`~first1000.stats.bootstrap.bootstrap_p` (of the log for
+        ratios) or the Wald p (delta). ``pm`` rows repeat the p of ``tnie`` (NaN where pm
+        is not reported). ``n_boot`` counts the resamples in
         which every model could be fitted (singular designs and non-converging GLMs, e.g.
         separation in a resample, are dropped).
 
@@ -823,13 +860,21 @@ def causal_mediation(
 
     Data problems (too few rows, zero variance, wrong coding of a binary/count variable,
     infinite values, collinear designs, separation or non-convergence of a GLM) give NaN
-    numbers and a ``status`` saying why; ``status`` is "ok" otherwise.
+    numbers and a ``status`` saying why; ``status`` is "ok" otherwise. Two statuses keep
+    the numbers: ``PM_STATUS_*`` on ``pm`` rows (estimate NaN) and the dropped-resample
+    warning of :func:`dropped_status` on every row of the analysis.
+
+    An exposure with exactly two distinct values is binary: unless ``contrast`` gives
+    values, a0 is the lower and a1 the higher value (``contrast`` "binary" for 0/1, else
+    e.g. "binary (1 -> 2)"), never a per-SD or IQR contrast.
 
     Raises
     ------
     ModelError
         Misuse: unknown options, missing or repeated columns, invalid n_boot/seed/alpha,
         options that do not fit together (e.g. delta with the g-formula).
+    InputTableError
+        A used column mixes numbers and text.
     """
     opts = _check_options(locals())
     mediators = _as_list(mediators)
@@ -850,6 +895,11 @@ def causal_mediation(
         )
     used = [*roles, *all_cov]
     _check_columns(data, used)
+    check_column_types(data, used)
+    if firth and link == "probit":
+        raise ModelError(
+            "firth=True applies to logistic (logit link) models, not to a probit outcome"
+        )
     if opts["method"] == "closed_form":
         if len(mediators) != 1 or fam[mediators[0]] != "gaussian" or link not in (
             "identity", "logit"
@@ -887,7 +937,7 @@ def causal_mediation(
         "ci_method": ci_method if inference == "bootstrap" else (
             "percentile" if inference == "quasi_bayes" else ("wald" if inference == "delta"
                                                               else "none")),
-        "seed": int(seed), "n": n,
+        "seed": int(seed), "n": n, "n_missing": len(data) - n, "firth": bool(firth),
     }  # fmt: skip
 
     problem = _data_problem(complete, exposure, mediators, outcome, fam, outcome_family, n)
@@ -904,7 +954,7 @@ def causal_mediation(
     specs, m_cdes = [], []
     for mset in sets:
         spec, why = _build_spec(complete, exposure, mset, outcome, med_cov, out_cov, fam,
-                                outcome_family, link, inter)  # fmt: skip
+                                outcome_family, link, inter, firth)  # fmt: skip
         if why:
             return _failed(sets, scales, meta, why)
         specs.append(spec)
@@ -959,6 +1009,10 @@ def causal_mediation(
             if n_valid < 2:
                 status = "fewer than 2 bootstrap resamples could be fitted (separation or "
                 status += "singular designs in the resamples)"
+            elif inference == "bootstrap":
+                logistic = any(m.family == "binomial" for sp in specs for m in [*sp.med, sp.out])
+                status = dropped_status(n_boot - n_valid, n_boot, max_dropped,
+                                        firth_hint=logistic and not firth) or "ok"  # fmt: skip
             for i, (spec, ev, m_cde) in enumerate(zip(specs, evs, m_cdes)):
                 Pv = draws[i].take(valid)
                 reps[i] = _replicate_effects(
@@ -981,18 +1035,23 @@ def causal_mediation(
             for i, (spec, ev, m_cde) in enumerate(zip(specs, evs, m_cdes)):
                 deltas[i] = _delta_se(spec, ev.med_C[0][0], a0, a1, m_cde, n)
 
+    resampled = inference in ("bootstrap", "quasi_bayes")
     for i, mset in enumerate(sets):
         name = "+".join(mset)
         prefix = "joint_" if len(mset) > 1 else ""
         for scale in points[i]:
             point = points[i][scale]
+            te_ci = (np.nan, np.nan)
             for effect in EFFECTS:
                 est = float(point[effect][0])
                 se = lo = hi = p = np.nan
-                if inference in ("bootstrap", "quasi_bayes") and n_valid >= 2:
+                row_status, row_ci_method = status, meta["ci_method"]
+                if resampled and n_valid >= 2:
                     samples = reps[i][scale][effect]
                     samples = samples[np.isfinite(samples)]
-                    lo, hi = _interval(samples, est, alpha, meta["ci_method"],
+                    method_i = "percentile" if effect == "pm" else meta["ci_method"]
+                    row_ci_method = method_i
+                    lo, hi = _interval(samples, est, alpha, method_i,
                                        None if jacks[i] is None else jacks[i][scale][effect])
                     se = float(np.std(samples, ddof=1)) if samples.size > 1 else np.nan
                     ref = "tnie" if effect == "pm" else effect
@@ -1006,6 +1065,13 @@ def causal_mediation(
                     p = float(2 * norm.sf(abs(zr)))
                     if effect == "pm":
                         se = lo = hi = np.nan
+                if effect == "te":
+                    te_ci = (lo, hi)
+                if effect == "pm":
+                    why = pm_problem(float(point["te"][0]), te_ci, alpha, pm_min_total_effect)
+                    if why:
+                        est = se = lo = hi = p = np.nan
+                        row_status = why if status == "ok" else f"{status}; {why}"
                 ratio = scale in RATIO_SCALES and effect != "pm"
                 if ratio:
                     est, lo, hi = np.exp(est), np.exp(lo), np.exp(hi)
@@ -1014,10 +1080,12 @@ def causal_mediation(
                     **meta, "mediator": name, "effect": eff, "scale": scale,
                     "estimate": float(est), "se": se, "ci_low": float(lo),
                     "ci_high": float(hi), "p": p,
-                    "n_boot": n_valid if inference in ("bootstrap", "quasi_bayes") else 0,
+                    "n_boot": n_valid if resampled else 0,
+                    "n_boot_dropped": n_boot - n_valid if inference == "bootstrap" else 0,
                     "m_cde": float(m_cdes[i][0]) if (effect == "cde" and len(mset) == 1)
                     else np.nan,
-                    "status": status,
+                    "ci_method": row_ci_method,
+                    "status": row_status,
                 })  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 
@@ -1030,6 +1098,51 @@ def _replicate_effects(spec, P, ev, counts, a0, a1, m_cde, k, scales, method, li
         means = counterfactual_means(spec, P, ev, counts, a0, a1, m_cde, k)
         out = {s: _effects_from_means(means, s) for s in scales}
     return out
+
+
+#: Status of a ``pm`` row whose total effect's CI includes the null ({level}: e.g. "95%").
+PM_STATUS_CI = ("pm not reported: the {level} CI of the total effect includes the null, so "
+                "a proportion of it is not interpretable")
+#: Status of a ``pm`` row whose |total effect| is below the threshold.
+PM_STATUS_SMALL = ("pm not reported: |total effect| {te:.3g} is below pm_min_total_effect "
+                   "{threshold:g}")
+
+
+def pm_problem(te: float, te_ci, alpha: float, threshold: float = 0.0) -> str | None:
+    """Why the proportion mediated must not be reported, or None.
+
+    ``te`` and ``te_ci`` on the analysis scale (log for ratio measures, so the null is 0).
+    PM = tnie / te (or pnde (tnie - 1)/(te - 1) on ratio scales) has no finite mean or
+    variance when te can be 0: it is suppressed when the CI of te includes the null, or
+    when |te| < ``threshold`` (or te = 0).
+    """
+    if not np.isfinite(te):
+        return None  # the analysis failed; its status says why
+    if te == 0 or abs(te) < threshold:
+        return PM_STATUS_SMALL.format(te=abs(te), threshold=threshold)
+    lo, hi = te_ci
+    if np.isfinite(lo) and np.isfinite(hi) and lo <= 0 <= hi:
+        return PM_STATUS_CI.format(level=f"{100 * (1 - alpha):g}%")
+    return None
+
+
+#: Status of every row when more than ``max_dropped`` of the resamples were dropped.
+DROPPED_STATUS = ("warning: {dropped} of {total} bootstrap resamples ({share:.1f}%) could not "
+                  "be fitted (separation or a singular design) and were dropped; the "
+                  "intervals are conditional on the {kept} that could")
+#: Appended when logistic models were fitted without Firth's penalty.
+FIRTH_HINT = "; Firth-penalised logistic models (mediation.firth: true) keep them"
+
+
+def dropped_status(dropped: int, total: int, max_dropped: float, firth_hint: bool = False
+                   ) -> str | None:
+    """The warning status when more than ``max_dropped`` (a share) of ``total`` resamples
+    were dropped, else None."""
+    if total <= 0 or dropped <= max_dropped * total:
+        return None
+    text = DROPPED_STATUS.format(dropped=int(dropped), total=int(total),
+                                 share=100 * dropped / total, kept=int(total - dropped))
+    return text + (FIRTH_HINT if firth_hint else "")
 
 
 def _interval(samples, est, alpha, ci_method, jack):
@@ -1063,7 +1176,17 @@ def _check_options(o: dict) -> dict:
         raise ModelError(f"n_quad must be a positive integer, got {o['n_quad']!r}")
     if o["resampler"] == "pingouin" and o["inference"] != "bootstrap":
         raise ModelError("resampler='pingouin' applies to inference='bootstrap' only")
+    _check_reporting(o["firth"], o["pm_min_total_effect"], o["max_dropped"])
     return dict(o)
+
+
+def _check_reporting(firth, pm_min_total_effect, max_dropped) -> None:
+    if not isinstance(firth, (bool, np.bool_)):
+        raise ModelError(f"firth must be true or false, got {firth!r}")
+    if not (isinstance(pm_min_total_effect, (int, float)) and pm_min_total_effect >= 0):
+        raise ModelError(f"pm_min_total_effect must be a number >= 0, got {pm_min_total_effect!r}")
+    if not (isinstance(max_dropped, (int, float)) and 0 <= max_dropped <= 1):
+        raise ModelError(f"max_dropped must be a share between 0 and 1, got {max_dropped!r}")
 
 
 def _mediator_covariates(mediators, covariates, given) -> dict[str, list[str]]:
@@ -1122,9 +1245,14 @@ def _data_problem(complete, exposure, mediators, outcome, fam, outcome_family, n
 
 
 def _contrast(x, contrast):
+    """(a0, a1, label) of the exposure contrast; two-valued exposures are binary."""
+    levels = np.unique(x)
+    if len(levels) == 2 and (contrast is None or isinstance(contrast, str)):
+        if contrast is not None and contrast not in ("sd", "iqr"):
+            raise ModelError(f"contrast must be None, 'sd', 'iqr' or (a0, a1), got {contrast!r}")
+        lo, hi = float(levels[0]), float(levels[1])
+        return lo, hi, "binary" if (lo, hi) == (0.0, 1.0) else f"binary ({lo:g} -> {hi:g})"
     if contrast is None:
-        if np.isin(x, (0.0, 1.0)).all():
-            return 0.0, 1.0, "binary"
         contrast = "sd"
     if isinstance(contrast, str):
         if contrast == "sd":
@@ -1160,7 +1288,7 @@ def _cde_values(complete, mset, fam, cde_at) -> list[float]:
 
 
 def _build_spec(complete, exposure, mset, outcome, med_cov, out_cov, fam, out_family, link,
-                inter):  # fmt: skip
+                inter, firth=False):  # fmt: skip
     n = len(complete)
     x = complete[exposure].to_numpy(dtype=float)
     med_models, med_cols = [], []
@@ -1169,7 +1297,8 @@ def _build_spec(complete, exposure, mset, outcome, med_cov, out_cov, fam, out_fa
         X = np.column_stack([C[:, :1], x, C[:, 1:]])
         family = fam[m]
         med_models.append(_Model(f"mediator ('{m}')", family, FAMILY_LINKS[family][0], X,
-                                 complete[m].to_numpy(dtype=float)))  # fmt: skip
+                                 complete[m].to_numpy(dtype=float),
+                                 firth=bool(firth) and family == "binomial"))  # fmt: skip
         med_cols.append([0, *range(2, X.shape[1])])
     C, _ = design_matrix(complete, out_cov)
     mvals = [complete[m].to_numpy(dtype=float) for m in mset]
@@ -1182,7 +1311,8 @@ def _build_spec(complete, exposure, mset, outcome, med_cov, out_cov, fam, out_fa
         ix_xm.append(k if inter[m] else None)
         k += int(inter[m])
     ix_c = [0, *range(k, Xy.shape[1])]
-    out = _Model("outcome", out_family, link, Xy, complete[outcome].to_numpy(dtype=float))
+    out = _Model("outcome", out_family, link, Xy, complete[outcome].to_numpy(dtype=float),
+                 firth=bool(firth) and link == "logit")
     why = _fit_models([*med_models, out], n)
     if why:
         return None, why
@@ -1224,8 +1354,8 @@ def _failed(sets, scales, meta, status) -> pd.DataFrame:
             for effect in EFFECTS:
                 eff = effect if (not prefix or effect == "te") else prefix + effect
                 rows.append({**meta, **nan, "mediator": "+".join(mset), "effect": eff,
-                             "scale": scale, "n_boot": 0, "m_cde": np.nan,
-                             "status": status})  # fmt: skip
+                             "scale": scale, "n_boot": 0, "n_boot_dropped": 0,
+                             "m_cde": np.nan, "status": status})  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

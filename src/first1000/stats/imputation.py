@@ -3,9 +3,11 @@
 Three steps, as in R's ``mice`` (van Buuren & Groothuis-Oudshoorn, J. Stat. Softw. 45(3),
 2011):
 
-1. :func:`impute` completes the data m times with scikit-learn's ``IterativeImputer``
-   (chained equations, Bayesian ridge regression, draws from the posterior predictive
-   distribution), each run with its own seed;
+1. :func:`impute` completes the data m times with mice's sampler (chained equations):
+   continuous variables by linear regression with bootstrap (``"norm.boot"``, R
+   ``mice.impute.norm.boot``; the default) or predictive mean matching (``"pmm"``, R
+   ``mice.impute.pmm``, mice's own default), binary and categorical variables by a truncated
+   linear-normal draw of their indicators; each imputation with its own random stream;
 2. the analysis model is fitted to every completed data set
    (:func:`first1000.stats.regression.fit_association`);
 3. :func:`pool_rubin` combines the m estimates and variances (Rubin 1987, with the
@@ -22,9 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (registers the class)
-from sklearn.impute import IterativeImputer
+from scipy import special, stats
 from sklearn.linear_model import BayesianRidge
 
 from first1000.errors import ModelError
@@ -76,6 +76,7 @@ class _Column:
             self.levels = _sorted_levels(series)
         if self.numeric and len(self.levels) != 2:
             self.kind = "continuous"
+            self.values = values
             obs = values[~self.missing]
             self.centre = float(obs.mean())
             sd = float(obs.std())
@@ -119,26 +120,6 @@ class _Column:
         return levels[choice]
 
 
-def _bootstrap_rows(rng: np.random.Generator, observed: np.ndarray) -> np.ndarray | None:
-    """Row indices of a bootstrap resample usable to fit the imputation models.
-
-    Every variable keeps at least two observed values (or as many as it has), and every
-    variable with a missing value keeps one: ``IterativeImputer(skip_complete=True)`` fits
-    no model for a variable complete at fit time and would impute it by its mean.
-    """
-    n = observed.shape[0]
-    need_observed = np.minimum(observed.sum(axis=0), 2)
-    need_missing = (~observed).any(axis=0)
-    for _ in range(100):
-        rows = rng.integers(0, n, size=n)
-        sample = observed[rows]
-        if (sample.sum(axis=0) >= need_observed).all() and (
-            (~sample).any(axis=0) >= need_missing
-        ).all():
-            return rows
-    return None  # e.g. tiny data: fall back to fitting on the original rows
-
-
 def _fill(data: pd.DataFrame, column: _Column, values: np.ndarray) -> pd.Series:
     series = data[column.name]
     if column.numeric:
@@ -160,6 +141,213 @@ def _fill(data: pd.DataFrame, column: _Column, values: np.ndarray) -> pd.Series:
     return out
 
 
+# --- univariate imputation methods (R mice's mice.impute.* functions) ---------------------------
+
+#: Imputation methods of continuous variables, named as in R mice.
+METHODS = ("pmm", "norm.boot")
+#: The default here: norm.boot. mice's own default, pmm, under-covers when the missing values
+#: lie where observed donors are few (benchmarks/imputation_coverage.py: 92.5% here, 93.5%
+#: with R mice on the same data; norm.boot 94.5% and 95.0%).
+DEFAULT_METHOD = "norm.boot"
+#: Donors of predictive mean matching (mice.impute.pmm's ``donors = 5L``).
+PMM_DONORS = 5
+# mice's estimice(): ridge penalty (x'x + ridge * diag(x'x)) when the least-squares fit is
+# singular; R's lm.fit() declares a column aliased below a relative tolerance of 1e-7.
+_RIDGE = 1e-5
+_RANK_TOL = 1e-7
+
+
+def _estimice(X: np.ndarray, y: np.ndarray):
+    """Least squares of y on X (first column the intercept), as mice's ``estimice``.
+
+    Returns ``(coef, residuals, V, df)`` with V = (X'X)^-1 (from the QR decomposition, as
+    ``solve(crossprod(qr.R(qr)))`` in mice) and df = max(n - p, 1). Predictors constant on
+    the rows given are left out with coefficient 0 (mice's ``remove.lindep`` drops them
+    before the fit; ``.norm.draw(rank.adjust = TRUE)`` sets aliased coefficients to 0).
+    When the remaining X is still (numerically) rank deficient, mice's ridge fallback:
+    V = (X'X + 1e-5 diag(X'X))^-1, coef = V X'y.
+    """
+    n, p = X.shape
+    keep = np.ptp(X, axis=0) > 0
+    keep[0] = True
+    x = X[:, keep]
+    k = x.shape[1]
+    coef = np.zeros(p)
+    q, r = np.linalg.qr(x)
+    d = np.abs(np.diag(r))
+    if n >= k and d.min() > _RANK_TOL * d.max():
+        r_inv = np.linalg.inv(r)  # k x k upper triangular; k is small
+        beta = r_inv @ (q.T @ y)
+        v = r_inv @ r_inv.T
+    else:
+        xtx = x.T @ x
+        v = np.linalg.inv(xtx + np.diag(_RIDGE * np.diag(xtx)))
+        beta = v @ (x.T @ y)
+    coef[keep] = beta
+    resid = y - x @ beta
+    return coef, resid, v, keep, max(n - k, 1)
+
+
+def _norm_boot(rng: np.random.Generator, X: np.ndarray, y: np.ndarray, ry: np.ndarray):
+    """Draws for the missing cases, as R ``mice.impute.norm.boot`` (bootstrap, then OLS).
+
+    ``X`` (n x p, first column the intercept) holds the current values of the predictors,
+    ``y`` the target (its missing entries hold the current imputations), ``ry`` marks the
+    observed cases. mice: ``s <- sample(n1, n1, replace = TRUE)``; the least-squares fit
+    beta* of the n1 bootstrap rows; ``sigma <- sqrt(sum(r^2) / (n1 - ncol(x) - 1))``;
+    draws ``x[wy, ] %*% beta* + rnorm(sum(wy)) * sigma``. Random draws, in this order:
+    the n1 bootstrap row numbers (``rng.integers``), then the standard normal residuals.
+
+    Returns the draws and ``{"rows", "coef", "sigma"}`` (rows: positions among the observed
+    cases).
+    """
+    xo, yo = X[ry], y[ry]
+    n1, p = xo.shape
+    rows = rng.integers(0, n1, size=n1)
+    coef, resid, _, _, _ = _estimice(xo[rows], yo[rows])
+    sigma = float(np.sqrt(resid @ resid / max(n1 - p - 1, 1)))
+    draws = X[~ry] @ coef + rng.standard_normal(int((~ry).sum())) * sigma
+    return draws, {"rows": rows, "coef": coef, "sigma": sigma}
+
+
+def _norm_draw(rng: np.random.Generator, xo: np.ndarray, yo: np.ndarray):
+    """One draw of (beta, sigma) from their posterior, as mice's ``.norm.draw``.
+
+    beta-hat and V = (X'X)^-1 from least squares; sigma* = sqrt(RSS / chi2_df) with
+    df = n1 - p; beta* = beta-hat + L z sigma* with L the lower Cholesky factor of V
+    (mice: ``t(chol(sym(v)))``) and z standard normal (van Buuren 2018, Algorithm 3.1).
+    Returns ``(coef, beta_star, sigma_star)``.
+    """
+    coef, resid, v, keep, df = _estimice(xo, yo)
+    sigma_star = float(np.sqrt(resid @ resid / rng.chisquare(df)))
+    v = (v + v.T) / 2
+    beta_star = coef.copy()
+    beta_star[keep] += np.linalg.cholesky(v) @ rng.standard_normal(int(keep.sum())) * sigma_star
+    return coef, beta_star, sigma_star
+
+
+def _pmm_donors(
+    rng: np.random.Generator, yhat_obs: np.ndarray, yhat_mis: np.ndarray, k: int = PMM_DONORS
+) -> np.ndarray:
+    """The k observed cases nearest to each missing case on the predicted scale.
+
+    As mice's ``matchindex`` (mice >= 3.0): the observed cases are shuffled (so that ties
+    are broken at random) and sorted by their predicted value; for each missing case the
+    k nearest are found by walking outwards from its insertion point. Returns an
+    (n_mis, k) array of positions among the observed cases, nearest first; k is capped at
+    the number of observed cases.
+    """
+    n1 = yhat_obs.size
+    k = max(1, min(int(k), n1))
+    shuffle = rng.permutation(n1)
+    order = shuffle[np.argsort(yhat_obs[shuffle], kind="stable")]
+    ysort = yhat_obs[order]
+    hi = np.searchsorted(ysort, yhat_mis, side="left")
+    lo = hi - 1
+    picked = np.empty((yhat_mis.size, k), dtype=np.intp)
+    for j in range(k):
+        d_lo = np.where(lo >= 0, yhat_mis - ysort[np.maximum(lo, 0)], np.inf)
+        d_hi = np.where(hi < n1, ysort[np.minimum(hi, n1 - 1)] - yhat_mis, np.inf)
+        take_lo = d_lo <= d_hi
+        picked[:, j] = np.where(take_lo, lo, hi)
+        lo = np.where(take_lo, lo - 1, lo)
+        hi = np.where(take_lo, hi, hi + 1)
+    return order[picked]
+
+
+def _pmm(
+    rng: np.random.Generator, X: np.ndarray, y: np.ndarray, ry: np.ndarray,
+    donors: int = PMM_DONORS,
+):  # fmt: skip
+    """Predictive mean matching, as R ``mice.impute.pmm`` (``matchtype = 1L``).
+
+    beta-hat and a posterior draw beta* (:func:`_norm_draw`); predicted values of the
+    observed cases with beta-hat and of the missing cases with beta* (type-1 matching;
+    van Buuren 2018, §3.4.2, Algorithm 3.3); for each missing case the ``donors`` observed
+    cases with the nearest predicted values (:func:`_pmm_donors`), of which one is drawn
+    at random; its observed value is the imputation. Random draws, in this order: the
+    chi-square and the p normals of ``.norm.draw``, the shuffle of the observed cases, the
+    donor choices (``rng.integers(0, k)`` per missing case).
+
+    Returns the chosen positions among the observed cases and ``{"coef", "beta_star",
+    "sigma_star", "donors"}``.
+    """
+    xo, yo = X[ry], y[ry]
+    coef, beta_star, sigma_star = _norm_draw(rng, xo, yo)
+    yhat_obs = xo @ coef
+    yhat_mis = X[~ry] @ beta_star
+    near = _pmm_donors(rng, yhat_obs, yhat_mis, donors)
+    choice = near[np.arange(near.shape[0]), rng.integers(0, near.shape[1], size=near.shape[0])]
+    return choice, {"coef": coef, "beta_star": beta_star, "sigma_star": sigma_star, "donors": near}
+
+
+def _indicator_draw(rng: np.random.Generator, X: np.ndarray, y: np.ndarray, ry: np.ndarray):
+    """Draws in [0, 1] for one indicator of a binary or categorical variable.
+
+    The linear-normal model this module used for every variable before pmm/norm.boot
+    (scikit-learn ``IterativeImputer(BayesianRidge(), sample_posterior=True)`` on a bootstrap
+    resample): ``BayesianRidge`` fitted to a bootstrap resample of the observed cases
+    (``X`` without the intercept column), then for each missing case a draw from the
+    posterior predictive normal truncated to [0, 1], as ``IterativeImputer`` draws it (a
+    mean outside [0, 1] or a zero SD gives the clipped mean), by the inverse normal CDF of
+    a uniform draw.
+    """
+    xo, yo = X[ry], y[ry]
+    n1 = yo.size
+    rows = rng.integers(0, n1, size=n1)
+    model = BayesianRidge().fit(xo[rows], yo[rows])
+    mus, sigmas = model.predict(X[~ry], return_std=True)
+    out = np.clip(mus, 0.0, 1.0)
+    ok = (sigmas > 0) & (mus >= 0) & (mus <= 1)
+    if ok.any():  # inverse-CDF draw; 0 <= mu <= 1, so no tail of the normal is involved
+        mu, sd = mus[ok], sigmas[ok]
+        low, high = special.ndtr(-mu / sd), special.ndtr((1 - mu) / sd)
+        out[ok] = np.clip(mu + sd * special.ndtri(low + rng.random(mu.size) * (high - low)), 0, 1)
+    return out
+
+
+def _chain(
+    rng: np.random.Generator, coded: list[_Column], method: str, max_iter: int, donors: int
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    """One chain of mice's sampler; returns the completed working matrix and pmm donors.
+
+    Working matrix: an intercept column, then every variable's block (standardised
+    continuous values, 0/1 indicators). Start (mice's ``initialize.imp``): each missing
+    block is filled with the block of an observed case drawn at random (as
+    ``mice.impute.sample``). Then ``max_iter`` rounds visit the incomplete variables in
+    their order (mice's visit sequence "roman"); each is regressed on the current values
+    of all other variables on its observed cases and its missing cases are replaced by new
+    draws. The second value maps a pmm-imputed variable to the rows of its donors in the
+    last round (their raw observed values are the imputations).
+    """
+    W = np.column_stack([np.ones(coded[0].missing.size), *(c.block for c in coded)])
+    edges = np.cumsum([1, *(c.width for c in coded)])
+    for j, c in enumerate(coded):
+        if c.missing.any():
+            start = rng.choice(np.flatnonzero(~c.missing), size=int(c.missing.sum()))
+            W[c.missing, edges[j] : edges[j + 1]] = W[start, edges[j] : edges[j + 1]]
+    everything = np.arange(W.shape[1])
+    donor_rows: dict[int, np.ndarray] = {}
+    for _ in range(max_iter):
+        for j, c in enumerate(coded):
+            if not c.missing.any():
+                continue
+            ry = ~c.missing
+            for col in range(edges[j], edges[j + 1]):
+                if c.kind == "continuous":
+                    X = W[:, everything != col]
+                    if method == "pmm":
+                        choice, _ = _pmm(rng, X, W[:, col], ry, donors)
+                        donor_rows[j] = np.flatnonzero(ry)[choice]
+                        W[c.missing, col] = W[donor_rows[j], col]
+                    else:
+                        W[c.missing, col], _ = _norm_boot(rng, X, W[:, col], ry)
+                else:
+                    X = W[:, (everything != col) & (everything != 0)]
+                    W[c.missing, col] = _indicator_draw(rng, X, W[:, col], ry)
+    return W[:, 1:], donor_rows
+
+
 def impute(
     data: pd.DataFrame,
     columns: Sequence[str],
@@ -168,9 +356,10 @@ def impute(
     seed: int = 0,
     max_iter: int = 10,
     keys: Sequence[str] = (),
-    bootstrap: bool = True,
+    method: str = DEFAULT_METHOD,
+    donors: int = PMM_DONORS,
 ) -> list[pd.DataFrame]:
-    """Multiple imputation by chained equations (scikit-learn ``IterativeImputer``).
+    """Multiple imputation by chained equations, as R ``mice``.
 
     Parameters
     ----------
@@ -190,12 +379,18 @@ def impute(
     seed : int, default 0
         Non-negative project seed.
     max_iter : int, default 10
-        Rounds of the chained equations per imputation (``IterativeImputer(max_iter=)``).
+        Iterations of the chained equations per imputation (mice's ``maxit``, default 5
+        there).
     keys : sequence of str, optional
         Names of the analysis, for :func:`~first1000.stats.bootstrap.analysis_rng`.
-    bootstrap : bool, default True
-        Fit each imputation's chained-equation models on a bootstrap resample of the rows,
-        then impute the original rows with them (see Notes). False: fit on the data itself.
+    method : {"norm.boot", "pmm"}, default "norm.boot"
+        Imputation method of the continuous variables, as R mice's ``method =``:
+        ``"norm.boot"`` linear regression with bootstrap, ``"pmm"`` predictive mean
+        matching (mice's own default for numeric data; see *Choice* below). Binary and
+        categorical variables are imputed as described under *Categorical variables*
+        whatever the method.
+    donors : int, default 5
+        Donors per missing value of ``pmm`` (mice's ``donors``).
 
     Returns
     -------
@@ -206,59 +401,75 @@ def impute(
 
     Notes
     -----
-    *Model.* Imputation i runs ``IterativeImputer(estimator=BayesianRidge(),
-    sample_posterior=True, max_iter=max_iter, initial_strategy="mean", skip_complete=True,
-    random_state=s_i)`` on all ``columns`` and ``auxiliary`` together: every incomplete
-    variable is regressed on all others in turn (chained equations / fully conditional
-    specification; van Buuren, *Flexible Imputation of Missing Data*, 2nd ed., 2018, §4.5)
-    and its missing values are replaced by draws from the Bayesian-ridge posterior
-    predictive normal distribution. Continuous variables are standardised (observed mean
-    and SD) before imputation and transformed back afterwards.
+    *Sampler* (van Buuren & Groothuis-Oudshoorn, J. Stat. Softw. 45(3), 2011; van Buuren,
+    *Flexible Imputation of Missing Data*, 2nd ed., 2018, §4.5). Each imputation is one
+    chain of mice's sampler over all ``columns`` and ``auxiliary`` together: the missing
+    values start as random draws of observed values (mice's ``initialize.imp``); then
+    ``max_iter`` times every incomplete variable, in the order given, is regressed on all
+    the others (their current values, factors as treatment indicators; an intercept
+    added) on its observed cases, and its missing cases are replaced by new draws. The
+    values of the last iteration are the imputation (mice returns the same). All
+    variables predict all others (mice's default ``predictorMatrix``).
 
-    *Seeds.* Imputation i draws from its own generator
-    ``analysis_rng(seed, "imputation", *keys, str(i))``: first the imputer's
-    ``random_state`` s_i (an integer below 2**32 - 1), then the bootstrap rows. The
-    imputations are independent streams, deterministic for a seed, and the first j
-    imputations do not change when m grows.
+    *Continuous variables* (numeric, more than two observed values):
 
-    *Bootstrap (default).* scikit-learn draws each missing value independently from its
-    row's predictive distribution; it never draws one coefficient vector per imputation as
-    a proper imputation (mice's ``norm``) does, so the imputations vary too little between
-    each other and Rubin's total variance is too small (in the coverage benchmark the 95%
-    intervals covered about 91-96% without the bootstrap). With ``bootstrap=True`` each
-    imputation fits its imputation models to a bootstrap resample of the rows (redrawn
-    until every variable keeps two observed values and every incomplete variable one
-    missing value; after 100 failed draws the original rows are used) and then imputes the original
-    rows with those fitted models (``IterativeImputer.fit(resample).transform(data)``),
-    the bootstrap form of proper imputation of mice's ``norm.boot`` (van Buuren 2018,
-    §3.2.2, Algorithm 3.2; Rubin 1987, §4.3). Observed values are never replaced.
+    * ``"pmm"``, R ``mice.impute.pmm`` with its defaults (``donors = 5L, matchtype = 1L``):
+      beta-hat by least squares on the observed cases, a posterior draw
+      sigma* = sqrt(RSS / chi2_{n1-p}), beta* = beta-hat + chol((X'X)^-1) z sigma* (mice's
+      ``.norm.draw``); predicted values X_obs beta-hat of the observed and X_mis beta* of
+      the missing cases; each missing case receives the observed value of one of the 5
+      observed cases with the nearest predicted values, drawn at random (mice's
+      ``matchindex``: ties broken by a random shuffle). Imputations are always observed
+      values.
+    * ``"norm.boot"``, R ``mice.impute.norm.boot``: a bootstrap sample of the n1 observed
+      cases, least squares beta* on it, sigma* = sqrt(RSS* / (n1 - p - 1)) (p = columns
+      of the design incl. the intercept, mice's denominator), draws
+      X_mis beta* + N(0, sigma*²) (van Buuren 2018, §3.2.2, Algorithm 3.2).
 
-    *Categorical variables.* scikit-learn has no logistic or multinomial imputation model,
-    so factors are imputed through indicators, as the linear-normal model of mice's
-    ``norm`` would impute them, and rounded at the end:
+    *Choice.* pmm imputes only observed values (no impossible values, robust to a
+    misspecified normal model) but cannot extrapolate: when the missing values lie where
+    few observed cases are (e.g. x missing mostly at high y), the donors come from the
+    centre and the association is attenuated. In ``benchmarks/imputation_coverage.py``
+    (40% of x missing, more so at high y) pmm's 95% intervals covered 92.5% (bias -0.023),
+    R mice's pmm on the same 200 data sets 93.5% (bias -0.021); norm.boot covered 94.5%
+    (mice: 95.0%), hence the default here.
 
-    * binary variables (a numeric column with exactly two observed values, e.g. 0/1, or a
-      factor/bool with two levels): one indicator of the second (sorted) value, imputed as
-      a continuous variable truncated to [0, 1] (the chained equations use the fractional
-      values), then rounded at 0.5 to the nearer observed value;
-    * factors with k > 2 levels: k - 1 treatment indicators as in
-      :func:`~first1000.stats.regression.design_matrix`, each truncated to [0, 1]; the
-      imputed level is the one with the largest score, the reference level scoring one
-      minus the sum of the indicators.
+    Least squares by QR as mice's ``estimice``; a predictor constant on the fitted rows is
+    left out (coefficient 0), and a still singular design uses mice's ridge fallback
+    (X'X + 1e-5 diag(X'X)). Continuous variables are standardised (observed mean and SD)
+    in the working matrix; least squares are invariant to that, and ``pmm`` returns the
+    donors' raw values.
 
-    Rounding a linear-normal draw is simple and keeps the imputed values in the observed
-    categories, but can bias proportions when the variable is far from balanced (Horton,
-    Lipsitz & Parzen, Am. Stat. 57:229, 2003); polytomous models (mice ``logreg`` /
-    ``polyreg``) are the better choice when a binary variable is the exposure or outcome
-    of interest and is heavily missing. Numeric variables with more than two values
-    (counts, scores) are imputed as continuous and not rounded.
+    *Seeds.* Imputation i is one chain drawn from its own generator
+    ``analysis_rng(seed, "imputation", *keys, str(i))``. The imputations are independent
+    streams, deterministic for a seed (byte-identical results), and the first j imputations
+    do not change when m grows. They are not R's random numbers: the results agree with
+    mice in distribution (``tests/stats/test_imputation.py`` compares pooled estimates on
+    mice's ``nhanes`` data with 1000 mice runs), not draw for draw.
+
+    *Categorical variables.* Binary variables (a numeric column with exactly two observed
+    values, e.g. 0/1, or a factor/bool with two levels) and factors with k > 2 levels
+    (k - 1 treatment indicators as in
+    :func:`~first1000.stats.regression.design_matrix`) keep this module's earlier
+    linear-normal model, whatever ``method``: each indicator is regressed on all other
+    columns with scikit-learn's ``BayesianRidge`` fitted to a bootstrap resample of its
+    observed cases and drawn from the posterior predictive normal truncated to [0, 1]
+    (as ``IterativeImputer(sample_posterior=True)``); the chained equations use the
+    fractional values, and at the end a binary indicator is rounded at 0.5 to the nearer
+    observed value and a factor takes the level with the largest score (the reference
+    level scoring one minus the sum of the indicators). This is not mice's ``logreg`` /
+    ``polyreg`` (mice's defaults for factors); rounding a linear-normal draw keeps the
+    values in the observed categories but can bias proportions when the variable is far
+    from balanced (Horton, Lipsitz & Parzen, Am. Stat. 57:229, 2003), so prefer a
+    complete binary exposure or outcome when it is heavily missing. Numeric variables
+    with more than two values (counts, scores) are continuous.
 
     Raises
     ------
     ModelError
         For misuse: not a DataFrame, unknown column, a column listed twice or both as
-        analysis and auxiliary variable, m or max_iter < 1, a bad seed, a column without
-        any observed value or with infinite values.
+        analysis and auxiliary variable, m, max_iter or donors < 1, an unknown method, a
+        bad seed, a column without any observed value or with infinite values.
     """
     columns, auxiliary = _as_list(columns), _as_list(auxiliary)
     if not columns:
@@ -269,42 +480,28 @@ def impute(
         raise ModelError(
             f"columns {columns} and auxiliary {auxiliary} must be distinct column names"
         )
-    for name, value in (("m", m), ("max_iter", max_iter)):
+    for name, value in (("m", m), ("max_iter", max_iter), ("donors", donors)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ModelError(f"{name} must be a positive integer, got {value!r}")
+    if method not in METHODS:
+        raise ModelError(f"imputation method must be one of {METHODS}, got {method!r}")
     analysis_rng(seed)  # validates the seed
     coded = [_Column(c, data[c]) for c in used]
     if not any(c.missing.any() for c in coded[: len(columns)]):
         return [data.copy() for _ in range(m)]
 
-    Z = np.hstack([c.block for c in coded])
-    low = np.concatenate([c.bounds()[0] for c in coded])
-    high = np.concatenate([c.bounds()[1] for c in coded])
     edges = np.cumsum([0, *(c.width for c in coded)])
     completed = []
-    observed = ~np.isnan(Z)
     for i in range(m):
         rng = analysis_rng(seed, "imputation", *keys, str(i))
-        imputer = IterativeImputer(
-            estimator=BayesianRidge(),
-            sample_posterior=True,
-            max_iter=max_iter,
-            initial_strategy="mean",
-            skip_complete=True,
-            min_value=low,
-            max_value=high,
-            keep_empty_features=True,
-            random_state=int(rng.integers(0, 2**32 - 1)),
-        )
-        rows = _bootstrap_rows(rng, observed) if bootstrap else None
-        if rows is None:
-            filled = imputer.fit_transform(Z)
-        else:
-            filled = imputer.fit(Z[rows]).transform(Z)
+        filled, donor_rows = _chain(rng, coded, method, max_iter, donors)
         out = data.copy()
         for j, column in enumerate(coded[: len(columns)]):
             if column.missing.any():
-                values = column.decode(filled[:, edges[j] : edges[j + 1]])
+                if j in donor_rows:
+                    values = column.values[donor_rows[j]]
+                else:
+                    values = column.decode(filled[:, edges[j] : edges[j + 1]])
                 out[column.name] = _fill(data, column, values)
         completed.append(out)
     return completed
@@ -454,7 +651,7 @@ def fit_association_mi(
     alpha: float = 0.05,
     max_iter: int = 10,
     keys: Sequence[str] = (),
-    bootstrap: bool = True,
+    method: str = DEFAULT_METHOD,
 ) -> dict:
     """:func:`~first1000.stats.regression.fit_association` after multiple imputation.
 
@@ -470,11 +667,11 @@ def fit_association_mi(
     auxiliary : sequence of str, optional
         Auxiliary variables of the imputation model (not in the analysis model).
     max_iter : int, default 10
-        Rounds of chained equations per imputation.
+        Iterations of the chained equations per imputation.
     keys : sequence of str, optional
         Names of the analysis, so that each analysis has its own random stream.
-    bootstrap : bool, default True
-        Bootstrap form of proper imputation (see :func:`impute`).
+    method : {"norm.boot", "pmm"}, default "norm.boot"
+        Imputation method of the continuous variables, as R mice's (see :func:`impute`).
 
     Returns
     -------
@@ -539,7 +736,7 @@ def fit_association_mi(
         )  # fmt: skip
 
     completed = impute(
-        data, used, auxiliary, m=m, seed=seed, max_iter=max_iter, keys=keys, bootstrap=bootstrap
+        data, used, auxiliary, m=m, seed=seed, max_iter=max_iter, keys=keys, method=method
     )
     fits = []
     for i, filled in enumerate(completed):

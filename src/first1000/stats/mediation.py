@@ -24,12 +24,13 @@ from first1000.stats.regression import (
     _check_columns,
     _infinite_columns,
     _is_categorical,
+    check_column_types,
     design_matrix,
 )
 
 EFFECT_COLUMNS = [
     "exposure", "mediator", "outcome", "effect", "estimate", "se", "ci_low", "ci_high",
-    "p", "n", "n_boot", "ci_method", "seed", "status",
+    "p", "n", "n_missing", "n_boot", "n_boot_dropped", "ci_method", "seed", "status",
 ]  # fmt: skip
 PATH_COLUMNS = [
     "exposure", "mediator", "outcome", "path", "estimate", "se", "ci_low", "ci_high",
@@ -53,6 +54,8 @@ def mediation_linear(
     ci_method: str = "percentile",
     resampler: str = "numpy",
     keys: Sequence[str] = (),
+    pm_min_total_effect: float = 0.0,
+    max_dropped: float = 0.05,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Linear single-mediator analysis (product of coefficients) with bootstrap inference.
 
@@ -82,6 +85,13 @@ def mediation_linear(
     keys : sequence of str, optional
         Names of this analysis for :func:`~first1000.stats.bootstrap.analysis_rng`, so
         that its resamples do not depend on which other analyses run.
+    pm_min_total_effect : float, default 0
+        ``proportion_mediated`` is NaN, with a status saying why
+        (:func:`first1000.stats.causal.pm_problem`), when the CI of the total effect
+        includes 0 or |total| is below this threshold (outcome units).
+    max_dropped : float, default 0.05
+        When more than this share of the resamples could not be fitted, every row's
+        ``status`` is the warning of :func:`first1000.stats.causal.dropped_status`.
 
     Returns
     -------
@@ -93,8 +103,11 @@ def mediation_linear(
         ``p`` is the OLS t-test p for total and direct and the bootstrap p of
         :func:`~first1000.stats.bootstrap.bootstrap_p` for indirect (proportion_mediated
         repeats the indirect p). ``n_boot`` is the number of replicates these rest on:
-        B minus resamples whose design was singular. ``seed`` is the seed given to the
-        generator (with ``keys``, reproduce it by ``analysis_rng(seed, *keys)``).
+        B minus resamples whose design was singular (``n_boot_dropped`` of them).
+        ``n_missing``: rows of ``data`` left out as incomplete. ``seed`` is the seed given
+        to the generator (with ``keys``, reproduce it by ``analysis_rng(seed, *keys)``).
+        ``proportion_mediated`` always uses the percentile interval (its ``ci_method``
+        says so).
     paths : pandas.DataFrame
         Columns ``exposure, mediator, outcome, path, estimate, se, ci_low, ci_high, p, n,
         status`` for ``a`` (X→M), ``b`` (M→Y given X), ``c_prime`` (X→Y given M) and
@@ -143,11 +156,16 @@ def mediation_linear(
             f"exposure '{exposure}', mediator '{mediator}', outcome '{outcome}' and "
             f"covariates {covariates} must all be different columns"
         )
+    check_column_types(data, used)
+    from first1000.stats.causal import _check_reporting, dropped_status, pm_problem
+
+    _check_reporting(False, pm_min_total_effect, max_dropped)
 
     labels = {"exposure": exposure, "mediator": mediator, "outcome": outcome}
     meta = {"ci_method": ci_method, "seed": int(seed)}
     complete = data.loc[:, used].dropna()
     n = len(complete)
+    meta["n_missing"] = len(data) - n
 
     problem = _non_numeric(complete, labels) or _infinite_columns(complete, used)
     if problem:
@@ -202,16 +220,30 @@ def mediation_linear(
         "indirect": (indirect, p_indirect),
         "proportion_mediated": (proportion, p_indirect),
     }
-    status = "ok" if valid.any() else "no bootstrap resample gave a non-singular design"
+    n_valid = int(valid.sum())
+    if valid.any():
+        status = dropped_status(n_boot - n_valid, n_boot, max_dropped) or "ok"
+    else:
+        status = "no bootstrap resample gave a non-singular design"
     rows = []
+    total_ci = (np.nan, np.nan)
     for effect in EFFECTS:
         estimate, p = estimates[effect]
         samples = reps[effect][np.isfinite(reps[effect])]
-        if ci_method == "percentile":
+        method = "percentile" if effect == "proportion_mediated" else ci_method
+        if method == "percentile":
             ci = percentile_ci(samples, alpha)
         else:
             ci = bias_corrected_ci(samples, estimate, alpha)
         se = float(np.std(samples, ddof=1)) if samples.size > 1 else np.nan
+        row_status = status
+        if effect == "total":
+            total_ci = ci
+        if effect == "proportion_mediated":
+            why = pm_problem(float(total), total_ci, alpha, pm_min_total_effect)
+            if why:
+                estimate, se, ci, p = np.nan, np.nan, (np.nan, np.nan), np.nan
+                row_status = why if status == "ok" else f"{status}; {why}"
         rows.append(
             {
                 **labels,
@@ -222,9 +254,11 @@ def mediation_linear(
                 "ci_high": ci[1],
                 "p": float(p),
                 "n": n,
-                "n_boot": int(valid.sum()),
+                "n_boot": n_valid,
+                "n_boot_dropped": n_boot - n_valid,
                 **meta,
-                "status": status,
+                "ci_method": method,
+                "status": row_status,
             }
         )
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS), paths
@@ -279,7 +313,8 @@ def _failed(labels: dict, meta: dict, n: int, status: str):
     nan = {"estimate": np.nan, "se": np.nan, "ci_low": np.nan, "ci_high": np.nan, "p": np.nan}
     effects = pd.DataFrame(
         [
-            {**labels, "effect": e, **nan, "n": n, "n_boot": 0, **meta, "status": status}
+            {**labels, "effect": e, **nan, "n": n, "n_boot": 0, "n_boot_dropped": 0, **meta,
+             "status": status}
             for e in EFFECTS
         ],
         columns=EFFECT_COLUMNS,
