@@ -221,3 +221,60 @@ def test_small_counts_and_their_percentages_are_suppressed():
     assert out.n_below_loq.tolist() == ["<5", 40, 0]
     assert np.isnan(out.pct_below_loq[0]) and out.pct_below_loq[1] == pytest.approx(100 * 40 / 406)
     assert out.n.tolist() == [406, 406, "<5"]
+
+
+# --------------------------------------------------------------------------- detection limits as labs report them
+def _immune_long(values, marker="il6", below=None):
+    n = len(values)
+    return pd.DataFrame({"pseudo_id": [f"P{i:03d}" for i in range(n)], "marker": marker,
+                         "value": np.asarray(values, float),
+                         "below_limit": np.zeros(n, bool) if below is None else np.asarray(below, bool)})
+
+
+def test_numeric_values_at_a_declared_lod_are_below_it_and_a_floor_is_reported():
+    """72% of IL-6 at the assay's floor (0.4 pg/mL reported as a number): with the LOD
+    declared they are below the LOD (LOD/sqrt(2)); without, QC warns of the pile-up."""
+    from first1000.mechanisms import immune
+
+    rng = np.random.default_rng(5)
+    values = np.r_[np.full(72, 0.4), rng.uniform(0.5, 9.0, 28)]
+    settings = {"lod": {"il6": 0.4}, "crp_exclusion_mg_l": None, "lod_max_pct": 80}
+    wide, qc = immune.prepare({"a": _immune_long(values)}, settings)
+    row = qc.iloc[0]
+    assert (row.n_below_lod, row.pct_below_lod, row.rule) == (72, 72.0, "lod_sqrt2")
+    assert wide.il6_ln.iloc[:72].tolist() == pytest.approx([np.log(0.4 / np.sqrt(2))] * 72)
+    assert not row.pile_up and row.warning == ""
+    # the same values without a declared LOD: nothing is below it, but the floor is named
+    wide, qc = immune.prepare({"a": _immune_long(values)}, {"lod": {}, "crp_exclusion_mg_l": None})
+    row = qc.iloc[0]
+    assert (row.n_below_lod, row.n_at_one_value, row.pct_at_one_value, row.pile_up) == (0, 72, 72.0, True)
+    assert row.warning == ("warning: 72% of the measured values equal one single value (the smallest measured "
+                           "value: an assay floor?); declare the marker's detection limit (preparation.immune.lod.il6) "
+                           "so that values at or below it count as below the limit")
+    assert "0.4" not in row.warning
+
+
+def test_immune_markers_mostly_below_the_lod_are_analysed_as_detected():
+    from first1000.mechanisms import immune
+
+    values = np.r_[np.full(60, np.nan), np.linspace(1, 5, 40)]
+    below = np.r_[np.ones(60, bool), np.zeros(40, bool)]
+    settings = {"lod": {"il1b": 0.2}, "crp_exclusion_mg_l": None}  # default lod_max_pct 50
+    wide, qc = immune.prepare({"a": _immune_long(values, "il1b", below)}, settings)
+    assert qc.rule.tolist() == ["detected_binary"] and "il1b_ln" not in wide
+    assert wide.il1b_detected.tolist() == [0.0] * 60 + [1.0] * 40
+    wide, qc = immune.prepare({"a": _immune_long(values, "il1b", below)}, {**settings, "lod_max_pct": 60})
+    assert qc.rule.tolist() == ["lod_sqrt2"] and "il1b_ln" in wide and "il1b_detected" not in wide
+
+
+def test_metabolite_floor_at_the_lod_counts_as_below_it():
+    from first1000.mechanisms import nmr
+
+    values = pd.DataFrame({"formate": np.r_[np.full(30, 5.0), np.linspace(6, 60, 70)]})
+    below = pd.DataFrame({"formate": np.zeros(100, bool)})
+    continuous, detected, qc = nmr.apply_lod_rule(values, below, {"formate": 5.0}, max_pct=40)
+    assert (qc.n_below_lod[0], qc.rule[0]) == (30, "lod_sqrt2")
+    assert continuous.formate.iloc[:30].tolist() == pytest.approx([5 / np.sqrt(2)] * 30)
+    continuous, detected, qc = nmr.apply_lod_rule(values, below, {}, max_pct=40)
+    assert (qc.n_below_lod[0], qc.pct_at_one_value[0], bool(qc.pile_up[0])) == (0, 30.0, True)
+    assert qc.warning[0].startswith("warning: 30% of the measured values equal one single value (the smallest")

@@ -8,6 +8,52 @@ import pandas as pd
 from first1000.errors import First1000Error
 
 
+#: Default share (%) of a marker's values at one single value above which a pile-up is
+#: reported (an assay floor or a fill-in value reported as a number).
+PILE_UP_PCT = 10.0
+
+
+def numeric_below_limit(values, below, limit: float | None):
+    """``below`` (bool array) with the values at or below a declared ``limit`` added: labs
+    often report the assay's floor (or the LOD itself) as a number, not as ``<LOD``."""
+    below = np.asarray(below, bool).copy()
+    if limit is not None and np.isfinite(limit):
+        x = np.asarray(values, float)
+        with np.errstate(invalid="ignore"):
+            below |= ~np.isnan(x) & (x <= float(limit))
+    return below
+
+
+def pile_up(values, below, *, pile_up_pct: float = PILE_UP_PCT) -> dict:
+    """The largest share of a marker's measured values (not below the limit) that equal one
+    single value: ``n_at_one_value``, ``pct_at_one_value``, ``at_minimum`` (that value is the
+    smallest measured: an assay floor) and ``pile_up`` (share above ``pile_up_pct``). The
+    value itself is not reported."""
+    x = np.asarray(values, float)
+    b = np.asarray(below, bool)
+    n = int((b | ~np.isnan(x)).sum())
+    measured = x[~b & ~np.isnan(x)]
+    if not len(measured) or not n:
+        return dict(n_at_one_value=0, pct_at_one_value=np.nan, at_minimum=False, pile_up=False)
+    levels, counts = np.unique(measured, return_counts=True)
+    top = int(np.argmax(counts))  # the smallest of equally frequent values
+    share = 100.0 * counts[top] / n
+    return dict(n_at_one_value=int(counts[top]), pct_at_one_value=share, at_minimum=bool(top == 0),
+                pile_up=bool(share > pile_up_pct and counts[top] > 1))
+
+
+def pile_up_warning(mechanism: str, marker: str, found: dict, limit_declared: bool) -> str:
+    """The QC table's warning for a pile-up (empty when there is none); no value quoted."""
+    if not found["pile_up"]:
+        return ""
+    where = " (the smallest measured value: an assay floor?)" if found["at_minimum"] else ""
+    fix = (f"declare the marker's detection limit (preparation.{mechanism}.lod.{marker}) so that values at or "
+           "below it count as below the limit" if not limit_declared else
+           f"check preparation.{mechanism}.lod.{marker}: values at or below it already count as below the limit")
+    return (f"warning: {found['pct_at_one_value']:.0f}% of the measured values equal one single value{where}; "
+            f"{fix}")
+
+
 def substitute_below_limit(long: pd.DataFrame, lod: dict[str, float], mechanism: str) -> pd.DataFrame:
     """Values reported below the limit of detection become LOD/sqrt(2) (Hornung & Reed 1990)."""
     long = long.copy()

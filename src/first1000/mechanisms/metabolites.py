@@ -57,7 +57,8 @@ def prepare(tables: dict[str, pd.DataFrame], settings: dict):
         where = f"{cohort} metabolites"
         values, below = wide_tables(long)
         medians = values.median(axis=0)
-        continuous, detected, rules = nmr.apply_lod_rule(values, below, lod, max_pct=max_pct, where=where)
+        continuous, detected, rules = nmr.apply_lod_rule(values, below, lod, max_pct=max_pct, where=where,
+                                                         pile_up_pct=float(settings.get("pile_up_pct", 10.0)))
         factors = None
         if method == "creatinine":
             if creatinine not in continuous.columns:

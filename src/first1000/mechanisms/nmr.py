@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from first1000.errors import ConfigError, InputTableError, format_rows
+from first1000.mechanisms._markers import numeric_below_limit, pile_up, pile_up_warning
 
 SUBSTITUTION_MAX_PCT = 20.0
 
@@ -101,21 +102,23 @@ def creatinine_normalise(values: pd.DataFrame, creatinine_mmol_l, *, where: str 
 
 
 def apply_lod_rule(values: pd.DataFrame, below: pd.DataFrame, lod: Mapping[str, float], *,
-                   max_pct: float = SUBSTITUTION_MAX_PCT, where: str = "metabolites"):
+                   max_pct: float = SUBSTITUTION_MAX_PCT, where: str = "metabolites", pile_up_pct: float = 10.0):
     """Below-LOD handling per metabolite. Returns ``(continuous, detected, qc)``.
 
     ``below``: same shape as ``values``, True where the value was reported below the
-    LOD. ``continuous``: metabolites with <= ``max_pct`` % below LOD, those values set to
+    LOD (a numeric value at or below the declared LOD counts as below it too). ``continuous``: metabolites with <= ``max_pct`` % below LOD, those values set to
     LOD/sqrt(2). ``detected``: the others as ``{metabolite}_detected`` (1 detected, 0 below
     LOD, NaN missing). ``qc``: metabolite, n, n_below_lod, pct_below_lod, lod, rule
-    ("lod_sqrt2", "detected_binary" or "none").
+    ("lod_sqrt2", "detected_binary" or "none"), and the pile-up of measured values at one
+    single value (n_at_one_value, pct_at_one_value, pile_up above ``pile_up_pct``, warning).
     """
     below = below.reindex_like(values).fillna(False).astype(bool)
     check_concentrations(values.where(~below), where=where, rule="lod")
     continuous, detected, qc = {}, {}, []
     for col in values.columns:
-        b = below[col].to_numpy()
         x = values[col].astype(float).to_numpy()
+        b = numeric_below_limit(x, below[col].to_numpy(), lod.get(col))  # a numeric floor at or below the LOD
+        piled = pile_up(x, b, pile_up_pct=pile_up_pct)
         observed = b | ~np.isnan(x)
         n = int(observed.sum())
         n_below = int(b.sum())
@@ -133,7 +136,9 @@ def apply_lod_rule(values: pd.DataFrame, below: pd.DataFrame, lod: Mapping[str, 
             rule = "detected_binary"
             detected[f"{col}_detected"] = np.where(b, 0.0, np.where(np.isnan(x), np.nan, 1.0))
         qc.append(dict(metabolite=col, n=n, n_below_lod=n_below, pct_below_lod=pct,
-                       lod=float(lod[col]) if col in lod else np.nan, rule=rule))
+                       lod=float(lod[col]) if col in lod else np.nan, rule=rule,
+                       n_at_one_value=piled["n_at_one_value"], pct_at_one_value=piled["pct_at_one_value"],
+                       pile_up=piled["pile_up"], warning=pile_up_warning("metabolites", col, piled, col in lod)))
     return (pd.DataFrame(continuous, index=values.index), pd.DataFrame(detected, index=values.index),
             pd.DataFrame(qc))
 
