@@ -22,7 +22,8 @@ import pandas as pd
 
 from first1000.config import load_schema
 from first1000.errors import ConfigError, InputTableError, format_rows
-from first1000.io import _BOMS, TABLE_FORMATS, _clean_name, _frame, atomic_path, column_letter, table_format
+from first1000.io import (_BOMS, TABLE_FORMATS, _clean_name, _frame, atomic_path, column_letter, table_format,
+                          text_encoding)
 from first1000.io.input_tables import Table, _fold, _unzero, normalise_ids, open_table, parse_dates
 from first1000.units import conversion
 
@@ -525,25 +526,9 @@ def _open_text(path: Path, encoding: str):
     """A text table opened for streaming: a byte-order mark wins over ``encoding`` (as
     :func:`first1000.io.read_raw_table` reads text tables); undecodable bytes become lone
     surrogates, reported with their cells."""
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise InputTableError(
-            f"{path}: unknown encoding `{encoding}` declared for this table. Use a Python codec name such as "
-            "utf-8, cp1252 (Windows Western European) or latin-1 in the mapping file.") from None
     with open(path, "rb") as fh:
         head = fh.read(1 << 16)
-    for bom, codec in _BOMS:
-        if head.startswith(bom):
-            encoding = codec
-            break
-    else:
-        wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
-        if not wide and head.count(b"\x00") > len(head) // 4:
-            raise InputTableError(
-                f"{path}: the file holds NUL bytes, as UTF-16 text without a byte-order mark or a binary file "
-                "renamed to a text extension do. Save the table as 'CSV UTF-8' (or declare "
-                "`encoding: utf-16` for this table in the mapping file).")
+    encoding = text_encoding(path, encoding, head)
     return open(path, encoding=encoding, errors="surrogateescape", newline="")
 
 

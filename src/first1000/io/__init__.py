@@ -203,26 +203,31 @@ def _clean_name(name) -> str:
 
 def _decode(path: Path, encoding: str) -> str:
     """Decode a text table: a byte-order mark wins over the declared encoding."""
+    raw = path.read_bytes()
+    # Undecodable bytes become lone surrogates; the cells holding them are reported below.
+    return raw.decode(text_encoding(path, encoding, raw), errors="surrogateescape")
+
+
+def text_encoding(path, encoding: str, head: bytes) -> str:
+    """The encoding a text table is read with, from its first bytes ``head``: a byte-order
+    mark wins over the declared ``encoding``; an unknown codec, or NUL bytes in a file not
+    declared UTF-16/32 (UTF-16 without a mark, a binary file), is an error."""
     try:
         codecs.lookup(encoding)
     except LookupError:
         raise InputTableError(
             f"{path}: unknown encoding `{encoding}` declared for this table. Use a Python codec name such as "
             "utf-8, cp1252 (Windows Western European) or latin-1 in the mapping file.") from None
-    raw = path.read_bytes()
     for bom, codec in _BOMS:
-        if raw.startswith(bom):
-            encoding = codec
-            break
-    else:
-        wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
-        if not wide and raw.count(b"\x00") > len(raw) // 4:
-            raise InputTableError(
-                f"{path}: the file holds NUL bytes, as UTF-16 text without a byte-order mark or a binary file "
-                "renamed to a text extension do. Save the table as 'CSV UTF-8' (or declare "
-                "`encoding: utf-16` for this table in the mapping file).")
-    # Undecodable bytes become lone surrogates; the cells holding them are reported below.
-    return raw.decode(encoding, errors="surrogateescape")
+        if head.startswith(bom):
+            return codec
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    if not wide and head.count(b"\x00") > len(head) // 4:
+        raise InputTableError(
+            f"{path}: the file holds NUL bytes, as UTF-16 text without a byte-order mark or a binary file "
+            "renamed to a text extension do. Save the table as 'CSV UTF-8' (or declare "
+            "`encoding: utf-16` for this table in the mapping file).")
+    return encoding
 
 
 def _records(text: str, sep: str, path: Path) -> list[list[str]]:

@@ -382,6 +382,25 @@ def jackknife_counts(n: int) -> np.ndarray:
     return (1 - np.eye(n, dtype=np.int32)).astype(np.int32)
 
 
+def _scaled_design(X, y, counts, name: str):
+    """``X``, ``y``, ``counts`` as arrays (checked: X (n, p), y (n,), counts (B, n)), the
+    column scale (root mean square; 1 for a zero column), the scaled ``Xs`` and its row
+    outer products ``Z`` (n, p*p) of the batched information matrices."""
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    counts = np.asarray(counts)
+    if X.ndim != 2 or counts.ndim != 2 or counts.shape[1] != X.shape[0] or y.shape != (len(X),):
+        raise ModelError(
+            f"{name} needs X (n, p), y (n,) and counts (B, n); got {X.shape}, "
+            f"{y.shape} and {counts.shape}"
+        )
+    n, p = X.shape
+    scale = np.sqrt(np.mean(X**2, axis=0))
+    scale[scale == 0] = 1.0
+    Xs = X / scale
+    return X, y, counts, scale, Xs, (Xs[:, :, None] * Xs[:, None, :]).reshape(n, p * p)
+
+
 def batched_glm(
     X: np.ndarray,
     y: np.ndarray,
@@ -448,19 +467,8 @@ def batched_glm(
     link = link or GLM_LINKS[family][0]
     if link not in GLM_LINKS[family]:
         raise ModelError(f"link {link!r} is not available for family {family!r}")
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    counts = np.asarray(counts)
-    if X.ndim != 2 or counts.ndim != 2 or counts.shape[1] != X.shape[0] or y.shape != (len(X),):
-        raise ModelError(
-            f"batched_glm needs X (n, p), y (n,) and counts (B, n); got {X.shape}, "
-            f"{y.shape} and {counts.shape}"
-        )
+    X, y, counts, scale, Xs, Z = _scaled_design(X, y, counts, "batched_glm")
     n, p = X.shape
-    scale = np.sqrt(np.mean(X**2, axis=0))
-    scale[scale == 0] = 1.0
-    Xs = X / scale
-    Z = (Xs[:, :, None] * Xs[:, None, :]).reshape(n, p * p)
     n_boot = counts.shape[0]
     coef = np.full((n_boot, p), np.nan)
     step_rows = _chunk_rows(n, chunk_size) if chunk_size else max(1, 2**18 // max(n, 1))
@@ -692,19 +700,8 @@ def batched_firth(
     of its k copies'). Var(beta) = I(beta)^-1 at the estimate (as ``logistf`` and
     ``brglm2`` report).
     """
-    X = np.asarray(X, dtype=float)
-    y = np.asarray(y, dtype=float)
-    counts = np.asarray(counts)
-    if X.ndim != 2 or counts.ndim != 2 or counts.shape[1] != X.shape[0] or y.shape != (len(X),):
-        raise ModelError(
-            f"batched_firth needs X (n, p), y (n,) and counts (B, n); got {X.shape}, "
-            f"{y.shape} and {counts.shape}"
-        )
+    X, y, counts, scale, Xs, Z = _scaled_design(X, y, counts, "batched_firth")
     n, p = X.shape
-    scale = np.sqrt(np.mean(X**2, axis=0))
-    scale[scale == 0] = 1.0
-    Xs = X / scale
-    Z = (Xs[:, :, None] * Xs[:, None, :]).reshape(n, p * p)
     n_boot = counts.shape[0]
     coef = np.full((n_boot, p), np.nan)
     cov = np.full((n_boot, p, p), np.nan) if return_cov else None
