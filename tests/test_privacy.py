@@ -186,7 +186,8 @@ def test_modification_strata_and_terms_of_a_small_level():
 # --------------------------------------------------------------------------- formula neutralisation
 def test_write_tsv_neutralises_formulas_and_leaves_numbers(tmp_path):
     table = pd.DataFrame({
-        "text": ["=HYPERLINK(\"x\")", "+SUM(A1)", "-2+3", "@cmd", "\tx", "\rx", "-0.5", "<5", ">445", "ok", None],
+        "text": ["=HYPERLINK(\"x\")", "+SUM(A1)", "-2+3+cmd|' /C calc'!A0", "@cmd", "\tx", "\rx", "-0.5", "<5", ">445",
+                 "ok", None],
         "number": [-1.5, -0.25, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0],
         "count": list(range(-5, 6)),
     })
@@ -196,8 +197,8 @@ def test_write_tsv_neutralises_formulas_and_leaves_numbers(tmp_path):
     raw = path.read_bytes()
     assert b"'\rx\t5\t0\n" in raw  # a carriage return at the start: prefixed too
     read = pd.read_csv(path, sep="\t", keep_default_na=False, lineterminator="\n")
-    assert read.text.tolist() == ["'=HYPERLINK(\"x\")", "'+SUM(A1)", "'-2+3", "'@cmd", "'\tx", "'\rx", "-0.5", "<5",
-                                  ">445", "ok", ""]
+    assert read.text.tolist() == ["'=HYPERLINK(\"x\")", "'+SUM(A1)", "'-2+3+cmd|' /C calc'!A0", "'@cmd", "'\tx", "'\rx",
+                                  "-0.5", "<5", ">445", "ok", ""]
     assert read.number.tolist() == [-1.5, -0.25, 2, 3, 4, 5, 6, 7, 8, 9, 10]  # numbers untouched
     assert read["count"].tolist() == list(range(-5, 6))
     assert table.text[0] == "=HYPERLINK(\"x\")"  # the caller's frame is not changed
@@ -209,8 +210,8 @@ def test_write_tsv_neutralises_formulas_and_leaves_numbers(tmp_path):
     write_tsv(pd.DataFrame({"=x": [1]}), path)
     assert path.read_text() == "'=x\n1\n"
     # a meta-analysis direction is signs only: no formula can be made of it
-    write_tsv(pd.DataFrame({"direction": ["--", "+-?", "-0+", "-1+1"]}), path)
-    assert path.read_text() == "direction\n--\n+-?\n-0+\n'-1+1\n"
+    write_tsv(pd.DataFrame({"direction": ["--", "+-?", "-0.9 (0.4)", "-1+A1", "=1+1", "-1 to 2"]}), path)
+    assert path.read_text() == "direction\n--\n+-?\n-0.9 (0.4)\n'-1+A1\n'=1+1\n'-1 to 2\n"
 
 
 # --------------------------------------------------------------------------- figures

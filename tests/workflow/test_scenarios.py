@@ -125,7 +125,9 @@ def test_binary_outcome_single_cohort(scenario_run):
     assert (binary.model == "logistic").all() and len(binary) == 2
     med = _tsv(run, "results/mediation/hpa.tsv")
     assert set(med.scale) == {"risk_difference", "risk_ratio", "odds_ratio"}
-    assert (med.ci_method == "bca").all() and (med.contrast == "iqr").all()
+    ratio = med.effect == "pm"  # a proportion mediated never gets a BC/BCa interval (a ratio): percentile
+    assert ratio.any() and (med.ci_method[~ratio] == "bca").all() and (med.ci_method[ratio] == "percentile").all()
+    assert (med.contrast == "iqr").all()
     te = med[med.effect == "te"].set_index("scale")
     # The ratio scales agree in direction with the risk difference.
     assert np.sign(te.loc["risk_difference", "estimate"]) == np.sign(np.log(te.loc["risk_ratio", "estimate"]))

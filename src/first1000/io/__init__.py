@@ -50,9 +50,11 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
-#: Text made of signs only (a METAL-style direction string such as ``--+?``): no function
-#: or reference can be written with these characters, so it is not neutralised.
-_SIGNS_ONLY = re.compile(r"[+\-?0 ]+\Z")
+#: Text starting with ``+`` or ``-`` made only of numerals, signs, spaces, brackets and
+#: ``.,%?`` (a METAL-style direction ``--+?``, Table 1's "-0.9 (0.4)", a range "-1 to 2"
+#: has letters and is neutralised): no function, reference or DDE call can be written with
+#: these characters, so it is shown as written.
+_SIGNS_ONLY = re.compile(r"[+\-][0-9+\-?.,% ()\[\]]*\Z")
 
 
 def write_tsv(df: pd.DataFrame, path, float_format: str = "%.10g") -> None:
@@ -61,14 +63,16 @@ def write_tsv(df: pd.DataFrame, path, float_format: str = "%.10g") -> None:
     Formula injection (OWASP "CSV injection"): a text cell or column name that starts with
     ``=``, ``+``, ``-``, ``@``, a tab or a carriage return and does not read as a number
     gets a leading single quote, so a spreadsheet shows it as text instead of running
-    it. Numbers (numeric columns, and numbers held as text such as ``"-0.5"``) and text of
-    signs only (a meta-analysis direction such as ``--+``) are written unchanged.
+    it. Numbers (numeric columns, and numbers held as text such as ``"-0.5"``) and text
+    starting with a sign made of numerals, signs and brackets only (a meta-analysis
+    direction ``--+``, a mean (SD) ``-0.9 (0.4)``), from which no function or reference
+    can be formed, are written unchanged.
     """
 
     def neutral(value):
         if not isinstance(value, str) or not value.startswith(("=", "+", "-", "@", "\t", "\r")):
             return value
-        if _SIGNS_ONLY.match(value):  # e.g. a meta-analysis direction "+-?": no formula can be made of it
+        if _SIGNS_ONLY.match(value):  # e.g. a direction "+-?", a mean (SD) "-0.9 (0.4)": nothing to run
             return value
         try:
             float(value)
