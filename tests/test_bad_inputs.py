@@ -220,7 +220,8 @@ def test_on_invalid_missing_reports_rows_without_values(tmp_path, data_schema):
                                                   "mapping": {"on_invalid": "missing"}})
     _, report, _, _ = ingest_stage.cohort_participants("bad", mapping, data_schema, KEY)
     rejected = report.set_index("variable").loc["maternal_age", "rejected"]
-    assert rejected.startswith("expected a number, found text") and "(rows 3, 5)" in rejected
+    assert rejected.startswith("expected a number, found text")
+    assert report.set_index("variable").loc["maternal_age", "rejected_rows"] == "rows 3, 5"
     assert "unknown" not in rejected
 
 
@@ -277,7 +278,8 @@ def test_sentinels_with_on_invalid_missing_are_rejected_with_rows(tmp_path, data
                                       mapping={"on_invalid": "missing"})
     assert people.neighbourhood_ses.isna().tolist() == [False, True, False, False, True, False]
     rejected = report.loc["neighbourhood_ses", "rejected"]
-    assert rejected.startswith("values equal to a typical missing-value code") and "(rows 3, 6)" in rejected
+    assert rejected.startswith("values equal to a typical missing-value code")
+    assert report.loc["neighbourhood_ses", "rejected_rows"] == "rows 3, 6"
     assert "-999" not in rejected.replace("such as -999", "")
 
 
@@ -285,7 +287,9 @@ def test_outliers_of_a_variable_without_range_are_noted_not_quoted(tmp_path, dat
     people, report, _ = _participants(tmp_path, data_schema, "p_ses_outlier.csv", variables=NSES)
     assert people.neighbourhood_ses.iloc[5] == 48.0  # kept: it may be real
     note = report.loc["neighbourhood_ses", "note"]
-    assert note == "warning: 1 value beyond 5 SD of the median (row 7; kept: check them, or declare a range)"
+    assert note == ("warning: values beyond 5 SD of the median (n_outliers; kept: check them in the cohort's file, "
+                    "or declare a range)")
+    assert report.loc["neighbourhood_ses", "n_outliers"] == 1  # a count: suppressed in results like every count
 
 
 @pytest.mark.parametrize("file, mapping, never", [
@@ -520,3 +524,21 @@ def test_pca_ses_index_without_complete_participants_does_not_raise():
 def test_associations_on_a_table_without_rows_do_not_raise():
     out = _assoc(_analysis_table().iloc[:0], {"biomarkers": ["il6_ln"], "exposures": ["epds"]})
     assert out.empty or (out.status != "ok").all()
+
+
+def test_an_unmapped_answer_is_never_quoted_in_the_results_report(tmp_path, data_schema):
+    """A one-off free-text answer in a mostly coded column may be quoted in the error
+    message (mode error), never in the harmonisation report, a result table."""
+    text = (BAD / "participants.csv").read_text(encoding="utf-8").replace("jongen", "HIV+ disclosed", 1)
+    (tmp_path / "p.csv").write_text(text, encoding="utf-8")
+    case = {"file": str(tmp_path / "p.csv"), "table": "participants", "mapping": {"on_invalid": "missing"}}
+    mapping, _ = _mapping(tmp_path, data_schema, case)
+    people, report, cats, _ = ingest_stage.cohort_participants("bad", mapping, data_schema, KEY)
+    row = report.set_index("variable").loc["child_sex"]
+    assert row.n_rejected == 1 and row.rejected_rows == "row 3"
+    assert row.rejected == "1 distinct value without an entry in the recode of `child_sex` (not quoted in results)"
+    for table in (report, cats):
+        assert not table.astype(str).apply(lambda c: c.str.contains("HIV")).any().any()
+    shown, _ = privacy.protect_harmonisation(report, cats, 5)
+    shown = shown.set_index("variable").loc["child_sex"]
+    assert (shown.n_rejected, shown.rejected_rows) == ("<5", "")  # the rows listed would give the count back

@@ -317,3 +317,18 @@ def test_snakemake_config_is_the_file_itself_or_checked_files(project):
     _edit(project, GHENT, "label: Ghent", "label: Ghent\nlabel: Gent")
     with pytest.raises(ConfigError, match=r"^config/cohorts/ghent\.yaml, line 4: key `label` is given twice"):
         snakemake_config([CONFIG, GHENT], {"seed": 2}, loaded)
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("seed: 2024-02-30\n", "day is out of range for month"),
+    ("seed: " + "9" * 5000 + "\n", "Exceeds the limit"),
+])
+def test_a_value_python_cannot_hold_is_one_message(tmp_path, text, fragment):
+    from first1000.config import load_yaml
+
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_yaml(path)
+    assert str(err.value).startswith(f"{path}: a value cannot be read (") and fragment in str(err.value)
+    assert "quote dates and very long numbers" in str(err.value)

@@ -173,3 +173,15 @@ def test_preflight_stops_a_rerun_whose_key_was_deleted_or_replaced(tmp_path, mon
         preflight("config/config.yaml")
     key.write_text(secret)
     assert preflight("config/config.yaml")["privacy"] == cfg["privacy"]
+
+
+def test_an_ingest_job_refuses_a_key_replaced_after_pre_flight(tmp_path):
+    key = tmp_path / "key"
+    key.write_text(GOOD)
+    approved = keys.key_fingerprint(GOOD.encode())
+    assert keys.job_key(key, approved) == GOOD.encode()
+    assert keys.job_key(key, None) == GOOD.encode()  # outside the workflow
+    key.write_text(OTHER)
+    with pytest.raises(ConfigError, match=rf"has fingerprint {keys.key_fingerprint(OTHER.encode())}, but the run "
+                                          rf"started with the key of fingerprint {approved}: it was replaced"):
+        keys.job_key(key, approved)

@@ -210,8 +210,10 @@ def test_write_tsv_neutralises_formulas_and_leaves_numbers(tmp_path):
     write_tsv(pd.DataFrame({"=x": [1]}), path)
     assert path.read_text() == "'=x\n1\n"
     # a meta-analysis direction is signs only: no formula can be made of it
-    write_tsv(pd.DataFrame({"direction": ["--", "+-?", "-0.9 (0.4)", "-1+A1", "=1+1", "-1 to 2"]}), path)
-    assert path.read_text() == "direction\n--\n+-?\n-0.9 (0.4)\n'-1+A1\n'=1+1\n'-1 to 2\n"
+    write_tsv(pd.DataFrame({"direction": ["--", "+-?0", "-0.9 (0.4)", "-1.2 [-2.0, 0.3]", "-1+A1", "=1+1", "-1 to 2",
+                                          "-1-1", " =1+1", "\uff1dHYPERLINK(1)"]}), path)
+    assert path.read_text() == ("direction\n--\n+-?0\n-0.9 (0.4)\n-1.2 [-2.0, 0.3]\n'-1+A1\n'=1+1\n'-1 to 2\n'-1-1\n"
+                                "' =1+1\n'\uff1dHYPERLINK(1)\n")
 
 
 # --------------------------------------------------------------------------- figures
@@ -455,7 +457,7 @@ def test_harmonisation_report_and_categories_give_no_small_cell_back(cohort_outp
                 if by_pct is not None:
                     known.setdefault((r.variable, "n_missing"), by_pct)
             sums.append(([(r.variable, "n"), (r.variable, "n_missing")], size))
-            rows_listed = re.findall(r"rows? ([\d, ]+)", str(r.rejected))
+            rows_listed = re.findall(r"rows? ([\d, ]+)", f"{r.rejected} {r.get('rejected_rows', '')}")
             if rows_listed and _suppressed(r.n_rejected):
                 listed = sum(len(x.split(",")) for x in rows_listed)
                 pytest.fail(f"{cohort} {r.variable}: {listed} rejected rows listed, n_rejected {r.n_rejected}")

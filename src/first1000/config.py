@@ -187,6 +187,9 @@ def load_yaml(path):
         raise ConfigError(f"{path}{where_}: not valid YAML ({problem}).") from None
     except RecursionError:
         raise ConfigError(f"{path}: nested too deeply to be a config or mapping file.") from None
+    except (ValueError, OverflowError) as exc:  # a value YAML reads but Python cannot hold (2024-02-30, 10^5000)
+        raise ConfigError(f"{path}: a value cannot be read ({' '.join(str(exc).split())[:120]}); quote dates "
+                          "and very long numbers, or correct them.") from None
     finally:
         loader.dispose()
 

@@ -39,9 +39,15 @@ HOW_TO_CREATE = ("Create a key with `first1000 init-key <config>` (or `python -c
 
 
 def _under_results(path: Path) -> bool:
+    """As written, through a link, or through another spelling of the same folder (a
+    case-insensitive file system): compared by device and inode."""
     resolved = path.resolve()
     results = (Path.cwd() / "results").resolve()
-    return "results" in path.parts or resolved == results or results in resolved.parents
+    if "results" in path.parts or resolved == results or results in resolved.parents:
+        return True
+    if results.is_dir():
+        return any(parent.is_dir() and os.path.samefile(parent, results) for parent in resolved.parents)
+    return False
 
 
 def _check_location(path: Path) -> None:
@@ -94,7 +100,11 @@ def init_key(path) -> str:
                           "Delete it first only if no results made with it are to be kept.")
     path.parent.mkdir(parents=True, exist_ok=True)
     text = secrets.token_hex(KEY_BYTES)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made meanwhile by another process
+        raise ConfigError(f"privacy.key_file `{path}` was created by another run at the same time; run again "
+                          "(with that key).") from None
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(text + "\n")
     return key_fingerprint(text.encode("ascii"))
@@ -147,3 +157,16 @@ def check_results_key(path, ingested, *, create: bool = True) -> str:
             f"{files[0]}) were pseudonymised with the key of fingerprint {old}: the results would mix pseudonyms. "
             "Restore the key they were made with, or delete results/ to rebuild every result with this key.")
     return fingerprint
+
+
+def job_key(path, expected: str | None) -> bytes:
+    """The key an ingest job pseudonymises with: the one pre-flight approved (``expected``,
+    its fingerprint; None when run outside the workflow), so a key replaced while the
+    workflow runs stops the job instead of mixing pseudonyms. (A cluster job re-runs the
+    pre-flight on its node, which compares the key it sees with the ingested tables.)"""
+    key = read_key(path)
+    found = key_fingerprint(key)
+    if expected and found != expected:
+        raise ConfigError(f"privacy.key_file `{path}` has fingerprint {found}, but the run started with the key of "
+                          f"fingerprint {expected}: it was replaced while the workflow ran. Restore the key and run the workflow again.")
+    return key

@@ -70,7 +70,7 @@ def preflight(config: dict, cache: str | None = None, create_key: bool = True) -
         return cfg
     # the ingest jobs' input: made here on the first run (never by a job), and it must be the
     # key the existing ingested tables were pseudonymised with
-    check_results_key(cfg["privacy"]["key_file"], ingested_tables(cfg), create=create_key)
+    cfg["_key_fingerprint"] = check_results_key(cfg["privacy"]["key_file"], ingested_tables(cfg), create=create_key)
     fingerprint = _fingerprint(cfg)
     if cache and Path(cache).exists():
         try:

@@ -326,14 +326,14 @@ def protect_harmonisation(report: pd.DataFrame, categories: pd.DataFrame, min_ce
     values, relations, hidden = {}, [], set()
     by_variable = {}
     for r in report.index:
-        for column in ("n", "n_missing", "n_rejected", "n_prorated"):
+        for column in ("n", "n_missing", "n_rejected", "n_prorated", "n_outliers"):
             if column in report and _is_count(report.at[r, column]):
                 values[("report", r, column)] = report.at[r, column]
         n, missing = report.at[r, "n"], report.at[r, "n_missing"]
         size = float(n) + float(missing)
         by_variable[report.at[r, "variable"]] = (r, n, missing, size)
         relations.append(([("report", r, "n"), ("report", r, "n_missing")], size))
-        for part, whole in (("n_rejected", "n_missing"), ("n_prorated", "n")):
+        for part, whole in (("n_rejected", "n_missing"), ("n_prorated", "n"), ("n_outliers", "n")):
             if ("report", r, part) in values:
                 values[("rest", r, part)] = float(report.at[r, whole]) - float(report.at[r, part])
                 hidden.add(("rest", r, part))
@@ -360,10 +360,11 @@ def protect_harmonisation(report: pd.DataFrame, categories: pd.DataFrame, min_ce
     report = suppress_cells(report, report_shown)
     rows = [r for r, c in report_shown if c == "n_missing"]
     _blank(report, rows, ["pct_missing"])
-    if "rejected" in report:
-        for r, c in report_shown:
-            if c == "n_rejected" and isinstance(report.at[r, "rejected"], str):
-                report.at[r, "rejected"] = _ROW_LIST.sub("", report.at[r, "rejected"])
+    for r, c in report_shown:  # the rows listed go with a suppressed n_rejected (their number is the count)
+        if c == "n_rejected":
+            for column in ("rejected_rows", "rejected"):
+                if column in report and isinstance(report.at[r, column], str):
+                    report.at[r, column] = "" if column == "rejected_rows" else _ROW_LIST.sub("", report.at[r, column])
     categories = suppress_cells(categories, {(j, c): t for (where, j, c), t in shown.items() if where == "categories"})
     return report.set_axis(indexes[0]), categories.set_axis(indexes[1])
 

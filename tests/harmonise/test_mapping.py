@@ -105,7 +105,7 @@ def test_third_cohort_harmonises_through_yaml_alone(third_cohort):
     assert bristol_report.loc["epds", "rule"] == "impossible"
     assert bristol_report.loc["epds", "note"] == "EPDS not administered"
     assert bristol_report.loc["bmi", "n_rejected"] == 1
-    assert "row 5" in bristol_report.loc["bmi", "rejected"]  # data row 3 = spreadsheet row 5
+    assert bristol_report.loc["bmi", "rejected_rows"] == "row 5"  # data row 3 = spreadsheet row 5
     edu = bristol_cats[bristol_cats.variable == "education_isced"].set_index("source_category")
     assert edu.loc["degree", "n"] == 2 and edu.loc["degree", "harmonised_value"] == "6.0"
 

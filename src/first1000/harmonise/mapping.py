@@ -44,7 +44,10 @@ class VariableReport:
     n: int = 0
     n_missing: int = 0
     n_rejected: int = 0
-    rejected: list = field(default_factory=list)  # (reason, row numbers text)
+    rejected: list = field(default_factory=list)  # reasons (no cell quoted)
+    rejected_rows: str = ""  # the rows of all rejected values (their number is n_rejected)
+    rejected_mask: object = None
+    n_outliers: int = 0  # values beyond 5 SD of the median in a variable without a range (kept)
     note: str = ""
     n_prorated: float = float("nan")  # questionnaire scores prorated over the answered items
     alpha: float = float("nan")  # Cronbach's alpha of a questionnaire score
@@ -57,14 +60,20 @@ class Checker:
         self.table = table
         self.mode = mode
 
-    def __call__(self, report: VariableReport, column, mask, problem: str, fix: str) -> np.ndarray:
+    def __call__(self, report: VariableReport, column, mask, problem: str, fix: str,
+                 reported: str | None = None) -> np.ndarray:
+        """``problem`` goes to the error message; ``reported`` (default ``problem``) to the
+        harmonisation report, a result table: it never quotes a cell."""
         mask = np.asarray(mask, bool)
         if not mask.any():
             return mask
         if self.mode == "error":
             raise self.table.fail(column, mask, problem, fix)
         report.n_rejected += int(mask.sum())
-        report.rejected.append((problem, self.table.rows(mask, limit=50)))
+        if (reported or problem) not in report.rejected:
+            report.rejected.append(reported or problem)
+        report.rejected_mask = mask if report.rejected_mask is None else (report.rejected_mask | mask)
+        report.rejected_rows = self.table.rows(report.rejected_mask, limit=50)
         return mask
 
 
@@ -205,7 +214,7 @@ def _unbounded(table: Table, column: str, values: np.ndarray, variable: str, che
     declare it in ``column_missing_codes`` if it means missing, or give the variable a
     ``min``/``max`` in the data schema if such values are real. Other values beyond 5 SD
     of the median (SD estimated as 1.4826 x MAD, or the SD when the MAD is 0) are kept and
-    counted, with their rows, in the report's ``note``."""
+    counted in the report's ``n_outliers`` (with a warning in its ``note``)."""
     values = np.asarray(values, float).copy()
     sentinel = np.isin(values, SENTINELS)
     if check(report, column, sentinel, f"values equal to a typical missing-value code (such as -999 or 9999) in "
@@ -223,9 +232,10 @@ def _unbounded(table: Table, column: str, values: np.ndarray, variable: str, che
         if scale > 0:
             with np.errstate(invalid="ignore"):
                 far = np.abs(values - centre) > OUTLIER_SD * scale
-            if far.any():
-                note = (f"warning: {int(far.sum())} value{'s' if far.sum() > 1 else ''} beyond {OUTLIER_SD:g} SD of "
-                        f"the median ({table.rows(far, limit=50)}; kept: check them, or declare a range)")
+            if far.any():  # the count goes to n_outliers (suppressed like every count), not the note
+                report.n_outliers = int(far.sum())
+                note = (f"warning: values beyond {OUTLIER_SD:g} SD of the median (n_outliers; kept: check them in the "
+                        "cohort's file, or declare a range)")
                 report.note = f"{report.note}; {note}" if report.note else note
     return values
 
@@ -273,7 +283,10 @@ def _recode(table, mapping, variable, rule, spec, check, report):
                            f"in the recode of `{variable}` (cohort {mapping['_cohort']})")
                 fix = (f"Add {'them' if several else 'it'} to the map in {mapping['_source']} or to "
                        f"`missing_codes`.{hint}")
-            check(report, column, unmapped, problem, fix)
+            n = len(categories)
+            reported = (f"{n} distinct value{'s' if n > 1 else ''} without an entry in the recode of `{variable}` "
+                        "(not quoted in results)")
+            check(report, column, unmapped, problem, fix, reported=reported)
         mapped = text.map(lookup).where(~pd.Series(missing | unmapped, index=text.index))
     if spec["type"] in ("categorical",):
         return mapped.astype(object).where(mapped.notna(), None).to_numpy()
@@ -563,7 +576,7 @@ def report_table(reports: list[VariableReport], cohort: str) -> pd.DataFrame:
         rows.append(dict(
             cohort=cohort, variable=r.variable, rule=r.rule, source=r.source, n=r.n, n_missing=r.n_missing,
             pct_missing=round(100 * r.n_missing / max(r.n + r.n_missing, 1), 1), n_rejected=r.n_rejected,
-            rejected="; ".join(f"{problem} ({rows_text})" for problem, rows_text in r.rejected),
-            n_prorated=r.n_prorated, alpha=r.alpha, note=r.note,
+            rejected="; ".join(r.rejected), rejected_rows=r.rejected_rows,
+            n_outliers=r.n_outliers, n_prorated=r.n_prorated, alpha=r.alpha, note=r.note,
         ))
     return pd.DataFrame(rows)

@@ -50,29 +50,32 @@ def atomic_path(path):
             os.unlink(tmp)
 
 
-#: Text starting with ``+`` or ``-`` made only of numerals, signs, spaces, brackets and
-#: ``.,%?`` (a METAL-style direction ``--+?``, Table 1's "-0.9 (0.4)", a range "-1 to 2"
-#: has letters and is neutralised): no function, reference or DDE call can be written with
-#: these characters, so it is shown as written.
-_SIGNS_ONLY = re.compile(r"[+\-][0-9+\-?.,% ()\[\]]*\Z")
+#: Text starting with a sign that is known not to be a formula: a METAL-style direction
+#: (``--+?``, ``0`` for an effect of exactly 0), a mean (SD) such as ``-0.9 (0.4)`` and a
+#: median [IQR] such as ``-1.2 [-2.0, 0.3]`` of Table 1. Anything else that starts with a
+#: sign is neutralised (``-1-1`` would be computed by a spreadsheet).
+_NUMBER = r"-?\d+(?:\.\d+)?"
+_NOT_A_FORMULA = re.compile(rf"[+\-?0]+\Z|{_NUMBER} \({_NUMBER}\)\Z|{_NUMBER} \[{_NUMBER}, {_NUMBER}\]\Z")
+#: First characters a spreadsheet runs as a formula, also in their full-width forms.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def write_tsv(df: pd.DataFrame, path, float_format: str = "%.10g") -> None:
     """Write a results table as TSV, deterministically (fixed float format, no index).
 
-    Formula injection (OWASP "CSV injection"): a text cell or column name that starts with
-    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return and does not read as a number
-    gets a leading single quote, so a spreadsheet shows it as text instead of running
-    it. Numbers (numeric columns, and numbers held as text such as ``"-0.5"``) and text
+    Formula injection (OWASP "CSV injection"): a text cell or column name that starts
+    (after spaces) with ``=``, ``+``, ``-``, ``@`` (or their full-width forms), a tab or a
+    carriage return and does not read as a number gets a leading single quote, so a
+    spreadsheet shows it as text instead of running it. Numbers (numeric columns, and numbers held as text such as ``"-0.5"``) and text
     starting with a sign made of numerals, signs and brackets only (a meta-analysis
     direction ``--+``, a mean (SD) ``-0.9 (0.4)``), from which no function or reference
     can be formed, are written unchanged.
     """
 
     def neutral(value):
-        if not isinstance(value, str) or not value.startswith(("=", "+", "-", "@", "\t", "\r")):
+        if not isinstance(value, str) or not value.lstrip(" ").startswith(_FORMULA_START):
             return value
-        if _SIGNS_ONLY.match(value):  # e.g. a direction "+-?", a mean (SD) "-0.9 (0.4)": nothing to run
+        if _NOT_A_FORMULA.match(value):  # e.g. a direction "+-?", a mean (SD) "-0.9 (0.4)"
             return value
         try:
             float(value)

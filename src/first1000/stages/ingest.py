@@ -9,7 +9,8 @@ import pandas as pd
 from first1000 import ingest
 from first1000.harmonise.mapping import LMS_OPERATIONS, apply_mapping, report_table
 from first1000.io import write_parquet, write_tsv
-from first1000.keys import METADATA_KEY, key_fingerprint, read_key
+from first1000.keys import METADATA_KEY, job_key
+from first1000.keys import key_fingerprint as fingerprint_of
 from first1000.privacy import protect, protect_harmonisation, pseudonymise
 from first1000.scoring.birth_outcomes import standard_table_path
 from first1000.stages import LOG, workflow_path
@@ -57,7 +58,8 @@ def ingest_participants_params(cfg: dict, cohort: str) -> dict:
         mapping["_lms_table"] = lms_table()
     return {"cohort": cohort, "mapping": mapping, "data_schema": cfg["_data_schema"],
             "min_cell_size": cfg["privacy"]["min_cell_size"],
-            "birth_outcomes_from": cfg["analysis_population"]["birth_outcomes_from_gestational_age_days"]}
+            "birth_outcomes_from": cfg["analysis_population"]["birth_outcomes_from_gestational_age_days"],
+            "key_fingerprint": cfg.get("_key_fingerprint")}
 
 
 def ingest_participants_inputs(cfg: dict, cohort: str) -> dict:
@@ -98,17 +100,18 @@ def population_note(report: pd.DataFrame, variables: pd.DataFrame, from_days: fl
 
 
 def ingest_participants(*, cohort, mapping, data_schema, min_cell_size, table, mapping_file, key, participants,
-                        harmonisation, categories, birth_outcomes_from=None):
+                        harmonisation, categories, birth_outcomes_from=None, key_fingerprint=None):
     """``table``, ``mapping_file``: the files ``mapping`` (validated) was loaded from;
     ``birth_outcomes_from``: see :func:`population_note` (None: no count)."""
     del table, mapping_file  # read through the validated mapping, which names them
-    secret = read_key(key)
+    secret = job_key(key, key_fingerprint)
     variables, report, cats, _ = cohort_participants(cohort, mapping, data_schema, secret)
     if birth_outcomes_from is not None:
         report = population_note(report, variables, birth_outcomes_from, min_cell_size)
-    write_parquet(variables, participants, metadata={METADATA_KEY: key_fingerprint(secret).encode()})
-    LOG.info("cohort %s: %d participants, %d harmonised variables, %d values rejected", cohort,
-             len(variables), len(report), int(report.n_rejected.sum()))
+    write_parquet(variables, participants, metadata={METADATA_KEY: fingerprint_of(secret).encode()})
+    LOG.info("cohort %s: %d participants, %d harmonised variables, %d of them with rejected values (counts in "
+             "the harmonisation report, small ones suppressed)", cohort, len(variables), len(report),
+             int((report.n_rejected > 0).sum()))
     report, cats = protect_harmonisation(report, cats, min_cell_size)
     write_tsv(report, harmonisation)
     write_tsv(cats, categories)
@@ -118,7 +121,8 @@ def ingest_participants(*, cohort, mapping, data_schema, min_cell_size, table, m
 def ingest_table_params(cfg: dict, cohort: str, table: str) -> dict:
     mapping = cfg["cohorts"][cohort]["_mapping"]
     return {"cohort": cohort, "kind": table, "spec": mapping["tables"][table],
-            "participants_spec": mapping["tables"]["participants"], "missing_codes": mapping["missing_codes"]}
+            "participants_spec": mapping["tables"]["participants"], "missing_codes": mapping["missing_codes"],
+            "key_fingerprint": cfg.get("_key_fingerprint")}
 
 
 def ingest_table_inputs(cfg: dict, cohort: str, table: str) -> dict:
@@ -133,20 +137,20 @@ def ingest_table_inputs(cfg: dict, cohort: str, table: str) -> dict:
 
 
 def ingest_table(*, cohort, kind, spec, participants_spec, missing_codes, table, participants_table, mapping_file,
-                 key, output, participants=None):
+                 key, output, participants=None, key_fingerprint=None):
     """One standard table of a cohort (``kind``), its IDs matched to the participants'."""
     del table, participants_table, mapping_file  # named by the specs
     people, ids = ingest.read_participants({"tables": {"participants": participants_spec},
                                             "missing_codes": missing_codes})
     del people
-    secret = read_key(key)
+    secret = job_key(key, key_fingerprint)
     id_map = dict(zip(ids, pseudonymise(ids, cohort, secret)))
     if kind == "methylation_matrix" and ingest.streams_matrix(spec):  # bounded memory, batch by batch
         n_cpgs = ingest.stream_matrix(spec, id_map, output, missing_codes=missing_codes,
-                                      metadata={METADATA_KEY: key_fingerprint(secret).encode()})
+                                      metadata={METADATA_KEY: fingerprint_of(secret).encode()})
         LOG.info("cohort %s, methylation matrix: %d CpGs standardised", cohort, n_cpgs)
         return
     clinical = pd.read_parquet(participants) if participants else None
     frame = ingest.ingest_standard(kind, spec, missing_codes, id_map, clinical)
-    write_parquet(frame, output, metadata={METADATA_KEY: key_fingerprint(secret).encode()})
+    write_parquet(frame, output, metadata={METADATA_KEY: fingerprint_of(secret).encode()})
     LOG.info("cohort %s, table %s: %d rows x %d columns standardised", cohort, kind, *frame.shape)
