@@ -10,8 +10,6 @@ case's ``at`` text in the edited file (its last occurrence: the second of two du
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from first1000.config import ALIAS_BUDGET, load_config, load_mapping, load_yaml
 from first1000.errors import ConfigError
 from first1000.labels import LABEL_RULE, NAME_RULE
 
-from workflow_runs import ROOT
+from workflow_runs import ROOT, demo_config_copy
 
 CONFIG = "config/config.yaml"
 GHENT = "config/cohorts/ghent.yaml"
@@ -160,11 +158,7 @@ CASES = [
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A copy of the demo's config, mappings, data schema and maps; cwd is its root."""
-    for rel in (CONFIG, GHENT, "config/cohorts/rotterdam.yaml", SCHEMA, FLANDERS,
-                "resources/education/netherlands_cbs.yaml"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / rel, tmp_path / rel)
-    os.symlink(ROOT / "resources/demo", tmp_path / "resources/demo")
+    demo_config_copy(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

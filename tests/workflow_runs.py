@@ -294,3 +294,19 @@ def reruns(base: Path, env=None) -> dict:
     scratch_lane.close()
     rerun_lane.close()
     return out
+
+
+#: The demo's config files: the config, the mappings, the data schema and the category maps.
+DEMO_CONFIG_FILES = ("config/config.yaml", "config/cohorts/ghent.yaml", "config/cohorts/rotterdam.yaml",
+                     "resources/harmonised_variables.yaml", "resources/education/flanders.yaml",
+                     "resources/education/netherlands_cbs.yaml")
+
+
+def demo_config_copy(base: Path) -> Path:
+    """A copy of the demo's config files under ``base``, the demo tables linked (for tests
+    that edit a config or a mapping without running the workflow)."""
+    for rel in DEMO_CONFIG_FILES:
+        (base / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(ROOT / rel, base / rel)
+    os.symlink(ROOT / "resources/demo", base / "resources/demo")
+    return base

@@ -35,7 +35,7 @@ from first1000.config import load_config
 from first1000.errors import ConfigError
 from first1000.labels import LABEL_RULE, NAME_RULE, figure_labels, label_problem, shown
 
-from workflow_runs import ROOT
+from workflow_runs import ROOT, demo_config_copy
 
 #: Snakemake calls publish_parts(..., writer_name="html"), which docutils deprecates.
 pytestmark = pytest.mark.filterwarnings("ignore:Argument \"writer_name\":PendingDeprecationWarning")
@@ -142,12 +142,7 @@ def _renders(cfg: dict, raw: dict) -> dict[tuple[str, str], str]:
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     """A copy of the demo's config files (the demo tables linked); cwd is its root."""
-    for rel in ("config/config.yaml", "config/cohorts/ghent.yaml", "config/cohorts/rotterdam.yaml",
-                "resources/harmonised_variables.yaml", "resources/education/flanders.yaml",
-                "resources/education/netherlands_cbs.yaml"):
-        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy(ROOT / rel, tmp_path / rel)
-    os.symlink(ROOT / "resources/demo", tmp_path / "resources/demo")
+    demo_config_copy(tmp_path)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

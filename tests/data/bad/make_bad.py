@@ -352,15 +352,6 @@ def hostile_inputs():
 
     # ------------------------------------------------------------ workbooks
     people = [HEADER] + [list(r) for r in ROWS]
-    book = openpyxl.Workbook()
-    ws = book.active
-    ws.title = "Data"
-    for r, values in enumerate(people, start=1):
-        for c, value in enumerate(values, start=1):
-            ws.cell(row=r, column=c, value=value)
-    for r in range(2, len(people) + 1):  # age as formulas: openpyxl saves no computed value
-        ws.cell(row=r, column=2, value=f"=ROUND({people[r - 1][1]},1)")
-    book.save(HERE / "x_formulas_uncached.xlsx")
 
     def workbook(name, edit):
         book = openpyxl.Workbook()
@@ -372,6 +363,11 @@ def hostile_inputs():
         edit(ws)
         book.save(HERE / name)
 
+    def age_formulas(ws):  # age as formulas: openpyxl saves no computed value
+        for r in range(2, len(people) + 1):
+            ws.cell(row=r, column=2, value=f"=ROUND({people[r - 1][1]},1)")
+
+    workbook("x_formulas_uncached.xlsx", age_formulas)
     workbook("x_merged_body.xlsx", lambda ws: ws.merge_cells("E3:E4"))
     workbook("x_hidden_rows.xlsx", lambda ws: (ws.row_dimensions.__getitem__(4).__setattr__("hidden", True),
                                                ws.row_dimensions.__getitem__(6).__setattr__("hidden", True)))
