@@ -118,7 +118,7 @@ def _do(*edits):
 
 PARAMS_EDITS = [
     ParamsEdit(("seed",), _set("seed", 7), ("mediate", "associate")),
-    ParamsEdit(("cohorts.*.label",), _set("cohorts.ghent.label", "Gent"), ("harmonise", "forest_plot")),
+    ParamsEdit(("cohorts.*.label",), _set("cohorts.ghent.label", "Gent"), ("mood_qc", "forest_plot")),
     ParamsEdit(("effect_modification.at",), _set("effect_modification.at", "sd"), ("modify",)),
     ParamsEdit(("effect_modification.modifiers",),
                _do(_set("effect_modification.pairs", []), _set("effect_modification.modifiers", ["child_sex"])),

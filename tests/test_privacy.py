@@ -333,12 +333,12 @@ def cohort_outputs(tmp_path_factory, demo_config):
                                                   dtype={"n": str})
     names = {k: tmp / k for k in ("harmonised.parquet", "summary.tsv", "table1.tsv", "ses.tsv", "mood.tsv",
                                   "mood.png", "mood.svg")}
-    params = harmonise_stage.harmonise_params(demo_config)
-    harmonise_stage.harmonise(**params, participants=[str(p) for p in ingested],
-                              harmonisation=[str(r) for r in reports],
+    harmonise_stage.harmonise(**harmonise_stage.harmonise_params(demo_config), participants=[str(p) for p in ingested],
                               output=names["harmonised.parquet"], summary=names["summary.tsv"],
-                              table1=names["table1.tsv"], ses_weights=names["ses.tsv"], mood_qc=names["mood.tsv"],
-                              mood_png=names["mood.png"], mood_svg=names["mood.svg"])
+                              table1=names["table1.tsv"], ses_weights=names["ses.tsv"])
+    harmonise_stage.mood_qc(**harmonise_stage.mood_qc_params(demo_config), participants=names["harmonised.parquet"],
+                            harmonisation=[str(r) for r in reports], mood_qc=names["mood.tsv"],
+                            mood_png=names["mood.png"], mood_svg=names["mood.svg"])
     harmonised = pd.read_parquet(names["harmonised.parquet"])
     # a biomarker table: 3 missing values in Ghent, 20 in Rotterdam
     biomarkers = harmonised[["pseudo_id", "cohort"]].copy()

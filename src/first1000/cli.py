@@ -29,9 +29,12 @@ def main(argv=None) -> int:
             print(f"first1000: wrote {total} simulated participants to {args.out} (seed {facts['seed']})")
         elif args.command == "check-config":
             from first1000.config import load_config
-            from first1000.plan import check_settings
+            from first1000.plan import check_settings, config_warnings
 
-            check_settings(load_config(args.configfile))
+            cfg = load_config(args.configfile)
+            check_settings(cfg)
+            for warning in config_warnings(cfg):
+                print(f"first1000: warning: {warning}", file=sys.stderr)
             print(f"first1000: {args.configfile} is valid")
         elif args.command == "init-key":
             from first1000.config import load_config

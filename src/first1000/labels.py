@@ -93,6 +93,24 @@ _MARKERS = {"il6": ("IL-6", "ln pg/mL"), "crp": ("CRP", "ln mg/L"), "il1b": ("IL
             "nk_activity": ("NK-cell activity", "ln % lysis")}
 _METABOLITES = {"methylhistidine_1": "1-Methylhistidine", "alpha_glucose": "α-Glucose"}
 
+#: Birth outcomes: defined for births, so analysed (and described in Table 1) only for
+#: participants with a gestational age at or above the config's ``analysis_population``.
+BIRTH_OUTCOMES = ("gestational_age", "preterm", "birth_weight", "birth_weight_z", "sga", "lga", "apgar_5min",
+                  "low_apgar")
+
+#: A prepared biomarker that is detected (1) / not detected (0): a marker or metabolite with
+#: more than ``lod_max_pct`` % of its values below the LOD.
+DETECTED_PATTERN = re.compile(r"[a-z]\w*_detected")
+
+
+def model_family(variable: str, data_schema: dict) -> str:
+    """The GLM family of a model of ``variable``: ``binomial`` (logistic) for a binary
+    harmonised variable or a detected/not-detected biomarker, ``gaussian`` otherwise."""
+    if data_schema.get(variable, {}).get("type") == "binary" or DETECTED_PATTERN.fullmatch(variable):
+        return "binomial"
+    return "gaussian"
+
+
 def measure_biomarkers(measures: dict) -> dict[str, tuple[str, str]]:
     """Biomarkers of declared measures (``preparation.cns.measures``): name -> (label, unit).
 
@@ -131,7 +149,9 @@ def biomarker_label(name: str, declared: dict | None = None) -> tuple[str, str] 
     if m := re.fullmatch(r"(\w+)_clr", name):
         return m.group(1).replace("_", " ").capitalize(), "CLR"
     if m := re.fullmatch(r"(\w+)_detected", name):
-        return f"{_METABOLITES.get(m.group(1), m.group(1).replace('_', ' ').capitalize())} detected", "0/1"
+        stem = m.group(1)
+        shown = _MARKERS[stem][0] if stem in _MARKERS else _METABOLITES.get(stem, stem.replace("_", " ").capitalize())
+        return f"{shown} detected", "0/1"
     if m := re.fullmatch(r"(cg\d+)_m", name):
         return m.group(1), "M-value"
     if name == "lactate_pyruvate_ln_ratio":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from first1000.config import where
 from first1000.errors import ConfigError
-from first1000.labels import DERIVED_VARIABLES
+from first1000.labels import DERIVED_VARIABLES, model_family
 from first1000.mechanisms import PREPARERS
 
 CONDA_ENV = "../envs/first1000.yaml"  # relative to workflow/rules
@@ -60,6 +60,21 @@ def analysed_mechanisms(cfg: dict) -> dict[str, dict[str, str]]:
         if cohorts:
             out[mechanism] = cohorts
     return out
+
+
+def mood_available(cfg: dict) -> bool:
+    """Whether any cohort's mapping provides a maternal-mood score (a mood variable by any
+    rule but ``impossible``/``undetermined``, or a ``questionnaire_score``): the mood QC
+    table and figure are made only then."""
+    from first1000.scoring.questionnaires import MOOD_VARIABLES  # local: light import at parse time
+
+    for cohort in cfg["cohorts"].values():
+        for name, rule in cohort["_mapping"].get("variables", {}).items():
+            if not isinstance(rule, dict) or rule.get("rule") in ("impossible", "undetermined"):
+                continue
+            if name in MOOD_VARIABLES or rule.get("operation") == "questionnaire_score":
+                return True
+    return False
 
 
 def ewas_cohorts(cfg: dict) -> list[str]:
@@ -142,7 +157,7 @@ def mechanism_label(cfg: dict, mechanism: str) -> str:
 
 # --------------------------------------------------------------------------- effect modification
 def _family(variable: str, data_schema: dict) -> str:
-    return "binomial" if data_schema.get(variable, {}).get("type") == "binary" else "gaussian"
+    return model_family(variable, data_schema)
 
 
 def mechanism_models(spec: dict, data_schema: dict) -> list[tuple[str, str, str]]:
@@ -194,6 +209,68 @@ def strata_figures(cfg: dict, mechanism: str) -> list[tuple[str, str]]:
     return list(dict.fromkeys((m["exposure"], m["modifier"]) for m in modification_models(cfg, mechanism)))
 
 
+#: The harmonised variables a derived SES variable is computed from (first1000.harmonise.ses).
+_SES_SOURCES = {
+    "education_group": ["education_isced"],
+    "income_equivalised": ["household_income"], "income_equivalised_ln": ["household_income"],
+    "income_ridit": ["household_income"], "income_quintile": ["household_income"],
+    "material_deprivation": ["material_deprivation_items"],
+    "severe_material_deprivation": ["material_deprivation_items"],
+}
+
+
+def _mapped(cohort: dict, variable: str) -> bool:
+    """Whether a cohort's mapping provides a harmonised variable (or the one it is derived from)."""
+    rules = cohort["_mapping"].get("variables", {})
+    sources = _SES_SOURCES.get(variable, [variable])
+    return any(isinstance(rules.get(v), dict) and rules[v].get("rule") not in ("impossible", "undetermined")
+               for v in sources)
+
+
+def config_warnings(cfg: dict) -> list[str]:
+    """What the config and the cohorts' mappings let one know before any job runs, that is
+    not an error: a cohort whose mapped SES indicators are fewer than ``min_indicators``
+    (it has no SES index) or one discrete indicator (its SES index may not form tertiles)."""
+    if cfg["_mode"] != "cohorts":
+        return []
+    out = []
+    settings = cfg["ses_index"]
+    # PC1 scores need every indicator; the z-score mean at least min_indicators
+    needed = len(settings["indicators"]) if settings["method"] == "pca" else settings["min_indicators"]
+    for name, cohort in sorted(cfg["cohorts"].items()):
+        mapped = [v for v in settings["indicators"] if _mapped(cohort, v)]
+        if len(mapped) < needed:
+            out.append(
+                f"cohort {name}: its mapping provides {len(mapped)} of the SES index's indicators "
+                f"({', '.join(mapped) or 'none'}), fewer than the {needed} the index needs "
+                f"(`ses_index.{'indicators' if settings['method'] == 'pca' else 'min_indicators'}`): this "
+                "cohort has no SES index, its models of ses_index are not fitted and its Table 1 has no SES "
+                "tertiles.")
+        elif len(mapped) == 1 and cfg["_data_schema"].get(
+                mapped[0], {}).get("type") in ("integer", "categorical", "binary", "ordinal"):
+            out.append(
+                f"cohort {name}: its SES index is formed from one discrete indicator ({mapped[0]}), so it "
+                "has few distinct values: where two tertile cut points fall on one value, its Table 1 "
+                "shows all participants only, with a row saying why.")
+    return out
+
+
+def check_mechanisms_have_data(cfg: dict) -> None:
+    """Every configured mechanism has its table in at least one cohort's mapping (else its
+    biomarkers are in no cohort): one :class:`ConfigError` naming them all."""
+    if cfg.get("_mode") != "cohorts":
+        return
+    missing = [m for m in cfg["mechanisms"]
+               if not any(PREPARERS[m][1] in cohort_tables(cfg, c) for c in cfg["cohorts"])]
+    if missing:
+        listed = "; ".join(f"`{m}` (table `{PREPARERS[m][1]}`)" for m in missing)
+        raise ConfigError(
+            f"{where(cfg.get('_source'), ['mechanisms'])}: no cohort's mapping has a table of "
+            f"{'these mechanisms' if len(missing) > 1 else 'this mechanism'}: {listed}, so none of "
+            "its biomarkers is in any cohort. Map the table under `tables:` of a cohort's mapping file, or "
+            "remove the mechanism from `mechanisms`.")
+
+
 def check_settings(cfg: dict) -> None:
     """Check the variables of ``effect_modification`` and ``missing_data``.
 
@@ -204,6 +281,7 @@ def check_settings(cfg: dict) -> None:
     import difflib
 
     source = cfg.get("_source")
+    check_mechanisms_have_data(cfg)
     known = set(cfg.get("_data_schema", {})) | set(DERIVED_VARIABLES)
 
     def check(var, keys):

@@ -16,7 +16,6 @@ from matplotlib.collections import PathCollection, QuadMesh
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.text import Annotation, Text
-from scipy import stats
 
 from first1000.analysis.descriptive import biomarker_correlations
 from first1000.errors import InputTableError

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from first1000 import ingest, keys, labels
+from first1000 import keys, labels
 from first1000.stages import ingest as ingest_stage
 from first1000.preflight import check_inputs
 from first1000.stages.prepare import prepare, prepare_params

@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 import yaml
 
-from first1000 import ingest, privacy
 from first1000.stages import ingest as ingest_stage
 from first1000.config import load_config, load_mapping
 from first1000.errors import ConfigError, InputTableError

@@ -12,9 +12,11 @@ from first1000.preflight import preflight
 from first1000.plan import (
     CONDA_ENV,
     analysed_mechanisms,
+    config_warnings,
     cohort_tables,
     ewas_cohorts,
     mediation_paths,
+    mood_available,
     modification_models,
     sensitivity_analyses,
     site_file,
@@ -33,6 +35,9 @@ try:
     )
     MECHANISMS = analysed_mechanisms(CFG)
     EWAS_COHORTS = ewas_cohorts(CFG)
+    if workflow.is_main_process:
+        for warning in config_warnings(CFG):
+            sys.stderr.write(f"first1000: warning: {warning}\n")
 except First1000Error as exc:
     sys.stderr.write(f"first1000: error: {exc}\n")
     sys.exit(1)
@@ -168,6 +173,8 @@ def all_outputs():
         outputs.remove("results/harmonised/participants.parquet")
     elif CFG["export"]["summary_statistics"]:
         outputs += [f"results/export/{cohort}" for cohort in COHORTS]
+    if not SITES_MODE and mood_available(CFG):
+        outputs.append("results/qc/mood.tsv")
     for mechanism in MECHANISMS:
         outputs.append(f"results/associations/{mechanism}.tsv")
         outputs.append(f"results/tables/associations--{mechanism}.html")

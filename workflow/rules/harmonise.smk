@@ -6,9 +6,6 @@ rule harmonise:
         participants=expand(
             "results/ingest/{cohort}/participants.parquet", cohort=COHORTS
         ),
-        harmonisation=expand(
-            "results/harmonisation/{cohort}_variables.tsv", cohort=COHORTS
-        ),
     output:
         output="results/harmonised/participants.parquet",
         summary=report(
@@ -29,19 +26,6 @@ rule harmonise:
             category="1. Cohorts",
             labels={"table": "SES index weights"},
         ),
-        mood_qc=report(
-            "results/qc/mood.tsv",
-            caption="../report/mood_qc.rst",
-            category="1. Cohorts",
-            labels={"table": "maternal mood QC"},
-        ),
-        mood_png=report(
-            "results/figures/mood_qc.png",
-            caption="../report/mood_qc_figure.rst",
-            category="1. Cohorts",
-            labels={"figure": "maternal mood questionnaires"},
-        ),
-        mood_svg="results/figures/mood_qc.svg",
     log:
         "logs/harmonise/harmonise.log",
     benchmark:
@@ -56,3 +40,40 @@ rule harmonise:
         settings=params_of(harmonise.harmonise_params),
     script:
         "../scripts/harmonise.py"
+
+
+# Made only when a cohort provides a maternal-mood score (plan.mood_available).
+rule mood_qc:
+    input:
+        participants="results/harmonised/participants.parquet",
+        harmonisation=expand(
+            "results/harmonisation/{cohort}_variables.tsv", cohort=COHORTS
+        ),
+    output:
+        mood_qc=report(
+            "results/qc/mood.tsv",
+            caption="../report/mood_qc.rst",
+            category="1. Cohorts",
+            labels={"table": "maternal mood QC"},
+        ),
+        mood_png=report(
+            "results/figures/mood_qc.png",
+            caption="../report/mood_qc_figure.rst",
+            category="1. Cohorts",
+            labels={"figure": "maternal mood questionnaires"},
+        ),
+        mood_svg="results/figures/mood_qc.svg",
+    log:
+        "logs/harmonise/mood_qc.log",
+    benchmark:
+        "logs/benchmarks/harmonise/mood_qc.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    params:
+        settings=params_of(harmonise.mood_qc_params),
+    script:
+        "../scripts/mood_qc.py"

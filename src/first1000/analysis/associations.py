@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from first1000.config import POOLED
-from first1000.labels import effect_unit
+from first1000.labels import BIRTH_OUTCOMES, effect_unit, model_family
 from first1000.stats.meta import meta_analyse
 from first1000.stats.multitest import bh_fdr
 from first1000.stats.regression import check_column_types, fit_association
@@ -41,8 +41,6 @@ def analysis_table(participants: pd.DataFrame, biomarkers: pd.DataFrame) -> pd.D
 
 
 #: Outcomes defined for births only (config ``analysis_population``).
-BIRTH_OUTCOMES = ("gestational_age", "preterm", "birth_weight", "birth_weight_z", "sga", "lga", "apgar_5min",
-                  "low_apgar")
 
 
 def births_only(table: pd.DataFrame, outcome: str, from_days: float | None) -> pd.DataFrame:
@@ -114,10 +112,9 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
         from first1000.stats.imputation import fit_association_mi
     rows = []
     for cohort, data, covs in cohort_subsets(table, covariates, optional_covariates):
-        models = [(b, e, "gaussian") for b in spec["biomarkers"] for e in spec["exposures"]]
+        models = [(b, e, model_family(b, data_schema)) for b in spec["biomarkers"] for e in spec["exposures"]]
         for outcome in spec.get("outcomes", []):
-            family = "binomial" if data_schema.get(outcome, {}).get("type") == "binary" else "gaussian"
-            models += [(outcome, b, family) for b in spec["biomarkers"]]
+            models += [(outcome, b, model_family(outcome, data_schema)) for b in spec["biomarkers"]]
         cohort_data = data
         for response, predictor, family in models:
             data = births_only(cohort_data, response, birth_outcomes_from)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from first1000.analysis.associations import HETEROGENEITY_COLUMNS, META, births_only, cohort_subsets
 from first1000.config import POOLED
+from first1000.labels import model_family
 from first1000.stats.meta import meta_analyse
 from first1000.stats.multitest import bh_fdr
 from first1000.stats.regression import check_column_types, fit_association
@@ -27,7 +28,7 @@ REPORTING_DEFAULTS = {"firth": False, "pm_min_total_effect": 0.0, "max_dropped_r
 
 
 def _family(variable: str, data_schema: dict) -> str:
-    return "binomial" if data_schema.get(variable, {}).get("type") == "binary" else "gaussian"
+    return model_family(variable, data_schema)
 
 
 def path_coefficients(data: pd.DataFrame, exposure: str, mediator: str, outcome: str, mediator_covs: list[str],
@@ -167,17 +168,6 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
             y_covs = [*path.get("outcome_covariates", covs_path), *extra]
             keys = (cohort, x, "+".join(mediators), y)
 
-            def run(d, keys=keys, covs=covs, m_covs=m_covs, y_covs=y_covs, contrast=contrast, interaction=interaction,
-                    x=x, m=m, y=y, m_family=m_family, y_family=y_family, path=path):
-                return causal_mediation(
-                    d, x, m, y, covariates=covs, mediator_covariates=m_covs, outcome_covariates=y_covs,
-                    mediator_family=m_family, outcome_family=y_family, interaction=interaction, contrast=contrast,
-                    cde_at=path.get("cde_at"), inference=settings["inference"], n_boot=settings["n_boot"],
-                    seed=seed, keys=keys,
-                    ci_method="percentile" if settings["inference"] == "quasi_bayes" else settings["ci_method"],
-                    firth=bool(report["firth"]), pm_min_total_effect=float(report["pm_min_total_effect"]),
-                    max_dropped=float(report["max_dropped_resamples"]))
-
             if path.get("sequential"):  # M1 -> M2: path-specific effects (stats/sequential.py)
                 def run(d, keys=keys, covs=covs, contrast=contrast, interaction=interaction, x=x, y=y,
                         mediators=mediators, y_family=y_family):
@@ -188,6 +178,17 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
                         n_boot=settings["n_boot"], seed=seed, keys=keys, interaction=interaction,
                         outcome_family=y_family,
                         ci_method="percentile" if settings["inference"] == "quasi_bayes" else settings["ci_method"])
+            else:
+                def run(d, keys=keys, covs=covs, m_covs=m_covs, y_covs=y_covs, contrast=contrast, interaction=interaction,
+                        x=x, m=m, y=y, m_family=m_family, y_family=y_family, path=path):
+                    return causal_mediation(
+                        d, x, m, y, covariates=covs, mediator_covariates=m_covs, outcome_covariates=y_covs,
+                        mediator_family=m_family, outcome_family=y_family, interaction=interaction, contrast=contrast,
+                        cde_at=path.get("cde_at"), inference=settings["inference"], n_boot=settings["n_boot"],
+                        seed=seed, keys=keys,
+                        ci_method="percentile" if settings["inference"] == "quasi_bayes" else settings["ci_method"],
+                        firth=bool(report["firth"]), pm_min_total_effect=float(report["pm_min_total_effect"]),
+                        max_dropped=float(report["max_dropped_resamples"]))
 
             used = list(dict.fromkeys([x, *mediators, y, *m_covs, *y_covs]))
             where = ", ".join(filter(None, [f"mechanism {mechanism}" if mechanism else "",

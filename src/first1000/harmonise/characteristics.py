@@ -2,7 +2,8 @@
 
 Continuous variables: mean (SD); counts (integer variables such as parity): median [IQR];
 binary: n (%) of 1; categorical: n (%) per level; and the missing values, n (%). Tertiles
-of the SES index are formed within each cohort (T1 = lowest SES).
+of the SES index are formed within each cohort (T1 = lowest SES) when it can form them
+(:func:`ses_tertiles`); the table has tertile columns only when a cohort does.
 
 Disclosure control is the project's one rule set (:func:`first1000.privacy.protect`, with
 ``min_cell`` = ``privacy.min_cell_size``): every count of 1 to min_cell - 1 (a level, the
@@ -21,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from first1000.labels import label_and_unit
+from first1000.labels import BIRTH_OUTCOMES, label_and_unit
 from first1000.privacy import protect
 
 DEFAULT_VARIABLES = [
@@ -58,26 +59,61 @@ def _levels(values: pd.Series, kind: str, order) -> list[str]:
     return levels
 
 
+NOT_FORMED = "SES tertiles not formed"
+
+
+def ses_tertiles(ses: pd.Series) -> tuple[pd.Series | None, str]:
+    """Within-cohort tertiles of the SES index (labels ``GROUPS[1:]``), or None and why not:
+    no SES index, fewer than 3 participants with one, or an index with so few distinct
+    values (e.g. one ordinal indicator) that two tertile cut points coincide: splitting
+    tied participants between tertiles would be arbitrary, so no tertiles are formed."""
+    present = ses.dropna()
+    if present.empty:
+        return None, "no SES index in this cohort"
+    distinct = present.nunique()
+    if len(present) < 3 or distinct < 3:
+        return None, f"the SES index has {distinct} distinct value{'s' * (distinct != 1)}"
+    try:
+        return pd.qcut(ses, 3, labels=GROUPS[1:]), ""
+    except ValueError:  # pandas: "Bin edges must be unique" (tied cut points)
+        return None, f"the SES index has {distinct} distinct values and its tertile cut points coincide"
+
+
+LOSSES = "pregnancy losses (not births), n (%)"
+
+
 def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_schema: dict, variables,
-                  min_cell: int) -> list[dict]:
-    tertile = pd.qcut(group["ses_index"], 3, labels=GROUPS[1:]) \
-        if group["ses_index"].notna().sum() >= 3 else pd.Series(np.nan, index=group.index)
-    groups = {"overall": group, **{name: group[tertile == name] for name in GROUPS[1:]},
-              _NO_SES: group[tertile.isna()]}
+                  min_cell: int, births_from: float | None = None) -> list[dict]:
+    tertile, why = ses_tertiles(group["ses_index"]) if "ses_index" in group else (None, "no SES index")
+    groups = {"overall": group}
+    if tertile is not None:
+        groups.update({name: group[tertile == name] for name in GROUPS[1:]})
+        groups[_NO_SES] = group[tertile.isna()]
     values, relations, hidden = {}, [], {("size", _NO_SES)}
     for g, data in groups.items():
         values[("size", g)] = len(data)
-    relations.append(([("size", g) for g in groups if g != "overall"], ("size", "overall")))
-    layout = []  # (variable, kind, levels)
+    if tertile is not None:
+        relations.append(([("size", g) for g in groups if g != "overall"], ("size", "overall")))
+    loss = pd.Series(False, index=group.index)
+    if births_from is not None and "gestational_age" in group:
+        loss = pd.to_numeric(group["gestational_age"], errors="coerce") < births_from
+    layout = []  # (variable, kind, levels, whether its losses are counted apart)
     for variable in variables:
         kind = _kind(variable, frame, data_schema)
         order = ORDER.get(variable) or data_schema.get(variable, {}).get("categories")
-        levels = _levels(group[variable], kind, order)
-        layout.append((variable, kind, levels))
-        cells = ["missing"] + (["observed"] if kind in ("continuous", "integer") else levels)
+        apart = variable in BIRTH_OUTCOMES and bool(loss.any())
+        column = group[variable].where(~loss) if apart else group[variable]
+        levels = _levels(column, kind, order)
+        layout.append((variable, kind, levels, apart))
+        cells = ["missing"] + (["observed"] if kind in ("continuous", "integer") else levels) + (["loss"] * apart)
         for g, data in groups.items():
-            present = data[variable].dropna()
-            values[(variable, "missing", g)] = int(data[variable].isna().sum())
+            lost = loss.loc[data.index]
+            values_g = data[variable].where(~lost) if apart else data[variable]
+            present = values_g.dropna()
+            values[(variable, "missing", g)] = int((values_g.isna() & ~lost).sum()) if apart else \
+                int(values_g.isna().sum())
+            if apart:
+                values[(variable, "loss", g)] = int(lost.sum())
             if kind in ("continuous", "integer"):
                 values[(variable, "observed", g)] = len(present)
                 hidden.add((variable, "observed", g))
@@ -88,7 +124,7 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
                 if kind == "binary":
                     hidden.add((variable, "0", g))
             relations.append(([(variable, c, g) for c in cells], ("size", g)))
-        for c in cells:
+        for c in cells if tertile is not None else []:
             relations.append(([(variable, c, g) for g in groups if g != "overall"], (variable, c, "overall")))
     hidden |= {k for k in values if k[-1] == _NO_SES}
     shown = protect(values, relations, min_cell, hidden=hidden)
@@ -101,14 +137,18 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
             return str(n)
         return f"{n} ({_fmt(100 * n / denominator)}%)"
 
+    shown_groups = [g for g in GROUPS if g in groups]
     out = [{"cohort": cohort, "variable": "participants", "level": "n",
-            **{g: shown.get(("size", g), str(values[("size", g)])) for g in GROUPS}}]
-    for variable, kind, levels in layout:
+            **{g: shown.get(("size", g), str(values[("size", g)])) for g in shown_groups}}]
+    if tertile is None:
+        out.append({"cohort": cohort, "variable": NOT_FORMED, "level": why})
+    for variable, kind, levels, apart in layout:
         label, unit = label_and_unit(variable, data_schema)
         name = f"{label} ({unit})" if unit else label
         rows = {}
-        for g in GROUPS:
-            present = groups[g][variable].dropna()
+        for g in shown_groups:
+            data = groups[g]
+            present = (data[variable].where(~loss.loc[data.index]) if apart else data[variable]).dropna()
             size_hidden = ("size", g) in shown
             if kind == "continuous":
                 enough = len(present) >= min_cell
@@ -124,14 +164,26 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
                     rows.setdefault("n (%)" if kind == "binary" else level, {})[g] = \
                         count((variable, level, g), observed_uncertain, len(present))
             rows.setdefault(MISSING, {})[g] = count((variable, "missing", g), size_hidden, len(groups[g]))
+            if apart:
+                rows.setdefault(LOSSES, {})[g] = count((variable, "loss", g), size_hidden, len(groups[g]))
         out += [{"cohort": cohort, "variable": name, "level": level, **cells} for level, cells in rows.items()]
     return out
 
 
-def table1(frame: pd.DataFrame, data_schema: dict, variables=None, min_cell: int = 5) -> pd.DataFrame:
-    """One row per (cohort, variable, level); columns overall and SES tertiles."""
-    variables = [v for v in (variables or DEFAULT_VARIABLES) if v in frame]
+def table1(frame: pd.DataFrame, data_schema: dict, variables=None, min_cell: int = 5,
+           births_from: float | None = None) -> pd.DataFrame:
+    """One row per (cohort, variable, level); columns overall and the SES tertiles.
+
+    ``variables``: the rows (default :data:`DEFAULT_VARIABLES`); a variable no participant
+    of any cohort has is left out. The tertile columns are there only when at least one
+    cohort forms SES tertiles (:func:`ses_tertiles`); a cohort that does not has empty
+    tertile cells and a row ``NOT_FORMED`` saying why. ``births_from`` (config
+    ``analysis_population``): the birth outcomes are described over the births (gestational
+    age at or above it); the pregnancy losses are counted in a row of their own."""
+    variables = [v for v in (variables or DEFAULT_VARIABLES) if v in frame and frame[v].notna().any()]
     out = []
     for cohort, group in frame.groupby("cohort", sort=True):
-        out += _cohort_table(cohort, group, frame, data_schema, variables, min_cell)
-    return pd.DataFrame(out, columns=["cohort", "variable", "level", *GROUPS])
+        out += _cohort_table(cohort, group, frame, data_schema, variables, min_cell, births_from)
+    any_tertiles = any(GROUPS[1] in row for row in out)
+    columns = ["cohort", "variable", "level", *(GROUPS if any_tertiles else GROUPS[:1])]
+    return pd.DataFrame(out, columns=columns).fillna("")

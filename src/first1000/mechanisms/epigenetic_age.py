@@ -23,7 +23,6 @@ difference).
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from first1000.errors import ConfigError

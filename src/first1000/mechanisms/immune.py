@@ -36,6 +36,11 @@ LOD_MAX_PCT = 50.0
 #: Flag column of the CRP sensitivity exclusion in the prepared table.
 CRP_FLAG = "crp_above_limit"
 
+#: Share (%) of CRP values above ``crp_exclusion_mg_l`` beyond which the QC table warns: CRP
+#: rises through pregnancy (third-trimester medians of about 5-8 mg/L), so a limit set for
+#: non-pregnant adults can leave out many women without an acute infection.
+CRP_HIGH_SHARE_PCT = 20.0
+
 
 def sensitivity_analyses(settings: dict) -> list[dict]:
     limit = settings.get("crp_exclusion_mg_l")
@@ -93,6 +98,12 @@ def prepare(tables: dict[str, pd.DataFrame], settings: dict):
             table["n_above_limit"] = np.where(is_crp, int(above.sum()), np.nan)
             table["pct_above_limit"] = np.where(is_crp, 100 * above.sum() / max(int(crp.notna().sum()), 1), np.nan)
             table["exclusion_limit"] = np.where(is_crp, limit, np.nan)
+            if crp.notna().any() and 100 * above.sum() / int(crp.notna().sum()) > CRP_HIGH_SHARE_PCT:
+                text = (f"warning: more than {CRP_HIGH_SHARE_PCT:g}% of CRP values exceed the exclusion limit of "
+                        f"{limit:g} mg/L, which the sensitivity analysis leaves out; CRP runs high in pregnancy, so "
+                        "consider a higher `preparation.immune.crp_exclusion_mg_l` for a pregnant cohort")
+                table["warning"] = [f"{w}; {text}" if c and w else (text if c else w)
+                                    for w, c in zip(table["warning"], is_crp)]
         frames.append(wide)
         qc.append(table)
     return pd.concat(frames, ignore_index=True), pd.concat(qc, ignore_index=True)

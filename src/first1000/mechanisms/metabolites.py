@@ -22,7 +22,6 @@ dilution factors.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from first1000.errors import ConfigError

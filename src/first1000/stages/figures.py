@@ -71,6 +71,20 @@ def _read(path) -> pd.DataFrame:
     return pd.read_csv(path, sep="\t")
 
 
+def _rows_of(rows: pd.DataFrame, path, what: str) -> pd.DataFrame:
+    """``rows`` (selected from the table ``path``), or one message when there are none: the
+    table was made with another config (its job's inputs or settings were changed by hand
+    without a rerun) or damaged."""
+    if rows.empty:
+        from first1000.errors import InputTableError
+
+        raise InputTableError(
+            f"{path} has no rows of {what}, which this figure draws: the table was made with another config "
+            "or is damaged. Rerun the workflow with its config (Snakemake remakes a table whose settings "
+            "changed), or delete the table and rerun.")
+    return rows
+
+
 # --------------------------------------------------------------------------- forest plots
 def forest_plot_params(cfg: dict, mechanism: str, variable: str) -> dict:
     labels = {**variable_labels(cfg, _names(cfg, mechanism)), **study_labels(cfg), POOLED: "Pooled",
@@ -88,6 +102,7 @@ def forest_plot(*, variable, title, labels, cohorts, associations, png, svg):
     table = _read(associations)
     exposure_rows = table.predictor == variable
     rows = table[exposure_rows] if exposure_rows.any() else table[table.response == variable]
+    rows = _rows_of(rows, associations, f"`{variable}`")
     level = shown_level(rows.cohort, FOREST)
     rows = rows[~rows.cohort.isin({POOLED, META} - {level})]
     colours = cohort_colours([*cohorts, POOLED, META])
@@ -256,7 +271,8 @@ def volcano_plot(*, exposure, biomarkers, mechanism_label, labels, fdr, associat
     from first1000.figures.mechanism import volcano_plot as draw
 
     assoc = _read(associations)
-    rows = assoc[(assoc.predictor == exposure) & assoc.response.isin(biomarkers)]
+    rows = _rows_of(assoc[(assoc.predictor == exposure) & assoc.response.isin(biomarkers)], associations,
+                    f"`{exposure}` with the mechanism's biomarkers")
     level = shown_level(rows.cohort)
     fig = draw(rows, cohort=level, predictor=exposure, fdr=fdr, labels=labels,
                title=f"{mechanism_label} ({'pooled' if level == POOLED else level})")

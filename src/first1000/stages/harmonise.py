@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from first1000.harmonise.characteristics import DEFAULT_VARIABLES, NOT_FORMED
 from first1000.harmonise.characteristics import table1 as characteristics_table
 from first1000.harmonise.ses import harmonise as harmonise_cohorts
 from first1000.io import write_parquet, write_tsv
@@ -17,8 +18,18 @@ from first1000.stages import LOG
 
 
 def harmonise_params(cfg: dict) -> dict:
+    """Table 1 describes the default characteristics and the config's ``study_variables``,
+    the birth outcomes over the births (``analysis_population``)."""
     return {"ses_index": cfg["ses_index"], "data_schema": cfg["_data_schema"],
-            "min_cell_size": cfg["privacy"]["min_cell_size"], "cohort_labels": study_labels(cfg)}
+            "min_cell_size": cfg["privacy"]["min_cell_size"],
+            "table1_variables": DEFAULT_VARIABLES + [v for v in cfg.get("study_variables") or {}
+                                                     if v not in DEFAULT_VARIABLES],
+            "births_from": cfg["analysis_population"]["birth_outcomes_from_gestational_age_days"]}
+
+
+def mood_qc_params(cfg: dict) -> dict:
+    return {"data_schema": cfg["_data_schema"], "min_cell_size": cfg["privacy"]["min_cell_size"],
+            "cohort_labels": study_labels(cfg)}
 
 
 def harmonised_summary(table: pd.DataFrame, data_schema: dict, min_cell: int) -> pd.DataFrame:
@@ -62,18 +73,31 @@ def harmonised_summary(table: pd.DataFrame, data_schema: dict, min_cell: int) ->
     return summary
 
 
-def harmonise(*, ses_index, data_schema, min_cell_size, cohort_labels, participants, harmonisation, output, summary,
-              table1, ses_weights, mood_qc, mood_png, mood_svg):
-    """``participants``, ``harmonisation``: each cohort's ingested participants and its
-    harmonisation report (the questionnaires' scoring, for the mood QC table ``mood_qc``
-    and its figure ``mood_png``/``mood_svg``)."""
+def harmonise(*, ses_index, data_schema, min_cell_size, table1_variables, births_from, participants, output, summary,
+              table1, ses_weights):
+    """``participants``: each cohort's ingested participants; ``output`` the harmonised
+    participants of all cohorts, with Table 1 (of ``table1_variables``, the birth outcomes
+    over births from ``births_from`` days), the summary and the SES index's weights."""
     frames = [pd.read_parquet(p) for p in participants]
     table, weights = harmonise_cohorts(frames, ses_index)
     write_parquet(table, output)
     LOG.info("%d participants from %d cohorts harmonised", len(table), len(frames))
     write_tsv(weights, ses_weights)
-    write_tsv(characteristics_table(table, data_schema, min_cell=min_cell_size), table1)
+    characteristics = characteristics_table(table, data_schema, table1_variables, min_cell=min_cell_size,
+                                            births_from=births_from)
+    for row in characteristics[characteristics.variable == NOT_FORMED].itertuples():
+        LOG.warning("Table 1, cohort %s: %s (%s); its Table 1 shows all participants only", row.cohort,
+                    NOT_FORMED, row.level)
+    write_tsv(characteristics, table1)
     write_tsv(harmonised_summary(table, data_schema, min_cell_size), summary)
+
+
+def mood_qc(*, data_schema, min_cell_size, cohort_labels, participants, harmonisation, mood_qc, mood_png, mood_svg):
+    """The maternal-mood QC table ``mood_qc`` and its figure (``mood_png``/``mood_svg``)
+    from the harmonised ``participants`` and each cohort's ``harmonisation`` report (the
+    questionnaires' scoring). The workflow makes them only when a cohort provides a mood
+    score (:func:`first1000.plan.mood_available`)."""
+    table = pd.read_parquet(participants)
     reports = pd.concat([pd.read_csv(p, sep="\t") for p in harmonisation], ignore_index=True)
     shown = suppress_small_counts(questionnaires.qc_table(table, reports, data_schema), min_cell_size)
     write_tsv(shown, mood_qc)
