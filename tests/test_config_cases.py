@@ -134,6 +134,11 @@ CASES = [
      'harmonised_variables: "resources/harmonised_variables.yaml\\n.. raw:: html"', "harmonised_variables:",
      "{file}, line {line}: key `harmonised_variables`: 'resources/harmonised_variables.yaml\\n.. raw:: html' is "
      "not valid here; expected a file or folder path: one line, no control characters."),
+    ("data-schema-label-cut-at-comma", SCHEMA, "smoking: {label: Smoking during pregnancy, type: binary}",
+     "smoking: {label: Smoking, during pregnancy, type: binary}", "smoking: {label: Smoking,",
+     "{file}, line {line}: key `smoking.'during pregnancy'`: `during pregnancy` is not a key of a harmonised "
+     "variable (they are label, type, unit, min, max, categories). A key without a value often is the rest of a "
+     'label cut at a comma: in a `{{...}}` mapping, quote a label that holds a comma (label: "...").'),
     # -- labels: free text, but one line of safe characters; never `$` (math text in figures)
     ("cohort-label-mathtext", CONFIG, "    label: Ghent\n", "    label: Ghent $\\alpha^2$\n", "Ghent $",
      "{file}, line {line}: key `cohorts.ghent.label`: `Ghent $\\alpha^2$`"

@@ -373,6 +373,10 @@ VARIABLE_TYPES = ("continuous", "integer", "binary", "categorical", "date")
 FIGURE_GROUPS = {"ses": "Socio-economic status", "mood": "Maternal mood"}
 
 
+#: The keys of a data-schema entry.
+VARIABLE_KEYS = ("label", "type", "unit", "min", "max", "categories")
+
+
 def _check_variable(name, spec, source, keys, what: str = "harmonised variable") -> None:
     """One data-schema entry: a valid name, a type, safe label, unit and categories, numeric limits."""
     if not is_name(name):
@@ -383,6 +387,13 @@ def _check_variable(name, spec, source, keys, what: str = "harmonised variable")
     if not isinstance(spec, dict) or spec.get("type") not in VARIABLE_TYPES:
         raise ConfigError(
             f"{where(source, keys)}: each {what} needs a `type` out of {', '.join(sorted(VARIABLE_TYPES))}.")
+    for key in spec:
+        if key not in VARIABLE_KEYS:
+            cut = (f" A key without a value often is the rest of a label cut at a comma: in a `{{...}}` "
+                   f"mapping, quote a label that holds a comma (label: \"...\")." if spec[key] is None else "")
+            raise ConfigError(
+                f"{where(source, [*keys, key])}: {shown(key)} is not a key of a {what} (they are "
+                f"{', '.join(VARIABLE_KEYS)}).{cut}")
     for key in ("label", "unit"):
         if key in spec:
             check_label(spec[key], source, [*keys, key], key)

@@ -311,3 +311,28 @@ def test_no_handler_runs_in_chromium(project, demo_config, tmp_path):
         finally:
             browser.close()
     assert results == {"attack": True, "safe": False}
+
+
+def test_no_caption_line_ends_in_a_block_tag_before_text():
+    """Snakemake renders captions with ``trim_blocks``: the newline after a ``{% ... %}`` at
+    a line's end is removed, so the next line's first word is glued to the previous one
+    ("single-cohortestimate", issue #16). Such a tag is followed by a blank line or the end."""
+    glued = []
+    for path in sorted((ROOT / "workflow/report").glob("*.rst")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        for i, line in enumerate(lines[:-1]):
+            if line.rstrip().endswith("%}") and lines[i + 1].strip():
+                glued.append(f"{path.name}:{i + 1}")
+    assert not glued
+
+
+def test_a_conditional_caption_keeps_its_spaces():
+    from jinja2 import Environment
+
+    text = (ROOT / "workflow/report/model.rst").read_text(encoding="utf-8")
+    env = Environment(trim_blocks=True, lstrip_blocks=True)
+    for cohorts in ({"a": {}}, {"a": {}, "b": {}}):
+        config = {"cohorts": cohorts, "covariates": ["bmi"], "fdr": 0.05}
+        rendered = " ".join(env.from_string(text).render(snakemake=type("S", (), {"config": config})).split())
+        assert "single-cohort estimate" in rendered or "covariate) estimate" in rendered
+        assert "cohortestimate" not in rendered and ")estimate" not in rendered
