@@ -377,7 +377,7 @@ FIGURE_GROUPS = {"ses": "Socio-economic status", "mood": "Maternal mood"}
 VARIABLE_KEYS = ("label", "type", "unit", "min", "max", "categories")
 
 
-def _check_variable(name, spec, source, keys, what: str = "harmonised variable") -> None:
+def _check_variable(name, spec, source, keys, what: str = "harmonised variable", extra_keys=()) -> None:
     """One data-schema entry: a valid name, a type, safe label, unit and categories, numeric limits."""
     if not is_name(name):
         raise ConfigError(
@@ -387,13 +387,14 @@ def _check_variable(name, spec, source, keys, what: str = "harmonised variable")
     if not isinstance(spec, dict) or spec.get("type") not in VARIABLE_TYPES:
         raise ConfigError(
             f"{where(source, keys)}: each {what} needs a `type` out of {', '.join(sorted(VARIABLE_TYPES))}.")
+    allowed = (*VARIABLE_KEYS, *extra_keys)
     for key in spec:
-        if key not in VARIABLE_KEYS:
-            cut = (f" A key without a value often is the rest of a label cut at a comma: in a `{{...}}` "
-                   f"mapping, quote a label that holds a comma (label: \"...\")." if spec[key] is None else "")
+        if key not in allowed:
+            cut = (" A key without a value often is the rest of a label cut at a comma: in a `{...}` "
+                   "mapping, quote a label that holds a comma (label: \"...\")." if spec[key] is None else "")
             raise ConfigError(
                 f"{where(source, [*keys, key])}: {shown(key)} is not a key of a {what} (they are "
-                f"{', '.join(VARIABLE_KEYS)}).{cut}")
+                f"{', '.join(allowed)}).{cut}")
     for key in ("label", "unit"):
         if key in spec:
             check_label(spec[key], source, [*keys, key], key)
@@ -478,7 +479,7 @@ def _study_variables(config: dict, shipped: dict, source) -> tuple[dict, dict]:
         if name in DERIVED_VARIABLES:
             raise ConfigError(f"{where(source, keys)}: `{name}` is a variable the workflow derives; give the study "
                               "variable another name.")
-        _check_variable(name, spec, source, keys, "study variable")
+        _check_variable(name, spec, source, keys, "study variable", extra_keys=("group",))
         for key in ("min", "max"):
             if key in spec and spec["type"] not in ("continuous", "integer"):
                 raise ConfigError(f"{where(source, keys + [key])}: a {spec['type']} variable has no range; `min` and "

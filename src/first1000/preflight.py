@@ -29,14 +29,17 @@ def _fingerprint(cfg: dict) -> str:
         files.update(cohort_tables(cfg, cohort).values())
         files.add(cfg["cohorts"][cohort]["mapping"])
     files.add(cfg["harmonised_variables"])
-    files.update(str(p) for p in Path(SCHEMA_DIR).rglob("*.yaml"))
+    # the package's schemas by their name in the package (a copy of the project, with its
+    # own src/, keeps its cache)
+    named = {f: f for f in files}
+    named.update({str(p): f"first1000/schemas/{p.relative_to(SCHEMA_DIR)}" for p in Path(SCHEMA_DIR).rglob("*.yaml")})
     stats = []
-    for f in sorted(files):
+    for f in sorted(named, key=named.get):
         try:
             st = os.stat(f)
-            stats.append((f, st.st_size, st.st_mtime_ns))
+            stats.append((named[f], st.st_size, st.st_mtime_ns))
         except OSError:
-            stats.append((f, None, None))
+            stats.append((named[f], None, None))
     read = {"cohorts": cfg["cohorts"], "data_schema": cfg["_data_schema"], "key_file": cfg["privacy"]["key_file"]}
     blob = json.dumps([__version__, read, stats], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()

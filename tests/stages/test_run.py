@@ -62,3 +62,25 @@ def test_a_job_that_succeeds_logs_its_start_and_end(tmp_path, capsys):
     assert (tmp_path / "out.tsv").read_text() == "a\n1\n"
     assert "stage _ok started" in log.read_text() and "stage _ok finished" in log.read_text()
     assert capsys.readouterr().err == ""
+
+
+def _read_input(*, cohort, table, output):
+    import pandas as pd
+
+    pd.read_parquet(table)
+
+
+def test_a_damaged_input_is_named_not_reported_as_a_bug(tmp_path, capsys):
+    table = tmp_path / "results/prepared/x.parquet"
+    table.parent.mkdir(parents=True)
+    table.write_bytes(b"PAR1 not really parquet \x00\xff")
+    log = tmp_path / "x.log"
+    with pytest.raises(SystemExit) as exit_:
+        run(_read_input, {"table": str(table)}, {"output": str(tmp_path / "out.tsv")},
+            _Params(settings={"cohort": "ghent"}), [str(log)])
+    assert exit_.value.code == 1
+    assert capsys.readouterr().err == (
+        f"first1000: error: {table}, an input of stage _read_input (cohort ghent), cannot be read: it is not a "
+        "readable parquet file (ArrowInvalid) (damaged, truncated or not written by first1000). Delete it and rerun "
+        "the workflow, which makes it again (or, for a cohort's own table, export it again).\n")
+    assert "first1000: error:" in log.read_text()

@@ -68,6 +68,42 @@ def _trace_without_values(exc: BaseException) -> str:
     return f"Traceback (most recent call last):\n{frames}{type(exc).__module__}.{type(exc).__qualname__}"
 
 
+def _damaged(path: str) -> str | None:
+    """Why the file a job read cannot be what first1000 wrote (None when it looks intact):
+    checked only after a job failed unexpectedly, to name a damaged input."""
+    p = Path(path)
+    if not p.is_file():
+        return None
+    try:
+        if p.suffix == ".parquet":
+            import pyarrow.parquet as pq
+
+            pq.read_metadata(p)
+        elif p.suffix in (".tsv", ".json", ".yaml", ".csv", ".txt"):
+            text = p.read_bytes()
+            if b"\x00" in text:
+                return "it holds NUL bytes, so it is not a text table"
+            text.decode("utf-8")
+            if p.suffix == ".json":
+                import json
+
+                json.loads(text)
+    except UnicodeDecodeError:
+        return "it is not UTF-8 text"
+    except Exception as exc:  # noqa: BLE001 - any reader error means the file is unreadable
+        return f"it is not a readable {p.suffix[1:]} file ({type(exc).__name__})"
+    return None
+
+
+def _damaged_input(files: dict) -> tuple[str, str] | None:
+    for value in files.values():
+        for path in [value] if isinstance(value, str) else value:
+            why = _damaged(path)
+            if why:
+                return path, why
+    return None
+
+
 def run(stage, input, output, params, log) -> None:
     """Run one job: ``stage(**input, **output, **params.settings)``, logging to ``log[0]``.
 
@@ -105,10 +141,19 @@ def run(stage, input, output, params, log) -> None:
         sys.exit(1)
     except Exception as exc:  # noqa: BLE001 - a bug: one message, the trace in the log
         LOG.error("unexpected failure\n%s", _trace_without_values(exc))
+        damaged = _damaged_input(_named(input))
+        if damaged:  # a damaged input, not a bug
+            message = (f"first1000: error: {damaged[0]}, an input of {_job_name(stage, settings)}, cannot be read: "
+                       f"{damaged[1]} (damaged, truncated or not written by first1000). Delete it and rerun the "
+                       "workflow, which makes it again (or, for a cohort's own table, export it again).")
+            LOG.error("%s", message)
+            print(message, file=sys.stderr)
+            sys.exit(1)
         where = f"; the traceback is in {path}" if path else ""
         message = (f"first1000: error: {_job_name(stage, settings)} failed unexpectedly ({type(exc).__name__}){where}. "
                    "first1000 has no check for what caused it: please report it with that log (it holds no "
                    "participant values).")
+        LOG.error("%s", message)
         print(message, file=sys.stderr)
         sys.exit(1)
     finally:
