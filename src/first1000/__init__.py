@@ -1,3 +1,3 @@
 """first1000: perinatal cohort analyses from SES and maternal mood to child outcomes."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

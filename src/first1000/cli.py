@@ -1,4 +1,9 @@
-"""The ``first1000`` command line."""
+"""first1000: perinatal cohort analyses, from SES and maternal mood through biological
+mechanisms to child outcomes.
+
+The workflow itself runs with Snakemake (`make demo`, or `snakemake --cores N`); this
+command checks a config before a run, creates the pseudonymisation key and writes the
+synthetic demo cohort."""
 
 from __future__ import annotations
 
@@ -9,7 +14,11 @@ from first1000.errors import First1000Error
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(prog="first1000", description=__doc__)
+    from first1000 import __version__
+
+    parser = argparse.ArgumentParser(prog="first1000", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"first1000 {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     sim = sub.add_parser("simulate", help="write the synthetic demo cohort")
     sim.add_argument("--out", required=True, help="output folder, e.g. resources/demo")

@@ -32,6 +32,8 @@ SCHEMA_DIR = Path(str(resources.files("first1000") / "schemas"))
 
 #: Cohort name of the analyses of all cohorts' data together (cohort as a covariate).
 POOLED = "pooled"
+#: The cohort column of a meta-analysis of the cohorts' estimates.
+META = "meta"
 
 #: At most this many values may be repeated by YAML aliases (``*name``) in one document. A
 #: config repeats a list of covariates or so; a "billion laughs" document repeats 9**9

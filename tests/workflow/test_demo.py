@@ -378,3 +378,32 @@ def test_effect_modification_and_missingness_outputs(demo_run):
             assert f"strata--{exposure}--{modifier}.png" in html
         assert f"results/modification/{mechanism}.tsv" in html
         assert f"Effect modification in the {mechanism} mechanism" in html
+
+
+def documented_patterns() -> list[re.Pattern]:
+    """The paths docs/output.md lists (`results/...` in backticks), as regular expressions:
+    `{name}` is one path component's part, a trailing `/` a folder, a `.png` its `.svg` twin."""
+    text = (ROOT / "docs/output.md").read_text(encoding="utf-8")
+    patterns = []
+    for path in re.findall(r"`(results/[^`]+)`", text):
+        regex = re.sub(r"\\\{[a-z_]+\\\}", "[^/]+", re.escape(path))
+        if path.endswith("/"):
+            regex += ".+"
+        patterns.append(re.compile(regex + r"\Z"))
+        if path.endswith(".png"):
+            patterns.append(re.compile(regex[: -len(r"\.png")] + r"\.svg\Z"))
+    return patterns
+
+
+def test_every_output_is_documented(demo_run):
+    patterns = documented_patterns()
+    files = [str(p.relative_to(demo_run)) for p in (demo_run / "results").rglob("*")
+             if p.is_file() and not p.name.startswith(".")]
+    assert len(files) > 250
+    undocumented = [f for f in files if not any(p.match(f) for p in patterns)]
+    assert not undocumented, undocumented
+
+
+def test_documented_patterns_are_not_a_catch_all():
+    patterns = documented_patterns()
+    assert not any(p.match("results/unknown.tsv") or p.match("results/figures/x/unknown.png") for p in patterns)

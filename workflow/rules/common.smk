@@ -168,6 +168,8 @@ def all_outputs():
         "results/figures/model.png",
         "results/harmonised/participants.parquet",
         "results/provenance/config.yaml",
+        "results/methods.md",
+        "results/tables/publication.xlsx",
     ]
     if SITES_MODE:
         outputs.remove("results/harmonised/participants.parquet")

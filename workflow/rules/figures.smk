@@ -284,3 +284,36 @@ rule sensitivity_forest:
         settings=params_of(figures.sensitivity_forest_params),
     script:
         "../scripts/sensitivity_forest.py"
+
+
+# Table 1, the associations and the mediation effects for a journal (XLSX and DOCX).
+rule publication_tables:
+    input:
+        unpack(inputs_of(figures.publication_tables_inputs)),
+    output:
+        xlsx=report(
+            "results/tables/publication.xlsx",
+            caption="../report/publication.rst",
+            category="9. Provenance",
+            labels={"file": "tables for a journal (Excel)"},
+        ),
+        docx=report(
+            "results/tables/publication.docx",
+            caption="../report/publication.rst",
+            category="9. Provenance",
+            labels={"file": "tables for a journal (Word)"},
+        ),
+    log:
+        "logs/tables/publication.log",
+    benchmark:
+        "logs/benchmarks/tables/publication.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    params:
+        settings=params_of(figures.publication_tables_params),
+    script:
+        "../scripts/publication_tables.py"

@@ -39,3 +39,30 @@ rule provenance:
         settings=provenance_settings,
     script:
         "../scripts/provenance.py"
+
+
+# The methods section of this run, from the config as run and the software versions.
+rule methods:
+    input:
+        versions="results/provenance/versions.tsv",
+    output:
+        output=report(
+            "results/methods.md",
+            caption="../report/methods.rst",
+            category="9. Provenance",
+            labels={"file": "methods section (Markdown)"},
+        ),
+    log:
+        "logs/provenance/methods.log",
+    benchmark:
+        "logs/benchmarks/provenance/methods.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(500),
+        runtime=scaled(10),
+    params:
+        settings=params_of(provenance.methods_params),
+    script:
+        "../scripts/methods.py"

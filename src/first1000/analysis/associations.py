@@ -20,13 +20,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from first1000.config import POOLED
+from first1000.config import META, POOLED
 from first1000.labels import BIRTH_OUTCOMES, effect_unit, model_family
 from first1000.stats.meta import meta_analyse
 from first1000.stats.multitest import bh_fdr
 from first1000.stats.regression import check_column_types, fit_association
 
-META = "meta"
 ASSOCIATION_COLUMNS = ["cohort", "mechanism", "predictor", "response", "model", "n", "n_missing", "estimate", "se",
                        "ci_low", "ci_high", "p", "q", "family", "covariates", "unit", "status"]
 HETEROGENEITY_COLUMNS = ["k", "i2", "tau2", "q_het", "q_het_p", "direction"]

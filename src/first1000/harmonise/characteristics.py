@@ -3,7 +3,9 @@
 Continuous variables: mean (SD); counts (integer variables such as parity): median [IQR];
 binary: n (%) of 1; categorical: n (%) per level; and the missing values, n (%). Tertiles
 of the SES index are formed within each cohort (T1 = lowest SES) when it can form them
-(:func:`ses_tertiles`); the table has tertile columns only when a cohort does.
+(:func:`ses_tertiles`); the table has tertile columns only when a cohort does, with ``p``
+of the difference across the tertiles (ANOVA, Kruskal–Wallis or Pearson's χ²; left empty
+when a count of the variable is suppressed, so that no test recovers it).
 
 Disclosure control is the project's one rule set (:func:`first1000.privacy.protect`, with
 ``min_cell`` = ``privacy.min_cell_size``): every count of 1 to min_cell - 1 (a level, the
@@ -166,8 +168,42 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
             rows.setdefault(MISSING, {})[g] = count((variable, "missing", g), size_hidden, len(groups[g]))
             if apart:
                 rows.setdefault(LOSSES, {})[g] = count((variable, "loss", g), size_hidden, len(groups[g]))
-        out += [{"cohort": cohort, "variable": name, "level": level, **cells} for level, cells in rows.items()]
+        block = [{"cohort": cohort, "variable": name, "level": level, **cells} for level, cells in rows.items()]
+        if tertile is not None and block:
+            cells = [c for c in ["missing", "observed", *levels] if (variable, c, GROUPS[1]) in values]
+            protected = any((variable, c, g) in shown for c in cells for g in GROUPS[1:])
+            block[0]["p"] = "" if protected else _tertile_p([groups[g][variable] for g in GROUPS[1:]], kind, levels)
+        out += block
     return out
+
+
+def _tertile_p(samples: list[pd.Series], kind: str, levels: list[str]) -> str:
+    """p of the difference across the SES tertiles: one-way ANOVA (mean (SD)), Kruskal–Wallis
+    (median [IQR]) or Pearson's χ² (n (%)); empty when not computable."""
+    from scipy import stats
+
+    present = [s.dropna() for s in samples]
+    try:
+        if kind == "continuous":
+            if min(len(x) for x in present) < 2:
+                return ""
+            p = stats.f_oneway(*[x.astype(float) for x in present]).pvalue
+        elif kind == "integer":
+            if min(len(x) for x in present) < 1 or pd.concat(present).nunique() < 2:
+                return ""
+            p = stats.kruskal(*[x.astype(float) for x in present]).pvalue
+        else:
+            text = [x.map(lambda v: str(int(v)) if kind == "binary" else str(v)) for x in present]
+            counts = np.array([[int((t == level).sum()) for t in text] for level in levels])
+            counts = counts[counts.sum(axis=1) > 0][:, counts.sum(axis=0) > 0]
+            if counts.shape[0] < 2 or counts.shape[1] < 2:
+                return ""
+            p = stats.chi2_contingency(counts, correction=False).pvalue
+    except ValueError:
+        return ""
+    if not np.isfinite(p):
+        return ""
+    return "<0.001" if p < 0.001 else f"{p:.2g}"
 
 
 def table1(frame: pd.DataFrame, data_schema: dict, variables=None, min_cell: int = 5,
@@ -185,5 +221,5 @@ def table1(frame: pd.DataFrame, data_schema: dict, variables=None, min_cell: int
     for cohort, group in frame.groupby("cohort", sort=True):
         out += _cohort_table(cohort, group, frame, data_schema, variables, min_cell, births_from)
     any_tertiles = any(GROUPS[1] in row for row in out)
-    columns = ["cohort", "variable", "level", *(GROUPS if any_tertiles else GROUPS[:1])]
+    columns = ["cohort", "variable", "level", *(GROUPS + ["p"] if any_tertiles else GROUPS[:1])]
     return pd.DataFrame(out, columns=columns).fillna("")

@@ -8,13 +8,12 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from first1000.config import POOLED
+from first1000.config import META, POOLED
 from first1000.io import write_text
 from first1000.labels import figure_labels, label_and_unit
 from first1000.mechanisms import PREPARERS
 from first1000.plan import mechanism_label, mediation_paths, mediators_of, study_labels
 
-META = "meta"
 
 #: The natural-effect decomposition drawn in the figures: TE = PNDE + TNIE (VanderWeele 2015).
 FIGURE_EFFECTS = {"te": "total", "pnde": "direct", "tnie": "indirect", "pm": "proportion_mediated"}
@@ -317,3 +316,59 @@ def table_view(*, kind, mechanism, mechanism_label, table, output):
                f"is {table} (download link).")
     write_text(html_table(data, f"{mechanism_label}: {TABLE_TITLES[kind].lower()}", caption,
                           filename=f"{kind}_{mechanism}.tsv"), output)
+
+
+# --------------------------------------------------------------------------- publication tables
+def publication_tables_inputs(cfg: dict) -> dict:
+    """Table 1 (a run on cohorts), every analysed mechanism's associations and the mediation
+    tables, in the order of the params' ``mechanisms`` and ``mediation_mechanisms``."""
+    params = publication_tables_params(cfg)
+    return {"table1": ["results/harmonised/table1.tsv"] if cfg["_mode"] == "cohorts" else [],
+            "associations": [f"results/associations/{m}.tsv" for m in params["mechanisms"]],
+            "mediation": [f"results/mediation/{m}.tsv" for m in params["mediation_mechanisms"]]}
+
+
+def publication_tables_params(cfg: dict) -> dict:
+    from first1000.plan import analysed_mechanisms
+
+    mechanisms = [m for m in cfg["mechanisms"] if m in analysed_mechanisms(cfg)]
+    names = [n for m in mechanisms for n in _names(cfg, m)]
+    return {"mechanisms": mechanisms, "mediation_mechanisms": [m for m in mechanisms if mediation_paths(cfg, m)],
+            "mechanism_labels": {m: mechanism_label(cfg, m) for m in mechanisms},
+            "labels": variable_labels(cfg, names), "cohort_labels": study_labels(cfg),
+            "min_cell_size": cfg["privacy"]["min_cell_size"]}
+
+
+def publication_tables(*, mechanisms, mediation_mechanisms, mechanism_labels, labels, cohort_labels, min_cell_size,
+                       table1, associations, mediation, xlsx, docx):
+    """Table 1, the associations and the mediation effects as one workbook (``xlsx``, the
+    result tables' numbers as numbers) and one Word document (``docx``, as printed)."""
+    from first1000.report.publication import association_table, mediation_table, printed, write_docx, write_xlsx
+
+    table1 = [table1] if isinstance(table1, str) else list(table1)
+    associations = [associations] if isinstance(associations, str) else list(associations)
+    mediation = [mediation] if isinstance(mediation, str) else list(mediation)
+    sheets, sections = {}, []
+    if table1:
+        t1 = pd.read_csv(table1[0], sep="\t", dtype=str, keep_default_na=False)
+        t1 = t1.rename(columns={"cohort": "Cohort", "variable": "Characteristic", "level": "Statistic",
+                                "overall": "Overall"})
+        t1["Cohort"] = t1["Cohort"].map(lambda c: cohort_labels.get(c, c))
+        note = (f"Mean (SD), median [IQR] or n (%); counts below {min_cell_size} suppressed (<{min_cell_size}). "
+                "p: across SES tertiles (ANOVA, Kruskal–Wallis or Pearson's χ²), blank where a count is suppressed.")
+        sheets["Table 1"] = ("Table 1. Characteristics of the participants, overall and by SES tertile", t1)
+        sections.append(("Table 1. Characteristics of the participants", note, t1))
+    for mechanism, path in zip(mechanisms, associations):
+        table = association_table(_read(path), labels, cohort_labels)
+        title = f"Associations: {mechanism_labels[mechanism]}"
+        sheets[f"Associations {mechanism}"] = (title, table)
+        sections.append((title, "Estimate [95% CI] per unit of the exposure or biomarker (scale in the Scale "
+                         "column); OR: odds ratio of a logistic model. q: Benjamini–Hochberg FDR.", printed(table)))
+    for mechanism, path in zip(mediation_mechanisms, mediation):
+        table = mediation_table(_read(path), labels, cohort_labels)
+        title = f"Mediation: {mechanism_labels[mechanism]}"
+        sheets[f"Mediation {mechanism}"] = (title, table)
+        sections.append((title, "Counterfactual effects for the stated contrast of the exposure; proportion "
+                         "mediated only where the total effect's CI excludes the null.", printed(table)))
+    write_xlsx(sheets, xlsx)
+    write_docx(sections, docx)

@@ -23,7 +23,7 @@ from first1000.io import sha256sum, write_text, write_tsv
 from first1000.stages import LOG
 
 PACKAGES = ["first1000", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "scikit-learn", "pingouin",
-            "matplotlib", "pyarrow", "openpyxl", "PyYAML", "jsonschema"]
+            "matplotlib", "pyarrow", "openpyxl", "python-docx", "PyYAML", "jsonschema"]
 
 
 def config_as_run(cfg: dict) -> dict:
@@ -80,3 +80,63 @@ def provenance(*, config, git_commit, files, config_out, checksums, versions, ru
     LOG.info("provenance written on %s", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     write_text(json.dumps({"seed": config.get("seed"), "fdr": config.get("fdr"), "git_commit": git_commit},
                           indent=2) + "\n", run_info)
+
+
+# --------------------------------------------------------------------------- methods section
+#: Harmonised outcomes whose z-scores and classes come from the INTERGROWTH-21st standards.
+_INTERGROWTH = ("birth_weight_z", "sga", "lga")
+
+
+def methods_params(cfg: dict) -> dict:
+    """What the methods section describes: the analysed mechanisms and every setting that
+    chooses a sentence or a reference (:func:`first1000.report.methods.methods_markdown`)."""
+    from first1000.labels import DETECTED_PATTERN
+    from first1000.plan import analysed_mechanisms, ewas_cohorts, mechanism_covariates, study_labels
+
+    analysed = analysed_mechanisms(cfg)
+    mechanisms = {m: {**{k: cfg["mechanisms"][m].get(k, []) for k in ("biomarkers", "exposures", "outcomes")},
+                      "label": cfg["mechanisms"][m].get("label", m), "covariates": mechanism_covariates(cfg, m)}
+                  for m in cfg["mechanisms"] if m in analysed}
+    used = set(cfg["covariates"])
+    for spec in mechanisms.values():
+        used |= set(spec["exposures"]) | set(spec["outcomes"]) | set(spec["covariates"])
+    for path in cfg["mediation"]["paths"]:
+        used |= {path["exposure"], path["outcome"]}
+    used |= set(cfg["epigenome_wide"]["exposures"])
+    schema = cfg["_data_schema"]
+    logistic = any(schema.get(o, {}).get("type") == "binary" for spec in mechanisms.values() for o in spec["outcomes"])
+    logistic |= any(DETECTED_PATTERN.fullmatch(b) for spec in mechanisms.values() for b in spec["biomarkers"])
+    instruments = sorted({rule.get("instrument") for cohort in cfg["cohorts"].values()
+                          for rule in cohort["_mapping"].get("variables", {}).values()
+                          if isinstance(rule, dict) and rule.get("operation") == "questionnaire_score"} - {None})
+    return {"settings": {
+        "mode": cfg["_mode"], "cohorts": list(study_labels(cfg).values()), "mechanisms": mechanisms, "covariates": cfg["covariates"],
+        "fdr": cfg["fdr"], "seed": cfg["seed"], "meta_analysis": cfg["meta_analysis"],
+        "missing_data": cfg["missing_data"], "mediation": cfg["mediation"],
+        "effect_modification": cfg["effect_modification"],
+        "epigenome_wide": {**cfg["epigenome_wide"], "cohorts": ewas_cohorts(cfg)},
+        "preparation": {m: cfg["preparation"].get(m) or {} for m in mechanisms},
+        "ses_index": {**cfg["ses_index"], "used": "ses_index" in used},
+        "instruments": instruments, "intergrowth": bool(used & set(_INTERGROWTH)), "logistic": bool(logistic),
+        "births_from": cfg["analysis_population"]["birth_outcomes_from_gestational_age_days"],
+        "labels": _labels(cfg, used | set(cfg["ses_index"]["indicators"]))}}
+
+
+def _labels(cfg: dict, names) -> dict:
+    """variable -> its label in lower case unless it starts with an abbreviation (a sentence's words)."""
+    from first1000.labels import label_and_unit
+
+    out = {}
+    for name in sorted(names):
+        label, _ = label_and_unit(name, cfg["_data_schema"])
+        out[name] = label if label[:2].isupper() else label[:1].lower() + label[1:]
+    return out
+
+
+def methods(*, settings, versions, output):
+    """``results/methods.md`` from the run's settings and ``versions`` (the provenance's
+    software versions)."""
+    from first1000.report.methods import methods_markdown
+
+    table = pd.read_csv(versions, sep="\t", dtype=str)
+    write_text(methods_markdown(settings, dict(zip(table.package, table.version))), output)

@@ -1,0 +1,84 @@
+"""results/methods.md: every model family, contrast and reference the config uses, and
+nothing it does not use."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from first1000.config import load_config
+from first1000.report.methods import REFERENCES, cited, methods_markdown
+from first1000.stages.provenance import methods_params
+
+from workflow_runs import ROOT
+
+VERSIONS = {"first1000": "0.2.0", "python": "3.11.7", "snakemake": "9.27.1", "statsmodels": "0.15.0"}
+
+
+@pytest.fixture(scope="module")
+def raw(tmp_path_factory):
+    return yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
+
+
+def _methods(raw, monkeypatch, **changes) -> str:
+    monkeypatch.chdir(ROOT)
+    config = copy.deepcopy(raw)
+    for key, value in changes.items():
+        section, _, name = key.partition("__")
+        if name:
+            config[section][name] = value
+        else:
+            config[section] = value
+    return methods_markdown(methods_params(load_config(config))["settings"], VERSIONS)
+
+
+def test_the_demo_config(raw, monkeypatch):
+    text = _methods(raw, monkeypatch)
+    used = cited(text)
+    for key in ("bh", "reml", "higgins_i2", "vanderweele2015", "efron", "imai2010", "evalue", "limma", "smyth2004",
+                "knight2016", "intergrowth", "epds", "pss10", "brs", "pfaffl", "cawthon", "aitchison", "hornung",
+                "pearson_crp", "isced", "oecd_scale", "snakemake", "statsmodels", "daniel_sequential", "knol_em",
+                "saffari_threshold"):
+        assert key in used, key
+    for key in ("dersimonian", "knapp_hartung", "firth", "mice", "rubin", "barnard_rubin", "schomaker", "pqn",
+                "bohlin2016", "horvath2013", "hannum2013", "mansell_threshold"):
+        assert key not in used, key
+    # every number cited in the text is listed, in order of first use, and no more
+    numbers = sorted({int(n) for group in __import__("re").findall(r"\[(\d+(?:, \d+)*)\]", text)
+                      for n in group.split(", ")})
+    assert numbers == list(range(1, len(used) + 1))
+    assert "random-effects meta-analysis with the restricted maximum-likelihood estimator" in text
+    assert "logistic regression for binary outcomes" in text  # preterm, sga are outcomes
+    assert "the mean with the mean + 1 SD" in text
+    assert "percentile intervals of 1000 case-resampling bootstrap replicates" in text
+    assert "Each model used the participants with complete data on its variables." in text
+    assert "154 days" in text and "seed 20261128" in text and "first1000 0.2.0" in text
+
+
+def test_other_settings_other_sentences_and_references(raw, monkeypatch):
+    text = _methods(raw, monkeypatch, meta_analysis={"method": "DL", "knapp_hartung": True},
+                    missing_data={"method": "multiple_imputation", "m": 10, "imputation_method": "pmm"},
+                    mediation__contrast="iqr", mediation__firth=True, mediation__sensitivity=False,
+                    mediation__ci_method="bca")
+    used = cited(text)
+    for key in ("dersimonian", "knapp_hartung", "mice", "rubin", "barnard_rubin", "firth", "schomaker"):
+        assert key in used, key
+    assert "reml" not in used and "evalue" not in used
+    assert "predictive mean matching" in text and "10 imputations" in text
+    assert "the 25th with the 75th percentile" in text
+    assert "bias-corrected and accelerated intervals" in text
+
+
+def test_without_mediation_ewas_or_modification(raw, monkeypatch):
+    text = _methods(raw, monkeypatch, mediation__paths=[], epigenome_wide__exposures=[],
+                    effect_modification={"pairs": []},
+                    mechanisms={m: raw["mechanisms"][m] for m in ("telomeres", "metabolites")})
+    used = cited(text)
+    for key in ("vanderweele2015", "efron", "imai2010", "evalue", "limma", "smyth2004", "knol_em", "knight2016",
+                "intergrowth", "aitchison", "pearson_crp", "daniel_sequential"):
+        assert key not in used, key
+    assert "Mediation" not in text and "Epigenome-wide" not in text
+    assert "logistic" not in text  # no binary outcome, no detected biomarker
+    assert set(used) <= set(REFERENCES)
