@@ -175,3 +175,39 @@ def test_mechanism_section_and_one_figure(page, tmp_path):
     assert_not_blank(figure_shot, "opened figure", min_fraction=0.01)
     assert_not_blank(page.screenshot(full_page=False), f"{MECHANISM} section with a figure open")
     assert_self_contained(page)
+
+
+def test_landing_page_shows_the_model_and_the_key_findings(page, report_html):
+    """Without a click: the filled-in model figure and the key-findings table, each row's
+    numbers those of its result-table row."""
+    import pandas as pd
+
+    from first1000.report.publication import fmt_number
+
+    model = page.locator("#first1000-model")
+    model.wait_for(state="visible")
+    assert model.evaluate("img => img.naturalWidth") > 500
+    rows = page.locator("#first1000-key-findings tbody tr")
+    results = report_html.parent
+    findings = pd.read_csv(results / "key_findings.tsv", sep="\t", keep_default_na=False, na_values=[""])
+    assert rows.count() == len(findings) >= 5
+    for i, finding in findings.iterrows():
+        cells = rows.nth(i).locator("td").all_inner_texts()
+        if finding.kind == "association":
+            table = pd.read_csv(results / f"associations/{finding.mechanism}.tsv", sep="\t")
+            predictor = finding.exposure if isinstance(finding.exposure, str) else finding.biomarker
+            response = finding.biomarker if isinstance(finding.exposure, str) else finding.outcome
+            source = table[(table.cohort == finding.level) & (table.predictor == predictor)
+                           & (table.response == response)]
+        else:
+            table = pd.read_csv(results / f"mediation/{finding.mechanism}.tsv", sep="\t")
+            source = table[(table.cohort == finding.level) & (table.exposure == finding.exposure)
+                           & (table.mediator == finding.biomarker) & (table.outcome == finding.outcome)
+                           & (table.effect == "tnie") & table.scale.isin(["difference", "risk_difference"])]
+        assert len(source) == 1, (finding.to_dict(), len(source))
+        row = source.iloc[0]
+        assert (row.estimate, row.ci_low, row.ci_high, row.n) == (finding.estimate, finding.ci_low, finding.ci_high,
+                                                                  finding.n)
+        assert cells[3] == f"{fmt_number(row.estimate)} [{fmt_number(row.ci_low)}, {fmt_number(row.ci_high)}]"
+        assert cells[6] == str(int(row.n))
+    assert_self_contained(page)

@@ -1,0 +1,52 @@
+"""The report's first page: the key findings chosen from the result tables by the stated
+rule, their numbers as in the tables, and the labels escaped."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from first1000.report.key_findings import key_findings, landing_rst
+
+ASSOC = pd.DataFrame({
+    "cohort": ["a", "b", "meta", "meta", "meta", "meta"],
+    "predictor": ["epds", "epds", "epds", "ses_index", "il6_ln", "crp_ln"],
+    "response": ["il6_ln", "il6_ln", "il6_ln", "il6_ln", "birth_weight", "birth_weight"],
+    "estimate": [0.1, 0.2, 0.15, 0.01, -20.0, -5.0], "ci_low": [0.0, 0.1, 0.08, -0.05, -35.0, -15.0],
+    "ci_high": [0.2, 0.3, 0.22, 0.07, -5.0, 5.0], "p": [0.05, 0.001, 0.0001, 0.7, 0.008, 0.3],
+    "q": [0.05, 0.002, 0.0003, 0.7, 0.016, 0.4], "n": [100, 120, 220, 220, 215, 215], "k": [None, None, 2, 2, 2, 2],
+    "i2": [None, None, 12.5, 0.0, 40.0, 0.0], "unit": "u", "status": "ok"})
+QUIET = ASSOC.assign(q=0.5, p=[0.5, 0.5, 0.3, 0.2, 0.6, 0.4])
+MED = pd.DataFrame({
+    "cohort": ["meta", "meta", "meta", "pooled"], "exposure": "epds", "mediator": "il6_ln", "outcome": "birth_weight",
+    "effect": ["tnie", "te", "tnie", "tnie"], "scale": ["difference", "difference", "odds_ratio", "difference"],
+    "contrast": "sd", "estimate": [-3.0, -10.0, 0.9, -2.0], "ci_low": [-5.0, -20.0, 0.8, -4.0],
+    "ci_high": [-1.0, 0.0, 1.0, 0.0], "p": [0.01, 0.05, 0.2, 0.04], "q": [0.02, 0.1, 0.2, 0.04], "n": [220] * 4,
+    "k": [2, 2, 2, None], "i2": [0.0, 0.0, 0.0, None]})
+BIOMARKERS = {"immune": ["il6_ln", "crp_ln"], "quiet": ["il6_ln", "crp_ln"]}
+
+
+def test_the_rule_picks_significant_rows_at_the_summary_level_or_the_strongest():
+    rows = key_findings({"immune": ASSOC, "quiet": QUIET}, {"immune": MED}, BIOMARKERS, fdr=0.05)
+    immune = rows[(rows.mechanism == "immune") & (rows.kind == "association")]
+    assert immune[["exposure", "biomarker", "outcome", "level"]].values.tolist() == [
+        ["epds", "il6_ln", "", "meta"], ["", "il6_ln", "birth_weight", "meta"]]  # q 0.0003, then 0.016
+    assert immune.estimate.tolist() == [0.15, -20.0] and immune.significant.all()
+    quiet = rows[rows.mechanism == "quiet"]
+    assert quiet[["exposure", "biomarker", "estimate", "significant"]].values.tolist() == [
+        ["ses_index", "il6_ln", 0.01, False]]  # none significant: the smallest p (0.2)
+    indirect = rows[rows.kind == "indirect effect"]
+    assert indirect[["level", "estimate", "significant"]].values.tolist() == [["meta", -3.0, True]]
+
+
+def test_the_first_page_shows_the_numbers_and_escapes_labels():
+    rows = key_findings({"immune": ASSOC}, {"immune": MED}, BIOMARKERS, fdr=0.05)
+    text = landing_rst(rows, b"\x89PNG fake", labels={"il6_ln": "IL-6 <b>(ln pg/mL)</b>", "epds": "EPDS"},
+                       mechanism_labels={"immune": "Immune & co"}, cohort_labels={}, fdr=0.05)
+    assert text.startswith(".. raw:: html\n\n   <div id=\"first1000-landing\">")
+    assert "\n" not in text[len(".. raw:: html\n\n"):-1]  # one indented line: one raw block
+    assert "IL-6 &lt;b&gt;(ln pg/mL)&lt;/b&gt;" in text and "<b>(ln" not in text
+    assert "Immune &amp; co" in text
+    assert '<td class="estimate">0.15 [0.08, 0.22]</td>' in text and '<td class="q">&lt;0.001</td>' in text
+    assert "meta-analysis of 2 cohorts" in text
+    assert "javascript:app.showResultInfo('results%2Ftables%2Fassociations--immune.html')" in text
+    assert 'src="data:image/png;base64,iVBORyBmYWtl"' in text
