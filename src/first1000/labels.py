@@ -210,3 +210,12 @@ def effect_unit(response: str, predictor: str, family: str, data_schema: dict) -
         return f"log odds {per} ({p_label})"
     _, r_unit = label_and_unit(response, data_schema)
     return f"{r_unit or 'units'} {per} ({p_label})"
+
+
+def report_category(position: int, label: str) -> str:
+    """The report section of a mechanism: its position in the config (the article's order)
+    and its label, as ``2.<position> <label>``, reduced to letters, digits, spaces and
+    ``( ) - , . /`` (the name is also a reStructuredText link target in every caption,
+    where a colon or a backquote would break it)."""
+    kept = "".join(c if c.isalnum() or c in " ()-,./" else " " for c in label)
+    return f"2.{position} " + " ".join(kept.split())

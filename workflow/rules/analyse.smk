@@ -10,7 +10,7 @@ rule associate:
         output=report(
             "results/associations/{mechanism}.tsv",
             caption="../report/associations.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Associations",
             labels={"table": "associations of {mechanism}"},
         ),
@@ -39,7 +39,7 @@ rule associate_sensitivity:
         output=report(
             "results/sensitivity/{mechanism}.tsv",
             caption="../report/sensitivity.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Associations",
             labels={"table": "sensitivity analyses of {mechanism}"},
         ),
@@ -66,7 +66,7 @@ rule mediate:
         effects=report(
             "results/mediation/{mechanism}.tsv",
             caption="../report/mediation.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Mediation",
             labels={"table": "mediation effects of {mechanism}"},
         ),
@@ -74,7 +74,7 @@ rule mediate:
         sensitivity=report(
             "results/mediation/{mechanism}_sensitivity.tsv",
             caption="../report/mediation_sensitivity.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Mediation",
             labels={"table": "sensitivity of {mechanism} paths"},
         ),

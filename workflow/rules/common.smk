@@ -8,6 +8,7 @@ import sys
 
 from first1000.config import snakemake_config
 from first1000.errors import First1000Error
+from first1000.labels import report_category
 from first1000.preflight import preflight
 from first1000.plan import (
     CONDA_ENV,
@@ -75,6 +76,25 @@ def scaled(base):
         return base * attempt
 
     return resource
+
+
+# Report sections of the mechanisms: "2.<position> <label>", in the config's order.
+MECHANISM_CATEGORIES = {
+    name: report_category(position, spec.get("label", name))
+    for position, name, spec in zip(
+        range(1, 100), CFG["mechanisms"], CFG["mechanisms"].values()
+    )
+}
+
+
+def mechanism_category(wildcards):
+    """The report section of the job's mechanism."""
+    return MECHANISM_CATEGORIES[wildcards.mechanism]
+
+
+def category_of(mechanism):
+    """The report section of a named mechanism (the EWAS: methylation's, or its own)."""
+    return MECHANISM_CATEGORIES.get(mechanism, "3. Epigenome-wide")
 
 
 def params_of(builder):
@@ -170,6 +190,7 @@ def all_outputs():
         "results/provenance/config.yaml",
         "results/methods.md",
         "results/tables/publication.xlsx",
+        "results/key_findings.rst",
     ]
     if SITES_MODE:
         outputs.remove("results/harmonised/participants.parquet")

@@ -32,14 +32,14 @@ rule ewas_gather:
         top=report(
             "results/ewas/{cohort}/{exposure}_top.tsv",
             caption="../report/ewas_top.rst",
-            category="methylation",
+            category=category_of("methylation"),
             subcategory="Epigenome-wide",
             labels={"cohort": "{cohort}", "table": "top CpGs: {exposure}"},
         ),
         summary=report(
             "results/ewas/{cohort}/{exposure}_summary.tsv",
             caption="../report/ewas_summary.rst",
-            category="methylation",
+            category=category_of("methylation"),
             subcategory="Epigenome-wide",
             labels={"cohort": "{cohort}", "table": "summary: {exposure}"},
         ),
@@ -68,14 +68,14 @@ rule ewas_meta:
         top=report(
             "results/ewas/meta/{exposure}_top.tsv",
             caption="../report/ewas_meta_top.rst",
-            category="methylation",
+            category=category_of("methylation"),
             subcategory="Epigenome-wide",
             labels={"cohort": "meta", "table": "top CpGs: {exposure}"},
         ),
         summary=report(
             "results/ewas/meta/{exposure}_summary.tsv",
             caption="../report/ewas_meta_summary.rst",
-            category="methylation",
+            category=category_of("methylation"),
             subcategory="Epigenome-wide",
             labels={"cohort": "meta", "table": "summary: {exposure}"},
         ),
@@ -103,7 +103,7 @@ rule ewas_figures:
         qq=report(
             "results/figures/ewas/{cohort}--{exposure}--qq.png",
             caption="../report/ewas_qq.rst",
-            category="methylation",
+            category=category_of("methylation"),
             subcategory="Epigenome-wide",
             labels={"cohort": "{cohort}", "figure": "QQ plot: {exposure}"},
         ),
@@ -111,7 +111,7 @@ rule ewas_figures:
         manhattan=report(
             "results/figures/ewas/{cohort}--{exposure}--manhattan.png",
             caption="../report/ewas_manhattan.rst",
-            category="methylation",
+            category=category_of("methylation"),
             subcategory="Epigenome-wide",
             labels={"cohort": "{cohort}", "figure": "Manhattan plot: {exposure}"},
         ),
@@ -143,7 +143,7 @@ rule ewas_candidates:
         output=report(
             "results/ewas/{cohort}/{exposure}_candidates.tsv",
             caption="../report/ewas_candidates.rst",
-            category="methylation",
+            category=category_of("methylation"),
             subcategory="Candidate CpGs (EWAS engine)",
             labels={"cohort": "{cohort}", "table": "candidate CpGs: {exposure}"},
         ),

@@ -8,7 +8,7 @@ rule forest_plot:
         png=report(
             "results/figures/{mechanism}/forest--{variable}.png",
             caption="../report/forest.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Associations",
             labels={"figure": "forest plot: {variable}"},
         ),
@@ -37,7 +37,7 @@ rule mediation_diagram:
         png=report(
             "results/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.png",
             caption="../report/mediation_diagram.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Mediation",
             labels={"figure": "mediation {exposure} -> {mediator} -> {outcome}"},
         ),
@@ -95,7 +95,7 @@ rule scatter_plot:
         png=report(
             "results/figures/{mechanism}/scatter--{exposure}.png",
             caption="../report/scatter.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Associations",
             labels={"figure": "adjusted fit: {exposure}"},
         ),
@@ -123,7 +123,7 @@ rule correlation_plot:
         png=report(
             "results/figures/{mechanism}/correlations.png",
             caption="../report/correlations.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Quality control",
             labels={"figure": "biomarker correlations"},
         ),
@@ -151,7 +151,7 @@ rule volcano_plot:
         png=report(
             "results/figures/{mechanism}/volcano--{exposure}.png",
             caption="../report/volcano.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Associations",
             labels={"figure": "volcano plot: {exposure}"},
         ),
@@ -179,7 +179,7 @@ rule qc_plot:
         png=report(
             "results/figures/{mechanism}/qc.png",
             caption="../report/qc_figure.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Quality control",
             labels={"figure": "QC of {mechanism}"},
         ),
@@ -207,7 +207,7 @@ rule sensitivity_plot:
         png=report(
             "results/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.png",
             caption="../report/sensitivity_plot.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Mediation",
             labels={"figure": "sensitivity {exposure} -> {mediator} -> {outcome}"},
         ),
@@ -235,7 +235,7 @@ rule table_view:
         output=report(
             "results/tables/{kind}--{mechanism}.html",
             caption="../report/table_view.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Tables",
             labels={"table": "{kind} (searchable)"},
         ),
@@ -265,7 +265,7 @@ rule sensitivity_forest:
         png=report(
             "results/figures/{mechanism}/sensitivity_analyses.png",
             caption="../report/sensitivity_forest.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Associations",
             labels={"figure": "sensitivity analyses"},
         ),
@@ -317,3 +317,36 @@ rule publication_tables:
         settings=params_of(figures.publication_tables_params),
     script:
         "../scripts/publication_tables.py"
+
+
+# The report's first page: the model figure and the key findings from the result tables.
+rule key_findings:
+    input:
+        unpack(inputs_of(figures.key_findings_inputs)),
+    output:
+        table=report(
+            "results/key_findings.tsv",
+            caption="../report/key_findings.rst",
+            category="0. The model, filled in",
+            labels={"table": "key findings"},
+        ),
+        landing=report(
+            "results/key_findings.rst",
+            caption="../report/key_findings.rst",
+            category="0. The model, filled in",
+            labels={"file": "key findings (first page)"},
+        ),
+    log:
+        "logs/figures/key_findings.log",
+    benchmark:
+        "logs/benchmarks/figures/key_findings.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(1000),
+        runtime=scaled(10),
+    params:
+        settings=params_of(figures.key_findings_params),
+    script:
+        "../scripts/key_findings.py"

@@ -9,7 +9,7 @@ rule modify:
         output=report(
             "results/modification/{mechanism}.tsv",
             caption="../report/modification.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Effect modification",
             labels={"table": "effect modification of {mechanism}"},
         ),
@@ -36,7 +36,7 @@ rule strata_plot:
         png=report(
             "results/figures/{mechanism}/strata--{exposure}--{modifier}.png",
             caption="../report/strata.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Effect modification",
             labels={"figure": "strata: {exposure} by {modifier}"},
         ),
@@ -67,7 +67,7 @@ rule missingness:
         output=report(
             "results/missingness/{mechanism}.tsv",
             caption="../report/missingness.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Missing data",
             labels={"table": "missing data of {mechanism}"},
         ),

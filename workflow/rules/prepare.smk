@@ -9,7 +9,7 @@ rule prepare:
         qc=report(
             "results/qc/{mechanism}.tsv",
             caption="../report/qc.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Quality control",
             labels={"table": "QC of {mechanism}"},
         ),

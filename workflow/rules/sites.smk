@@ -8,7 +8,7 @@ rule import_associations:
         output=report(
             "results/associations/{mechanism}.tsv",
             caption="../report/associations_sites.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Associations",
             labels={"table": "associations of {mechanism}"},
         ),
@@ -35,7 +35,7 @@ rule import_mediation:
         effects=report(
             "results/mediation/{mechanism}.tsv",
             caption="../report/mediation_sites.rst",
-            category="{mechanism}",
+            category=mechanism_category,
             subcategory="Mediation",
             labels={"table": "mediation effects of {mechanism}"},
         ),

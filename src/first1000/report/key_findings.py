@@ -87,35 +87,46 @@ def landing_rst(findings: pd.DataFrame, model_png: bytes, *, labels: dict, mecha
     body = []
     for r in findings.itertuples(index=False):
         path = " → ".join(name(v) for v in (r.exposure, r.biomarker, r.outcome) if v)
-        where = {META: f"meta-analysis of {int(r.k)} cohorts" if pd.notna(r.k) else "meta-analysis",
-                 POOLED: "pooled cohorts"}.get(r.level, html.escape(cohort_labels.get(r.level, r.level)))
+        where = {POOLED: "pooled cohorts"}.get(r.level, html.escape(cohort_labels.get(r.level, r.level)))
         link = f"javascript:app.showResultInfo('{quote(r.table, safe='')}')"
         q = html.escape(fmt_p(r.q)) if pd.notna(r.q) else ""
+        i2 = "" if pd.isna(r.i2) else f", I² {r.i2:.0f}%"
+        if r.level == META:
+            k = int(r.k) if pd.notna(r.k) else None
+            where = f"meta-analysis ({k} cohort{'s' * (k != 1)}{i2})" if k else f"meta-analysis{i2}"
         body.append(
-            f'<tr class="{"found" if r.significant else "not-found"}"><td>{html.escape(mechanism_labels.get(r.mechanism, r.mechanism))}</td>'
-            f"<td>{html.escape(r.kind)}</td><td>{path}</td>"
+            f'<tr class="{"found" if r.significant else "not-found"}">'
+            f"<td>{html.escape(mechanism_labels.get(r.mechanism, r.mechanism))}</td>"
+            f'<td>{path}<br><small>{html.escape(r.kind)}; {html.escape(str(r.unit))}</small></td>'
             f'<td class="estimate">{fmt_number(r.estimate)} [{fmt_number(r.ci_low)}, {fmt_number(r.ci_high)}]</td>'
-            f"<td>{html.escape(str(r.unit))}</td><td class=\"q\">{q}</td><td class=\"n\">{int(r.n)}</td>"
-            f"<td>{where}</td><td>{'' if pd.isna(r.i2) else f'{r.i2:.0f}%'}</td>"
+            f'<td class="q">{q}</td><td class="n">{int(r.n)}</td><td class="level">{where}</td>'
             f'<td><a href="{link}">table</a></td></tr>')
-    image = base64.b64encode(model_png).decode("ascii")
-    block = (
-        '<div id="first1000-landing">'
-        "<h2>The model, filled in with this run's results</h2>"
-        f'<img id="first1000-model" src="data:image/png;base64,{image}" '
-        'alt="SES and maternal mood, biological mechanisms and birth outcomes, with this run\'s estimates" '
-        'style="max-width:100%;height:auto">'
-        "<h2>Key findings</h2>"
+    # docutils refuses lines over 10,000 characters: one element per line, the image's
+    # base64 wrapped at 76 (browsers ignore whitespace in a base64 data URL)
+    image = base64.encodebytes(model_png).decode("ascii").split()
+    lines = [
+        '<div id="first1000-landing">',
+        "<h2>The model, filled in with this run's results</h2>",
+        '<img id="first1000-model" alt="SES and maternal mood, biological mechanisms and birth outcomes, with '
+        'this run\'s estimates" style="max-width:100%;height:auto" src="data:image/png;base64,',
+        *image,
+        '">',
+        "<h2>Key findings</h2>",
         f"<p>Per mechanism, every association with Benjamini–Hochberg q &lt; {fdr:g} at its summary level "
         f"(meta-analysis, else pooled cohorts; at most {MAX_PER_MECHANISM}), or the strongest one when none is "
         "(greyed), and every mediation path's natural indirect effect on the difference scale (bold when its 95% "
-        "CI excludes 0; the contrast of the exposure in Scale). Estimates are per unit of the predictor as the "
-        "Scale column says; the link opens the row's table.</p>"
-        '<table id="first1000-key-findings" style="border-collapse:collapse;font-size:90%">'
-        "<thead><tr><th>Mechanism</th><th>Effect</th><th>Path</th><th>Estimate [95% CI]</th><th>Scale</th>"
-        "<th>q</th><th>n</th><th>Level</th><th>I²</th><th></th></tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>"
-        "<style>#first1000-key-findings td,#first1000-key-findings th{border:1px solid #ccc;padding:2px 6px}"
+        "CI excludes 0). Each estimate is on the scale given under its path; the link opens the row's table.</p>",
+        '<table id="first1000-key-findings" style="border-collapse:collapse;font-size:90%">',
+        "<thead><tr><th>Mechanism</th><th>Path (effect; scale)</th><th>Estimate [95% CI]</th><th>q</th>"
+        "<th>n</th><th>Level</th><th></th></tr></thead>",
+        "<tbody>", *body, "</tbody></table>",
+        # Snakemake centres the description vertically (a tall one would be cut off above) and
+        # narrows it: top-aligned and wider while this page is shown
+        "<style>div.items-center.overflow-auto:has(#first1000-landing){align-items:flex-start}"
+        ".prose.max-w-lg:has(#first1000-landing){max-width:60rem}"
+        "div.py-2:has(#first1000-landing){min-width:min(60rem,62vw)}"
+        "#first1000-key-findings td,#first1000-key-findings th{border:1px solid #ccc;padding:2px 6px;"
+        "vertical-align:top}#first1000-key-findings small{color:#555}"
         "#first1000-key-findings tr.not-found{color:#888}#first1000-key-findings tr.found td.estimate"
-        "{font-weight:bold}</style></div>")
-    return ".. raw:: html\n\n   " + block + "\n"
+        "{font-weight:bold}</style></div>"]
+    return ".. raw:: html\n\n" + "".join(f"   {line}\n" for line in lines)

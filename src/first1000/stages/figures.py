@@ -5,11 +5,12 @@ labels, units and titles come through its params."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 import pandas as pd
 
 from first1000.config import META, POOLED
-from first1000.io import write_text
+from first1000.io import write_text, write_tsv
 from first1000.labels import figure_labels, label_and_unit
 from first1000.mechanisms import PREPARERS
 from first1000.plan import mechanism_label, mediation_paths, mediators_of, study_labels
@@ -372,3 +373,39 @@ def publication_tables(*, mechanisms, mediation_mechanisms, mechanism_labels, la
                          "mediated only where the total effect's CI excludes the null.", printed(table)))
     write_xlsx(sheets, xlsx)
     write_docx(sections, docx)
+
+
+# --------------------------------------------------------------------------- the report's first page
+def key_findings_inputs(cfg: dict) -> dict:
+    params = key_findings_params(cfg)
+    return {"associations": [f"results/associations/{m}.tsv" for m in params["mechanisms"]],
+            "mediation": [f"results/mediation/{m}.tsv" for m in params["mediation_mechanisms"]],
+            "model": "results/figures/model.png"}
+
+
+def key_findings_params(cfg: dict) -> dict:
+    from first1000.plan import analysed_mechanisms
+
+    mechanisms = [m for m in cfg["mechanisms"] if m in analysed_mechanisms(cfg)]
+    names = [n for m in mechanisms for n in _names(cfg, m)]
+    found = figure_labels_of(cfg, names)
+    return {"mechanisms": mechanisms, "mediation_mechanisms": [m for m in mechanisms if mediation_paths(cfg, m)],
+            "biomarkers": {m: list(cfg["mechanisms"][m]["biomarkers"]) for m in mechanisms},
+            "mechanism_labels": {m: mechanism_label(cfg, m) for m in mechanisms}, "labels": found["labels"],
+            "cohort_labels": study_labels(cfg), "fdr": cfg["fdr"]}
+
+
+def key_findings(*, mechanisms, mediation_mechanisms, biomarkers, mechanism_labels, labels, cohort_labels, fdr,
+                 associations, mediation, model, table, landing):
+    """The key findings (``table``, their numbers as in the result tables) and the report's
+    first page (``landing``: the model figure and the findings, reStructuredText)."""
+    from first1000.report.key_findings import key_findings as choose, landing_rst
+
+    associations = [associations] if isinstance(associations, str) else list(associations)
+    mediation = [mediation] if isinstance(mediation, str) else list(mediation)
+    rows = choose({m: _read(p) for m, p in zip(mechanisms, associations)},
+                  {m: _read(p) for m, p in zip(mediation_mechanisms, mediation)}, biomarkers, fdr)
+    write_tsv(rows, table)
+    text = landing_rst(rows, Path(model).read_bytes(), labels=labels, mechanism_labels=mechanism_labels,
+                       cohort_labels=cohort_labels, fdr=fdr)
+    write_text(text, landing)
