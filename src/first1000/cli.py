@@ -1,9 +1,10 @@
 """first1000: perinatal cohort analyses, from SES and maternal mood through biological
 mechanisms to child outcomes.
 
-The workflow itself runs with Snakemake (`make demo`, or `snakemake --cores N`); this
-command checks a config before a run, creates the pseudonymisation key and writes the
-synthetic demo cohort."""
+`first1000 run` runs the workflow (Snakemake underneath, with a short progress display;
+`snakemake --cores N` works as well) and `first1000 report` builds results/report.html;
+the other commands check a config before a run, create the pseudonymisation key and write
+the synthetic demo cohort."""
 
 from __future__ import annotations
 
@@ -25,6 +26,15 @@ def main(argv=None) -> int:
     sim.add_argument("--seed", type=int, default=None, help="random seed (default: the demo's)")
     check = sub.add_parser("check-config", help="validate a config file and its cohort mappings")
     check.add_argument("configfile")
+    run = sub.add_parser("run", help="run the workflow with a short progress display (Snakemake underneath)")
+    run.add_argument("--cores", type=int, default=None, help="cores to use (default: the profile's)")
+    run.add_argument("--profile", default=None, help="a workflow profile folder, e.g. profiles/slurm")
+    run.add_argument("--configfile", default=None, help="a config file (default: config/config.yaml)")
+    run.add_argument("--verbose", action="store_true", help="show Snakemake's full output instead")
+    run.add_argument("targets", nargs="*", help="files to make (default: everything)")
+    report = sub.add_parser("report", help="build results/report.html from a finished run")
+    report.add_argument("--configfile", default=None, help="the run's config file (default: config/config.yaml)")
+    report.add_argument("--verbose", action="store_true", help="show Snakemake's full output instead")
     init = sub.add_parser("init-key", help="create the pseudonymisation key named by a config's privacy.key_file")
     init.add_argument("configfile", nargs="?", default="config/config.yaml",
                       help="the config whose privacy.key_file to create (default: config/config.yaml)")
@@ -45,6 +55,14 @@ def main(argv=None) -> int:
             for warning in config_warnings(cfg):
                 print(f"first1000: warning: {warning}", file=sys.stderr)
             print(f"first1000: {args.configfile} is valid")
+        elif args.command in ("run", "report"):
+            from first1000.runner import run as run_snakemake, snakemake_command
+
+            if args.command == "run":
+                return run_snakemake(snakemake_command(args.cores, args.profile, args.configfile, args.targets),
+                                     verbose=args.verbose)
+            return run_snakemake(snakemake_command(configfile=args.configfile, report="results/report.html"),
+                                 verbose=args.verbose, done_text="report written to results/report.html")
         elif args.command == "init-key":
             from first1000.config import load_config
             from first1000.keys import init_key

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import filecmp
 import hashlib
+import re
 import shutil
 import subprocess
 import sys
@@ -184,3 +185,27 @@ def test_no_participant_id_in_any_output(trial):
             assert "PT-0" not in path.read_text(encoding="utf-8", errors="replace"), path
     assert "PT-0" not in trial["run"].stderr
     assert np.isfinite(trial["facts"]["pct_il6_floor"])
+
+
+def test_first1000_run_is_short_and_names_the_log_of_a_failed_job(trial):
+    """Last in this module: it damages a result of the shared run."""
+    workdir = trial["workdir"]
+    command = [sys.executable, "-m", "first1000.cli", "run", "--configfile", "lab/config.yaml", "--cores", "2"]
+    noop = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=snakemake_env(workdir))
+    assert noop.returncode == 0, noop.stdout[-2000:]
+    assert noop.stdout.splitlines()[-1] == ("first1000: nothing to do: every result is up to date with the config "
+                                            "and inputs")
+    (workdir / "results/prepared/immune.parquet").write_bytes(b"not a parquet file")  # newer: its readers rerun
+    failed = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=snakemake_env(workdir))
+    assert failed.returncode != 0
+    lines = failed.stdout.splitlines()
+    failures = [re.fullmatch(r"failed: (\w+) \(mechanism=immune\); its log: (logs/\w+/immune\.log)", line)
+                for line in lines if line.startswith("failed: ")]
+    assert failures and all(failures), failed.stdout  # one line per failed job, with its log
+    for found in failures:  # the log holds the job's one message
+        assert (f"first1000: error: results/prepared/immune.parquet, an input of stage {found.group(1)} (mechanism "
+                "immune), cannot be read: it is not a readable parquet file") in (workdir / found.group(2)).read_text()
+    assert re.fullmatch(r"first1000: \d+ jobs? failed after \d+ of \d+ jobs \(.*", lines[-1]), lines[-1]
+    assert " of 0 jobs" not in lines[-1]  # the total comes from the job stats
+    stages = [line for line in lines if line.startswith("stage ")]
+    assert len(stages) == len(set(stages)) and len(lines) <= len(stages) + 12

@@ -136,7 +136,11 @@ def ewas_annotation(wildcards):
 
 
 def provenance_settings(wildcards):
-    return provenance.provenance_params(CFG, provenance.git_commit(workflow.basedir))
+    return provenance.provenance_params(
+        CFG,
+        provenance.git_commit(workflow.basedir),
+        provenance.git_dirty(workflow.basedir),
+    )
 
 
 def ewas_tables(wildcards):
@@ -191,6 +195,7 @@ def all_outputs():
         "results/methods.md",
         "results/tables/publication.xlsx",
         "results/key_findings.rst",
+        "results/tables/provenance.html",
     ]
     if SITES_MODE:
         outputs.remove("results/harmonised/participants.parquet")

@@ -66,3 +66,33 @@ rule methods:
         settings=params_of(provenance.methods_params),
     script:
         "../scripts/methods.py"
+
+
+# The provenance readable in the report (not only downloadable).
+rule provenance_view:
+    input:
+        config_out="results/provenance/config.yaml",
+        checksums="results/provenance/input_checksums.tsv",
+        versions="results/provenance/versions.tsv",
+        run_info="results/provenance/run.json",
+    output:
+        output=report(
+            "results/tables/provenance.html",
+            caption="../report/provenance.rst",
+            category="9. Provenance",
+            labels={"file": "provenance (readable)"},
+        ),
+    log:
+        "logs/provenance/provenance_view.log",
+    benchmark:
+        "logs/benchmarks/provenance/provenance_view.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(500),
+        runtime=scaled(10),
+    params:
+        settings=params_of(provenance.provenance_view_params),
+    script:
+        "../scripts/provenance_view.py"

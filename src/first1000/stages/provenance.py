@@ -45,6 +45,53 @@ def git_commit(directory) -> str:
         return "unknown"
 
 
+def git_dirty(directory) -> bool | None:
+    """Whether the workflow's tracked files (outside results/, logs/ and .snakemake/) have
+    uncommitted changes: the commit alone then does not say what ran. None outside git."""
+    try:
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results",
+                              ":!logs", ":!.snakemake"], capture_output=True, text=True, check=True, cwd=directory)
+        return bool(out.stdout.strip())
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def provenance_view_params(cfg: dict) -> dict:
+    """Nothing from the config: the page shows the provenance files, its inputs."""
+    return {}
+
+
+def provenance_view(*, config_out, checksums, versions, run_info, output):
+    """The provenance as a page of the report (``output``): the commit and whether the
+    sources had uncommitted changes, seed and FDR, software versions, the config as run and
+    the SHA-256 of every input. Every value is HTML-escaped."""
+    import html
+
+    run = json.loads(Path(run_info).read_text(encoding="utf-8"))
+    dirty = {True: "yes: the sources had uncommitted changes, so the commit alone does not say what ran",
+             False: "no", None: "unknown (not a git checkout)"}[run.get("git_dirty")]
+
+    def table(path) -> str:
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False)
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in frame.columns)
+        rows = "".join("<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in row) + "</tr>"
+                       for row in frame.itertuples(index=False))
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+    facts = [("git commit", run.get("git_commit")), ("uncommitted changes", dirty), ("seed", run.get("seed")),
+             ("FDR level", run.get("fdr"))]
+    page = (
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Provenance</title><style>"
+        "body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}pre{background:#f6f6f6;padding:1em}"
+        "</style></head><body><h1>Provenance of this run</h1><table>"
+        + "".join(f"<tr><th>{k}</th><td>{html.escape(str(v))}</td></tr>" for k, v in facts)
+        + "</table><h2>Software versions</h2>" + table(versions)
+        + "<h2>Config as run</h2><pre>" + html.escape(Path(config_out).read_text(encoding="utf-8")) + "</pre>"
+        + "<h2>Input files (SHA-256)</h2>" + table(checksums) + "</body></html>\n")
+    write_text(page, output)
+
+
 def shown_path(path) -> str:
     """A file's name in the checksums: a file shipped in the first1000 package (the LMS
     table, a clock's coefficients) as ``first1000/<path in the package>``, the same
@@ -56,11 +103,11 @@ def shown_path(path) -> str:
     return str(path)
 
 
-def provenance_params(cfg: dict, commit: str) -> dict:
-    return {"config": config_as_run(cfg), "git_commit": commit}
+def provenance_params(cfg: dict, commit: str, dirty: bool | None = None) -> dict:
+    return {"config": config_as_run(cfg), "git_commit": commit, "git_dirty": dirty}
 
 
-def provenance(*, config, git_commit, files, config_out, checksums, versions, run_info):
+def provenance(*, config, git_commit, files, config_out, checksums, versions, run_info, git_dirty=None):
     """``files``: every input file of the run."""
     files = [files] if isinstance(files, str) else files
     write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), config_out)
@@ -78,8 +125,8 @@ def provenance(*, config, git_commit, files, config_out, checksums, versions, ru
     # The date of the run goes to the log, not to results/: the same config, inputs and
     # software give the same bytes whenever they run.
     LOG.info("provenance written on %s", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
-    write_text(json.dumps({"seed": config.get("seed"), "fdr": config.get("fdr"), "git_commit": git_commit},
-                          indent=2) + "\n", run_info)
+    write_text(json.dumps({"seed": config.get("seed"), "fdr": config.get("fdr"), "git_commit": git_commit,
+                           "git_dirty": git_dirty}, indent=2) + "\n", run_info)
 
 
 # --------------------------------------------------------------------------- methods section
