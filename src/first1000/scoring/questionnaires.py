@@ -236,8 +236,9 @@ def score_instrument(items_df: pd.DataFrame, instrument, max_missing: float = 0.
 def cronbach_alpha(items_df: pd.DataFrame) -> float:
     """Cronbach's alpha of (already reverse-scored) items over the complete cases.
 
-    alpha = k/(k-1) x (1 - sum_i var(item_i) / var(sum of items)), variances with ddof 1.
-    NaN with fewer than 2 complete cases or a total without variance.
+    alpha = k/(k-1) x (1 - sum_i var(item_i) / var(sum of items)), variances with ddof 1,
+    computed by ``pingouin.cronbach_alpha`` (tests compare it with the formula by hand). NaN
+    with fewer than 2 complete cases or a total without variance.
     """
     complete = items_df.dropna().astype(float)
     k = complete.shape[1]
@@ -246,7 +247,9 @@ def cronbach_alpha(items_df: pd.DataFrame) -> float:
     total_var = complete.sum(axis=1).var(ddof=1)
     if not total_var > 0:
         return float("nan")
-    return float(k / (k - 1) * (1 - complete.var(ddof=1).sum() / total_var))
+    import pingouin  # local: only the questionnaire scoring needs it
+
+    return float(pingouin.cronbach_alpha(data=complete, nan_policy="listwise")[0])
 
 
 def resilience_residual(positivity, stress) -> pd.Series:

@@ -25,9 +25,9 @@ def bh_fdr(p) -> np.ndarray:
     -----
     With the m non-missing p-values sorted, p_(1) <= ... <= p_(m),
     q_(i) = min_{j >= i} min(1, m · p_(j) / j)
-    (Benjamini & Hochberg, J. R. Stat. Soc. B 57:289–300, 1995). This equals
-    ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")[1]`` and R's
-    ``p.adjust(p, "BH")`` on the non-missing values.
+    (Benjamini & Hochberg, J. R. Stat. Soc. B 57:289–300, 1995), computed by
+    ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")`` on the non-missing
+    values (equal to R's ``p.adjust(p, "BH")``; tests/stats check both).
 
     Raises
     ------
@@ -41,15 +41,10 @@ def bh_fdr(p) -> np.ndarray:
     values = flat[present]
     if np.any((values < 0) | (values > 1)):
         raise ModelError("bh_fdr needs p-values in [0, 1]; got values outside that range")
-    m = values.size
-    if m == 0:
+    if values.size == 0:
         return q
-    order = np.argsort(values, kind="stable")
-    scaled = values[order] * m / np.arange(1, m + 1)
-    # Step-up: the running minimum from the largest p downwards keeps q monotone in p.
-    adjusted = np.minimum.accumulate(scaled[::-1])[::-1]
-    out = np.empty(m)
-    out[order] = np.minimum(adjusted, 1.0)
+    from statsmodels.stats.multitest import multipletests
+
     q_flat = q.ravel()
-    q_flat[present] = out
+    q_flat[present] = multipletests(values, method="fdr_bh")[1]
     return q_flat.reshape(p.shape)
