@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import math
 import os
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -645,3 +646,31 @@ def test_render_pngs_for_visual_check(associations, mediation_tables, tmp_path):
                 out / "mediation.png", out / "mediation.svg")
     assert (out / "forest.png").stat().st_size > 0
     assert (out / "mediation.png").stat().st_size > 0
+
+
+def test_forest_estimate_column_and_odds_ratios(tmp_path):
+    """A double-column forest plot prints each marker's estimate [95% CI] right of the
+    plot, the odds ratio (exp of the log odds and its bounds) for a logistic row (#18)."""
+    rows = [assoc_row("ghent", "epds", "preterm", 0.5, 0.01, model="logistic", unit="log odds per point"),
+            assoc_row("rotterdam", "epds", "preterm", -0.2, 0.3, model="logistic", unit="log odds per point"),
+            assoc_row("pooled", "epds", "preterm", 0.12, 0.2, model="logistic", unit="log odds per point")]
+    fig = forest_plot(pd.DataFrame(rows), width="double", labels=PIPELINE_LABELS)
+    save_figure(fig, tmp_path / "f.png")
+    assert layout_problems(fig) == []
+    shown = [t.get_text() for t in fig.findobj(Text) if t.get_gid() == "forest-estimate"]
+    expected = [f"OR {math.exp(e):.2f} [{math.exp(e - 0.1):.2f}, {math.exp(e + 0.1):.2f}]" for e in (0.5, -0.2, 0.12)]
+    assert sorted(shown) == sorted(expected)
+    assert "OR 1.65 [1.49, 1.82]" in shown  # exp(0.5), exp(0.4), exp(0.6) by hand
+    assert any("OR: odds ratio of a logistic model (axis: log odds)" in flat(t) for t in texts_of(fig))
+
+
+def test_forest_estimate_column_linear_and_left_out_when_there_is_no_room():
+    rows = [assoc_row(c, "epds", "il6_ln", e, 0.2, unit="ln pg/mL per point") for c, e in
+            (("ghent", 0.0234), ("rotterdam", -0.31), ("pooled", 0.004))]
+    double = forest_plot(pd.DataFrame(rows), width="double")
+    assert layout_problems(double) == []
+    shown = sorted(t.get_text() for t in double.findobj(Text) if t.get_gid() == "forest-estimate")
+    assert shown == sorted(["0.023 [-0.077, 0.12]", "-0.31 [-0.41, -0.21]", "0.004 [-0.096, 0.10]"])
+    single = forest_plot(pd.DataFrame(rows), labels={"il6_ln": "A very long label " * 4})
+    assert not [t for t in single.findobj(Text) if t.get_gid() == "forest-estimate"]
+    assert layout_problems(single) == []

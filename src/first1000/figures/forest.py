@@ -78,6 +78,8 @@ _LABEL_GAP_MM = 2.5  # label column to plot area
 _INDENT_MM = 2.0  # row labels under a heading
 _LABEL_FRACTION = 0.45  # the label column takes at most this share of the width
 _MIN_PLOT_MM = 12.0
+#: The narrowest plot drawn beside the estimate [CI] column (else the column is left out).
+_MIN_PLOT_WITH_ESTIMATES_MM = 30.0
 _MARKER_SIZE = {False: 4.2, True: 5.0}  # points; pooled diamonds a little larger
 
 
@@ -357,6 +359,7 @@ def forest_plot(
     colours: Mapping[str, str] | None = None,
     width: str | float = "single",
     ci_level: float = 0.95,
+    estimates: bool | None = None,
 ) -> Figure:
     """Forest plot of an association table: one row per predictor → response.
 
@@ -383,6 +386,10 @@ def forest_plot(
         height grows with the number of rows.
     ci_level
         Confidence level of ``ci_low``/``ci_high``, for the footnote only.
+    estimates
+        The column right of the plot with each marker's "estimate [CI]" ("OR …" for a
+        logistic row: the odds ratio). None (default): shown when the plot keeps at least
+        30 mm beside it (a double-column figure); True/False: always/never.
 
     Each cohort is one marker + CI whisker per row, at a fixed vertical offset, in its
     Okabe–Ito colour and marker shape; "pooled"/"meta" is a black diamond. The legend
@@ -427,9 +434,21 @@ def forest_plot(
         m = _Measure(fig)
         text_mm = width_mm - 2 * _EDGE_MM  # full-width text (title, headings, notes)
 
-        # ---- horizontal layout: label column | gap | plot | right margin
+        # ---- horizontal layout: label column | gap | plot | estimate [CI] column | margin
         indent = _INDENT_MM if (show_headers or shared) else 0.0
-        right_mm = 2.5
+        entry_texts = {}  # (row id, cohort) -> "estimate [CI]" (OR for a logistic row)
+        for r in rows:
+            for rec in r.entries.itertuples(index=False):
+                if rec.ok and math.isfinite(rec.ci_low) and math.isfinite(rec.ci_high):
+                    entry_texts[(id(r), rec.cohort)] = estimate_text(rec.estimate, rec.ci_low, rec.ci_high,
+                                                                     r.logistic)
+        ci_props = dict(fontsize=SMALL_FONT_SIZE)
+        ci_col_mm = max([m.width(t, **ci_props) for t in entry_texts.values()], default=0.0)
+        labels_mm = min(indent + max(m.width(r.text, **label_props) for r in rows), _LABEL_FRACTION * width_mm)
+        if estimates is False or (estimates is None and width_mm - _EDGE_MM - labels_mm - _LABEL_GAP_MM - 2.5
+                                  - (ci_col_mm + 1.5) < _MIN_PLOT_WITH_ESTIMATES_MM):
+            entry_texts = {}  # no room beside a usable plot (a single-column figure): no column
+        right_mm = 2.5 + (ci_col_mm + 1.5 if entry_texts else 0.0)
         col_cap = max(min(_LABEL_FRACTION * width_mm,
                           width_mm - _EDGE_MM - _LABEL_GAP_MM - right_mm - _MIN_PLOT_MM), 5.0)
         natural = max(
@@ -554,6 +573,17 @@ def forest_plot(
                 ax.plot(open_x, open_y, ls="none", marker=marker, ms=size, mfc="white",
                         mec=colour, mew=0.8, zorder=3, gid=f"forest-points-{i}-open")
 
+        # ---- the estimate [CI] column, right of the plot, one line per marker
+        ci_x = blended_transform_factory(ax.transAxes, ax.transData)
+        for r in rows:
+            for cohort in cohorts:
+                text = entry_texts.get((id(r), cohort))
+                if text:
+                    t = ax.text(1.0, y_of(r, cohort), text, transform=ci_x + ScaledTranslation(
+                        1.5 / MM_PER_INCH, 0.0, fig.dpi_scale_trans), ha="left", va="center", clip_on=False,
+                        color="black" if is_pooled(cohort) else GREY, gid="forest-estimate", **ci_props)
+                    t.set_in_layout(False)
+
         # ---- x range: every estimate and CI bound, and 0
         ok = df[df["ok"]]
         vals = np.concatenate([ok["estimate"].to_numpy(), ok["ci_low"].to_numpy(),
@@ -623,7 +653,7 @@ def forest_plot(
                               fontsize=FONT_SIZE, loc="right")
             fig.draw_without_rendering()
             right_edge = _size_mm(fig, m.renderer, ax.get_tightbbox(m.renderer), x1=True)
-            over = right_edge - (width_mm - _EDGE_MM)
+            over = right_edge - (width_mm - _EDGE_MM - (right_mm - 2.5))  # the estimate column's room
             if over <= 0.05:
                 break
             ax_w = max(ax_w - over - 0.5, 3.0)
@@ -631,7 +661,10 @@ def forest_plot(
 
         # ---- footnotes at the bottom-left of the figure
         pct = f"{ci_level * 100:g}%"
-        notes = [f"Points: estimates; whiskers: {pct} confidence intervals."]
+        notes = [f"Points: estimates; whiskers: {pct} confidence intervals"
+                 + (f"; right: estimate [{pct} CI]" if entry_texts else "")
+                 + ("; OR: odds ratio of a logistic model (axis: log odds)." if entry_texts and
+                    any(r.logistic for r in rows) else ".")]
         if any_open:
             notes.append("Open marker: confidence interval not available.")
         if star_xs:
@@ -655,6 +688,23 @@ def forest_plot(
                          ax_w / width_mm, total_mm / height_mm))
         fig.draw_without_rendering()
     return fig
+
+
+def _fmt(x: float) -> str:
+    """A number as journals print it: 2 decimals, 2 significant digits below 0.1."""
+    if not math.isfinite(x):
+        return "NA"
+    if x != 0 and abs(x) < 0.1:
+        return f"{x:.2g}" if abs(x) >= 1e-3 else f"{x:.1e}"
+    return f"{x:.2f}"
+
+
+def estimate_text(estimate: float, ci_low: float, ci_high: float, logistic: bool) -> str:
+    """The text column's entry: ``estimate [low, high]``, or ``OR …`` (odds ratio, the
+    exponentiated log odds) for a logistic model."""
+    if logistic:
+        return f"OR {_fmt(math.exp(estimate))} [{_fmt(math.exp(ci_low))}, {_fmt(math.exp(ci_high))}]"
+    return f"{_fmt(estimate)} [{_fmt(ci_low)}, {_fmt(ci_high)}]"
 
 
 def _from_top_left(fig: Figure, x_mm: float, y_mm: float):
@@ -705,7 +755,7 @@ _SUPERSCRIPT_DIGITS = str.maketrans("0123456789", "\u2070\u00b9\u00b2\u00b3\u207
 
 
 def _fit_reasons(fig: Figure, ax, texts) -> list[str]:
-    """Shorten grey reason texts that would run past the axes.
+    """Shorten grey reason texts that would run past the figure's right margin.
 
     A shortened text ends in an ellipsis and a superscript note number; the returned
     footnote lines give those reasons in full, numbered top to bottom.
@@ -714,7 +764,9 @@ def _fit_reasons(fig: Figure, ax, texts) -> list[str]:
     if not texts:
         return notes
     renderer = fig.canvas.get_renderer()
-    right = ax.get_window_extent(renderer).x1
+    # a reason sits at its cohort's slot, which has no estimate text: it may run on to the
+    # figure's right margin
+    right = fig.bbox.width - _EDGE_MM / MM_PER_INCH * fig.dpi
     # top to bottom on the page (the y axis runs downwards)
     for t, full_note in sorted(texts, key=lambda item: item[0].xy[1]):
         if t.get_window_extent(renderer).x1 <= right:

@@ -95,7 +95,8 @@ def forest_plot_params(cfg: dict, mechanism: str, variable: str) -> dict:
 
 def forest_plot(*, variable, title, labels, cohorts, associations, png, svg):
     """Forest plot of one exposure (biomarker rows) or one outcome (biomarker rows): every
-    cohort and, beside them, the level :func:`shown_level` picks."""
+    cohort, the pooled model and the meta-analysis, with the estimate [CI] column
+    (double-column width)."""
     from first1000.figures import cohort_colours, save_figure
     from first1000.figures import forest_plot as draw
 
@@ -103,10 +104,9 @@ def forest_plot(*, variable, title, labels, cohorts, associations, png, svg):
     exposure_rows = table.predictor == variable
     rows = table[exposure_rows] if exposure_rows.any() else table[table.response == variable]
     rows = _rows_of(rows, associations, f"`{variable}`")
-    level = shown_level(rows.cohort, FOREST)
-    rows = rows[~rows.cohort.isin({POOLED, META} - {level})]
     colours = cohort_colours([*cohorts, POOLED, META])
-    save_figure(draw(rows, title=title, labels=labels, colours=colours), png, svg)
+    # every cohort, the pooled model and the meta-analysis, each with its estimate [CI]
+    save_figure(draw(rows, title=title, labels=labels, colours=colours, width="double"), png, svg)
 
 
 def sensitivity_forest_params(cfg: dict, mechanism: str) -> dict:
