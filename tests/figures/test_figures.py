@@ -674,3 +674,18 @@ def test_forest_estimate_column_linear_and_left_out_when_there_is_no_room():
     single = forest_plot(pd.DataFrame(rows), labels={"il6_ln": "A very long label " * 4})
     assert not [t for t in single.findobj(Text) if t.get_gid() == "forest-estimate"]
     assert layout_problems(single) == []
+
+
+def test_mediation_states_the_exposure_contrast(mediation_tables):
+    """Counterfactual effects compare two exposure values (#18: "indirect 21.0" beside
+    a = -0.204 and b = -130 is per contrast, not per unit): the figure names them TNIE/TE
+    and says the contrast; the a, b and c' paths stay per unit."""
+    effects, paths = mediation_tables
+    effects = effects.assign(contrast="sd", a0=-0.024, a1=0.766)
+    joined = "\n".join(flat(t) for t in texts_of(mediation_diagram(effects, paths)))
+    assert "Indirect effect (TNIE) = " in joined and "Total effect (TE) = " in joined
+    assert "Exposure contrast: \u22120.0240 \u2192 0.766 (mean \u2192 mean + 1 SD)" in joined
+    assert "a, b and c\u2032 are per unit of their predictor" in joined
+    binary = effects.assign(contrast="binary", a0=0.0, a1=1.0)
+    joined = "\n".join(flat(t) for t in texts_of(mediation_diagram(binary, paths)))
+    assert "Exposure contrast: 0 \u2192 1 (lower \u2192 higher value)" in joined

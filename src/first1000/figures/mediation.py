@@ -190,8 +190,13 @@ def _contrast_text(eff: pd.DataFrame) -> str:
     row = eff.iloc[0]
     if pd.isna(row["a0"]) or pd.isna(row["a1"]):
         return ""
-    kind = f" ({row['contrast']})" if isinstance(row["contrast"], str) and row["contrast"] else ""
-    return f"for exposure {format_number(row['a0'])} → {format_number(row['a1'])}{kind}"
+    words = {"sd": "mean → mean + 1 SD", "iqr": "25th → 75th percentile", "binary": "lower → higher value"}
+    contrast = row["contrast"] if isinstance(row["contrast"], str) else ""
+    kind = f" ({words.get(contrast.split(' (')[0], contrast)})" if contrast else ""
+    def value(v) -> str:  # codes of a two-valued exposure as integers
+        return str(int(v)) if float(v).is_integer() and contrast.startswith("binary") else format_number(v)
+
+    return f"for exposure {value(row['a0'])} → {value(row['a1'])}{kind}"
 
 
 def mediation_diagram(
@@ -231,6 +236,9 @@ def mediation_diagram(
     proportion mediated with their CIs, and the caption "n = …, … bootstrap
     resamples (… CI)". Numbers have 3 significant figures.
     """
+    # the exposure contrast of the counterfactual effects (optional columns, kept apart
+    # from the contract columns the figure draws)
+    contrast = _contrast_text(effects) if isinstance(effects, pd.DataFrame) else ""
     eff = _check(effects, "effects", EFFECT_COLUMNS, "effect", EFFECTS)
     pth = _check(paths, "paths", PATH_COLUMNS, "path", PATHS)
     if eff.empty and pth.empty:
@@ -266,13 +274,12 @@ def mediation_diagram(
     label_b = path_label("b", rec["b"])
     label_c = path_label(f"c{PRIME}", c_prime)
     # Counterfactual effects (columns contrast, a0, a1) are per exposure contrast, not
-    # per unit: name them as such (TNIE, TE) instead of a·b and c.
-    contrast = _contrast_text(eff)
+    # per unit: name them as such (TNIE, TE) instead of a·b and c, and say the contrast.
     summary = [
         summary_line("Indirect effect (TNIE)" if contrast else f"Indirect effect (a{DOT}b)", erec["indirect"]),
         summary_line("Total effect (TE)" if contrast else "Total effect (c)", total),
         summary_line("Proportion mediated", erec["proportion_mediated"]),
-    ]
+    ] + ([f"Exposure contrast: {contrast[len('for exposure '):]}"] if contrast else [])
 
     # Caption: n and bootstrap settings (aggregate numbers only).
     n_values = pd.concat([eff["n"], pth["n"]])
@@ -300,7 +307,8 @@ def mediation_diagram(
         f"models; {listing(from_mediation)} from the mediation analysis."
     )
     if contrast:
-        caption += f" Effects {contrast}."
+        caption += (f" a, b and c{PRIME} are per unit of their predictor; the indirect and total effects and "
+                    f"the proportion mediated compare exposure {contrast[len('for exposure '):]}.")
 
     W = _WIDTH_MM
     with journal_style():
