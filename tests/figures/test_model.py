@@ -190,14 +190,19 @@ def test_strongest_biomarker_tie_on_q_and_p_missing_q_last():
     assert edge_labels(fig) == ["Hair cortisol, T3 (ln pg/mg): 0.300 [0.200, 0.400]"]
 
 
-def test_non_significant_edge_is_thin_grey_dashed():
+def test_non_significant_edge_is_thin_dashed_in_a_tint_of_its_exposure_colour():
     fig = draw()
     ns = edge_patch(fig, "model-edge-in-epds-hpa")
     ls = ns.get_linestyle()
     assert ls != "-" and ls not in ("solid", "None")
     offset, dashes = ns._dash_pattern
     assert dashes is not None and len(dashes) >= 2
-    assert matplotlib.colors.to_hex(ns.get_edgecolor()) == "#9a9a9a"
+    # an exposure box's colour mixed half with white: the exposure stays recognisable
+    boxes = [np.array(matplotlib.colors.to_rgb(p.get_edgecolor())) for p in fig.axes[0].patches
+             if p.get_gid() == "model-exposure-box"]
+    got = np.array(matplotlib.colors.to_rgb(ns.get_edgecolor()))
+    assert any(np.allclose(got, b + (1 - b) * 0.5, atol=1 / 255) for b in boxes), got
+    assert matplotlib.colors.to_hex(ns.get_edgecolor()) != "#9a9a9a"
     assert ns.get_linewidth() < edge_patch(fig, "model-edge-in-ses_index-hpa").get_linewidth()
     # mechanism → outcome too
     out = edge_patch(fig, "model-edge-out-telomeres-birth_weight")

@@ -285,10 +285,19 @@ def _arrow_head(ax, x_tip: float, y: float, colour: str, scale: float, gid: str)
                          closed=True, fc=colour, ec="none", zorder=3, gid=gid))
 
 
+def _tint(colour: str, share: float = 0.5) -> str:
+    """``colour`` mixed with ``share`` of white: the same hue, lighter."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    return to_hex(tuple(c + (1.0 - c) * share for c in to_rgb(colour)))
+
+
 def _edge_style(e: _Edge, colour: str) -> dict:
+    """Significant: solid in the exposure's colour; not significant: thin, dashed, in a
+    lighter tint of the same colour (the exposure stays recognisable)."""
     if e.significant:
         return dict(color=colour, lw=1.1, ls="-")
-    return dict(color=_NS_COLOUR, lw=0.6, ls=(0, (3.0, 2.0)))
+    return dict(color=_tint(colour), lw=0.6, ls=(0, (3.0, 2.0)))
 
 
 def model_diagram(
@@ -427,7 +436,7 @@ def model_diagram(
     drawn_n = [e.n for e in edges_in + edges_out]
     caption = (
         f"Edges: strongest biomarker per mechanism, {label_for(cohort, labels)} estimates "
-        f"with 95% CI; solid = FDR q < {float(fdr):g}, grey dashed = not significant; "
+        f"with 95% CI; solid = FDR q < {float(fdr):g}, thin dashed (lighter) = not significant; "
         f"n = {format_range(drawn_n)} participants per model."
     )
     if fitted.empty:
