@@ -382,3 +382,22 @@ def test_layout_never_overlaps(seed, n_exp, n_mech, n_out, long, with_med):
         assert not any(PID in t for t in texts)
         if with_med:
             assert any(t.startswith("mediated: PM = 40% [10, 90]") for t in texts)
+
+
+def test_an_outcome_whose_models_all_failed_says_why():
+    """The SGA box had no arrow and nothing said why (2% SGA: every model separated)."""
+    table = pd.DataFrame([
+        dict(cohort="pooled", mechanism="hpa", predictor="epds", response="hair_cortisol_t3_ln", model="linear",
+             n=800, estimate=0.3, se=0.05, ci_low=0.2, ci_high=0.4, p=1e-6, q=1e-5, status="ok"),
+        dict(cohort="pooled", mechanism="hpa", predictor="hair_cortisol_t3_ln", response="sga", model="logistic",
+             n=800, estimate=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, p=np.nan, q=np.nan,
+             status="perfect or quasi-perfect separation: the predictor and covariates predict the outcome"),
+    ])
+    from first1000.figures import model_diagram
+
+    fig = model_diagram(table, None, exposures=["epds"], mechanisms={"hpa": "HPA axis"}, outcomes=["sga"],
+                        cohort="pooled", labels={"sga": "Small for gestational age (< 10th centile)"})
+    fig.draw_without_rendering()
+    text = " ".join(" ".join(t.get_text().split()) for t in fig.findobj(matplotlib.text.Text))
+    assert ("Small for gestational age: no arrow, no model could be fitted (perfect or quasi-perfect "
+            "separation)") in text

@@ -444,6 +444,18 @@ def model_diagram(
     if mediated:
         caption += (" Yellow: mediated path (indirect effect 95% CI excludes 0); "
                     "PM = proportion mediated [95% CI].")
+    # an outcome without an arrow because no model of it could be fitted: say why
+    at_level = assoc[(assoc["cohort"] == cohort) & assoc["mechanism"].isin(mech_keys)]
+    drawn_outcomes = {e.target for e in edges_out}
+    for o in outcomes:
+        tried = at_level[at_level["response"] == o]
+        if o in drawn_outcomes or tried.empty:
+            continue
+        reasons = tried["status"].astype(str).str.split(";").str[0].str.split(":").str[0].str.strip() \
+            if "status" in tried.columns else pd.Series(dtype=str)
+        reasons = reasons[~reasons.str.lower().isin(["", "ok", "nan"])]
+        why = reasons.value_counts().index[0] if len(reasons) else "no estimate"
+        caption += f" {_short(label_for(o, labels))}: no arrow, no model could be fitted ({why})."
     if unplaced:
         caption += (" Mediated, but the mediator is no biomarker of a drawn mechanism: "
                     + "; ".join(unplaced) + ".")
