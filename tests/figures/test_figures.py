@@ -300,12 +300,14 @@ def test_forest_failed_row_is_text_not_point(associations):
                    in flat(t) for t in texts)
 
 
-def test_forest_pooled_is_black_diamond_and_legend_gives_n_range(associations):
+def test_forest_pooled_is_black_hexagon_and_legend_gives_n_range(associations):
+    """Pooled (one model of all participants): black hexagon; the meta-analysis keeps the
+    diamond, so both can be drawn side by side."""
     fig = forest_plot(associations)
     ax = fig.axes[0]
     pooled_lines = [
         line for line in ax.get_lines()
-        if (line.get_gid() or "").startswith("forest-points") and line.get_marker() == "D"
+        if (line.get_gid() or "").startswith("forest-points") and line.get_marker() == "h"
     ]
     assert len(pooled_lines) == 1
     assert matplotlib.colors.to_hex(pooled_lines[0].get_markerfacecolor()) == "#000000"

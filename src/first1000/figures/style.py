@@ -110,9 +110,12 @@ _COHORT_COLOUR_ORDER: tuple[str, ...] = (
     OKABE_ITO[4],  # yellow
 )
 # Redundant shape cue. Six shapes against seven colours: (colour, shape) pairs stay
-# unique for up to 42 cohorts. The diamond "D" is reserved for pooled/meta estimates.
+# unique for up to 42 cohorts. The diamond "D" is reserved for the meta-analysis (the
+# classic symbol of a combined estimate), the hexagon "h" for the pooled model (all
+# cohorts' participants together), so that the two stay apart when both are drawn.
 _COHORT_MARKER_ORDER: tuple[str, ...] = ("o", "s", "^", "v", "P", "X")
 POOLED_MARKER = "D"
+POOLED_DATA_MARKER = "h"
 
 #: Cohort names (compared case-insensitively) that denote a combined estimate.
 POOLED_NAMES: frozenset[str] = frozenset({"pooled", "meta"})
@@ -167,13 +170,14 @@ def cohort_colours(cohorts: Iterable[object]) -> dict[str, str]:
 def cohort_markers(cohorts: Iterable[object]) -> dict[str, str]:
     """Map each cohort name to a matplotlib marker, same ordering rule as the colours.
 
-    "pooled"/"meta" get a diamond, the classic symbol of a combined estimate.
+    "meta" gets a diamond, the classic symbol of a combined estimate; "pooled" (one model
+    of all cohorts' participants) a hexagon, so that the two differ when both are drawn.
     """
     out: dict[str, str] = {}
     i = 0
     for name in _sorted_cohorts(cohorts):
         if is_pooled(name):
-            out[name] = POOLED_MARKER
+            out[name] = POOLED_DATA_MARKER if name.strip().lower() == "pooled" else POOLED_MARKER
         else:
             out[name] = _COHORT_MARKER_ORDER[i % len(_COHORT_MARKER_ORDER)]
             i += 1
