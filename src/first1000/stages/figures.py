@@ -320,21 +320,31 @@ def table_view(*, kind, mechanism, mechanism_label, table, output):
 
 
 # --------------------------------------------------------------------------- publication tables
-def publication_tables_inputs(cfg: dict) -> dict:
-    """Table 1 (a run on cohorts), every analysed mechanism's associations and the mediation
-    tables, in the order of the params' ``mechanisms`` and ``mediation_mechanisms``."""
-    params = publication_tables_params(cfg)
-    return {"table1": ["results/harmonised/table1.tsv"] if cfg["_mode"] == "cohorts" else [],
-            "associations": [f"results/associations/{m}.tsv" for m in params["mechanisms"]],
-            "mediation": [f"results/mediation/{m}.tsv" for m in params["mediation_mechanisms"]]}
-
-
-def publication_tables_params(cfg: dict) -> dict:
+def _analysed_in_order(cfg: dict) -> tuple[list[str], list[str]]:
+    """The analysed mechanisms in the config's order, and those with mediation paths."""
     from first1000.plan import analysed_mechanisms
 
     mechanisms = [m for m in cfg["mechanisms"] if m in analysed_mechanisms(cfg)]
+    return mechanisms, [m for m in mechanisms if mediation_paths(cfg, m)]
+
+
+def _result_tables(cfg: dict) -> dict:
+    """The association and mediation tables, in the order of :func:`_analysed_in_order`."""
+    mechanisms, mediated = _analysed_in_order(cfg)
+    return {"associations": [f"results/associations/{m}.tsv" for m in mechanisms],
+            "mediation": [f"results/mediation/{m}.tsv" for m in mediated]}
+
+
+def publication_tables_inputs(cfg: dict) -> dict:
+    """Table 1 (a run on cohorts), every analysed mechanism's associations and the mediation
+    tables, in the order of the params' ``mechanisms`` and ``mediation_mechanisms``."""
+    return {"table1": ["results/harmonised/table1.tsv"] if cfg["_mode"] == "cohorts" else [], **_result_tables(cfg)}
+
+
+def publication_tables_params(cfg: dict) -> dict:
+    mechanisms, mediated = _analysed_in_order(cfg)
     names = [n for m in mechanisms for n in _names(cfg, m)]
-    return {"mechanisms": mechanisms, "mediation_mechanisms": [m for m in mechanisms if mediation_paths(cfg, m)],
+    return {"mechanisms": mechanisms, "mediation_mechanisms": mediated,
             "mechanism_labels": {m: mechanism_label(cfg, m) for m in mechanisms},
             "labels": variable_labels(cfg, names), "cohort_labels": study_labels(cfg),
             "min_cell_size": cfg["privacy"]["min_cell_size"]}
@@ -359,37 +369,32 @@ def publication_tables(*, mechanisms, mediation_mechanisms, mechanism_labels, la
                 "p: across SES tertiles (ANOVA, Kruskal–Wallis or Pearson's χ²), blank where a count is suppressed.")
         sheets["Table 1"] = ("Table 1. Characteristics of the participants, overall and by SES tertile", t1)
         sections.append(("Table 1. Characteristics of the participants", note, t1))
-    for mechanism, path in zip(mechanisms, associations):
-        table = association_table(_read(path), labels, cohort_labels)
-        title = f"Associations: {mechanism_labels[mechanism]}"
-        sheets[f"Associations {mechanism}"] = (title, table)
-        sections.append((title, "Estimate [95% CI] per unit of the exposure or biomarker (scale in the Scale "
-                         "column); OR: odds ratio of a logistic model. q: Benjamini–Hochberg FDR.", printed(table)))
-    for mechanism, path in zip(mediation_mechanisms, mediation):
-        table = mediation_table(_read(path), labels, cohort_labels)
-        title = f"Mediation: {mechanism_labels[mechanism]}"
-        sheets[f"Mediation {mechanism}"] = (title, table)
-        sections.append((title, "Counterfactual effects for the stated contrast of the exposure; proportion "
-                         "mediated only where the total effect's CI excludes the null.", printed(table)))
+    kinds = (("Associations", association_table, mechanisms, associations,
+              "Estimate [95% CI] per unit of the exposure or biomarker (scale in the Scale column); OR: odds ratio "
+              "of a logistic model. q: Benjamini–Hochberg FDR."),
+             ("Mediation", mediation_table, mediation_mechanisms, mediation,
+              "Counterfactual effects for the stated contrast of the exposure; proportion mediated only where the "
+              "total effect's CI excludes the null."))
+    for kind, build, names, paths, note in kinds:
+        for mechanism, path in zip(names, paths):
+            table = build(_read(path), labels, cohort_labels)
+            title = f"{kind}: {mechanism_labels[mechanism]}"
+            sheets[f"{kind} {mechanism}"] = (title, table)
+            sections.append((title, note, printed(table)))
     write_xlsx(sheets, xlsx)
     write_docx(sections, docx)
 
 
 # --------------------------------------------------------------------------- the report's first page
 def key_findings_inputs(cfg: dict) -> dict:
-    params = key_findings_params(cfg)
-    return {"associations": [f"results/associations/{m}.tsv" for m in params["mechanisms"]],
-            "mediation": [f"results/mediation/{m}.tsv" for m in params["mediation_mechanisms"]],
-            "model": "results/figures/model.png"}
+    return {**_result_tables(cfg), "model": "results/figures/model.png"}
 
 
 def key_findings_params(cfg: dict) -> dict:
-    from first1000.plan import analysed_mechanisms
-
-    mechanisms = [m for m in cfg["mechanisms"] if m in analysed_mechanisms(cfg)]
+    mechanisms, mediated = _analysed_in_order(cfg)
     names = [n for m in mechanisms for n in _names(cfg, m)]
     found = figure_labels_of(cfg, names)
-    return {"mechanisms": mechanisms, "mediation_mechanisms": [m for m in mechanisms if mediation_paths(cfg, m)],
+    return {"mechanisms": mechanisms, "mediation_mechanisms": mediated,
             "biomarkers": {m: list(cfg["mechanisms"][m]["biomarkers"]) for m in mechanisms},
             "mechanism_labels": {m: mechanism_label(cfg, m) for m in mechanisms}, "labels": found["labels"],
             "cohort_labels": study_labels(cfg), "fdr": cfg["fdr"]}
