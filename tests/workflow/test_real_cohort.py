@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -184,7 +183,6 @@ def test_no_participant_id_in_any_output(trial):
         if path.is_file() and path.suffix in (".tsv", ".html", ".svg", ".log", ".json", ".yaml", ".txt"):
             assert "PT-0" not in path.read_text(encoding="utf-8", errors="replace"), path
     assert "PT-0" not in trial["run"].stderr
-    assert np.isfinite(trial["facts"]["pct_il6_floor"])
 
 
 def test_first1000_run_is_short_and_names_the_log_of_a_failed_job(trial):
