@@ -491,7 +491,8 @@ def _parquet_matrix_batches(spec, id_map, batch_rows):
     if not path.exists():
         raise InputTableError(f"{path}: file not found. Check the path in the config.")
     try:
-        source = pq.ParquetFile(path)
+        # pre_buffer=False: with it Arrow buffers far more than the batch being checked (#19)
+        source = pq.ParquetFile(path, pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
         raise InputTableError(f"{path}: cannot be read as Parquet ({type(exc).__name__}).") from None
     cpg_col = spec.get("columns", {}).get("cpg", "cpg")

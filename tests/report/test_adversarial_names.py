@@ -161,11 +161,11 @@ def _line(text: str, at: str) -> int:
 
 def test_an_unchecked_name_would_inject_html_into_a_caption(demo_config):
     """Why names are checked: a covariate named like a raw directive becomes an <img> with
-    an onerror handler in the forest plot's caption (loader bypassed on purpose)."""
+    an onerror handler in the associations table's caption (loader bypassed on purpose)."""
     raw = yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
     config = _as_snakemake_config(demo_config, raw)
     config["covariates"] = [PAYLOAD]
-    html = render_caption(REPORT / "forest.rst", config, {"mechanism": "hpa", "variable": "epds"}, {})
+    html = render_caption(REPORT / "associations.rst", config, {"mechanism": "hpa", "variable": "epds"}, {})
     assert f"<img src=x onerror={HANDLER}>" in html
 
 
@@ -247,7 +247,7 @@ def test_allowed_labels_and_odd_names_add_no_element_to_any_caption(project, dem
         assert not extra, f"{key}: elements not in the demo's caption: {extra}"
         assert "system-message" not in html and "onerror" not in html and "<script" not in html, key
     # a covariate with an odd but valid name is shown as text
-    assert any(NAMES["variable"] in html for (name, _), html in rendered.items() if name == "forest.rst")
+    assert any(NAMES["variable"] in html for (name, _), html in rendered.items() if name == "associations.rst")
 
 
 def test_labels_in_html_tables_are_text():
@@ -287,7 +287,7 @@ def test_no_handler_runs_in_chromium(project, demo_config, tmp_path):
     raw = yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
     unsafe = _as_snakemake_config(demo_config, raw)
     unsafe["covariates"] = [PAYLOAD]
-    attack = render_caption(REPORT / "forest.rst", unsafe, {"mechanism": "hpa", "variable": "epds"}, {})
+    attack = render_caption(REPORT / "associations.rst", unsafe, {"mechanism": "hpa", "variable": "epds"}, {})
     cfg, raw = _adversarial_project()
     safe = "".join(_renders(cfg, raw).values())
     safe += html_table(pd.DataFrame({"label": ALLOWED_LABELS}), ALLOWED_LABELS[1], ALLOWED_LABELS[1], filename="t.tsv")
@@ -333,6 +333,7 @@ def test_a_conditional_caption_keeps_its_spaces():
     env = Environment(trim_blocks=True, lstrip_blocks=True)
     for cohorts in ({"a": {}}, {"a": {}, "b": {}}):
         config = {"cohorts": cohorts, "covariates": ["bmi"], "fdr": 0.05}
-        rendered = " ".join(env.from_string(text).render(snakemake=type("S", (), {"config": config})).split())
+        rendered = " ".join(env.from_string(text).render(snakemake=type("S", (), {"config": config}),
+                                                         categories={}).split())
         assert "single-cohort estimate" in rendered or "covariate) estimate" in rendered
         assert "cohortestimate" not in rendered and ")estimate" not in rendered

@@ -407,3 +407,28 @@ def test_every_output_is_documented(demo_run):
 def test_documented_patterns_are_not_a_catch_all():
     patterns = documented_patterns()
     assert not any(p.match("results/unknown.tsv") or p.match("results/figures/x/unknown.png") for p in patterns)
+
+
+def test_figure_captions_list_their_own_models(demo_run):
+    """#18: a figure's caption lists the covariates, n and failed models of the models it shows,
+    from its result rows: the Ghent HPA models adjust for hair washing, treatment and
+    corticosteroids, Rotterdam's (no hair questionnaire) do not; every note reaches the report."""
+    note = (demo_run / "results/figures/hpa/forest--ses_index.models.rst").read_text(encoding="utf-8")
+    assoc = pd.read_csv(demo_run / "results/associations/hpa.tsv", sep="\t")
+    rows = assoc[assoc.predictor == "ses_index"]
+    bullets = {line.split(":")[0][2:]: line for line in note.splitlines() if line.startswith("- ")}
+    for cohort in ("ghent", "rotterdam"):
+        part = rows[(rows.cohort == cohort) & (rows.n > 0)]
+        line = bullets[f"``{cohort}``"]
+        assert f"{len(rows[rows.cohort == cohort])} models" in line
+        n = sorted(set(part.n))
+        assert f"n = {n[0]:,}" in line and f"{n[-1]:,}" in line
+        for covariate in part.covariates.iloc[0].split("+"):
+            assert f"``{covariate}``" in line
+    assert "``hair_wash_frequency``" in bullets["``ghent``"]
+    assert "hair_wash_frequency" not in bullets["``rotterdam``"]
+    notes = sorted((demo_run / "results/figures").rglob("*.models.rst"))
+    assert len(notes) > 40
+    page = "\n".join(_report_texts((demo_run / "results/report.html").read_text(encoding="utf-8")))
+    assert page.count("Models in this figure, from its result rows:") >= len(notes)
+    assert 'hair_wash_frequency</tt>, <tt class=\\"docutils literal\\">hair_treated' in page

@@ -13,6 +13,7 @@ rule forest_plot:
             labels={"figure": "forest plot: {variable}"},
         ),
         svg="results/figures/{mechanism}/forest--{variable}.svg",
+        models="results/figures/{mechanism}/forest--{variable}.models.rst",
     log:
         "logs/figures/{mechanism}/forest--{variable}.log",
     benchmark:
@@ -42,6 +43,7 @@ rule mediation_diagram:
             labels={"figure": "mediation {exposure} -> {mediator} -> {outcome}"},
         ),
         svg="results/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.svg",
+        models="results/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.models.rst",
     log:
         "logs/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.log",
     benchmark:
@@ -72,6 +74,7 @@ rule model_diagram:
             labels={"figure": "SES and mood -> mechanisms -> outcomes"},
         ),
         svg="results/figures/model.svg",
+        models="results/figures/model.models.rst",
     log:
         "logs/figures/model.log",
     benchmark:
@@ -100,6 +103,7 @@ rule scatter_plot:
             labels={"figure": "adjusted fit: {exposure}"},
         ),
         svg="results/figures/{mechanism}/scatter--{exposure}.svg",
+        models="results/figures/{mechanism}/scatter--{exposure}.models.rst",
     log:
         "logs/figures/{mechanism}/scatter--{exposure}.log",
     benchmark:
@@ -156,6 +160,7 @@ rule volcano_plot:
             labels={"figure": "volcano plot: {exposure}"},
         ),
         svg="results/figures/{mechanism}/volcano--{exposure}.svg",
+        models="results/figures/{mechanism}/volcano--{exposure}.models.rst",
     log:
         "logs/figures/{mechanism}/volcano--{exposure}.log",
     benchmark:
@@ -212,6 +217,7 @@ rule sensitivity_plot:
             labels={"figure": "sensitivity {exposure} -> {mediator} -> {outcome}"},
         ),
         svg="results/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.svg",
+        models="results/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.models.rst",
     log:
         "logs/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.log",
     benchmark:
@@ -270,6 +276,7 @@ rule sensitivity_forest:
             labels={"figure": "sensitivity analyses"},
         ),
         svg="results/figures/{mechanism}/sensitivity_analyses.svg",
+        models="results/figures/{mechanism}/sensitivity_analyses.models.rst",
     log:
         "logs/figures/{mechanism}/sensitivity_analyses.log",
     benchmark:

@@ -41,6 +41,7 @@ rule strata_plot:
             labels={"figure": "strata: {exposure} by {modifier}"},
         ),
         svg="results/figures/{mechanism}/strata--{exposure}--{modifier}.svg",
+        models="results/figures/{mechanism}/strata--{exposure}--{modifier}.models.rst",
     log:
         "logs/figures/{mechanism}/strata--{exposure}--{modifier}.log",
     benchmark:

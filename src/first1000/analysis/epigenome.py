@@ -38,7 +38,8 @@ def ewas_design(participants: pd.DataFrame, cohort: str, exposure: str, covariat
                 samples: list[str]) -> pd.DataFrame:
     """Design (index = pseudonymous sample IDs, in matrix order) on complete cases."""
     people = participants[(participants.cohort == cohort) & participants.pseudo_id.isin(samples)]
-    people = people.set_index("pseudo_id").reindex([s for s in samples if s in set(people.pseudo_id)])
+    present = set(people.pseudo_id)  # once: a set per sample made this O(n²) (#19)
+    people = people.set_index("pseudo_id").reindex([s for s in samples if s in present])
     used = [exposure, *covariates]
     complete = people[used].dropna()
     if len(complete) < len(used) + 2:

@@ -14,6 +14,7 @@ from first1000.io import write_text, write_tsv
 from first1000.labels import figure_labels, label_and_unit
 from first1000.mechanisms import PREPARERS
 from first1000.plan import mechanism_label, mediation_paths, mediators_of, study_labels
+from first1000.report.captions import models_note
 
 
 #: The natural-effect decomposition drawn in the figures: TE = PNDE + TNIE (VanderWeele 2015).
@@ -93,7 +94,7 @@ def forest_plot_params(cfg: dict, mechanism: str, variable: str) -> dict:
             "labels": labels, "cohorts": sorted(study_labels(cfg))}
 
 
-def forest_plot(*, variable, title, labels, cohorts, associations, png, svg):
+def forest_plot(*, variable, title, labels, cohorts, associations, png, svg, models):
     """Forest plot of one exposure (biomarker rows) or one outcome (biomarker rows): every
     cohort, the pooled model and the meta-analysis, with the estimate [CI] column
     (double-column width)."""
@@ -107,6 +108,7 @@ def forest_plot(*, variable, title, labels, cohorts, associations, png, svg):
     colours = cohort_colours([*cohorts, POOLED, META])
     # every cohort, the pooled model and the meta-analysis, each with its estimate [CI]
     save_figure(draw(rows, title=title, labels=labels, colours=colours, width="double"), png, svg)
+    write_text(models_note(rows), models)
 
 
 def sensitivity_forest_params(cfg: dict, mechanism: str) -> dict:
@@ -114,7 +116,8 @@ def sensitivity_forest_params(cfg: dict, mechanism: str) -> dict:
             "labels": variable_labels(cfg, _names(cfg, mechanism)), "cohort_labels": study_labels(cfg)}
 
 
-def sensitivity_forest(*, mechanism_label, exposures, labels, cohort_labels, associations, sensitivity, png, svg):
+def sensitivity_forest(*, mechanism_label, exposures, labels, cohort_labels, associations, sensitivity, png, svg,
+                       models):
     """Main analysis beside each sensitivity analysis, exposure -> biomarker models, at the
     level :func:`shown_level` picks."""
     from first1000.figures import cohort_colours, save_figure
@@ -136,6 +139,7 @@ def sensitivity_forest(*, mechanism_label, exposures, labels, cohort_labels, ass
     title = f"{mechanism_label}: sensitivity analyses ({where_text(level, cohort_labels)})"
     fig = draw(table, title=title, labels={**labels, **names}, colours=cohort_colours(names))
     save_figure(fig, png, svg)
+    write_text(models_note(table, names=names), models)
 
 
 # --------------------------------------------------------------------------- mediation
@@ -161,16 +165,17 @@ def mediation_diagram_params(cfg: dict, mechanism: str, exposure: str, mediator:
             "labels": variable_labels(cfg, _names(cfg, mechanism)), "cohort_labels": study_labels(cfg)}
 
 
-def mediation_diagram(*, exposure, mediator, outcome, labels, cohort_labels, effects, paths, png, svg):
+def mediation_diagram(*, exposure, mediator, outcome, labels, cohort_labels, effects, paths, png, svg, models):
     from first1000.figures import mediation_diagram as draw
     from first1000.figures import save_figure
 
     eff = figure_effects(_read(effects))
     level = shown_level(eff.cohort)
     title = where_text(level, cohort_labels, pooled="All cohorts pooled", meta="Meta-analysis of the cohorts")
-    fig = draw(_path_rows(eff, level, exposure, mediator, outcome),
-               _path_rows(_read(paths), level, exposure, mediator, outcome), labels=labels, title=title)
+    rows = _path_rows(eff, level, exposure, mediator, outcome)
+    fig = draw(rows, _path_rows(_read(paths), level, exposure, mediator, outcome), labels=labels, title=title)
     save_figure(fig, png, svg)
+    write_text(models_note(rows.drop_duplicates("cohort"), what="path"), models)
 
 
 def sensitivity_plot_params(cfg: dict, mechanism: str, exposure: str, mediator: str, outcome: str) -> dict:
@@ -178,7 +183,7 @@ def sensitivity_plot_params(cfg: dict, mechanism: str, exposure: str, mediator: 
             "labels": variable_labels(cfg, _names(cfg, mechanism))}
 
 
-def sensitivity_plot(*, exposure, mediator, outcome, labels, sensitivity, png, svg):
+def sensitivity_plot(*, exposure, mediator, outcome, labels, sensitivity, png, svg, models):
     """Imai's rho curve and E-values of one path (the level :func:`shown_level` picks)."""
     from first1000.figures import save_figure
     from first1000.figures.sensitivity import sensitivity_plot as draw
@@ -188,6 +193,7 @@ def sensitivity_plot(*, exposure, mediator, outcome, labels, sensitivity, png, s
     level = shown_level(rows.cohort)
     title = f"{labels.get(mediator, mediator)} ({'pooled' if level == POOLED else level})"
     save_figure(draw(rows[rows.cohort == level], labels=labels, title=title), png, svg)
+    write_text(models_note(rows[rows.cohort == level].drop_duplicates("cohort"), what="path"), models)
 
 
 # --------------------------------------------------------------------------- the model
@@ -203,7 +209,7 @@ def model_diagram_params(cfg: dict) -> dict:
             "exposure_groups": {e: groups[e] for e in exposures if e in groups}}
 
 
-def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associations, mediation, png, svg,
+def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associations, mediation, png, svg, models,
                   exposure_groups=None):
     """The article's model filled in with this run's results (the level :func:`shown_level` picks);
     ``exposure_groups``: the block of each exposure the config places (study_variables,
@@ -216,9 +222,12 @@ def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associa
     assoc = pd.concat([_read(p) for p in associations], ignore_index=True)
     med = figure_effects(pd.concat([_read(p) for p in mediation], ignore_index=True)) if mediation else None
     mechanisms = {m: label for m, label in mechanism_labels.items() if (assoc.mechanism == m).any()}
+    level = shown_level(assoc.cohort)
     fig = draw(assoc, med, exposures=exposures, mechanisms=mechanisms, outcomes=outcomes,
-               cohort=shown_level(assoc.cohort), fdr=fdr, labels=labels, exposure_groups=exposure_groups or None)
+               cohort=level, fdr=fdr, labels=labels, exposure_groups=exposure_groups or None)
     save_figure(fig, png, svg)
+    # the figure draws one level (pooled, else meta-analysis, else a cohort): its models by mechanism
+    write_text(models_note(assoc[assoc.cohort == level], by="mechanism"), models)
 
 
 # --------------------------------------------------------------------------- per mechanism
@@ -229,7 +238,7 @@ def scatter_plot_params(cfg: dict, mechanism: str, exposure: str) -> dict:
             **axis}
 
 
-def scatter_plot(*, exposure, title, labels, units, cohort_labels, min_cell_size, fits, png, svg):
+def scatter_plot(*, exposure, title, labels, units, cohort_labels, min_cell_size, fits, png, svg, models):
     """Binned biomarker vs exposure with the covariate-adjusted fit, by cohort (from the
     table of :func:`first1000.stages.analyse.describe`)."""
     from first1000.figures import cohort_colours, save_figure
@@ -241,6 +250,7 @@ def scatter_plot(*, exposure, title, labels, units, cohort_labels, min_cell_size
     fig = scatter_adjusted(rows, exposure, biomarker, units=units, labels={**labels, **cohort_labels},
                            colours=cohort_colours(sorted(cohort_labels)), title=title, min_cell=min_cell_size)
     save_figure(fig, png, svg)
+    write_text(models_note(rows.drop_duplicates(["cohort", "biomarker"])), models)
 
 
 def correlation_plot_params(cfg: dict, mechanism: str) -> dict:
@@ -266,7 +276,7 @@ def volcano_plot_params(cfg: dict, mechanism: str, exposure: str) -> dict:
             "fdr": cfg["fdr"]}
 
 
-def volcano_plot(*, exposure, biomarkers, mechanism_label, labels, fdr, associations, png, svg):
+def volcano_plot(*, exposure, biomarkers, mechanism_label, labels, fdr, associations, png, svg, models):
     from first1000.figures import save_figure
     from first1000.figures.mechanism import volcano_plot as draw
 
@@ -277,6 +287,7 @@ def volcano_plot(*, exposure, biomarkers, mechanism_label, labels, fdr, associat
     fig = draw(rows, cohort=level, predictor=exposure, fdr=fdr, labels=labels,
                title=f"{mechanism_label} ({'pooled' if level == POOLED else level})")
     save_figure(fig, png, svg)
+    write_text(models_note(rows[rows.cohort == level]), models)
 
 
 def qc_plot_params(cfg: dict, mechanism: str) -> dict:

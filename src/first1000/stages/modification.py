@@ -6,10 +6,11 @@ from __future__ import annotations
 import pandas as pd
 
 from first1000.analysis import modification as strata
-from first1000.io import write_tsv
+from first1000.io import write_text, write_tsv
 from first1000.labels import variables
 from first1000.plan import mechanism_covariates, mechanism_label, modification_models
 from first1000.privacy import suppress_missingness, suppress_modification
+from first1000.report.captions import models_note
 from first1000.stages import LOG
 from first1000.stages.figures import figure_labels_of, shown_level, where_text
 
@@ -67,7 +68,7 @@ def strata_plot_params(cfg: dict, mechanism: str, exposure: str, modifier: str) 
             "labels": axis["labels"], "cohort_labels": axis["cohort_labels"]}
 
 
-def strata_plot(*, mechanism_label, exposure, modifier, labels, cohort_labels, modification, png, svg):
+def strata_plot(*, mechanism_label, exposure, modifier, labels, cohort_labels, modification, png, svg, models):
     """Stratified forest plot of one exposure and modifier (the summary level's rows)."""
     from first1000.figures import save_figure
     from first1000.figures.strata import strata_plot as draw
@@ -78,3 +79,4 @@ def strata_plot(*, mechanism_label, exposure, modifier, labels, cohort_labels, m
     title = (f"{mechanism_label}: {labels[exposure]} by {labels[modifier]} "
              f"({where_text(cohort, cohort_labels, pooled='all cohorts, pooled')})")
     save_figure(draw(rows, exposure=exposure, modifier=modifier, cohort=cohort, labels=labels, title=title), png, svg)
+    write_text(models_note(rows[rows.cohort == cohort], what="estimate"), models)
