@@ -34,6 +34,7 @@ from jinja2 import Environment
 from first1000.config import load_config
 from first1000.errors import ConfigError
 from first1000.labels import LABEL_RULE, NAME_RULE, figure_labels, label_problem, shown
+from first1000.stages.figures import FIGURE_KINDS
 
 from workflow_runs import ROOT, demo_config_copy
 
@@ -110,7 +111,8 @@ def render_caption(path: Path, config: dict, wildcards: dict, params: dict) -> s
     """A caption as snakemake.report.FileRecord.render makes it."""
     env = Environment(trim_blocks=True, lstrip_blocks=True)
     snakemake = SimpleNamespace(config=config, wildcards=SimpleNamespace(**wildcards),
-                                params=SimpleNamespace(**params))
+                                params=SimpleNamespace(**params),
+                                output=SimpleNamespace(folder=f"results/figures/{wildcards.get('mechanism')}"))
     text = env.from_string(path.read_text(encoding="utf-8")).render(snakemake=snakemake, categories={}, files={})
     return publish_parts(text, writer_name="html")["body"]
 
@@ -135,6 +137,11 @@ def _renders(cfg: dict, raw: dict) -> dict[tuple[str, str], str]:
                      "outcome": path["outcome"], "variable": spec["biomarkers"][0],
                      "modifier": cfg["covariates"][-1], "kind": "associations"}
         for caption in CAPTIONS:
+            if caption.name == "figure.rst":  # one caption, a branch per kind of figure
+                for kind in FIGURE_KINDS:
+                    out[(f"{caption.name}:{kind}", mechanism)] = render_caption(
+                        caption, config, {**wildcards, "kind": kind}, {"settings": {"cohorts": cohorts}})
+                continue
             out[(caption.name, mechanism)] = render_caption(caption, config, wildcards, {"settings": {"cohorts": cohorts}})
     return out
 

@@ -612,3 +612,27 @@ def test_tile_sizes_do_not_change_any_number(sim, monkeypatch):
     monkeypatch.setattr(engine, "_TILE", 7)
     monkeypatch.setattr(engine, "_TILE_MISSING_VALUES", 5 * 60 * 7)  # 5 CpGs per tile
     assert_tables_identical(reference, ewas_fit(y, design, terms, beta=m_to_beta(y)))
+
+
+def test_read_matrix_rows_equals_a_filtered_read_parquet(tmp_path):
+    """The clock's reader (first1000.io.methylation.read_matrix_rows) reads a few CpGs of a
+    wide matrix in column blocks: the same frame as pandas' filtered read, across row
+    groups, with wanted CpGs absent from the file and a row group without any."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from first1000.io.methylation import read_matrix_rows
+
+    rng = np.random.default_rng(3)
+    cpgs = [f"cg{k:08d}" for k in range(250)]
+    values = rng.random((250, 37)).astype(np.float32)
+    values[rng.random(values.shape) < 0.05] = np.nan
+    table = pa.table({"cpg": cpgs, **{f"p{j:03d}": values[:, j] for j in range(37)}})
+    path = tmp_path / "m.parquet"
+    pq.write_table(table, path, row_group_size=60)
+    wanted = [cpgs[k] for k in (3, 59, 60, 61, 200, 249)] + ["cg_absent"]
+    got = read_matrix_rows(path, wanted, block_columns=5)
+    ref = pd.read_parquet(path, filters=[("cpg", "in", wanted)])
+    pd.testing.assert_frame_equal(got, ref)
+    assert list(got.cpg) == [cpgs[k] for k in (3, 59, 60, 61, 200, 249)]
+    assert read_matrix_rows(path, ["cg_absent"]).empty

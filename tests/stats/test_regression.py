@@ -298,3 +298,54 @@ def test_a_covariate_mixing_numbers_and_text_is_refused_naming_the_column_only()
         check_column_types(data, ["parity"], where="mechanism immune, cohort a")
     # one type, whatever it is, passes: numbers-as-text is a plain factor
     check_column_types(data.assign(parity=data.parity.astype(str)), ["parity"])
+
+
+# --------------------------------------------------------------------------- absorbed plate (FWL)
+def _plates(n=3000, per_plate=40, seed=5):
+    """Methylation-style data: a plate per ``per_plate`` samples with its own shift, one
+    plate of a single sample, a few missing values; planted effect 0.25 of x."""
+    rng = np.random.default_rng(seed)
+    plate = np.array([f"plate_{k // per_plate:03d}" for k in rng.permutation(n)], dtype=object)
+    plate[0] = "plate_single"
+    codes = pd.factorize(plate, sort=True)[0]
+    x = rng.normal(size=n) + 0.3 * rng.normal(size=codes.max() + 1)[codes]  # x differs between plates
+    sex = rng.choice(["F", "M"], size=n)
+    age = rng.normal(31, 4, size=n)
+    y = 0.25 * x + 0.2 * (sex == "M") + 0.01 * age + rng.normal(size=codes.max() + 1)[codes] + rng.normal(size=n)
+    df = pd.DataFrame({"y": y, "x": x, "child_sex": sex, "maternal_age": age, "plate": plate})
+    df.loc[rng.choice(n, 60, replace=False), "maternal_age"] = np.nan
+    return df
+
+
+def test_a_many_level_plate_is_absorbed_and_gives_the_dummy_models_numbers():
+    """A plate with >= ABSORB_LEVELS levels is demeaned out (Frisch–Waugh–Lovell): estimate,
+    SE, CI and p equal statsmodels' OLS with the plate as dummy columns, including a plate of
+    one sample (its dummy fits it exactly and costs a degree of freedom)."""
+    from first1000.stats.regression import ABSORB_LEVELS
+
+    df = _plates()
+    assert df.plate.nunique() >= ABSORB_LEVELS
+    ref = smf.ols("y ~ x + C(child_sex) + maternal_age + C(plate)", data=df).fit()
+    got = fit_association(df, "y", "x", ["child_sex", "maternal_age", "plate"])
+    assert got["status"] == "ok" and got["n"] == int(ref.nobs) == 2940
+    assert got["estimate"] == pytest.approx(ref.params["x"], rel=1e-10)
+    assert got["se"] == pytest.approx(ref.bse["x"], rel=1e-10)
+    assert got["p"] == pytest.approx(ref.pvalues["x"], rel=1e-8)
+    ci = ref.conf_int().loc["x"]
+    assert (got["ci_low"], got["ci_high"]) == pytest.approx((ci[0], ci[1]), rel=1e-10)
+    assert got["ci_low"] < 0.25 < got["ci_high"]
+
+
+def test_an_absorbed_plate_collinear_with_the_predictor_is_reported():
+    df = _plates(n=1200)
+    df["x"] = pd.factorize(df.plate, sort=True)[0] % 7  # constant within each plate
+    got = fit_association(df, "y", "x", ["maternal_age", "plate"])
+    assert np.isnan(got["estimate"]) and "collinear" in got["status"]
+
+
+def test_a_plate_below_the_absorption_threshold_enters_as_dummies():
+    from first1000.stats.regression import _absorbed_factor
+
+    df = _plates(n=600, per_plate=100)  # 7 plates
+    assert _absorbed_factor(df.dropna(), ["child_sex", "plate"]) is None
+    assert _absorbed_factor(_plates().dropna(), ["child_sex", "plate"]) == "plate"

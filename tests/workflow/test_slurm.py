@@ -168,7 +168,7 @@ def test_every_rule_of_the_demo_ran_through_slurm(runs):
     the rule needs, so that the SLURM tier runs it."""
     _, workdir, log, demo_rules = runs
     assert {"ingest_participants", "harmonise", "prepare", "associate", "mediate", "ewas_shard", "ewas_gather",
-            "ewas_meta", "forest_plot"} <= demo_rules, sorted(demo_rules)
+            "ewas_meta", "mechanism_figures"} <= demo_rules, sorted(demo_rules)
     submitted = {p.name.removeprefix("rule_") for p in (workdir / ".snakemake/slurm_logs").glob("rule_*")
                  if any(p.rglob("*.log"))}
     missing = sorted(demo_rules - submitted)

@@ -22,7 +22,6 @@ from first1000.plan import (
     sensitivity_analyses,
     site_file,
     site_inputs,
-    strata_figures,
 )
 from first1000.stages import analyse, ewas, export, figures, harmonise, ingest
 from first1000.stages import modification, prepare, provenance, sites
@@ -175,16 +174,22 @@ def mediation_tables():
 
 
 def modification_outputs():
-    """Missingness tables of every mechanism; effect-modification tables and figures."""
+    """Missingness tables of every mechanism; effect-modification tables."""
     outputs = [f"results/missingness/{mechanism}.tsv" for mechanism in MECHANISMS]
     for mechanism in MECHANISMS:
         if modification_models(CFG, mechanism):
             outputs.append(f"results/modification/{mechanism}.tsv")
-        outputs += [
-            f"results/figures/{mechanism}/strata--{exposure}--{modifier}.png"
-            for exposure, modifier in strata_figures(CFG, mechanism)
-        ]
     return outputs
+
+
+def figure_subcategory(wildcards):
+    """The report subsection of one figure of a mechanism (by its kind)."""
+    return figures.figure_subcategory(wildcards.kind)
+
+
+def figure_label(wildcards):
+    """The report label of one figure of a mechanism, from its file name."""
+    return figures.figure_label(dict(wildcards.items()))
 
 
 def all_outputs():
@@ -208,34 +213,14 @@ def all_outputs():
         outputs.append(f"results/tables/associations--{mechanism}.html")
         if mediation_paths(CFG, mechanism):
             outputs.append(f"results/tables/mediation--{mechanism}.html")
-        spec = CFG["mechanisms"][mechanism]
-        for variable in spec["exposures"] + spec["outcomes"]:
-            outputs.append(f"results/figures/{mechanism}/forest--{variable}.png")
-        if len(spec["biomarkers"]) >= 5:
-            outputs += [
-                f"results/figures/{mechanism}/volcano--{e}.png"
-                for e in spec["exposures"]
-            ]
+        # every figure of the mechanism (figures.mechanism_figure_list)
+        outputs.append(f"results/figures/{mechanism}")
         if not SITES_MODE:
             outputs.append(f"results/qc/{mechanism}.tsv")
-            outputs.append(f"results/figures/{mechanism}/qc.png")
-            outputs += [
-                f"results/figures/{mechanism}/scatter--{e}.png"
-                for e in spec["exposures"]
-            ]
-            if len(spec["biomarkers"]) > 1:
-                outputs.append(f"results/figures/{mechanism}/correlations.png")
             if sensitivity_analyses(CFG, mechanism):
                 outputs.append(f"results/tables/sensitivity--{mechanism}.html")
-                outputs.append(f"results/figures/{mechanism}/sensitivity_analyses.png")
-        for path in mediation_paths(CFG, mechanism):
+        if mediation_paths(CFG, mechanism):
             outputs.append(f"results/mediation/{mechanism}.tsv")
-            if isinstance(path["mediator"], list):  # joint mediators: tables only
-                continue
-            name = f"{path['exposure']}--{path['mediator']}--{path['outcome']}"
-            outputs.append(f"results/figures/{mechanism}/mediation--{name}.png")
-            if CFG["mediation"]["sensitivity"] and not SITES_MODE:
-                outputs.append(f"results/figures/{mechanism}/sensitivity--{name}.png")
     if "methylation" in MECHANISMS and not SITES_MODE:
         for cohort in MECHANISMS["methylation"]:
             for exposure in EWAS["exposures"]:

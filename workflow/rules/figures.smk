@@ -1,63 +1,35 @@
 # Stage 6: figures per mechanism (PNG for the report, SVG for papers).
 
 
-rule forest_plot:
+# Every figure of one mechanism in one job (one Python start-up per mechanism, not per
+# figure): results/figures/{mechanism}/{kind}--{parts}.png|.svg|.models.rst. The report
+# finds the figures by pattern and fills each caption and label from its file name.
+rule mechanism_figures:
     input:
-        associations="results/associations/{mechanism}.tsv",
+        unpack(inputs_of(figures.mechanism_figures_inputs)),
     output:
-        png=report(
-            "results/figures/{mechanism}/forest--{variable}.png",
-            caption="../report/forest.rst",
+        folder=report(
+            directory("results/figures/{mechanism}"),
+            patterns=figures.figure_patterns(),
+            caption="../report/figure.rst",
             category=mechanism_category,
-            subcategory="Associations",
-            labels={"figure": "forest plot: {variable}"},
+            subcategory=figure_subcategory,
+            labels=figure_label,
         ),
-        svg="results/figures/{mechanism}/forest--{variable}.svg",
-        models="results/figures/{mechanism}/forest--{variable}.models.rst",
     log:
-        "logs/figures/{mechanism}/forest--{variable}.log",
+        "logs/figures/{mechanism}.log",
     benchmark:
-        "logs/benchmarks/figures/{mechanism}/forest--{variable}.tsv"
+        "logs/benchmarks/figures/{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1
     resources:
         mem_mb=scaled(1000),
-        runtime=scaled(10),
+        runtime=scaled(20),
     params:
-        settings=params_of(figures.forest_plot_params),
+        settings=params_of(figures.mechanism_figures_params),
     script:
-        "../scripts/forest_plot.py"
-
-
-rule mediation_diagram:
-    input:
-        effects="results/mediation/{mechanism}.tsv",
-        paths="results/mediation/{mechanism}_paths.tsv",
-    output:
-        png=report(
-            "results/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.png",
-            caption="../report/mediation_diagram.rst",
-            category=mechanism_category,
-            subcategory="Mediation",
-            labels={"figure": "mediation {exposure} -> {mediator} -> {outcome}"},
-        ),
-        svg="results/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.svg",
-        models="results/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.models.rst",
-    log:
-        "logs/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.log",
-    benchmark:
-        "logs/benchmarks/figures/{mechanism}/mediation--{exposure}--{mediator}--{outcome}.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=scaled(1000),
-        runtime=scaled(10),
-    params:
-        settings=params_of(figures.mediation_diagram_params),
-    script:
-        "../scripts/mediation_diagram.py"
+        "../scripts/mechanism_figures.py"
 
 
 rule model_diagram:
@@ -91,149 +63,6 @@ rule model_diagram:
         "../scripts/model_diagram.py"
 
 
-rule scatter_plot:
-    input:
-        fits="results/descriptives/{mechanism}_fits.tsv",
-    output:
-        png=report(
-            "results/figures/{mechanism}/scatter--{exposure}.png",
-            caption="../report/scatter.rst",
-            category=mechanism_category,
-            subcategory="Associations",
-            labels={"figure": "adjusted fit: {exposure}"},
-        ),
-        svg="results/figures/{mechanism}/scatter--{exposure}.svg",
-        models="results/figures/{mechanism}/scatter--{exposure}.models.rst",
-    log:
-        "logs/figures/{mechanism}/scatter--{exposure}.log",
-    benchmark:
-        "logs/benchmarks/figures/{mechanism}/scatter--{exposure}.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=scaled(1000),
-        runtime=scaled(10),
-    params:
-        settings=params_of(figures.scatter_plot_params),
-    script:
-        "../scripts/scatter_plot.py"
-
-
-rule correlation_plot:
-    input:
-        correlations="results/descriptives/{mechanism}_correlations.tsv",
-    output:
-        png=report(
-            "results/figures/{mechanism}/correlations.png",
-            caption="../report/correlations.rst",
-            category=mechanism_category,
-            subcategory="Quality control",
-            labels={"figure": "biomarker correlations"},
-        ),
-        svg="results/figures/{mechanism}/correlations.svg",
-    log:
-        "logs/figures/{mechanism}/correlations.log",
-    benchmark:
-        "logs/benchmarks/figures/{mechanism}/correlations.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=scaled(1000),
-        runtime=scaled(10),
-    params:
-        settings=params_of(figures.correlation_plot_params),
-    script:
-        "../scripts/correlation_plot.py"
-
-
-rule volcano_plot:
-    input:
-        associations="results/associations/{mechanism}.tsv",
-    output:
-        png=report(
-            "results/figures/{mechanism}/volcano--{exposure}.png",
-            caption="../report/volcano.rst",
-            category=mechanism_category,
-            subcategory="Associations",
-            labels={"figure": "volcano plot: {exposure}"},
-        ),
-        svg="results/figures/{mechanism}/volcano--{exposure}.svg",
-        models="results/figures/{mechanism}/volcano--{exposure}.models.rst",
-    log:
-        "logs/figures/{mechanism}/volcano--{exposure}.log",
-    benchmark:
-        "logs/benchmarks/figures/{mechanism}/volcano--{exposure}.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=scaled(1000),
-        runtime=scaled(10),
-    params:
-        settings=params_of(figures.volcano_plot_params),
-    script:
-        "../scripts/volcano_plot.py"
-
-
-rule qc_plot:
-    input:
-        qc="results/qc/{mechanism}.tsv",
-    output:
-        png=report(
-            "results/figures/{mechanism}/qc.png",
-            caption="../report/qc_figure.rst",
-            category=mechanism_category,
-            subcategory="Quality control",
-            labels={"figure": "QC of {mechanism}"},
-        ),
-        svg="results/figures/{mechanism}/qc.svg",
-    log:
-        "logs/figures/{mechanism}/qc.log",
-    benchmark:
-        "logs/benchmarks/figures/{mechanism}/qc.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=scaled(1000),
-        runtime=scaled(10),
-    params:
-        settings=params_of(figures.qc_plot_params),
-    script:
-        "../scripts/qc_plot.py"
-
-
-rule sensitivity_plot:
-    input:
-        sensitivity="results/mediation/{mechanism}_sensitivity.tsv",
-    output:
-        png=report(
-            "results/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.png",
-            caption="../report/sensitivity_plot.rst",
-            category=mechanism_category,
-            subcategory="Mediation",
-            labels={"figure": "sensitivity {exposure} -> {mediator} -> {outcome}"},
-        ),
-        svg="results/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.svg",
-        models="results/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.models.rst",
-    log:
-        "logs/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.log",
-    benchmark:
-        "logs/benchmarks/figures/{mechanism}/sensitivity--{exposure}--{mediator}--{outcome}.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=scaled(1000),
-        runtime=scaled(10),
-    params:
-        settings=params_of(figures.sensitivity_plot_params),
-    script:
-        "../scripts/sensitivity_plot.py"
-
-
 rule table_view:
     input:
         table="results/{kind}/{mechanism}.tsv",
@@ -261,36 +90,6 @@ rule table_view:
         settings=params_of(figures.table_view_params),
     script:
         "../scripts/table_view.py"
-
-
-rule sensitivity_forest:
-    input:
-        associations="results/associations/{mechanism}.tsv",
-        sensitivity="results/sensitivity/{mechanism}.tsv",
-    output:
-        png=report(
-            "results/figures/{mechanism}/sensitivity_analyses.png",
-            caption="../report/sensitivity_forest.rst",
-            category=mechanism_category,
-            subcategory="Associations",
-            labels={"figure": "sensitivity analyses"},
-        ),
-        svg="results/figures/{mechanism}/sensitivity_analyses.svg",
-        models="results/figures/{mechanism}/sensitivity_analyses.models.rst",
-    log:
-        "logs/figures/{mechanism}/sensitivity_analyses.log",
-    benchmark:
-        "logs/benchmarks/figures/{mechanism}/sensitivity_analyses.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=scaled(1000),
-        runtime=scaled(10),
-    params:
-        settings=params_of(figures.sensitivity_forest_params),
-    script:
-        "../scripts/sensitivity_forest.py"
 
 
 # Table 1, the associations and the mediation effects for a journal (XLSX and DOCX).

@@ -29,37 +29,6 @@ rule modify:
         "../scripts/modify.py"
 
 
-rule strata_plot:
-    input:
-        modification="results/modification/{mechanism}.tsv",
-    output:
-        png=report(
-            "results/figures/{mechanism}/strata--{exposure}--{modifier}.png",
-            caption="../report/strata.rst",
-            category=mechanism_category,
-            subcategory="Effect modification",
-            labels={"figure": "strata: {exposure} by {modifier}"},
-        ),
-        svg="results/figures/{mechanism}/strata--{exposure}--{modifier}.svg",
-        models="results/figures/{mechanism}/strata--{exposure}--{modifier}.models.rst",
-    log:
-        "logs/figures/{mechanism}/strata--{exposure}--{modifier}.log",
-    benchmark:
-        "logs/benchmarks/figures/{mechanism}/strata--{exposure}--{modifier}.tsv"
-    wildcard_constraints:
-        modifier=r"[a-z][a-z0-9_]*",
-    conda:
-        CONDA_ENV
-    threads: 1
-    resources:
-        mem_mb=scaled(1000),
-        runtime=scaled(10),
-    params:
-        settings=params_of(modification.strata_plot_params),
-    script:
-        "../scripts/strata_plot.py"
-
-
 rule missingness:
     input:
         participants="results/harmonised/participants.parquet",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -406,3 +406,35 @@ def prefetch(iterator: Iterator, depth: int = 1) -> Iterator:
     finally:
         stop.set()
         thread.join(timeout=5)
+
+
+def read_matrix_rows(path, cpgs: Iterable[str], *, cpg_column: str = "cpg", block_columns: int = 2048) -> pd.DataFrame:
+    """The rows of ``cpgs`` (in file order) of a CpG x sample Parquet matrix, equal to
+    ``pd.read_parquet(path, filters=[(cpg_column, "in", cpgs)])``, in bounded memory.
+
+    The CpG column is read first; then, in each row group holding a wanted CpG, the sample
+    columns ``block_columns`` at a time, keeping only the wanted rows. A filtered
+    ``read_parquet`` decodes every column of a row group at once: 2.2 GB (6 GB for a
+    clock's two cohorts) for 2,000 CpGs x 36,000 samples, against 0.35 GB here (#19)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path, pre_buffer=False)
+    schema = pf.schema_arrow
+    samples = [name for name in schema.names if name != cpg_column]
+    wanted = pa.array(sorted(set(cpgs)), type=schema.field(cpg_column).type)
+    parts = []
+    for group in range(pf.metadata.num_row_groups):
+        ids = pf.read_row_group(group, columns=[cpg_column]).column(0)
+        rows = np.flatnonzero(pc.is_in(ids, value_set=wanted).to_numpy(zero_copy_only=False))
+        if not len(rows):
+            continue
+        columns = {cpg_column: ids.take(rows)}
+        for start in range(0, len(samples), block_columns):
+            block = pf.read_row_group(group, columns=samples[start:start + block_columns])
+            columns.update(zip(block.column_names, block.take(rows).columns))
+            del block
+        parts.append(pa.Table.from_arrays([columns[name] for name in schema.names], schema=schema))
+    table = pa.concat_tables(parts) if parts else schema.empty_table()
+    return table.to_pandas()

@@ -47,8 +47,10 @@ def definition_files(settings: dict) -> list:
 
 def read_table(path, settings: dict) -> pd.DataFrame:
     """Only the clock's rows of a (possibly very large) CpG x sample matrix."""
+    from first1000.io.methylation import read_matrix_rows
+
     clock = clocks.load_clock(settings.get("clock", "knight2016"))
-    return pd.read_parquet(path, filters=[("cpg", "in", clock.cpgs)])
+    return read_matrix_rows(path, clock.cpgs)
 
 
 def prepare(tables: dict[str, pd.DataFrame], settings: dict, participants: pd.DataFrame | None = None):

@@ -13,7 +13,8 @@ from first1000.config import META, POOLED
 from first1000.io import write_text, write_tsv
 from first1000.labels import figure_labels, label_and_unit
 from first1000.mechanisms import PREPARERS
-from first1000.plan import mechanism_label, mediation_paths, mediators_of, study_labels
+from first1000.plan import (mechanism_label, mediation_paths, mediators_of, modification_models, sensitivity_analyses,
+                            study_labels)
 from first1000.report.captions import models_note
 
 
@@ -310,6 +311,29 @@ def qc_plot(*, mechanism, kind, settings, name, cohort_labels, min_cell_size, qc
     save_figure(fig, png, svg)
 
 
+# --------------------------------------------------------------------------- effect modification
+def strata_plot_params(cfg: dict, mechanism: str, exposure: str, modifier: str) -> dict:
+    """Labels only: the units come with the modification table's rows."""
+    names = [exposure, modifier, *(m["response"] for m in modification_models(cfg, mechanism))]
+    axis = figure_labels_of(cfg, names)
+    return {"mechanism_label": mechanism_label(cfg, mechanism), "exposure": exposure, "modifier": modifier,
+            "labels": axis["labels"], "cohort_labels": axis["cohort_labels"]}
+
+
+def strata_plot(*, mechanism_label, exposure, modifier, labels, cohort_labels, modification, png, svg, models):
+    """Stratified forest plot of one exposure and modifier (the summary level's rows)."""
+    from first1000.figures import save_figure
+    from first1000.figures.strata import strata_plot as draw
+
+    table = pd.read_csv(modification, sep="\t", dtype={"level": str})
+    rows = table[(table.exposure == exposure) & (table.modifier == modifier)]
+    cohort = shown_level(rows.cohort)
+    title = (f"{mechanism_label}: {labels[exposure]} by {labels[modifier]} "
+             f"({where_text(cohort, cohort_labels, pooled='all cohorts, pooled')})")
+    save_figure(draw(rows, exposure=exposure, modifier=modifier, cohort=cohort, labels=labels, title=title), png, svg)
+    write_text(models_note(rows[rows.cohort == cohort], what="estimate"), models)
+
+
 # --------------------------------------------------------------------------- report tables
 TABLE_TITLES = {"associations": "Associations", "mediation": "Mediation effects",
                 "sensitivity": "Sensitivity analyses"}
@@ -425,3 +449,150 @@ def key_findings(*, mechanisms, mediation_mechanisms, biomarkers, mechanism_labe
     text = landing_rst(rows, Path(model).read_bytes(), labels=labels, mechanism_labels=mechanism_labels,
                        cohort_labels=cohort_labels, fdr=fdr)
     write_text(text, landing)
+
+
+# --------------------------------------------------------------------------- one job per mechanism
+#: The figures of a mechanism, by kind: the report subsection, the label (its wildcards
+#: filled in), the stage function's name (in this module), the tables it reads (its argument -> the job's input name), the
+#: file name's parts after the kind, and whether it has a models note (``<figure>.models.rst``).
+#: One job draws them all (rule ``mechanism_figures``): a figure costs ~0.3 s to draw and
+#: ~1 s to start a Python process with pandas and matplotlib, so one process per
+#: mechanism instead of one per figure (#19).
+FIGURE_KINDS = {
+    "forest": dict(subcategory="Associations", label="forest plot: {variable}", stage="forest_plot",
+                   reads={"associations": "associations"}, parts=("variable",), models=True),
+    "scatter": dict(subcategory="Associations", label="adjusted fit: {exposure}", stage="scatter_plot",
+                    reads={"fits": "fits"}, parts=("exposure",), models=True),
+    "volcano": dict(subcategory="Associations", label="volcano plot: {exposure}", stage="volcano_plot",
+                    reads={"associations": "associations"}, parts=("exposure",), models=True),
+    "sensitivity_analyses": dict(subcategory="Associations", label="sensitivity analyses",
+                                 stage="sensitivity_forest",
+                                 reads={"associations": "associations", "sensitivity": "sensitivity_analyses"},
+                                 parts=(), models=True),
+    "mediation": dict(subcategory="Mediation", label="mediation {exposure} -> {mediator} -> {outcome}",
+                      stage="mediation_diagram", reads={"effects": "mediation", "paths": "mediation_paths"},
+                      parts=("exposure", "mediator", "outcome"), models=True),
+    "sensitivity": dict(subcategory="Mediation", label="sensitivity {exposure} -> {mediator} -> {outcome}",
+                        stage="sensitivity_plot", reads={"sensitivity": "mediation_sensitivity"},
+                        parts=("exposure", "mediator", "outcome"), models=True),
+    "strata": dict(subcategory="Effect modification", label="strata: {exposure} by {modifier}",
+                   stage="strata_plot", reads={"modification": "modification"}, parts=("exposure", "modifier"),
+                   models=True),
+    "qc": dict(subcategory="Quality control", label="QC of {mechanism}", stage="qc_plot", reads={"qc": "qc"},
+               parts=(), models=False),
+    "correlations": dict(subcategory="Quality control", label="biomarker correlations", stage="correlation_plot",
+                         reads={"correlations": "correlations"}, parts=(), models=False),
+}
+
+_NAME = "[a-z][a-z0-9_]*"  # the names a config may give (validated)
+
+
+def figure_patterns() -> list[str]:
+    """The file patterns of a mechanism's figures (PNG) inside results/figures/{mechanism}:
+    ``{kind}--{part}--...png``, or ``{kind}.png`` for a figure without parts. The report
+    finds the figures by these patterns and fills the caption and label of each from its
+    wildcards."""
+    patterns = {}
+    for kind, spec in FIGURE_KINDS.items():
+        patterns.setdefault(spec["parts"], []).append(kind)
+    return ["--".join([f"{{kind,{'|'.join(kinds)}}}", *(f"{{{part},{_NAME}}}" for part in parts)]) + ".png"
+            for parts, kinds in patterns.items()]
+
+
+def figure_subcategory(kind: str) -> str:
+    return FIGURE_KINDS[kind]["subcategory"]
+
+
+def figure_label(wildcards: dict) -> dict:
+    """The report label of one figure, from the wildcards of its file name."""
+    return {"figure": FIGURE_KINDS[wildcards["kind"]]["label"].format(**wildcards)}
+
+
+def mechanism_figure_list(cfg: dict, mechanism: str) -> list[dict]:
+    """Every figure of one mechanism, in drawing order: ``{"kind": ..., "stem": file name
+    without suffix, "wildcards": {part: value}}``. A summary-statistics run (config
+    ``sites``) has no QC, scatter, correlation, sensitivity-analysis, strata or
+    mediation-sensitivity figures (they need individual data)."""
+    from first1000.plan import strata_figures
+
+    sites = cfg.get("_mode") == "sites"
+    spec = cfg["mechanisms"][mechanism]
+    figures = [("forest", {"variable": v}) for v in [*spec["exposures"], *spec.get("outcomes", [])]]
+    if len(spec["biomarkers"]) >= 5:
+        figures += [("volcano", {"exposure": e}) for e in spec["exposures"]]
+    if not sites:
+        figures.append(("qc", {}))
+        figures += [("scatter", {"exposure": e}) for e in spec["exposures"]]
+        if len(spec["biomarkers"]) > 1:
+            figures.append(("correlations", {}))
+        if sensitivity_analyses(cfg, mechanism):
+            figures.append(("sensitivity_analyses", {}))
+    for path in mediation_paths(cfg, mechanism):
+        if isinstance(path["mediator"], list):  # joint mediators: tables only
+            continue
+        parts = {"exposure": path["exposure"], "mediator": path["mediator"], "outcome": path["outcome"]}
+        figures.append(("mediation", parts))
+        if cfg["mediation"]["sensitivity"] and not sites:
+            figures.append(("sensitivity", parts))
+    if not sites:
+        figures += [("strata", {"exposure": e, "modifier": m}) for e, m in strata_figures(cfg, mechanism)]
+    out = []
+    for kind, parts in dict.fromkeys((k, tuple(p.items())) for k, p in figures):
+        wildcards = dict(parts)
+        out.append({"kind": kind, "stem": "--".join([kind, *wildcards.values()]), "wildcards": wildcards})
+    return out
+
+
+#: The tables a mechanism's figures read: the job's input name -> path.
+_FIGURE_TABLES = {
+    "associations": "results/associations/{mechanism}.tsv",
+    "fits": "results/descriptives/{mechanism}_fits.tsv",
+    "correlations": "results/descriptives/{mechanism}_correlations.tsv",
+    "qc": "results/qc/{mechanism}.tsv",
+    "sensitivity_analyses": "results/sensitivity/{mechanism}.tsv",
+    "mediation": "results/mediation/{mechanism}.tsv",
+    "mediation_paths": "results/mediation/{mechanism}_paths.tsv",
+    "mediation_sensitivity": "results/mediation/{mechanism}_sensitivity.tsv",
+    "modification": "results/modification/{mechanism}.tsv",
+}
+
+
+def mechanism_figures_inputs(cfg: dict, mechanism: str) -> dict[str, str]:
+    """The result tables the mechanism's figures read (and only those)."""
+    names = dict.fromkeys(name for fig in mechanism_figure_list(cfg, mechanism)
+                          for name in FIGURE_KINDS[fig["kind"]]["reads"].values())
+    return {name: _FIGURE_TABLES[name].format(mechanism=mechanism) for name in names}
+
+
+def mechanism_figures_params(cfg: dict, mechanism: str) -> dict:
+    """Each figure's kind, file name and settings (its own ``<stage>_params``)."""
+    figures = []
+    for fig in mechanism_figure_list(cfg, mechanism):
+        stage = FIGURE_KINDS[fig["kind"]]["stage"]
+        builder = globals()[f"{stage}_params"]
+        figures.append({"kind": fig["kind"], "stem": fig["stem"],
+                        "settings": builder(cfg, mechanism, **fig["wildcards"])})
+    return {"mechanism": mechanism, "figures": figures}
+
+
+def mechanism_figures(*, mechanism, figures, folder, associations=None, fits=None, correlations=None, qc=None,
+                      sensitivity_analyses=None, mediation=None, mediation_paths=None, mediation_sensitivity=None,
+                      modification=None):
+    """Draw every figure of one mechanism into ``folder`` (results/figures/{mechanism}):
+    ``<stem>.png``, ``<stem>.svg`` and, for figures of models, ``<stem>.models.rst``; each
+    by its own stage function with the settings its ``<stage>_params`` built."""
+    del mechanism  # named in the job's messages (first1000.stages.run)
+    tables = {"associations": associations, "fits": fits, "correlations": correlations, "qc": qc,
+              "sensitivity_analyses": sensitivity_analyses, "mediation": mediation,
+              "mediation_paths": mediation_paths, "mediation_sensitivity": mediation_sensitivity,
+              "modification": modification}
+    out = Path(folder)
+    out.mkdir(parents=True, exist_ok=True)
+    for fig in figures:
+        kind = FIGURE_KINDS[fig["kind"]]
+        draw = globals()[kind["stage"]]
+        files = {"png": str(out / f"{fig['stem']}.png"), "svg": str(out / f"{fig['stem']}.svg")}
+        if kind["models"]:
+            files["models"] = str(out / f"{fig['stem']}.models.rst")
+        draw(**fig["settings"], **{arg: tables[name] for arg, name in kind["reads"].items()}, **files)
+

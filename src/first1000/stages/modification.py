@@ -1,18 +1,17 @@
 """Stage 5b (workflow/rules/modification.smk): effect modification (exposure x modifier) and
-the missing data of each mechanism's models, with the stratified forest plots."""
+the missing data of each mechanism's models (their stratified forest plots are drawn with
+the mechanism's other figures, :mod:`first1000.stages.figures`)."""
 
 from __future__ import annotations
 
 import pandas as pd
 
 from first1000.analysis import modification as strata
-from first1000.io import write_text, write_tsv
+from first1000.io import write_tsv
 from first1000.labels import variables
-from first1000.plan import mechanism_covariates, mechanism_label, modification_models
+from first1000.plan import mechanism_covariates, modification_models
 from first1000.privacy import suppress_missingness, suppress_modification
-from first1000.report.captions import models_note
 from first1000.stages import LOG
-from first1000.stages.figures import figure_labels_of, shown_level, where_text
 
 
 def modify_params(cfg: dict, mechanism: str) -> dict:
@@ -58,25 +57,3 @@ def missingness(*, mechanism, spec, covariates, models, auxiliary, min_cell_size
     write_tsv(suppress_missingness(result, min_cell_size), output)
     LOG.info("%s: missingness of %d variables in %d cohorts", mechanism, result.variable.nunique(),
              result.cohort.nunique())
-
-
-def strata_plot_params(cfg: dict, mechanism: str, exposure: str, modifier: str) -> dict:
-    """Labels only: the units come with the modification table's rows."""
-    names = [exposure, modifier, *(m["response"] for m in modification_models(cfg, mechanism))]
-    axis = figure_labels_of(cfg, names)
-    return {"mechanism_label": mechanism_label(cfg, mechanism), "exposure": exposure, "modifier": modifier,
-            "labels": axis["labels"], "cohort_labels": axis["cohort_labels"]}
-
-
-def strata_plot(*, mechanism_label, exposure, modifier, labels, cohort_labels, modification, png, svg, models):
-    """Stratified forest plot of one exposure and modifier (the summary level's rows)."""
-    from first1000.figures import save_figure
-    from first1000.figures.strata import strata_plot as draw
-
-    table = pd.read_csv(modification, sep="\t", dtype={"level": str})
-    rows = table[(table.exposure == exposure) & (table.modifier == modifier)]
-    cohort = shown_level(rows.cohort)
-    title = (f"{mechanism_label}: {labels[exposure]} by {labels[modifier]} "
-             f"({where_text(cohort, cohort_labels, pooled='all cohorts, pooled')})")
-    save_figure(draw(rows, exposure=exposure, modifier=modifier, cohort=cohort, labels=labels, title=title), png, svg)
-    write_text(models_note(rows[rows.cohort == cohort], what="estimate"), models)
