@@ -636,3 +636,72 @@ def test_read_matrix_rows_equals_a_filtered_read_parquet(tmp_path):
     pd.testing.assert_frame_equal(got, ref)
     assert list(got.cpg) == [cpgs[k] for k in (3, 59, 60, 61, 200, 249)]
     assert read_matrix_rows(path, ["cg_absent"]).empty
+
+
+# --------------------------------------------------------------------------- absorbed plate (FWL)
+def _plated(n=700, m=240, per_plate=20, seed=2):
+    rng = np.random.default_rng(seed)
+    plate = np.array([f"pl{k // per_plate:03d}" for k in rng.permutation(n)], dtype=object)
+    codes = pd.factorize(plate, sort=True)[0]
+    g = codes.max() + 1
+    x = rng.normal(size=n) + 0.3 * rng.normal(size=g)[codes]  # the exposure differs between plates
+    age, sex = rng.normal(30, 4, n), rng.integers(0, 2, n).astype(float)
+    beta = 1 / (1 + np.exp(-(rng.normal(size=(m, n)) * 0.4 + 0.5 * rng.normal(size=(m, g))[:, codes])))
+    beta[:6] = 1 / (1 + np.exp(-(np.log(beta[:6] / (1 - beta[:6])) + 0.3 * x)))  # planted CpGs
+    beta[rng.random((m, n)) < 0.01] = np.nan
+    beta[10] = np.where(codes == 3, np.nan, beta[10])  # one CpG: a whole plate missing
+    ids = [f"s{i}" for i in range(n)]
+    dummies = pd.get_dummies(pd.Series(plate), drop_first=True).astype(float).to_numpy()
+    full = pd.DataFrame(np.column_stack([np.ones(n), x, age, sex, dummies]), index=ids,
+                        columns=["Intercept", "x", "age", "sex"] + [f"p{j}" for j in range(dummies.shape[1])])
+    return beta, full, pd.Series(plate, index=ids)
+
+
+def test_an_absorbed_plate_gives_the_dummy_designs_fit():
+    """The plate absorbed by demeaning equals the plate as dummy columns (limma's design):
+    complete CpGs, CpGs with missing values and PACE outliers, a CpG missing a whole plate
+    (whose dummy is aliased: df one higher), and the beta-scale fit."""
+    from first1000.stats.ewas import beta_to_m, ewas_fit
+
+    beta, full, plate = _plated()
+    small = full[["Intercept", "x", "age", "sex"]]
+    kw = dict(beta=beta, remove_outliers=True)
+    ref = ewas_fit(beta_to_m(beta), full, ["x"], **kw)
+    got = ewas_fit(beta_to_m(beta), small, ["x"], absorb=plate, **kw)
+    assert (got.n == ref.n).all() and (got.df_residual == ref.df_residual).all()
+    assert (got.status == ref.status).all() and (got.status == "ok").all()
+    assert got.df_residual[10] == got.n[10] - 3 - (plate.nunique() - 1)  # 3 columns + the observed plates
+    for col in ("sigma2", "coef", "stdev_unscaled", "se", "t", "p", "coef_beta", "se_beta"):
+        np.testing.assert_allclose(got[col], ref[col], rtol=1e-9, atol=1e-13, err_msg=col)
+    assert (got.p[:6] < 1e-4).all()
+    # each CpG depends on its own values only: any split gives the same bytes
+    half = ewas_fit(beta_to_m(beta[100:]), small, ["x"], absorb=plate, beta=beta[100:], remove_outliers=True)
+    pd.testing.assert_frame_equal(half.drop(columns="cpg").reset_index(drop=True),
+                                  got.iloc[100:].drop(columns="cpg").reset_index(drop=True))
+
+
+def test_a_covariate_constant_within_every_plate_is_refused():
+    from first1000.errors import ModelError
+    from first1000.stats.ewas import beta_to_m, ewas_fit
+
+    beta, full, plate = _plated(m=20)
+    design = full[["Intercept", "x", "age"]].assign(batch_size=pd.factorize(plate, sort=True)[0] % 3)
+    with pytest.raises(ModelError, match="batch_size.*constant within every level"):
+        ewas_fit(beta_to_m(beta), design, ["x"], absorb=plate)
+
+
+def test_ewas_model_absorbs_a_many_level_plate_only():
+    from first1000.analysis.epigenome import ewas_design, ewas_model
+
+    rng = np.random.default_rng(0)
+    people = pd.DataFrame({"pseudo_id": [f"s{i}" for i in range(400)], "cohort": "c",
+                           "epds": rng.normal(size=400), "age": rng.normal(size=400),
+                           "plate": [f"p{k // 10}" for k in range(400)], "sex": rng.choice(["F", "M"], 400)})
+    design, absorb = ewas_model(people, "c", "epds", ["age", "sex", "plate"], list(people.pseudo_id))
+    assert list(design.columns) == ["Intercept", "epds", "age", "sex[M]"] and absorb.nunique() == 40
+    assert (absorb.index == design.index).all()
+    dummies = ewas_design(people, "c", "epds", ["age", "sex", "plate"], list(people.pseudo_id))
+    assert dummies.shape[1] == 4 + 39
+    few = people.assign(plate=[f"p{k // 100}" for k in range(400)])
+    design, absorb = ewas_model(few, "c", "epds", ["age", "sex", "plate"], list(few.pseudo_id))
+    assert absorb is None and design.shape[1] == 4 + 3

@@ -344,8 +344,8 @@ def test_an_absorbed_plate_collinear_with_the_predictor_is_reported():
 
 
 def test_a_plate_below_the_absorption_threshold_enters_as_dummies():
-    from first1000.stats.regression import _absorbed_factor
+    from first1000.stats.regression import absorbed_factor
 
     df = _plates(n=600, per_plate=100)  # 7 plates
-    assert _absorbed_factor(df.dropna(), ["child_sex", "plate"]) is None
-    assert _absorbed_factor(_plates().dropna(), ["child_sex", "plate"]) == "plate"
+    assert absorbed_factor(df.dropna(), ["child_sex", "plate"]) is None
+    assert absorbed_factor(_plates().dropna(), ["child_sex", "plate"]) == "plate"

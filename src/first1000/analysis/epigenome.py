@@ -29,14 +29,30 @@ from first1000.stats.ewas import (
     moderate,
     multiple_testing,
 )
-from first1000.stats.regression import design_matrix
+from first1000.stats.regression import absorbed_factor, design_matrix
 
 ARRAY_THRESHOLDS = {"450K": 2.4e-7, "EPIC": 9e-8}  # Saffari 2018; Mansell 2019
+#: Values (CpGs x samples) per chunk of a shard job at most: 256 MB per float64 copy.
+MAX_CHUNK_VALUES = 2**25
+
+
+def ewas_model(participants: pd.DataFrame, cohort: str, exposure: str, covariates: list[str],
+               samples: list[str]) -> tuple[pd.DataFrame, pd.Series | None]:
+    """The design of :func:`ewas_design` without the factor absorbed by demeaning: a
+    categorical covariate with at least :data:`~first1000.stats.regression.ABSORB_LEVELS`
+    levels (the array's plate: one per ~96 samples) leaves the design and is returned as
+    labels per sample (None when there is none), for the engine's ``absorb`` (#19)."""
+    return _design(participants, cohort, exposure, covariates, samples, absorb=True)
 
 
 def ewas_design(participants: pd.DataFrame, cohort: str, exposure: str, covariates: list[str],
                 samples: list[str]) -> pd.DataFrame:
-    """Design (index = pseudonymous sample IDs, in matrix order) on complete cases."""
+    """Design (index = pseudonymous sample IDs, in matrix order) on complete cases, every
+    categorical covariate dummy-coded."""
+    return _design(participants, cohort, exposure, covariates, samples, absorb=False)[0]
+
+
+def _design(participants, cohort, exposure, covariates, samples, absorb: bool):
     people = participants[(participants.cohort == cohort) & participants.pseudo_id.isin(samples)]
     present = set(people.pseudo_id)  # once: a set per sample made this O(n²) (#19)
     people = people.set_index("pseudo_id").reindex([s for s in samples if s in present])
@@ -46,8 +62,10 @@ def ewas_design(participants: pd.DataFrame, cohort: str, exposure: str, covariat
         raise First1000Error(
             f"epigenome-wide analysis of {exposure} in cohort {cohort}: only {len(complete)} participants "
             f"have the methylation matrix and every model variable ({', '.join(used)}); need more than {len(used) + 1}.")
-    matrix, names = design_matrix(complete.reset_index(), used)
-    return pd.DataFrame(matrix, index=complete.index, columns=names)
+    factor = absorbed_factor(complete, covariates) if absorb else None
+    matrix, names = design_matrix(complete.reset_index(), [v for v in used if v != factor])
+    design = pd.DataFrame(matrix, index=complete.index, columns=names)
+    return design, (complete[factor].astype(str) if factor is not None else None)
 
 
 def ewas(
@@ -148,23 +166,23 @@ def shard_rows(n_rows: int, shard: int, shards: int) -> tuple[int, int]:
 
 
 def fit_shard(matrix_path, design: pd.DataFrame, exposure: str, shard: int, shards: int, *,
-              chunk_cpgs: int = 20000, remove_outliers: bool = True, outlier_k: float = 3.0) -> pd.DataFrame:
-    """Stage a for the CpGs of one shard (a contiguous block of rows of the matrix)."""
+              chunk_cpgs: int = 20000, remove_outliers: bool = True, outlier_k: float = 3.0,
+              absorb: pd.Series | None = None) -> pd.DataFrame:
+    """Stage a for the CpGs of one shard (a contiguous block of rows of the matrix);
+    ``absorb``: the factor absorbed by demeaning (:func:`ewas_model`)."""
     n_rows = pq.ParquetFile(matrix_path).metadata.num_rows
     start, stop = shard_rows(n_rows, shard, shards)
-    fits, offset = [], 0
+    fits = []
+    # Only the shard's rows are read, in chunks of at most MAX_CHUNK_VALUES values (a chunk
+    # of 20,000 CpGs is 80 MB at 500 samples but 7 GB at 44,000): memory is bounded whatever
+    # the number of samples, and each CpG's fit does not depend on the chunking.
+    chunk_cpgs = max(1, min(chunk_cpgs, MAX_CHUNK_VALUES // max(len(design), 1)))
     for chunk in read_methylation_chunks(matrix_path, list(design.index), chunk_cpgs=chunk_cpgs,
-                                         return_beta=True):
-        rows = len(chunk.cpgs)
-        lo, hi = max(start - offset, 0), min(stop - offset, rows)
-        if lo < hi:
-            fits.append(ewas_fit(chunk.m_values[lo:hi], design, [exposure], cpgs=chunk.cpgs[lo:hi],
-                                 beta=chunk.beta[lo:hi], remove_outliers=remove_outliers, outlier_k=outlier_k))
-        offset += rows
-        if offset >= stop:
-            break
+                                         return_beta=True, rows=(start, stop)):
+        fits.append(ewas_fit(chunk.m_values, design, [exposure], cpgs=chunk.cpgs, beta=chunk.beta,
+                             remove_outliers=remove_outliers, outlier_k=outlier_k, absorb=absorb))
     if not fits:
-        return ewas_fit(np.empty((0, len(design))), design, [exposure], cpgs=[])
+        return ewas_fit(np.empty((0, len(design))), design, [exposure], cpgs=[], absorb=absorb)
     return pd.concat(fits, ignore_index=True)
 
 
@@ -197,8 +215,8 @@ def candidate_ewas(biomarkers: pd.DataFrame, participants: pd.DataFrame, cohort:
     rows = biomarkers[biomarkers.cohort == cohort].set_index("pseudo_id")[columns]
     values = rows.T
     values.index = [c[: -len("_m")] for c in columns]
-    design = ewas_design(participants, cohort, exposure, covariates, list(rows.index))
-    fit = ewas_fit(values[list(design.index)], design, [exposure], cpgs=list(values.index))
+    design, absorb = ewas_model(participants, cohort, exposure, covariates, list(rows.index))
+    fit = ewas_fit(values[list(design.index)], design, [exposure], cpgs=list(values.index), absorb=absorb)
     prior = fit_prior(fit.sigma2.to_numpy(float), fit.df_residual.fillna(0).to_numpy(float))
     table = multiple_testing(moderate(fit, prior))
     table.insert(0, "cohort", cohort)

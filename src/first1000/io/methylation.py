@@ -85,7 +85,7 @@ def _parquet_block(table, n_samples: int, alloc):
     return cpgs, yt
 
 
-def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc):
+def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, rows=None):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -101,7 +101,12 @@ def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc):
     columns = [cpg_column] + [str(s) for s in samples]
     meta = pf.metadata
     rg_rows = max((meta.row_group(i).num_rows for i in range(meta.num_row_groups)), default=0)
-    if rg_rows > 2 * chunk_cpgs:
+    groups = range(meta.num_row_groups)
+    if rows is not None:  # only the row groups holding rows start..stop-1, sliced to them
+        start, stop = rows
+        offsets = np.cumsum([0] + [meta.row_group(i).num_rows for i in groups])
+        groups = [i for i in groups if offsets[i] < stop and offsets[i + 1] > start]
+    elif rg_rows > 2 * chunk_cpgs:
         # Row groups much larger than a chunk: stream them batch by batch.
         for batch in pf.iter_batches(batch_size=chunk_cpgs, columns=columns):
             block = _parquet_block(pa.Table.from_batches([batch]), len(samples), alloc)
@@ -111,8 +116,11 @@ def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc):
     # Row groups up to 2 chunks: read whole row groups (about 2x faster and leaner than
     # iter_batches) and cut them into chunks of chunk_cpgs rows.
     pending = None
-    for i in range(meta.num_row_groups):
+    for i in groups:
         table = pf.read_row_group(i, columns=columns, use_threads=True)
+        if rows is not None:
+            lo, hi = max(start - offsets[i], 0), min(stop - offsets[i], table.num_rows)
+            table = table.slice(lo, hi - lo)
         pending = table if pending is None else pa.concat_tables([pending, table])
         del table
         while pending.num_rows >= chunk_cpgs:
@@ -221,8 +229,10 @@ def iter_chunks(
     npy_samples,
     npy_cpgs,
     alloc=fresh,
+    rows: tuple[int, int] | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    """(cpgs, M-values, betas) chunks, sample-major (n x m, C-contiguous), from ``alloc``."""
+    """(cpgs, M-values, betas) chunks, sample-major (n x m, C-contiguous), from ``alloc``;
+    ``rows``: only the rows start..stop-1 of a Parquet file (a shard's)."""
     if isinstance(chunk_cpgs, bool) or not isinstance(chunk_cpgs, (int, np.integer)):
         raise ModelError(f"chunk_cpgs must be a positive integer, got {chunk_cpgs!r}")
     if chunk_cpgs < 1:
@@ -242,13 +252,15 @@ def iter_chunks(
             raise InputTableError(f"methylation file {path} does not exist")
         fmt = _file_format(path, file_format)
         name = path.name
+        if rows is not None and fmt != "parquet":
+            raise ModelError("reading a range of rows needs a Parquet matrix")
         if fmt == "parquet":
-            raw = _iter_parquet(path, samples, chunk_cpgs, cpg_column, alloc)
+            raw = _iter_parquet(path, samples, chunk_cpgs, cpg_column, alloc, rows)
         elif fmt == "tsv":
             raw = _iter_tsv(path, samples, chunk_cpgs, cpg_column, alloc)
         else:
             raw = _iter_npy(path, samples, chunk_cpgs, npy_samples, npy_cpgs, alloc)
-    first = 1
+    first = 1 if rows is None else rows[0] + 1
     for cpgs, yt in raw:
         beta = alloc(yt.shape) if return_beta else None
         where = f" in CpG rows {first}-{first + yt.shape[1] - 1} of {name}"
@@ -268,6 +280,7 @@ def read_methylation_chunks(
     file_format: str | None = None,
     npy_samples: Sequence[str] | None = None,
     npy_cpgs: Sequence | None = None,
+    rows: tuple[int, int] | None = None,
 ) -> Iterator[MethylationChunk]:
     """Iterate row chunks of a CpG x sample matrix as M-values, columns in design order.
 
@@ -300,6 +313,9 @@ def read_methylation_chunks(
     npy_samples, npy_cpgs : sequence, optional
         Column (sample) and row (CpG) IDs of a ``.npy`` matrix; ``npy_cpgs`` also names
         the rows of an in-memory array.
+    rows : (start, stop), optional
+        Only rows start..stop-1 (0-based) of a Parquet matrix: the row groups holding
+        them are read, no others (an EWAS shard's CpGs).
 
     Yields
     ------
@@ -321,7 +337,7 @@ def read_methylation_chunks(
     """
     chunks = iter_chunks(
         source, list(samples), chunk_cpgs, scale, return_beta, cpg_column, file_format,
-        npy_samples, npy_cpgs,
+        npy_samples, npy_cpgs, rows=rows,
     )  # fmt: skip
     for cpgs, yt, beta in chunks:
         yield MethylationChunk(cpgs, yt.T, None if beta is None else beta.T)

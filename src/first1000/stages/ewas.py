@@ -55,9 +55,9 @@ def ewas_shard(*, cohort, exposure, shard, shards, covariates, extra_covariates,
     people = pd.read_parquet(participants)
     used = cohort_covariates(people, cohort, covariates, extra_covariates)
     samples = [c for c in _pq_columns(matrix) if c != "cpg"]
-    design = epigenome.ewas_design(people, cohort, exposure, used, samples)
+    design, absorb = epigenome.ewas_model(people, cohort, exposure, used, samples)
     fit = epigenome.fit_shard(matrix, design, exposure, shard, shards, chunk_cpgs=chunk_cpgs,
-                              remove_outliers=remove_outliers, outlier_k=outlier_k)
+                              remove_outliers=remove_outliers, outlier_k=outlier_k, absorb=absorb)
     write_parquet(fit, output)
     LOG.info("EWAS %s/%s shard %s: %d CpGs fitted on %d samples", cohort, exposure, shard, len(fit), len(design))
 

@@ -102,8 +102,8 @@ PRIOR_METHODS = ("trigamma", "unequal_df", "auto")
 # CpGs per step of the inner loops: (p + 1) x _TILE float64 temporaries stay in the L2
 # cache while the sample loop runs.
 _TILE = 4096
-# Values of the per-CpG designs held by one tile of the missing-value path (32 MB).
-_TILE_MISSING_VALUES = 2**22
+# Values of the per-CpG designs held by one tile of the missing-value path (128 MB).
+_TILE_MISSING_VALUES = 2**24
 # Values per step of the element-wise beta -> M conversion (1 MB: stays in cache).
 _BLOCK = 2**17
 _STATUS_OK, _STATUS_FEW, _STATUS_NOT_ESTIMABLE = 0, 1, 2
@@ -205,6 +205,49 @@ def _decompose(x: np.ndarray) -> _Decomposition:
         const_coef=r_inv @ h,
         u_norm2=u_norm2,
     )
+
+
+class _Groups:
+    """The levels of an absorbed factor (e.g. the array's plate), one code per sample.
+
+    A factor with many levels (one plate per ~96 samples: thousands in a national cohort)
+    enters the model by demeaning within its levels instead of as dummy columns
+    (Frisch–Waugh–Lovell): the coefficients and residuals of the other columns are those of
+    the dummy model, whose residual df is n - rank - (levels observed). A level's sums run
+    over its samples in one fixed way (each CpG's values laid out contiguously, samples
+    sorted by level, ``numpy.add.reduceat``), so a CpG's numbers depend only on its own
+    values, never on the other CpGs of the call, as everywhere in the engine.
+    """
+
+    def __init__(self, labels):
+        codes, levels = pd.factorize(pd.Series(np.asarray(labels, dtype=object)), sort=True)
+        if (codes < 0).any():
+            raise ModelError("the absorbed factor has missing values; drop those samples first")
+        self.codes = codes.astype(np.int64)
+        self.n_levels = len(levels)
+        self.order = np.argsort(self.codes, kind="stable")
+        self.starts = np.searchsorted(self.codes[self.order], np.arange(self.n_levels))
+
+    def sums(self, values: np.ndarray) -> np.ndarray:
+        """Per-level sums of the rows of ``values`` (n x ...): (levels x ...)."""
+        lanes = np.ascontiguousarray(np.moveaxis(values, 0, -1)[..., self.order], dtype=np.float64)
+        return np.moveaxis(np.add.reduceat(lanes, self.starts, axis=-1), -1, 0)
+
+    def demean(self, values: np.ndarray, observed: np.ndarray | None = None) -> np.ndarray:
+        """``values`` (n x ...) minus their mean within each level, over the ``observed``
+        entries (same shape; the others become 0)."""
+        if observed is None:
+            counts = np.bincount(self.codes, minlength=self.n_levels).astype(np.float64)
+            means = self.sums(values) / counts.reshape((-1,) + (1,) * (values.ndim - 1))
+            return values - means[self.codes]
+        masked = np.where(observed, values, 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = self.sums(masked) / self.sums(observed.astype(np.float64))
+        return np.where(observed, masked - means[self.codes], 0.0)
+
+    def observed_levels(self, observed: np.ndarray) -> np.ndarray:
+        """Number of levels with at least one observed sample, per column of ``observed``."""
+        return (self.sums(observed.astype(np.float64)) > 0).sum(axis=0)
 
 
 def design_arrays(design, terms) -> tuple[np.ndarray, list[str], list[int], list[str] | None]:
@@ -579,18 +622,25 @@ def _decompose_batch(
     summing to 1), X c = 1 gives X_obs c = 1_obs for every pattern: the constant's
     coefficients are the full design's c and u = (I - P)1_obs = 0, so neither is computed.
 
+    ``x`` is the design (n, p), or one design per pattern (g, n, p).
+
     Returns arrays over patterns: ``weights`` (g, n, p + 1), ``r_inv`` (g, p, p),
     ``const`` (g, p), ``su`` (g, p; NaN for aliased columns), ``u2``, ``n_obs``, ``rank``.
     """
     g, n = observed.shape
-    p = x.shape[1]
+    p = x.shape[-1]
     obs = observed.astype(np.float64)
-    xp = x[None, :, :] * obs[:, :, None]  # (g, n, p), exact zeros on missing rows
     n_obs = observed.sum(axis=1)
-    xsq = x * x
     norms2 = np.zeros((g, p))
-    for k in range(n):
-        norms2 += obs[:, k, None] * xsq[k]
+    if x.ndim == 2:
+        xp = x[None, :, :] * obs[:, :, None]  # (g, n, p), exact zeros on missing rows
+        xsq = x * x
+        for k in range(n):
+            norms2 += obs[:, k, None] * xsq[k]
+    else:  # a design per pattern (demeaned within an absorbed factor's levels)
+        xp = x * obs[:, :, None]
+        for k in range(n):
+            norms2 += xp[:, k, :] * xp[:, k, :]
     q, r = np.linalg.qr(xp)
     del xp
     diag = np.abs(np.diagonal(r, axis1=1, axis2=2))
@@ -610,7 +660,7 @@ def _decompose_batch(
         su2 = np.zeros((g, p))
         for col in range(p):
             su2 += r_inv[:, :, col] * r_inv[:, :, col]
-        if full.u_norm2 == 0.0:
+        if full.u_norm2 == 0.0 and x.ndim == 2:
             const = np.repeat(full.const_coef[None, :], g, axis=0)
             u2 = np.zeros(g)
         else:
@@ -641,7 +691,7 @@ def _decompose_batch(
         "rank": np.full(g, p, dtype=np.int64),
     }
     for i in np.flatnonzero(~good):
-        single = _pad(_decompose(x[observed[i]]), observed[i])
+        single = _pad(_decompose((x if x.ndim == 2 else x[i])[observed[i]]), observed[i])
         out["weights"][i] = single.weights
         out["r_inv"][i] = single.r_inv
         out["const"][i] = single.const_coef
@@ -707,15 +757,37 @@ def _fit_varying(
 class _Engine:
     """Holds the design, its decomposition and a reusable work buffer; fits chunks."""
 
-    def __init__(self, x: np.ndarray, names: list[str], term_idx: list[int]):
+    def __init__(self, x: np.ndarray, names: list[str], term_idx: list[int], groups=None):
+        self.terms = [names[j] for j in term_idx]
+        self.groups = None if groups is None else _Groups(groups)
+        if self.groups is not None:
+            x, names, term_idx = self._absorb(x, names, term_idx)
         self.x = x
         self.names = names
         self.term_idx = np.asarray(term_idx, dtype=np.int64)
-        self.terms = [names[j] for j in term_idx]
-        self.full = _decompose(x)
+        self.full = _decompose(x if self.groups is None else self.groups.demean(x))
         n, p = x.shape
         self._tile_missing = max(1, _TILE_MISSING_VALUES // (n * (p + 1)))
         self._work = np.empty(n * _TILE)  # reusable tile buffer of _fit_columns
+
+    def _absorb(self, x: np.ndarray, names: list[str], term_idx: list[int]):
+        """The design without the columns the factor's levels absorb (the intercept, a
+        constant); the other columns must not be constant within every level."""
+        if len(self.groups.codes) != x.shape[0]:
+            raise ModelError(f"the absorbed factor has {len(self.groups.codes)} values for {x.shape[0]} samples")
+        demeaned = self.groups.demean(x)
+        norms = np.sqrt(np.sum(x * x, axis=0))
+        left = np.sqrt(np.sum(demeaned * demeaned, axis=0))
+        constant = np.flatnonzero(np.ptp(x, axis=0) == 0)
+        keep = [j for j in range(x.shape[1]) if j not in constant]
+        absorbed = [names[j] for j in keep if not left[j] > ALIAS_TOL * norms[j]]
+        if absorbed:
+            raise ModelError(f"design column(s) {', '.join(map(repr, absorbed))} are constant within every level "
+                             "of the absorbed factor (e.g. the plate): they are not estimable; drop them")
+        if any(j in constant for j in term_idx):
+            raise ModelError("a reported term is constant")
+        position = {j: i for i, j in enumerate(keep)}
+        return x[:, keep], [names[j] for j in keep], [position[j] for j in term_idx]
 
     def fit(
         self,
@@ -786,10 +858,19 @@ class _Engine:
     def _store_complete(self, res, cols, yt, beta_t, all_columns: bool) -> None:
         dec = self.full
         df = dec.n - dec.rank
-        res["n"][cols] = dec.n
-        res["df_residual"][cols] = df
         want = dec.position[self.term_idx]  # all estimable: the design has full rank
         sel = None if all_columns else cols
+        if self.groups is not None:  # FWL: each CpG demeaned within the factor's levels
+            df -= self.groups.n_levels
+            yt = self.groups.demean(yt[:, cols])
+            beta_t = None if beta_t is None else self.groups.demean(beta_t[:, cols])
+            sel = None
+            if df < 1:
+                res["n"][cols] = dec.n
+                res["status"][cols] = _STATUS_FEW
+                return
+        res["n"][cols] = dec.n
+        res["df_residual"][cols] = df
         coef, rss = _fit_columns(yt, dec, want, sel, self._work)
         res["sigma2"][cols] = rss / df
         su = dec.stdev_unscaled[want]
@@ -806,9 +887,19 @@ class _Engine:
         _, first, inverse = np.unique(packed, axis=0, return_index=True, return_inverse=True)
         inverse = inverse.ravel()
         # One decomposition per pattern of the tile, all patterns in one batch.
-        dec = _decompose_batch(self.x, ~missing[:, first].T, self.full)
-        n_obs = dec["n_obs"][inverse]
-        df = n_obs - dec["rank"][inverse]
+        patterns = ~missing[:, first].T
+        if self.groups is None:
+            dec = _decompose_batch(self.x, patterns, self.full)
+            n_obs = dec["n_obs"][inverse]
+            df = n_obs - dec["rank"][inverse]
+        else:  # each pattern's design demeaned within the levels over its observed samples
+            n, p = self.x.shape
+            observed_xp = np.broadcast_to(patterns.T[:, :, None], (n, len(patterns), p))
+            designs = self.groups.demean(np.broadcast_to(self.x[:, None, :], observed_xp.shape), observed_xp)
+            designs = np.ascontiguousarray(designs.transpose(1, 0, 2))  # (patterns, n, p)
+            dec = _decompose_batch(designs, patterns, self.full)
+            n_obs = dec["n_obs"][inverse]
+            df = n_obs - dec["rank"][inverse] - self.groups.observed_levels(patterns.T)[inverse]
         res["n"][cols] = n_obs
         few = df < 1
         res["status"][cols[few]] = _STATUS_FEW
@@ -826,7 +917,10 @@ class _Engine:
         estimable = np.isfinite(su)
 
         res["df_residual"][cols] = df
-        y0 = np.where(observed, yt[:, cols], 0.0)
+        if self.groups is not None:
+            y0 = self.groups.demean(yt[:, cols], observed)
+        else:
+            y0 = np.where(observed, yt[:, cols], 0.0)
         coef, rss = _fit_varying(y0, observed, n_obs, weights, r_inv_rows, const, u_norm2)
         res["sigma2"][cols] = rss / df
         coef = np.where(estimable, coef.T, np.nan)
@@ -836,7 +930,8 @@ class _Engine:
         status[~estimable] = _STATUS_NOT_ESTIMABLE
         res["status"][cols] = status
         if beta_t is not None:
-            b0 = np.where(observed, beta_t[:, cols], 0.0)
+            b0 = (self.groups.demean(beta_t[:, cols], observed) if self.groups is not None
+                  else np.where(observed, beta_t[:, cols], 0.0))
             coef_b, rss_b = _fit_varying(b0, observed, n_obs, weights, r_inv_rows, const, u_norm2)
             res["coef_beta"][cols] = np.where(estimable, coef_b.T, np.nan)
             res["se_beta"][cols] = np.sqrt(rss_b / df)[:, None] * su
@@ -907,6 +1002,17 @@ def _fit_table(res: dict[str, np.ndarray], cpgs, terms: list[str]) -> pd.DataFra
     return pd.DataFrame(cols)
 
 
+def _absorb_labels(absorb, design):
+    """The absorbed factor's labels in design row order (a Series is aligned on the
+    design's index when the design is a DataFrame)."""
+    if absorb is None:
+        return None
+    if isinstance(absorb, pd.Series) and isinstance(design, pd.DataFrame):
+        if not absorb.index.equals(design.index):
+            absorb = absorb.reindex(design.index)
+    return np.asarray(absorb, dtype=object)
+
+
 def ewas_fit(
     values,
     design,
@@ -916,6 +1022,7 @@ def ewas_fit(
     beta=None,
     remove_outliers: bool = False,
     outlier_k: float = 3.0,
+    absorb=None,
 ) -> pd.DataFrame:
     """Least-squares fit of every CpG of a block (stage a of the EWAS engine).
 
@@ -943,6 +1050,13 @@ def ewas_fit(
         (see :func:`iqr_outliers`; PACE plans use k = 3 on beta values).
     outlier_k : float, default 3
         The IQR multiplier of the outlier rule.
+    absorb : array-like, optional, one label per design row
+        A factor with many levels (the array's plate or batch) absorbed by demeaning
+        within its levels instead of dummy columns in ``design`` (Frisch–Waugh–Lovell):
+        the same coefficients, SEs and residual variances as the design with one dummy
+        per level, at a cost that does not grow with the number of levels. ``design``
+        then holds the other columns; its intercept (or any constant column) is absorbed
+        too, and df = n - rank - (levels with an observed sample).
 
     Returns
     -------
@@ -1002,7 +1116,7 @@ def ewas_fit(
     cpgs = np.arange(m) if cpgs is None else np.asarray(list(cpgs), dtype=object)
     if len(cpgs) != m:
         raise ModelError(f"{len(cpgs)} CpG IDs for {m} rows")
-    engine = _Engine(x, names, term_idx)
+    engine = _Engine(x, names, term_idx, _absorb_labels(absorb, design))
     res = engine.fit(yt, beta_t, remove_outliers=remove_outliers, outlier_k=outlier_k)
     _ordinary(res)
     return _fit_table(res, cpgs, engine.terms)
@@ -1573,20 +1687,22 @@ def ewas_from_chunks(
     beta_difference: bool = False,
     prior_method: str = "trigamma",
     release=None,
+    absorb=None,
 ) -> EwasResult:
     """The engine over CpG chunks: fit each, gather, limma eBayes, summaries.
 
     ``chunks`` yields ``(cpgs, yt, beta_t)``: the chunk's CpG IDs and its M-values (and
     beta values, or None) sample-major (n x m), as :mod:`first1000.io.methylation` reads
     them; ``x``, ``names``, ``term_idx`` from :func:`design_arrays`. ``release(array)``
-    gives a chunk's buffers back to the reader once fitted. See
+    gives a chunk's buffers back to the reader once fitted; ``absorb``: labels of a factor
+    absorbed by demeaning (see :func:`ewas_fit`), in design row order. See
     :func:`first1000.analysis.epigenome.ewas` for the options.
     """
     if not (np.isfinite(outlier_k) and outlier_k >= 0):
         raise ModelError(f"outlier_k must be a non-negative number, got {outlier_k!r}")
     if prior_method not in PRIOR_METHODS:
         raise ModelError(f"prior_method must be one of {PRIOR_METHODS}, got {prior_method!r}")
-    engine = _Engine(x, names, term_idx)
+    engine = _Engine(x, names, term_idx, None if absorb is None else np.asarray(absorb, dtype=object))
     parts: list[dict[str, np.ndarray]] = []
     ids: list[np.ndarray] = []
     for cpgs, yt, beta_t in chunks:

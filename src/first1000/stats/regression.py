@@ -316,7 +316,7 @@ def fit_association(
     if problem:
         return _result(n, model, problem)
 
-    absorbed = _absorbed_factor(complete, covariates) if family == "gaussian" else None
+    absorbed = absorbed_factor(complete, covariates) if family == "gaussian" else None
     if absorbed is None:
         X, _ = design_matrix(complete, [predictor, *covariates])
         n_params = X.shape[1]
@@ -433,7 +433,7 @@ def _fit_firth(X: np.ndarray, y: np.ndarray, n: int, alpha: float) -> dict:
                    odds_ratio=float(np.exp(estimate)))
 
 
-def _absorbed_factor(complete: pd.DataFrame, covariates: Sequence[str]) -> str | None:
+def absorbed_factor(complete: pd.DataFrame, covariates: Sequence[str]) -> str | None:
     """The categorical covariate absorbed by demeaning (:data:`ABSORB_LEVELS`): the one
     with the most levels among the complete rows, if it has at least that many."""
     levels = {c: complete[c].nunique() for c in covariates if _is_categorical(complete[c])}
