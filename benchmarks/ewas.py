@@ -13,6 +13,17 @@ CpGs recovered at FDR 5% and the genomic inflation factor lambda.
 Reference: R limma (lmFit + eBayes on M-values) takes ~85 s and ~11 GB for 450,000 x 500
 with an exposure and 6 covariates on a 2-core machine; targets are >= 5x faster and < 2 GB.
 
+``--workflow`` measures what a user gets instead: the EWAS through the workflow (ingest of
+the matrix + shard jobs + gather, Snakemake's pre-flight included) on the demo's cohort
+Ghent simulated so that ``--samples`` participants have a methylation matrix, whose matrix
+is replaced by a null ``--cpgs`` x samples one (Parquet, float64); then R limma (lmFit +
+eBayes on M-values with the workflow's own design, reading the same values from a binary
+file) side by side, when Rscript and limma are installed (Debian: r-bioc-limma). Prints
+the workflow's wall time, each job's time and peak RSS, and limma's wall time and RSS.
+
+    PYTHONPATH=src python benchmarks/ewas.py --workflow                       # 450,000 x 500
+    PYTHONPATH=src python benchmarks/ewas.py --workflow --cpgs 850000 --samples 1000 --no-limma
+
 Simulation: M = mu + covariate effects + exposure effect + sigma * noise, with per-CpG
 sigma^2 = d0 s0^2 / chi2(d0) (the limma model, d0 = 8, s0 = 0.3), means drawn from a
 bimodal mixture (mostly un- or fully methylated CpGs, as on the arrays), planted CpGs with
@@ -162,6 +173,136 @@ def run_engine(args) -> None:
     print(json.dumps(out))
 
 
+LIMMA_R = r"""
+suppressMessages(library(limma))
+args <- commandArgs(trailingOnly = TRUE)
+t0 <- proc.time()[["elapsed"]]
+design <- as.matrix(read.csv(args[1], row.names = 1, check.names = FALSE))
+dims <- scan(args[3], quiet = TRUE)
+con <- file(args[2], "rb")
+beta <- matrix(readBin(con, "double", n = dims[1] * dims[2]), nrow = dims[1], ncol = dims[2], byrow = TRUE)
+close(con)
+beta <- pmin(pmax(beta, 1e-6), 1 - 1e-6)
+m <- log2(beta / (1 - beta))
+rm(beta)
+fit <- eBayes(lmFit(m, design))
+p <- fit$p.value[, 2]
+elapsed <- proc.time()[["elapsed"]] - t0
+cat(sprintf("limma %s: %.1f s, df.prior %.3f, %d CpGs at FDR 5%%\n", as.character(packageVersion("limma")),
+            elapsed, fit$df.prior, sum(p.adjust(p, "BH") < 0.05)))
+"""
+
+
+def write_null_matrix(path: Path, samples: list[str], n_cpgs: int, chunk: int, rng, raw=None) -> None:
+    """A null CpG x sample beta matrix (float64 Parquet, row groups of ``chunk``); with
+    ``raw`` the same values also as row-major float64 for R's readBin."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = len(samples)
+    schema = pa.schema([("cpg", pa.string())] + [(s, pa.float64()) for s in samples])
+    d0, s0 = 8.0, 0.3
+    handle = open(raw, "wb") if raw else None
+    try:
+        with pq.ParquetWriter(path, schema, compression="snappy") as writer:
+            for start in range(0, n_cpgs, chunk):
+                m = min(chunk, n_cpgs - start)
+                sigma = np.sqrt(d0 * s0**2 / rng.chisquare(d0, m))
+                mode = rng.random(m)
+                mu = np.where(mode < 0.45, rng.normal(-3.5, 0.8, m),
+                              np.where(mode < 0.85, rng.normal(3.0, 0.8, m), rng.normal(0, 1.2, m)))
+                beta = 1.0 / (1.0 + np.exp2(-(mu[:, None] + sigma[:, None] * rng.standard_normal((m, n)))))
+                if handle:
+                    handle.write(np.ascontiguousarray(beta).tobytes())
+                cols = [pa.array([f"cg{start + i:08d}" for i in range(m)])] + [pa.array(beta[:, j]) for j in range(n)]
+                writer.write_table(pa.Table.from_arrays(cols, schema=schema), row_group_size=chunk)
+    finally:
+        if handle:
+            handle.close()
+
+
+def workflow_benchmark(args) -> int:
+    """The EWAS through the workflow, then R limma on the same values (see the module doc)."""
+    import csv
+
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from workflow_scale import job_benchmarks, snakemake, workflow_copy
+
+    base = Path(tempfile.mkdtemp(prefix="ewas_workflow_", dir=args.workdir))
+    try:
+        work = workflow_copy(base / "run")
+        sys.path.insert(0, str(work / "src"))
+        from first1000.simulate import DEMO_SEED, simulate
+
+        demo = work / "resources" / "demo"
+        shutil.rmtree(demo)
+        simulate(demo, seed=DEMO_SEED, sizes={"ghent": int(args.samples / 0.75) + 20, "rotterdam": 100})
+        matrix = demo / "ghent" / "methylation_ewas.parquet"
+        samples = [c for c in pq.read_schema(matrix).names if c != "cpg"]
+        if len(samples) < args.samples:
+            raise SystemExit(f"only {len(samples)} simulated participants with a methylation matrix")
+        samples = samples[: args.samples]
+        raw = base / "beta.f64"
+        t0 = time.perf_counter()
+        write_null_matrix(matrix, samples, args.cpgs, args.chunk, np.random.default_rng(args.seed),
+                          raw=None if args.no_limma else raw)
+        print(f"simulated {args.cpgs:,} CpGs x {len(samples):,} samples (null), Parquet "
+              f"{matrix.stat().st_size / 1e9:.2f} GB, in {time.perf_counter() - t0:.0f} s", flush=True)
+        targets = [f"results/ewas/ghent/{e}_summary.tsv" for e in ["epds"]]
+        wall, _ = snakemake(work, 2, targets)
+        jobs = job_benchmarks(work)
+        print(f"workflow (pre-flight + ingest + shards + gather, `snakemake --cores 2`): {wall:.0f} s wall")
+        for name, (sec, rss) in sorted(jobs.items(), key=lambda kv: -kv[1][0]):
+            if "ewas" in name or "methylation_matrix" in name:
+                print(f"  {sec:7.1f} s  {rss / 1024:5.2f} GB  {name}")
+        with open(work / "results/ewas/ghent/epds_summary.tsv", newline="") as handle:
+            row = next(csv.DictReader(handle, delimiter="\t"))
+        print(f"  lambda {float(row['lambda']):.3f}, CpGs at FDR 5%: {row.get('n_fdr_05', '?')}")
+        if args.no_limma or not shutil.which("Rscript"):
+            return 0
+        # limma with the workflow's own design (same participants, covariates and order)
+        sys.path.insert(0, str(work / "src"))
+        from first1000.analysis.epigenome import ewas_design
+        from first1000.config import load_config
+        from first1000.plan import ewas_covariates
+        from first1000.stages.ewas import cohort_covariates
+
+        cfg = load_config(work / "config/config.yaml")
+        people = pd.read_parquet(work / "results/harmonised/participants.parquet")
+        pseudo = [c for c in pq.read_schema(work / "results/ingest/ghent/methylation_matrix.parquet").names
+                  if c != "cpg"]
+        covariates, extra = ewas_covariates(cfg)
+        design = ewas_design(people, "ghent", "epds", cohort_covariates(people, "ghent", covariates, extra), pseudo)
+        position = {p: i for i, p in enumerate(pseudo)}
+        keep = [position[p] for p in design.index]
+        # the raw values of the design's samples, in design order, row-major for readBin
+        full = np.memmap(raw, dtype=np.float64, mode="r", shape=(args.cpgs, len(samples)))
+        sub = base / "beta_design.f64"
+        with open(sub, "wb") as handle:
+            for start in range(0, args.cpgs, args.chunk):
+                handle.write(np.ascontiguousarray(full[start:start + args.chunk][:, keep]).tobytes())
+        del full
+        design.to_csv(base / "design.csv")
+        (base / "dims.txt").write_text(f"{args.cpgs} {len(keep)}\n")
+        (base / "limma.R").write_text(LIMMA_R)
+        t0 = time.perf_counter()
+        proc = subprocess.run(["/usr/bin/time", "-v", "Rscript", str(base / "limma.R"), str(base / "design.csv"),
+                               str(sub), str(base / "dims.txt")], capture_output=True, text=True)
+        r_wall = time.perf_counter() - t0
+        rss = [line for line in proc.stderr.splitlines() if "Maximum resident" in line]
+        print(proc.stdout.strip() or proc.stderr[-2000:])
+        print(f"R limma (Rscript: read + lmFit + eBayes): {r_wall:.0f} s wall, peak RSS "
+              f"{int(rss[0].split()[-1]) / 2**20:.2f} GB" if rss else f"R limma: {r_wall:.0f} s wall")
+        print(f"workflow / limma wall time: {wall / r_wall:.2f}")
+        return 0
+    finally:
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cpgs", type=int, default=450_000)
@@ -186,6 +327,8 @@ def main(argv=None) -> int:
         default=1,
         help="run the engine N times on the same file (fresh process each; reports all)",
     )
+    ap.add_argument("--workflow", action="store_true", help="the EWAS through the workflow, then R limma")
+    ap.add_argument("--no-limma", action="store_true", help="with --workflow: skip R limma")
     ap.add_argument("--run", help=argparse.SUPPRESS)
     ap.add_argument("--design", help=argparse.SUPPRESS)
     ap.add_argument("--planted-file", help=argparse.SUPPRESS)
@@ -194,6 +337,8 @@ def main(argv=None) -> int:
     if args.run:  # child process
         run_engine(args)
         return 0
+    if args.workflow:
+        return workflow_benchmark(args)
 
     rng = np.random.default_rng(args.seed)
     tmp = Path(tempfile.mkdtemp(prefix="ewas_bench_", dir=args.workdir))

@@ -753,7 +753,9 @@ def stream_matrix(spec, id_map, output=None, batch_rows: int = MATRIX_BATCH_ROWS
                 if writer is None:
                     schema = pa.schema([("cpg", pa.string())] + [(p, pa.float32()) for p in pseudo],
                                        metadata=metadata)
-                    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
+                    # no dictionary for the beta columns: Arrow tries one per column before it
+                    # falls back, which made writing 7x slower and the file 50% larger (#19)
+                    writer = pq.ParquetWriter(tmp, schema, compression="zstd", use_dictionary=["cpg"])
                 arrays = [pa.array(cpg.astype(str).to_numpy())] + [pa.array(values[:, j].astype(np.float32))
                                                                     for j in range(values.shape[1])]
                 writer.write_batch(pa.RecordBatch.from_arrays(arrays, schema=schema))
