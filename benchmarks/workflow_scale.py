@@ -7,7 +7,8 @@ Ghent, 55% Rotterdam), a fresh copy of the workflow gets the demo cohort simulat
 the config's resamples, the EWAS of the demo's CpGs, figures, tables). Printed per size:
 
 * wall time of the whole run (parse + pre-flight + every job) and of a no-op rerun;
-* the number of jobs and their summed time;
+* the number of jobs and their summed time, and how long after the launch the first job
+  started (parse and pre-flight check of every input table);
 * peak RSS: the largest of any job (Snakemake's ``benchmark:`` files, logs/benchmarks/)
   and of the Snakemake process itself with its children (``resource.getrusage``);
 * the slowest jobs with their time and peak RSS.
@@ -66,6 +67,7 @@ def simulate_demo(workdir: Path, n: int) -> None:
 
 def snakemake(workdir: Path, cores: int, extra: list[str]) -> tuple[float, subprocess.CompletedProcess]:
     env = dict(os.environ, MPLBACKEND="Agg", PYTHONPATH=str(workdir / "src"))
+    launched = time.time()
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", str(cores), *extra], cwd=workdir,
                           env=env, capture_output=True, text=True)
@@ -73,7 +75,21 @@ def snakemake(workdir: Path, cores: int, extra: list[str]) -> tuple[float, subpr
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-4000:])
         raise SystemExit(f"snakemake failed in {workdir} (exit {proc.returncode})")
+    proc.first_job_s = first_job_delay(proc.stdout + proc.stderr, launched)
     return wall, proc
+
+
+def first_job_delay(output: str, launched: float) -> float | None:
+    """Seconds from the launch to the first job (parse and pre-flight; 1 s resolution):
+    Snakemake prints ``[Thu Dec  3 05:22:31 2026]`` before each job."""
+    import datetime
+    import re
+
+    found = re.search(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$", output, flags=re.M)
+    if not found:
+        return None
+    stamp = datetime.datetime.strptime(found.group(1), "%a %b %d %H:%M:%S %Y").timestamp()
+    return max(0.0, stamp - launched)
 
 
 def job_benchmarks(workdir: Path) -> dict[str, tuple[float, float]]:
@@ -99,8 +115,10 @@ def run_size(n: int, base: Path, cores: int, extra: list[str], top: int) -> dict
     job_time = sum(s for s, _ in jobs.values())
     worst = max(jobs.items(), key=lambda kv: kv[1][1])
     print(f"\n== {n:,} participants ({workdir})")
+    delay = proc.first_job_s
     print(f"wall {wall:.0f} s ({wall / 60:.1f} min), no-op rerun {noop:.1f} s; {len(jobs)} jobs, "
-          f"{job_time:.0f} s of job time")
+          f"{job_time:.0f} s of job time; first job after "
+          + (f"{delay:.0f} s (parse + pre-flight)" if delay is not None else "?"))
     print(f"peak RSS of a job {worst[1][1] / 1024:.2f} GB ({worst[0]}); largest process of the run "
           f"{max(before, tree_rss) / 1024 ** 2:.2f} GB")
     print(f"slowest {top} jobs (s, peak RSS MB):")
