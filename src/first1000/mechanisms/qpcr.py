@@ -241,7 +241,8 @@ def plate_ratios(wells: pd.DataFrame, *, targets=TELOMERE_TARGETS, efficiency=No
                               f"neither {targets[0]} nor {targets[1]} (rule: {rule}).")
     wells = wells.assign(ct=pd.to_numeric(wells.ct, errors="coerce"))
     plates = sorted(wells.plate.unique())
-    no_cal = [p for p in plates if not wells.is_calibrator[wells.plate == p].any()]
+    with_cal = wells.groupby("plate").is_calibrator.any()  # a scan per plate was quadratic (#19)
+    no_cal = [p for p in plates if not with_cal[p]]
     if no_cal:
         mask = wells.plate.isin(no_cal).to_numpy(bool)
         raise InputTableError(f"{where}, column 'plate', {format_rows(_row_numbers(wells, mask))}: "
