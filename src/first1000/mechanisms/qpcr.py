@@ -316,7 +316,8 @@ def intra_assay_cv(wells: pd.DataFrame, efficiency: Mapping | None = None, sd_ma
         nan = _segment_sums(np.isnan(ct).astype(np.float64), starts, counts) > 0
         # one by one: groups above sd_max (a replicate may be dropped) and groups with a
         # missing Ct (its CV is over the Cts present), exactly as the per-group rule reads
-        for g in np.flatnonzero(nan | ((counts >= 3) & (sd > sd_max) if sd_max is not None else nan)):
+        above = (counts >= 3) & (sd > sd_max) if sd_max is not None else np.zeros_like(nan)
+        for g in np.flatnonzero(nan | above):
             values = ct[starts[g]:starts[g] + counts[g]]
             if sd_max is not None and len(values) >= 3 and np.std(values, ddof=1) > sd_max:
                 values, _, failed = _drop_outlier(values, sd_max)

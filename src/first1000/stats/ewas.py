@@ -233,21 +233,24 @@ class _Groups:
         lanes = np.ascontiguousarray(np.moveaxis(values, 0, -1)[..., self.order], dtype=np.float64)
         return np.moveaxis(np.add.reduceat(lanes, self.starts, axis=-1), -1, 0)
 
-    def demean(self, values: np.ndarray, observed: np.ndarray | None = None) -> np.ndarray:
+    def counts(self, observed: np.ndarray) -> np.ndarray:
+        """Observed entries per level: (levels x ...) for an (n x ...) mask."""
+        return self.sums(observed.astype(np.float64))
+
+    def demean(self, values: np.ndarray, observed: np.ndarray | None = None,
+               counts: np.ndarray | None = None) -> np.ndarray:
         """``values`` (n x ...) minus their mean within each level, over the ``observed``
-        entries (same shape; the others become 0)."""
+        entries (a mask broadcasting to ``values``; the others become 0). ``counts``: the
+        mask's :meth:`counts`, when the caller has them already."""
         if observed is None:
             counts = np.bincount(self.codes, minlength=self.n_levels).astype(np.float64)
             means = self.sums(values) / counts.reshape((-1,) + (1,) * (values.ndim - 1))
             return values - means[self.codes]
         masked = np.where(observed, values, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = self.sums(masked) / self.sums(observed.astype(np.float64))
+            means = self.sums(masked) / (self.counts(observed) if counts is None else counts)
         return np.where(observed, masked - means[self.codes], 0.0)
 
-    def observed_levels(self, observed: np.ndarray) -> np.ndarray:
-        """Number of levels with at least one observed sample, per column of ``observed``."""
-        return (self.sums(observed.astype(np.float64)) > 0).sum(axis=0)
 
 
 def design_arrays(design, terms) -> tuple[np.ndarray, list[str], list[int], list[str] | None]:
@@ -784,8 +787,9 @@ class _Engine:
         if absorbed:
             raise ModelError(f"design column(s) {', '.join(map(repr, absorbed))} are constant within every level "
                              "of the absorbed factor (e.g. the plate): they are not estimable; drop them")
-        if any(j in constant for j in term_idx):
-            raise ModelError("a reported term is constant")
+        constant_terms = [names[j] for j in term_idx if j in constant]
+        if constant_terms:
+            raise ModelError(f"term(s) {', '.join(map(repr, constant_terms))} are constant: no effect to estimate")
         position = {j: i for i, j in enumerate(keep)}
         return x[:, keep], [names[j] for j in keep], [position[j] for j in term_idx]
 
@@ -893,13 +897,12 @@ class _Engine:
             n_obs = dec["n_obs"][inverse]
             df = n_obs - dec["rank"][inverse]
         else:  # each pattern's design demeaned within the levels over its observed samples
-            n, p = self.x.shape
-            observed_xp = np.broadcast_to(patterns.T[:, :, None], (n, len(patterns), p))
-            designs = self.groups.demean(np.broadcast_to(self.x[:, None, :], observed_xp.shape), observed_xp)
+            per_level = self.groups.counts(patterns.T)  # (levels, patterns)
+            designs = self.groups.demean(self.x[:, None, :], patterns.T[:, :, None], per_level[:, :, None])
             designs = np.ascontiguousarray(designs.transpose(1, 0, 2))  # (patterns, n, p)
             dec = _decompose_batch(designs, patterns, self.full)
             n_obs = dec["n_obs"][inverse]
-            df = n_obs - dec["rank"][inverse] - self.groups.observed_levels(patterns.T)[inverse]
+            df = n_obs - dec["rank"][inverse] - (per_level > 0).sum(axis=0)[inverse]
         res["n"][cols] = n_obs
         few = df < 1
         res["status"][cols[few]] = _STATUS_FEW
@@ -917,8 +920,9 @@ class _Engine:
         estimable = np.isfinite(su)
 
         res["df_residual"][cols] = df
-        if self.groups is not None:
-            y0 = self.groups.demean(yt[:, cols], observed)
+        if self.groups is not None:  # the levels' counts are those of the CpGs' patterns
+            per_cpg = self.groups.counts(observed)
+            y0 = self.groups.demean(yt[:, cols], observed, per_cpg)
         else:
             y0 = np.where(observed, yt[:, cols], 0.0)
         coef, rss = _fit_varying(y0, observed, n_obs, weights, r_inv_rows, const, u_norm2)
@@ -930,7 +934,7 @@ class _Engine:
         status[~estimable] = _STATUS_NOT_ESTIMABLE
         res["status"][cols] = status
         if beta_t is not None:
-            b0 = (self.groups.demean(beta_t[:, cols], observed) if self.groups is not None
+            b0 = (self.groups.demean(beta_t[:, cols], observed, per_cpg) if self.groups is not None
                   else np.where(observed, beta_t[:, cols], 0.0))
             coef_b, rss_b = _fit_varying(b0, observed, n_obs, weights, r_inv_rows, const, u_norm2)
             res["coef_beta"][cols] = np.where(estimable, coef_b.T, np.nan)
@@ -1702,7 +1706,7 @@ def ewas_from_chunks(
         raise ModelError(f"outlier_k must be a non-negative number, got {outlier_k!r}")
     if prior_method not in PRIOR_METHODS:
         raise ModelError(f"prior_method must be one of {PRIOR_METHODS}, got {prior_method!r}")
-    engine = _Engine(x, names, term_idx, None if absorb is None else np.asarray(absorb, dtype=object))
+    engine = _Engine(x, names, term_idx, _absorb_labels(absorb, None))
     parts: list[dict[str, np.ndarray]] = []
     ids: list[np.ndarray] = []
     for cpgs, yt, beta_t in chunks:
