@@ -7,9 +7,10 @@ meffil/ewaff and the PACE consortium analysis plans. This module gives the same 
 1. **Fit** (:func:`ewas_fit`, stage a). The design X (n samples x p columns: intercept,
    exposure(s), numeric dummy-coded covariates) is decomposed once, X = QR, and a whole
    chunk of CpGs is fitted with products of that decomposition. CpGs with missing values
-   are grouped by their missingness pattern; each pattern's reduced design is decomposed
-   once and every such CpG is fitted exactly on its observed samples (as limma's per-gene
-   ``lm.fit``), vectorised across CpGs (also across CpGs of different patterns).
+   are fitted exactly on their observed samples (as limma's per-gene ``lm.fit``): those
+   missing a few samples by updating the full decomposition (an s x s solve for s missing
+   samples), the others grouped by missingness pattern, each pattern's reduced design
+   decomposed once, vectorised across CpGs (also across CpGs of different patterns).
 2. **Prior** (:func:`fit_prior`, stage b). limma's ``squeezeVar``/``fitFDist``: the prior
    degrees of freedom d0 and prior variance s0^2 from the residual variances and degrees
    of freedom of *all* CpGs, by trigamma moment matching (Smyth 2004); optionally limma
@@ -30,9 +31,10 @@ runs both end to end from a file (or an in-memory matrix). This module reads no 
 Determinism
 -----------
 Every per-CpG number depends only on that CpG's values and the design: sums over samples
-are written as sequential element-wise updates (a rank-1 update per sample, vectorised
-across CpGs) instead of BLAS matrix products, whose summation order can depend on the
-block size and the thread count. So the result of a CpG does not change with the chunk
+add the samples in order (numpy reductions over the sample axis of blocks of samples,
+vectorised across CpGs; see ``_sequential_sums``) instead of BLAS matrix products, whose
+summation order can depend on the block size and the thread count; the small per-CpG
+solves of the missing-value paths call LAPACK once per matrix. So the result of a CpG does not change with the chunk
 size, the shard boundaries, the inner tile sizes or which other CpGs share its missingness
 pattern: one pass and any sharding give bitwise identical tables. The design
 decompositions (tiny QRs) use LAPACK, so machines whose BLAS selects a different CPU
@@ -99,9 +101,16 @@ STATUSES = ("ok", "too_few_samples", "not_estimable")
 SCALES = ("beta", "m")
 PRIOR_METHODS = ("trigamma", "unequal_df", "auto")
 
-# CpGs per step of the inner loops: (p + 1) x _TILE float64 temporaries stay in the L2
-# cache while the sample loop runs.
+# CpGs per tile of the inner sums: a tile of CpG columns is gathered once into a contiguous
+# n x tile array (at least _TILE_MIN CpGs, so each sample's row is read in long runs;
+# at most _TILE; about _TILE_VALUES / n in between).
 _TILE = 4096
+_TILE_MIN = 128
+# An n x tile gather holds about this many values (8 MB).
+_TILE_VALUES = 2**20
+# Values of a block of the sums over samples (512 KB: stays in the L2 cache between the
+# products that fill it and the reduction that sums it).
+_SUM_VALUES = 2**16
 # Values of the per-CpG designs held by one tile of the missing-value path (128 MB).
 _TILE_MISSING_VALUES = 2**24
 # Values per step of the element-wise beta -> M conversion (1 MB: stays in cache).
@@ -139,6 +148,71 @@ def _aligned_copy(a: np.ndarray) -> np.ndarray:
     out[...] = a
     return out
 
+
+def _sample_sums(a: np.ndarray) -> np.ndarray:
+    """Sums over the first axis (samples) of ``a`` (n x ...), added in sample order.
+
+    numpy reduces a C-contiguous array over its first axis by adding whole rows one after
+    the other, so every entry of the result is the sequential sum of its own column,
+    whatever the other columns are (the same bits as a loop of rank-1 updates). A single
+    column would be summed pairwise instead (its values are contiguous), so it is padded
+    to two.
+    """
+    shape = a.shape[1:]
+    flat = np.ascontiguousarray(a, dtype=np.float64).reshape(a.shape[0], -1)
+    if flat.shape[1] == 1:
+        flat = np.concatenate([flat, np.zeros_like(flat)], axis=1)
+        return np.add.reduce(flat, axis=0)[:1].reshape(shape)
+    return np.add.reduce(flat, axis=0).reshape(shape)
+
+
+def _tile_width(n: int) -> int:
+    """CpGs per tile for n samples (see _TILE)."""
+    return max(1, min(_TILE, max(_TILE_MIN, _TILE_VALUES // max(1, n))))
+
+
+def _sequential_sums(n: int, shape: tuple, fill) -> np.ndarray:
+    """Sum over samples k = 0..n-1 of terms of the given shape, added in sample order.
+
+    ``fill(k0, k1, out)`` writes the terms of samples k0..k1-1 into ``out`` (k1 - k0 x
+    shape). Samples are taken in blocks of _SUM_VALUES values; each block is summed after
+    the running total, which sits in the block's first row, so every entry is the plain
+    sequential sum of its own terms (bitwise what a loop of rank-1 updates gives), whatever
+    the block size and the other entries.
+    """
+    shape = tuple(shape)
+    rows = max(1, min(n, _SUM_VALUES // max(1, math.prod(shape))))
+    buf = np.empty((rows + 1,) + shape)
+    total = np.zeros(shape)
+    for k0 in range(0, n, rows):
+        k1 = min(n, k0 + rows)
+        block = buf[: k1 - k0 + 1]
+        block[0] = total
+        fill(k0, k1, block[1:])
+        total = _sample_sums(block)
+    return total
+
+
+def _column_sums(y: np.ndarray) -> np.ndarray:
+    """Sequential sums over the rows of y (n x t)."""
+    return _sequential_sums(y.shape[0], y.shape[1:], lambda k0, k1, out: np.copyto(out, y[k0:k1]))
+
+
+def _squared_sums(y: np.ndarray) -> np.ndarray:
+    """Sequential sums of squares over the rows of y (n x t)."""
+    return _sequential_sums(y.shape[0], y.shape[1:], lambda k0, k1, out: np.multiply(y[k0:k1], y[k0:k1], out=out))
+
+
+def _cross_sums(w: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Sequential sums over samples of w[k] (x) y[k]: (c, t) for w (n x c) and y (n x t),
+    or w (n x c x t) per CpG."""
+    if w.ndim == 2:
+        def fill(k0, k1, out):
+            np.multiply(w[k0:k1, :, None], y[k0:k1, None, :], out=out)
+    else:
+        def fill(k0, k1, out):
+            np.multiply(w[k0:k1], y[k0:k1, None, :], out=out)
+    return _sequential_sums(y.shape[0], (w.shape[1], y.shape[1]), fill)
 
 def _kept_columns(x: np.ndarray) -> list[int]:
     """Non-aliased columns, in order, as R's ``lm.fit`` keeps them (tolerance 1e-7).
@@ -505,16 +579,14 @@ def _fit_columns(
     dec: _Decomposition,
     want: np.ndarray,
     cols: np.ndarray | None = None,
-    work: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients (len(want) x m) and RSS (m) for the CpG columns of yt (n x m).
 
-    ``cols`` selects columns of yt (gathered tile by tile into ``work``, a reusable flat
-    float64 buffer of at least n * _TILE values, so no chunk-sized copy is ever made).
+    ``cols`` selects columns of yt (gathered tile by tile, so no chunk-sized copy is made).
 
     Maths (per CpG y, with ybar its mean and y_c = y - ybar 1; X = QR; u = (I - P)1):
       effects     e   = Q' y_c                      (all sums over samples below are
-      coefficient b   = R^-1 e + ybar R^-1 Q'1       sequential rank-1 updates, so the
+      coefficient b   = R^-1 e + ybar R^-1 Q'1       sequential, see _sample_sums, so the
       RSS             = ||y_c||^2 - ||e||^2          result of a CpG never depends on the
                         + 2 ybar u'y_c + ybar^2 ||u||^2   other CpGs of the call)
     Centring first keeps RSS = ||y_c||^2 - ||e||^2 free of cancellation by the mean
@@ -527,31 +599,19 @@ def _fit_columns(
     nw = w.shape[1]
     coef = np.empty((len(want), m))
     rss = np.empty(m)
-    if work is None or work.size < n * min(_TILE, m):
-        work = np.empty(n * min(_TILE, m))
-    for start in range(0, m, _TILE):
-        t = min(_TILE, m - start)
-        yc = work[: n * t].reshape(n, t)
+    width = _tile_width(n)
+    tmp1 = np.empty(min(width, m))
+    for start in range(0, m, width):
+        t = min(width, m - start)
         if cols is None:
-            y = yt[:, start : start + t]
+            y = np.ascontiguousarray(yt[:, start : start + t])
         else:
-            np.take(yt, cols[start : start + t], axis=1, out=yc, mode="clip")
-            y = yc
-        total = np.zeros(t)
-        for k in range(n):
-            np.add(total, y[k], out=total)
-        ybar = total / n
-        np.subtract(y, ybar, out=yc)
-        eff = np.zeros((nw, t))
-        ss = np.zeros(t)
-        tmp = np.empty((nw, t))
-        tmp1 = np.empty(t)
-        for k in range(n):
-            yk = yc[k]
-            np.multiply(w[k][:, None], yk, out=tmp)
-            np.add(eff, tmp, out=eff)
-            np.multiply(yk, yk, out=tmp1)
-            np.add(ss, tmp1, out=ss)
+            y = np.take(yt, cols[start : start + t], axis=1)
+        ybar = _column_sums(y) / n
+        yc = y - ybar
+        eff = _cross_sums(w, yc)  # (nw, t)
+        ss = _squared_sums(yc)
+        tmp1 = tmp1[:t]
         explained = np.zeros(t)
         for j in range(rank):
             np.multiply(eff[j], eff[j], out=tmp1)
@@ -723,21 +783,11 @@ def _fit_varying(
     n, t = y0.shape
     nw = weights.shape[1]
     p = nw - 1
-    total = np.zeros(t)
-    for k in range(n):
-        np.add(total, y0[k], out=total)
-    ybar = total / n_obs
+    ybar = _column_sums(y0) / n_obs
     yc = np.where(observed, y0 - ybar, 0.0)
-    eff = np.zeros((nw, t))
-    ss = np.zeros(t)
-    tmp = np.empty((nw, t))
+    eff = _cross_sums(weights, yc)  # (nw, t)
+    ss = _squared_sums(yc)
     tmp1 = np.empty(t)
-    for k in range(n):
-        yk = yc[k]
-        np.multiply(weights[k], yk, out=tmp)
-        np.add(eff, tmp, out=eff)
-        np.multiply(yk, yk, out=tmp1)
-        np.add(ss, tmp1, out=ss)
     explained = np.zeros(t)
     for j in range(p):
         np.multiply(eff[j], eff[j], out=tmp1)
@@ -757,8 +807,34 @@ def _fit_varying(
     return coef, rss
 
 
+def _downdate_limit(n: int, p: int) -> int:
+    """Most missing samples a CpG may have to be fitted by downdating (an s x s solve,
+    ~s^3 / 3 flops) rather than by a QR of its own n x p reduced design (~2 n p^2 flops),
+    and never more than a quarter of the samples."""
+    return min(n // 4, max(16, int(2 * (n * p * p) ** (1 / 3))))
+
+
+# A downdated system K (eigenvalues in (0, 1]) is used when every Cholesky pivot exceeds
+# this: its solve then loses at most ~4 digits of the 16; nearer to singular, the CpG takes
+# the exact path, which drops aliased columns as R's lm.fit does.
+_DOWNDATE_PIVOT = 1e-4
+
+
+def _well_conditioned(kmat: np.ndarray) -> np.ndarray:
+    """Which matrices of a stack (b, s, s) have a Cholesky factor with all pivots^2 above
+    _DOWNDATE_PIVOT (each matrix decided on its own)."""
+    try:
+        chol = np.linalg.cholesky(kmat)
+    except np.linalg.LinAlgError:  # one of them is not positive definite: decide one by one
+        if len(kmat) == 1:
+            return np.array([False])
+        return np.concatenate([_well_conditioned(k[None]) for k in kmat])
+    pivots = np.diagonal(chol, axis1=1, axis2=2)
+    return np.all(pivots * pivots > _DOWNDATE_PIVOT, axis=1)
+
+
 class _Engine:
-    """Holds the design, its decomposition and a reusable work buffer; fits chunks."""
+    """Holds the design and its decomposition; fits chunks."""
 
     def __init__(self, x: np.ndarray, names: list[str], term_idx: list[int], groups=None):
         self.terms = [names[j] for j in term_idx]
@@ -771,7 +847,16 @@ class _Engine:
         self.full = _decompose(x if self.groups is None else self.groups.demean(x))
         n, p = x.shape
         self._tile_missing = max(1, _TILE_MISSING_VALUES // (n * (p + 1)))
-        self._work = np.empty(n * _TILE)  # reusable tile buffer of _fit_columns
+        # CpGs missing a few samples are fitted by updating the full design's decomposition
+        # (_store_downdated): possible when that design has full rank and the constant is
+        # absorbed or in its span; worth it while the s x s system of a CpG missing s
+        # samples costs less than a QR of its n x p reduced design.
+        self._downdate = self.full.rank == p and (self.groups is not None or self.full.u_norm2 == 0.0)
+        self._max_missing = _downdate_limit(n, p)
+        if self._downdate:
+            self._q = np.ascontiguousarray(self.full.weights[:, :p])
+            if self.groups is not None:
+                self._level_size = np.bincount(self.groups.codes, minlength=self.groups.n_levels)
 
     def _absorb(self, x: np.ndarray, names: list[str], term_idx: list[int]):
         """The design without the columns the factor's levels absorb (the intercept, a
@@ -851,6 +936,8 @@ class _Engine:
             self._store_complete(res, complete_cols, yt, beta_t, complete_cols.size == m)
 
         inc_cols = np.flatnonzero(incomplete)
+        if self._downdate and inc_cols.size:
+            inc_cols = self._fit_downdated(res, inc_cols, yt, beta_t)
         for start in range(0, inc_cols.size, self._tile_missing):
             cols = inc_cols[start : start + self._tile_missing]
             missing = ~np.isfinite(yt[:, cols])
@@ -858,6 +945,148 @@ class _Engine:
                 missing |= ~np.isfinite(beta_t[:, cols])
             self._store_missing(res, cols, yt, beta_t, missing)
         return res
+
+    def _fit_downdated(self, res, cols, yt, beta_t) -> np.ndarray:
+        """Fit the CpGs of ``cols`` that miss at most ``_max_missing`` samples by updating the
+        full design's decomposition (see :meth:`_store_downdated`); returns the others
+        (more missing samples, a whole level of the absorbed factor missing, or a reduced
+        design too close to rank deficiency), which take the exact per-pattern path."""
+        n, p = self.x.shape
+        width = _tile_width(n)
+        rest = []
+        for start in range(0, cols.size, width):
+            tile = cols[start : start + width]
+            y = np.take(yt, tile, axis=1)
+            b = None if beta_t is None else np.take(beta_t, tile, axis=1)
+            missing = ~np.isfinite(y)
+            if b is not None:
+                missing |= ~np.isfinite(b)
+            s = missing.sum(axis=0)
+            eligible = s <= self._max_missing
+            if self.groups is not None:  # every level keeps an observed sample
+                eligible &= (self.groups.counts(~missing) > 0).all(axis=0)
+                eligible &= n - s - p - self.groups.n_levels >= 1
+            else:
+                eligible &= n - s - p >= 1
+            done = np.zeros(tile.size, dtype=bool)
+            if eligible.all():
+                done[:] = self._store_downdated(res, tile, y, b, missing)
+            elif eligible.any():
+                done[eligible] = self._store_downdated(
+                    res, tile[eligible], y[:, eligible], None if b is None else b[:, eligible], missing[:, eligible])
+            rest.append(tile[~done])
+        return np.concatenate(rest) if rest else cols[:0]
+
+    def _store_downdated(self, res, cols, y, beta, missing) -> np.ndarray:
+        """CpGs missing a few samples each, from the full design's QR (no QR of their own).
+
+        ``y``, ``beta`` (n x len(cols)) hold the CpGs' values, ``missing`` their mask.
+
+        A CpG missing the samples S (s of them) is fitted on its observed samples exactly
+        as the full-sample model with one extra indicator column per missing sample (each
+        indicator absorbs its sample, whose value is set to 0). With the full design
+        X = QR (X demeaned within the absorbed factor's levels when there is one, and the
+        CpG's values z demeaned likewise), a = Q'z, Q_S the rows of Q of the missing
+        samples, C = E_S'E_S of the (demeaned) indicators (I, or I minus the same-level
+        pattern / level size when a factor is absorbed), K = C - Q_S Q_S' (s x s) and
+        r = z_S - Q_S a, block elimination gives
+            phi = K^-1 r,   theta = a - Q_S' phi,   b = R^-1 theta (+ ybar times the
+            constant's coefficients),   RSS = ||z||^2 - ||a||^2 - r' phi,
+            ((X_obs'X_obs)^-1)_jj = ||rho_j||^2 + v_j' K^-1 v_j  (rho_j = row j of R^-1,
+            v_j = Q_S rho_j),
+        i.e. the reduced design's least-squares fit (Schur complement / Woodbury), at a
+        cost of O(s^3 + s p) per CpG instead of a QR of its n x p reduced design. A K whose
+        Cholesky pivots fall below 1e-4 (a missing sample carrying a whole direction of
+        the design: nearly aliased) is left to the exact path. Each CpG's numbers are
+        computed from its own values only (sums in a fixed order, LAPACK per matrix).
+        Returns which CpGs were fitted.
+        """
+        n, p = self.x.shape
+        q = self._q
+        full = self.full
+        want = full.position[self.term_idx]
+        rho = full.r_inv[want]  # (k, p)
+        su_full2 = full.stdev_unscaled[want] ** 2
+        kt = len(want)
+        t = cols.size
+        observed = ~missing
+        n_obs = observed.sum(axis=0)
+        s = n - n_obs
+
+        def project(values):
+            y0 = np.where(observed, values, 0.0)
+            if self.groups is not None:
+                z, ybar = self.groups.demean(y0), None
+            else:
+                ybar = _column_sums(y0) / n_obs
+                z = np.where(observed, y0 - ybar, 0.0)
+            return z, _cross_sums(q, z), _squared_sums(z), ybar
+
+        scales = [project(y)]
+        if beta is not None:
+            scales.append(project(beta))
+        fitted = np.zeros(t, dtype=bool)
+        out = [(np.full((kt, t), np.nan), np.full(t, np.nan)) for _ in scales]
+        su = np.full((t, kt), np.nan)
+        for size in np.unique(s):
+            members = np.flatnonzero(s == size)
+            b = members.size
+            rows = np.nonzero(missing[:, members].T)[1].reshape(b, size)  # missing samples, in order
+            qs = q[rows]  # (b, s, p)
+            if self.groups is not None:
+                codes = self.groups.codes[rows]
+                kmat = np.eye(size) - (codes[:, :, None] == codes[:, None, :]) / self._level_size[codes][:, :, None]
+            else:
+                kmat = np.repeat(np.eye(size)[None], b, axis=0)
+            for j in range(p):
+                kmat -= qs[:, :, j, None] * qs[:, None, :, j]
+            rhs = np.empty((b, size, len(scales) + kt))
+            for i, (z, a, _, _) in enumerate(scales):
+                r = z[rows, members[:, None]]
+                for j in range(p):
+                    r -= qs[:, :, j] * a[j, members][:, None]
+                rhs[:, :, i] = r
+            for i in range(kt):
+                v = np.zeros((b, size))
+                for j in range(p):
+                    v += qs[:, :, j] * rho[i, j]
+                rhs[:, :, len(scales) + i] = v
+            ok = _well_conditioned(kmat)
+            if not ok.any():
+                continue
+            members, kmat, rhs, qs = members[ok], kmat[ok], rhs[ok], qs[ok]
+            sol = np.linalg.solve(kmat, rhs)  # LAPACK per matrix: each CpG on its own
+            fitted[members] = True
+            for i, (z, a, ss, ybar) in enumerate(scales):
+                r, phi = rhs[:, :, i], sol[:, :, i]
+                explained = np.zeros(members.size)
+                for j in range(p):
+                    explained += a[j, members] * a[j, members]
+                extra = np.add.reduce(r * phi, axis=1)  # per row: depends on that CpG only
+                rss = np.maximum(ss[members] - explained - extra, 0.0)
+                theta = a[:, members].T - np.add.reduce(qs * phi[:, :, None], axis=1)  # (b, p)
+                coef = np.zeros((kt, members.size))
+                for k in range(kt):
+                    for j in range(p):
+                        coef[k] += rho[k, j] * theta[:, j]
+                    if ybar is not None:
+                        coef[k] += ybar[members] * full.const_coef[want[k]]
+                out[i][0][:, members] = coef
+                out[i][1][members] = rss
+            for k in range(kt):
+                v, w = rhs[:, :, len(scales) + k], sol[:, :, len(scales) + k]
+                su[members, k] = np.sqrt(su_full2[k] + np.add.reduce(v * w, axis=1))
+        cols, n_obs = cols[fitted], n_obs[fitted]
+        df = n_obs - p - (self.groups.n_levels if self.groups is not None else 0)
+        res["n"][cols] = n_obs
+        res["df_residual"][cols] = df
+        res["sigma2"][cols] = out[0][1][fitted] / df
+        res["coef"][cols] = out[0][0][:, fitted].T
+        res["stdev_unscaled"][cols] = su[fitted]
+        if beta is not None:
+            res["coef_beta"][cols] = out[1][0][:, fitted].T
+            res["se_beta"][cols] = np.sqrt(out[1][1][fitted] / df)[:, None] * su[fitted]
+        return fitted
 
     def _store_complete(self, res, cols, yt, beta_t, all_columns: bool) -> None:
         dec = self.full
@@ -875,13 +1104,13 @@ class _Engine:
                 return
         res["n"][cols] = dec.n
         res["df_residual"][cols] = df
-        coef, rss = _fit_columns(yt, dec, want, sel, self._work)
+        coef, rss = _fit_columns(yt, dec, want, sel)
         res["sigma2"][cols] = rss / df
         su = dec.stdev_unscaled[want]
         res["coef"][cols] = coef.T
         res["stdev_unscaled"][cols] = su
         if beta_t is not None:
-            coef_b, rss_b = _fit_columns(beta_t, dec, want, sel, self._work)
+            coef_b, rss_b = _fit_columns(beta_t, dec, want, sel)
             res["coef_beta"][cols] = coef_b.T
             res["se_beta"][cols] = np.sqrt(rss_b / df)[:, None] * su[None, :]
 
@@ -1085,17 +1314,23 @@ def ewas_fit(
     ``lmFit`` via ``lm.series``).
 
     *Missing values.* limma fits a CpG with missing values by ``lm.fit`` on its observed
-    samples. Here the CpGs of a chunk are grouped by identical missingness pattern; each
-    pattern's reduced design X_obs = QR is decomposed once (all patterns of a tile in one
-    batched QR), and the CpGs are fitted with their pattern's decomposition, vectorised
-    across CpGs (also of different patterns), which is exactly that per-CpG fit. Cost:
-    one small QR per distinct pattern plus the usual per-CpG work; no per-CpG Python
-    loop. If X_obs is rank deficient (a covariate constant on the observed samples) its
-    aliased columns are dropped as R's ``lm.fit`` does (tolerance 1e-7), their
-    coefficients are NaN (``not_estimable``) and df = n_obs - rank. CpGs with
+    samples; so does this engine, in one of two exact ways. A CpG missing few samples
+    (s of them: PACE outliers, detection-p failures; up to ~2 (n p^2)^(1/3) and a quarter
+    of the samples) is fitted from the full design's QR by a Schur-complement update: one
+    s x s solve, no decomposition of its own (see ``_Engine._store_downdated``); with an
+    absorbed factor every level must keep an observed sample. The other CpGs are grouped
+    by identical missingness pattern; each pattern's reduced design X_obs = QR is
+    decomposed once (all patterns of a tile in one batched QR), and the CpGs are fitted
+    with their pattern's decomposition, vectorised across CpGs. The two agree to rounding
+    (~1e-13 relative; tested). If X_obs is rank deficient (a covariate constant on the
+    observed samples; the update detects it as a near-singular s x s system and hands the
+    CpG to the QR path) its aliased columns are dropped as R's ``lm.fit`` does (tolerance
+    1e-7), their coefficients are NaN (``not_estimable``) and df = n_obs - rank. CpGs with
     n_obs - rank < 1 get NaN throughout and status ``too_few_samples``; the driver counts
     them (limma would keep such a CpG with df = 0 and moderate it with the prior variance
-    alone; this engine reports it as not tested).
+    alone; this engine reports it as not tested). Cost per CpG grows linearly with the
+    samples (sums over samples run over blocks of samples, never one Python step per
+    sample).
 
     Determinism: each CpG's numbers depend only on its own values and the design, so
     fitting any partition of the CpGs gives bitwise identical rows.
