@@ -269,6 +269,13 @@ PARAMS_EDITS = [
                _set("variable_overrides.epds", {"group": "Maternal mental health", "reason": "our model's blocks"}),
                ("model_diagram",)),
     ParamsEdit(("ses_index.min_indicators",), _set("ses_index.min_indicators", 3), ("harmonise",)),
+    ParamsEdit(("preparation.growth.visits",), _set("preparation.growth.visits",
+                                                    {"6m": [6, 3, 9], "12m": [12, 10, 15], "24m": [24, 18, 24]}),
+               ("prepare",)),
+    ParamsEdit(("longitudinal.*.scores",), _set("longitudinal.growth.scores", ["wlz", "laz"]), ("longitudinal",)),
+    ParamsEdit(("longitudinal.*.exposures",), _set("longitudinal.growth.exposures", ["ses_index"]),
+               ("longitudinal",)),
+    ParamsEdit(("longitudinal.*.random_slope",), _set("longitudinal.growth.random_slope", False), ("longitudinal",)),
 ]
 
 _SECTION = "a section: each of its keys has its own entry"
@@ -282,7 +289,8 @@ NOT_EDITED = {
     "mechanisms": _SECTION, "mediation": _SECTION, "meta_analysis": _SECTION, "missing_data": _SECTION,
     "preparation": _SECTION, "privacy": _SECTION, "ses_index": _SECTION,
     **{f"preparation.{m}": _SECTION for m in ("cns", "epigenetic_age", "hpa", "immune", "metabolites", "methylation",
-                                              "microbiome", "mitochondria", "telomeres")},
+                                              "microbiome", "mitochondria", "telomeres", "growth")},
+    "longitudinal": _SECTION,
     "preparation.cns.measures": _SECTION,
     "epigenome_wide.annotation": _INPUT + " (ewas_gather, ewas_meta, ewas_candidates)",
     "privacy.key_file": _INPUT + " (every ingest job: a new key reruns them all)",

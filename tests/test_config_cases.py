@@ -60,7 +60,7 @@ CASES = [
      "would silently keep only the last value" + DUP_TAIL),
     ("duplicate-mapping-variable", GHENT, "  parity: {rule: direct, column: parity}\n",
      "  parity: {rule: direct, column: parity}\n  parity: {rule: impossible}\n", "parity: {rule: impossible}",
-     "{file}, line {line}: key `variables.parity` is given twice (first at line 52); YAML would silently keep only "
+     "{file}, line {line}: key `variables.parity` is given twice (first at line 57); YAML would silently keep only "
      "the last value" + DUP_TAIL),
     ("duplicate-data-schema-variable", SCHEMA, "smoking: {label: Smoking during pregnancy, type: binary}\n",
      "smoking: {label: Smoking during pregnancy, type: binary}\nsmoking: {label: Smokes, type: continuous}\n",

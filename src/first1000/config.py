@@ -661,6 +661,9 @@ def load_config(config) -> dict:
     from first1000.mechanisms.hpa import check_settings as check_hpa  # local: mechanisms import this module
 
     check_hpa(config["preparation"]["hpa"], lambda keys: where(source, keys))  # windows' default and unit
+    from first1000.mechanisms.growth import check_settings as check_growth
+
+    check_growth(config["preparation"].get("growth", {}), lambda keys: where(source, keys))
 
     biomarkers = set()
     for mech, spec in config["mechanisms"].items():
@@ -671,6 +674,13 @@ def load_config(config) -> dict:
     for role in ("exposures", "covariates"):
         for var in config["epigenome_wide"].get(role, []):
             _check_known(var, known, source, ["epigenome_wide", role])
+    config.setdefault("longitudinal", {})
+    for mech, spec in config["longitudinal"].items():
+        if mech not in config["mechanisms"]:
+            raise ConfigError(f"{where(source, ['longitudinal', mech])}: `{mech}` is not among `mechanisms`; "
+                              f"declare the mechanism (its label, visits' biomarkers and exposures) first.")
+        for i, var in enumerate(spec["exposures"]):
+            _check_known(var, known, source, ["longitudinal", mech, "exposures", i])
     for i, var in enumerate(config["covariates"]):
         _check_known(var, known, source, ["covariates", i])
     for var in config["ses_index"]["indicators"]:

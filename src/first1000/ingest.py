@@ -25,6 +25,8 @@ from first1000.errors import ConfigError, InputTableError, format_rows
 from first1000.io import (_BOMS, TABLE_FORMATS, _clean_name, _frame, atomic_path, column_letter, table_format,
                           text_encoding)
 from first1000.io.input_tables import Table, _fold, _unzero, normalise_ids, open_table, parse_dates
+from first1000.scoring.growth import DAYS_PER_MONTH, corrected_age_days, who_zscores
+from first1000.scoring.growth import INDICATORS as GROWTH_INDICATORS
 from first1000.units import conversion
 
 #: Standard tables a cohort can provide, and the schema each is checked against.
@@ -38,6 +40,7 @@ TABLE_KINDS = {
     "immune": "tables/immune.schema.yaml",
     "microbiome_counts": "tables/microbiome_counts.schema.yaml",
     "cns_measures": "tables/cns_measures.schema.yaml",
+    "child_followup": "tables/child_followup.schema.yaml",
 }
 #: Unit of the standard metabolite table (a declared `unit` is converted to it).
 METABOLITE_UNIT = "umol/L"
@@ -273,6 +276,110 @@ def _hair_sampling_dates(table: Table, column: str, spec: dict, frame: pd.DataFr
                              "Check these dates, the declared `date_format` (day and month swapped?) and the "
                              "delivery dates.")
     return pd.to_datetime(dates).to_numpy()
+
+
+#: Numeric measures of the child follow-up table besides the age (standard name -> label).
+FOLLOWUP_MEASURES = ("weight_kg", "length_cm", "head_circumference_cm", "asq_communication", "asq_gross_motor",
+                     "asq_fine_motor", "asq_problem_solving", "asq_personal_social", "bayley_cognitive",
+                     "bayley_language", "bayley_motor")
+#: WHO z-score -> (the measure column it rests on, what it is)
+FOLLOWUP_ZSCORES = {"waz": ("weight_kg", "weight-for-age"), "laz": ("length_cm", "length/height-for-age"),
+                    "wlz": ("weight_kg", "weight-for-length/height"), "bmiz": ("weight_kg", "BMI-for-age"),
+                    "hcz": ("head_circumference_cm", "head circumference-for-age")}
+
+
+def ingest_followup(spec, missing_codes, id_map, participants: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Child follow-up to age 2: one row per child and visit (age in days or months),
+    anthropometry with WHO 2006 z-scores (:mod:`first1000.scoring.growth`; sex and
+    gestational age from the participant's harmonised ``child_sex`` and
+    ``gestational_age``; age corrected for prematurity unless ``corrected_age: false``)
+    and neurodevelopment scores. An age outside 0-24 months, the same child twice at the
+    same age (in whole days) and a z-score WHO flags as implausible are errors naming the
+    rows."""
+    table = open_table(spec, missing_codes)
+    columns = _standard_columns("child_followup", spec, table, spec["id"])
+    schema = load_schema(TABLE_KINDS["child_followup"])
+    ages = [c for c in ("age_days", "age_months") if c in columns]
+    if len(ages) != 1:
+        raise ConfigError(f"{table.where}: declare the age at the visit as exactly one of `columns: {{age_days: "
+                          "...}}` or `columns: {age_months: ...}` under `tables.child_followup` in the cohort's "
+                          "mapping file." + (" Both are declared." if ages else ""))
+    ids = table.ids(spec["id"], unique=False)
+    pseudo = _match_ids(table, spec["id"], ids, id_map)
+    age_col = columns[ages[0]]
+    age, _ = table.numeric(age_col)
+    if np.isnan(age).any():
+        raise table.fail(age_col, np.isnan(age), "missing age at the visit",
+                         "Every follow-up row needs the child's age; remove rows without one.")
+    prop = _property(schema, ages[0])
+    with np.errstate(invalid="ignore"):
+        outside = (age < prop["minimum"]) | (age > prop["maximum"])
+    if outside.any():
+        unit = "days" if ages[0] == "age_days" else "months"
+        raise table.fail(age_col, outside, f"age outside 0-24 months (expected {prop['minimum']:g} to "
+                         f"{prop['maximum']:g} {unit}; rule: follow-up from birth to age 2)",
+                         f"Check that the column is in {unit}; visits after age 2 are outside first1000's "
+                         "follow-up: remove these rows.")
+    age_days = age if ages[0] == "age_days" else age * DAYS_PER_MONTH
+    frame = pd.DataFrame({"pseudo_id": pseudo.to_numpy(), "age_days": age_days})
+    day = np.floor(age_days + 0.5)
+    repeated = pd.DataFrame({"p": frame.pseudo_id, "d": day}).duplicated(keep=False).to_numpy()
+    if repeated.any():
+        raise table.fail(age_col, repeated, "the same child twice at the same age (in whole days)",
+                         "Keep one row per child and visit: merge or remove the repeated rows.")
+    for std in FOLLOWUP_MEASURES:
+        if std in columns:
+            values, _ = table.numeric(columns[std])
+            table.check_range(columns[std], values, _property(schema, std))
+            frame[std] = values
+    measure = None
+    if "measure" in columns:
+        raw = table.data[columns["measure"]].astype("string").str.strip().str.lower()
+        raw = raw.where(~(raw.isin([str(c).lower() for c in table.missing_codes]) | (raw == "")), pd.NA)
+        raw = raw.replace({"length": "l", "height": "h", "recumbent": "l", "standing": "h"})
+        bad = (raw.notna() & ~raw.isin(["l", "h"])).to_numpy(dtype=bool)
+        if bad.any():
+            raise table.fail(columns["measure"], bad, "expected `l` (recumbent length) or `h` (standing height)",
+                             "Code how each length was measured as l or h (or leave it empty).")
+        measure = raw.to_numpy(dtype=object, na_value=None)
+    anthropometry = [c for c in ("weight_kg", "length_cm", "head_circumference_cm") if c in frame]
+    if anthropometry:
+        frame = _growth_zscores(table, columns, frame, measure, participants, spec)
+    return frame
+
+
+def _growth_zscores(table, columns, frame, measure, participants, spec):
+    """WHO z-scores of the follow-up's anthropometry, with WHO's implausibility flags as errors."""
+    need = [v for v in ("child_sex", "gestational_age") if participants is None or v not in participants]
+    if "child_sex" in need:
+        raise ConfigError(f"{table.where}: WHO growth z-scores need each child's sex; map the harmonised variable "
+                          "`child_sex` in the cohort's mapping file.")
+    people = participants.drop_duplicates("pseudo_id").set_index("pseudo_id")
+    sex = frame.pseudo_id.map(people["child_sex"])
+    age = frame.age_days.to_numpy(float)
+    if spec.get("corrected_age", True) and "gestational_age" in people:
+        ga = pd.to_numeric(frame.pseudo_id.map(people["gestational_age"]), errors="coerce").to_numpy(float)
+        age = corrected_age_days(age, ga)
+    frame["age_corrected_days"] = age
+    z = who_zscores(sex.to_numpy(dtype=object), age, weight_kg=frame.get("weight_kg"),
+                    length_cm=frame.get("length_cm"), head_cm=frame.get("head_circumference_cm"), measure=measure)
+    for name, (source, what) in FOLLOWUP_ZSCORES.items():
+        if source not in frame:
+            continue
+        if name in ("laz", "wlz", "bmiz") and "length_cm" not in frame:
+            continue
+        if name in ("wlz", "bmiz") and "weight_kg" not in frame:
+            continue
+        flagged = z[f"{name}_flag"].fillna(False).to_numpy(dtype=bool)
+        if flagged.any():
+            lo, hi = GROWTH_INDICATORS[name][2]
+            column = columns["length_cm"] if name == "laz" else columns[source]
+            raise table.fail(column, flagged, f"WHO {what} z-score outside {lo:g} to {hi:g} (rule: WHO flag of a "
+                             "biologically implausible value)",
+                             "Check the unit (kg, cm), the age at the visit, the child's sex and the length/height "
+                             "measure in these rows; correct or remove them.")
+        frame[name] = z[name].to_numpy()
+    return frame
 
 
 #: qPCR table kind -> its two target roles (assay target, reference) and their names in messages.
@@ -818,7 +925,7 @@ def _match_ids(table: Table, column: str, ids: pd.Series, id_map: dict, mask=Non
 
 
 #: Ingesters that also check values against the cohort's participants (``participants=``).
-WITH_PARTICIPANTS = {"hair_cortisol"}
+WITH_PARTICIPANTS = {"hair_cortisol", "child_followup"}
 
 INGESTERS = {
     "hair_cortisol": ingest_hair,
@@ -830,6 +937,7 @@ INGESTERS = {
     "immune": lambda spec, codes, ids: ingest_wide("immune", spec, codes, ids),
     "microbiome_counts": lambda spec, codes, ids: ingest_wide("microbiome_counts", spec, codes, ids),
     "cns_measures": lambda spec, codes, ids: ingest_wide("cns_measures", spec, codes, ids),
+    "child_followup": ingest_followup,
 }
 
 

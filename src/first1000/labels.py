@@ -125,11 +125,46 @@ def measure_biomarkers(measures: dict) -> dict[str, tuple[str, str]]:
     return out
 
 
+#: Scores of the child follow-up (first1000.mechanisms.growth): name -> (label, unit).
+FOLLOWUP_SCORES = {
+    "waz": ("Weight-for-age z", "SD"),
+    "laz": ("Length/height-for-age z", "SD"),
+    "wlz": ("Weight-for-length/height z", "SD"),
+    "bmiz": ("BMI-for-age z", "SD"),
+    "hcz": ("Head circumference-for-age z", "SD"),
+    "asq_communication": ("ASQ-3 communication", "points"),
+    "asq_gross_motor": ("ASQ-3 gross motor", "points"),
+    "asq_fine_motor": ("ASQ-3 fine motor", "points"),
+    "asq_problem_solving": ("ASQ-3 problem solving", "points"),
+    "asq_personal_social": ("ASQ-3 personal-social", "points"),
+    "bayley_cognitive": ("Bayley-III cognitive", "points"),
+    "bayley_language": ("Bayley-III language", "points"),
+    "bayley_motor": ("Bayley-III motor", "points"),
+}
+_FOLLOWUP_PATTERN = re.compile(rf"({'|'.join(FOLLOWUP_SCORES)})_([a-z0-9]+)")
+
+
+def followup_label(name: str) -> tuple[str, str] | None:
+    """(label, unit) of a follow-up biomarker ``{score}_{visit}`` (e.g. ``wlz_12m``:
+    Weight-for-length/height z, 12 months), or None."""
+    if name in FOLLOWUP_SCORES:  # the score itself, over all visits (longitudinal models)
+        return FOLLOWUP_SCORES[name]
+    m = _FOLLOWUP_PATTERN.fullmatch(name)
+    if not m:
+        return None
+    label, unit = FOLLOWUP_SCORES[m.group(1)]
+    visit = m.group(2)
+    shown = f"{visit[:-1]} months" if re.fullmatch(r"\d+m", visit) else visit
+    return f"{label}, {shown}", unit
+
+
 def biomarker_label(name: str, declared: dict | None = None) -> tuple[str, str] | None:
     """(label, unit) of a prepared biomarker, from ``declared`` (name -> (label, unit), the
     biomarkers of the config's declared measures) or its name; None if not a biomarker name."""
     if declared and name in declared:
         return tuple(declared[name])
+    if found := followup_label(name):
+        return found
     if m := re.fullmatch(r"hair_cortisol_(\w+)_ln", name):
         return f"Hair cortisol, {m.group(1).upper()}", "ln pg/mg"
     if name == "telomere_ts_ln":

@@ -50,6 +50,15 @@ A third stream per cohort (:func:`_third_rng`) adds:
   larger with EPDS), hippocampal volume (mm³) and default-mode-network connectivity
   (Fisher z), neither of the last two related to any exposure.
 
+A fourth stream per cohort (:func:`_fourth_rng`) adds the child follow-up to age 2
+(``child_followup``: ghent in days, rotterdam in months): visits near 6, 12 and 24 months
+(90 %, 85 % and 80 % seen), weight, recumbent length (a fifth of the 24-month lengths
+measured standing, 0.7 cm shorter) and head circumference drawn on the WHO 2006 standards
+at the age corrected for prematurity, with an SES gradient in weight-for-length z that
+widens with age (``SES_ON_WLZ_PER_YEAR`` SD per SES unit per year of age, none at birth),
+and the ASQ-3 communication score at 24 months, lower with maternal EPDS
+(``EPDS_ON_ASQ_COMMUNICATION`` points per EPDS point).
+
 The SES index the effects are planted on is the one the pipeline computes: the mean of
 within-cohort z-scores (SD with ddof=1) of the ISCED 2011 level, ln OECD-equivalised
 household income (band midpoints declared in ``config/cohorts/*.yaml``) and the
@@ -89,6 +98,9 @@ CMV_ON_NK = 0.15  # ln % lysis, CMV positive vs negative
 CMV_PREVALENCE = 0.45
 EPDS_ON_AMYGDALA = 6.0  # mm3 per EPDS point (right amygdala, neonatal MRI; larger than published, for power)
 MRI_SHARE = 0.5  # rotterdam participants with a neonatal MRI
+SES_ON_WLZ_PER_YEAR = -0.25  # weight-for-length z per SES unit per year of age (lower SES: heavier for length)
+EPDS_ON_ASQ_COMMUNICATION = -0.5  # ASQ-3 communication points at 24 months per EPDS point
+FOLLOWUP_VISITS = ((182.6, 7.0, 0.90), (365.25, 10.0, 0.85), (730.5, 6.0, 0.80))  # age (days), SD, share seen
 
 NR3C1_CPGS = [
     "cg04111177", "cg15910486", "cg18068240", "cg15645634",
@@ -159,6 +171,60 @@ def _extra_rng(seed: int, index: int) -> np.random.Generator:
 def _third_rng(seed: int, index: int) -> np.random.Generator:
     """The third random stream of cohort ``index`` (hair covariates, CMV, IL-1β, NK, MRI)."""
     return np.random.default_rng(np.random.SeedSequence([seed, 2000 + index]))
+
+
+def _fourth_rng(seed: int, index: int) -> np.random.Generator:
+    """The fourth random stream of cohort ``index`` (child follow-up to age 2)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 3000 + index]))
+
+
+def _followup(rng: np.random.Generator, people: pd.DataFrame, ids: list[str], cohort: str) -> pd.DataFrame:
+    """Child follow-up visits to age 2 on the WHO 2006 standards (see the module doc)."""
+    from first1000.scoring.growth import HEIGHT_FROM_DAYS, corrected_age_days, who_value
+
+    n = len(people)
+    sex = np.where(people.male.to_numpy() == 1, "male", "female")
+    ses = people.ses_index.to_numpy()
+    epds = people.epds.to_numpy(float)
+    ga = people.gestational_age_days.to_numpy(float)
+    length_level = rng.normal(0, 0.9, n) + 0.15 * ses
+    weight_level = rng.normal(0.2, 0.8, n)
+    head_level = rng.normal(0, 0.9, n)
+    rows = []
+    for visit, (mean_age, sd, seen) in enumerate(FOLLOWUP_VISITS):
+        who = np.flatnonzero(rng.random(n) < seen)
+        age = np.clip(np.round(mean_age + rng.normal(0, sd, who.size)), 0, HEIGHT_FROM_DAYS - 1)
+        corrected = np.maximum(np.round(corrected_age_days(age, ga[who])), 0).astype(np.int64)
+        years = age / 365.25
+        laz = np.clip(length_level[who] + rng.normal(0, 0.3, who.size), -3, 3)
+        wlz = np.clip(weight_level[who] + SES_ON_WLZ_PER_YEAR * ses[who] * years + rng.normal(0, 0.35, who.size),
+                      -3, 3)
+        hcz = np.clip(head_level[who] + rng.normal(0, 0.3, who.size), -3, 3)
+        length = np.round(who_value("laz", sex[who], corrected, laz), 1)
+        length = np.clip(length, 45.0, 110.0)
+        weight = np.round(who_value("wlz", sex[who], length, wlz), 2)
+        head = np.round(who_value("hcz", sex[who], corrected, hcz), 1)
+        standing = (visit == 2) & (rng.random(who.size) < 0.2)
+        asq = np.full(who.size, np.nan)
+        if visit == 2:
+            raw = 45 + EPDS_ON_ASQ_COMMUNICATION * (epds[who] - 7) + rng.normal(0, 8, who.size)
+            asq = np.clip(5 * np.round(raw / 5), 0, 60)
+        rows.append(pd.DataFrame({"who": who, "age": age, "weight": weight,
+                                  "length": np.round(np.where(standing, length - 0.7, length), 1),
+                                  "measure": np.where(standing, "h", "l"), "head": head, "asq": asq}))
+    visits = pd.concat(rows, ignore_index=True).sort_values(["who", "age"], kind="stable")
+    child = np.asarray(ids, dtype=object)[visits.who.to_numpy()]
+    if cohort == "ghent":
+        return pd.DataFrame({"participant_id": child, "leeftijd_dagen": visits.age.astype(int).to_numpy(),
+                             "gewicht_kg": visits.weight.to_numpy(), "lengte_cm": visits.length.to_numpy(),
+                             "meting": np.where(visits.measure == "h", "H", "L"),
+                             "hoofdomtrek_cm": visits["head"].to_numpy(),
+                             "asq_communicatie": np.where(visits.asq.isna(), "-9",
+                                                          visits.asq.map("{:.0f}".format))})
+    return pd.DataFrame({"id": child, "age_months": np.round(visits.age.to_numpy() / 30.4375, 2),
+                         "weight_kg": visits.weight.to_numpy(), "length_cm": visits.length.to_numpy(),
+                         "length_measure": visits.measure.to_numpy(), "head_circumference_cm": visits["head"].to_numpy(),
+                         "asq_communication": visits.asq.to_numpy()})
 
 
 def _allocate(rng, totals, k, lo, hi):
@@ -664,11 +730,20 @@ def truth(seed: int, sizes: dict[str, int]) -> dict:
         dict(predictor="epds", response=f"{cpg}_m", mechanism="methylation",
              estimate=EPDS_ON_NR3C1, unit="M-value per EPDS point")
         for cpg in NR3C1_PLANTED
+    ] + [
+        # The SES gradient in weight-for-length z widens with age: none at birth, this at each visit.
+        dict(predictor="ses_index", response=f"wlz_{visit}", mechanism="growth",
+             estimate=SES_ON_WLZ_PER_YEAR * FOLLOWUP_VISITS[i][0] / 365.25,
+             unit="SD per unit of the SES index")
+        for i, visit in ((1, "12m"), (2, "24m"))
+    ] + [
+        dict(predictor="epds", response="asq_communication_24m", mechanism="growth",
+             estimate=EPDS_ON_ASQ_COMMUNICATION, unit="ASQ-3 points per EPDS point"),
     ]
     null = ["formate_ln", "succinate_ln", "methylhistidine_1_ln", "alpha_glucose_ln",
             "dimethylamine_ln", "pyruvate_ln", "crp_ln", "cd4_cd8_ln_ratio", "mtdna_content_ln",
             "epigenetic_ga_acceleration", "shannon", "bifidobacterium_clr", "bacteroides_clr", "il1b_ln",
-            "hippocampus_volume", "dmn_connectivity"] + [
+            "hippocampus_volume", "dmn_connectivity", "hcz_12m"] + [
         f"{cpg}_m" for cpg in NR3C1_CPGS if cpg not in NR3C1_PLANTED
     ]
     return {
@@ -695,6 +770,10 @@ def truth(seed: int, sizes: dict[str, int]) -> dict:
             estimate_by_stratum={"0": 0.0, "1": EPDS_ON_NK_CMV_POSITIVE}, unit="ln % lysis per EPDS point",
         )],
         "no_effect": null,
+        "longitudinal": [dict(
+            exposure="ses_index", outcome="wlz", estimate_per_year=SES_ON_WLZ_PER_YEAR,
+            unit="SD per unit of the SES index per year of age (exposure x age)",
+        )],
         "epigenome_wide": {"planted_cpgs": [f"cg90{k:07d}" for k in range(10)],
                            "exposure": "epds", "estimate": EPDS_ON_NR3C1, "unit": "M-value per EPDS point"},
     }
@@ -706,8 +785,12 @@ def simulate(out, seed: int = DEMO_SEED, sizes: dict[str, int] | None = None) ->
     sizes = sizes or {"ghent": 450, "rotterdam": 550}
     root = np.random.SeedSequence(seed)
     for index, (child, cohort) in enumerate(zip(root.spawn(len(sizes)), sizes)):
-        files, _ = simulate_cohort(np.random.default_rng(child), cohort, sizes[cohort], _extra_rng(seed, index),
-                                   _third_rng(seed, index))
+        files, people = simulate_cohort(np.random.default_rng(child), cohort, sizes[cohort],
+                                        _extra_rng(seed, index), _third_rng(seed, index))
+        table = files["participants.csv" if cohort == "ghent" else "participants.tsv"]
+        ids = list(table["participant_id" if cohort == "ghent" else "id"])
+        files["child_followup.csv" if cohort == "ghent" else "child_followup.tsv"] = _followup(
+            _fourth_rng(seed, index), people, ids, cohort)
         for name, df in files.items():
             _write(df, out / cohort / name)
     _write(annotation(seed), out / "methylation_annotation.tsv")

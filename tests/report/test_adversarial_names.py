@@ -135,7 +135,8 @@ def _renders(cfg: dict, raw: dict) -> dict[tuple[str, str], str]:
         wildcards = {"mechanism": mechanism, "cohort": cohorts[0], "exposure": spec["exposures"][0],
                      "mediator": path["mediator"] if isinstance(path["mediator"], str) else path["mediator"][0],
                      "outcome": path["outcome"], "variable": spec["biomarkers"][0],
-                     "modifier": cfg["covariates"][-1], "kind": "associations"}
+                     "modifier": cfg["covariates"][-1], "kind": "associations",
+                     "response": spec["biomarkers"][0], "predictor": spec["exposures"][0]}
         for caption in CAPTIONS:
             if caption.name == "figure.rst":  # one caption, a branch per kind of figure
                 for kind in FIGURE_KINDS:

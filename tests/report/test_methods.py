@@ -73,7 +73,7 @@ def test_other_settings_other_sentences_and_references(raw, monkeypatch):
 
 def test_without_mediation_ewas_or_modification(raw, monkeypatch):
     text = _methods(raw, monkeypatch, mediation__paths=[], epigenome_wide__exposures=[],
-                    effect_modification={"pairs": []},
+                    effect_modification={"pairs": []}, longitudinal={},
                     mechanisms={m: raw["mechanisms"][m] for m in ("telomeres", "metabolites")})
     used = cited(text)
     for key in ("vanderweele2015", "efron", "imai2010", "evalue", "limma", "smyth2004", "knol_em", "knight2016",

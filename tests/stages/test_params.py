@@ -17,7 +17,7 @@ from config_edits import EDITS, NOT_EDITED, PARAMS_EDITS, edited, planned_jobs, 
 from first1000.config import load_config
 from workflow_runs import ROOT, run_snakemake, workdir_copy
 
-STAGE_MODULES = ["ingest", "harmonise", "prepare", "analyse", "modification", "export", "sites", "ewas", "figures",
+STAGE_MODULES = ["ingest", "harmonise", "prepare", "analyse", "modification", "export", "sites", "ewas", "figures", "longitudinal",
                  "provenance"]
 
 

@@ -24,7 +24,7 @@ from first1000.plan import (
     site_inputs,
 )
 from first1000.stages import analyse, ewas, export, figures, harmonise, ingest
-from first1000.stages import modification, prepare, provenance, sites
+from first1000.stages import longitudinal, modification, prepare, provenance, sites
 
 try:
     # only the main process creates a missing key (on the first run); a job never does
@@ -60,7 +60,7 @@ EWAS = CFG["epigenome_wide"]
 wildcard_constraints:
     cohort="|".join(COHORTS) or "none",
     mechanism="|".join(MECHANISMS) or "none",
-    table="hair_cortisol|telomere_qpcr|mtdna_qpcr|methylation_candidates|methylation_matrix|metabolites|immune|microbiome_counts|cns_measures",
+    table="hair_cortisol|telomere_qpcr|mtdna_qpcr|methylation_candidates|methylation_matrix|metabolites|immune|microbiome_counts|cns_measures|child_followup",
     exposure=r"[a-z][a-z0-9_]*",
     mediator=r"[a-z][a-z0-9_]*",
     outcome=r"[a-z][a-z0-9_]*",
@@ -236,4 +236,8 @@ def all_outputs():
                     f"results/figures/ewas/{cohort}--{exposure}--manhattan.png"
                 )
     outputs += [] if SITES_MODE else modification_outputs()
+    if not SITES_MODE:
+        for mechanism in longitudinal.longitudinal_mechanisms(CFG):
+            outputs.append(f"results/longitudinal/{mechanism}.tsv")
+            outputs.append(f"results/figures/longitudinal/{mechanism}")
     return sorted(set(outputs))

@@ -18,7 +18,7 @@ coefficients), which the prepare rule declares as inputs.
 
 from first1000.mechanisms import (epigenetic_age, hpa, immune, metabolites, methylation, microbiome,
                                   mitochondria, telomeres)
-from first1000.mechanisms import cns
+from first1000.mechanisms import cns, growth
 
 #: mechanism -> (module, the ingest table it reads)
 PREPARERS = {
@@ -31,6 +31,7 @@ PREPARERS = {
     "epigenetic_age": (epigenetic_age, "methylation_matrix"),
     "microbiome": (microbiome, "microbiome_counts"),
     "cns": (cns, "cns_measures"),
+    "growth": (growth, "child_followup"),
 }
 
 #: Mechanisms whose preparation also reads the harmonised participants (clinical ages).

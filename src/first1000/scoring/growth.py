@@ -66,13 +66,6 @@ INDICATORS = {
     "bmiz": ("bmianthro", True, (-5.0, 5.0)),
     "hcz": ("hcanthro", False, (-5.0, 5.0)),
 }
-LABELS = {
-    "waz": "weight-for-age z-score",
-    "laz": "length/height-for-age z-score",
-    "wlz": "weight-for-length/height z-score",
-    "bmiz": "BMI-for-age z-score",
-    "hcz": "head circumference-for-age z-score",
-}
 #: weight-for-length (recumbent) and weight-for-height (standing): table and valid range (cm)
 _WFLH = {"l": ("wflanthro", 45.0, 110.0), "h": ("wfhanthro", 65.0, 120.0)}
 _SEX = {"male": 1, "m": 1, "1": 1, "boy": 1, "female": 2, "f": 2, "2": 2, "girl": 2}
@@ -233,3 +226,18 @@ def _weight_for_length(weight, lenhei, day, sexc, valid_age):
             z[rows] = _z(weight[rows], params, True)
             valid_all |= rows
     return np.where(valid_all, z, np.nan), valid_all
+
+
+def who_value(indicator: str, sex, at, z) -> np.ndarray:
+    """The measurement at z-score ``z`` (inverse of the unrestricted LMS z; |z| <= 3):
+    ``indicator`` ``waz``/``laz``/``bmiz``/``hcz`` at ``at`` = age in whole days, or ``wlz``
+    at ``at`` = recumbent length in cm (a multiple of 0.1 cm, 45-110). For simulation."""
+    sexc = sex_codes(sex) - 1
+    z = np.asarray(z, dtype=float)
+    if indicator == "wlz":
+        lms, first = _by_length("wflanthro")
+        params = lms[sexc, np.rint(np.asarray(at, dtype=float) * 10).astype(np.int64) - first]
+    else:
+        params = _by_age(INDICATORS[indicator][0])[sexc, np.asarray(at, dtype=np.int64)]
+    l, m, s = params[..., 0], params[..., 1], params[..., 2]
+    return m * np.power(1 + l * s * z, 1 / l)

@@ -1,0 +1,189 @@
+"""Repeated measures over the first two years: linear mixed models per cohort, pooled and
+meta-analysed, and the model-predicted trajectories the figures draw.
+
+For each declared score (a WHO z-score or a neurodevelopment score of the child follow-up)
+and exposure, every visit of every child enters one model (:func:`first1000.stats.mixed.fit_lmm`,
+REML):
+
+    score_ij = b0 + b1 exposure_i + b2 age_ij + b3 exposure_i x age_ij + covariates_i
+               + u_0i [+ u_1i age_ij] + e_ij
+
+with age in years since birth (chronological), a random intercept per child and, with
+``random_slope: true``, a random slope on age. Two rows per model: ``age_term`` =
+``at_birth`` (b1: the exposure's association with the score extrapolated to birth) and
+``per_year`` (b3: how much that association changes per year of age: a gradient that
+widens or narrows over the first two years). The pooled model adds cohort as a fixed
+effect; the meta-analysis combines the cohorts' estimates of each term as the association
+stage does (random effects, REML). BH-FDR within cohort over all rows.
+
+The trajectories are the pooled model's predicted mean score (covariates at their means,
+dummies at their shares) from birth to 24 months for children of mothers at the exposure's
+mean - 1 SD and mean + 1 SD (or at 0 and 1 for a binary exposure), with 95% CIs of the
+fixed effects: model quantities, never a child's values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from first1000.config import META, POOLED
+from first1000.errors import ModelError
+from first1000.labels import effect_unit
+from first1000.stats.meta import meta_analyse
+from first1000.stats.mixed import fit_lmm
+from first1000.stats.multitest import bh_fdr
+from first1000.stats.regression import check_column_types, design_matrix
+
+LONGITUDINAL_COLUMNS = ["cohort", "mechanism", "predictor", "response", "age_term", "model", "n", "n_missing",
+                        "estimate", "se", "ci_low", "ci_high", "p", "q", "covariates", "unit", "random_effects",
+                        "n_obs", "n_participants", "status"]
+TRAJECTORY_COLUMNS = ["cohort", "predictor", "response", "group", "exposure_value", "age_months", "estimate",
+                      "ci_low", "ci_high", "n_participants", "n_obs"]
+AGE_TERMS = ("at_birth", "per_year")
+DAYS_PER_YEAR = 365.25
+DAYS_PER_MONTH = 30.4375
+Z95 = 1.959963984540054  # standard normal 97.5th percentile
+#: Ages (months) at which the trajectories are predicted.
+TRAJECTORY_MONTHS = np.arange(0, 25, 1.0)
+
+
+def followup_table(participants: pd.DataFrame, followup: pd.DataFrame) -> pd.DataFrame:
+    """Every visit of every child joined with the participant's harmonised variables
+    (``followup``: the cohorts' ingested child follow-up tables, with ``cohort``)."""
+    people = participants.drop(columns=[c for c in ("cohort",) if c in participants and c in followup])
+    table = followup.merge(people, on="pseudo_id", how="left", validate="many_to_one")
+    table["age_years"] = table["age_days"] / DAYS_PER_YEAR
+    return table
+
+
+def _subsets(table: pd.DataFrame, covariates: list[str]):
+    cohorts = sorted(table.cohort.unique())
+    for cohort in cohorts:
+        yield cohort, table[table.cohort == cohort], list(covariates)
+    if len(cohorts) > 1:
+        yield POOLED, table, [*covariates, "cohort"]
+
+
+def _model(data: pd.DataFrame, score: str, exposure: str, covs: list[str], random_slope: bool):
+    """(fit, design names, complete rows) of one model."""
+    used = [score, exposure, "age_years", *covs]
+    complete = data.dropna(subset=used)
+    x, names = design_matrix(complete, [exposure, "age_years", *covs])
+    interaction = x[:, names.index(exposure)] * complete["age_years"].to_numpy(float)
+    x = np.column_stack([x, interaction])
+    names = [*names, f"{exposure}:age_years"]
+    keep = np.ptp(x, axis=0) > 0
+    keep[0] = True  # the intercept
+    dropped = [n for n, k in zip(names, keep) if not k]
+    if dropped and (exposure in dropped or f"{exposure}:age_years" in dropped):
+        raise ValueError(f"{exposure} does not vary")
+    x, names = x[:, keep], [n for n, k in zip(names, keep) if k]
+    age = complete["age_years"].to_numpy(float)
+    z = np.column_stack([np.ones(len(complete)), age]) if random_slope else np.ones((len(complete), 1))
+    fit = fit_lmm(complete[score].to_numpy(float), x, complete["pseudo_id"].to_numpy(), z, names=names)
+    return fit, names, complete
+
+
+def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
+                        data_schema: dict, meta: dict | None = None) -> pd.DataFrame:
+    """Mixed models of every score x exposure of ``spec`` (``scores``, ``exposures``,
+    ``random_slope``) per cohort, pooled and meta-analysed (see the module doc)."""
+    random_slope = bool(spec.get("random_slope", True))
+    effects = "intercept + age slope per child" if random_slope else "intercept per child"
+    rows = []
+    for cohort, data, covs in _subsets(table, covariates):
+        n_children = data.pseudo_id.nunique()
+        for score in spec["scores"]:
+            for exposure in spec["exposures"]:
+                check_column_types(data, [score, exposure, *covs], where=f"longitudinal {mechanism}, cohort {cohort}")
+                base = dict(cohort=cohort, mechanism=mechanism, predictor=exposure, response=score,
+                            model="linear mixed (REML)", covariates="+".join(covs),
+                            unit=effect_unit(score, exposure, "gaussian", data_schema), random_effects=effects)
+                try:
+                    if data[score].notna().sum() == 0 or data[exposure].notna().sum() == 0:
+                        raise ValueError(f"{score if data[score].notna().sum() == 0 else exposure} is not measured")
+                    if data.loc[data[score].notna(), "pseudo_id"].duplicated().sum() == 0:
+                        raise ValueError(f"{score} is measured once per child: no repeated measures (its "
+                                         "cross-sectional models are those of the visits)")
+                    fit, names, complete = _model(data, score, exposure, covs, random_slope)
+                except (ValueError, np.linalg.LinAlgError, ModelError) as err:  # too few children, rank, ...
+                    for term in AGE_TERMS:
+                        rows.append({**base, "age_term": term, "n": 0, "n_missing": n_children, "n_obs": 0,
+                                     "n_participants": 0, "status": f"not fitted: {err}"})
+                    continue
+                n_part = int(fit["n_groups"])
+                for term, name in zip(AGE_TERMS, (exposure, f"{exposure}:age_years")):
+                    j = names.index(name)
+                    rows.append({**base, "age_term": term, "n": n_part, "n_missing": n_children - n_part,
+                                 "estimate": fit["params"][j], "se": fit["bse"][j], "ci_low": fit["ci_low"][j],
+                                 "ci_high": fit["ci_high"][j], "p": fit["p"][j], "n_obs": int(fit["n_obs"]),
+                                 "n_participants": n_part,
+                                 "status": "ok" if fit["converged"] else "ok (optimiser did not confirm convergence)"})
+                    if term == "per_year":
+                        rows[-1]["unit"] = f"{base['unit']} per year of age"
+    out = pd.DataFrame(rows)
+    if out.empty:
+        return pd.DataFrame(columns=LONGITUDINAL_COLUMNS)
+    cohorts = sorted(c for c in out.cohort.unique() if c != POOLED)
+    if len(cohorts) > 1:
+        per = out[out.cohort.isin(cohorts)]
+        m = meta or {"method": "REML", "knapp_hartung": False}
+        res = meta_analyse(per, by=("predictor", "response", "age_term"), study="cohort", method=m["method"],
+                           knapp_hartung=m.get("knapp_hartung", False), study_order=cohorts)
+        first = per.drop_duplicates(["predictor", "response", "age_term"]).set_index(
+            ["predictor", "response", "age_term"])
+        keys = pd.MultiIndex.from_frame(res[["predictor", "response", "age_term"]])
+        ok = per[per.status.str.startswith("ok")].groupby(["predictor", "response", "age_term"])
+        out = pd.concat([out, pd.DataFrame({
+            "cohort": META, "mechanism": mechanism, "predictor": res.predictor, "response": res.response,
+            "age_term": res.age_term, "model": "meta-analysis of the cohorts' mixed models",
+            "n": ok.n.sum().reindex(keys).fillna(0).astype(int).to_numpy(),
+            "n_missing": ok.n_missing.sum().reindex(keys).fillna(0).astype(int).to_numpy(),
+            "estimate": res.estimate, "se": res.se, "ci_low": res.ci_low, "ci_high": res.ci_high, "p": res.p,
+            "covariates": first.covariates.reindex(keys).to_numpy(), "unit": first.unit.reindex(keys).to_numpy(),
+            "random_effects": effects, "n_obs": ok.n_obs.sum().reindex(keys).fillna(0).astype(int).to_numpy(),
+            "n_participants": ok.n_participants.sum().reindex(keys).fillna(0).astype(int).to_numpy(),
+            "status": res.status,
+        })], ignore_index=True)
+    out["q"] = np.nan
+    for _, index in out.groupby("cohort", sort=False).groups.items():
+        out.loc[index, "q"] = bh_fdr(out.loc[index, "p"].to_numpy(dtype=float))
+    return out.reindex(columns=LONGITUDINAL_COLUMNS)
+
+
+def trajectories(table: pd.DataFrame, spec: dict, covariates: list[str]) -> pd.DataFrame:
+    """Predicted mean score by age for two exposure groups (see the module doc), from the
+    pooled model (the cohort's own with one cohort)."""
+    random_slope = bool(spec.get("random_slope", True))
+    subsets = list(_subsets(table, covariates))
+    cohort, data, covs = subsets[-1]
+    rows = []
+    for score in spec["scores"]:
+        for exposure in spec["exposures"]:
+            try:
+                if data[score].notna().sum() == 0 or data[exposure].notna().sum() == 0:
+                    continue
+                if data.loc[data[score].notna(), "pseudo_id"].duplicated().sum() == 0:
+                    continue
+                fit, names, complete = _model(data, score, exposure, covs, random_slope)
+            except (ValueError, np.linalg.LinAlgError, ModelError):  # not fitted: the models table says why
+                continue
+            x, full_names = design_matrix(complete, [exposure, "age_years", *covs])
+            means = dict(zip(full_names, x.mean(axis=0)))
+            values = pd.to_numeric(complete.drop_duplicates("pseudo_id")[exposure], errors="coerce")
+            binary = set(values.dropna().unique()) <= {0.0, 1.0}
+            groups = ([("0", 0.0), ("1", 1.0)] if binary else
+                      [("mean \u2212 1 SD", values.mean() - values.std()), ("mean + 1 SD", values.mean() + values.std())])
+            for group, value in groups:
+                for month in TRAJECTORY_MONTHS:
+                    years = month * DAYS_PER_MONTH / DAYS_PER_YEAR
+                    point = {**means, exposure: value, "age_years": years, f"{exposure}:age_years": value * years}
+                    x0 = np.array([point[n] for n in names])
+                    est = float(x0 @ fit["params"])
+                    se = float(np.sqrt(x0 @ fit["cov_fe"] @ x0))
+                    rows.append(dict(cohort=cohort, predictor=exposure, response=score, group=group,
+                                     exposure_value=value, age_months=month, estimate=est, ci_low=est - Z95 * se,
+                                     ci_high=est + Z95 * se, n_participants=int(fit["n_groups"]),
+                                     n_obs=int(fit["n_obs"])))
+    return pd.DataFrame(rows, columns=TRAJECTORY_COLUMNS)

@@ -1,0 +1,96 @@
+"""Child growth and development to age 2, from the child follow-up table.
+
+A cohort's ``child_followup`` table holds one row per child and visit (ingest computed the
+WHO 2006 z-scores, :mod:`first1000.scoring.growth`, at the age corrected for prematurity
+and refused ages outside 0-24 months, repeated visits and WHO-flagged values). For the
+cross-sectional models (exposure -> the child's z-score at 12 months, or a later outcome
+of a mediation path) each child gets, per declared visit, the measurement nearest the
+visit's target age within its window (chronological age in months, WHO's 30.4375 days
+per month; the earlier of two equally near):
+
+``preparation.growth.visits``: visit -> [target month, window start, window end], months
+(default 6: [6, 3, 9], 12: [12, 9, 18], 24: [24, 18, 24]; a window includes its start and
+excludes its end, except an end at 24, the last day of the follow-up).
+
+Biomarkers, per visit ``{v}`` (e.g. ``12m``) and score the cohort measured:
+``waz_{v}``, ``laz_{v}``, ``wlz_{v}``, ``bmiz_{v}``, ``hcz_{v}`` (WHO z-scores) and the
+neurodevelopment scores ``asq_communication_{v}``, ... ``bayley_motor_{v}`` (points).
+
+The QC table has, per cohort, visit and score: label, unit, n (children with a value),
+the median, q1 and q3, and the median age at the measurement (months). The repeated
+measures themselves (every visit of every child) are modelled by the longitudinal stage.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from first1000.errors import ConfigError
+from first1000.labels import FOLLOWUP_SCORES as SCORES
+from first1000.labels import followup_label
+from first1000.scoring.growth import DAYS_PER_MONTH
+
+#: visit name -> (target month, window start, window end)
+DEFAULT_VISITS = {"6m": (6.0, 3.0, 9.0), "12m": (12.0, 9.0, 18.0), "24m": (24.0, 18.0, 24.0)}
+LAST_MONTH = 24.0
+
+
+def check_settings(settings: dict, where) -> None:
+    """Each declared visit's window holds its target: start <= target <= end, start < end
+    (``where(keys)`` locates a key in the config file)."""
+    for name, (target, start, end) in visits(settings).items():
+        if not (start <= target <= end and start < end):
+            raise ConfigError(f"{where(['preparation', 'growth', 'visits', name])}: expected [target month, window "
+                              f"start, window end] with start <= target <= end and start < end, got "
+                              f"[{target:g}, {start:g}, {end:g}].")
+
+
+def visits(settings: dict) -> dict[str, tuple[float, float, float]]:
+    """The declared visits (``preparation.growth.visits``) or the defaults."""
+    declared = settings.get("visits")
+    if not declared:
+        return dict(DEFAULT_VISITS)
+    return {str(name): tuple(float(v) for v in spec) for name, spec in declared.items()}
+
+
+def at_visits(long: pd.DataFrame, settings: dict) -> pd.DataFrame:
+    """One row per child: each score at each visit (the measurement nearest the target)."""
+    months = long.age_days.to_numpy(float) / DAYS_PER_MONTH
+    scores = [s for s in SCORES if s in long.columns]
+    wide = pd.DataFrame(index=pd.Index(sorted(long.pseudo_id.unique()), name="pseudo_id"))
+    for name, (target, start, end) in visits(settings).items():
+        inside = (months >= start) & ((months < end) | ((end >= LAST_MONTH) & (months <= end)))
+        rows = long.loc[inside].assign(_distance=np.abs(months[inside] - target), _age=months[inside])
+        rows = rows.sort_values(["pseudo_id", "_distance", "_age"], kind="stable")
+        for score in scores:
+            # the nearest visit that measured this score
+            have = rows[rows[score].notna()].drop_duplicates("pseudo_id")
+            wide[f"{score}_{name}"] = have.set_index("pseudo_id")[score].reindex(wide.index)
+            wide[f"_age_{score}_{name}"] = have.set_index("pseudo_id")["_age"].reindex(wide.index)
+    return wide
+
+
+def prepare(tables: dict[str, pd.DataFrame], settings: dict):
+    frames, qc = [], []
+    for cohort, long in tables.items():
+        wide = at_visits(long, settings)
+        values = [c for c in wide.columns if not c.startswith("_age_")]
+        for name in visits(settings):
+            for score, (label, unit) in SCORES.items():
+                column = f"{score}_{name}"
+                if column not in wide:
+                    continue
+                x = wide[column].dropna()
+                if not x.size:  # not measured at this visit
+                    continue
+                age = wide[f"_age_{score}_{name}"].dropna()
+                qc.append(dict(cohort=cohort, measure=column, label=followup_label(column)[0], unit=unit,
+                               n=int(x.size),
+                               median=float(x.median()), q1=float(x.quantile(0.25)), q3=float(x.quantile(0.75)),
+                               median_age_months=float(age.median())))
+        out = wide[values].copy()
+        out.insert(0, "cohort", cohort)
+        frames.append(out.reset_index())
+    columns = ["cohort", "measure", "label", "unit", "n", "median", "q1", "q3", "median_age_months"]
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(qc, columns=columns)
