@@ -77,6 +77,8 @@ def _ingest(mapping, data_schema, table: str):
     people, report, categories, id_map = ingest_stage.cohort_participants("bad", mapping, data_schema, KEY)
     if table == "participants":
         return people
+    if table == "child_followup":  # z-scores need each child's sex and gestational age
+        return ingest.ingest_followup(mapping["tables"][table], mapping["missing_codes"], id_map, people)
     return ingest.INGESTERS[table](mapping["tables"][table], mapping["missing_codes"], id_map)
 
 

@@ -432,3 +432,22 @@ def test_figure_captions_list_their_own_models(demo_run):
     page = "\n".join(_report_texts((demo_run / "results/report.html").read_text(encoding="utf-8")))
     assert page.count("Models in this figure, from its result rows:") >= len(notes)
     assert 'hair_wash_frequency</tt>, <tt class=\\"docutils literal\\">hair_treated' in page
+
+
+def test_longitudinal_growth_trajectory_recovered(demo_run, truth):
+    """The demo's planted SES gradient in weight-for-length z widens with age (none at
+    birth); length-for-age and head circumference trajectories have no planted widening."""
+    table = pd.read_csv(demo_run / "results/longitudinal/growth.tsv", sep="\t")
+    planted = truth["longitudinal"][0]
+    pooled = table[table.cohort == "pooled"].set_index(["predictor", "response", "age_term"])
+    row = pooled.loc[(planted["exposure"], planted["outcome"], "per_year")]
+    assert row.ci_low <= planted["estimate_per_year"] <= row.ci_high and row.ci_high < 0 and row.q < 0.05
+    at_birth = pooled.loc[(planted["exposure"], planted["outcome"], "at_birth")]
+    assert at_birth.ci_low <= 0 <= at_birth.ci_high
+    for response in ("laz", "hcz"):
+        assert pooled.loc[("ses_index", response, "per_year")].q > 0.05, response
+    assert (table.n_obs > table.n_participants).all() and (table.status == "ok").all()
+    assert set(table.cohort) == {"ghent", "rotterdam", "pooled", "meta"}
+    traj = pd.read_csv(demo_run / "results/longitudinal/growth_trajectories.tsv", sep="\t")
+    assert set(traj.age_months) == set(range(25)) and traj.group.nunique() == 2
+    assert (demo_run / "results/figures/longitudinal/growth/trajectory--wlz--ses_index.png").exists()

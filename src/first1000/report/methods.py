@@ -17,6 +17,9 @@ REFERENCES = {
     "bh": "Benjamini Y, Hochberg Y. Controlling the false discovery rate: a practical and powerful approach to multiple testing. J R Stat Soc B 1995;57:289-300.",
     "isced": "UNESCO Institute for Statistics. International Standard Classification of Education: ISCED 2011. Montreal: UIS; 2012.",
     "oecd_scale": "Hagenaars A, de Vos K, Zaidi MA. Poverty statistics in the late 1980s: research based on micro-data. Luxembourg: Eurostat; 1994.",
+    "who_growth": "WHO Multicentre Growth Reference Study Group. WHO Child Growth Standards based on length/height, weight and age. Acta Paediatr Suppl 2006;450:76-85.",
+    "corrected_age": "Engle WA; American Academy of Pediatrics Committee on Fetus and Newborn. Age terminology during the perinatal period. Pediatrics 2004;114:1362-1364.",
+    "lmm_reml": "Laird NM, Ware JH. Random-effects models for longitudinal data. Biometrics 1982;38:963-974.",
     "intergrowth": "Villar J, Cheikh Ismail L, Victora CG, et al. International standards for newborn weight, length, and head circumference by gestational age and sex: the Newborn Cross-Sectional Study of the INTERGROWTH-21st Project. Lancet 2014;384:857-868.",
     "epds": "Cox JL, Holden JM, Sagovsky R. Detection of postnatal depression: development of the 10-item Edinburgh Postnatal Depression Scale. Br J Psychiatry 1987;150:782-786.",
     "pss10": "Cohen S, Kamarck T, Mermelstein R. A global measure of perceived stress. J Health Soc Behav 1983;24:385-396.",
@@ -177,6 +180,16 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
             text += " Under multiple imputation each imputed data set was bootstrapped and the results pooled [@schomaker]."
         parts.append(text + "\n")
 
+    for name, spec in (s.get("longitudinal") or {}).items():
+        slope = "a random intercept and a random slope on age" if spec["random_slope"] else "a random intercept"
+        text = (f"The repeated measures of {spec['label']} ({_join(spec['scores'])}) were modelled over age by linear "
+                f"mixed models [@lmm_reml] with {slope} per child, fitted by restricted maximum likelihood: each "
+                f"score on {_join([s['labels'].get(e, e) for e in spec['exposures']])}, age and their interaction "
+                "(the change of the association per year of age), with the same covariates")
+        text += (", per cohort, in all cohorts together (cohort as a fixed effect) and meta-analysed as above."
+                 if n_cohorts > 1 else ".")
+        parts.append(text + "\n")
+
     em = s["effect_modification"]
     if em["pairs"] or em["modifiers"]:
         parts.append("Effect modification was assessed by exposure × modifier interaction terms with stratum-specific "
@@ -252,6 +265,11 @@ def _mechanism_sentence(name: str, spec: dict, prep: dict) -> str:
                 f"Shannon diversity; analysed as {biomarkers}.")
     if name == "methylation":
         return f"{label}: candidate CpGs as M-values; analysed as {biomarkers}."
+    if name == "growth":
+        return (f"{label}: the child's weight, length/height and head circumference at follow-up visits to age 2 as "
+                "WHO 2006 Child Growth Standards z-scores [@who_growth] (computed as WHO's software does, at the age "
+                "corrected for prematurity for children born before 37 weeks [@corrected_age]), and "
+                f"neurodevelopment scores; the measurement nearest each visit's target age; analysed as {biomarkers}.")
     return f"{label}: measures as declared in the config; analysed as {biomarkers}."
 
 

@@ -164,9 +164,12 @@ def methods_params(cfg: dict) -> dict:
         "epigenome_wide": {**cfg["epigenome_wide"], "cohorts": ewas_cohorts(cfg)},
         "preparation": {m: cfg["preparation"].get(m) or {} for m in mechanisms},
         "ses_index": {**cfg["ses_index"], "used": "ses_index" in used},
+        "longitudinal": {m: {**spec, "label": cfg["mechanisms"][m].get("label", m)}
+                         for m, spec in cfg.get("longitudinal", {}).items() if m in mechanisms},
         "instruments": instruments, "intergrowth": bool(used & set(_INTERGROWTH)), "logistic": bool(logistic),
         "births_from": cfg["analysis_population"]["birth_outcomes_from_gestational_age_days"],
-        "labels": _labels(cfg, used | set(cfg["ses_index"]["indicators"]))}}
+        "labels": _labels(cfg, used | set(cfg["ses_index"]["indicators"])
+                          | {e for spec in cfg.get("longitudinal", {}).values() for e in spec["exposures"]})}}
 
 
 def _labels(cfg: dict, names) -> dict:

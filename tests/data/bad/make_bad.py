@@ -261,6 +261,7 @@ def main():
     table("qp_empty_plate.csv", qp, wells(lambda w: w[7].__setitem__(0, "")))
     mechanism_inputs()
     cns_inputs()
+    followup_inputs()
     hostile_inputs()
 
 
@@ -282,6 +283,29 @@ def cns_inputs():
     table("n_out_of_range.csv", mri, edited((1, "amy_r_mm3", "16110"), (3, "amy_r_mm3", "1.7023")))
     table("n_log_not_positive.csv", mri, edited((2, "hipp_mm3", "0")))
     table("n_text.csv", mri, edited((1, "dmn_fc_z", "motion artefact")))
+
+
+def followup_inputs():
+    """Child follow-up to age 2 (one row per child and visit): a valid table, then a visit
+    after age 2, the same child twice on one day, a weight in grams, a weight WHO flags as
+    implausible for the age and an age given in weeks where months were declared."""
+    fu = ["pid", "age_d", "weight", "length", "head"]
+    base = [["BX-101", "183", "7.6", "66.8", "43.1"], ["BX-101", "366", "9.1", "74.9", "45.9"],
+            ["BX-102", "180", "7.9", "67.6", "43.9"], ["BX-103", "731", "11.7", "85.1", "47.8"]]
+
+    def edited(*edits):
+        out = [list(r) for r in base]
+        for row, col, value in edits:
+            out[row][fu.index(col)] = value
+        return out
+
+    table("fu_visits.csv", fu, base)
+    table("fu_after_two.csv", fu, edited((3, "age_d", "1100")))
+    table("fu_same_day.csv", fu, edited((1, "age_d", "183")))
+    table("fu_grams.csv", fu, edited((2, "weight", "7900")))
+    table("fu_implausible.csv", fu, edited((2, "weight", "25.0")))
+    table("fu_weeks.csv", ["pid", "age_m", "weight", "length", "head"],
+          [[r[0], str(w), *r[2:]] for r, w in zip(base, (26, 52, 26, 104))])
 
 
 def mechanism_inputs():

@@ -1,0 +1,105 @@
+"""The child follow-up table (ingest.ingest_followup) and the growth mechanism's visits:
+WHO z-scores at corrected age, bad rows named, the demo's planted gradient."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from first1000 import ingest
+from first1000.errors import ConfigError, InputTableError
+from first1000.mechanisms import growth
+from first1000.scoring.growth import corrected_age_days, who_zscores
+from first1000.stages import ingest as ingest_stage
+
+KEY = b"test-key"
+
+
+@pytest.fixture(scope="module")
+def ghent(demo_config):
+    mapping = demo_config["cohorts"]["ghent"]["_mapping"]
+    people, _, _, id_map = ingest_stage.cohort_participants("ghent", mapping, demo_config["_data_schema"], KEY)
+    spec = copy.deepcopy(mapping["tables"]["child_followup"])
+    return spec, people, id_map, pd.read_csv(spec["path"], dtype=str, keep_default_na=False)
+
+
+def _ingest(tmp_path, ghent, edit=None, **spec_changes):
+    spec, people, id_map, table = ghent
+    table = table.copy()
+    if edit:
+        edit(table)
+    path = tmp_path / "followup.csv"
+    table.to_csv(path, index=False)
+    spec = dict(spec, path=str(path), **spec_changes)
+    return ingest.ingest_followup(spec, ["-9", "", "NA"], id_map, people), path
+
+
+def test_demo_followup_gets_who_zscores_at_corrected_age(tmp_path, ghent):
+    out, _ = _ingest(tmp_path, ghent)
+    _, people, _, raw = ghent
+    assert len(out) == len(raw) and {"waz", "laz", "wlz", "bmiz", "hcz", "asq_communication"} <= set(out.columns)
+    person = people.set_index("pseudo_id")
+    sex = out.pseudo_id.map(person.child_sex)
+    ga = out.pseudo_id.map(person.gestational_age).astype(float)
+    np.testing.assert_array_equal(out.age_corrected_days, corrected_age_days(out.age_days, ga))
+    assert (out.age_corrected_days < out.age_days).sum() == (ga < 259).sum() > 0
+    measure = raw["meting"].str.lower().to_numpy()
+    z = who_zscores(sex, out.age_corrected_days, weight_kg=out.weight_kg, length_cm=out.length_cm,
+                    head_cm=out.head_circumference_cm, measure=measure)
+    for name in ("waz", "laz", "wlz", "bmiz", "hcz"):
+        np.testing.assert_array_equal(out[name], z[name])
+    # the standing heights at 24 months were corrected by +0.7 cm: their length-for-age z is
+    # that of the recumbent length the simulation drew (within rounding)
+    assert out.laz.abs().max() < 4 and out.wlz.notna().mean() > 0.99
+
+
+def test_chronological_age_when_declared(tmp_path, ghent):
+    out, _ = _ingest(tmp_path, ghent, corrected_age=False)
+    np.testing.assert_array_equal(out.age_corrected_days, out.age_days)
+
+
+@pytest.mark.parametrize("case, edit, message", [
+    ("age beyond 24 months", lambda t: t.__setitem__("leeftijd_dagen", t.leeftijd_dagen.where(
+        ~t.index.isin([3, 10]), "800")), r"column 'leeftijd_dagen', rows 5, 12: age outside 0-24 months"),
+    ("missing age", lambda t: t.__setitem__("leeftijd_dagen", t.leeftijd_dagen.where(t.index != 4, "-9")),
+     r"column 'leeftijd_dagen', row 6: missing age at the visit"),
+    ("same child twice at one age", lambda t: t.__setitem__("leeftijd_dagen", t.leeftijd_dagen.where(
+        t.index != 1, t.leeftijd_dagen[0])), r"column 'leeftijd_dagen', rows 2, 3: the same child twice"),
+    ("weight in grams", lambda t: t.__setitem__("gewicht_kg", t.gewicht_kg.where(t.index != 7, "30")),
+     r"column 'gewicht_kg', row 9: WHO weight-for-age z-score outside -6 to 5"),
+    ("head circumference implausible", lambda t: t.__setitem__("hoofdomtrek_cm", t.hoofdomtrek_cm.where(
+        t.index != 2, "25")), r"column 'hoofdomtrek_cm', row 4: WHO head circumference-for-age z-score outside"),
+    ("unknown measure code", lambda t: t.__setitem__("meting", t.meting.where(t.index != 0, "S")),
+     r"column 'meting', row 2: expected `l` \(recumbent length\) or `h`"),
+])
+def test_bad_rows_are_named(tmp_path, ghent, case, edit, message):
+    with pytest.raises(InputTableError, match=message):
+        _ingest(tmp_path, ghent, edit)
+
+
+def test_age_column_declared_once(tmp_path, ghent):
+    spec = ghent[0]
+    with pytest.raises(ConfigError, match="exactly one of"):
+        _ingest(tmp_path, ghent, columns={k: v for k, v in spec["columns"].items() if k != "age_days"})
+
+
+def test_visits_take_the_measurement_nearest_the_target():
+    long = pd.DataFrame({"pseudo_id": ["a", "a", "a", "b", "b"],
+                         "age_days": [150.0, 200.0, 300.0, 190.0, 730.5],
+                         "wlz": [0.1, 0.2, 0.3, -1.0, np.nan], "asq_communication": [np.nan] * 4 + [40.0]})
+    wide, qc = growth.prepare({"c": long}, {})
+    wide = wide.set_index("pseudo_id")
+    # 6 months = 182.6 days: a's nearest is 200 (17 days) over 150 (33); 300 days is in the 9-18 month window
+    assert wide.loc["a", "wlz_6m"] == 0.2 and wide.loc["a", "wlz_12m"] == 0.3 and wide.loc["b", "wlz_6m"] == -1.0
+    assert wide.loc["b", "asq_communication_24m"] == 40.0  # the window's end (24 months) included
+    assert np.isnan(wide.loc["b", "wlz_24m"])
+    assert set(qc.measure) == {"wlz_6m", "wlz_12m", "asq_communication_24m"}
+    assert qc.set_index("measure").loc["wlz_6m", "label"] == "Weight-for-length/height z, 6 months"
+
+
+def test_visit_windows_are_checked():
+    with pytest.raises(ConfigError, match=r"preparation.growth.visits.12m.*start <= target <= end"):
+        growth.check_settings({"visits": {"12m": [12, 13, 18]}}, lambda keys: ".".join(map(str, keys)))
