@@ -103,3 +103,22 @@ def test_visits_take_the_measurement_nearest_the_target():
 def test_visit_windows_are_checked():
     with pytest.raises(ConfigError, match=r"preparation.growth.visits.12m.*start <= target <= end"):
         growth.check_settings({"visits": {"12m": [12, 13, 18]}}, lambda keys: ".".join(map(str, keys)))
+
+
+def test_a_mediation_path_may_end_at_a_follow_up_score(tmp_path, monkeypatch):
+    import yaml
+
+    from first1000.config import load_config
+    from workflow_runs import ROOT
+
+    monkeypatch.chdir(ROOT)
+    raw = yaml.safe_load((ROOT / "config/config.yaml").read_text(encoding="utf-8"))
+    raw["mediation"]["paths"] = [{"exposure": "ses_index", "mediator": "hair_cortisol_t3_ln", "outcome": "wlz_24m"}]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    cfg = load_config(path)
+    assert cfg["mediation"]["paths"][0]["outcome"] == "wlz_24m"
+    raw["mediation"]["paths"][0]["outcome"] = "wlz_36m"  # not a biomarker of any mechanism
+    path.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"mediation.paths.0.outcome.*`wlz_36m` is not a harmonised or derived"):
+        load_config(path)

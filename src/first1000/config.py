@@ -688,7 +688,8 @@ def load_config(config) -> dict:
     for i, path in enumerate(config["mediation"]["paths"]):
         keys = ["mediation", "paths", i]
         _check_known(path["exposure"], known, source, keys + ["exposure"])
-        _check_known(path["outcome"], known, source, keys + ["outcome"])
+        if path["outcome"] not in biomarkers:  # or a later outcome: a child's score at a follow-up visit
+            _check_known(path["outcome"], known, source, keys + ["outcome"])
         for role in ("covariates", "mediator_covariates", "outcome_covariates"):
             for var in path.get(role, []):
                 _check_known(var, known, source, keys + [role])

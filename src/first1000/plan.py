@@ -96,11 +96,13 @@ def mediation_paths(cfg: dict, mechanism: str) -> list[dict]:
 
 
 def mediation_mechanisms(cfg: dict, mechanism: str) -> list[str]:
-    """This mechanism and those of the other mediators of its paths (prepared tables needed)."""
+    """This mechanism and those of the other mediators of its paths, and of an outcome that
+    is a prepared biomarker (a child's score at a follow-up visit, e.g. ``wlz_12m``): the
+    prepared tables its mediation needs."""
     needed = [mechanism]
     for path in mediation_paths(cfg, mechanism):
-        for mediator in mediators_of(path)[1:]:
-            needed += [m for m, spec in cfg["mechanisms"].items() if mediator in spec["biomarkers"]]
+        for name in [*mediators_of(path)[1:], path["outcome"]]:
+            needed += [m for m, spec in cfg["mechanisms"].items() if name in spec["biomarkers"]]
     return list(dict.fromkeys(needed))
 
 

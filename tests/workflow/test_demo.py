@@ -451,3 +451,30 @@ def test_longitudinal_growth_trajectory_recovered(demo_run, truth):
     traj = pd.read_csv(demo_run / "results/longitudinal/growth_trajectories.tsv", sep="\t")
     assert set(traj.age_months) == set(range(25)) and traj.group.nunique() == 2
     assert (demo_run / "results/figures/longitudinal/growth/trajectory--wlz--ses_index.png").exists()
+
+
+def test_mediation_to_a_later_outcome(demo_run, demo_config):
+    """A path may end at a child's score at a follow-up visit: SES -> 3rd-trimester hair
+    cortisol -> weight-for-length z at 24 months. The demo plants the SES gradient at
+    24 months (-0.5 SD per SES unit) and no cortisol effect on growth: total and direct
+    effects near -0.5 per unit, the indirect effect's CI includes 0."""
+    import copy
+
+    from first1000.plan import mediation_mechanisms
+    from first1000.stages.analyse import analysis_table
+    from first1000.analysis.mediation import mediation
+
+    cfg = copy.deepcopy(demo_config)
+    path = {"exposure": "ses_index", "mediator": "hair_cortisol_t3_ln", "outcome": "wlz_24m"}
+    cfg["mediation"]["paths"] = [path]
+    assert mediation_mechanisms(cfg, "hpa") == ["hpa", "growth"]
+    table = analysis_table(demo_run / "results/harmonised/participants.parquet",
+                           [demo_run / "results/prepared/hpa.parquet", demo_run / "results/prepared/growth.parquet"])
+    settings = {**{k: v for k, v in cfg["mediation"].items() if k != "paths"}, "n_boot": 200, "sensitivity": False}
+    effects, _, _ = mediation(table, [path], cfg["covariates"], settings, cfg["seed"], cfg["_data_schema"],
+                              mechanism="hpa")
+    rows = effects[effects.cohort == "pooled"].set_index("effect")
+    per_unit = rows[["estimate", "ci_low", "ci_high"]].div(rows.a1 - rows.a0, axis=0)
+    assert per_unit.loc["te", "ci_low"] <= -0.5 <= per_unit.loc["te", "ci_high"]
+    assert per_unit.loc["tnie", "ci_low"] <= 0 <= per_unit.loc["tnie", "ci_high"]
+    assert rows.loc["te", "n"] > 600
