@@ -86,13 +86,18 @@ def _model(data: pd.DataFrame, score: str, exposure: str, covs: list[str], rando
 
 
 def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
-                        data_schema: dict, meta: dict | None = None) -> pd.DataFrame:
+                        data_schema: dict, meta: dict | None = None, fits: dict | None = None) -> pd.DataFrame:
     """Mixed models of every score x exposure of ``spec`` (``scores``, ``exposures``,
-    ``random_slope``) per cohort, pooled and meta-analysed (see the module doc)."""
+    ``random_slope``) per cohort, pooled and meta-analysed (see the module doc).
+
+    ``fits``: a dict that receives, per (score, exposure), the summary level's fit (the
+    pooled model, or the single cohort's) with its design names and data, for
+    :func:`trajectories`."""
     random_slope = bool(spec.get("random_slope", True))
     effects = "intercept + age slope per child" if random_slope else "intercept per child"
     rows = []
-    for cohort, data, covs in _subsets(table, covariates):
+    subsets = list(_subsets(table, covariates))
+    for index, (cohort, data, covs) in enumerate(subsets):
         n_children = data.pseudo_id.nunique()
         for score in spec["scores"]:
             for exposure in spec["exposures"]:
@@ -112,6 +117,8 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
                         rows.append({**base, "age_term": term, "n": 0, "n_missing": n_children, "n_obs": 0,
                                      "n_participants": 0, "status": f"not fitted: {err}"})
                     continue
+                if fits is not None and index == len(subsets) - 1:
+                    fits[(score, exposure)] = (cohort, fit, names, complete, covs)
                 n_part = int(fit["n_groups"])
                 for term, name in zip(AGE_TERMS, (exposure, f"{exposure}:age_years")):
                     j = names.index(name)
@@ -152,38 +159,26 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
     return out.reindex(columns=LONGITUDINAL_COLUMNS)
 
 
-def trajectories(table: pd.DataFrame, spec: dict, covariates: list[str]) -> pd.DataFrame:
+def trajectories(fits: dict) -> pd.DataFrame:
     """Predicted mean score by age for two exposure groups (see the module doc), from the
-    pooled model (the cohort's own with one cohort)."""
-    random_slope = bool(spec.get("random_slope", True))
-    subsets = list(_subsets(table, covariates))
-    cohort, data, covs = subsets[-1]
+    summary level's fits that :func:`longitudinal_models` kept."""
     rows = []
-    for score in spec["scores"]:
-        for exposure in spec["exposures"]:
-            try:
-                if data[score].notna().sum() == 0 or data[exposure].notna().sum() == 0:
-                    continue
-                if data.loc[data[score].notna(), "pseudo_id"].duplicated().sum() == 0:
-                    continue
-                fit, names, complete = _model(data, score, exposure, covs, random_slope)
-            except (ValueError, np.linalg.LinAlgError, ModelError):  # not fitted: the models table says why
-                continue
-            x, full_names = design_matrix(complete, [exposure, "age_years", *covs])
-            means = dict(zip(full_names, x.mean(axis=0)))
-            values = pd.to_numeric(complete.drop_duplicates("pseudo_id")[exposure], errors="coerce")
-            binary = set(values.dropna().unique()) <= {0.0, 1.0}
-            groups = ([("0", 0.0), ("1", 1.0)] if binary else
-                      [("mean \u2212 1 SD", values.mean() - values.std()), ("mean + 1 SD", values.mean() + values.std())])
-            for group, value in groups:
-                for month in TRAJECTORY_MONTHS:
-                    years = month * DAYS_PER_MONTH / DAYS_PER_YEAR
-                    point = {**means, exposure: value, "age_years": years, f"{exposure}:age_years": value * years}
-                    x0 = np.array([point[n] for n in names])
-                    est = float(x0 @ fit["params"])
-                    se = float(np.sqrt(x0 @ fit["cov_fe"] @ x0))
-                    rows.append(dict(cohort=cohort, predictor=exposure, response=score, group=group,
-                                     exposure_value=value, age_months=month, estimate=est, ci_low=est - Z95 * se,
-                                     ci_high=est + Z95 * se, n_participants=int(fit["n_groups"]),
-                                     n_obs=int(fit["n_obs"])))
+    for (score, exposure), (cohort, fit, names, complete, covs) in fits.items():
+        x, full_names = design_matrix(complete, [exposure, "age_years", *covs])
+        means = dict(zip(full_names, x.mean(axis=0)))
+        values = pd.to_numeric(complete.drop_duplicates("pseudo_id")[exposure], errors="coerce")
+        binary = set(values.dropna().unique()) <= {0.0, 1.0}
+        groups = ([("0", 0.0), ("1", 1.0)] if binary else
+                  [("mean \u2212 1 SD", values.mean() - values.std()), ("mean + 1 SD", values.mean() + values.std())])
+        for group, value in groups:
+            for month in TRAJECTORY_MONTHS:
+                years = month * DAYS_PER_MONTH / DAYS_PER_YEAR
+                point = {**means, exposure: value, "age_years": years, f"{exposure}:age_years": value * years}
+                x0 = np.array([point[n] for n in names])
+                est = float(x0 @ fit["params"])
+                se = float(np.sqrt(x0 @ fit["cov_fe"] @ x0))
+                rows.append(dict(cohort=cohort, predictor=exposure, response=score, group=group,
+                                 exposure_value=value, age_months=month, estimate=est, ci_low=est - Z95 * se,
+                                 ci_high=est + Z95 * se, n_participants=int(fit["n_groups"]),
+                                 n_obs=int(fit["n_obs"])))
     return pd.DataFrame(rows, columns=TRAJECTORY_COLUMNS)

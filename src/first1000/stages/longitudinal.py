@@ -54,9 +54,10 @@ def longitudinal(*, mechanism, mechanism_label, spec, covariates, meta, variable
     long = pd.concat([pd.read_parquet(path).assign(cohort=Path(path).parent.name) for path in tables],
                      ignore_index=True)
     table = followup_table(pd.read_parquet(participants), long)
-    models = longitudinal_models(table, mechanism, spec, covariates, variables, meta)
+    fits = {}
+    models = longitudinal_models(table, mechanism, spec, covariates, variables, meta, fits=fits)
     write_tsv(models, output)
-    traj = predict(table, spec, covariates)
+    traj = predict(fits)
     write_tsv(traj, trajectories, float_format=EXACT)
     folder = Path(figures)
     folder.mkdir(parents=True, exist_ok=True)
