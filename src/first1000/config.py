@@ -685,6 +685,11 @@ def load_config(config) -> dict:
         _check_known(var, known, source, ["covariates", i])
     for var in config["ses_index"]["indicators"]:
         _check_known(var, known, source, ["ses_index", "indicators", var])
+    for i, path in enumerate(config["mediation"].get("high_dimensional", [])):
+        keys = ["mediation", "high_dimensional", i]
+        _check_known(path["exposure"], known, source, keys + ["exposure"])
+        if path["outcome"] not in biomarkers:
+            _check_known(path["outcome"], known, source, keys + ["outcome"])
     for i, path in enumerate(config["mediation"]["paths"]):
         keys = ["mediation", "paths", i]
         _check_known(path["exposure"], known, source, keys + ["exposure"])

@@ -57,7 +57,9 @@ measured standing, 0.7 cm shorter) and head circumference drawn on the WHO 2006 
 at the age corrected for prematurity, with an SES gradient in weight-for-length z that
 widens with age (``SES_ON_WLZ_PER_YEAR`` SD per SES unit per year of age, none at birth),
 and the ASQ-3 communication score at 24 months, lower with maternal EPDS
-(``EPDS_ON_ASQ_COMMUNICATION`` points per EPDS point).
+(``EPDS_ON_ASQ_COMMUNICATION`` points per EPDS point directly, and through the first five
+planted EWAS CpGs, ``HIGHDIM_MEDIATORS``, each lowering it by ``CPG_ON_ASQ_COMMUNICATION``
+points per M-value unit: a high-dimensional mediation to find among the matrix's CpGs).
 
 The SES index the effects are planted on is the one the pipeline computes: the mean of
 within-cohort z-scores (SD with ddof=1) of the ISCED 2011 level, ln OECD-equivalised
@@ -99,7 +101,11 @@ CMV_PREVALENCE = 0.45
 EPDS_ON_AMYGDALA = 6.0  # mm3 per EPDS point (right amygdala, neonatal MRI; larger than published, for power)
 MRI_SHARE = 0.5  # rotterdam participants with a neonatal MRI
 SES_ON_WLZ_PER_YEAR = -0.25  # weight-for-length z per SES unit per year of age (lower SES: heavier for length)
-EPDS_ON_ASQ_COMMUNICATION = -0.5  # ASQ-3 communication points at 24 months per EPDS point
+EPDS_ON_ASQ_COMMUNICATION = -0.5  # ASQ-3 communication points at 24 months per EPDS point (direct)
+# ... and through cord-blood methylation: the first 5 planted EWAS CpGs (EPDS raises their
+# M-value by EPDS_ON_NR3C1 per point) lower the 24-month ASQ-3 communication score.
+HIGHDIM_MEDIATORS = [f"cg90{k:07d}" for k in range(5)]
+CPG_ON_ASQ_COMMUNICATION = -8.0  # ASQ-3 points per M-value unit of each of HIGHDIM_MEDIATORS
 FOLLOWUP_VISITS = ((182.6, 7.0, 0.90), (365.25, 10.0, 0.85), (730.5, 6.0, 0.80))  # age (days), SD, share seen
 
 NR3C1_CPGS = [
@@ -178,11 +184,26 @@ def _fourth_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 3000 + index]))
 
 
-def _followup(rng: np.random.Generator, people: pd.DataFrame, ids: list[str], cohort: str) -> pd.DataFrame:
+def _followup(rng: np.random.Generator, people: pd.DataFrame, ids: list[str], cohort: str,
+              ewas: pd.DataFrame | None = None) -> pd.DataFrame:
     """Child follow-up visits to age 2 on the WHO 2006 standards (see the module doc)."""
     from first1000.scoring.growth import HEIGHT_FROM_DAYS, corrected_age_days, who_value
 
     n = len(people)
+    # The mediating CpGs' M-values: measured (the epigenome-wide matrix's children), else
+    # drawn from the same model (every child has cord-blood methylation; not all measured).
+    epds_all = people.epds.to_numpy(float)
+    cpg_effect = np.zeros(n)
+    if ewas is not None:
+        rows = ewas.set_index("cpg").loc[HIGHDIM_MEDIATORS].astype(float)
+        measured = pd.Series(range(n), index=ids).reindex(rows.columns).to_numpy()
+        beta = rows.to_numpy()
+        m_measured = np.log2(beta / (1 - beta))
+        mean = m_measured.mean(axis=1)
+        m_all = (mean[:, None] + EPDS_ON_NR3C1 * (epds_all - epds_all[measured].mean())[None, :]
+                 + rng.normal(0, 0.4, (len(HIGHDIM_MEDIATORS), n)))
+        m_all[:, measured] = m_measured
+        cpg_effect = CPG_ON_ASQ_COMMUNICATION * (m_all - mean[:, None]).sum(axis=0)
     sex = np.where(people.male.to_numpy() == 1, "male", "female")
     ses = people.ses_index.to_numpy()
     epds = people.epds.to_numpy(float)
@@ -207,7 +228,7 @@ def _followup(rng: np.random.Generator, people: pd.DataFrame, ids: list[str], co
         standing = (visit == 2) & (rng.random(who.size) < 0.2)
         asq = np.full(who.size, np.nan)
         if visit == 2:
-            raw = 45 + EPDS_ON_ASQ_COMMUNICATION * (epds[who] - 7) + rng.normal(0, 8, who.size)
+            raw = 45 + EPDS_ON_ASQ_COMMUNICATION * (epds[who] - 7) + cpg_effect[who] + rng.normal(0, 8, who.size)
             asq = np.clip(5 * np.round(raw / 5), 0, 60)
         rows.append(pd.DataFrame({"who": who, "age": age, "weight": weight,
                                   "length": np.round(np.where(standing, length - 0.7, length), 1),
@@ -738,7 +759,8 @@ def truth(seed: int, sizes: dict[str, int]) -> dict:
         for i, visit in ((1, "12m"), (2, "24m"))
     ] + [
         dict(predictor="epds", response="asq_communication_24m", mechanism="growth",
-             estimate=EPDS_ON_ASQ_COMMUNICATION, unit="ASQ-3 points per EPDS point"),
+             estimate=EPDS_ON_ASQ_COMMUNICATION + len(HIGHDIM_MEDIATORS) * EPDS_ON_NR3C1 * CPG_ON_ASQ_COMMUNICATION,
+             unit="ASQ-3 points per EPDS point (direct and through methylation)"),
     ]
     null = ["formate_ln", "succinate_ln", "methylhistidine_1_ln", "alpha_glucose_ln",
             "dimethylamine_ln", "pyruvate_ln", "crp_ln", "cd4_cd8_ln_ratio", "mtdna_content_ln",
@@ -770,6 +792,11 @@ def truth(seed: int, sizes: dict[str, int]) -> dict:
             estimate_by_stratum={"0": 0.0, "1": EPDS_ON_NK_CMV_POSITIVE}, unit="ln % lysis per EPDS point",
         )],
         "no_effect": null,
+        "high_dimensional_mediation": dict(
+            exposure="epds", outcome="asq_communication_24m", mediators=list(HIGHDIM_MEDIATORS),
+            a=EPDS_ON_NR3C1, b=CPG_ON_ASQ_COMMUNICATION, direct=EPDS_ON_ASQ_COMMUNICATION,
+            exposure_only=[f"cg90{k:07d}" for k in range(len(HIGHDIM_MEDIATORS), 10)],
+            unit="a: M-value per EPDS point; b: ASQ-3 points per M-value unit; direct: points per EPDS point"),
         "longitudinal": [dict(
             exposure="ses_index", outcome="wlz", estimate_per_year=SES_ON_WLZ_PER_YEAR,
             unit="SD per unit of the SES index per year of age (exposure x age)",
@@ -790,7 +817,7 @@ def simulate(out, seed: int = DEMO_SEED, sizes: dict[str, int] | None = None) ->
         table = files["participants.csv" if cohort == "ghent" else "participants.tsv"]
         ids = list(table["participant_id" if cohort == "ghent" else "id"])
         files["child_followup.csv" if cohort == "ghent" else "child_followup.tsv"] = _followup(
-            _fourth_rng(seed, index), people, ids, cohort)
+            _fourth_rng(seed, index), people, ids, cohort, files["methylation_ewas.parquet"])
         for name, df in files.items():
             _write(df, out / cohort / name)
     _write(annotation(seed), out / "methylation_annotation.tsv")

@@ -478,3 +478,20 @@ def test_mediation_to_a_later_outcome(demo_run, demo_config):
     assert per_unit.loc["te", "ci_low"] <= -0.5 <= per_unit.loc["te", "ci_high"]
     assert per_unit.loc["tnie", "ci_low"] <= 0 <= per_unit.loc["tnie", "ci_high"]
     assert rows.loc["te", "n"] > 600
+
+
+def test_high_dimensional_mediators_found(demo_run, truth):
+    """EPDS -> cord-blood CpGs -> ASQ-3 communication at 24 months: the 5 planted mediating
+    CpGs are found (q < 0.05) in each cohort; the CpGs EPDS moves without any effect on the
+    outcome (composite nulls) and every other CpG are not."""
+    planted = truth["high_dimensional_mediation"]
+    table = pd.read_csv(demo_run / "results/mediation/methylation_highdim.tsv", sep="\t")
+    assert (table.status == "ok").all() and set(table.cohort) == {"ghent", "rotterdam"}
+    for cohort, rows in table.groupby("cohort"):
+        found = set(rows.mediator[rows.q < 0.05])
+        assert found <= set(planted["mediators"]), (cohort, found)
+        assert len(found) >= 4, (cohort, found)
+        assert not found & set(planted["exposure_only"])
+        mediators = rows[rows.mediator.isin(planted["mediators"])]
+        assert (mediators.a > 0).all() and (mediators.b < 0).all()
+    assert (demo_run / "results/figures/highdim/epds--asq_communication_24m.png").exists()

@@ -116,3 +116,38 @@ rule describe:
         settings=params_of(analyse.describe_params),
     script:
         "../scripts/describe.py"
+
+
+rule mediate_highdim:
+    input:
+        unpack(inputs_of(analyse.mediate_highdim_inputs)),
+    output:
+        output=report(
+            "results/mediation/methylation_highdim.tsv",
+            caption="../report/mediation_highdim.rst",
+            category=category_of("methylation"),
+            subcategory="Epigenome-wide",
+            labels={"table": "CpG mediators per cohort"},
+        ),
+        figures=report(
+            directory("results/figures/highdim"),
+            patterns=["{exposure}--{outcome}.png"],
+            caption="../report/mediation_highdim_figure.rst",
+            category=category_of("methylation"),
+            subcategory="Epigenome-wide",
+            labels={"figure": "{exposure} → CpGs → {outcome}"},
+        ),
+    log:
+        "logs/mediate_highdim.log",
+    benchmark:
+        "logs/benchmarks/mediate_highdim.tsv"
+    conda:
+        CONDA_ENV
+    threads: 1
+    resources:
+        mem_mb=scaled(3000),
+        runtime=scaled(30),
+    params:
+        settings=params_of(analyse.mediate_highdim_params),
+    script:
+        "../scripts/mediate_highdim.py"

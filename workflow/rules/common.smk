@@ -236,6 +236,8 @@ def all_outputs():
                     f"results/figures/ewas/{cohort}--{exposure}--manhattan.png"
                 )
     outputs += [] if SITES_MODE else modification_outputs()
+    if not SITES_MODE and CFG["mediation"]["high_dimensional"] and EWAS_COHORTS:
+        outputs += ["results/mediation/methylation_highdim.tsv", "results/figures/highdim"]
     if not SITES_MODE:
         for mechanism in longitudinal.longitudinal_mechanisms(CFG):
             outputs.append(f"results/longitudinal/{mechanism}.tsv")

@@ -19,6 +19,7 @@ REFERENCES = {
     "oecd_scale": "Hagenaars A, de Vos K, Zaidi MA. Poverty statistics in the late 1980s: research based on micro-data. Luxembourg: Eurostat; 1994.",
     "who_growth": "WHO Multicentre Growth Reference Study Group. WHO Child Growth Standards based on length/height, weight and age. Acta Paediatr Suppl 2006;450:76-85.",
     "corrected_age": "Engle WA; American Academy of Pediatrics Committee on Fetus and Newborn. Age terminology during the perinatal period. Pediatrics 2004;114:1362-1364.",
+    "hima": "Zhang H, Zheng Y, Zhang Z, et al. Estimating and testing high-dimensional mediation effects in epigenetic studies. Bioinformatics 2016;32:3150-3154.",
     "lmm_reml": "Laird NM, Ware JH. Random-effects models for longitudinal data. Biometrics 1982;38:963-974.",
     "intergrowth": "Villar J, Cheikh Ismail L, Victora CG, et al. International standards for newborn weight, length, and head circumference by gestational age and sex: the Newborn Cross-Sectional Study of the INTERGROWTH-21st Project. Lancet 2014;384:857-868.",
     "epds": "Cox JL, Holden JM, Sagovsky R. Detection of postnatal depression: development of the 10-item Edinburgh Postnatal Depression Scale. Br J Psychiatry 1987;150:782-786.",
@@ -189,6 +190,14 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
         text += (", per cohort, in all cohorts together (cohort as a fixed effect) and meta-analysed as above."
                  if n_cohorts > 1 else ".")
         parts.append(text + "\n")
+
+    if med.get("high_dimensional") and s["epigenome_wide"]["cohorts"]:
+        pairs = [f"{s['labels'].get(p['exposure'], p['exposure'])} → CpGs → {s['labels'].get(p['outcome'], p['outcome'])}"
+                 for p in med["high_dimensional"]]
+        parts.append(f"High-dimensional mediation through the epigenome-wide CpGs ({_join(pairs)}) was estimated per "
+                     "cohort by HIMA [@hima]: sure independence screening of the CpGs by their outcome model, a lasso "
+                     "outcome model with the penalty chosen by BIC, and the joint significance of both paths of each "
+                     "selected CpG with Benjamini–Hochberg control of the false discovery rate [@bh].\n")
 
     em = s["effect_modification"]
     if em["pairs"] or em["modifiers"]:

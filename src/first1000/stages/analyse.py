@@ -9,7 +9,7 @@ import pandas as pd
 from first1000.analysis import associations as assoc
 from first1000.analysis import descriptive
 from first1000.io import write_tsv
-from first1000.labels import variables
+from first1000.labels import effect_unit, label_and_unit, variables
 from first1000.plan import (
     mechanism_covariates,
     mediation_mechanisms,
@@ -160,3 +160,68 @@ def describe(*, mechanism, biomarkers, exposures, covariates, min_cell_size, par
     write_tsv(suppress_small_counts(corr, min_cell_size), correlations, float_format=EXACT)
     LOG.info("%s: adjusted fits of %d exposures, correlations of %d biomarkers", mechanism, len(exposures),
              len(biomarkers))
+
+
+# --------------------------------------------------------------------------- high-dimensional mediation
+def mediate_highdim_params(cfg: dict) -> dict:
+    from first1000.plan import ewas_cohorts, ewas_covariates
+
+    covariates, extra = ewas_covariates(cfg)  # as the EWAS adjusts (cell types and batch where given)
+    paths = [dict(p) for p in cfg["mediation"]["high_dimensional"]]
+    names = [v for p in paths for v in (p["exposure"], p["outcome"])]
+    found = {n: label_and_unit(n, cfg["_data_schema"], cfg["_declared_biomarkers"]) for n in names}
+    units = {f"{p['exposure']}--{p['outcome']}": effect_unit(p["outcome"], p["exposure"], "gaussian",
+                                                             cfg["_data_schema"]) for p in paths}
+    return {"paths": paths, "cohorts": ewas_cohorts(cfg), "covariates": covariates, "extra_covariates": extra,
+            "chunk_cpgs": cfg["epigenome_wide"]["chunk_cpgs"], "labels": {n: lab for n, (lab, _) in found.items()},
+            "units": units}
+
+
+def mediate_highdim_inputs(cfg: dict) -> dict:
+    """The harmonised participants, each cohort's ingested methylation matrix and the
+    prepared tables of the mechanisms whose biomarkers are the paths' outcomes."""
+    from first1000.plan import ewas_cohorts
+
+    outcomes = {p["outcome"] for p in cfg["mediation"]["high_dimensional"]}
+    prepared = [f"results/prepared/{m}.parquet" for m, spec in cfg["mechanisms"].items()
+                if outcomes & set(spec["biomarkers"])]
+    return {"participants": "results/harmonised/participants.parquet",
+            "matrices": [f"results/ingest/{c}/methylation_matrix.parquet" for c in ewas_cohorts(cfg)],
+            "prepared": prepared}
+
+
+def mediate_highdim(*, paths, cohorts, covariates, extra_covariates, chunk_cpgs, labels, units, participants,
+                    matrices, prepared, output, figures):
+    """HIMA per declared path and cohort (``matrices`` in the order of ``cohorts``), and a
+    figure per path of the CpGs it finds (``figures``: a folder)."""
+    from pathlib import Path
+
+    from first1000.analysis.highdim import HIGHDIM_COLUMNS, highdim_mediation
+    from first1000.figures import save_figure
+    from first1000.figures.highdim import highdim_figure
+    from first1000.stages.ewas import cohort_covariates
+
+    people = pd.read_parquet(participants)
+    for path in [prepared] if isinstance(prepared, str) else list(prepared):
+        extra = pd.read_parquet(path).drop(columns="cohort")
+        people = people.merge(extra[["pseudo_id", *[c for c in extra.columns if c not in people]]], on="pseudo_id",
+                              how="left", validate="one_to_one")
+    matrices = [matrices] if isinstance(matrices, str) else list(matrices)
+    frames = []
+    for path in paths:
+        for cohort, matrix in zip(cohorts, matrices):
+            used = cohort_covariates(people, cohort, covariates, extra_covariates)
+            frames.append(highdim_mediation(people, matrix, cohort, path["exposure"], path["outcome"], used,
+                                            top=path.get("top"), chunk_cpgs=chunk_cpgs))
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HIGHDIM_COLUMNS)
+    write_tsv(table, output)
+    folder = Path(figures)
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in paths:
+        rows = table[(table.exposure == path["exposure"]) & (table.outcome == path["outcome"])]
+        stem = folder / f"{path['exposure']}--{path['outcome']}"
+        fig = highdim_figure(rows, exposure=path["exposure"], outcome=path["outcome"], labels=labels,
+                             unit=units.get(f"{path['exposure']}--{path['outcome']}"))
+        save_figure(fig, f"{stem}.png", f"{stem}.svg")
+    LOG.info("high-dimensional mediation: %d paths x %d cohorts, %d CpGs at q < 0.05", len(paths), len(cohorts),
+             int((table.q < 0.05).sum()) if len(table) else 0)

@@ -147,7 +147,7 @@ def methods_params(cfg: dict) -> dict:
     used = set(cfg["covariates"])
     for spec in mechanisms.values():
         used |= set(spec["exposures"]) | set(spec["outcomes"]) | set(spec["covariates"])
-    for path in cfg["mediation"]["paths"]:
+    for path in [*cfg["mediation"]["paths"], *cfg["mediation"].get("high_dimensional", [])]:
         used |= {path["exposure"], path["outcome"]}
     used |= set(cfg["epigenome_wide"]["exposures"])
     schema = cfg["_data_schema"]
