@@ -237,7 +237,10 @@ def all_outputs():
                 )
     outputs += [] if SITES_MODE else modification_outputs()
     if not SITES_MODE and CFG["mediation"]["high_dimensional"] and EWAS_COHORTS:
-        outputs += ["results/mediation/methylation_highdim.tsv", "results/figures/highdim"]
+        outputs += [
+            "results/mediation/methylation_highdim.tsv",
+            "results/figures/highdim",
+        ]
     if not SITES_MODE:
         for mechanism in longitudinal.longitudinal_mechanisms(CFG):
             outputs.append(f"results/longitudinal/{mechanism}.tsv")
