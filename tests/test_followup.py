@@ -122,3 +122,21 @@ def test_a_mediation_path_may_end_at_a_follow_up_score(tmp_path, monkeypatch):
     path.write_text(yaml.safe_dump(raw), encoding="utf-8")
     with pytest.raises(ConfigError, match=r"mediation.paths.0.outcome.*`wlz_36m` is not a harmonised or derived"):
         load_config(path)
+
+
+def test_last_day_of_follow_up_is_in_the_24_month_visit():
+    long = pd.DataFrame({"pseudo_id": ["a"], "age_days": [731.0], "wlz": [0.4]})
+    wide, _ = growth.prepare({"c": long}, {})
+    assert wide.set_index("pseudo_id").loc["a", "wlz_24m"] == 0.4
+
+
+def test_longitudinal_score_missing_from_every_cohort_is_reported_not_fitted():
+    from first1000.analysis.longitudinal import longitudinal_models
+
+    rng = np.random.default_rng(0)
+    d = pd.DataFrame({"pseudo_id": np.repeat(np.arange(40), 2), "cohort": "c", "age_years": np.tile([0.5, 1.5], 40),
+                      "wlz": rng.normal(size=80), "ses_index": np.repeat(rng.normal(size=40), 2)})
+    table = longitudinal_models(d, "growth", {"scores": ["wlz", "hcz"], "exposures": ["ses_index"]}, [], {})
+    assert table.set_index(["response", "age_term"]).loc[("hcz", "per_year"), "status"] == \
+        "not fitted: hcz is not measured"
+    assert (table[table.response == "wlz"].status == "ok").all()

@@ -91,3 +91,11 @@ def test_incomplete_data_and_collinear_designs_are_refused():
         hima(x, M, y, C)
     with pytest.raises(ModelError, match="collinear"):
         hima(x, M[:, :3], y, np.column_stack([x, x]))
+
+
+def test_top_is_capped_and_no_candidate_is_refused():
+    rng = np.random.default_rng(4)
+    x, M, y, C = simulate(rng, n=60, p=300)
+    assert hima(x, M, y, C, top=1000)["top"] == 60 - 4 - 2  # the joint model stays estimable
+    with pytest.raises(ModelError, match="no candidate mediator"):
+        hima(x, iter([]), y, C)

@@ -33,6 +33,9 @@ def highdim_mediation(people: pd.DataFrame, matrix, cohort: str, exposure: str, 
     samples = [c for c in pq.ParquetFile(matrix).schema_arrow.names if c != "cpg"]
     base = dict(cohort=cohort, exposure=exposure, outcome=outcome, covariates="+".join(covariates))
     with_outcome = people[people[outcome].notna()] if outcome in people else people.iloc[:0]
+    if exposure not in people or not pd.api.types.is_numeric_dtype(people[exposure]):
+        return pd.DataFrame([{**base, "n": 0, "status": f"not analysed: the exposure {exposure} is not numeric "
+                              "(code a categorical exposure as 0/1 indicators)"}], columns=HIGHDIM_COLUMNS)
     try:
         design = ewas_design(with_outcome, cohort, exposure, covariates, samples)
     except First1000Error as err:

@@ -101,10 +101,16 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
         n_children = data.pseudo_id.nunique()
         for score in spec["scores"]:
             for exposure in spec["exposures"]:
-                check_column_types(data, [score, exposure, *covs], where=f"longitudinal {mechanism}, cohort {cohort}")
                 base = dict(cohort=cohort, mechanism=mechanism, predictor=exposure, response=score,
                             model="linear mixed (REML)", covariates="+".join(covs),
                             unit=effect_unit(score, exposure, "gaussian", data_schema), random_effects=effects)
+                absent = [v for v in (score, exposure) if v not in data]
+                if absent:  # a cohort (or every cohort) without the measure
+                    for term in AGE_TERMS:
+                        rows.append({**base, "age_term": term, "n": 0, "n_missing": n_children, "n_obs": 0,
+                                     "n_participants": 0, "status": f"not fitted: {absent[0]} is not measured"})
+                    continue
+                check_column_types(data, [score, exposure, *covs], where=f"longitudinal {mechanism}, cohort {cohort}")
                 try:
                     if data[score].notna().sum() == 0 or data[exposure].notna().sum() == 0:
                         raise ValueError(f"{score if data[score].notna().sum() == 0 else exposure} is not measured")
@@ -141,7 +147,7 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
         first = per.drop_duplicates(["predictor", "response", "age_term"]).set_index(
             ["predictor", "response", "age_term"])
         keys = pd.MultiIndex.from_frame(res[["predictor", "response", "age_term"]])
-        ok = per[per.status.str.startswith("ok")].groupby(["predictor", "response", "age_term"])
+        ok = per[per.status == "ok"].groupby(["predictor", "response", "age_term"])  # the rows meta_analyse pools
         out = pd.concat([out, pd.DataFrame({
             "cohort": META, "mechanism": mechanism, "predictor": res.predictor, "response": res.response,
             "age_term": res.age_term, "model": "meta-analysis of the cohorts' mixed models",

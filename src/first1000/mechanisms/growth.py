@@ -10,7 +10,7 @@ per month; the earlier of two equally near):
 
 ``preparation.growth.visits``: visit -> [target month, window start, window end], months
 (default 6: [6, 3, 9], 12: [12, 9, 18], 24: [24, 18, 24]; a window includes its start and
-excludes its end, except an end at 24, the last day of the follow-up).
+excludes its end, except an end at 24: up to the follow-up's last day, 731 days).
 
 Biomarkers, per visit ``{v}`` (e.g. ``12m``) and score the cohort measured:
 ``waz_{v}``, ``laz_{v}``, ``wlz_{v}``, ``bmiz_{v}``, ``hcz_{v}`` (WHO z-scores) and the
@@ -34,6 +34,7 @@ from first1000.scoring.growth import DAYS_PER_MONTH
 #: visit name -> (target month, window start, window end)
 DEFAULT_VISITS = {"6m": (6.0, 3.0, 9.0), "12m": (12.0, 9.0, 18.0), "24m": (24.0, 18.0, 24.0)}
 LAST_MONTH = 24.0
+LAST_DAY = 731  # the follow-up table's last day of age
 
 
 def check_settings(settings: dict, where) -> None:
@@ -60,7 +61,8 @@ def at_visits(long: pd.DataFrame, settings: dict) -> pd.DataFrame:
     scores = [s for s in SCORES if s in long.columns]
     wide = pd.DataFrame(index=pd.Index(sorted(long.pseudo_id.unique()), name="pseudo_id"))
     for name, (target, start, end) in visits(settings).items():
-        inside = (months >= start) & ((months < end) | ((end >= LAST_MONTH) & (months <= end)))
+        # a window ending at 24 months keeps the follow-up's last day (731 days, 24.02 months)
+        inside = (months >= start) & ((months < end) | ((end >= LAST_MONTH) & (months <= LAST_DAY / DAYS_PER_MONTH)))
         rows = long.loc[inside].assign(_distance=np.abs(months[inside] - target), _age=months[inside])
         rows = rows.sort_values(["pseudo_id", "_distance", "_age"], kind="stable")
         for score in scores:

@@ -276,8 +276,9 @@ def _mechanism_sentence(name: str, spec: dict, prep: dict) -> str:
         return f"{label}: candidate CpGs as M-values; analysed as {biomarkers}."
     if name == "growth":
         return (f"{label}: the child's weight, length/height and head circumference at follow-up visits to age 2 as "
-                "WHO 2006 Child Growth Standards z-scores [@who_growth] (computed as WHO's software does, at the age "
-                "corrected for prematurity for children born before 37 weeks [@corrected_age]), and "
+                "WHO 2006 Child Growth Standards z-scores [@who_growth] (computed as WHO's software does; at the age "
+                "corrected for prematurity for children born before 37 weeks [@corrected_age] unless a cohort's "
+                "table declares chronological age), and "
                 f"neurodevelopment scores; the measurement nearest each visit's target age; analysed as {biomarkers}.")
     return f"{label}: measures as declared in the config; analysed as {biomarkers}."
 

@@ -8,7 +8,8 @@ M_1..M_p, an outcome y and covariates C (n participants):
 
 1. **Screening** (sure independence screening; Fan & Lv 2008): each candidate's outcome
    model y ~ M_j + x + C by least squares; the ``top`` candidates with the smallest p of
-   M_j are kept (default ceil(n / ln n), HIMA's), all of them at once by the
+   M_j are kept (default ceil(n / ln n), as hdmed's ``mediate_hima``; HIMA's
+   ``hima_classic`` keeps 2n / ln n), all of them at once by the
    Frisch–Waugh–Lovell residuals of y and of every M_j on (1, x, C): one pass over the
    matrix, in blocks of candidates.
 2. **Penalised outcome model**: y ~ x + C + M_screened with an L1 (lasso) penalty on the
@@ -21,8 +22,9 @@ M_1..M_p, an outcome y and covariates C (n participants):
    2002: a mediator needs both paths), which is conservative under the composite null
    (a = 0 or b = 0).
 4. **Multiple testing** over the screened candidates: Benjamini–Hochberg q of the joint p
-   (candidates screened but not kept by the lasso count with p = 1) and HIMA's Bonferroni
-   p = min(1, top x p).
+   (candidates screened but not kept by the lasso count with p = 1) and a Bonferroni
+   p = min(1, top x p) (HIMA multiplies by the number the penalised model kept instead: ours
+   is the more conservative).
 
 ``tests/stats/test_highdim.py`` checks in simulation (200 data sets, 10,000 candidates of
 which 8 true mediators and 40 that affect only one path) that the false discovery
@@ -86,7 +88,8 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
     x : (n,) exposure; M : (n, p) candidate mediators (complete), or an iterable of
     (names, n x b block) pairs for a matrix read in chunks (memory: one block and the
     ``top`` screened columns); y : (n,) continuous outcome; covariates : (n, c) or None;
-    top : candidates kept by the screening (default ceil(n / ln n)); names : the
+    top : candidates kept by the screening (default ceil(n / ln n); at most n minus the
+    design's columns minus 2, so the joint outcome model can be fitted); names : the
     candidates' names of an array M (default 0..p-1).
 
     Returns
@@ -113,6 +116,7 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
     yy = y_res @ y_res
     df = n - base.shape[1] - 1
     want = int(math.ceil(n / math.log(n))) if top is None else int(top)
+    want = max(1, min(want, n - base.shape[1] - 2))
     # 1. screening: the t of M_j in y ~ M_j + x + C from the residuals, one pass over the
     # blocks, keeping the best `want` candidates' columns so far
     kept_names = np.empty(0, dtype=object)
@@ -135,6 +139,8 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
         cols = np.concatenate([kept_cols, block], axis=1)
         kept_names, kept_t, kept_cols = names_all[best], t_all[best], cols[:, best]
     top = kept_names.size
+    if top == 0:
+        raise ModelError("no candidate mediator with a value for every participant of the model")
     screen_p = _t_p(kept_t, df)
     # 2. lasso on the screened candidates, x and C partialled out (not penalised), BIC
     Ms = _residualise(q_base, kept_cols)
