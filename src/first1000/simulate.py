@@ -50,7 +50,8 @@ A third stream per cohort (:func:`_third_rng`) adds:
   larger with EPDS), hippocampal volume (mm³) and default-mode-network connectivity
   (Fisher z), neither of the last two related to any exposure.
 
-A fourth stream per cohort (:func:`_fourth_rng`) adds the child follow-up to age 2
+A fourth stream per cohort (:func:`_fourth_rng`) adds the child follow-up to age 2 (and a
+fifth, :func:`_fifth_rng`, the mediating CpGs of the children without a measured matrix)
 (``child_followup``: ghent in days, rotterdam in months): visits near 6, 12 and 24 months
 (90 %, 85 % and 80 % seen), weight, recumbent length (a fifth of the 24-month lengths
 measured standing, 0.7 cm shorter) and head circumference drawn on the WHO 2006 standards
@@ -105,7 +106,7 @@ EPDS_ON_ASQ_COMMUNICATION = -0.5  # ASQ-3 communication points at 24 months per 
 # ... and through cord-blood methylation: the first 5 planted EWAS CpGs (EPDS raises their
 # M-value by EPDS_ON_NR3C1 per point) lower the 24-month ASQ-3 communication score.
 HIGHDIM_MEDIATORS = [f"cg90{k:07d}" for k in range(5)]
-CPG_ON_ASQ_COMMUNICATION = -8.0  # ASQ-3 points per M-value unit of each of HIGHDIM_MEDIATORS
+CPG_ON_ASQ_COMMUNICATION = -10.0  # ASQ-3 points per M-value unit of each of HIGHDIM_MEDIATORS
 FOLLOWUP_VISITS = ((182.6, 7.0, 0.90), (365.25, 10.0, 0.85), (730.5, 6.0, 0.80))  # age (days), SD, share seen
 
 NR3C1_CPGS = [
@@ -184,8 +185,14 @@ def _fourth_rng(seed: int, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, 3000 + index]))
 
 
+def _fifth_rng(seed: int, index: int) -> np.random.Generator:
+    """The fifth random stream of cohort ``index`` (the unmeasured children's mediating CpGs),
+    so that the follow-up's own draws keep their values."""
+    return np.random.default_rng(np.random.SeedSequence([seed, 4000 + index]))
+
+
 def _followup(rng: np.random.Generator, people: pd.DataFrame, ids: list[str], cohort: str,
-              ewas: pd.DataFrame | None = None) -> pd.DataFrame:
+              ewas: pd.DataFrame | None = None, cpg_rng: np.random.Generator | None = None) -> pd.DataFrame:
     """Child follow-up visits to age 2 on the WHO 2006 standards (see the module doc)."""
     from first1000.scoring.growth import HEIGHT_FROM_DAYS, corrected_age_days, who_value
 
@@ -201,7 +208,7 @@ def _followup(rng: np.random.Generator, people: pd.DataFrame, ids: list[str], co
         m_measured = np.log2(beta / (1 - beta))
         mean = m_measured.mean(axis=1)
         m_all = (mean[:, None] + EPDS_ON_NR3C1 * (epds_all - epds_all[measured].mean())[None, :]
-                 + rng.normal(0, 0.4, (len(HIGHDIM_MEDIATORS), n)))
+                 + (cpg_rng or np.random.default_rng(0)).normal(0, 0.4, (len(HIGHDIM_MEDIATORS), n)))
         m_all[:, measured] = m_measured
         cpg_effect = CPG_ON_ASQ_COMMUNICATION * (m_all - mean[:, None]).sum(axis=0)
     sex = np.where(people.male.to_numpy() == 1, "male", "female")
@@ -817,7 +824,7 @@ def simulate(out, seed: int = DEMO_SEED, sizes: dict[str, int] | None = None) ->
         table = files["participants.csv" if cohort == "ghent" else "participants.tsv"]
         ids = list(table["participant_id" if cohort == "ghent" else "id"])
         files["child_followup.csv" if cohort == "ghent" else "child_followup.tsv"] = _followup(
-            _fourth_rng(seed, index), people, ids, cohort, files["methylation_ewas.parquet"])
+            _fourth_rng(seed, index), people, ids, cohort, files["methylation_ewas.parquet"], _fifth_rng(seed, index))
         for name, df in files.items():
             _write(df, out / cohort / name)
     _write(annotation(seed), out / "methylation_annotation.tsv")
