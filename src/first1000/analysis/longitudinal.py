@@ -104,14 +104,12 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
                 base = dict(cohort=cohort, mechanism=mechanism, predictor=exposure, response=score,
                             model="linear mixed (REML)", covariates="+".join(covs),
                             unit=effect_unit(score, exposure, "gaussian", data_schema), random_effects=effects)
-                absent = [v for v in (score, exposure) if v not in data]
-                if absent:  # a cohort (or every cohort) without the measure
-                    for term in AGE_TERMS:
-                        rows.append({**base, "age_term": term, "n": 0, "n_missing": n_children, "n_obs": 0,
-                                     "n_participants": 0, "status": f"not fitted: {absent[0]} is not measured"})
-                    continue
-                check_column_types(data, [score, exposure, *covs], where=f"longitudinal {mechanism}, cohort {cohort}")
                 try:
+                    absent = [v for v in (score, exposure) if v not in data]
+                    if absent:  # a cohort (or every cohort) without the measure
+                        raise ValueError(f"{absent[0]} is not measured")
+                    check_column_types(data, [score, exposure, *covs],
+                                       where=f"longitudinal {mechanism}, cohort {cohort}")  # raises, never caught
                     if data[score].notna().sum() == 0 or data[exposure].notna().sum() == 0:
                         raise ValueError(f"{score if data[score].notna().sum() == 0 else exposure} is not measured")
                     if data.loc[data[score].notna(), "pseudo_id"].duplicated().sum() == 0:

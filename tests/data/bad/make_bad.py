@@ -265,6 +265,14 @@ def main():
     hostile_inputs()
 
 
+def _edited(header, base, *edits):
+    """A copy of the rows ``base`` with (row, column name, value) edits."""
+    out = [list(r) for r in base]
+    for row, col, value in edits:
+        out[row][header.index(col)] = value
+    return out
+
+
 def cns_inputs():
     """CNS measures (a lab's MRI export): a valid table, then values outside the declared
     plausibility limits (a unit slip), a 0 in a measure analysed on the log scale and a
@@ -274,10 +282,7 @@ def cns_inputs():
             ["BX-103", "1490.0", "3755.1", "0.22"], ["BX-104", "1702.3", "4150.0", "0.05"]]
 
     def edited(*edits):
-        out = [list(r) for r in base]
-        for row, col, value in edits:
-            out[row][mri.index(col)] = value
-        return out
+        return _edited(mri, base, *edits)
 
     table("n_mri.csv", mri, base)
     table("n_out_of_range.csv", mri, edited((1, "amy_r_mm3", "16110"), (3, "amy_r_mm3", "1.7023")))
@@ -294,10 +299,7 @@ def followup_inputs():
             ["BX-102", "180", "7.9", "67.6", "43.9"], ["BX-103", "731", "11.7", "85.1", "47.8"]]
 
     def edited(*edits):
-        out = [list(r) for r in base]
-        for row, col, value in edits:
-            out[row][fu.index(col)] = value
-        return out
+        return _edited(fu, base, *edits)
 
     table("fu_visits.csv", fu, base)
     table("fu_after_two.csv", fu, edited((3, "age_d", "1100")))
