@@ -25,8 +25,8 @@ import jsonschema
 import yaml
 
 from first1000.errors import ConfigError
-from first1000.labels import (DERIVED_VARIABLES, LABEL_RULE, NAME_PATTERN, NAME_RULE, is_name, label_problem,
-                              measure_biomarkers, shown)
+from first1000.labels import (DERIVED_VARIABLES, FOLLOWUP_SCORES, LABEL_RULE, NAME_PATTERN, NAME_RULE, is_name,
+                              label_problem, measure_biomarkers, shown)
 
 SCHEMA_DIR = Path(str(resources.files("first1000") / "schemas"))
 
@@ -679,6 +679,16 @@ def load_config(config) -> dict:
         if mech not in config["mechanisms"]:
             raise ConfigError(f"{where(source, ['longitudinal', mech])}: `{mech}` is not among `mechanisms`; "
                               f"declare the mechanism (its label, visits' biomarkers and exposures) first.")
+        allowed = ["hair_cortisol_ln"] if mech == "hpa" else list(FOLLOWUP_SCORES)
+        if mech == "hpa":
+            spec.setdefault("scores", list(allowed))
+        if mech == "growth" and not spec.get("scores"):
+            raise ConfigError(f"{where(source, ['longitudinal', mech])}: give `scores`, the follow-up scores to "
+                              f"model over age, e.g. `scores: [wlz, laz]` (one of {', '.join(allowed)}).")
+        for i, score in enumerate(spec.get("scores", [])):
+            if score not in allowed:
+                raise ConfigError(f"{where(source, ['longitudinal', mech, 'scores', i])}: `{score}` is not a "
+                                  f"repeated measure of `{mech}`; expected one of {', '.join(allowed)}.")
         for i, var in enumerate(spec["exposures"]):
             _check_known(var, known, source, ["longitudinal", mech, "exposures", i])
     for i, var in enumerate(config["covariates"]):

@@ -165,6 +165,8 @@ def biomarker_label(name: str, declared: dict | None = None) -> tuple[str, str] 
         return tuple(declared[name])
     if found := followup_label(name):
         return found
+    if name == "hair_cortisol_ln":  # every window (the longitudinal models)
+        return "Hair cortisol", "ln pg/mg"
     if m := re.fullmatch(r"hair_cortisol_(\w+)_ln", name):
         return f"Hair cortisol, {m.group(1).upper()}", "ln pg/mg"
     if name == "telomere_ts_ln":

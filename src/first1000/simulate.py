@@ -12,8 +12,9 @@ runs on. The two cohorts code their variables as real cohorts do, differently:
 
 Planted structure (all written to ``truth.yaml``; natural log throughout):
 
-* lower SES raises log hair cortisol in the 3rd trimester, which lowers birth weight:
-  a true mediated path SES -> ln hair cortisol (T3) -> birth weight, with a direct effect;
+* lower SES raises log hair cortisol (by the same amount in every trimester's hair), and
+  the 3rd trimester's lowers birth weight: a true mediated path SES -> ln hair cortisol
+  (T3) -> birth weight, with a direct effect;
 * maternal resilience (Brief Resilience Scale) lengthens newborn telomeres (ln T/S), more
   in rotterdam than in ghent (planted between-cohort heterogeneity);
 * maternal depressive symptoms (EPDS) raise the M-value of three NR3C1 CpGs, ln IL-6 and
@@ -807,6 +808,10 @@ def truth(seed: int, sizes: dict[str, int]) -> dict:
         "longitudinal": [dict(
             exposure="ses_index", outcome="wlz", estimate_per_year=SES_ON_WLZ_PER_YEAR,
             unit="SD per unit of the SES index per year of age (exposure x age)",
+        ), dict(
+            # the same SES effect on ln hair cortisol in every hair window: no change over the pregnancy
+            mechanism="hpa", exposure="ses_index", outcome="hair_cortisol_ln", estimate_mid_pregnancy=SES_ON_CORTISOL_T3,
+            estimate_per_month=0.0, unit="ln pg/mg per unit of the SES index (per month of pregnancy)",
         )],
         "epigenome_wide": {"planted_cpgs": [f"cg90{k:07d}" for k in range(10)],
                            "exposure": "epds", "estimate": EPDS_ON_NR3C1, "unit": "M-value per EPDS point"},

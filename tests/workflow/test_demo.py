@@ -449,8 +449,27 @@ def test_longitudinal_growth_trajectory_recovered(demo_run, truth):
     assert (table.n_obs > table.n_participants).all() and (table.status == "ok").all()
     assert set(table.cohort) == {"ghent", "rotterdam", "pooled", "meta"}
     traj = pd.read_csv(demo_run / "results/longitudinal/growth_trajectories.tsv", sep="\t")
-    assert set(traj.age_months) == set(range(25)) and traj.group.nunique() == 2
+    assert set(traj.months) == set(range(25)) and set(traj.time_axis) == {"age"} and traj.group.nunique() == 2
     assert (demo_run / "results/figures/longitudinal/growth/trajectory--wlz--ses_index.png").exists()
+
+
+def test_longitudinal_hair_cortisol_across_trimesters(demo_run, truth):
+    """The demo plants the same SES effect on ln hair cortisol in every trimester: one
+    mixed model over the hair windows finds it at mid-pregnancy, and no change per month."""
+    planted = next(p for p in truth["longitudinal"] if p.get("mechanism") == "hpa")
+    table = pd.read_csv(demo_run / "results/longitudinal/hpa.tsv", sep="\t")
+    pooled = table[table.cohort == "pooled"].set_index(["predictor", "response", "age_term"])
+    mid = pooled.loc[(planted["exposure"], planted["outcome"], "mid_pregnancy")]
+    assert mid.ci_low <= planted["estimate_mid_pregnancy"] <= mid.ci_high and mid.ci_high < 0 and mid.q < 0.05
+    per = pooled.loc[(planted["exposure"], planted["outcome"], "per_month")]
+    assert per.ci_low <= planted["estimate_per_month"] <= per.ci_high
+    # ghent's mothers have three windows, rotterdam's two: every window of every mother
+    ghent = table[(table.cohort == "ghent")].iloc[0]
+    assert ghent.n_obs > 2.5 * ghent.n_participants and (table.status == "ok").all()
+    assert table.random_effects.eq("intercept per mother").all()
+    traj = pd.read_csv(demo_run / "results/longitudinal/hpa_trajectories.tsv", sep="\t")
+    assert set(traj.time_axis) == {"gestation"} and traj.months.nunique() == 3
+    assert (demo_run / "results/figures/longitudinal/hpa/trajectory--hair_cortisol_ln--ses_index.png").exists()
 
 
 def test_mediation_to_a_later_outcome(demo_run, demo_config):

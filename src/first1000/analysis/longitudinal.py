@@ -20,13 +20,29 @@ The trajectories are the pooled model's predicted mean score (covariates at thei
 dummies at their shares) from birth to 24 months for children of mothers at the exposure's
 mean - 1 SD and mean + 1 SD (or at 0 and 1 for a binary exposure), with 95% CIs of the
 fixed effects: model quantities, never a child's values.
+
+Repeated biomarkers of pregnancy (hair cortisol of the HPA mechanism: one value per
+mother and hair window) take the same model on the ``gestation`` time axis
+(:data:`AXES`): the window's nominal midpoint in months of pregnancy, centred at
+mid-pregnancy (4.5 months), with a fixed effect per window instead of the linear time
+main effect (the windows' baseline levels differ, e.g. by wash-out of older hair)::
+
+    ln cortisol_ij = b0 + b1 exposure_i + window_j + b3 exposure_i x (month_j - 4.5)
+                     + covariates_i + u_0i [+ u_1i (month_j - 4.5)] + e_ij
+
+Rows ``age_term`` = ``mid_pregnancy`` (b1: the exposure's association at 4.5 months,
+the three trimesters in one model instead of three) and ``per_month`` (b3: its change per
+month of pregnancy). Trajectories are predicted at each window's month.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pandas as pd
 
+from first1000.analysis.associations import cohort_subsets
 from first1000.config import META, POOLED
 from first1000.errors import ModelError
 from first1000.labels import effect_unit
@@ -38,14 +54,38 @@ from first1000.stats.regression import check_column_types, design_matrix
 LONGITUDINAL_COLUMNS = ["cohort", "mechanism", "predictor", "response", "age_term", "model", "n", "n_missing",
                         "estimate", "se", "ci_low", "ci_high", "p", "q", "covariates", "unit", "random_effects",
                         "n_obs", "n_participants", "status"]
-TRAJECTORY_COLUMNS = ["cohort", "predictor", "response", "group", "exposure_value", "age_months", "estimate",
-                      "ci_low", "ci_high", "n_participants", "n_obs"]
-AGE_TERMS = ("at_birth", "per_year")
+TRAJECTORY_COLUMNS = ["cohort", "predictor", "response", "group", "exposure_value", "time_axis", "months",
+                      "estimate", "ci_low", "ci_high", "n_participants", "n_obs"]
 DAYS_PER_YEAR = 365.25
 DAYS_PER_MONTH = 30.4375
 Z95 = 1.959963984540054  # standard normal 97.5th percentile
-#: Ages (months) at which the trajectories are predicted.
+#: Ages (months) at which the growth trajectories are predicted.
 TRAJECTORY_MONTHS = np.arange(0, 25, 1.0)
+
+
+@dataclass(frozen=True)
+class TimeAxis:
+    """How time enters the mixed models of one kind of repeated measure."""
+
+    name: str  #: ``age`` (the child, from birth) or ``gestation`` (the mother, from conception)
+    column: str  #: the model's time column, 0 at the reference time
+    terms: tuple[str, str]  #: ``age_term`` of the exposure's main effect and of its interaction with time
+    per: str  #: the interaction's unit suffix
+    x_label: str  #: the trajectory figure's x axis
+    months_per_unit: float  #: months in one unit of ``column``
+    origin_months: float  #: months at ``column`` = 0
+    #: ``None``: a linear time main effect; else a fixed effect per level of this column
+    categorical: str | None = None
+
+
+AXES = {
+    "age": TimeAxis("age", "age_years", ("at_birth", "per_year"), "per year of age", "Age (months)",
+                    DAYS_PER_YEAR / DAYS_PER_MONTH, 0.0),
+    "gestation": TimeAxis("gestation", "pregnancy_month_c", ("mid_pregnancy", "per_month"),
+                          "per month of pregnancy", "Month of pregnancy", 1.0, 4.5, categorical="window"),
+}
+#: The growth models' terms (the ``age`` axis).
+AGE_TERMS = AXES["age"].terms
 
 
 def followup_table(participants: pd.DataFrame, followup: pd.DataFrame) -> pd.DataFrame:
@@ -57,46 +97,49 @@ def followup_table(participants: pd.DataFrame, followup: pd.DataFrame) -> pd.Dat
     return table
 
 
-def _subsets(table: pd.DataFrame, covariates: list[str]):
-    cohorts = sorted(table.cohort.unique())
-    for cohort in cohorts:
-        yield cohort, table[table.cohort == cohort], list(covariates)
-    if len(cohorts) > 1:
-        yield POOLED, table, [*covariates, "cohort"]
+def _fixed_time(axis: TimeAxis) -> str:
+    """The time main effect's column: linear time, or the categorical column."""
+    return axis.categorical or axis.column
 
 
-def _model(data: pd.DataFrame, score: str, exposure: str, covs: list[str], random_slope: bool):
+def _model(data: pd.DataFrame, score: str, exposure: str, covs: list[str], random_slope: bool, axis: TimeAxis):
     """(fit, design names, complete rows) of one model."""
-    used = [score, exposure, "age_years", *covs]
+    time = axis.column
+    used = list(dict.fromkeys([score, exposure, time, _fixed_time(axis), *covs]))
     complete = data.dropna(subset=used)
-    x, names = design_matrix(complete, [exposure, "age_years", *covs])
-    interaction = x[:, names.index(exposure)] * complete["age_years"].to_numpy(float)
+    x, names = design_matrix(complete, [exposure, _fixed_time(axis), *covs])
+    interaction = x[:, names.index(exposure)] * complete[time].to_numpy(float)
     x = np.column_stack([x, interaction])
-    names = [*names, f"{exposure}:age_years"]
+    names = [*names, f"{exposure}:{time}"]
     keep = np.ptp(x, axis=0) > 0
     keep[0] = True  # the intercept
     dropped = [n for n, k in zip(names, keep) if not k]
-    if dropped and (exposure in dropped or f"{exposure}:age_years" in dropped):
+    if dropped and (exposure in dropped or f"{exposure}:{time}" in dropped):
         raise ValueError(f"{exposure} does not vary")
     x, names = x[:, keep], [n for n, k in zip(names, keep) if k]
-    age = complete["age_years"].to_numpy(float)
-    z = np.column_stack([np.ones(len(complete)), age]) if random_slope else np.ones((len(complete), 1))
+    t = complete[time].to_numpy(float)
+    z = np.column_stack([np.ones(len(complete)), t]) if random_slope else np.ones((len(complete), 1))
     fit = fit_lmm(complete[score].to_numpy(float), x, complete["pseudo_id"].to_numpy(), z, names=names)
     return fit, names, complete
 
 
 def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
-                        data_schema: dict, meta: dict | None = None, fits: dict | None = None) -> pd.DataFrame:
+                        data_schema: dict, meta: dict | None = None, fits: dict | None = None,
+                        axis: TimeAxis = AXES["age"], optional_covariates=()) -> pd.DataFrame:
     """Mixed models of every score x exposure of ``spec`` (``scores``, ``exposures``,
-    ``random_slope``) per cohort, pooled and meta-analysed (see the module doc).
+    ``random_slope``) per cohort, pooled and meta-analysed (see the module doc), on the
+    time ``axis``; ``optional_covariates`` are added where a cohort recorded them
+    (:func:`first1000.analysis.associations.cohort_subsets`).
 
     ``fits``: a dict that receives, per (score, exposure), the summary level's fit (the
     pooled model, or the single cohort's) with its design names and data, for
     :func:`trajectories`."""
     random_slope = bool(spec.get("random_slope", True))
-    effects = "intercept + age slope per child" if random_slope else "intercept per child"
+    who = "child" if axis.name == "age" else "mother"
+    slope = "age" if axis.name == "age" else "month-of-pregnancy"
+    effects = f"intercept + {slope} slope per {who}" if random_slope else f"intercept per {who}"
     rows = []
-    subsets = list(_subsets(table, covariates))
+    subsets = list(cohort_subsets(table, covariates, optional_covariates))
     for index, (cohort, data, covs) in enumerate(subsets):
         n_children = data.pseudo_id.nunique()
         for score in spec["scores"]:
@@ -115,24 +158,24 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
                     if data.loc[data[score].notna(), "pseudo_id"].duplicated().sum() == 0:
                         raise ValueError(f"{score} is measured once per child: no repeated measures (its "
                                          "cross-sectional models are those of the visits)")
-                    fit, names, complete = _model(data, score, exposure, covs, random_slope)
+                    fit, names, complete = _model(data, score, exposure, covs, random_slope, axis)
                 except (ValueError, np.linalg.LinAlgError, ModelError) as err:  # too few children, rank, ...
-                    for term in AGE_TERMS:
+                    for term in axis.terms:
                         rows.append({**base, "age_term": term, "n": 0, "n_missing": n_children, "n_obs": 0,
                                      "n_participants": 0, "status": f"not fitted: {err}"})
                     continue
                 if fits is not None and index == len(subsets) - 1:
-                    fits[(score, exposure)] = (cohort, fit, names, complete, covs)
+                    fits[(score, exposure)] = (cohort, fit, names, complete, covs, axis)
                 n_part = int(fit["n_groups"])
-                for term, name in zip(AGE_TERMS, (exposure, f"{exposure}:age_years")):
+                for term, name in zip(axis.terms, (exposure, f"{exposure}:{axis.column}")):
                     j = names.index(name)
                     rows.append({**base, "age_term": term, "n": n_part, "n_missing": n_children - n_part,
                                  "estimate": fit["params"][j], "se": fit["bse"][j], "ci_low": fit["ci_low"][j],
                                  "ci_high": fit["ci_high"][j], "p": fit["p"][j], "n_obs": int(fit["n_obs"]),
                                  "n_participants": n_part,
                                  "status": "ok" if fit["converged"] else "ok (optimiser did not confirm convergence)"})
-                    if term == "per_year":
-                        rows[-1]["unit"] = f"{base['unit']} per year of age"
+                    if term == axis.terms[1]:
+                        rows[-1]["unit"] = f"{base['unit']} {axis.per}"
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=LONGITUDINAL_COLUMNS)
@@ -164,25 +207,34 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
 
 
 def trajectories(fits: dict) -> pd.DataFrame:
-    """Predicted mean score by age for two exposure groups (see the module doc), from the
-    summary level's fits that :func:`longitudinal_models` kept."""
+    """Predicted mean score over time for two exposure groups (see the module doc), from
+    the summary level's fits that :func:`longitudinal_models` kept: by month of age from
+    birth to 24 months, or at each hair window's month of pregnancy."""
     rows = []
-    for (score, exposure), (cohort, fit, names, complete, covs) in fits.items():
-        x, full_names = design_matrix(complete, [exposure, "age_years", *covs])
+    for (score, exposure), (cohort, fit, names, complete, covs, axis) in fits.items():
+        x, full_names = design_matrix(complete, [exposure, _fixed_time(axis), *covs])
         means = dict(zip(full_names, x.mean(axis=0)))
         values = pd.to_numeric(complete.drop_duplicates("pseudo_id")[exposure], errors="coerce")
         binary = set(values.dropna().unique()) <= {0.0, 1.0}
         groups = ([("0", 0.0), ("1", 1.0)] if binary else
                   [("mean \u2212 1 SD", values.mean() - values.std()), ("mean + 1 SD", values.mean() + values.std())])
+        if axis.categorical is None:
+            points = [(month, {axis.column: month / axis.months_per_unit}) for month in TRAJECTORY_MONTHS]
+        else:  # each level (window) at its time, the other levels' indicators 0
+            levels = complete.groupby(axis.categorical, sort=True)[axis.column].first()
+            dummies = [n for n in full_names if n.startswith(f"{axis.categorical}[")]
+            points = sorted(((t * axis.months_per_unit + axis.origin_months,
+                              {axis.column: t, **{d: float(d == f"{axis.categorical}[{level}]") for d in dummies}})
+                             for level, t in levels.items()), key=lambda p: p[0])
         for group, value in groups:
-            for month in TRAJECTORY_MONTHS:
-                years = month * DAYS_PER_MONTH / DAYS_PER_YEAR
-                point = {**means, exposure: value, "age_years": years, f"{exposure}:age_years": value * years}
+            for month, at in points:
+                time = at[axis.column]
+                point = {**means, **at, exposure: value, f"{exposure}:{axis.column}": value * time}
                 x0 = np.array([point[n] for n in names])
                 est = float(x0 @ fit["params"])
                 se = float(np.sqrt(x0 @ fit["cov_fe"] @ x0))
                 rows.append(dict(cohort=cohort, predictor=exposure, response=score, group=group,
-                                 exposure_value=value, age_months=month, estimate=est, ci_low=est - Z95 * se,
-                                 ci_high=est + Z95 * se, n_participants=int(fit["n_groups"]),
-                                 n_obs=int(fit["n_obs"])))
+                                 exposure_value=value, time_axis=axis.name, months=month, estimate=est,
+                                 ci_low=est - Z95 * se, ci_high=est + Z95 * se,
+                                 n_participants=int(fit["n_groups"]), n_obs=int(fit["n_obs"])))
     return pd.DataFrame(rows, columns=TRAJECTORY_COLUMNS)

@@ -123,6 +123,46 @@ def sensitivity_analyses(settings: dict) -> list[dict]:
     )]
 
 
+#: The repeated measure the longitudinal stage models: ln hair cortisol, all windows.
+REPEATED_SCORE = "hair_cortisol_ln"
+#: A term pregnancy's length in months (40 weeks), the nominal cut of a ``scalp_cm`` sample.
+TERM_MONTHS = 280 / DAYS_PER_MONTH
+
+
+def window_months(settings: dict) -> dict[str, float]:
+    """Each window's nominal midpoint in months of pregnancy (from conception): in
+    ``gestation`` timing the midpoint's weeks; in ``scalp_cm`` timing the hair cut at a
+    term delivery (40 weeks) minus the midpoint's months of growth
+    (``growth_cm_per_month``, default 1 cm per month)."""
+    settings = check_settings(dict(settings))
+    growth = float(settings.get("growth_cm_per_month", 1.0))
+    out = {}
+    for name, (start, end) in settings["windows"].items():
+        mid = (start + end) / 2
+        out[name] = mid * 7 / DAYS_PER_MONTH if timing_of(settings) == "gestation" else TERM_MONTHS - mid / growth
+    return out
+
+
+def repeated_measures(prepared: pd.DataFrame, settings: dict, centre_months: float) -> pd.DataFrame:
+    """The prepared (wide) table as one row per mother and window with a value: ``pseudo_id``,
+    ``cohort``, ``window``, ``hair_cortisol_ln`` and ``pregnancy_month_c`` (the window's
+    month of pregnancy, :func:`window_months`, minus ``centre_months``)."""
+    months = window_months(settings)
+    frames = []
+    for window, month in months.items():
+        column = f"hair_cortisol_{window}_ln"
+        if column not in prepared:
+            continue
+        rows = prepared.loc[prepared[column].notna(), ["pseudo_id", "cohort", column]]
+        frames.append(rows.rename(columns={column: REPEATED_SCORE}).assign(
+            window=window, pregnancy_month_c=month - centre_months))
+    columns = ["pseudo_id", "cohort", "window", REPEATED_SCORE, "pregnancy_month_c"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True)[columns].sort_values(
+        ["cohort", "pseudo_id", "pregnancy_month_c"], kind="stable", ignore_index=True)
+
+
 def optional_covariates(settings: dict) -> list[str]:
     """Hair-sample covariates added to the models of cohorts that recorded them."""
     return list(settings.get("covariates", []))

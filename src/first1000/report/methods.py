@@ -182,11 +182,21 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
         parts.append(text + "\n")
 
     for name, spec in (s.get("longitudinal") or {}).items():
-        slope = "a random intercept and a random slope on age" if spec["random_slope"] else "a random intercept"
-        text = (f"The repeated measures of {spec['label']} ({_join(spec['scores'])}) were modelled over age by linear "
-                f"mixed models [@lmm_reml] with {slope} per child, fitted by restricted maximum likelihood: each "
-                f"score on {_join([s['labels'].get(e, e) for e in spec['exposures']])}, age and their interaction "
-                "(the change of the association per year of age), with the same covariates")
+        exposures = _join([s['labels'].get(e, e) for e in spec['exposures']])
+        if name == "hpa":
+            slope = ("a random intercept and a random slope on the month of pregnancy" if spec["random_slope"]
+                     else "a random intercept")
+            text = (f"Hair cortisol of every hair window ({spec['label']}) was modelled in one linear mixed model "
+                    f"[@lmm_reml] per exposure with {slope} per mother, fitted by restricted maximum likelihood: ln "
+                    f"cortisol on {exposures}, a fixed effect per window and the exposure × month-of-pregnancy "
+                    "interaction (the window's nominal midpoint, centred at 4.5 months: the association at "
+                    "mid-pregnancy and its change per month), with the same covariates and hair covariates")
+        else:
+            slope = "a random intercept and a random slope on age" if spec["random_slope"] else "a random intercept"
+            text = (f"The repeated measures of {spec['label']} ({_join(spec['scores'])}) were modelled over age by "
+                    f"linear mixed models [@lmm_reml] with {slope} per child, fitted by restricted maximum likelihood: "
+                    f"each score on {exposures}, age and their interaction (the change of the association per year "
+                    "of age), with the same covariates")
         text += (", per cohort, in all cohorts together (cohort as a fixed effect) and meta-analysed as above."
                  if n_cohorts > 1 else ".")
         parts.append(text + "\n")
