@@ -1,5 +1,6 @@
 """The child follow-up table (ingest.ingest_followup) and the growth mechanism's visits:
-WHO z-scores at corrected age, bad rows named, the demo's planted gradient."""
+WHO z-scores at corrected age, bad rows named, the demo's planted gradient, the QC rows of
+the children below the ASQ-3 cut-offs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from first1000 import ingest
 from first1000.errors import ConfigError, InputTableError
 from first1000.mechanisms import growth
+from first1000.privacy import suppress_small_counts
 from first1000.scoring.growth import corrected_age_days, who_zscores
 from first1000.stages import ingest as ingest_stage
 
@@ -98,6 +100,55 @@ def test_visits_take_the_measurement_nearest_the_target():
     assert np.isnan(wide.loc["b", "wlz_24m"])
     assert set(qc.measure) == {"wlz_6m", "wlz_12m", "asq_communication_24m"}
     assert qc.set_index("measure").loc["wlz_6m", "label"] == "Weight-for-length/height z, 6 months"
+
+
+def _asq_children():
+    """12 children at 365 days, a preterm one at 402 days (12.5 months corrected: the
+    12-month questionnaire), one at 430 days (14.1 months: no shipped cut-off) and one at
+    the 6-month visit."""
+    ids = [f"k{i:02d}" for i in range(12)] + ["preterm", "older", "infant"]
+    age = [365.0] * 12 + [402.0, 430.0, 180.0]
+    corrected = [365.0] * 12 + [380.0, 430.0, 180.0]
+    communication = [0, 5, 10, 15, 15.64, 20, 25, 30, 40, 50, 55, 60] + [10, 5, 5]
+    gross_motor = [20, 21.49, 30, 35, 40, 45, 50, 50, 55, 60, 60, 60] + [60, 10, 5]
+    return pd.DataFrame({"pseudo_id": ids, "age_days": age, "age_corrected_days": corrected,
+                         "asq_communication": np.array(communication, float),
+                         "asq_gross_motor": np.array(gross_motor, float)})
+
+
+def test_qc_counts_the_children_below_the_asq_cutoffs():
+    """12-month cut-offs (communication 15.64, gross motor 21.49; Environ Health Prev Med
+    2020, doi:10.1186/s12199-020-00873-6, Table 2): strictly below counts, at the cut-off
+    does not; the preterm child is classified at corrected age, the 14-month one is not."""
+    wide, qc = growth.prepare({"c": _asq_children()}, {})
+    assert not [c for c in wide.columns if c.startswith("_")]  # ages stay out of the biomarkers
+    rows = qc.set_index("measure")
+    assert list(qc.measure) == ["asq_communication_6m", "asq_gross_motor_6m", "asq_communication_12m",
+                                "asq_communication_below_cutoff_12m", "asq_gross_motor_12m",
+                                "asq_gross_motor_below_cutoff_12m"]  # no cut-off shipped for 6 months
+    communication = rows.loc["asq_communication_below_cutoff_12m"]
+    assert rows.loc["asq_communication_12m", "n"] == 14
+    assert communication.n == 5  # 0, 5, 10, 15 and the preterm child's 10; not 15.64, not the older child's 5
+    assert communication.pct_below_cutoff == pytest.approx(100 * 5 / 13)
+    assert communication.cutoff == "15.64 (12-month questionnaire)"
+    assert communication.label == "ASQ-3 communication below the cut-off, 12 months"
+    assert communication.unit == "points" and communication["median"] == 10.0
+    gross = rows.loc["asq_gross_motor_below_cutoff_12m"]
+    assert gross.n == 1 and gross["median"] == 20.0 and gross.cutoff == "21.49 (12-month questionnaire)"
+    assert gross.pct_below_cutoff == pytest.approx(100 / 13)
+
+
+def test_a_small_count_below_the_cutoff_is_suppressed():
+    """The prepare stage's rule set: a count of 1 to 4 children below the cut-off is shown
+    as <5, with its percentage and their scores' median, quartiles and age."""
+    _, qc = growth.prepare({"c": _asq_children()}, {})
+    shown = suppress_small_counts(qc, 5).set_index("measure")
+    gross = shown.loc["asq_gross_motor_below_cutoff_12m"]
+    assert gross.n == "<5"
+    assert gross[["pct_below_cutoff", "median", "q1", "q3", "median_age_months"]].isna().all()
+    communication = shown.loc["asq_communication_below_cutoff_12m"]
+    assert communication.n == 5 and communication.pct_below_cutoff == pytest.approx(100 * 5 / 13)
+    assert shown.loc["asq_communication_6m", "n"] == "<5"  # the one child at the 6-month visit
 
 
 def test_visit_windows_are_checked():

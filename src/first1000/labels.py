@@ -142,20 +142,30 @@ FOLLOWUP_SCORES = {
     "bayley_motor": ("Bayley-III motor", "points"),
 }
 _FOLLOWUP_PATTERN = re.compile(rf"({'|'.join(FOLLOWUP_SCORES)})_([a-z0-9]+)")
+#: ``asq_{domain}_below_cutoff_{visit}``: the children below the ASQ-3 cut-off at a visit
+#: (a row of the growth mechanism's QC table; first1000.scoring.asq).
+_ASQ_BELOW_PATTERN = re.compile(rf"({'|'.join(s for s in FOLLOWUP_SCORES if s.startswith('asq_'))})"
+                                r"_below_cutoff_([a-z0-9]+)")
+
+
+def _visit_text(visit: str) -> str:
+    return f"{visit[:-1]} months" if re.fullmatch(r"\d+m", visit) else visit
 
 
 def followup_label(name: str) -> tuple[str, str] | None:
     """(label, unit) of a follow-up biomarker ``{score}_{visit}`` (e.g. ``wlz_12m``:
-    Weight-for-length/height z, 12 months), or None."""
+    Weight-for-length/height z, 12 months), of ``asq_{domain}_below_cutoff_{visit}`` (ASQ-3
+    communication below the cut-off, 12 months; points), or None."""
     if name in FOLLOWUP_SCORES:  # the score itself, over all visits (longitudinal models)
         return FOLLOWUP_SCORES[name]
+    if m := _ASQ_BELOW_PATTERN.fullmatch(name):
+        label, unit = FOLLOWUP_SCORES[m.group(1)]
+        return f"{label} below the cut-off, {_visit_text(m.group(2))}", unit
     m = _FOLLOWUP_PATTERN.fullmatch(name)
     if not m:
         return None
     label, unit = FOLLOWUP_SCORES[m.group(1)]
-    visit = m.group(2)
-    shown = f"{visit[:-1]} months" if re.fullmatch(r"\d+m", visit) else visit
-    return f"{label}, {shown}", unit
+    return f"{label}, {_visit_text(m.group(2))}", unit
 
 
 def biomarker_label(name: str, declared: dict | None = None) -> tuple[str, str] | None:
