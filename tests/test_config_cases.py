@@ -154,6 +154,15 @@ CASES = [
     ("data-schema-label-bidi", SCHEMA, "{label: Parity (previous births),", "{label: \"Parity \\u202e(previous)\",",
      "label: \"Parity", "{file}, line {line}: key `parity.label`: 'Parity \\u202e(previous)'"
      + _label("the character '\\u202e' (U+202E, RIGHT-TO-LEFT OVERRIDE) is not allowed")),
+    ("highdim-unknown-mediators", CONFIG, "mediators: metabolites, latent", "mediators: metabolome, latent",
+     "mediators: metabolome", "{file}, line {line}: key `mediation.high_dimensional.1.mediators`: `metabolome` is not "
+     "among `mechanisms`; the candidates are `methylation` (the epigenome-wide CpGs) or the biomarkers of a declared "
+     "mechanism (hpa, telomeres, methylation, metabolites, immune, mitochondria, epigenetic_age, microbiome, cns, "
+     "growth)."),
+    ("longitudinal-hpa-growth-score", CONFIG, "    exposures: [ses_index, epds]\n    random_slope: false",
+     "    scores: [wlz]\n    exposures: [ses_index, epds]\n    random_slope: false", "scores: [wlz]",
+     "{file}, line {line}: key `longitudinal.hpa.scores.0`: `wlz` is not a repeated measure of `hpa`; expected one "
+     "of hair_cortisol_ln."),
     ("mapping-label-dollar", GHENT, "label: Ghent (Flemish-style demo cohort)", "label: Ghent $5$", "label: Ghent",
      "{file}, line {line}: key `label`: `Ghent $5$`"
      + _label("the character '$' (U+0024, DOLLAR SIGN) is not allowed (it would switch figure text to math mode)")),

@@ -698,6 +698,15 @@ def load_config(config) -> dict:
     for i, path in enumerate(config["mediation"].get("high_dimensional", [])):
         keys = ["mediation", "high_dimensional", i]
         _check_known(path["exposure"], known, source, keys + ["exposure"])
+        mediators = path.get("mediators", "methylation")
+        if mediators not in config["mechanisms"] and mediators != "methylation":
+            raise ConfigError(f"{where(source, keys + ['mediators'])}: `{mediators}` is not among `mechanisms`; the "
+                              "candidates are `methylation` (the epigenome-wide CpGs) or the biomarkers of a declared "
+                              f"mechanism ({', '.join(config['mechanisms'])}).")
+        if mediators == "methylation" and not config["epigenome_wide"].get("exposures"):
+            raise ConfigError(f"{where(source, keys)}: high-dimensional mediation through the epigenome-wide CpGs "
+                              "reads the EWAS matrices: give `epigenome_wide.exposures` (or `mediators:` a "
+                              "mechanism).")
         if path["outcome"] not in biomarkers:
             _check_known(path["outcome"], known, source, keys + ["outcome"])
     for i, path in enumerate(config["mediation"]["paths"]):

@@ -55,9 +55,12 @@ def test_the_demo_config(raw, monkeypatch):
     assert "percentile intervals of 1000 case-resampling bootstrap replicates" in text
     assert "Each model used the participants with complete data on its variables." in text
     assert "154 days" in text and "seed 20261128" in text and "first1000 0.2.0" in text
-    for key in ("who_growth", "corrected_age", "lmm_reml", "hima"):  # the child follow-up, mixed models, HIMA
+    for key in ("who_growth", "corrected_age", "lmm_reml", "hima", "lfmm2", "hdmax2"):  # follow-up, mixed models, HIMA
         assert key in used, key
     assert "random slope on age per child" in text and "wlz, laz and hcz" in text
+    assert "(0-30) → CpGs → ASQ-3 communication, 24 months" in text
+    assert "For EPDS depressive symptoms (0-30) → the metabolites biomarkers → birth weight (1 factor), latent" in text
+    assert "a fixed effect per window and the exposure × month-of-pregnancy interaction" in text
 
 
 def test_other_settings_other_sentences_and_references(raw, monkeypatch):
@@ -80,7 +83,8 @@ def test_without_mediation_ewas_or_modification(raw, monkeypatch):
                     mechanisms={m: raw["mechanisms"][m] for m in ("telomeres", "metabolites")})
     used = cited(text)
     for key in ("vanderweele2015", "efron", "imai2010", "evalue", "limma", "smyth2004", "knol_em", "knight2016",
-                "intergrowth", "aitchison", "pearson_crp", "daniel_sequential", "lmm_reml", "who_growth", "hima"):
+                "intergrowth", "aitchison", "pearson_crp", "daniel_sequential", "lmm_reml", "who_growth", "hima",
+                "lfmm2", "hdmax2"):
         assert key not in used, key
     assert "Mediation" not in text and "Epigenome-wide" not in text
     assert "logistic" not in text  # no binary outcome, no detected biomarker

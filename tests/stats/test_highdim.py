@@ -99,3 +99,64 @@ def test_top_is_capped_and_no_candidate_is_refused():
     assert hima(x, M, y, C, top=1000)["top"] == 60 - 4 - 2  # the joint model stays estimable
     with pytest.raises(ModelError, match="no candidate mediator"):
         hima(x, iter([]), y, C)
+
+
+def _lfmm2_direct(x, C, M, k, lam=1e-5):
+    """LFMM2's ridge solution as Caye et al. (2019) write it, with the full n x n Q."""
+    X = np.column_stack([x, C])
+    X = X - X.mean(axis=0)
+    Y = M - M.mean(axis=0)
+    n, d = X.shape
+    Q, s, _ = np.linalg.svd(X, full_matrices=True)
+    D = np.diag(np.concatenate([np.sqrt(lam / (lam + s ** 2)), np.ones(n - d)]))
+    u, sv, _ = np.linalg.svd(D @ Q.T @ Y, full_matrices=False)
+    return Q @ np.linalg.inv(D) @ u[:, :k] @ np.diag(sv[:k])
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_latent_factors_equal_lfmm2_ridge_solution(chunked):
+    from first1000.stats.highdim import latent_factors
+
+    rng = np.random.default_rng(7)
+    n, p, k = 150, 600, 3
+    x, C = rng.normal(size=n), rng.normal(size=(n, 2))
+    hidden = rng.normal(size=(n, k)) + 0.5 * x[:, None]   # confounders, correlated with x
+    M = hidden @ rng.normal(0, 1.0, (k, p)) + np.outer(x, rng.normal(0, 0.3, p)) + rng.normal(size=(n, p))
+    blocks = (lambda: ((None, M[:, s:s + 128]) for s in range(0, p, 128))) if chunked else M
+    ours = latent_factors(x, C, blocks, k)
+    direct = _lfmm2_direct(x, C, M, k)
+    for j in range(k):  # each factor up to its sign
+        sign = np.sign(ours[:, j] @ direct[:, j])
+        np.testing.assert_allclose(sign * ours[:, j], direct[:, j], rtol=1e-6, atol=1e-6 * np.abs(direct).max())
+
+
+def test_latent_factors_remove_confounded_false_mediators():
+    """An unmeasured confounder (say, a cell type) raises the exposure, the outcome and 10
+    of 3,000 candidates, none a mediator: unadjusted, HIMA reports several of them (their
+    a and b paths both run through the confounder); with hdmax2's latent factors (k = 1),
+    the factor tracks the confounder, none is reported and the 8 true mediators still are."""
+    from first1000.stats.highdim import latent_factors
+
+    rng = np.random.default_rng(11)
+    false_unadjusted, false_adjusted, found, tracking = [], [], [], []
+    for _ in range(8):
+        n, p = 400, 3_000
+        hidden = rng.normal(size=n)
+        x = 0.6 * hidden + rng.normal(size=n)
+        C = rng.normal(size=(n, 1))
+        load = np.zeros(p)
+        load[100:110] = rng.normal(1.5, 0.1, 10)
+        M = np.outer(hidden, load) + rng.standard_normal((n, p))
+        M[:, :TRUE] += 0.35 * x[:, None]
+        y = 0.3 * x + M[:, :TRUE] @ np.full(TRUE, 0.35) + 2.0 * hidden + rng.normal(size=n)
+        plain = hima(x, M, y, C)["table"]
+        U = latent_factors(x, C, M, 1)
+        tracking.append(abs(np.corrcoef(U[:, 0], hidden)[0, 1]))
+        adjusted = hima(x, M, y, np.column_stack([C, U]))["table"]
+        hits = [t.mediator[t.q < 0.05].astype(int).to_numpy() for t in (plain, adjusted)]
+        false_unadjusted.append(np.sum(hits[0] >= TRUE))
+        false_adjusted.append(np.sum(hits[1] >= TRUE))
+        found.append(np.sum(hits[1] < TRUE))
+    assert np.mean(false_unadjusted) >= 2
+    assert np.mean(false_adjusted) <= 0.25
+    assert np.mean(found) >= 0.85 * TRUE and min(tracking) > 0.9

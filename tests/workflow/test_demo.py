@@ -513,4 +513,17 @@ def test_high_dimensional_mediators_found(demo_run, truth):
         assert not found & set(planted["exposure_only"])
         mediators = rows[rows.mediator.isin(planted["mediators"])]
         assert (mediators.a > 0).all() and (mediators.b < 0).all()
-    assert (demo_run / "results/figures/highdim/epds--asq_communication_24m.png").exists()
+    assert (demo_run / "results/figures/highdim/methylation/epds--asq_communication_24m.png").exists()
+
+
+def test_high_dimensional_mediation_through_the_metabolites_finds_none(demo_run, truth):
+    """EPDS lowers lactate, but no metabolite affects birth weight (composite nulls): HIMA
+    over the metabolites with one latent factor finds no mediator; the lactate/pyruvate log
+    ratio, lactate minus pyruvate, cannot enter beside them."""
+    table = pd.read_csv(demo_run / "results/mediation/metabolites_highdim.tsv", sep="\t")
+    assert (table.status == "ok").all() and set(table.cohort) == {"ghent", "rotterdam"}
+    assert (table.q >= 0.05).all() and (table.latent_factors == 1).all()
+    assert table.covariates.str.endswith("+latent_factors(1)").all()
+    assert "lactate_pyruvate_ln_ratio" not in set(table.mediator) and (table.n_incomplete == 1).all()
+    assert (table.n_candidates == 8).all() and table.groupby("cohort").mediator.nunique().eq(7).all()
+    assert (demo_run / "results/figures/highdim/metabolites/epds--birth_weight.png").exists()

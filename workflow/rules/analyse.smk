@@ -123,24 +123,24 @@ rule mediate_highdim:
         unpack(inputs_of(analyse.mediate_highdim_inputs)),
     output:
         output=report(
-            "results/mediation/methylation_highdim.tsv",
+            "results/mediation/{mechanism}_highdim.tsv",
             caption="../report/mediation_highdim.rst",
-            category=category_of("methylation"),
-            subcategory="Epigenome-wide",
-            labels={"table": "CpG mediators per cohort"},
+            category=mechanism_category,
+            subcategory="High-dimensional mediation",
+            labels={"table": "mediators of {mechanism} per cohort"},
         ),
         figures=report(
-            directory("results/figures/highdim"),
+            directory("results/figures/highdim/{mechanism}"),
             patterns=["{exposure}--{outcome}.png"],
             caption="../report/mediation_highdim_figure.rst",
-            category=category_of("methylation"),
-            subcategory="Epigenome-wide",
-            labels={"figure": "{exposure} → CpGs → {outcome}"},
+            category=mechanism_category,
+            subcategory="High-dimensional mediation",
+            labels={"figure": "{exposure} → {mechanism} → {outcome}"},
         ),
     log:
-        "logs/mediate_highdim.log",
+        "logs/mediate_highdim/{mechanism}.log",
     benchmark:
-        "logs/benchmarks/mediate_highdim.tsv"
+        "logs/benchmarks/mediate_highdim/{mechanism}.tsv"
     conda:
         CONDA_ENV
     threads: 1

@@ -236,10 +236,10 @@ def all_outputs():
                     f"results/figures/ewas/{cohort}--{exposure}--manhattan.png"
                 )
     outputs += [] if SITES_MODE else modification_outputs()
-    if not SITES_MODE and CFG["mediation"]["high_dimensional"] and EWAS_COHORTS:
+    for mechanism in analyse.highdim_mechanisms(CFG):
         outputs += [
-            "results/mediation/methylation_highdim.tsv",
-            "results/figures/highdim",
+            f"results/mediation/{mechanism}_highdim.tsv",
+            f"results/figures/highdim/{mechanism}",
         ]
     if not SITES_MODE:
         for mechanism in longitudinal.longitudinal_mechanisms(CFG):

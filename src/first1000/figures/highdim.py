@@ -20,8 +20,9 @@ SHOWN_IF_NONE = 5
 
 
 def highdim_figure(table: pd.DataFrame, *, exposure: str, outcome: str, labels: dict | None = None,
-                   unit: str | None = None, q_level: float = 0.05) -> Figure:
-    """``labels``: variable -> label; ``unit``: the unit of a·b (outcome per exposure unit)."""
+                   unit: str | None = None, q_level: float = 0.05, what: str = "CpG") -> Figure:
+    """``labels``: variable (and candidate) -> label; ``unit``: the unit of a·b (outcome per
+    exposure unit); ``what``: the kind of candidate, for the title ("CpG", "biomarker")."""
     labels = labels or {}
     ok = table[table.status == "ok"] if "status" in table else table
     rows = []
@@ -46,10 +47,10 @@ def highdim_figure(table: pd.DataFrame, *, exposure: str, outcome: str, labels: 
                         color=colour, capsize=2, lw=1.0, ms=4)
         ax.axvline(0, color="#BBBBBB", lw=0.8, zorder=0)
         ax.set_yticks(y)
-        ax.set_yticklabels([f"{name} ({cohort})" for cohort, name, *_ in rows])
+        ax.set_yticklabels([f"{labels.get(name, name)} ({cohort})" for cohort, name, *_ in rows])
         ax.set_xlabel(textwrap.fill(f"Mediation effect a·b ({unit or 'outcome units per exposure unit'}), "
                                     "95% CI", 34))
-        title = (f"{labels.get(exposure, exposure)} → CpG → {labels.get(outcome, outcome)}: "
+        title = (f"{labels.get(exposure, exposure)} → {what} → {labels.get(outcome, outcome)}: "
                  f"mediators (filled: q < {q_level:g})")
         fig.suptitle(textwrap.fill(title, 50), x=0.02, ha="left", fontsize="medium", fontweight="bold")
     return fig

@@ -20,6 +20,8 @@ REFERENCES = {
     "who_growth": "WHO Multicentre Growth Reference Study Group. WHO Child Growth Standards based on length/height, weight and age. Acta Paediatr Suppl 2006;450:76-85.",
     "corrected_age": "Engle WA; American Academy of Pediatrics Committee on Fetus and Newborn. Age terminology during the perinatal period. Pediatrics 2004;114:1362-1364.",
     "hima": "Zhang H, Zheng Y, Zhang Z, et al. Estimating and testing high-dimensional mediation effects in epigenetic studies. Bioinformatics 2016;32:3150-3154.",
+    "lfmm2": "Caye K, Jumentier B, Lepeule J, François O. LFMM 2: fast and accurate inference of gene-environment associations in genome-wide studies. Mol Biol Evol 2019;36:852-860.",
+    "hdmax2": "Jumentier B, Barot CC, Estavoyer M, et al. High-dimensional mediation analysis: a new method applied to maternal smoking, placental DNA methylation, and birth outcomes. Environ Health Perspect 2023;131:047011.",
     "lmm_reml": "Laird NM, Ware JH. Random-effects models for longitudinal data. Biometrics 1982;38:963-974.",
     "intergrowth": "Villar J, Cheikh Ismail L, Victora CG, et al. International standards for newborn weight, length, and head circumference by gestational age and sex: the Newborn Cross-Sectional Study of the INTERGROWTH-21st Project. Lancet 2014;384:857-868.",
     "epds": "Cox JL, Holden JM, Sagovsky R. Detection of postnatal depression: development of the 10-item Edinburgh Postnatal Depression Scale. Br J Psychiatry 1987;150:782-786.",
@@ -201,13 +203,25 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
                  if n_cohorts > 1 else ".")
         parts.append(text + "\n")
 
-    if med.get("high_dimensional") and s["epigenome_wide"]["cohorts"]:
-        pairs = [f"{s['labels'].get(p['exposure'], p['exposure'])} → CpGs → {s['labels'].get(p['outcome'], p['outcome'])}"
-                 for p in med["high_dimensional"]]
-        parts.append(f"High-dimensional mediation through the epigenome-wide CpGs ({_join(pairs)}) was estimated per "
-                     "cohort by HIMA [@hima]: sure independence screening of the CpGs by their outcome model, a lasso "
-                     "outcome model with the penalty chosen by BIC, and the joint significance of both paths of each "
-                     "selected CpG with Benjamini–Hochberg control of the false discovery rate [@bh].\n")
+    highdim = [p for p in med.get("high_dimensional") or []
+               if p.get("mediators", "methylation") != "methylation" or s["epigenome_wide"]["cohorts"]]
+    if highdim:
+        def through(p):
+            return "CpGs" if p.get("mediators", "methylation") == "methylation" else f"the {p['mediators']} biomarkers"
+
+        pairs = [f"{s['labels'].get(p['exposure'], p['exposure'])} → {through(p)} → "
+                 f"{s['labels'].get(p['outcome'], p['outcome'])}" for p in highdim]
+        text = (f"High-dimensional mediation ({_join(pairs)}) was estimated per cohort by HIMA [@hima]: sure "
+                "independence screening of the candidate mediators by their outcome model, a lasso outcome model with "
+                "the penalty chosen by BIC, and the joint significance of both paths of each selected candidate with "
+                "Benjamini–Hochberg control of the false discovery rate [@bh].")
+        adjusted = [(pair, int(p["latent_factors"])) for pair, p in zip(pairs, highdim) if p.get("latent_factors")]
+        if adjusted:
+            which = _join([f"{pair} ({k} factor{'s' if k > 1 else ''})" for pair, k in adjusted])
+            text += (f" For {which}, latent factors of the candidates, estimated by the ridge latent factor mixed "
+                     "model LFMM2 [@lfmm2], were added to the covariates of every step against unmeasured "
+                     "confounding, as in hdmax2 [@hdmax2].")
+        parts.append(text + "\n")
 
     em = s["effect_modification"]
     if em["pairs"] or em["modifiers"]:

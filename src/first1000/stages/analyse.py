@@ -163,40 +163,69 @@ def describe(*, mechanism, biomarkers, exposures, covariates, min_cell_size, par
 
 
 # --------------------------------------------------------------------------- high-dimensional mediation
-def mediate_highdim_params(cfg: dict) -> dict:
-    from first1000.plan import ewas_cohorts, ewas_covariates
+#: The candidate set of a high-dimensional path when it names none: the epigenome-wide CpGs.
+HIGHDIM_DEFAULT = "methylation"
 
-    covariates, extra = ewas_covariates(cfg)  # as the EWAS adjusts (cell types and batch where given)
-    paths = [dict(p) for p in cfg["mediation"]["high_dimensional"]]
+
+def highdim_paths(cfg: dict, mechanism: str) -> list[dict]:
+    """The declared high-dimensional paths through ``mechanism``'s candidates."""
+    return [dict(p) for p in cfg["mediation"]["high_dimensional"]
+            if p.get("mediators", HIGHDIM_DEFAULT) == mechanism]
+
+
+def highdim_mechanisms(cfg: dict) -> list[str]:
+    """Mechanisms with a high-dimensional path that runs here: ``methylation`` (the
+    epigenome-wide matrices, where the EWAS runs) or a mechanism some cohort provides."""
+    from first1000.plan import analysed_mechanisms, ewas_cohorts
+
+    if cfg["_mode"] == "sites":
+        return []
+    wanted = dict.fromkeys(p.get("mediators", HIGHDIM_DEFAULT) for p in cfg["mediation"]["high_dimensional"])
+    analysed = analysed_mechanisms(cfg)
+    return [m for m in wanted if (ewas_cohorts(cfg) if m == HIGHDIM_DEFAULT else m in analysed)]
+
+
+def mediate_highdim_params(cfg: dict, mechanism: str) -> dict:
+    from first1000.plan import analysed_mechanisms, ewas_cohorts, ewas_covariates
+
+    paths = highdim_paths(cfg, mechanism)
+    if mechanism == HIGHDIM_DEFAULT:
+        covariates, extra = ewas_covariates(cfg)  # as the EWAS adjusts (cell types and batch where given)
+        cohorts, candidates = ewas_cohorts(cfg), []
+    else:
+        covariates, extra = mechanism_covariates(cfg, mechanism), []
+        cohorts, candidates = sorted(analysed_mechanisms(cfg)[mechanism]), list(cfg["mechanisms"][mechanism]["biomarkers"])
     names = [v for p in paths for v in (p["exposure"], p["outcome"])]
-    found = {n: label_and_unit(n, cfg["_data_schema"], cfg["_declared_biomarkers"]) for n in names}
+    found = {n: label_and_unit(n, cfg["_data_schema"], cfg["_declared_biomarkers"]) for n in [*names, *candidates]}
     units = {f"{p['exposure']}--{p['outcome']}": effect_unit(p["outcome"], p["exposure"], "gaussian",
                                                              cfg["_data_schema"]) for p in paths}
-    return {"paths": paths, "cohorts": ewas_cohorts(cfg), "covariates": covariates, "extra_covariates": extra,
-            "chunk_cpgs": cfg["epigenome_wide"]["chunk_cpgs"], "labels": {n: lab for n, (lab, _) in found.items()},
-            "units": units}
+    return {"mechanism": mechanism, "paths": paths, "cohorts": cohorts, "covariates": covariates,
+            "extra_covariates": extra, "candidates": candidates, "chunk_cpgs": cfg["epigenome_wide"]["chunk_cpgs"],
+            "labels": {n: lab for n, (lab, _) in found.items()}, "units": units}
 
 
-def mediate_highdim_inputs(cfg: dict) -> dict:
-    """The harmonised participants, each cohort's ingested methylation matrix and the
-    prepared tables of the mechanisms whose biomarkers are the paths' outcomes."""
+def mediate_highdim_inputs(cfg: dict, mechanism: str) -> dict:
+    """The harmonised participants, the prepared tables of the mechanisms whose biomarkers
+    are the paths' outcomes and the candidates: each cohort's ingested methylation matrix
+    (``methylation``) or the mechanism's prepared table."""
     from first1000.plan import ewas_cohorts
 
-    outcomes = {p["outcome"] for p in cfg["mediation"]["high_dimensional"]}
+    outcomes = {p["outcome"] for p in highdim_paths(cfg, mechanism)}
     prepared = [f"results/prepared/{m}.parquet" for m, spec in cfg["mechanisms"].items()
-                if outcomes & set(spec["biomarkers"])]
-    return {"participants": "results/harmonised/participants.parquet",
-            "matrices": [f"results/ingest/{c}/methylation_matrix.parquet" for c in ewas_cohorts(cfg)],
-            "prepared": prepared}
+                if outcomes & set(spec["biomarkers"]) or (m == mechanism != HIGHDIM_DEFAULT)]
+    matrices = ([f"results/ingest/{c}/methylation_matrix.parquet" for c in ewas_cohorts(cfg)]
+                if mechanism == HIGHDIM_DEFAULT else [])
+    return {"participants": "results/harmonised/participants.parquet", "matrices": matrices, "prepared": prepared}
 
 
-def mediate_highdim(*, paths, cohorts, covariates, extra_covariates, chunk_cpgs, labels, units, participants,
-                    matrices, prepared, output, figures):
-    """HIMA per declared path and cohort (``matrices`` in the order of ``cohorts``), and a
-    figure per path of the CpGs it finds (``figures``: a folder)."""
+def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, candidates, chunk_cpgs, labels, units,
+                    participants, matrices, prepared, output, figures):
+    """HIMA per declared path and cohort (``matrices`` in the order of ``cohorts``, or the
+    mechanism's ``candidates`` biomarkers), and a figure per path of the mediators it finds
+    (``figures``: a folder)."""
     from pathlib import Path
 
-    from first1000.analysis.highdim import HIGHDIM_COLUMNS, highdim_mediation
+    from first1000.analysis.highdim import HIGHDIM_COLUMNS, highdim_mediation, highdim_mediation_biomarkers
     from first1000.figures import save_figure
     from first1000.figures.highdim import highdim_figure
     from first1000.stages.ewas import cohort_covariates
@@ -209,19 +238,26 @@ def mediate_highdim(*, paths, cohorts, covariates, extra_covariates, chunk_cpgs,
     matrices = [matrices] if isinstance(matrices, str) else list(matrices)
     frames = []
     for path in paths:
-        for cohort, matrix in zip(cohorts, matrices):
+        k = int(path.get("latent_factors", 0))
+        for index, cohort in enumerate(cohorts):
             used = cohort_covariates(people, cohort, covariates, extra_covariates)
-            frames.append(highdim_mediation(people, matrix, cohort, path["exposure"], path["outcome"], used,
-                                            top=path.get("top"), chunk_cpgs=chunk_cpgs))
+            if mechanism == HIGHDIM_DEFAULT:
+                frames.append(highdim_mediation(people, matrices[index], cohort, path["exposure"], path["outcome"],
+                                                used, top=path.get("top"), chunk_cpgs=chunk_cpgs, latent_factors=k))
+            else:
+                frames.append(highdim_mediation_biomarkers(people, mechanism, candidates, cohort, path["exposure"],
+                                                           path["outcome"], used, top=path.get("top"),
+                                                           latent_factors=k))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HIGHDIM_COLUMNS)
     write_tsv(table, output)
     folder = Path(figures)
     folder.mkdir(parents=True, exist_ok=True)
+    what = "CpG" if mechanism == HIGHDIM_DEFAULT else "biomarker"
     for path in paths:
         rows = table[(table.exposure == path["exposure"]) & (table.outcome == path["outcome"])]
         stem = folder / f"{path['exposure']}--{path['outcome']}"
         fig = highdim_figure(rows, exposure=path["exposure"], outcome=path["outcome"], labels=labels,
-                             unit=units.get(f"{path['exposure']}--{path['outcome']}"))
+                             unit=units.get(f"{path['exposure']}--{path['outcome']}"), what=what)
         save_figure(fig, f"{stem}.png", f"{stem}.svg")
-    LOG.info("high-dimensional mediation: %d paths x %d cohorts, %d CpGs at q < 0.05", len(paths), len(cohorts),
-             int((table.q < 0.05).sum()) if len(table) else 0)
+    LOG.info("high-dimensional mediation through %s: %d paths x %d cohorts, %d mediators at q < 0.05", mechanism,
+             len(paths), len(cohorts), int((table.q < 0.05).sum()) if len(table) else 0)
