@@ -272,6 +272,8 @@ PARAMS_EDITS = [
     ParamsEdit(("preparation.growth.visits",), _set("preparation.growth.visits",
                                                     {"6m": [6, 3, 9], "12m": [12, 10, 15], "24m": [24, 18, 24]}),
                ("prepare",)),
+    ParamsEdit(("preparation.growth.asq_cutoffs",), _set("preparation.growth.asq_cutoffs",
+                                                         {24: {"communication": 25.0}}), ("prepare",)),
     ParamsEdit(("mediation.high_dimensional", "mediation.high_dimensional[].exposure"),
                _set("mediation.high_dimensional.0.exposure", "pss"), ("mediate_highdim",)),
     ParamsEdit(("mediation.high_dimensional[].outcome",),

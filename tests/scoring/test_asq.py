@@ -89,3 +89,18 @@ def test_a_bad_table_is_refused(tmp_path: Path):
                     encoding="utf-8")
     with pytest.raises(ConfigError, match="domains other.*intervals that are not ASQ-3 questionnaires.*0-60"):
         asq.cutoff_table(path)
+
+
+def test_declared_cutoffs_add_and_replace_intervals():
+    """preparation.growth.asq_cutoffs: a study's cut-offs of other intervals (from its ASQ-3
+    User's Guide) classify those children; a declared interval replaces the shipped one."""
+    from first1000.scoring import asq
+
+    declared = {24: {"communication": 25.0}, 12: {"communication": 10.0}}
+    found = asq.classify([24.9, 25.0, 12.0, 15.0], [24.0, 24.2, 12.0, 12.0], "asq_communication", declared=declared)
+    assert found.cutoff.tolist() == [25.0, 25.0, 10.0, 10.0]
+    assert found.below_cutoff.tolist() == [1.0, 0.0, 0.0, 0.0]
+    # a domain not declared keeps the shipped cut-off, and an undeclared interval none
+    other = asq.classify([20.0, 20.0], [12.0, 24.0], "asq_gross_motor", declared=declared)
+    assert other.cutoff.iloc[0] == 21.49 and np.isnan(other.cutoff.iloc[1])
+    assert other.below_cutoff.iloc[0] == 1.0 and np.isnan(other.below_cutoff.iloc[1])

@@ -20,7 +20,8 @@ The QC table has, per cohort, visit and score: label, unit, n (children with a v
 the median, q1 and q3, and the median age at the measurement (months). Per cohort, visit
 and ASQ-3 domain whose children include some with a published cut-off
 (:mod:`first1000.scoring.asq`; shipped today: the 12-month questionnaire, from
-Environ Health Prev Med 2020, doi:10.1186/s12199-020-00873-6, Table 2) a row
+Environ Health Prev Med 2020, doi:10.1186/s12199-020-00873-6, Table 2; the config's
+``preparation.growth.asq_cutoffs`` adds or replaces intervals) a row
 ``asq_{domain}_below_cutoff_{visit}`` describes the children below the cut-off: ``n``
 (their number), ``pct_below_cutoff`` (their share of the children classified),
 ``cutoff`` (the cut-off(s) used, with their questionnaire) and the median, q1, q3 of
@@ -108,13 +109,14 @@ def _cutoff_text(used: pd.DataFrame) -> str:
     return "; ".join(f"{c:.2f} ({i:g}-month questionnaire)" for i, c in zip(pairs.interval_months, pairs.cutoff))
 
 
-def below_cutoff_row(cohort: str, wide: pd.DataFrame, score: str, visit: str) -> dict | None:
+def below_cutoff_row(cohort: str, wide: pd.DataFrame, score: str, visit: str,
+                     declared: dict | None = None) -> dict | None:
     """The QC row ``asq_{domain}_below_cutoff_{visit}`` of an ASQ-3 score at a visit: the
     children below the cut-off (aggregates only), or None when no child's questionnaire
-    interval has a shipped cut-off."""
+    interval has a cut-off (shipped, or ``declared``: ``preparation.growth.asq_cutoffs``)."""
     column = f"{score}_{visit}"
     value = wide[column].to_numpy(float)
-    found = asq.classify(value, wide[f"_corrected_{column}"].to_numpy(float), score)
+    found = asq.classify(value, wide[f"_corrected_{column}"].to_numpy(float), score, declared=declared)
     classified = found.below_cutoff.notna().to_numpy()
     if not classified.any():
         return None
@@ -147,7 +149,7 @@ def prepare(tables: dict[str, pd.DataFrame], settings: dict):
                                n=int(x.size),
                                median=float(x.median()), q1=float(x.quantile(0.25)), q3=float(x.quantile(0.75)),
                                median_age_months=float(age.median())))
-                if score.startswith("asq_") and (row := below_cutoff_row(cohort, wide, score, name)):
+                if score.startswith("asq_") and (row := below_cutoff_row(cohort, wide, score, name, settings.get("asq_cutoffs"))):
                     qc.append(row)
         out = wide[values].copy()
         out.insert(0, "cohort", cohort)

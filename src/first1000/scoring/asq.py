@@ -6,9 +6,11 @@ domains (:data:`DOMAINS`), each scored 0-60. Per interval and domain the cut-off
 mean - 2 SD of the US normative sample: a score strictly below it is *below the cut-off*
 (refer for assessment); a score equal to it is not. The cut-offs shipped in
 ``first1000/data/asq3/cutoffs.csv`` are only those read in a citable source (the README
-there names it per interval); today the 12-month interval. A score of an interval without
-a shipped cut-off is not classified (missing), never compared with another interval's
-cut-off. The monitoring zone (between -1 and -2 SD) is not computed: its boundaries are not
+there names it per interval); today the 12-month interval. A study with the *ASQ-3 User's
+Guide* declares the cut-offs of its other intervals in the config
+(``preparation.growth.asq_cutoffs``; they take precedence over the shipped ones). A score
+of an interval without a cut-off is not classified (missing), never compared with another
+interval's cut-off. The monitoring zone (between -1 and -2 SD) is not computed: its boundaries are not
 shipped.
 
 The follow-up table holds scores, not the questionnaire form: :func:`questionnaire_interval`
@@ -101,23 +103,28 @@ def age_in_months(age_days) -> np.ndarray:
     return np.asarray(age_days, dtype=float) / DAYS_PER_MONTH
 
 
-def cutoffs(domain: str, interval_months, path=None) -> np.ndarray:
-    """The shipped cut-off of ``domain`` at each interval (NaN where none is shipped)."""
+def cutoffs(domain: str, interval_months, path=None, declared: dict | None = None) -> np.ndarray:
+    """The cut-off of ``domain`` at each interval (NaN where there is none): the shipped
+    one, or the one ``declared`` (interval months -> {domain: cut-off}, the config's
+    ``preparation.growth.asq_cutoffs``), which takes precedence."""
     name = _domain(domain)
     table = _read(str(path or cutoff_path()))
     lookup = table[table.domain == name].set_index("interval_months").cutoff
+    own = {int(i): float(d[name]) for i, d in (declared or {}).items() if name in d}
+    if own:
+        lookup = pd.concat([lookup[~lookup.index.isin(list(own))], pd.Series(own, dtype=float)]).sort_index()
     interval = pd.Series(np.atleast_1d(np.asarray(interval_months, dtype=float)))
     return interval.map(lookup.rename(index=float)).to_numpy(dtype=float)
 
 
-def classify(scores, age_months, domain: str, path=None) -> pd.DataFrame:
+def classify(scores, age_months, domain: str, path=None, declared: dict | None = None) -> pd.DataFrame:
     """Per score: ``interval_months`` (the questionnaire, :func:`questionnaire_interval`),
     ``cutoff`` (NaN: none shipped for that interval) and ``below_cutoff`` (1.0: score <
     cut-off, 0.0: not below, NaN: no score or no cut-off), vectorised."""
     score, age = np.broadcast_arrays(np.atleast_1d(np.asarray(scores, dtype=float)),
                                      np.atleast_1d(np.asarray(age_months, dtype=float)))
     interval = questionnaire_interval(age)
-    cut = cutoffs(domain, interval, path)
+    cut = cutoffs(domain, interval, path, declared)
     known = ~np.isnan(score) & ~np.isnan(cut)
     below = np.where(known, (score < cut).astype(float), np.nan)
     index = scores.index if isinstance(scores, pd.Series) and len(scores) == len(score) else None
