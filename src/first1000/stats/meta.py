@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from first1000.errors import ModelError
 from first1000.stats.regression import _check_columns
@@ -313,8 +313,8 @@ def _q_profile_ci(sums: _Sums, q0, df, scale, alpha):
     n = q0.size
     low, high = np.zeros(n), np.zeros(n)
     ok = np.ones(n, dtype=bool)
-    crit_low = _per_df(lambda d: stats.chi2.isf(alpha / 2, d), df)  # the larger quantile
-    crit_high = _per_df(lambda d: stats.chi2.isf(1 - alpha / 2, d), df)
+    crit_low = _per_df(lambda d: special.chdtri(d, alpha / 2), df)  # the larger quantile
+    crit_high = _per_df(lambda d: special.chdtri(d, 1 - alpha / 2), df)
     need = q0 > crit_low
     if need.any():
         root, conv = _q_profile_root(
@@ -591,21 +591,21 @@ def _combine(y, v, codes, n_groups, method, knapp_hartung, alpha) -> dict:
             s2w = np.where(rss <= np.finfo(float).eps, 1.0, rss / df)
             se_est = np.where(multi, np.sqrt(s2w / sw_re), np.nan)
             test_df = np.where(multi, df, np.nan).astype(float)
-            crit = np.where(multi, _per_df(lambda d: stats.t.isf(alpha / 2, d), df), np.nan)
+            crit = np.where(multi, _per_df(lambda d: -special.stdtrit(d, alpha / 2), df), np.nan)
             status[has & ~multi] = "a single study: Knapp-Hartung inference needs k >= 2"
         else:
-            crit = np.full(n_groups, stats.norm.isf(alpha / 2))
+            crit = np.full(n_groups, -special.ndtri(alpha / 2))
         bad_tau = np.isnan(tau2)
         mu[bad_tau] = np.nan
         se_est[bad_tau] = np.nan
         statistic = mu / se_est
         if knapp_hartung:
-            p = 2.0 * stats.t.sf(np.abs(statistic), test_df)
+            p = 2.0 * special.stdtr(test_df, -np.abs(statistic))
         else:
-            p = 2.0 * stats.norm.sf(np.abs(statistic))
+            p = 2.0 * special.ndtr(-np.abs(statistic))
 
         # Heterogeneity summaries.
-        q_p = np.where(multi, stats.chi2.sf(q, np.maximum(df, 1)), 1.0)
+        q_p = np.where(multi, special.chdtrc(np.maximum(df, 1), q), 1.0)
         if method == "FE":
             i2 = np.where(multi & (q > df), 100.0 * (q - df) / q, 0.0)
             h2 = np.where(multi, q / df, 1.0)
