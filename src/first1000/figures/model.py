@@ -4,7 +4,9 @@ The source review models the first 1,000 days as: socio-economic status (SES) an
 maternal mood (stress, depression, resilience) act through biological mechanisms on
 the child's birth outcomes. :func:`model_diagram` draws that model as a three-column
 diagram (exposures → mechanisms → birth outcomes) over a timeline band (conception →
-birth → 1 y → 2 y), and fills the arrows in with the pipeline's estimates:
+birth → 1 y → 2 y), with an optional fourth column for the child's later outcomes
+("Child, to age 2": growth and development scores at the follow-up visits, over the
+infancy part of the timeline), and fills the arrows in with the pipeline's estimates:
 
 * one arrow per exposure → mechanism (and mechanism → outcome), labelled with the
   mechanism's strongest biomarker (smallest q, ties: smallest p) as
@@ -12,7 +14,18 @@ birth → 1 y → 2 y), and fills the arrows in with the pipeline's estimates:
   exposure, so they can be followed across the diagram), the others thin, grey and
   dashed; a pair without a fitted model has no arrow;
 * mediated paths (indirect effect whose CI excludes 0) are highlighted under their
-  two arrows and annotated with the proportion mediated next to the mechanism.
+  two arrows and annotated with the proportion mediated next to the mechanism;
+* the later-outcome column has no arrows (one from every exposure across the whole
+  figure would be too busy): under each of its boxes, one line per exposure with the
+  box's strongest score, "exposure → score: estimate [95% CI]", after a short key line
+  styled as that exposure's arrow would be (solid, in the exposure's colour, when
+  significant; thin, dashed, lighter otherwise). A mediated path ending at a later
+  outcome highlights its exposure's arrow into the mediator's mechanism, is annotated
+  under that mechanism ("mediated: PM = …", "EPDS → ASQ-3 communication, 24 months,
+  via …") and outlines the later box in yellow. When the width leaves no room for a
+  fourth column (single-column figures, or many long labels), the later outcomes are a
+  band under the diagram, above the timeline (the box, its lines to the right), and
+  the three columns are laid out as without them.
 
 Every number is read from the association and mediation result tables; nothing is
 refitted. Only contract columns are read, so participant-level columns can never
@@ -90,6 +103,7 @@ _MECH_FILL = "#EAF3FA"  # mechanism boxes (as the mediator box of mediation_diag
 _OUT_FILL = "#F7F7F7"
 _PREG_FILL = "#D6EAF5"  # timeline: pregnancy
 _INF_FILL = "#FBE3C3"  # timeline: infancy
+_LATER_FILL = "#FDF1E1"  # the child's later outcomes (a tint of the infancy strip)
 
 # Geometry, in mm.
 _EDGE_MM = 1.5  # figure edge to content
@@ -104,6 +118,10 @@ _BLOCK_GAP_MM = 3.0  # between mechanism blocks
 _BOX_GAP_MM = 2.4  # between exposure / outcome boxes
 _INFANCY_MIN_MM = 24.0  # timeline room right of birth
 _END_STEP_MM = {"in": 1.0, "out": 1.5}  # arrow ends on exposure / outcome boxes
+_LATER_GAP_MM = 4.0  # birth-outcome column to the later-outcome column
+_KEY_MM = 3.5  # key line before a later-outcome line
+_KEY_GAP_MM = 1.0  # key line to its text
+_ENTRY_GAP_MM = 1.0  # between later-outcome lines
 
 
 def default_exposure_group(name: str) -> str:
@@ -152,7 +170,8 @@ def _fitted(df: pd.DataFrame) -> pd.DataFrame:
 # ------------------------------------------------------------------------- the model
 @dataclass
 class _Edge:
-    kind: str  # "in" (exposure → mechanism) or "out" (mechanism → outcome)
+    kind: str  # "in" (exposure → mechanism), "out" (mechanism → outcome) or "later"
+    # (exposure → a later outcome, drawn as a line of text under the later box)
     source: str
     target: str
     mechanism: str
@@ -179,6 +198,7 @@ class _Mediated:
     text: str = ""
     text_h: float = 0.0
     text_w: float = 0.0
+    later: str = ""  # the later-outcome mechanism of ``outcome`` (not a birth outcome)
 
 
 @dataclass
@@ -271,6 +291,56 @@ def _place(heights: list[float], leads: list[float], tail: float, desired: list[
     return [min(max(zi, top), hi) + off + h / 2 for zi, off, h in zip(z, offsets, heights)]
 
 
+# A word may break after the hyphen or slash between two parts of at least three letters:
+# "Weight-for-|length/|height", not "ASQ-3", "T/S" or "pg/mg".
+_SOFT_BREAK = re.compile(r"(?<=[A-Za-z]{3}[-/])(?=[A-Za-z]{3})")
+
+
+def _soft_pieces(text: str) -> list[tuple[str, str]]:
+    """``text`` as (piece, what joins it to the next piece): a space between words,
+    nothing at a soft break inside a word."""
+    out: list[tuple[str, str]] = []
+    for word in text.split():
+        parts = _SOFT_BREAK.split(word)
+        out += [(p, "" if i < len(parts) - 1 else " ") for i, p in enumerate(parts)]
+    return out
+
+
+def _wrap_soft(m, text: str, max_w: float, props: dict) -> str:
+    """Balanced wrap of ``text`` to ``max_w`` mm at spaces and soft breaks (never inside
+    a piece: a piece wider than ``max_w`` gets a line of its own)."""
+    pieces = _soft_pieces(text)
+    if not pieces:
+        return ""
+
+    def greedy(limit: float) -> list[str]:
+        lines, cur, join = [], "", ""
+        for piece, j in pieces:
+            cand = f"{cur}{join}{piece}" if cur else piece
+            if cur and m.width(cand, **props) > limit:
+                lines.append(cur)
+                cur = piece
+            else:
+                cur = cand
+            join = j
+        return lines + [cur]
+
+    widest = max(m.width(p, **props) for p, _ in pieces)
+    lo, hi = widest, max(max_w, widest)
+    n = len(greedy(hi))
+    while hi - lo > 0.3:
+        mid = (lo + hi) / 2
+        if len(greedy(mid)) <= n:
+            hi = mid
+        else:
+            lo = mid
+    return "\n".join(greedy(hi))
+
+
+def _widest_piece(m, text: str, props: dict) -> float:
+    return max((m.width(p, **props) for p, _ in _soft_pieces(text)), default=0.0)
+
+
 # ---------------------------------------------------------------------------- drawing
 def _curve(x0: float, y0: float, x1: float, y1: float) -> tuple[list, list]:
     """A smooth S-curve with horizontal ends, as path vertices and codes."""
@@ -312,9 +382,11 @@ def model_diagram(
     labels: Mapping[str, str] | None = None,
     width: str | float = "double",
     exposure_groups: Mapping[str, str] | None = None,
+    later: Mapping[str, str] | None = None,
 ) -> Figure:
     """The article's model (SES and maternal mood → biological mechanisms → birth
-    outcomes, over the first 1,000 days), with this run's estimates on its arrows.
+    outcomes, and the child's later outcomes, over the first 1,000 days), with this
+    run's estimates on its arrows.
 
     Parameters
     ----------
@@ -332,7 +404,8 @@ def model_diagram(
         indirect, proportion_mediated), or None. A path whose indirect-effect CI
         excludes 0 is highlighted and annotated with its proportion mediated; its
         mechanism is the one whose biomarker (an association ``response``) is the
-        mediator.
+        mediator. Its outcome is a birth outcome (``outcomes``) or a later outcome (a
+        ``response`` of a ``later`` mechanism's rows); other paths are not drawn.
     exposures, mechanisms, outcomes
         What to draw, in order: exposure names (left column), mechanism key → display
         label (middle column), outcome names (right column, may be empty).
@@ -349,6 +422,16 @@ def model_diagram(
         Optional exposure → group heading; by default :func:`default_exposure_group`
         (SES: ``ses_index``, ``education*``, ``income*``, ``neighbourhood*``; the
         rest: maternal mood). Groups keep the order of their first exposure.
+    later
+        Optional mechanism key → display label of the child's later outcomes (e.g. the
+        growth mechanism: WHO z-scores and ASQ-3 scores at the follow-up visits, whose
+        association rows have the exposure as ``predictor`` and the score as
+        ``response``), drawn in a right-most column "Child, to age 2" over the infancy
+        part of the timeline, not among the mechanisms (a band under the diagram when
+        the width leaves no room for it). Under each box, per exposure, its strongest
+        score (smallest q, ties: smallest p) "exposure → score: estimate [CI]" after a
+        key line styled as that exposure's arrows (solid and coloured when
+        ``q < fdr``). None (or empty): no such column, the three-column figure.
 
     Each arrow is labelled with the mechanism's strongest biomarker for that pair
     (smallest q, ties: smallest p) as "biomarker: estimate [CI]". Significant arrows
@@ -362,9 +445,15 @@ def model_diagram(
     for name, seq in (("exposures", exposures), ("mechanisms", mech_keys)):
         if not seq:
             raise ValueError(f"model_diagram needs at least one of {name}")
+    later_labels = {str(k): str(v) for k, v in (later or {}).items()}
+    later_keys = list(later_labels)
     for name, seq in (("exposures", exposures), ("mechanisms", mech_keys), ("outcomes", outcomes)):
         if len(set(seq)) != len(seq):
             raise ValueError(f"model_diagram: {name} has duplicates: {seq}")
+    both = [k for k in later_keys if k in mech_keys]
+    if both:
+        raise ValueError(f"model_diagram: {both} both in mechanisms and in later; a mechanism "
+                         "is drawn in one column")
     if not (isinstance(fdr, (int, float)) and 0 < float(fdr) < 1):
         raise ValueError(f"fdr must be between 0 and 1, got {fdr!r}")
     cohort = str(cohort)
@@ -390,13 +479,26 @@ def model_diagram(
             rec = _strongest(rows_m[(rows_m["response"] == o) & ~rows_m["predictor"].isin(ex_set)])
             if rec is not None:
                 edges_out.append(_edge("out", mk, o, mk, rec, rec["predictor"], fdr))
+    # the later outcomes: per (exposure, later mechanism) the strongest score
+    edges_later: list[_Edge] = []
+    later_of: dict[str, str] = {}  # score → its later mechanism
+    for lk in later_keys:
+        rows_l = fitted[fitted["mechanism"] == lk]
+        for x in exposures:
+            rec = _strongest(rows_l[(rows_l["predictor"] == x) & ~rows_l["response"].isin(ex_set)])
+            if rec is not None:
+                edges_later.append(_edge("later", x, lk, lk, rec, rec["response"], fdr))
+        tried = assoc[(assoc["mechanism"] == lk) & ~assoc["response"].isin(ex_set)]
+        for score in tried["response"]:
+            if score not in out_set:
+                later_of.setdefault(score, lk)
 
     # ---- mediated paths (indirect-effect CI excludes 0)
     mediated: list[_Mediated] = []
     unplaced: list[str] = []
     if med is not None:
         mc = med[(med["cohort"] == cohort) & med["exposure"].isin(ex_set)
-                 & med["outcome"].isin(out_set)]
+                 & med["outcome"].isin(out_set | set(later_of))]
         for (x, mediator, o), rows in mc.groupby(["exposure", "mediator", "outcome"], sort=False):
             ind = rows[rows["effect"] == "indirect"]
             if ind.empty:
@@ -416,7 +518,8 @@ def model_diagram(
                                 f"{_short(label_for(o, labels))}")
                 continue
             mech = min(hits["mechanism"], key=mech_keys.index)
-            mp = _Mediated(x, mediator, o, mech, text=_mediation_text(rows) or "")
+            mp = _Mediated(x, mediator, o, mech, text=_mediation_text(rows) or "",
+                           later=later_of.get(o, "") if o not in out_set else "")
             mediated.append(mp)
             for e in edges_in:
                 if e.source == x and e.target == mech:
@@ -433,17 +536,24 @@ def model_diagram(
     colour_of = {x: _EXPOSURE_COLOURS[i % len(_EXPOSURE_COLOURS)] for i, x in enumerate(exposures)}
 
     # ---- caption
-    drawn_n = [e.n for e in edges_in + edges_out]
+    drawn_n = [e.n for e in edges_in + edges_out + edges_later]
     caption = (
         f"Edges: strongest biomarker per mechanism, {label_for(cohort, labels)} estimates "
         f"with 95% CI; solid = FDR q < {float(fdr):g}, thin dashed (lighter) = not significant; "
         f"n = {format_range(drawn_n)} participants per model."
     )
+    if later_keys:
+        caption += (" Child, to age 2: per exposure, its strongest score at the follow-up visits "
+                    f"(smallest q) as exposure {ARROW} score: estimate [95% CI], after a key line "
+                    "styled as its edges.")
     if fitted.empty:
         caption += f" No fitted {label_for(cohort, labels)} estimates in the table."
     if mediated:
         caption += (" Yellow: mediated path (indirect effect 95% CI excludes 0); "
                     "PM = proportion mediated [95% CI].")
+    later_mediated = {mp.later for mp in mediated if mp.later}
+    if later_mediated:
+        caption = caption[:-1] + "; yellow outline: the later outcome of a mediated path."
     # an outcome without an arrow because no model of it could be fitted: say why
     at_level = assoc[(assoc["cohort"] == cohort) & assoc["mechanism"].isin(mech_keys)]
     drawn_outcomes = {e.target for e in edges_out}
@@ -510,17 +620,67 @@ def model_diagram(
         two_out = max([two_line_width(e) for e in edges_out], default=0.0)
         head_w = max(m.width(str(g), **group_props) for g in groups) + 2 * _BOX_PAD_MM
 
-        def columns(frac: float, split: bool = False):
+        def later_head(e: _Edge) -> str:
+            return (f"{_short(label_for(e.source, labels))} {ARROW} "
+                    f"{label_for(e.biomarker, labels)}:")
+
+        def widest_word(text: str) -> float:
+            return max((m.width(w, **edge_props) for w in text.split()), default=0.0)
+
+        def est_parts(e: _Edge) -> list[str]:
+            """"estimate [CI]" as its two lines "estimate" / "[CI]"."""
+            est, *ci = format_estimate_ci(e.estimate, e.ci_low, e.ci_high).split(" [", 1)
+            return [est] + [f"[{c}" for c in ci]
+
+        def words_width(es: list[_Edge]) -> float:
+            """The narrowest edge labels that break no word: "biomarker:" on lines of
+            whole words over "estimate" / "[CI]"."""
+            return max([max(widest_word(f"{label_for(e.biomarker, labels)}:"),
+                            *(m.width(p, **edge_props) for p in est_parts(e))) for e in es],
+                       default=0.0)
+
+        words_in, words_out = words_width(edges_in), words_width(edges_out)
+        # whole words over "estimate [CI]" on one line
+        est1_in = max([max(words_width([e]), m.width(format_estimate_ci(
+            e.estimate, e.ci_low, e.ci_high), **edge_props)) for e in edges_in], default=0.0)
+        est1_out = max([max(words_width([e]), m.width(format_estimate_ci(
+            e.estimate, e.ci_low, e.ci_high), **edge_props)) for e in edges_out], default=0.0)
+        # the later lines: widths with "exposure → score:" and "estimate [CI]" on two lines
+        # (wanted), and with "exposure → score:" broken at spaces and soft breaks over
+        # "estimate" / "[CI]" (the least)
+        two_later = max([max(m.width(later_head(e), **edge_props),
+                             m.width(format_estimate_ci(e.estimate, e.ci_low, e.ci_high),
+                                     **edge_props)) for e in edges_later], default=0.0)
+        least_later = max([max(_widest_piece(m, later_head(e), edge_props),
+                               *(m.width(p, **edge_props) for p in est_parts(e)))
+                           for e in edges_later], default=0.0)
+        # ... and with the CI broken after its comma too (the last resort before the band)
+        tight_later = max([max(_widest_piece(m, later_head(e), edge_props),
+                               *(m.width(w, **edge_props) for p in est_parts(e) for w in p.split()))
+                           for e in edges_later], default=0.0)
+
+        def columns(frac: float, split: bool = False, side: bool = False, heads: bool = True,
+                    tight: bool = False):
             """Boxes wrapped to ``frac`` of the width (``split``: words may be broken,
-            for narrow figures); the width left for edge labels."""
+            for narrow figures; ``side``: with the later column right of the birth
+            outcomes; ``heads``: the exposure column as wide as its group headings;
+            ``tight``: the later column as narrow as its lines' widest word); the width
+            left for edge labels."""
             cap = frac * W
             exp_nodes = {x: box(x, label_for(x, labels), cap, box_props, split) for x in exposures}
             mech_nodes = {k: box(k, str(mechanisms[k]), cap, box_props, split) for k in mech_keys}
             out_nodes = {o: box(o, label_for(o, labels), cap, box_props, split) for o in outcomes}
+            later_nodes = {k: box(k, later_labels[k], cap, box_props, split) for k in later_keys}
             exp_w = max(n.w for n in exp_nodes.values())
             # the exposure column is at least as wide as its group headings (up to a cap)
-            if head_w > exp_w and not split:
+            widen = head_w > exp_w and not split and heads
+            if widen:
                 exp_w = min(head_w, max(0.2 * W, exp_w))
+            elif side and not heads:  # group headings at least on lines of whole words
+                word_w = max(m.width(w, **group_props) for g in groups for w in str(g).split())
+                widen = word_w > exp_w
+                exp_w = max(exp_w, word_w)
+            if widen:
                 for x in exposures:
                     node = exp_nodes[x]
                     node.text = wrap_words(label_for(x, labels), exp_w - 2 * _BOX_PAD_MM,
@@ -528,30 +688,71 @@ def model_diagram(
                     node.h = m.height(node.text, **box_props) + 2 * _BOX_PAD_MM
             mech_w = max(n.w for n in mech_nodes.values())
             out_w = max([n.w for n in out_nodes.values()], default=0.0)
-            for nodes, w in ((exp_nodes, exp_w), (mech_nodes, mech_w), (out_nodes, out_w)):
+            # the later column: its boxes, at least as wide as its lines' widest word
+            # (it widens below, with width the edge labels leave)
+            later_w = max([n.w for n in later_nodes.values()], default=0.0)
+            if edges_later:
+                later_w = max(later_w, (tight_later if tight else least_later)
+                              + _KEY_MM + _KEY_GAP_MM)
+            for nodes, w in ((exp_nodes, exp_w), (mech_nodes, mech_w), (out_nodes, out_w),
+                             (later_nodes, later_w)):
                 for n in nodes.values():
                     n.w = w
             panel_w = exp_w + 2 * _PANEL_PAD_MM
+            later_room = _LATER_GAP_MM + later_w if side else 0.0
             fixed = (panel_w + _GAP_MIN_MM + _ARROW_LEN_MM + 0.6 + mech_w
-                     + (0.8 + 0.3 + _GAP_MIN_MM + _ARROW_LEN_MM + out_w if has_out
-                        else _INFANCY_MIN_MM))  # no outcomes: timeline room right of birth
-            return exp_nodes, mech_nodes, out_nodes, exp_w, mech_w, out_w, panel_w, inner - fixed
+                     + (0.8 + 0.3 + _GAP_MIN_MM + _ARROW_LEN_MM + out_w + later_room if has_out
+                        # no outcomes: timeline room right of birth (the later column)
+                        else 0.8 + 0.3 + later_room if side else _INFANCY_MIN_MM))
+            return (exp_nodes, mech_nodes, out_nodes, later_nodes, exp_w, mech_w, out_w, later_w,
+                    panel_w, inner - fixed)
 
         # narrower boxes (down to 15% of the width) when that keeps every edge label
         # on at most two lines; in narrow figures, boxes narrow enough to leave the edge
         # labels at least 8 mm (words broken only if nothing else fits)
         min_space = (8.0 if edges_in else 0.0) + (8.0 if edges_out else 0.0)
-        for frac in (0.17, 0.16, 0.15):
-            cols = columns(frac)
-            if cols[-1] >= two_in + two_out:
+        # The later column right of the birth outcomes ("side") when boxes down to 13% (else
+        # 9%) of the width leave the edge labels two lines, else whole words over "estimate
+        # [CI]", else whole words over "estimate" / "[CI]", with the later column as wide as
+        # its lines on two lines (up to 20% of the figure), else narrower (down to its
+        # widest word); otherwise (narrow figures) the later outcomes are a band under the
+        # diagram, which is then laid out as without them.
+        side, later_grow = False, 0.0
+        two, est1, words = two_in + two_out, est1_in + est1_out, words_in + words_out
+        later_target = min(two_later + _KEY_MM + _KEY_GAP_MM, 0.2 * W)
+        tiers = ((two, True, False), (est1, True, False), (words, True, False),
+                 (est1, False, False), (words, False, False), (words, False, True))
+        # boxes down to 13% of the width first, then narrower
+        trials = [(tier, frac, heads) for fracs in ((0.17, 0.16, 0.15, 0.14, 0.13),
+                                                    (0.12, 0.11, 0.10, 0.09))
+                  for tier in tiers for frac in fracs for heads in (True, False)]
+        for (need, comfy, tight), frac, heads in (trials if later_keys else []):
+            cols = columns(frac, side=True, heads=heads, tight=tight)
+            want = max(later_target - cols[-3], 0.0)
+            if cols[-1] - (want if comfy else 0.0) >= need:
+                side = True
+                # the later column widens with what the edge labels leave
+                later_grow = max(min(want, cols[-1] - need - 0.05), 0.0)
                 break
-        else:
-            for frac, split in ((0.17, False), (0.15, False), (0.17, True), (0.15, True),
-                                (0.13, True), (0.11, True), (0.09, True)):
-                cols = columns(frac, split)
-                if cols[-1] >= min_space:
+        if not side:
+            for frac in (0.17, 0.16, 0.15):
+                cols = columns(frac)
+                if cols[-1] >= two_in + two_out:
                     break
-        exp_nodes, mech_nodes, out_nodes, exp_w, mech_w, out_w, panel_w, space = cols
+            else:
+                for frac, split in ((0.17, False), (0.15, False), (0.17, True), (0.15, True),
+                                    (0.13, True), (0.11, True), (0.09, True)):
+                    cols = columns(frac, split)
+                    if cols[-1] >= min_space:
+                        break
+        (exp_nodes, mech_nodes, out_nodes, later_nodes, exp_w, mech_w, out_w, later_w, panel_w,
+         space) = cols
+        if side:
+            later_w += later_grow
+            space -= later_grow
+            for k, node in later_nodes.items():  # the labels rewrapped to the column's width
+                node.text = wrap_words(later_labels[k], later_w - 2 * _BOX_PAD_MM, box_props)
+                node.w, node.h = later_w, m.height(node.text, **box_props) + 2 * _BOX_PAD_MM
         # boxes tall enough to keep their arrow ends (and arrowheads) apart
         for x in exposures:
             k = sum(e.source == x for e in edges_in)
@@ -568,6 +769,15 @@ def model_diagram(
             want_in, want_out = nat_in - two_in, nat_out - two_out
             share = want_in / (want_in + want_out) if want_in + want_out > 0 else 0.5
             w_in, w_out = two_in + extra * share, two_out + extra * (1 - share)
+        elif side and words_in + words_out <= space:
+            # whole-word widths (estimate [CI] on one line if it fits), the rest shared in
+            # proportion to what one line needs
+            base_in, base_out = ((est1_in, est1_out) if est1_in + est1_out <= space
+                                 else (words_in, words_out))
+            extra = space - base_in - base_out
+            want_in, want_out = nat_in - base_in, nat_out - base_out
+            share = want_in / (want_in + want_out) if want_in + want_out > 0 else 0.5
+            w_in, w_out = base_in + extra * share, base_out + extra * (1 - share)
         else:
             total = nat_in + nat_out
             w_in = space * nat_in / total
@@ -582,7 +792,11 @@ def model_diagram(
             full = label_text(e)
             if m.width(full, **edge_props) <= max_w:
                 return full
-            head = m.wrap_balanced(f"{label_for(e.biomarker, labels)}:", max_w, **edge_props)
+            head = f"{label_for(e.biomarker, labels)}:"
+            if side and widest_word(head) <= max_w:  # lines of whole words
+                head = wrap_words(head, max_w, edge_props)
+            else:
+                head = m.wrap_balanced(head, max_w, **edge_props)
             est = format_estimate_ci(e.estimate, e.ci_low, e.ci_high)
             if m.width(est, **edge_props) > max_w and " [" in est:
                 est = est.replace(" [", "\n[", 1)
@@ -624,16 +838,49 @@ def model_diagram(
         x_mech_r = x_mech + mech_w
         x_out_r = x_mech_r + 0.8 + w_out + 0.3
         x_outbox = x_out_r + _GAP_MIN_MM + extra_out + _ARROW_LEN_MM
+        x_later = W - _EDGE_MM - later_w  # the later column flush right
         if has_out:
-            # outcome column flush right
-            x_outbox = max(x_outbox, W - _EDGE_MM - out_w)
+            # outcome column flush right (or against the later column)
+            x_outbox = max(x_outbox, (x_later - _LATER_GAP_MM if side else W - _EDGE_MM) - out_w)
         x_outbox_r = x_outbox + out_w
+        x_later_text = x_later + _KEY_MM + _KEY_GAP_MM  # the later lines' text
+        if later_keys and not side:
+            # the band: boxes at the left (as wide as a quarter of the figure), the lines
+            # right of them
+            for k in later_keys:
+                later_nodes[k] = box(k, later_labels[k], max(0.25 * W, 20.0), box_props)
+            later_w = max(n.w for n in later_nodes.values())
+            for node in later_nodes.values():
+                node.w = later_w
+            x_later = _EDGE_MM
+            x_later_text = x_later + later_w + 2.5 + _KEY_MM + _KEY_GAP_MM
+
+        # ---- the later column's lines: "exposure → score:" / "estimate [CI]"
+        later_text_w = W - _EDGE_MM - x_later_text
+        for e in edges_later:
+            est = format_estimate_ci(e.estimate, e.ci_low, e.ci_high)
+            full = f"{later_head(e)} {est}"
+            if m.width(full, **edge_props) <= later_text_w:
+                e.text = full
+            else:
+                if m.width(est, **edge_props) > later_text_w and " [" in est:
+                    est = est.replace(" [", "\n[", 1)
+                head = _wrap_soft(m, later_head(e), later_text_w, edge_props)
+                e.text = head + "\n" + m.wrap(est, later_text_w, **edge_props)
+            e.text_h = m.height(e.text, **edge_props)
+        later_entries = {k: [e for e in edges_later if e.target == k] for k in later_keys}
 
         # ---- mediation notes (below the mechanism box, as wide as the label columns)
         for mp in mediated:
             node = mech_nodes[mp.mechanism]
             node.notes.append(mp)
-        note_w = 2 * min(mech_w / 2 + w_in + 0.6 + _ARROW_LEN_MM, mech_w / 2 + 0.8 + w_out + 0.3)
+        right_half = mech_w / 2 + 0.8 + w_out + 0.3
+        if later_keys and not edges_out:
+            # no arrow right of the mechanisms (paths to later outcomes only): the notes may
+            # use the width up to the next column
+            right_half = max(right_half, (x_outbox if has_out else x_later if side
+                                          else W - _EDGE_MM) - 2.0 - x_mech - mech_w / 2)
+        note_w = 2 * min(mech_w / 2 + w_in + 0.6 + _ARROW_LEN_MM, right_half)
         note_w = max(note_w, mech_w) - 1.6
         for mp in mediated:
             path = (f"{_short(label_for(mp.exposure, labels))} {ARROW} "
@@ -690,11 +937,13 @@ def model_diagram(
         head_exp = head_wrap("Maternal exposures", x_in_l - x_exp - 2.0)
         head_out = head_wrap("Birth outcomes", x_outbox_r - x_out_r - 2.0) if has_out else ""
         left_lim = x_exp + m.block_width(head_exp, **head_props) + 2.0
+        head_later = head_wrap("Child, to age 2", W - _EDGE_MM - x_later) if later_keys else ""
         right_lim = (x_outbox + out_w - m.block_width(head_out, **head_props) - 2.0
-                     if has_out else W - _EDGE_MM)
+                     if has_out else x_later - 2.0 if side else W - _EDGE_MM)
         head_mech = head_wrap("Biological mechanisms",
                               2 * min(mech_cx - left_lim, right_lim - mech_cx))
-        head_h = max(m.height(t, **head_props) for t in (head_exp, head_mech, head_out) if t)
+        head_h = max(m.height(t, **head_props)
+                     for t in (head_exp, head_mech, head_out, head_later if side else "") if t)
         group_h = {g: m.wrap(g, panel_w - 2 * _PANEL_PAD_MM, **group_props) for g in groups}
 
         # ---- stack heights
@@ -715,6 +964,15 @@ def model_diagram(
         out_leads = [0.0] + [3.0] * (len(outcomes) - 1) if outcomes else []
         out_total = sum(out_heights) + sum(out_leads)
         body_h = max(mech_total, exp_total, out_total)
+        # later blocks: the box, then its lines (side); the box beside its lines (band)
+        lines_h = {k: sum(e.text_h + _ENTRY_GAP_MM for e in later_entries[k]) - _ENTRY_GAP_MM
+                   if later_entries[k] else 0.0 for k in later_keys}
+        later_blocks = {k: (later_nodes[k].h + _ENTRY_GAP_MM + lines_h[k] if lines_h[k]
+                            else later_nodes[k].h) if side else max(later_nodes[k].h, lines_h[k])
+                        for k in later_keys}
+        later_total = sum(later_blocks.values()) + _BLOCK_GAP_MM * (len(later_keys) - 1)
+        if side:
+            body_h = max(body_h, later_total)
 
         y_head = _EDGE_MM  # column headings (top of text)
         body_top = y_head + head_h + 3.0
@@ -759,6 +1017,17 @@ def model_diagram(
             for o, cy in zip(outcomes, centres):
                 out_nodes[o].cy = cy
 
+        # later blocks: from the top of the column (side), under the diagram (band)
+        band_head_y = body_bottom + 4.0
+        band_bottom = body_bottom
+        y = body_top
+        if later_keys and not side:
+            y = band_head_y + m.height(head_later, **head_props) + 2.0
+            band_bottom = y + later_total
+        for k in later_keys:
+            later_nodes[k].cy = y + later_nodes[k].h / 2
+            y += later_blocks[k] + _BLOCK_GAP_MM
+
         # ends on the exposure / outcome boxes: spread over the box side, ordered by
         # the other end so that arrows leaving one box do not cross there
         def spread(node: _Node, es: list[_Edge], step: float) -> None:
@@ -774,10 +1043,14 @@ def model_diagram(
         # ---------------------------------------------------------- timeline band
         x_conc = x_exp
         x_birth = x_outbox if has_out else x_mech_r + 0.8 + w_out + 0.3 + 4.0
+        if side and not has_out:
+            x_birth = x_later - _LATER_GAP_MM / 2
         x_end = W - _EDGE_MM
         x_2y = x_end - 3.0
         x_1y = (x_birth + x_2y) / 2
-        tl_top = body_bottom + 4.0
+        if side:  # 1 y and 2 y under the later column
+            x_1y = min(max(x_1y, x_later + 3.0), (x_later + x_2y) / 2)
+        tl_top = band_bottom + 4.0
         small_h = m.height("Xg", **small_props)
         span_label_y = tl_top  # top of the span labels
         span_line_y = span_label_y + small_h + 0.7
@@ -810,6 +1083,9 @@ def model_diagram(
         if has_out:
             text(x_outbox_r, y_head, head_out, "model-heading", ha="right", va="top",
                  multialignment="right", linespacing=1.1, **head_props)
+        if later_keys:
+            text(x_later, y_head if side else band_head_y, head_later, "model-heading",
+                 ha="left", va="top", linespacing=1.1, **head_props)
 
         # ---- exposure panels and boxes
         for g, p_top, p_bot in panels:
@@ -835,6 +1111,29 @@ def model_diagram(
             draw_box(mech_nodes[k], x_mech, _MECH_FILL, "black", 0.7, "model-mechanism")
         for o in outcomes:
             draw_box(out_nodes[o], x_outbox, _OUT_FILL, "black", 0.7, "model-outcome")
+
+        # ---- the later column: boxes, and per exposure a key line and its text
+        for k in later_keys:
+            node = later_nodes[k]
+            if k in later_mediated:  # a mediated path ends here: outlined in yellow
+                ax.add_patch(FancyBboxPatch(
+                    (x_later, node.cy - node.h / 2), node.w, node.h,
+                    boxstyle="round,pad=0,rounding_size=1.0", fc="none", ec=_HIGHLIGHT,
+                    lw=4.0, alpha=0.75, zorder=2.5, gid="model-later-mediated"))
+            draw_box(node, x_later, _LATER_FILL, "black", 0.7, "model-later")
+            # the lines: under the box (side), right of its top (band)
+            y = node.cy + node.h / 2 + _ENTRY_GAP_MM if side else node.cy - node.h / 2
+            for e in later_entries[k]:
+                style = _edge_style(e, colour_of[e.source])
+                key_y = y + m.height(e.text.split("\n")[0], **edge_props) / 2
+                x_key = x_later_text - _KEY_GAP_MM - _KEY_MM
+                ax.plot([x_key, x_key + _KEY_MM], [key_y, key_y], color=style["color"],
+                        lw=style["lw"] * (1.3 if e.significant else 1.0), ls=style["ls"],
+                        solid_capstyle="butt", dash_capstyle="butt", zorder=3,
+                        gid=f"model-later-key-{e.source}-{k}")
+                text(x_later_text, y, e.text, "model-later-entry", ha="left", va="top",
+                     color="black" if e.significant else GREY, linespacing=1.1, **edge_props)
+                y += e.text_h + _ENTRY_GAP_MM
 
         # ---- arrows
         def draw_edge(e: _Edge) -> None:
@@ -924,7 +1223,10 @@ def model_diagram(
                         text(x, y, lab, gid, ha=ha, va="top", **tl)
                         break
 
-        for x0, x1 in ((x_exp, x_exp_r), (x_mech, x_birth)):
+        spans = [(x_exp, x_exp_r), (x_mech, x_birth)]
+        if side:
+            spans.append((x_later, x_2y))
+        for x0, x1 in spans:
             ax.plot([x0, x0, x1, x1], [span_line_y + 0.8, span_line_y, span_line_y,
                                        span_line_y + 0.8], color=GREY, lw=0.5,
                     solid_joinstyle="miter", zorder=2, gid="model-timeline-span")
@@ -932,6 +1234,8 @@ def model_diagram(
             ((x_exp + x_exp_r) / 2, ["exposures: pregnancy", "exposures"], "center"),
             ((x_mech + x_birth) / 2, ["mechanisms: pregnancy to birth", "mechanisms"], "center"),
         ]
+        if side:  # before the birth outcomes' label, which has shorter variants
+            span_items.append(((x_later + x_2y) / 2, ["child: to age 2", "to age 2"], "center"))
         if has_out:
             ax.plot([x_birth], [span_line_y + 0.2], marker="v", ms=3.2, color=GREY,
                     ls="none", zorder=2, gid="model-timeline-span")

@@ -199,22 +199,33 @@ def sensitivity_plot(*, exposure, mediator, outcome, labels, sensitivity, png, s
 
 # --------------------------------------------------------------------------- the model
 def model_diagram_params(cfg: dict) -> dict:
+    """The model figure's settings. A mechanism whose preparation reads the child follow-up
+    table (:data:`first1000.mechanisms.PREPARERS`: its "biomarkers" are the child's scores at
+    the follow-up visits, e.g. growth) is one of the child's later outcomes (``later_labels``,
+    the figure's "Child, to age 2" column), not a mechanism."""
     mechanisms = cfg["mechanisms"]
     names = [n for m in mechanisms for n in _names(cfg, m)]
     exposures = list(dict.fromkeys(e for spec in mechanisms.values() for e in spec["exposures"]))
     groups = cfg.get("_figure_groups", {})
+    labels = {m: spec.get("label", m) for m, spec in mechanisms.items()}
+    later = {m for m in mechanisms if m in PREPARERS and PREPARERS[m][1] == "child_followup"}
     return {"exposures": exposures,
             "outcomes": list(dict.fromkeys(o for spec in mechanisms.values() for o in spec.get("outcomes", []))),
-            "mechanism_labels": {m: spec.get("label", m) for m, spec in mechanisms.items()},
+            "mechanism_labels": {m: label for m, label in labels.items() if m not in later},
+            "later_labels": {m: label for m, label in labels.items() if m in later},
             "labels": variable_labels(cfg, names), "fdr": cfg["fdr"],
             "exposure_groups": {e: groups[e] for e in exposures if e in groups}}
 
 
 def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associations, mediation, png, svg, models,
-                  exposure_groups=None):
+                  exposure_groups=None, later_labels=None):
     """The article's model filled in with this run's results (the level :func:`shown_level` picks);
     ``exposure_groups``: the block of each exposure the config places (study_variables,
-    variable_overrides ``group``), the others by the figure's house rule."""
+    variable_overrides ``group``), the others by the figure's house rule; ``later_labels``: the
+    mechanisms of the child's later outcomes (:func:`model_diagram_params`), drawn in the
+    figure's "Child, to age 2" column, with the mediation paths ending at one of their scores
+    (the mediation tables hold every declared path, whatever its outcome). A run without any
+    other mechanism draws them as mechanisms (the figure needs its middle column)."""
     from first1000.figures import model_diagram as draw
     from first1000.figures import save_figure
 
@@ -223,9 +234,13 @@ def model_diagram(*, exposures, outcomes, mechanism_labels, labels, fdr, associa
     assoc = pd.concat([_read(p) for p in associations], ignore_index=True)
     med = figure_effects(pd.concat([_read(p) for p in mediation], ignore_index=True)) if mediation else None
     mechanisms = {m: label for m, label in mechanism_labels.items() if (assoc.mechanism == m).any()}
+    later = {m: label for m, label in (later_labels or {}).items() if (assoc.mechanism == m).any()}
+    if not mechanisms:
+        mechanisms, later = later, {}
     level = shown_level(assoc.cohort)
     fig = draw(assoc, med, exposures=exposures, mechanisms=mechanisms, outcomes=outcomes,
-               cohort=level, fdr=fdr, labels=labels, exposure_groups=exposure_groups or None)
+               cohort=level, fdr=fdr, labels=labels, exposure_groups=exposure_groups or None,
+               later=later or None)
     save_figure(fig, png, svg)
     # the figure draws one level (pooled, else meta-analysis, else a cohort): its models by mechanism
     write_text(models_note(assoc[assoc.cohort == level], by="mechanism"), models)
@@ -339,8 +354,45 @@ TABLE_TITLES = {"associations": "Associations", "mediation": "Mediation effects"
                 "sensitivity": "Sensitivity analyses"}
 
 
-def table_view_params(cfg: dict, kind: str, mechanism: str) -> dict:
-    return {"kind": kind, "mechanism": mechanism, "mechanism_label": mechanism_label(cfg, mechanism)}
+def table_view_list(cfg: dict) -> list[tuple[str, str]]:
+    """(kind, mechanism) of every searchable table view: the associations of each analysed
+    mechanism, its mediation effects (with mediation paths) and its sensitivity analyses
+    (with any, not in a summary-statistics run)."""
+    from first1000.plan import analysed_mechanisms
+
+    out = []
+    for mechanism in analysed_mechanisms(cfg):
+        out.append(("associations", mechanism))
+        if mediation_paths(cfg, mechanism):
+            out.append(("mediation", mechanism))
+        if cfg["_mode"] != "sites" and sensitivity_analyses(cfg, mechanism):
+            out.append(("sensitivity", mechanism))
+    return out
+
+
+def table_view_path(kind: str, mechanism: str, folder: str = "results") -> str:
+    return f"{folder}/tables/{kind}--{mechanism}.html"
+
+
+def table_views_params(cfg: dict) -> dict:
+    views = table_view_list(cfg)
+    return {"views": [[kind, mechanism] for kind, mechanism in views],
+            "mechanism_labels": {m: mechanism_label(cfg, m) for m in dict.fromkeys(m for _, m in views)}}
+
+
+def table_views_inputs(cfg: dict) -> dict:
+    return {"tables": [f"results/{kind}/{mechanism}.tsv" for kind, mechanism in table_view_list(cfg)]}
+
+
+def table_views(*, views, mechanism_labels, tables, output):
+    """One searchable, sortable HTML view per result table (``views``: [kind, mechanism] in
+    the order of ``tables`` and of ``output``), each with its TSV embedded: one job for all,
+    as each takes well under a second."""
+    tables = [tables] if isinstance(tables, str) else list(tables)
+    output = [output] if isinstance(output, str) else list(output)
+    for (kind, mechanism), table, path in zip(views, tables, output):
+        table_view(kind=kind, mechanism=mechanism, mechanism_label=mechanism_labels[mechanism], table=table,
+                   output=path)
 
 
 def table_view(*, kind, mechanism, mechanism_label, table, output):
