@@ -49,7 +49,7 @@ def demo_jobs(tmp_path_factory):
     dry = run_snakemake(workdir, "--dry-run")
     assert dry.returncode == 0, dry.stderr[-3000:]
     jobs = planned_jobs(dry.stdout + dry.stderr)
-    assert len(jobs) > 100
+    assert len(jobs) > 90
     return jobs
 
 

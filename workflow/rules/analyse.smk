@@ -102,6 +102,13 @@ rule describe:
     output:
         fits="results/descriptives/{mechanism}_fits.tsv",
         correlations="results/descriptives/{mechanism}_correlations.tsv",
+        missing=report(
+            "results/missingness/{mechanism}.tsv",
+            caption="../report/missingness.rst",
+            category=mechanism_category,
+            subcategory="Missing data",
+            labels={"table": "missing data of {mechanism}"},
+        ),
     log:
         "logs/describe/{mechanism}.log",
     benchmark:

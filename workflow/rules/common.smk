@@ -55,6 +55,8 @@ SITES_MODE = CFG["_mode"] == "sites"
 COHORTS = sorted(CFG["cohorts"])
 SITES = sorted(CFG["sites"])
 EWAS = CFG["epigenome_wide"]
+# The searchable views of the result tables, made by one job (rule table_views).
+TABLE_VIEWS = figures.table_view_list(CFG)
 
 
 wildcard_constraints:
@@ -208,17 +210,13 @@ def all_outputs():
         outputs += [f"results/export/{cohort}" for cohort in COHORTS]
     if not SITES_MODE and mood_available(CFG):
         outputs.append("results/qc/mood.tsv")
+    outputs += [figures.table_view_path(kind, m) for kind, m in TABLE_VIEWS]
     for mechanism in MECHANISMS:
         outputs.append(f"results/associations/{mechanism}.tsv")
-        outputs.append(f"results/tables/associations--{mechanism}.html")
-        if mediation_paths(CFG, mechanism):
-            outputs.append(f"results/tables/mediation--{mechanism}.html")
         # every figure of the mechanism (figures.mechanism_figure_list)
         outputs.append(f"results/figures/{mechanism}")
         if not SITES_MODE:
             outputs.append(f"results/qc/{mechanism}.tsv")
-            if sensitivity_analyses(CFG, mechanism):
-                outputs.append(f"results/tables/sensitivity--{mechanism}.html")
         if mediation_paths(CFG, mechanism):
             outputs.append(f"results/mediation/{mechanism}.tsv")
     if "methylation" in MECHANISMS and not SITES_MODE:

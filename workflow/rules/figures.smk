@@ -63,23 +63,24 @@ rule model_diagram:
         "../scripts/model_diagram.py"
 
 
-rule table_view:
+rule table_views:
     input:
-        table="results/{kind}/{mechanism}.tsv",
+        unpack(inputs_of(figures.table_views_inputs)),
     output:
-        output=report(
-            "results/tables/{kind}--{mechanism}.html",
-            caption="../report/table_view.rst",
-            category=mechanism_category,
-            subcategory="Tables",
-            labels={"table": "{kind} (searchable)"},
-        ),
+        output=[
+            report(
+                figures.table_view_path(kind, mechanism),
+                caption=f"../report/table_view_{kind}.rst",
+                category=category_of(mechanism),
+                subcategory="Tables",
+                labels={"table": f"{kind} (searchable)"},
+            )
+            for kind, mechanism in TABLE_VIEWS
+        ],
     log:
-        "logs/tables/{kind}--{mechanism}.log",
+        "logs/tables/views.log",
     benchmark:
-        "logs/benchmarks/tables/{kind}--{mechanism}.tsv"
-    wildcard_constraints:
-        kind="associations|mediation|sensitivity",
+        "logs/benchmarks/tables/views.tsv"
     conda:
         CONDA_ENV
     threads: 1
@@ -87,9 +88,9 @@ rule table_view:
         mem_mb=scaled(1000),
         runtime=scaled(10),
     params:
-        settings=params_of(figures.table_view_params),
+        settings=params_of(figures.table_views_params),
     script:
-        "../scripts/table_view.py"
+        "../scripts/table_views.py"
 
 
 # Table 1, the associations and the mediation effects for a journal (XLSX and DOCX).

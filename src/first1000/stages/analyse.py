@@ -131,9 +131,13 @@ def mediate(*, mechanism, mediation_paths, covariates, settings, seed, variables
 
 # --------------------------------------------------------------------------- figure source data
 def describe_params(cfg: dict, mechanism: str) -> dict:
+    from first1000.stages.modification import missingness_params
+
     spec = cfg["mechanisms"][mechanism]
+    missing = {k: v for k, v in missingness_params(cfg, mechanism).items() if k != "mechanism"}
     return {"mechanism": mechanism, "biomarkers": list(spec["biomarkers"]), "exposures": list(spec["exposures"]),
-            "covariates": mechanism_covariates(cfg, mechanism), "min_cell_size": cfg["privacy"]["min_cell_size"]}
+            "covariates": mechanism_covariates(cfg, mechanism), "min_cell_size": cfg["privacy"]["min_cell_size"],
+            "missingness_settings": missing}
 
 
 def scatter_biomarker(assoc_table: pd.DataFrame, exposure: str, biomarkers: list[str]) -> str:
@@ -146,11 +150,17 @@ def scatter_biomarker(assoc_table: pd.DataFrame, exposure: str, biomarkers: list
     return rows.sort_values(["p", "response"]).response.iloc[0] if len(rows) else biomarkers[0]
 
 
-def describe(*, mechanism, biomarkers, exposures, covariates, min_cell_size, participants, prepared, associations,
-             fits, correlations):
+def describe(*, mechanism, biomarkers, exposures, covariates, min_cell_size, missingness_settings, participants,
+             prepared, associations, fits, correlations, missing):
     """The tables behind the mechanism's scatter plots (``fits``: per exposure, its most
     strongly associated biomarker, binned and adjusted) and correlation heatmap
-    (``correlations``, all cohorts together); aggregates only."""
+    (``correlations``, all cohorts together), and its missing-data table (``missing``,
+    :func:`first1000.stages.modification.missingness`); aggregates only. One job, as each
+    takes about a second."""
+    from first1000.stages.modification import missingness
+
+    missingness(mechanism=mechanism, **missingness_settings, participants=participants, biomarkers=prepared,
+                output=missing)
     table = analysis_table(participants, prepared)
     assoc_table = pd.read_csv(associations, sep="\t")
     frames = [descriptive.adjusted_fit_table(table, exposure, scatter_biomarker(assoc_table, exposure, biomarkers),
