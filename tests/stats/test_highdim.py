@@ -160,3 +160,52 @@ def test_latent_factors_remove_confounded_false_mediators():
     assert np.mean(false_unadjusted) >= 2
     assert np.mean(false_adjusted) <= 0.25
     assert np.mean(found) >= 0.85 * TRUE and min(tracking) > 0.9
+
+
+def test_lasso_from_the_gram_matrix_equals_sklearn_lassolarsic():
+    """The penalised step from sufficient statistics keeps the candidates sklearn's
+    LassoLarsIC (BIC) keeps on the residualised, scaled candidates themselves."""
+    from sklearn.linear_model import LassoLarsIC
+
+    from first1000.stats.highdim import _lasso_bic
+
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        n, k = 300, 60
+        X = rng.standard_normal((n, k))
+        X -= X.mean(axis=0)
+        X /= X.std(axis=0)
+        beta = np.zeros(k)
+        beta[rng.choice(k, 6, replace=False)] = rng.normal(0, 0.4, 6)
+        y = X @ beta + rng.normal(size=n)
+        y -= y.mean()
+        ref = np.flatnonzero(LassoLarsIC(criterion="bic", fit_intercept=False).fit(X, y).coef_ != 0)
+        np.testing.assert_array_equal(_lasso_bic(X.T @ X, X.T @ y, y @ y, n), ref)
+
+
+def test_screening_in_small_sub_blocks_equals_one_pass(monkeypatch):
+    """Sub-blocks of 64 candidates (the in-place replacement of the kept columns, ties
+    included) give the table of one block holding every candidate."""
+    from first1000.stats import highdim
+
+    rng = np.random.default_rng(3)
+    x, M, y, C = simulate(rng, n=250, p=3_000)
+    M[:, 2_500] = M[:, 10]  # a tie: the earlier candidate stays first
+    names = [f"cg{j:05d}" for j in range(M.shape[1])]
+    monkeypatch.setattr(highdim, "_BLOCK", 10_000)
+    monkeypatch.setattr(highdim, "_SUB_VALUES", 10 ** 9)
+    whole = highdim.hima(x, M, y, C, names=names)["table"]
+    monkeypatch.setattr(highdim, "_SUB_VALUES", 64 * 250)
+    pd.testing.assert_frame_equal(highdim.hima(x, M, y, C, names=names)["table"], whole)
+
+
+def test_default_screening_is_capped():
+    from first1000.stats.highdim import TOP_MAX
+
+    rng = np.random.default_rng(4)
+    n = 10_000
+    x, C = rng.normal(size=n), rng.normal(size=(n, 1))
+    M = rng.standard_normal((n, 1_200))
+    y = x + rng.normal(size=n)
+    res = hima(x, M, y, C)
+    assert np.ceil(n / np.log(n)) > TOP_MAX and res["top"] == TOP_MAX == len(res["table"])

@@ -33,6 +33,10 @@ from first1000.io.methylation import read_methylation_chunks
 from first1000.stats.highdim import hima, latent_factors
 from first1000.stats.regression import design_matrix
 
+#: The most M-values a chunk of the matrix holds (2^25: 256 MB as float64), so that the
+#: memory stays bounded as cohorts grow (``epigenome_wide.chunk_cpgs`` caps it too).
+CHUNK_VALUES = 2 ** 25
+
 HIGHDIM_COLUMNS = ["cohort", "mechanism", "exposure", "outcome", "mediator", "a", "a_se", "p_a", "b", "b_se", "p_b",
                    "ab", "ab_se", "p", "q", "p_bonferroni", "selected", "screen_p", "n", "n_candidates",
                    "n_incomplete", "top", "latent_factors", "covariates", "status"]
@@ -89,9 +93,12 @@ def highdim_mediation(people: pd.DataFrame, matrix, cohort: str, exposure: str, 
     C = design.drop(columns=["Intercept", exposure]).to_numpy(float)
     counts = {"candidates": 0, "incomplete": 0}
 
+    # chunks of at most CHUNK_VALUES M-values, whatever the number of participants
+    per_chunk = max(64, min(int(chunk_cpgs), CHUNK_VALUES // max(len(y), 1)))
+
     def blocks():
         counts.update(candidates=0, incomplete=0)  # every pass reads the same CpGs
-        for chunk in read_methylation_chunks(matrix, list(design.index), chunk_cpgs=chunk_cpgs):
+        for chunk in read_methylation_chunks(matrix, list(design.index), chunk_cpgs=per_chunk):
             values = chunk.m_values  # CpGs x samples
             complete = np.isfinite(values).all(axis=1)
             counts["candidates"] += values.shape[0]

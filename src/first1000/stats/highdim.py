@@ -8,14 +8,16 @@ M_1..M_p, an outcome y and covariates C (n participants):
 
 1. **Screening** (sure independence screening; Fan & Lv 2008): each candidate's outcome
    model y ~ M_j + x + C by least squares; the ``top`` candidates with the smallest p of
-   M_j are kept (default ceil(n / ln n), as hdmed's ``mediate_hima``; HIMA's
+   M_j are kept (default ceil(n / ln n), as hdmed's ``mediate_hima``, at most
+   :data:`TOP_MAX` = 1,000 so that the cost stays linear in large cohorts; HIMA's
    ``hima_classic`` keeps 2n / ln n), all of them at once by the
    Frisch–Waugh–Lovell residuals of y and of every M_j on (1, x, C): one pass over the
    matrix, in blocks of candidates.
 2. **Penalised outcome model**: y ~ x + C + M_screened with an L1 (lasso) penalty on the
    mediators only (x and C are partialled out first, so they are not penalised), the
-   penalty chosen by BIC (``sklearn.linear_model.LassoLarsIC``); HIMA's default is MCP, its
-   ``penalty = "lasso"`` option this one.
+   penalty chosen by BIC (``sklearn.linear_model.LassoLarsIC``'s LARS path and criterion,
+   computed from the Gram matrix of the screened candidates: memory n x top, no copy);
+   HIMA's default is MCP, its ``penalty = "lasso"`` option this one.
 3. **Both paths** of each candidate the lasso kept: a_j from M_j ~ x + C and b_j from the
    joint outcome model y ~ x + C + M_selected (ordinary least squares, t-tests), the
    mediation effect a_j b_j and the joint-significance p = max(p_a, p_b) (MacKinnon et al.
@@ -54,6 +56,31 @@ from first1000.stats.multitest import bh_fdr
 
 #: Candidates per block of the screening pass (n x block float64 temporaries).
 _BLOCK = 2048
+#: Values (n x width) of one sub-block of the screening pass: its temporaries stay ~64 MB
+#: whatever the number of participants.
+_SUB_VALUES = 2 ** 23
+#: The most candidates the screening keeps by default: HIMA's ceil(n / ln n) passes 1,000 at
+#: about 9,100 participants, and the penalised model's cost grows with n x top^2.
+TOP_MAX = 1000
+
+
+def _lasso_bic(gram: np.ndarray, xy: np.ndarray, yy: float, n: int) -> np.ndarray:
+    """Indices of the candidates a lasso keeps, the penalty chosen by BIC, from sufficient
+    statistics (``gram`` = X'X, ``xy`` = X'y, ``yy`` = y'y of centred data): the LARS
+    lasso path (``sklearn.linear_model.lars_path_gram``) and LassoLarsIC's criterion,
+    n ln(2 pi s2) + RSS / s2 + ln(n) df, with s2 the OLS residual variance (n - p df)."""
+    from sklearn.linear_model import lars_path_gram
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, _, coefs = lars_path_gram(xy, gram, n_samples=n, method="lasso", max_iter=500, alpha_min=0.0)
+    rss = yy - 2 * coefs.T @ xy + np.einsum("ik,ik->k", coefs, gram @ coefs)
+    df = (np.abs(coefs) > np.finfo(float).eps).sum(axis=0)
+    beta = np.linalg.lstsq(gram, xy, rcond=None)[0]
+    noise = max(yy - beta @ xy, np.finfo(float).tiny) / (n - gram.shape[0])
+    criterion = n * np.log(2 * np.pi * noise) + rss / noise + math.log(n) * df
+    best = coefs[:, int(np.argmin(criterion))]
+    return np.flatnonzero(best != 0)
 
 
 def _residualise(q: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -170,8 +197,8 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
     x : (n,) exposure; M : (n, p) candidate mediators (complete), or an iterable of
     (names, n x b block) pairs for a matrix read in chunks (memory: one block and the
     ``top`` screened columns); y : (n,) continuous outcome; covariates : (n, c) or None;
-    top : candidates kept by the screening (default ceil(n / ln n); at most n minus the
-    design's columns minus 2, so the joint outcome model can be fitted); names : the
+    top : candidates kept by the screening (default ceil(n / ln n), at most TOP_MAX; at most
+    n minus the design's columns minus 2, so the joint outcome model can be fitted); names : the
     candidates' names of an array M (default 0..p-1).
 
     Returns
@@ -182,7 +209,6 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
     ``n_selected``.
     """
     import pandas as pd
-    from sklearn.linear_model import LassoLarsIC
 
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -197,45 +223,67 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
     y_res = _residualise(q_base, y)
     yy = y_res @ y_res
     df = n - base.shape[1] - 1
-    want = int(math.ceil(n / math.log(n))) if top is None else int(top)
+    want = min(int(math.ceil(n / math.log(n))), TOP_MAX) if top is None else int(top)
     want = max(1, min(want, n - base.shape[1] - 2))
-    # 1. screening: the t of M_j in y ~ M_j + x + C from the residuals, one pass over the
-    # blocks, keeping the best `want` candidates' columns so far
-    kept_names = np.empty(0, dtype=object)
-    kept_cols = np.empty((n, 0))
-    kept_t = np.empty(0)
+    # 1. screening: the t of M_j in y ~ M_j + x + C from the residuals, one pass over
+    # sub-blocks of at most _SUB_VALUES values; the best `want` columns so far stay in
+    # `kept` (column-major, centred), replaced in place: memory n x want plus one sub-block
+    kept = np.empty((n, want), order="F")
+    kept_names = np.empty(want, dtype=object)
+    kept_t = np.empty(want)
+    kept_at = np.empty(want, dtype=np.int64)  # order of appearance: ties keep the earlier
+    filled = 0
     p = 0
-    for block_names, block in _blocks(M, names):
-        if block.shape[0] != n or not np.isfinite(block).all():
+    width = max(64, _SUB_VALUES // n)
+    for block_names, whole in _blocks(M, names):
+        if whole.shape[0] != n or not np.isfinite(whole).all():
             raise ModelError("every candidate mediator needs a value for every participant of the model")
-        p += block.shape[1]
-        res = _residualise(q_base, block)
-        mm = np.einsum("ij,ij->j", res, res)
-        my = res.T @ y_res
-        with np.errstate(divide="ignore", invalid="ignore"):
-            b = my / mm
-            t = np.nan_to_num(b / np.sqrt((yy - b * my) / df / mm), nan=0.0)
-        names_all = np.concatenate([kept_names, block_names])
-        t_all = np.concatenate([kept_t, t])
-        best = np.argsort(-np.abs(t_all), kind="stable")[:want]
-        cols = np.concatenate([kept_cols, block], axis=1)
-        kept_names, kept_t, kept_cols = names_all[best], t_all[best], cols[:, best]
-    top = kept_names.size
+        for start in range(0, whole.shape[1], width):
+            block = whole[:, start:start + width]
+            sub_names = block_names[start:start + width]
+            b = block.shape[1]
+            res = _residualise(q_base, block)
+            mm = np.einsum("ij,ij->j", res, res)
+            my = res.T @ y_res
+            with np.errstate(divide="ignore", invalid="ignore"):
+                coef = my / mm
+                t = np.nan_to_num(coef / np.sqrt((yy - coef * my) / df / mm), nan=0.0)
+            all_t = np.concatenate([kept_t[:filled], t])
+            all_at = np.concatenate([kept_at[:filled], np.arange(p, p + b)])
+            winners = np.lexsort((all_at, -np.abs(all_t)))[:want]
+            old = np.sort(winners[winners < filled])
+            new = winners[winners >= filled] - filled
+            slots = np.concatenate([np.setdiff1d(np.arange(filled), old), np.arange(filled, winners.size)])
+            if new.size:
+                kept[:, slots] = block[:, new] - block[:, new].mean(axis=0)
+                kept_names[slots], kept_t[slots], kept_at[slots] = sub_names[new], t[new], p + new
+            filled = winners.size
+            p += b
+    top = filled
     if top == 0:
         raise ModelError("no candidate mediator with a value for every participant of the model")
+    order = np.lexsort((kept_at[:top], -np.abs(kept_t[:top])))  # best first, as screened
+    kept_names, kept_t = kept_names[:top][order], kept_t[:top][order]
+    K = kept[:, :top]
     screen_p = _t_p(kept_t, df)
-    # 2. lasso on the screened candidates, x and C partialled out (not penalised), BIC
-    Ms = _residualise(q_base, kept_cols)
-    scale = Ms.std(axis=0)
+    # 2. lasso (LARS) on the screened candidates, x and C partialled out (not penalised),
+    # each scaled to unit SD, the penalty by BIC: sklearn's LassoLarsIC, from the Gram
+    # matrix of the residualised candidates (K'K - (Q'K)'(Q'K)), so that no n x top copy
+    # is made
+    proj = q_base.T @ K
+    gram = (K.T @ K - proj.T @ proj)[np.ix_(order, order)]
+    xy = (K.T @ y_res)[order]
+    scale = np.sqrt(np.clip(np.diag(gram), 0, None) / n)
     scale[scale == 0] = 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        lasso = LassoLarsIC(criterion="bic", fit_intercept=False).fit(Ms / scale, y_res)
-    kept = np.flatnonzero(lasso.coef_ != 0)
+    gram = gram / np.outer(scale, scale)
+    xy = xy / scale
+    kept_lasso = _lasso_bic(gram, xy, yy, n)
+    kept_cols = K[:, order[kept_lasso]]
     # 3. a and b paths of the candidates the lasso kept
     a, a_se, p_a, b, b_se, p_b = (np.full(top, np.nan) for _ in range(6))
+    kept = kept_lasso
     if kept.size:
-        Mk = kept_cols[:, kept]
+        Mk = kept_cols
         qd, rd = np.linalg.qr(base)
         coef = np.linalg.solve(rd, qd.T @ Mk)  # M_j ~ 1 + x + C for every kept j at once
         resid = Mk - base @ coef
