@@ -7,8 +7,9 @@ Two kinds of candidate set:
   ``methylation``): the participants are those with the matrix, the exposure, the outcome
   and every covariate (the EWAS covariates and the cohort's cell types and batch, as the
   EWAS adjusts); the CpGs are read as M-values chunk by chunk (memory: one chunk of at most
-  :data:`CHUNK_VALUES` values and the screened CpGs). A CpG with a missing value among these participants cannot enter (HIMA
-  needs complete data) and is counted (``n_incomplete``);
+  :data:`CHUNK_VALUES` values and the screened CpGs). A CpG with a missing value among
+  these participants cannot enter (HIMA needs complete data) and is counted
+  (``n_incomplete``);
 * the biomarkers of a mechanism's prepared table (:func:`highdim_mediation_biomarkers`,
   e.g. the metabolites): the participants with every candidate the cohort measured, the
   exposure, the outcome and every covariate (complete cases); a candidate the cohort did
