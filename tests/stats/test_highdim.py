@@ -113,9 +113,15 @@ def _lfmm2_direct(x, C, M, k, lam=1e-5):
     return Q @ np.linalg.inv(D) @ u[:, :k] @ np.diag(sv[:k])
 
 
-@pytest.mark.parametrize("chunked", [False, True])
-def test_latent_factors_equal_lfmm2_ridge_solution(chunked):
+@pytest.mark.parametrize("chunked,exact", [(False, True), (True, True), (True, False)])
+def test_latent_factors_equal_lfmm2_ridge_solution(chunked, exact, monkeypatch):
+    """Both ways (the exact n x n matrix; subspace iteration for large cohorts), from an
+    array or from chunks, give LFMM2's factors."""
+    from first1000.stats import highdim
     from first1000.stats.highdim import latent_factors
+
+    if not exact:
+        monkeypatch.setattr(highdim, "GRAM_MAX_N", 0)
 
     rng = np.random.default_rng(7)
     n, p, k = 150, 600, 3

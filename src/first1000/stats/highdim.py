@@ -121,8 +121,13 @@ def _blocks(M, names):
 LFMM_LAMBDA = 1e-5
 
 
-def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: float = 1e-12,
-                   max_iter: int = 300, seed: int = 0) -> np.ndarray:
+#: Up to this many participants the latent factors come from the exact n x n matrix (one
+#: pass, n^2 x 8 bytes: 512 MB at 8,000); beyond, from subspace iteration.
+GRAM_MAX_N = 8000
+
+
+def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: float = 1e-10,
+                   max_iter: int = 100, seed: int = 0) -> np.ndarray:
     """K latent factors of the candidates M (n x p) given X = [x, covariates], by LFMM2's
     ridge solution (Caye et al. 2019, Theorem 1; ``LEA::lfmm2``), n x k.
 
@@ -132,8 +137,10 @@ def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: f
     the k leading left singular vectors and values of D Q' M. With P = Q D Q' = I - Q_d
     diag(1 - d) Q_d', the left singular vectors of P M are Q L_k, so U = P^-1 (Q L_k) S_k
     needs neither the n x n Q nor the n x p matrix in memory: the k leading singular
-    pairs of P M come from subspace iteration on P M M' P, one pass over ``M``'s blocks
-    per iteration (k + 5 vectors; Ritz values converged to ``tol``).
+    pairs of P M are the leading eigenpairs of P M M' P, accumulated over ``M``'s blocks in
+    one pass (exact; up to :data:`GRAM_MAX_N` participants), or, for larger cohorts, from
+    subspace iteration, one pass per iteration (k + 5 vectors, memory n x (k + 5); Ritz
+    values converged to ``tol`` relative to the largest, at most ``max_iter`` passes).
 
     ``M``: an array, or a callable that returns a fresh iterable of (names, n x b block)
     pairs (it is read several times).
@@ -173,17 +180,32 @@ def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: f
             raise ModelError(f"latent factors: {seen} candidates are too few for k = {k}")
         return apply(acc)
 
-    z, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, width)))
-    previous = None
-    for _ in range(max_iter):
-        w = gram(z)
-        values, vectors = np.linalg.eigh(z.T @ w)  # Rayleigh-Ritz on span(z)
-        order = np.argsort(values)[::-1]
-        values, vectors = values[order], vectors[:, order]
-        if previous is not None and np.all(np.abs(values[:k] - previous) <= tol * np.abs(values[0])):
-            break
-        previous = values[:k]
-        z, _ = np.linalg.qr(w)
+    if n <= GRAM_MAX_N:  # exact: P (sum of the blocks' Y Y') P in one pass, n x n
+        acc = np.zeros((n, n))
+        seen = 0
+        for _, block in passes():
+            if block.shape[0] != n or not np.isfinite(block).all():
+                raise ModelError("latent factors: every candidate needs a value for every participant")
+            centred = block - block.mean(axis=0)
+            acc += centred @ centred.T
+            seen += block.shape[1]
+        if seen <= k:
+            raise ModelError(f"latent factors: {seen} candidates are too few for k = {k}")
+        values, vectors = np.linalg.eigh(apply(apply(acc).T))
+        order = np.argsort(values)[::-1][:k]
+        values, z, vectors = values[order], vectors[:, order], np.eye(k)
+    else:  # subspace iteration, one pass per iteration, memory n x (k + 5)
+        z, _ = np.linalg.qr(np.random.default_rng(seed).standard_normal((n, width)))
+        previous = None
+        for _ in range(max_iter):
+            w = gram(z)
+            values, vectors = np.linalg.eigh(z.T @ w)  # Rayleigh-Ritz on span(z)
+            order = np.argsort(values)[::-1]
+            values, vectors = values[order], vectors[:, order]
+            if previous is not None and np.all(np.abs(values[:k] - previous) <= tol * np.abs(values[0])):
+                break
+            previous = values[:k]
+            z, _ = np.linalg.qr(w)
     left = z @ vectors[:, :k]  # the k leading left singular vectors of P M
     scaled = left * np.sqrt(np.clip(values[:k], 0, None))
     return scaled - q_d @ ((1 - 1 / d)[:, None] * (q_d.T @ scaled))  # P^-1 L_k S_k
