@@ -151,6 +151,21 @@ def test_a_small_count_below_the_cutoff_is_suppressed():
     assert shown.loc["asq_communication_6m", "n"] == "<5"  # the one child at the 6-month visit
 
 
+def test_a_small_count_not_below_the_cutoff_is_suppressed_too():
+    """n + n_not_below_cutoff is the score row's n: when only 2 scored children are not
+    below the cut-off, neither count (nor the percentage) is shown."""
+    children = _asq_children()
+    children.loc[children.pseudo_id.str.startswith("k"), "asq_communication"] = \
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 20, 30]  # 10 of 12 below 15.64
+    children = children[children.pseudo_id.str.startswith("k")]
+    _, qc = growth.prepare({"c": children}, {})
+    row = qc.set_index("measure").loc["asq_communication_below_cutoff_12m"]
+    assert row.n == 10 and row.n_not_below_cutoff == 2
+    shown = suppress_small_counts(qc, 5).set_index("measure").loc["asq_communication_below_cutoff_12m"]
+    assert shown.n == ">7" and shown.n_not_below_cutoff == "<5"  # 12 scored: a bound, not 10
+    assert shown[["pct_below_cutoff", "median", "q1", "q3"]].isna().all()
+
+
 def test_visit_windows_are_checked():
     with pytest.raises(ConfigError, match=r"preparation.growth.visits.12m.*start <= target <= end"):
         growth.check_settings({"visits": {"12m": [12, 13, 18]}}, lambda keys: ".".join(map(str, keys)))

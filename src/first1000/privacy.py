@@ -55,11 +55,11 @@ COUNT_COLUMNS = ("n", "n_missing", "n_below_loq", "n_below_lod", "n_outliers", "
                  "n_segments_before_pregnancy", "n_segments_undated", "n_dropped_replicates",
                  "n_single_replicate", "n_repeated", "n_prorated", "n_values_mean_imputed",
                  "n_samples_removed", "n_samples_kept", "n_samples_in", "n_above_limit", "n_rejected",
-                 "n_total", "n_observed", "n_complete_cases", "n_at_one_value")
+                 "n_total", "n_observed", "n_complete_cases", "n_at_one_value", "n_not_below_cutoff")
 
 #: part -> (its complement, the total): a row's part + complement = total.
 COMPLEMENTS = {"n_samples_removed": ("n_samples_kept", "n_samples_in"), "n_missing": ("n", None),
-               "n_observed": ("n_missing", "n_total")}
+               "n_observed": ("n_missing", "n_total"), "n_not_below_cutoff": ("n", None)}
 
 #: Statistics of the people a row's ``n`` counts: blanked with a suppressed ``n`` (a mean of
 #: one birth weight is her birth weight; an estimate on 3 women describes them).

@@ -132,7 +132,7 @@ rule mediate_highdim:
         output=report(
             "results/mediation/{mechanism}_highdim.tsv",
             caption="../report/mediation_highdim.rst",
-            category=mechanism_category,
+            category=highdim_category,
             subcategory="High-dimensional mediation",
             labels={"table": "mediators of {mechanism} per cohort"},
         ),
@@ -140,7 +140,7 @@ rule mediate_highdim:
             directory("results/figures/highdim/{mechanism}"),
             patterns=["{exposure}--{outcome}.png"],
             caption="../report/mediation_highdim_figure.rst",
-            category=mechanism_category,
+            category=highdim_category,
             subcategory="High-dimensional mediation",
             labels={"figure": "{exposure} → {mechanism} → {outcome}"},
         ),
@@ -148,6 +148,9 @@ rule mediate_highdim:
         "logs/mediate_highdim/{mechanism}.log",
     benchmark:
         "logs/benchmarks/mediate_highdim/{mechanism}.tsv"
+    wildcard_constraints:
+        # methylation's EWAS matrices serve even without the `methylation` mechanism
+        mechanism="|".join(analyse.highdim_mechanisms(CFG)) or "none",
     conda:
         CONDA_ENV
     threads: 1

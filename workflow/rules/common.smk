@@ -93,6 +93,12 @@ def mechanism_category(wildcards):
     return MECHANISM_CATEGORIES[wildcards.mechanism]
 
 
+def highdim_category(wildcards):
+    """The report section of a high-dimensional mediation job (methylation's CpGs: the
+    methylation section, or the epigenome-wide one without that mechanism)."""
+    return category_of(wildcards.mechanism)
+
+
 def category_of(mechanism):
     """The report section of a named mechanism (the EWAS: methylation's, or its own)."""
     return MECHANISM_CATEGORIES.get(mechanism, "3. Epigenome-wide")

@@ -12,7 +12,8 @@ Two kinds of candidate set:
   (``n_incomplete``);
 * the biomarkers of a mechanism's prepared table (:func:`highdim_mediation_biomarkers`,
   e.g. the metabolites): the participants with every candidate the cohort measured, the
-  exposure, the outcome and every covariate (complete cases); a candidate the cohort did
+  exposure, the outcome and every covariate (complete cases; the path's exposure, outcome
+  and covariates are never candidates of it); a candidate the cohort did
   not measure at all, or one that is an exact linear combination of the candidates
   before it (a log ratio of two others), is counted in ``n_incomplete``.
 
@@ -119,6 +120,8 @@ def highdim_mediation_biomarkers(people: pd.DataFrame, mechanism: str, candidate
         return _status(base, 0, f"the exposure {exposure} is not numeric (code a categorical exposure as 0/1 "
                                 "indicators)")
     data = people[people.cohort == cohort]
+    # the path's own variables are never candidates of it (a biomarker as the outcome)
+    candidates = [c for c in candidates if c not in {exposure, outcome, *covariates}]
     measured = [c for c in candidates if c in data and data[c].notna().any()]
     counts = {"candidates": len(candidates), "incomplete": len(candidates) - len(measured)}
     used = [exposure, outcome, *covariates]

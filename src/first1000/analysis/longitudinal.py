@@ -156,8 +156,9 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
                     if data[score].notna().sum() == 0 or data[exposure].notna().sum() == 0:
                         raise ValueError(f"{score if data[score].notna().sum() == 0 else exposure} is not measured")
                     if data.loc[data[score].notna(), "pseudo_id"].duplicated().sum() == 0:
-                        raise ValueError(f"{score} is measured once per child: no repeated measures (its "
-                                         "cross-sectional models are those of the visits)")
+                        raise ValueError(f"{score} is measured once per {'child' if axis.name == 'age' else 'mother'}"
+                                         ": no repeated measures (its cross-sectional models are those of the "
+                                         f"{'visits' if axis.name == 'age' else 'windows'})")
                     fit, names, complete = _model(data, score, exposure, covs, random_slope, axis)
                 except (ValueError, np.linalg.LinAlgError, ModelError) as err:  # too few children, rank, ...
                     for term in axis.terms:

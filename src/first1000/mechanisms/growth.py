@@ -51,7 +51,7 @@ DEFAULT_VISITS = {"6m": (6.0, 3.0, 9.0), "12m": (12.0, 9.0, 18.0), "24m": (24.0,
 LAST_MONTH = 24.0
 LAST_DAY = 731  # the follow-up table's last day of age
 QC_COLUMNS = ["cohort", "measure", "label", "unit", "n", "median", "q1", "q3", "median_age_months",
-              "pct_below_cutoff", "cutoff"]
+              "pct_below_cutoff", "n_not_below_cutoff", "cutoff"]
 
 
 def definition_files(settings: dict) -> list:
@@ -125,7 +125,11 @@ def below_cutoff_row(cohort: str, wide: pd.DataFrame, score: str, visit: str,
     age = pd.Series(wide[f"_age_{column}"].to_numpy(float)[below])
     measure = f"{score}_below_cutoff_{visit}"
     label, unit = followup_label(measure)
+    # n + n_not_below_cutoff = the children with a score at the visit (the score's own row):
+    # the privacy rules suppress both when either is small
+    scored = int(np.isfinite(value).sum())
     return dict(cohort=cohort, measure=measure, label=label, unit=unit, n=int(below.sum()),
+                n_not_below_cutoff=scored - int(below.sum()),
                 median=float(x.median()), q1=float(x.quantile(0.25)), q3=float(x.quantile(0.75)),
                 median_age_months=float(age.median()), pct_below_cutoff=100.0 * below.sum() / classified.sum(),
                 cutoff=_cutoff_text(found.loc[classified, ["interval_months", "cutoff"]]))

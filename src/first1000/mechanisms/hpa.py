@@ -130,7 +130,8 @@ TERM_MONTHS = 280 / DAYS_PER_MONTH
 
 
 def window_months(settings: dict) -> dict[str, float]:
-    """Each window's nominal midpoint in months of pregnancy (from conception): in
+    """Each window's nominal midpoint in months of pregnancy (gestational age, as the
+    windows of ``gestation`` timing count it): in
     ``gestation`` timing the midpoint's weeks; in ``scalp_cm`` timing the hair cut at a
     term delivery (40 weeks) minus the midpoint's months of growth
     (``growth_cm_per_month``, default 1 cm per month)."""

@@ -122,8 +122,9 @@ LFMM_LAMBDA = 1e-5
 
 
 #: Up to this many participants the latent factors come from the exact n x n matrix (one
-#: pass, n^2 x 8 bytes: 512 MB at 8,000); beyond, from subspace iteration.
-GRAM_MAX_N = 8000
+#: pass costing n^2 p; memory about 4 n^2 x 8 bytes: 128 MB at 2,000); beyond, from
+#: subspace iteration (n (k + 5) per pass).
+GRAM_MAX_N = 2000
 
 
 def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: float = 1e-10,
@@ -203,9 +204,13 @@ def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: f
             order = np.argsort(values)[::-1]
             values, vectors = values[order], vectors[:, order]
             if previous is not None and np.all(np.abs(values[:k] - previous) <= tol * np.abs(values[0])):
-                break
+                break  # z and vectors belong together
             previous = values[:k]
             z, _ = np.linalg.qr(w)
+        else:
+            raise ModelError(f"latent factors: the {k} leading singular values of the candidates did not settle "
+                             f"in {max_iter} passes over the matrix (no clear latent structure); use fewer "
+                             "latent factors or none")
     left = z @ vectors[:, :k]  # the k leading left singular vectors of P M
     scaled = left * np.sqrt(np.clip(values[:k], 0, None))
     return scaled - q_d @ ((1 - 1 / d)[:, None] * (q_d.T @ scaled))  # P^-1 L_k S_k
