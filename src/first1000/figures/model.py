@@ -469,12 +469,19 @@ def model_diagram(
     # ---- edges: one per (exposure, mechanism) and (mechanism, outcome)
     edges_in: list[_Edge] = []
     edges_out: list[_Edge] = []
+    def from_exposures(kind: str, key: str) -> list[_Edge]:
+        """Per exposure, its strongest biomarker of mechanism ``key``."""
+        rows_k = fitted[fitted["mechanism"] == key]
+        found = []
+        for x in exposures:
+            rec = _strongest(rows_k[(rows_k["predictor"] == x) & ~rows_k["response"].isin(ex_set)])
+            if rec is not None:
+                found.append(_edge(kind, x, key, key, rec, rec["response"], fdr))
+        return found
+
     for mk in mech_keys:
         rows_m = fitted[fitted["mechanism"] == mk]
-        for x in exposures:
-            rec = _strongest(rows_m[(rows_m["predictor"] == x) & ~rows_m["response"].isin(ex_set)])
-            if rec is not None:
-                edges_in.append(_edge("in", x, mk, mk, rec, rec["response"], fdr))
+        edges_in += from_exposures("in", mk)
         for o in outcomes:
             rec = _strongest(rows_m[(rows_m["response"] == o) & ~rows_m["predictor"].isin(ex_set)])
             if rec is not None:
@@ -483,11 +490,7 @@ def model_diagram(
     edges_later: list[_Edge] = []
     later_of: dict[str, str] = {}  # score → its later mechanism
     for lk in later_keys:
-        rows_l = fitted[fitted["mechanism"] == lk]
-        for x in exposures:
-            rec = _strongest(rows_l[(rows_l["predictor"] == x) & ~rows_l["response"].isin(ex_set)])
-            if rec is not None:
-                edges_later.append(_edge("later", x, lk, lk, rec, rec["response"], fdr))
+        edges_later += from_exposures("later", lk)
         tried = assoc[(assoc["mechanism"] == lk) & ~assoc["response"].isin(ex_set)]
         for score in tried["response"]:
             if score not in out_set:
