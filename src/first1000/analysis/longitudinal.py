@@ -84,8 +84,6 @@ AXES = {
     "gestation": TimeAxis("gestation", "pregnancy_month_c", ("mid_pregnancy", "per_month"),
                           "per month of pregnancy", "Month of pregnancy", 1.0, 4.5, categorical="window"),
 }
-#: The growth models' terms (the ``age`` axis).
-AGE_TERMS = AXES["age"].terms
 
 
 def followup_table(participants: pd.DataFrame, followup: pd.DataFrame) -> pd.DataFrame:
