@@ -45,6 +45,13 @@ def row(predictor, response, estimate, lo, hi, p, q, *, mechanism="hpa", cohort=
                 q=q, status="ok", **extra)
 
 
+def _random_row(rng, predictor, response, est, **extra):
+    """A row with estimate ``est``, a random SE and p (drawn after ``est``), q = min(3p, 1)."""
+    se = abs(est) / rng.uniform(0.5, 5)
+    p = rng.uniform(0, 0.2)
+    return row(predictor, response, est, est - 2 * se, est + 2 * se, p, min(3 * p, 1.0), **extra)
+
+
 def associations() -> pd.DataFrame:
     return pd.DataFrame([
         # SES → HPA: T3 is the strongest (smallest q); T2 has the same q but larger p
@@ -336,17 +343,10 @@ def _stress_tables(seed: int, n_exp: int, n_mech: int, n_out: int, long: bool, w
         for x in exposures:
             for b in bios:
                 est = float(rng.normal(0, 0.1)) * 10.0 ** int(rng.integers(-4, 3))
-                se = abs(est) / rng.uniform(0.5, 5)
-                p = rng.uniform(0, 0.2)
-                rows.append(row(x, b, est, est - 2 * se, est + 2 * se, p, min(3 * p, 1.0),
-                                mechanism=mk, participant_id=PID))
+                rows.append(_random_row(rng, x, b, est, mechanism=mk, participant_id=PID))
         for o in outcomes:
             for b in bios:
-                est = float(rng.normal(0, 80))
-                se = abs(est) / rng.uniform(0.5, 5)
-                p = rng.uniform(0, 0.2)
-                rows.append(row(b, o, est, est - 2 * se, est + 2 * se, p, min(3 * p, 1.0),
-                                mechanism=mk))
+                rows.append(_random_row(rng, b, o, float(rng.normal(0, 80)), mechanism=mk))
     med = None
     if with_med and outcomes:
         mrows = []
@@ -720,11 +720,8 @@ def test_layout_with_later_outcomes_never_overlaps(seed, n_exp, n_mech, n_out, n
             labels.update({s: f"Weight-for-length/height z-score of {s}, 12 months (SD)" for s in scores})
         for x in exposures:
             for s in scores:
-                est = float(rng.normal(0, 0.3))
-                se = abs(est) / rng.uniform(0.5, 5)
-                p = rng.uniform(0, 0.2)
-                rows.append(row(x, s, est, est - 2 * se, est + 2 * se, p, min(3 * p, 1.0),
-                                mechanism=lk, participant_id=PID))
+                rows.append(_random_row(rng, x, s, float(rng.normal(0, 0.3)), mechanism=lk,
+                                        participant_id=PID))
         # a mediated path to a later outcome through the first mechanism's biomarker
         for effect, est, lo, hi in (("indirect", -0.2, -0.3, -0.1),
                                     ("proportion_mediated", 0.3, 0.1, 0.6)):
