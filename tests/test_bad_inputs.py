@@ -403,7 +403,7 @@ def test_csv_matrix_streamed_equals_in_memory(tmp_path, data_schema):
     pd.testing.assert_frame_equal(streamed, in_memory)
     expected = pd.read_csv(path, sep="\t", dtype={"cpg": str}).rename(columns=id_map)
     assert streamed.cpg.tolist() == expected.cpg.tolist()
-    np.testing.assert_array_equal(streamed.iloc[:, 1:].to_numpy(), expected.iloc[:, 1:].to_numpy(np.float32))
+    np.testing.assert_array_equal(streamed.iloc[:, 1:].to_numpy(), expected.iloc[:, 1:].to_numpy(np.float64))
     assert np.isnan(streamed.iloc[7, 1]) and streamed.iloc[:, 1:].notna().sum().sum() == 357 * 3 - 1
 
 

@@ -87,6 +87,19 @@ def ewas_cohorts(cfg: dict) -> list[str]:
     return [c for c in sorted(cfg["cohorts"]) if "methylation_matrix" in cohort_tables(cfg, c)]
 
 
+def matrix_sources(cfg: dict, cohorts) -> list[str]:
+    """The Parquet methylation matrices of ``cohorts`` (in their order; cohorts with a text
+    matrix or none are skipped). A Parquet matrix is not copied by its ingest job: the jobs
+    that read its values read the file itself and declare it as an input
+    (:func:`first1000.io.methylation.open_matrix`)."""
+    out = []
+    for cohort in cohorts:
+        spec = cfg["cohorts"][cohort]["_mapping"]["tables"].get("methylation_matrix")
+        if spec and Path(spec["path"]).suffix.lower() == ".parquet":  # first1000.ingest.references_matrix
+            out.append(spec["path"])
+    return out
+
+
 def mediation_paths(cfg: dict, mechanism: str) -> list[dict]:
     """The declared paths analysed with this mechanism: those whose first mediator is one of
     its biomarkers (a second mediator may come from another mechanism, e.g. cortisol ->

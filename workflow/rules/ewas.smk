@@ -3,8 +3,7 @@
 
 rule ewas_shard:
     input:
-        matrix="results/ingest/{cohort}/methylation_matrix.parquet",
-        participants="results/harmonised/participants.parquet",
+        unpack(inputs_of(ewas.ewas_shard_inputs)),
     output:
         output=temp("results/ewas/{cohort}/{exposure}/shard-{shard}.parquet"),
     log:

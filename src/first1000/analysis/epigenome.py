@@ -14,10 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from first1000.errors import First1000Error, ModelError
-from first1000.io.methylation import BufferPool, fresh, iter_chunks, read_methylation_chunks
+from first1000.io.methylation import BufferPool, fresh, iter_chunks, matrix_rows, read_methylation_chunks
 from first1000.io.methylation import prefetch as prefetch_chunks
 from first1000.stats.ewas import (
     EwasResult,
@@ -168,10 +167,10 @@ def shard_rows(n_rows: int, shard: int, shards: int) -> tuple[int, int]:
 def fit_shard(matrix_path, design: pd.DataFrame, exposure: str, shard: int, shards: int, *,
               chunk_cpgs: int = 20000, remove_outliers: bool = True, outlier_k: float = 3.0,
               absorb: pd.Series | None = None) -> pd.DataFrame:
-    """Stage a for the CpGs of one shard (a contiguous block of rows of the matrix);
+    """Stage a for the CpGs of one shard (a contiguous block of rows of the matrix: a
+    Parquet file or an ingested matrix, :func:`first1000.io.methylation.open_matrix`);
     ``absorb``: the factor absorbed by demeaning (:func:`ewas_model`)."""
-    n_rows = pq.ParquetFile(matrix_path).metadata.num_rows
-    start, stop = shard_rows(n_rows, shard, shards)
+    start, stop = shard_rows(matrix_rows(matrix_path), shard, shards)
     fits = []
     # Only the shard's rows are read, in chunks of at most MAX_CHUNK_VALUES values (a chunk
     # of 20,000 CpGs is 80 MB at 500 samples but 7 GB at 44,000): memory is bounded whatever

@@ -76,11 +76,12 @@ def _base(cohort, mechanism, exposure, outcome, covariates, k) -> dict:
 def highdim_mediation(people: pd.DataFrame, matrix, cohort: str, exposure: str, outcome: str,
                       covariates: list[str], *, top: int | None = None, chunk_cpgs: int = 20000,
                       latent_factors: int = 0) -> pd.DataFrame:
-    """HIMA of ``exposure`` -> CpGs of ``matrix`` -> ``outcome`` in one cohort (one row per
+    """HIMA of ``exposure`` -> CpGs of ``matrix`` (a Parquet file or an ingested matrix,
+    :func:`first1000.io.methylation.open_matrix`) -> ``outcome`` in one cohort (one row per
     screened CpG; one row with a ``status`` when the path cannot be analysed)."""
-    import pyarrow.parquet as pq
+    from first1000.io.methylation import matrix_samples
 
-    samples = [c for c in pq.ParquetFile(matrix).schema_arrow.names if c != "cpg"]
+    samples = matrix_samples(matrix)
     base = _base(cohort, "methylation", exposure, outcome, covariates, latent_factors)
     with_outcome = people[people[outcome].notna()] if outcome in people else people.iloc[:0]
     if _not_numeric(people, exposure):

@@ -218,18 +218,20 @@ def mediate_highdim_inputs(cfg: dict, mechanism: str) -> dict:
     """The harmonised participants, the prepared tables of the mechanisms whose biomarkers
     are the paths' outcomes and the candidates: each cohort's ingested methylation matrix
     (``methylation``) or the mechanism's prepared table."""
-    from first1000.plan import ewas_cohorts
+    from first1000.plan import ewas_cohorts, matrix_sources
 
     outcomes = {p["outcome"] for p in highdim_paths(cfg, mechanism)}
     prepared = [f"results/prepared/{m}.parquet" for m, spec in cfg["mechanisms"].items()
                 if outcomes & set(spec["biomarkers"]) or (m == mechanism != HIGHDIM_DEFAULT)]
     matrices = ([f"results/ingest/{c}/methylation_matrix.parquet" for c in ewas_cohorts(cfg)]
                 if mechanism == HIGHDIM_DEFAULT else [])
-    return {"participants": "results/harmonised/participants.parquet", "matrices": matrices, "prepared": prepared}
+    sources = matrix_sources(cfg, ewas_cohorts(cfg)) if mechanism == HIGHDIM_DEFAULT else []
+    return {"participants": "results/harmonised/participants.parquet", "matrices": matrices, "prepared": prepared,
+            "sources": sources}
 
 
 def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, candidates, chunk_cpgs, labels, units,
-                    participants, matrices, prepared, output, figures):
+                    participants, matrices, prepared, output, figures, sources=()):
     """HIMA per declared path and cohort (``matrices`` in the order of ``cohorts``, or the
     mechanism's ``candidates`` biomarkers), and a figure per path of the mediators it finds
     (``figures``: a folder)."""
@@ -245,7 +247,10 @@ def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, 
         extra = pd.read_parquet(path).drop(columns="cohort")
         people = people.merge(extra[["pseudo_id", *[c for c in extra.columns if c not in people]]], on="pseudo_id",
                               how="left", validate="one_to_one")
-    matrices = [matrices] if isinstance(matrices, str) else list(matrices)
+    from first1000.io.methylation import open_matrix
+
+    sources = [sources] if isinstance(sources, str) else list(sources)
+    matrices = [open_matrix(m, sources) for m in ([matrices] if isinstance(matrices, str) else matrices)]
     frames = []
     for path in paths:
         k = int(path.get("latent_factors", 0))

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from first1000.io import write_parquet, write_tsv
-from first1000.plan import ewas_cohorts, ewas_covariates, study_labels
+from first1000.plan import ewas_cohorts, ewas_covariates, matrix_sources, study_labels
 from first1000.stages import LOG
 from first1000.stages.figures import variable_labels
 
@@ -33,13 +33,14 @@ def cohort_covariates(people: pd.DataFrame, cohort: str, covariates: list[str], 
     return covariates + [v for v in extra if v not in covariates and v in people and people[v].notna().any()]
 
 
-def _pq_columns(path) -> list[str]:
-    import pyarrow.parquet as pq
-
-    return list(pq.ParquetFile(path).schema_arrow.names)
-
-
 # --------------------------------------------------------------------------- fit, gather, meta
+def ewas_shard_inputs(cfg: dict, cohort: str, exposure: str, shard: str) -> dict:
+    """The cohort's ingested matrix and, when it is a Parquet file read in place, that file
+    (``sources``); the harmonised participants."""
+    return {"matrix": f"results/ingest/{cohort}/methylation_matrix.parquet",
+            "participants": "results/harmonised/participants.parquet", "sources": matrix_sources(cfg, [cohort])}
+
+
 def ewas_shard_params(cfg: dict, cohort: str, exposure: str, shard: str) -> dict:
     spec = cfg["epigenome_wide"]
     covariates, extra = ewas_covariates(cfg)
@@ -49,14 +50,15 @@ def ewas_shard_params(cfg: dict, cohort: str, exposure: str, shard: str) -> dict
 
 
 def ewas_shard(*, cohort, exposure, shard, shards, covariates, extra_covariates, chunk_cpgs, remove_outliers,
-               outlier_k, matrix, participants, output):
+               outlier_k, matrix, participants, output, sources=()):
     from first1000.analysis import epigenome
+    from first1000.io.methylation import open_matrix
 
     people = pd.read_parquet(participants)
     used = cohort_covariates(people, cohort, covariates, extra_covariates)
-    samples = [c for c in _pq_columns(matrix) if c != "cpg"]
-    design, absorb = epigenome.ewas_model(people, cohort, exposure, used, samples)
-    fit = epigenome.fit_shard(matrix, design, exposure, shard, shards, chunk_cpgs=chunk_cpgs,
+    source = open_matrix(matrix, [sources] if isinstance(sources, str) else sources)
+    design, absorb = epigenome.ewas_model(people, cohort, exposure, used, source.samples)
+    fit = epigenome.fit_shard(source, design, exposure, shard, shards, chunk_cpgs=chunk_cpgs,
                               remove_outliers=remove_outliers, outlier_k=outlier_k, absorb=absorb)
     write_parquet(fit, output)
     LOG.info("EWAS %s/%s shard %s: %d CpGs fitted on %d samples", cohort, exposure, shard, len(fit), len(design))

@@ -145,6 +145,11 @@ def ingest_table(*, cohort, kind, spec, participants_spec, missing_codes, table,
     del people
     secret = job_key(key, key_fingerprint)
     id_map = dict(zip(ids, pseudonymise(ids, cohort, secret)))
+    if kind == "methylation_matrix" and ingest.references_matrix(spec):  # the file itself is read by the jobs
+        n_cpgs = ingest.reference_matrix(spec, id_map, output, metadata={METADATA_KEY: fingerprint_of(secret).encode()})
+        LOG.info("cohort %s, methylation matrix (Parquet, read in place): %d CpGs, sample columns mapped to "
+                 "pseudonyms", cohort, n_cpgs)
+        return
     if kind == "methylation_matrix" and ingest.streams_matrix(spec):  # bounded memory, batch by batch
         n_cpgs = ingest.stream_matrix(spec, id_map, output, missing_codes=missing_codes,
                                       metadata={METADATA_KEY: fingerprint_of(secret).encode()})

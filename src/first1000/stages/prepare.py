@@ -7,7 +7,7 @@ import pandas as pd
 
 from first1000.io import write_parquet, write_tsv
 from first1000.mechanisms import PREPARERS, definition_files, needs_participants
-from first1000.plan import analysed_mechanisms
+from first1000.plan import analysed_mechanisms, matrix_sources
 from first1000.privacy import suppress_small_counts
 from first1000.stages import DEFINITIONS, LOG, workflow_path
 
@@ -28,6 +28,8 @@ def prepare_inputs(cfg: dict, mechanism: str) -> dict:
     tables = analysed_mechanisms(cfg)[mechanism]
     settings = cfg["preparation"].get(mechanism, {})
     inputs = {"tables": [tables[c] for c in sorted(tables)]}
+    if PREPARERS[mechanism][1] == "methylation_matrix":  # a Parquet matrix is read in place
+        inputs["sources"] = matrix_sources(cfg, sorted(tables))
     if needs_participants(mechanism, settings):
         inputs["participants"] = HARMONISED
     definitions = [workflow_path(path) for path in definition_files(mechanism, settings)]
@@ -36,11 +38,16 @@ def prepare_inputs(cfg: dict, mechanism: str) -> dict:
     return inputs
 
 
-def prepare(*, mechanism, cohorts, settings, min_cell_size, tables, output, qc, participants=None):
-    """``tables``: the ingested table of each of ``cohorts``, in that order."""
-    module, _ = PREPARERS[mechanism]
+def prepare(*, mechanism, cohorts, settings, min_cell_size, tables, output, qc, participants=None, sources=()):
+    """``tables``: the ingested table of each of ``cohorts``, in that order (a methylation
+    matrix opened with its ``sources``, :func:`first1000.io.methylation.open_matrix`)."""
+    module, kind = PREPARERS[mechanism]
     read = getattr(module, "read_table", None)
     tables = [tables] if isinstance(tables, str) else list(tables)
+    if kind == "methylation_matrix":
+        from first1000.io.methylation import open_matrix
+
+        tables = [open_matrix(path, [sources] if isinstance(sources, str) else sources) for path in tables]
     frames = {cohort: read(path, settings) if read else pd.read_parquet(path) for cohort, path in zip(cohorts, tables)}
     extra = {"participants": pd.read_parquet(participants)} if participants else {}
     biomarkers, qc_table = module.prepare(frames, settings, **extra)

@@ -1,0 +1,156 @@
+"""A Parquet methylation matrix is ingested without a copy (#19): the ingest job writes which
+column is which participant (position -> pseudonym) and the file's fingerprint; the jobs read
+the values from the cohort's own file (first1000.io.methylation.open_matrix).
+
+The values they read must be those of the standardised copy a text matrix gets (same EWAS,
+same clock rows), no participant ID may reach the ingested file, and a file changed after
+its ingest must stop the job instead of being read unchecked.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from first1000 import ingest
+from first1000.analysis.epigenome import fit_shard
+from first1000.errors import InputTableError, ModelError
+from first1000.io.methylation import (REFERENCE_KEY, MatrixSource, matrix_rows, matrix_samples, open_matrix,
+                                      read_matrix_rows, read_methylation_chunks)
+
+IDS = [f"MOTHER-{k:04d}" for k in range(40)]
+
+
+def _id_map():
+    return {i: f"p{k:03d}x" for k, i in enumerate(IDS)}
+
+
+def _matrix(path, n_cpgs=700, rng=None, *, row_group=150):
+    """A beta matrix with the IDs in shuffled column order, a participant-less column, CpG
+    IDs with stray spaces, missing values (null and NaN) and a +inf (read as missing)."""
+    rng = rng or np.random.default_rng(7)
+    beta = rng.beta(2, 3, (n_cpgs, len(IDS)))
+    beta[3, 5] = np.nan
+    beta[10, 0] = np.inf
+    order = rng.permutation(len(IDS))
+    columns = {"cpg": pa.array([f" cg{k:08d} " if k % 7 == 0 else f"cg{k:08d}" for k in range(n_cpgs)])}
+    for j in order:
+        values = beta[:, j].copy()
+        mask = np.zeros(n_cpgs, bool)
+        if j == 2:
+            mask[20] = True
+        columns[IDS[j]] = pa.array(values, mask=mask)
+    table = pa.table(columns)
+    pq.write_table(table, path, row_group_size=row_group)
+    return beta
+
+
+def _design(n, rng):
+    pseudo = list(_id_map().values())
+    return pd.DataFrame({"Intercept": 1.0, "exposure": rng.normal(size=n), "age": rng.normal(30, 4, n)},
+                        index=pseudo[:n])
+
+
+def test_reference_holds_no_ids_and_reads_what_a_copy_holds(tmp_path):
+    raw = tmp_path / "matrix.parquet"
+    beta = _matrix(raw)
+    out = tmp_path / "results" / "methylation_matrix.parquet"
+    n = ingest.reference_matrix({"path": str(raw)}, _id_map(), out, metadata={b"first1000.key_fingerprint": b"k"})
+    assert n == 700
+    blob = out.read_bytes()
+    assert b"MOTHER" not in blob  # positions and pseudonyms only
+    meta = pq.read_schema(out).metadata
+    assert REFERENCE_KEY in meta and meta[b"first1000.key_fingerprint"] == b"k"
+    assert out.stat().st_size < 10_000
+
+    # the standardised copy a text matrix gets, from the same values
+    copy = tmp_path / "copy.parquet"
+    assert ingest.stream_matrix({"path": str(raw)}, _id_map(), copy) == 700
+    source = open_matrix(out, [str(raw)])
+    assert isinstance(source, MatrixSource) and source.raw
+    assert matrix_samples(source) == matrix_samples(copy)  # same pseudonyms, same (file) order
+    assert matrix_rows(source) == matrix_rows(copy) == 700
+    design = _design(35, np.random.default_rng(1))
+    design = design.iloc[np.random.default_rng(2).permutation(35)]  # not the file's order
+    got = list(read_methylation_chunks(source, list(design.index), chunk_cpgs=64, return_beta=True))
+    want = list(read_methylation_chunks(copy, list(design.index), chunk_cpgs=64, return_beta=True))
+    assert len(got) == len(want) == 11
+    for a, b in zip(got, want):
+        assert a.cpgs.tolist() == b.cpgs.tolist()
+        np.testing.assert_array_equal(a.m_values, b.m_values)
+        np.testing.assert_array_equal(a.beta, b.beta)
+    assert got[0].cpgs[0] == "cg00000000"  # stripped, as the ingest check reads it
+    # the value of a participant at a known cell: +inf and null are missing, others as written
+    pseudo = _id_map()
+    col = list(design.index).index(pseudo[IDS[1]])
+    assert got[0].beta[7, col] == beta[7, 1]
+    if pseudo[IDS[0]] in design.index:
+        assert np.isnan(got[0].beta[10, list(design.index).index(pseudo[IDS[0]])])
+
+    fit_a = fit_shard(source, design, "exposure", 1, 3, chunk_cpgs=50)
+    fit_b = fit_shard(copy, design, "exposure", 1, 3, chunk_cpgs=50)
+    pd.testing.assert_frame_equal(fit_a, fit_b)
+    assert len(fit_a) == 233
+
+    wanted = ["cg00000014", "cg00000003", "cg00000699", "cg_absent"]
+    pd.testing.assert_frame_equal(read_matrix_rows(source, wanted, block_columns=7),
+                                  read_matrix_rows(copy, wanted, block_columns=7))
+
+
+def test_a_text_matrix_gives_the_same_values_as_parquet(tmp_path):
+    """float64 copies: a CSV export of a matrix and its Parquet give the same M-values."""
+    raw = tmp_path / "matrix.parquet"
+    _matrix(raw, n_cpgs=120)
+    frame = pd.read_parquet(raw)
+    frame["cpg"] = frame["cpg"].str.strip()
+    frame = frame.replace(np.inf, np.nan)
+    csv = tmp_path / "matrix.csv"
+    frame.to_csv(csv, index=False, float_format="%.17g", na_rep="NA")
+    ref, copy = tmp_path / "ref.parquet", tmp_path / "copy.parquet"
+    ingest.reference_matrix({"path": str(raw)}, _id_map(), ref)
+    ingest.stream_matrix({"path": str(csv)}, _id_map(), copy)
+    samples = list(_id_map().values())
+    a = next(read_methylation_chunks(open_matrix(ref, [raw]), samples, chunk_cpgs=500))
+    b = next(read_methylation_chunks(open_matrix(copy), samples, chunk_cpgs=500))
+    assert a.cpgs.tolist() == b.cpgs.tolist()
+    np.testing.assert_array_equal(a.m_values, b.m_values)
+
+
+def test_a_matrix_changed_after_its_ingest_stops_the_job(tmp_path):
+    raw = tmp_path / "matrix.parquet"
+    _matrix(raw)
+    out = tmp_path / "ingested.parquet"
+    ingest.reference_matrix({"path": str(raw)}, _id_map(), out)
+    with pytest.raises(ModelError, match="not among this job's inputs"):
+        open_matrix(out, [])
+    stat = os.stat(raw)
+    _matrix(raw, rng=np.random.default_rng(8))  # other values, same layout
+    os.utime(raw, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the old modification time
+    with pytest.raises(InputTableError, match="changed after it was ingested") as err:
+        open_matrix(out, [str(raw)])
+    assert "MOTHER" not in str(err.value)
+
+
+def test_reference_checks_the_header_and_cpg_column(tmp_path):
+    raw = tmp_path / "matrix.parquet"
+    table = pa.table({"cpg": ["cg1", "cg2", " cg1"], IDS[0]: [0.1, 0.2, 0.3], "STRANGER-1": [0.1, 0.2, 0.3]})
+    pq.write_table(table, raw, row_group_size=2)
+    with pytest.raises(InputTableError, match="match.*no participant ID") as err:
+        ingest.reference_matrix({"path": str(raw)}, _id_map(), tmp_path / "o.parquet")
+    assert "STRANGER" not in str(err.value)
+    pq.write_table(table.drop(["STRANGER-1"]), raw, row_group_size=2)
+    with pytest.raises(InputTableError, match=r"rows 2, 4: duplicated CpG"):  # across row groups, stripped
+        ingest.reference_matrix({"path": str(raw)}, _id_map(), tmp_path / "o.parquet")
+    assert not (tmp_path / "o.parquet").exists()
+
+
+def test_a_standardised_copy_opens_as_itself(tmp_path):
+    copy = tmp_path / "copy.parquet"
+    pd.DataFrame({"cpg": ["cg1"], "p1": [0.5], "p2": [0.25]}).to_parquet(copy)
+    source = open_matrix(copy, ["ignored.parquet"])
+    assert source.path == copy and source.samples == ["p1", "p2"] and not source.raw
