@@ -168,6 +168,18 @@ def test_bh_fdr_matches_multipletests_with_nans():
     np.testing.assert_allclose(q[present], expected, rtol=1e-12)
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 1000, 450_000])
+def test_bh_fdr_is_bitwise_statsmodels(n):
+    """Written out (no statsmodels import in the EWAS gather job): the same bits as
+    multipletests(fdr_bh), with ties, zeros and ones."""
+    rng = np.random.default_rng(n)
+    p = rng.uniform(size=n) ** 3
+    p[rng.integers(0, n, max(1, n // 10))] = 1.0
+    p[rng.integers(0, n, max(1, n // 20))] = 0.0
+    p[rng.integers(0, n, max(1, n // 10))] = np.round(p[: max(1, n // 10)], 2)  # ties
+    np.testing.assert_array_equal(bh_fdr(p), multipletests(p, method="fdr_bh")[1])
+
+
 def test_bh_fdr_hand_example():
     # m = 4. Sorted p: 0.01, 0.03, 0.04, 0.20 (ranks 1-4); m·p/rank = 0.04, 0.06, 0.16/3, 0.20.
     # Step-up (running minimum from the largest rank down): 0.04, 0.16/3, 0.16/3, 0.20.
