@@ -19,7 +19,9 @@ Ghent simulated so that ``--samples`` participants have a methylation matrix, wh
 is replaced by a null ``--cpgs`` x samples one (Parquet, float64); then R limma (lmFit +
 eBayes on M-values with the workflow's own design, reading the same values from a binary
 file) side by side, when Rscript and limma are installed (Debian: r-bioc-limma). Prints
-the workflow's wall time, each job's time and peak RSS, and limma's wall time and RSS.
+the workflow's wall time, each job's time and peak RSS, and limma's wall time and RSS. The
+workflow fits limma's model (the demo config without PACE outlier removal) unless
+``--pace`` keeps the demo config's outlier removal.
 
     PYTHONPATH=src python benchmarks/ewas.py --workflow                       # 450,000 x 500
     PYTHONPATH=src python benchmarks/ewas.py --workflow --cpgs 850000 --samples 1000 --no-limma

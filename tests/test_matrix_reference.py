@@ -154,3 +154,21 @@ def test_a_standardised_copy_opens_as_itself(tmp_path):
     pd.DataFrame({"cpg": ["cg1"], "p1": [0.5], "p2": [0.25]}).to_parquet(copy)
     source = open_matrix(copy, ["ignored.parquet"])
     assert source.path == copy and source.samples == ["p1", "p2"] and not source.raw
+
+
+def test_every_reader_checks_the_values_it_reads(tmp_path):
+    """A value outside [0, 1] in the cohort's file (which the pre-flight check refuses) also
+    stops the job that reads it: the shard's reader and the clock's."""
+    raw = tmp_path / "matrix.parquet"
+    ids = IDS[:3]
+    table = pa.table({"cpg": ["cg1", "cg2"], ids[0]: [0.1, 1.7], ids[1]: [0.2, 0.3], ids[2]: [0.3, 0.4]})
+    pq.write_table(table, raw)
+    out = tmp_path / "ingested.parquet"
+    ingest.reference_matrix({"path": str(raw)}, _id_map(), out)  # the header and the CpGs pass
+    source = open_matrix(out, [raw])
+    samples = source.samples
+    with pytest.raises(InputTableError, match="outside"):
+        list(read_methylation_chunks(source, samples))
+    with pytest.raises(InputTableError, match="outside"):
+        read_matrix_rows(source, ["cg2"])
+    assert read_matrix_rows(source, ["cg1"]).shape == (1, 4)

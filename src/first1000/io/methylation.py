@@ -611,6 +611,11 @@ def read_matrix_rows(path, cpgs: Iterable[str], *, cpg_column: str = "cpg", bloc
     frame = table.to_pandas()
     if source is not None and source.raw:  # non-finite values are missing, as ingest reads them
         values = frame.iloc[:, 1:].to_numpy(dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            outside = int(np.count_nonzero(np.isfinite(values) & ((values < 0) | (values > 1))))
+        if outside:
+            raise InputTableError(f"{outside} value(s) of the requested CpGs of {source.path.name} lie outside "
+                                  "[0, 1], so they are not beta values (the file changed after its check?)")
         if not np.isfinite(values).all():
             frame = pd.concat([frame.iloc[:, :1], pd.DataFrame(np.where(np.isfinite(values), values, np.nan),
                                                                columns=frame.columns[1:])], axis=1)
