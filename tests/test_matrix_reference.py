@@ -172,3 +172,66 @@ def test_every_reader_checks_the_values_it_reads(tmp_path):
     with pytest.raises(InputTableError, match="outside"):
         read_matrix_rows(source, ["cg2"])
     assert read_matrix_rows(source, ["cg1"]).shape == (1, 4)
+
+
+def test_a_file_of_one_large_row_group_is_read_in_bounded_batches(tmp_path, monkeypatch):
+    """pandas and R arrow write up to a million rows per row group: a shard reads its rows
+    batch by batch (never the whole group at once), with the numbers of a file of small
+    row groups, and the clock's reader the same rows."""
+    import first1000.io.methylation as methylation
+
+    small, large = tmp_path / "small.parquet", tmp_path / "large.parquet"
+    _matrix(small, n_cpgs=900, row_group=100)
+    _matrix(large, n_cpgs=900, row_group=900)
+    assert pq.ParquetFile(large).metadata.num_row_groups == 1
+    refs = {}
+    for name, raw in (("small", small), ("large", large)):
+        out = tmp_path / f"{name}_ingested.parquet"
+        ingest.reference_matrix({"path": str(raw)}, _id_map(), out)
+        refs[name] = open_matrix(out, [raw])
+    decoded = []
+    original = methylation._batches_of_group
+
+    def spy(pf, group, first, batch_rows, columns, stop):
+        for item in original(pf, group, first, batch_rows, columns, stop):
+            decoded.append(item[1].num_rows)
+            yield item
+
+    monkeypatch.setattr(methylation, "_batches_of_group", spy)
+    design = _design(30, np.random.default_rng(3))
+    for shard in range(3):
+        a = fit_shard(refs["small"], design, "exposure", shard, 3, chunk_cpgs=64)
+        b = fit_shard(refs["large"], design, "exposure", shard, 3, chunk_cpgs=64)
+        pd.testing.assert_frame_equal(a, b)
+    assert decoded and max(decoded) <= 64  # batches of a chunk, never the 900-row group
+    wanted = ["cg00000005", "cg00000450", "cg00000899"]
+    monkeypatch.setattr(methylation, "_ROWS_BLOCK_VALUES", 900 * 5)  # force batches for the clock's reader
+    pd.testing.assert_frame_equal(read_matrix_rows(refs["small"], wanted, block_columns=7),
+                                  read_matrix_rows(refs["large"], wanted, block_columns=7))
+
+
+def test_the_source_is_found_by_its_fingerprint_from_another_folder(tmp_path, monkeypatch):
+    raw = tmp_path / "data" / "matrix.parquet"
+    raw.parent.mkdir()
+    _matrix(raw, n_cpgs=50)
+    out = tmp_path / "ingested.parquet"
+    monkeypatch.chdir(tmp_path)
+    ingest.reference_matrix({"path": "data/matrix.parquet"}, _id_map(), out)
+    monkeypatch.chdir(raw.parent)  # the recorded relative path resolves elsewhere now
+    assert open_matrix(out, [str(raw)]).path == raw
+    other = tmp_path / "other.parquet"
+    _matrix(other, n_cpgs=50, rng=np.random.default_rng(9))
+    with pytest.raises(ModelError, match="not among this job's inputs"):
+        open_matrix(out, [str(other)])
+
+
+def test_an_ingest_of_the_earlier_layout_reruns():
+    """The matrix's ingest job carries the layout as a param: results of the float32-copy
+    layout are ingested again, not read as they are."""
+    from first1000.stages.ingest import MATRIX_LAYOUT, ingest_table_params
+
+    cfg = {"cohorts": {"c": {"_mapping": {"tables": {"participants": {}, "methylation_matrix": {"path": "m.parquet"},
+                                                     "immune": {"path": "i.csv"}},
+                                          "missing_codes": []}}}}
+    assert ingest_table_params(cfg, "c", "methylation_matrix")["matrix_layout"] == MATRIX_LAYOUT
+    assert "matrix_layout" not in ingest_table_params(cfg, "c", "immune")

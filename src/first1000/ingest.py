@@ -881,6 +881,7 @@ def reference_matrix(spec, id_map, output, metadata: dict | None = None) -> int:
         source = pq.ParquetFile(path, pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
         raise InputTableError(f"{path}: cannot be read as Parquet ({type(exc).__name__}).") from None
+    fingerprint = parquet_fingerprint(path)
     cpg_col = spec.get("columns", {}).get("cpg", "cpg")
     columns = list(source.schema_arrow.names)
     samples, _, _, pseudo = _matrix_samples(str(path), columns, cpg_col, id_map,
@@ -895,8 +896,11 @@ def reference_matrix(spec, id_map, output, metadata: dict | None = None) -> int:
     if n_rows == 0:
         raise InputTableError(f"{path}: the table has a header but no rows (no data below row 1). Export the "
                               "table again with its rows, or remove it from the cohort's mapping file.")
+    if parquet_fingerprint(path) != fingerprint:
+        raise InputTableError(f"{path}: the file changed while it was being ingested. Run the workflow again "
+                              "once it is written.")
     position = {c: i for i, c in enumerate(columns)}
-    info = {"path": str(spec["path"]), "fingerprint": parquet_fingerprint(path), "cpg_column": cpg_col,
+    info = {"path": str(spec["path"]), "fingerprint": fingerprint, "cpg_column": cpg_col,
             "cpg_position": position[cpg_col], "columns": len(columns), "rows": n_rows}
     table = pa.table({"column": pa.array([position[c] for c in samples], type=pa.int32()),
                       "pseudo_id": pa.array(pseudo, type=pa.string())})

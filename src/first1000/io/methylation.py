@@ -83,23 +83,24 @@ class MatrixSource(NamedTuple):
     path: Path
     cpg_column: str
     columns: dict
+    #: True when the values are read from the cohort's own file: CpG IDs are stripped and
+    #: non-finite values read as missing, as the ingest check reads them.
+    raw: bool = False
 
     @property
     def samples(self) -> list[str]:
         """The pseudonyms, in the file's column order."""
         return list(self.columns)
 
-    @property
-    def raw(self) -> bool:
-        """True when the values are read from the cohort's own file (any value may be
-        non-finite there: it is read as missing, as the ingest check reads it)."""
-        return any(k != v for k, v in self.columns.items()) or self.cpg_column != "cpg"
-
 
 def parquet_fingerprint(path) -> str:
     """The file's size and a SHA-256 of its Parquet footer (schema, row groups, their
-    offsets, sizes and statistics): identifies the file's content as ingested without
-    reading it (an edit of the values changes its pages' offsets or statistics)."""
+    offsets, compressed sizes and, where the writer stored them, min/max statistics), read
+    without reading the values. It tells a replaced or re-exported file from the one that
+    was checked, but an edit that keeps every size and statistic (values swapped within a
+    column of an uncompressed file) is not seen: Snakemake's modification-time trigger
+    reruns the checks after any edit; this guards the jobs against a file replaced between
+    its ingest and their run."""
     import hashlib
     import struct
 
@@ -110,8 +111,10 @@ def parquet_fingerprint(path) -> str:
         tail = fh.read(8)
         if len(tail) < 8 or tail[4:] != b"PAR1":
             raise InputTableError(f"{path}: not a Parquet file (no footer).")
-        length = struct.unpack("<i", tail[:4])[0]
-        fh.seek(max(size - 8 - length, 0))
+        length = struct.unpack("<I", tail[:4])[0]
+        if not 0 < length <= size - 12:
+            raise InputTableError(f"{path}: not a valid Parquet file (its footer length is wrong).")
+        fh.seek(size - 8 - length)
         footer = fh.read(length)
     return f"{size}:{hashlib.sha256(footer).hexdigest()}"
 
@@ -136,6 +139,9 @@ def open_matrix(ingested, sources: Sequence = ()) -> MatrixSource:
     info = json.loads(meta[REFERENCE_KEY])
     recorded = Path(info["path"]).resolve()
     source = next((Path(s) for s in sources if Path(s).resolve() == recorded), None)
+    if source is None:  # the job's inputs named otherwise (another working folder, a storage copy)
+        source = next((Path(s) for s in sources if Path(s).suffix.lower() == ".parquet" and Path(s).exists()
+                       and parquet_fingerprint(s) == info["fingerprint"]), None)
     if source is None:
         raise ModelError(f"{ingested} refers to the matrix {info['path']}, which is not among this job's "
                          "inputs (a workflow error: the rule must declare the cohort's matrix file).")
@@ -148,7 +154,7 @@ def open_matrix(ingested, sources: Sequence = ()) -> MatrixSource:
         raise InputTableError(f"{source}: the file's columns changed after it was ingested ({ingested}). Run the "
                               "workflow again.")
     columns = {p: names[int(i)] for i, p in sorted(zip(mapping["column"], mapping["pseudo_id"]))}
-    return MatrixSource(source, info["cpg_column"], columns)
+    return MatrixSource(source, info["cpg_column"], columns, raw=True)
 
 
 def matrix_samples(matrix) -> list[str]:
@@ -219,6 +225,17 @@ def _parquet_block(table, n_samples: int, alloc, raw: bool = False):
     return cpgs, yt
 
 
+def _batches_of_group(pf, group: int, first: int, batch_rows: int, columns, stop: int):
+    """(first row, Arrow table) of the batches of one row group, up to row ``stop``."""
+    import pyarrow as pa
+
+    for batch in pf.iter_batches(batch_size=batch_rows, row_groups=[group], columns=columns):
+        yield first, pa.Table.from_batches([batch])
+        first += batch.num_rows
+        if first >= stop:
+            return
+
+
 def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, rows=None, raw: bool = False):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -234,27 +251,28 @@ def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, 
     _sample_positions(names, samples, path.name)
     columns = [cpg_column] + [str(s) for s in samples]
     meta = pf.metadata
-    rg_rows = max((meta.row_group(i).num_rows for i in range(meta.num_row_groups)), default=0)
-    groups = range(meta.num_row_groups)
-    if rows is not None:  # only the row groups holding rows start..stop-1, sliced to them
-        start, stop = rows
-        offsets = np.cumsum([0] + [meta.row_group(i).num_rows for i in groups])
-        groups = [i for i in groups if offsets[i] < stop and offsets[i + 1] > start]
-    elif rg_rows > 2 * chunk_cpgs:
-        # Row groups much larger than a chunk: stream them batch by batch.
-        for batch in pf.iter_batches(batch_size=chunk_cpgs, columns=columns):
-            block = _parquet_block(pa.Table.from_batches([batch]), len(samples), alloc, raw)
-            del batch
-            yield block
-        return
-    # Row groups up to 2 chunks: read whole row groups (about 2x faster and leaner than
-    # iter_batches) and cut them into chunks of chunk_cpgs rows.
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    offsets = np.cumsum([0] + sizes)
+    start, stop = (0, int(offsets[-1])) if rows is None else rows
+    groups = [i for i in range(len(sizes)) if offsets[i] < stop and offsets[i + 1] > start]
+
+    def pieces():
+        """The rows start..stop-1 as Arrow tables: a row group of up to 2 chunks whole (about
+        2x faster and leaner than iter_batches), a larger one (a cohort's own file may hold
+        a million rows per group) batch by batch, so memory stays bounded by the chunk."""
+        for i in groups:
+            if sizes[i] <= 2 * chunk_cpgs:
+                parts = [(int(offsets[i]), pf.read_row_group(i, columns=columns, use_threads=True))]
+            else:
+                parts = _batches_of_group(pf, i, int(offsets[i]), chunk_cpgs, columns, stop)
+            for first, table in parts:
+                lo, hi = max(start - first, 0), min(stop - first, table.num_rows)
+                if hi > lo:
+                    yield table.slice(lo, hi - lo)
+
+    # cut into chunks of chunk_cpgs rows
     pending = None
-    for i in groups:
-        table = pf.read_row_group(i, columns=columns, use_threads=True)
-        if rows is not None:
-            lo, hi = max(start - offsets[i], 0), min(stop - offsets[i], table.num_rows)
-            table = table.slice(lo, hi - lo)
+    for table in pieces():
         pending = table if pending is None else pa.concat_tables([pending, table])
         del table
         while pending.num_rows >= chunk_cpgs:
@@ -566,6 +584,10 @@ def prefetch(iterator: Iterator, depth: int = 1) -> Iterator:
         thread.join(timeout=5)
 
 
+#: Values of a block of columns decoded at once by :func:`read_matrix_rows` (128 MB).
+_ROWS_BLOCK_VALUES = 2**24
+
+
 def read_matrix_rows(path, cpgs: Iterable[str], *, cpg_column: str = "cpg", block_columns: int = 2048) -> pd.DataFrame:
     """The rows of ``cpgs`` (in file order) of a CpG x sample Parquet matrix, equal to
     ``pd.read_parquet(path, filters=[(cpg_column, "in", cpgs)])``, in bounded memory;
@@ -598,9 +620,20 @@ def read_matrix_rows(path, cpgs: Iterable[str], *, cpg_column: str = "cpg", bloc
         if not len(rows):
             continue
         columns = {first: ident.take(rows) if source is None else pa.array(ids[rows].tolist(), type=pa.string())}
+        size = pf.metadata.row_group(group).num_rows
         for start in range(0, len(samples), block_columns):
-            block = pf.read_row_group(group, columns=samples[start:start + block_columns])
-            columns.update(zip((renamed[n] for n in block.column_names), block.take(rows).columns))
+            names = samples[start:start + block_columns]
+            if size * len(names) <= _ROWS_BLOCK_VALUES:
+                block = pf.read_row_group(group, columns=names).take(rows)
+            else:  # a cohort's own file may hold a million rows per group: batch by batch
+                taken = []
+                batch_rows = max(1, _ROWS_BLOCK_VALUES // len(names))
+                for first, table in _batches_of_group(pf, group, 0, batch_rows, names, size):
+                    local = rows[(rows >= first) & (rows < first + table.num_rows)] - first
+                    if len(local):
+                        taken.append(table.take(local))
+                block = pa.concat_tables(taken)
+            columns.update(zip((renamed[n] for n in block.column_names), block.columns))
             del block
         parts.append(pa.table(columns))
     if parts:

@@ -238,7 +238,7 @@ def cronbach_alpha(items_df: pd.DataFrame) -> float:
 
     alpha = k/(k-1) x (1 - sum_i var(item_i) / var(sum of items)), variances with ddof 1,
     computed as ``pingouin.cronbach_alpha(nan_policy="listwise")`` computes it (pingouin
-    0.5: the items' covariance matrix C, k/(k-1) x (1 - trace(C) / sum(C))): the same bits
+    0.7: the items' covariance matrix C, k/(k-1) x (1 - trace(C) / sum(C))): the same bits
     (tests compare both, and the formula by hand). Written out because importing pingouin
     imports matplotlib.pyplot and scipy.stats: 3 s of the 4 s of ingesting a cohort's
     participants, and of the pre-flight check (#19). NaN with fewer than 2 complete cases

@@ -118,11 +118,19 @@ def ingest_participants(*, cohort, mapping, data_schema, min_cell_size, table, m
 
 
 # --------------------------------------------------------------------------- other tables
+#: The layout of an ingested methylation matrix, a param of its ingest job so that results
+#: ingested by an earlier version (a float32 copy of every matrix) are ingested again.
+MATRIX_LAYOUT = "2: Parquet read in place, text copied as float64"
+
+
 def ingest_table_params(cfg: dict, cohort: str, table: str) -> dict:
     mapping = cfg["cohorts"][cohort]["_mapping"]
-    return {"cohort": cohort, "kind": table, "spec": mapping["tables"][table],
-            "participants_spec": mapping["tables"]["participants"], "missing_codes": mapping["missing_codes"],
-            "key_fingerprint": cfg.get("_key_fingerprint")}
+    params = {"cohort": cohort, "kind": table, "spec": mapping["tables"][table],
+              "participants_spec": mapping["tables"]["participants"], "missing_codes": mapping["missing_codes"],
+              "key_fingerprint": cfg.get("_key_fingerprint")}
+    if table == "methylation_matrix":
+        params["matrix_layout"] = MATRIX_LAYOUT
+    return params
 
 
 def ingest_table_inputs(cfg: dict, cohort: str, table: str) -> dict:
@@ -137,9 +145,10 @@ def ingest_table_inputs(cfg: dict, cohort: str, table: str) -> dict:
 
 
 def ingest_table(*, cohort, kind, spec, participants_spec, missing_codes, table, participants_table, mapping_file,
-                 key, output, participants=None, key_fingerprint=None):
-    """One standard table of a cohort (``kind``), its IDs matched to the participants'."""
-    del table, participants_table, mapping_file  # named by the specs
+                 key, output, participants=None, key_fingerprint=None, matrix_layout=None):
+    """One standard table of a cohort (``kind``), its IDs matched to the participants'
+    (``matrix_layout``: :data:`MATRIX_LAYOUT`, a rerun trigger only)."""
+    del table, participants_table, mapping_file, matrix_layout  # named by the specs; a trigger
     people, ids = ingest.read_participants({"tables": {"participants": participants_spec},
                                             "missing_codes": missing_codes})
     del people

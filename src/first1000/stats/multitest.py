@@ -27,7 +27,7 @@ def bh_fdr(p) -> np.ndarray:
     q_(i) = min_{j >= i} min(1, m · p_(j) / j)
     (Benjamini & Hochberg, J. R. Stat. Soc. B 57:289–300, 1995), computed as
     ``statsmodels.stats.multitest.multipletests(p, method="fdr_bh")`` computes it
-    (statsmodels 0.14 ``fdrcorrection``: p_(i) divided by i / m, running minimum from the
+    (statsmodels 0.15 ``fdrcorrection``: p_(i) divided by i / m, running minimum from the
     largest, capped at 1), on the non-missing values: the same bits (tests/stats check
     them against statsmodels and R's ``p.adjust(p, "BH")``). Written out because importing
     statsmodels' module imports ``scipy.stats``: ~2 s of every EWAS gather job (#19).
