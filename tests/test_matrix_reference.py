@@ -235,3 +235,15 @@ def test_an_ingest_of_the_earlier_layout_reruns():
                                           "missing_codes": []}}}}
     assert ingest_table_params(cfg, "c", "methylation_matrix")["matrix_layout"] == MATRIX_LAYOUT
     assert "matrix_layout" not in ingest_table_params(cfg, "c", "immune")
+
+
+def test_a_file_of_huge_row_groups_is_copied(tmp_path, monkeypatch):
+    """Arrow decodes a row group's column chunks whole: a file of row groups larger than
+    REFERENCE_MAX_GROUP_ROWS is copied (in row groups of MATRIX_BATCH_ROWS), not read in place."""
+    small, large = tmp_path / "small.parquet", tmp_path / "large.parquet"
+    _matrix(small, n_cpgs=300, row_group=100)
+    _matrix(large, n_cpgs=300, row_group=300)
+    monkeypatch.setattr(ingest, "REFERENCE_MAX_GROUP_ROWS", 200)
+    assert ingest.references_matrix({"path": str(small)})
+    assert not ingest.references_matrix({"path": str(large)})
+    assert not ingest.references_matrix({"path": str(tmp_path / "m.csv")})

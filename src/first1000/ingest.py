@@ -849,10 +849,27 @@ def _open_text_codec(path: Path, encoding: str) -> str:
     return next((codec for bom, codec in _BOMS if head.startswith(bom)), encoding)
 
 
+#: The most CpGs in a row group of a Parquet matrix read in place (:func:`references_matrix`).
+REFERENCE_MAX_GROUP_ROWS = 2 * MATRIX_BATCH_ROWS
+
+
 def references_matrix(spec: dict) -> bool:
-    """True when the methylation matrix ``spec`` points to is a Parquet file, which is
-    ingested without a copy (:func:`reference_matrix`)."""
-    return TABLE_FORMATS.get(Path(spec["path"]).suffix.lower()) == "parquet"
+    """True when the methylation matrix ``spec`` points to is a Parquet file of row groups of
+    at most :data:`REFERENCE_MAX_GROUP_ROWS` CpGs, which is ingested without a copy
+    (:func:`reference_matrix`). Arrow decodes a row group's column chunks whole even when
+    it is read batch by batch (3.6 GB per EWAS shard for 450,000 x 500 in one row group,
+    as pandas and R arrow write files), so a file of larger row groups is copied in row
+    groups of :data:`MATRIX_BATCH_ROWS` (:func:`stream_matrix`), as before."""
+    import pyarrow.parquet as pq
+
+    path = Path(spec["path"])
+    if TABLE_FORMATS.get(path.suffix.lower()) != "parquet":
+        return False
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # noqa: BLE001 -- unreadable: stream_matrix names the problem
+        return False
+    return all(meta.row_group(i).num_rows <= REFERENCE_MAX_GROUP_ROWS for i in range(meta.num_row_groups))
 
 
 def reference_matrix(spec, id_map, output, metadata: dict | None = None) -> int:

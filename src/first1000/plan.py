@@ -89,9 +89,10 @@ def ewas_cohorts(cfg: dict) -> list[str]:
 
 def matrix_sources(cfg: dict, cohorts) -> list[str]:
     """The Parquet methylation matrices of ``cohorts`` (in their order; cohorts with a text
-    matrix or none are skipped). A Parquet matrix is not copied by its ingest job: the jobs
-    that read its values read the file itself and declare it as an input
-    (:func:`first1000.io.methylation.open_matrix`)."""
+    matrix or none are skipped). A Parquet matrix of row groups of up to 40,000 CpGs is not
+    copied by its ingest job: the jobs that read its values read the file itself and
+    declare it as an input (:func:`first1000.io.methylation.open_matrix`); one of larger
+    row groups is copied, and the declared file is then not read."""
     out = []
     for cohort in cohorts:
         spec = cfg["cohorts"][cohort]["_mapping"]["tables"].get("methylation_matrix")
