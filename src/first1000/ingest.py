@@ -600,20 +600,28 @@ def matrix_batches(spec, missing_codes, id_map, batch_rows: int = MATRIX_BATCH_R
         yield from _text_matrix_batches(spec, missing_codes, id_map, batch_rows, fmt)
 
 
-def _parquet_matrix_batches(spec, id_map, batch_rows):
+def _open_parquet_matrix(spec):
+    """(path, pyarrow ParquetFile) of a Parquet matrix; a missing or unreadable file is an
+    error naming it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
-
-    from first1000.io.methylation import arrow_values, cpg_ids
 
     path = Path(spec["path"])
     if not path.exists():
         raise InputTableError(f"{path}: file not found. Check the path in the config.")
     try:
         # pre_buffer=False: with it Arrow buffers far more than the batch being checked (#19)
-        source = pq.ParquetFile(path, pre_buffer=False)
+        return path, pq.ParquetFile(path, pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
         raise InputTableError(f"{path}: cannot be read as Parquet ({type(exc).__name__}).") from None
+
+
+def _parquet_matrix_batches(spec, id_map, batch_rows):
+    import pyarrow as pa
+
+    from first1000.io.methylation import arrow_values, cpg_ids
+
+    path, source = _open_parquet_matrix(spec)
     cpg_col = spec.get("columns", {}).get("cpg", "cpg")
     columns = list(source.schema_arrow.names)
     samples, letters, ids, pseudo = _matrix_samples(str(path), columns, cpg_col, id_map,
@@ -891,13 +899,7 @@ def reference_matrix(spec, id_map, output, metadata: dict | None = None) -> int:
 
     from first1000.io.methylation import REFERENCE_KEY, cpg_ids, parquet_fingerprint
 
-    path = Path(spec["path"])
-    if not path.exists():
-        raise InputTableError(f"{path}: file not found. Check the path in the config.")
-    try:
-        source = pq.ParquetFile(path, pre_buffer=False)
-    except (OSError, pa.ArrowException) as exc:
-        raise InputTableError(f"{path}: cannot be read as Parquet ({type(exc).__name__}).") from None
+    path, source = _open_parquet_matrix(spec)
     fingerprint = parquet_fingerprint(path)
     cpg_col = spec.get("columns", {}).get("cpg", "cpg")
     columns = list(source.schema_arrow.names)
