@@ -600,9 +600,10 @@ def matrix_batches(spec, missing_codes, id_map, batch_rows: int = MATRIX_BATCH_R
         yield from _text_matrix_batches(spec, missing_codes, id_map, batch_rows, fmt)
 
 
-def _open_parquet_matrix(spec):
-    """(path, pyarrow ParquetFile) of a Parquet matrix; a missing or unreadable file is an
-    error naming it."""
+def _open_parquet_matrix(spec, id_map):
+    """A Parquet matrix opened and its header checked (one column per known participant):
+    (path, pyarrow ParquetFile, CpG column, column names, sample columns, their letters,
+    pseudonyms). A missing or unreadable file is an error naming it."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -611,9 +612,15 @@ def _open_parquet_matrix(spec):
         raise InputTableError(f"{path}: file not found. Check the path in the config.")
     try:
         # pre_buffer=False: with it Arrow buffers far more than the batch being checked (#19)
-        return path, pq.ParquetFile(path, pre_buffer=False)
+        source = pq.ParquetFile(path, pre_buffer=False)
     except (OSError, pa.ArrowException) as exc:
         raise InputTableError(f"{path}: cannot be read as Parquet ({type(exc).__name__}).") from None
+    cpg_col = spec.get("columns", {}).get("cpg", "cpg")
+    columns = list(source.schema_arrow.names)
+    samples, letters, _, pseudo = _matrix_samples(str(path), columns, cpg_col, id_map,
+                                                  f"The file has {len(columns)} columns.",
+                                                  spec.get("id_leading_zeros", "keep"))
+    return path, source, cpg_col, columns, samples, letters, pseudo
 
 
 def _parquet_matrix_batches(spec, id_map, batch_rows):
@@ -621,12 +628,7 @@ def _parquet_matrix_batches(spec, id_map, batch_rows):
 
     from first1000.io.methylation import arrow_values, cpg_ids
 
-    path, source = _open_parquet_matrix(spec)
-    cpg_col = spec.get("columns", {}).get("cpg", "cpg")
-    columns = list(source.schema_arrow.names)
-    samples, letters, ids, pseudo = _matrix_samples(str(path), columns, cpg_col, id_map,
-                                                    f"The file has {len(columns)} columns.",
-                                                    spec.get("id_leading_zeros", "keep"))
+    path, source, cpg_col, _, samples, letters, pseudo = _open_parquet_matrix(spec, id_map)
     seen: dict = {}
     n_rows = 0
     for batch in source.iter_batches(batch_size=batch_rows, columns=[cpg_col, *samples]):
@@ -899,13 +901,8 @@ def reference_matrix(spec, id_map, output, metadata: dict | None = None) -> int:
 
     from first1000.io.methylation import REFERENCE_KEY, cpg_ids, parquet_fingerprint
 
-    path, source = _open_parquet_matrix(spec)
+    path, source, cpg_col, columns, samples, _, pseudo = _open_parquet_matrix(spec, id_map)
     fingerprint = parquet_fingerprint(path)
-    cpg_col = spec.get("columns", {}).get("cpg", "cpg")
-    columns = list(source.schema_arrow.names)
-    samples, _, _, pseudo = _matrix_samples(str(path), columns, cpg_col, id_map,
-                                            f"The file has {len(columns)} columns.",
-                                            spec.get("id_leading_zeros", "keep"))
     seen: dict = {}
     n_rows = 0
     for group in range(source.metadata.num_row_groups):
