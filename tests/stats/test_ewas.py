@@ -614,6 +614,43 @@ def test_tile_sizes_do_not_change_any_number(sim, monkeypatch):
     assert_tables_identical(reference, ewas_fit(y, design, terms, beta=m_to_beta(y)))
 
 
+def test_blas_products_are_columnwise_and_equal_the_sequential_sums():
+    """The complete-data fit's products (_cross_products: BLAS, blocks of one fixed shape)
+    give each CpG bits that depend on its own values only, wherever it sits in a tile of any
+    width, and the sequential sums' numbers to rounding; on the pinned BLAS the check that
+    allows them holds for the designs the workflow fits, so the fast path is the one used."""
+    import first1000.stats.ewas as engine
+
+    rng = np.random.default_rng(11)
+    for n, c in [(60, 7), (470, 19), (1001, 4)]:
+        assert engine._products_columnwise(n, c)
+        w = np.ascontiguousarray(rng.standard_normal((n, c)))
+        y = rng.standard_normal((n, 300))
+        whole = engine._cross_products(w, y)
+        np.testing.assert_allclose(whole, engine._cross_sums(w, y), rtol=1e-12, atol=1e-12 * np.abs(whole).max())
+        for width, at in [(1, 0), (7, 3), (129, 128), (300, 299), (413, 5)]:
+            tile = rng.standard_normal((n, width))
+            tile[:, at] = y[:, 17]
+            assert np.array_equal(engine._cross_products(w, tile)[:, at], whole[:, 17]), (n, width, at)
+
+
+def test_a_blas_whose_products_depend_on_the_block_falls_back_to_the_sequential_sums(sim, monkeypatch):
+    """Where the check fails (another BLAS), every sum over samples is the sequential one:
+    the fit then equals the fast path's to rounding."""
+    import first1000.stats.ewas as engine
+
+    design, y = sim
+    fast = ewas_fit(y, design, ["exposure", "smoking"], beta=m_to_beta(y))
+    monkeypatch.setattr(engine, "_products_columnwise", lambda n, c: False)
+    products = []
+    monkeypatch.setattr(engine, "_product_block", lambda w, b: products.append(1) or np.matmul(w.T, b))
+    slow = ewas_fit(y, design, ["exposure", "smoking"], beta=m_to_beta(y))
+    assert not products
+    for col in ["coef", "se", "t", "p", "sigma2", "coef_beta", "se_beta"]:
+        np.testing.assert_allclose(slow[col], fast[col], rtol=1e-10, err_msg=col)
+    assert not np.array_equal(slow["sigma2"], fast["sigma2"])  # the two paths really differ
+
+
 def test_read_matrix_rows_equals_a_filtered_read_parquet(tmp_path):
     """The clock's reader (first1000.io.methylation.read_matrix_rows) reads a few CpGs of a
     wide matrix in column blocks: the same frame as pandas' filtered read, across row

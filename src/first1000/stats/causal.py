@@ -31,7 +31,6 @@ M(a*) | c_i is computed deterministically (see :func:`counterfactual_means`).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +41,7 @@ from scipy.special import gammaln, ndtr
 from scipy.stats import norm
 
 from first1000.errors import ModelError
+from first1000.stats.blas import one_thread as _one_blas_thread
 from first1000.stats.bootstrap import (
     check_resampling_args,
     _glm_parts,
@@ -99,18 +99,6 @@ _QUAD_RULES = ((8, 0.4), (16, 0.85), (32, 1.5), (64, 2.0), (128, 2.9), (256, np.
 _GLM_MAXITER = 100
 _HUGE_STD_SE = 50.0
 _EXTREME_PROB = 1e-8
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    """Run batched small solves with one BLAS thread (threads only add contention there)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        yield
-        return
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 # --------------------------------------------------------------------------------------
