@@ -247,3 +247,30 @@ def test_a_file_of_huge_row_groups_is_copied(tmp_path, monkeypatch):
     assert ingest.references_matrix({"path": str(small)})
     assert not ingest.references_matrix({"path": str(large)})
     assert not ingest.references_matrix({"path": str(tmp_path / "m.csv")})
+
+
+def test_the_check_reuses_one_buffer_without_mixing_batches(tmp_path):
+    """The Parquet check fills one buffer batch after batch (#19): a copy written from the
+    batches holds every batch's own values (row groups of 1 to 3 batches, the last one
+    short), infinities read as missing, and an all-missing CpG after complete batches is
+    still named by its row."""
+    raw = tmp_path / "matrix.parquet"
+    beta = _matrix(raw, n_cpgs=700, row_group=150)
+    spec = {"path": str(raw)}
+    copy = tmp_path / "copy.parquet"
+    assert ingest.stream_matrix(spec, _id_map(), copy, batch_rows=60) == 700
+    got = pd.read_parquet(copy)
+    pseudo = _id_map()
+    expected = np.where(np.isfinite(beta), beta, np.nan)
+    expected[20, 2] = np.nan  # the null
+    for j, participant in enumerate(IDS):
+        np.testing.assert_array_equal(got[pseudo[participant]].to_numpy(), expected[:, j], err_msg=participant)
+    assert got.cpg.tolist()[:2] == ["cg00000000", "cg00000001"]
+
+    rng = np.random.default_rng(1)
+    values = rng.beta(2, 3, (400, 5))
+    values[333] = np.nan  # one CpG without any value, in the 6th batch of 60
+    table = pa.table({"cpg": [f"cg{k}" for k in range(400)], **{IDS[j]: values[:, j] for j in range(5)}})
+    pq.write_table(table, tmp_path / "empty.parquet", row_group_size=120)
+    with pytest.raises(InputTableError, match=r"row 335\b.*CpGs without any value"):
+        ingest.stream_matrix({"path": str(tmp_path / "empty.parquet")}, _id_map(), batch_rows=60)

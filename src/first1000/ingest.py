@@ -494,9 +494,10 @@ def _check_cpgs(where: str, cpg_col: str, cpg: pd.Series, row_list, seen: dict) 
 
 
 def _check_matrix_block(where: str, cpg_col: str, cpg: pd.Series, values: np.ndarray, letters, row_list,
-                        seen: dict) -> None:
+                        seen: dict, complete: bool = False) -> None:
     """Cell checks of a block of matrix rows; ``row_list(mask)`` gives the masked rows as a
-    spreadsheet numbers them; ``seen`` maps the CpGs of earlier blocks to their rows."""
+    spreadsheet numbers them; ``seen`` maps the CpGs of earlier blocks to their rows;
+    ``complete``: the caller knows no value is missing."""
     def rows(mask):
         return format_rows(row_list(mask))
 
@@ -511,8 +512,8 @@ def _check_matrix_block(where: str, cpg_col: str, cpg: pd.Series, values: np.nda
             f"{where}, column{'s' if len(cols) > 1 else ''} {', '.join(cols[:10])}"
             f"{f' (and {len(cols) - 10} more)' if len(cols) > 10 else ''}, {rows(outside.any(axis=1))}: beta "
             "values outside [0, 1]. The matrix must hold beta values (M-values are computed by first1000).")
-    empty_rows = np.isnan(values).all(axis=1)
-    if empty_rows.any():
+    empty_rows = None if complete else np.isnan(values).all(axis=1)
+    if empty_rows is not None and empty_rows.any():
         raise InputTableError(f"{where}, column '{cpg_col}', {rows(empty_rows)}: CpGs without any value (every "
                               "sample is missing). Remove these rows from the matrix (or export the values).")
 
@@ -542,7 +543,7 @@ def ingest_matrix(spec, missing_codes, id_map) -> pd.DataFrame:
     if streams_matrix(spec):
         parts = []
         for cpg, values, pseudo in matrix_batches(spec, missing_codes, id_map):
-            part = pd.DataFrame(values, columns=pseudo)
+            part = pd.DataFrame(values, columns=pseudo, copy=True)  # values: valid until the next batch
             part.insert(0, "cpg", cpg.astype(str).to_numpy())
             parts.append(part)
         return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
@@ -623,32 +624,48 @@ def _open_parquet_matrix(spec, id_map):
     return path, source, cpg_col, columns, samples, letters, pseudo
 
 
+def _row_batches(pieces, batch_rows: int):
+    """Arrow record batches of at most ``batch_rows`` rows (views), in order, from (first
+    row, table) pieces."""
+    for _, table in pieces:
+        yield from table.to_batches(max_chunksize=batch_rows)
+
+
 def _parquet_matrix_batches(spec, id_map, batch_rows):
     import pyarrow as pa
 
-    from first1000.io.methylation import arrow_values, cpg_ids
+    from first1000.io.methylation import arrow_values, cpg_ids, row_pieces
 
     path, source, cpg_col, _, samples, letters, pseudo = _open_parquet_matrix(spec, id_map)
     seen: dict = {}
     n_rows = 0
-    for batch in source.iter_batches(batch_size=batch_rows, columns=[cpg_col, *samples]):
+    buffer = None
+    for batch in _row_batches(row_pieces(source, [cpg_col, *samples], batch_rows), batch_rows):
         cpg = pd.Series(cpg_ids(batch.column(0)), dtype=object)
         # filled sample by sample (each a contiguous row of ``buffer``), then used transposed:
-        # writing columns of a row-major array was ~60% of the check's time (#19)
-        buffer = np.empty((len(samples), batch.num_rows), dtype=np.float64)
+        # writing columns of a row-major array was ~60% of the check's time (#19). One
+        # buffer for every batch (faulting in fresh pages per batch took 0.7 s of 5 s for
+        # 450,000 x 500): the values yielded are valid until the next batch.
+        if buffer is None or buffer.shape[1] < batch.num_rows:
+            buffer = np.empty((len(samples), max(batch.num_rows, batch_rows)), dtype=np.float64)
+        block = buffer[:, : batch.num_rows]
         for j in range(len(samples)):
             column = batch.column(j + 1)
             if not (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)
                     or pa.types.is_null(column.type)):
                 raise InputTableError(f"{path}, column {letters[j]}: expected numbers (beta values), found "
                                       f"a column of type {column.type}. Export the matrix with numeric columns.")
-            buffer[j] = arrow_values(column)
-        values = buffer.T
-        if not np.isfinite(buffer).all():
-            values[~np.isfinite(values)] = np.nan
+            block[j] = arrow_values(column)
+        values = block.T
+        # one summing pass (SIMD) tells whether a value is missing or infinite
+        complete = bool(np.isfinite(np.add.reduce(block, axis=None)))
+        if not complete:
+            finite = np.isfinite(block)
+            if not finite.all():
+                block[~finite] = np.nan
         first = n_rows + 2  # spreadsheet row of the batch's first CpG (header = row 1)
         _check_matrix_block(str(path), cpg_col, cpg, values, letters,
-                            lambda mask, first=first: np.flatnonzero(mask) + first, seen)
+                            lambda mask, first=first: np.flatnonzero(mask) + first, seen, complete)
         n_rows += batch.num_rows
         yield cpg, values, pseudo
     if n_rows == 0:

@@ -236,6 +236,25 @@ def _batches_of_group(pf, group: int, first: int, batch_rows: int, columns, stop
             return
 
 
+def row_pieces(pf, columns, batch_rows: int, start: int = 0, stop: int | None = None, sizes=None):
+    """(first row, Arrow table) pieces of the row groups of ``pf`` (a ParquetFile) that hold
+    rows start..stop-1: a row group of up to 2 x ``batch_rows`` rows whole (about 2x faster
+    and leaner than iter_batches, which held 0.73 GB while reading 450,000 x 500 in row
+    groups of 20,000, against 0.24 GB; #19), a larger one (a cohort's own file may hold a
+    million rows per group) batch by batch, so memory stays bounded by the batch."""
+    meta = pf.metadata
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)] if sizes is None else sizes
+    offsets = np.cumsum([0] + list(sizes))
+    stop = int(offsets[-1]) if stop is None else stop
+    for i in range(len(sizes)):
+        if not (offsets[i] < stop and offsets[i + 1] > start):
+            continue
+        if sizes[i] <= 2 * batch_rows:
+            yield int(offsets[i]), pf.read_row_group(i, columns=columns, use_threads=True)
+        else:
+            yield from _batches_of_group(pf, i, int(offsets[i]), batch_rows, columns, stop)
+
+
 def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, rows=None, raw: bool = False):
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -250,25 +269,13 @@ def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, 
         raise InputTableError(f"{path.name} has no CpG ID column {cpg_column!r}")
     _sample_positions(names, samples, path.name)
     columns = [cpg_column] + [str(s) for s in samples]
-    meta = pf.metadata
-    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
-    offsets = np.cumsum([0] + sizes)
-    start, stop = (0, int(offsets[-1])) if rows is None else rows
-    groups = [i for i in range(len(sizes)) if offsets[i] < stop and offsets[i + 1] > start]
+    start, stop = (0, pf.metadata.num_rows) if rows is None else rows
 
     def pieces():
-        """The rows start..stop-1 as Arrow tables: a row group of up to 2 chunks whole (about
-        2x faster and leaner than iter_batches), a larger one (a cohort's own file may hold
-        a million rows per group) batch by batch, so memory stays bounded by the chunk."""
-        for i in groups:
-            if sizes[i] <= 2 * chunk_cpgs:
-                parts = [(int(offsets[i]), pf.read_row_group(i, columns=columns, use_threads=True))]
-            else:
-                parts = _batches_of_group(pf, i, int(offsets[i]), chunk_cpgs, columns, stop)
-            for first, table in parts:
-                lo, hi = max(start - first, 0), min(stop - first, table.num_rows)
-                if hi > lo:
-                    yield table.slice(lo, hi - lo)
+        for first, table in row_pieces(pf, columns, chunk_cpgs, start, stop):
+            lo, hi = max(start - first, 0), min(stop - first, table.num_rows)
+            if hi > lo:
+                yield table.slice(lo, hi - lo)
 
     # cut into chunks of chunk_cpgs rows
     pending = None
