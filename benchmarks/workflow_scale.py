@@ -51,6 +51,8 @@ def workflow_copy(base: Path) -> Path:
             shutil.copytree(src, base / name, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))
         else:
             shutil.copy2(src, base / name)
+    # as `make demo` does: with PYTHONDONTWRITEBYTECODE=1 no job would cache the bytecode
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(base / "src")], check=True)
     return base
 
 
