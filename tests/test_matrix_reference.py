@@ -274,3 +274,15 @@ def test_the_check_reuses_one_buffer_without_mixing_batches(tmp_path):
     pq.write_table(table, tmp_path / "empty.parquet", row_group_size=120)
     with pytest.raises(InputTableError, match=r"row 335\b.*CpGs without any value"):
         ingest.stream_matrix({"path": str(tmp_path / "empty.parquet")}, _id_map(), batch_rows=60)
+
+
+def test_a_parquet_matrix_read_whole_keeps_every_batch(tmp_path):
+    """ingest_matrix (the whole matrix in memory) copies each batch out of the check's
+    re-used buffer: 20,001 CpGs (two batches of MATRIX_BATCH_ROWS) come back as written."""
+    n = ingest.MATRIX_BATCH_ROWS + 1
+    values = np.random.default_rng(4).random((n, 2))
+    table = pa.table({"cpg": [f"cg{k:08d}" for k in range(n)], IDS[0]: values[:, 0], IDS[1]: values[:, 1]})
+    pq.write_table(table, tmp_path / "m.parquet", row_group_size=n)
+    got = ingest.ingest_matrix({"path": str(tmp_path / "m.parquet")}, ("", "NA"), _id_map())
+    assert len(got) == n and got.cpg.iloc[-1] == f"cg{n - 1:08d}"
+    np.testing.assert_array_equal(got[[_id_map()[IDS[0]], _id_map()[IDS[1]]]].to_numpy(), values)

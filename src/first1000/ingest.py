@@ -658,7 +658,8 @@ def _parquet_matrix_batches(spec, id_map, batch_rows):
             block[j] = arrow_values(column)
         values = block.T
         # one summing pass (SIMD) tells whether a value is missing or infinite
-        complete = bool(np.isfinite(np.add.reduce(block, axis=None)))
+        with np.errstate(over="ignore", invalid="ignore"):  # +inf and -inf, or huge values: the slow path
+            complete = bool(np.isfinite(np.add.reduce(block, axis=None)))
         if not complete:
             finite = np.isfinite(block)
             if not finite.all():

@@ -103,3 +103,7 @@ def test_table1_tests_equal_scipy_stats():
         assert np.isnan(anova_p([np.ones(3), np.ones(4)])) and np.isnan(stats.f_oneway(np.ones(3), np.ones(4)).pvalue)
         assert anova_p([np.ones(3), np.full(4, 2.0)]) == stats.f_oneway(np.ones(3), np.full(4, 2.0)).pvalue == 0.0
     assert np.isnan(kruskal_p([np.ones(3), np.ones(4)]))
+    # where scipy returns NaN or raises, NaN (Table 1 then shows no p)
+    assert np.isnan(anova_p([np.ones(3), np.array([])])) and np.isnan(anova_p([np.ones(1), np.ones(1)]))
+    assert np.isnan(kruskal_p([np.ones(1)])) and np.isnan(kruskal_p([np.ones(2), np.array([])]))
+    assert np.isnan(chi2_p(np.array([[3, 0], [4, 0]]))) and np.isnan(chi2_p(np.array([[3, 4]])))

@@ -634,6 +634,45 @@ def test_blas_products_are_columnwise_and_equal_the_sequential_sums():
             assert np.array_equal(engine._cross_products(w, tile)[:, at], whole[:, 17]), (n, width, at)
 
 
+def test_the_fit_does_not_depend_on_the_blas_threads_outside_it(sim):
+    """The products run with one BLAS thread whatever the caller allows (two threads give
+    other bits for the same product), and the caller's setting is restored. In a worker
+    thread where OpenBLAS ignores the limit (0.3.31: one set by the main thread wins), the
+    fit takes the sequential sums: the same numbers to rounding, never two-thread products."""
+    import threading
+
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import first1000.stats.ewas as engine
+
+    def blas_threads():
+        return {i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    design, y = sim
+    with threadpool_limits(1, "blas"):
+        one = ewas_fit(y, design, ["exposure"], beta=m_to_beta(y))
+    with threadpool_limits(2, "blas"):
+        two = ewas_fit(y, design, ["exposure"], beta=m_to_beta(y))
+        assert blas_threads() == {2}
+        assert_tables_identical(one, two)
+        got = {}
+        worker = threading.Thread(target=lambda: got.update(fit=ewas_fit(y, design, ["exposure"], beta=m_to_beta(y))))
+        worker.start()
+        worker.join()
+    for col in ["coef", "se", "t", "p", "sigma2"]:
+        np.testing.assert_allclose(got["fit"][col], one[col], rtol=1e-10, err_msg=col)
+    rng = np.random.default_rng(0)
+    w, block = np.ascontiguousarray(rng.standard_normal((470, 19))), rng.standard_normal((470, 300))
+    with threadpool_limits(1, "blas"):
+        alone = engine._cross_products(w, block)
+    with threadpool_limits(2, "blas"):
+        worker = threading.Thread(target=lambda: got.update(products=engine._cross_products(w, block)))
+        worker.start()
+        worker.join()
+    # one-thread products where the limit holds, else the sequential sums (OpenBLAS 0.3.31)
+    assert np.array_equal(got["products"], alone) or np.array_equal(got["products"], engine._cross_sums(w, block))
+
+
 def test_a_blas_whose_products_depend_on_the_block_falls_back_to_the_sequential_sums(sim, monkeypatch):
     """Where the check fails (another BLAS), every sum over samples is the sequential one:
     the fit then equals the fast path's to rounding."""

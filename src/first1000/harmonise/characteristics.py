@@ -183,8 +183,12 @@ def anova_p(groups: list[np.ndarray]) -> float:
     vary between groups only), without importing scipy.stats (1.3 s of the harmonise job; #19)."""
     from scipy import special
 
+    if len(groups) < 2 or min(len(g) for g in groups) < 1:
+        return np.nan
     data = np.concatenate(groups).astype(float)
     n, k = data.size, len(groups)
+    if n <= k:  # no degrees of freedom within the groups
+        return np.nan
     if all(np.all(g == g[0]) for g in groups):  # no variance within any group (scipy's check)
         return np.nan if np.all(data == data[0]) else 0.0
     offset = data.mean()
@@ -202,6 +206,8 @@ def kruskal_p(groups: list[np.ndarray]) -> float:
     NaN when every value is equal."""
     from scipy import special
 
+    if len(groups) < 2 or min(len(g) for g in groups) < 1:
+        return np.nan
     data = np.concatenate(groups).astype(float)
     n = data.size
     ranks = pd.Series(data).rank(method="average").to_numpy()
@@ -217,10 +223,12 @@ def kruskal_p(groups: list[np.ndarray]) -> float:
 
 def chi2_p(counts: np.ndarray) -> float:
     """p of Pearson's chi-squared test of independence of an r x c table of counts (every
-    row and column sum > 0), as ``scipy.stats.chi2_contingency(correction=False)``."""
+    row and column sum > 0, else NaN), as ``scipy.stats.chi2_contingency(correction=False)``."""
     from scipy import special
 
     counts = np.asarray(counts, dtype=float)
+    if min(counts.shape) < 2 or (counts.sum(axis=0) == 0).any() or (counts.sum(axis=1) == 0).any():
+        return np.nan  # scipy raises: an expected count is zero
     expected = np.outer(counts.sum(axis=1), counts.sum(axis=0)) / counts.sum()
     stat = float(np.sum((counts - expected) ** 2 / expected))
     return float(special.chdtrc((counts.shape[0] - 1) * (counts.shape[1] - 1), stat))

@@ -1,31 +1,45 @@
 """BLAS thread control shared by the engines.
 
-The engines call BLAS on many small or fixed-shape products; one BLAS thread per process
-avoids contention (the workflow already runs one job per core) and makes the summation
-order of a product independent of the thread count (see
-:func:`first1000.stats.ewas._products_columnwise`).
+:func:`one_thread` runs batched small solves with one BLAS thread (threads only add
+contention there; the workflow runs one job per core). :func:`single_threaded` is for
+products whose summation order must not depend on the thread count (see
+:func:`first1000.stats.ewas._products_columnwise`): it also checks that the limit took
+effect in the calling thread and keeps other threads from changing it meanwhile.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
+import threading
+
+_EXCLUSIVE = threading.RLock()
 
 
-@functools.lru_cache(maxsize=1)
-def _controller():
-    """threadpoolctl's view of the BLAS libraries loaded (built once: ~0.3 ms; each limit
-    taken from it then costs ~15 us instead of ~350 us for ``threadpool_limits``)."""
+@contextlib.contextmanager
+def one_thread():
+    """BLAS limited to one thread inside (the libraries loaded now), restored on exit."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@contextlib.contextmanager
+def single_threaded():
+    """One BLAS thread inside, held exclusively (an RLock: the sections of other threads
+    wait, so none restores its own limit while this one runs); yields whether every BLAS
+    library reports one thread inside, in this thread (False without threadpoolctl or a
+    BLAS it knows, and where the library ignores the limit: OpenBLAS 0.3.31 ignores one set
+    from a worker thread after the main thread set another, measured)."""
     try:
         from threadpoolctl import ThreadpoolController
     except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return None
-    return ThreadpoolController()
-
-
-def one_thread():
-    """Context manager: BLAS limited to one thread inside, restored on exit."""
-    controller = _controller()
-    if controller is None:  # pragma: no cover
-        return contextlib.nullcontext()
-    return controller.limit(limits=1, user_api="blas")
+        yield False
+        return
+    with _EXCLUSIVE:
+        with ThreadpoolController().limit(limits=1, user_api="blas"):
+            blas = ThreadpoolController().select(user_api="blas").lib_controllers
+            yield bool(blas) and all(lib.num_threads == 1 for lib in blas)

@@ -80,7 +80,7 @@ import pandas as pd
 from scipy import special
 
 from first1000.errors import InputTableError, ModelError
-from first1000.stats.blas import one_thread
+from first1000.stats.blas import single_threaded
 from first1000.stats.multitest import bh_fdr
 
 # Array-wide significance thresholds: Saffari et al. (2018) for the 450K array,
@@ -240,12 +240,15 @@ def _products_columnwise(n: int, c: int) -> bool:
     passes for every shape tried (n 13 to 20,000, c 3 to 31, blocks of 64 to 2,048
     columns); it fails for blocks whose width is not a multiple of its kernel's unrolling
     (2,231 columns), which is why the blocks have one fixed width. Checked once per shape
-    on random numbers (3 products of the real size)."""
+    on random numbers (3 products of the real size), with one BLAS thread
+    (:func:`first1000.stats.blas.single_threaded`)."""
     rng = np.random.default_rng(20261203)
     w = rng.standard_normal((n, c))
     y = rng.standard_normal((n, _GEMM_COLUMNS))
     perm = rng.permutation(_GEMM_COLUMNS)
-    with one_thread():
+    with single_threaded() as controlled:
+        if not controlled:  # not cached: _cross_products asks only where the limit holds
+            raise RuntimeError("the BLAS thread limit does not hold here")
         ref = _product_block(w, y)[:, perm]
         y = np.ascontiguousarray(y[:, perm])
         moved = _product_block(w, y)
@@ -263,12 +266,12 @@ def _cross_products(w: np.ndarray, y: np.ndarray) -> np.ndarray:
     w = np.ascontiguousarray(w)
     n, c = w.shape
     t = y.shape[1]
-    if not _products_columnwise(n, c):
-        return _cross_sums(w, y)
     g = _GEMM_COLUMNS
-    out = np.empty((c, t))
-    block = np.empty((n, g))
-    with one_thread():
+    with single_threaded() as controlled:
+        if not (controlled and _products_columnwise(n, c)):
+            return _cross_sums(w, y)
+        out = np.empty((c, t))
+        block = np.empty((n, g))
         for start in range(0, t, g):
             width = min(g, t - start)
             block[:, :width] = y[:, start : start + width]
