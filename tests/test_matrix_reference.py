@@ -286,3 +286,20 @@ def test_a_parquet_matrix_read_whole_keeps_every_batch(tmp_path):
     got = ingest.ingest_matrix({"path": str(tmp_path / "m.parquet")}, ("", "NA"), _id_map())
     assert len(got) == n and got.cpg.iloc[-1] == f"cg{n - 1:08d}"
     np.testing.assert_array_equal(got[[_id_map()[IDS[0]], _id_map()[IDS[1]]]].to_numpy(), values)
+
+
+def test_the_check_of_a_wide_matrix_takes_fewer_rows_per_batch(tmp_path, monkeypatch):
+    """A batch holds at most MATRIX_BATCH_VALUES values (20,000 CpGs x 36,000 samples would
+    be 5.8 GB): with a limit of 1,000 values and 40 participants, batches of 25 CpGs, and
+    every value still checked (a bad one in the last batch)."""
+    raw = tmp_path / "matrix.parquet"
+    _matrix(raw, n_cpgs=130, row_group=130)
+    monkeypatch.setattr(ingest, "MATRIX_BATCH_VALUES", 1000)
+    sizes = [values.shape for _, values, _ in ingest.matrix_batches({"path": str(raw)}, ("", "NA"), _id_map())]
+    assert sizes == [(25, 40)] * 5 + [(5, 40)]
+    table = pq.read_table(raw)
+    bad = table.column(IDS[7]).to_numpy(zero_copy_only=False).copy()
+    bad[128] = 1.5
+    pq.write_table(table.set_column(table.schema.get_field_index(IDS[7]), IDS[7], pa.array(bad)), raw)
+    with pytest.raises(InputTableError, match=r"row 130\b.*outside \[0, 1\]"):
+        ingest.stream_matrix({"path": str(raw)}, _id_map())

@@ -523,6 +523,8 @@ def _check_matrix_block(where: str, cpg_col: str, cpg: pd.Series, values: np.nda
 STREAMED_MATRIX_FORMATS = ("csv", "tsv", "parquet")
 #: CpG rows per batch of a streamed matrix.
 MATRIX_BATCH_ROWS = 20000
+#: Values per batch of a Parquet matrix's check (256 MB; fewer rows per batch for many samples).
+MATRIX_BATCH_VALUES = 2**25
 
 
 def streams_matrix(spec: dict) -> bool:
@@ -640,6 +642,8 @@ def _parquet_matrix_batches(spec, id_map, batch_rows):
     seen: dict = {}
     n_rows = 0
     buffer = None
+    # at most MATRIX_BATCH_VALUES values per batch: 20,000 CpGs of 36,000 samples are 5.8 GB
+    batch_rows = max(1, min(batch_rows, MATRIX_BATCH_VALUES // max(len(samples), 1)))
     for batch in _row_batches(row_pieces(source, [cpg_col, *samples], batch_rows), batch_rows):
         cpg = pd.Series(cpg_ids(batch.column(0)), dtype=object)
         # filled sample by sample (each a contiguous row of ``buffer``), then used transposed:
@@ -647,7 +651,7 @@ def _parquet_matrix_batches(spec, id_map, batch_rows):
         # buffer for every batch (faulting in fresh pages per batch took 0.7 s of 5 s for
         # 450,000 x 500): the values yielded are valid until the next batch.
         if buffer is None or buffer.shape[1] < batch.num_rows:
-            buffer = np.empty((len(samples), max(batch.num_rows, batch_rows)), dtype=np.float64)
+            buffer = np.empty((len(samples), batch.num_rows), dtype=np.float64)
         block = buffer[:, : batch.num_rows]
         for j in range(len(samples)):
             column = batch.column(j + 1)
