@@ -25,7 +25,8 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.discrete.discrete_model import Logit  # not statsmodels.api: 0.7 s less per job (#19)
+from statsmodels.regression.linear_model import OLS
 from scipy import stats
 from statsmodels.tools.sm_exceptions import PerfectSeparationError, PerfectSeparationWarning
 
@@ -93,7 +94,7 @@ def _fit(X: np.ndarray, y: np.ndarray, family: str) -> _Fit | str:
     if np.ptp(y) == 0:
         return "the response is constant in the complete rows"
     if family == "gaussian":
-        res = sm.OLS(y, X).fit()
+        res = OLS(y, X).fit()
         return _Fit(np.asarray(res.params), np.asarray(res.cov_params()), float(res.df_resid),
                     float(res.llf))  # fmt: skip
     separation = (
@@ -103,7 +104,7 @@ def _fit(X: np.ndarray, y: np.ndarray, family: str) -> _Fit | str:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
-            res = sm.Logit(y, X).fit(disp=0, maxiter=_LOGIT_MAXITER)
+            res = Logit(y, X).fit(disp=0, maxiter=_LOGIT_MAXITER)
         except PerfectSeparationError:
             return separation
         except np.linalg.LinAlgError:
