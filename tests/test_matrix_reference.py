@@ -303,3 +303,33 @@ def test_the_check_of_a_wide_matrix_takes_fewer_rows_per_batch(tmp_path, monkeyp
     pq.write_table(table.set_column(table.schema.get_field_index(IDS[7]), IDS[7], pa.array(bad)), raw)
     with pytest.raises(InputTableError, match=r"row 130\b.*outside \[0, 1\]"):
         ingest.stream_matrix({"path": str(raw)}, _id_map())
+
+
+def test_reading_ahead_changes_no_value_and_no_message(tmp_path, monkeypatch):
+    """Pieces of at most MATRIX_PREFETCH_VALUES values are read one ahead in a thread (#19):
+    the copy is the same bytes as without, a bad value in a middle row group gives the same
+    message, and the reader thread is gone after the error."""
+    import threading
+
+    raw = tmp_path / "matrix.parquet"
+    _matrix(raw, n_cpgs=700, row_group=100)
+    spec = {"path": str(raw)}
+    ahead, alone = tmp_path / "ahead.parquet", tmp_path / "alone.parquet"
+    ingest.stream_matrix(spec, _id_map(), ahead, batch_rows=60)
+    monkeypatch.setattr(ingest, "MATRIX_PREFETCH_VALUES", 0)
+    ingest.stream_matrix(spec, _id_map(), alone, batch_rows=60)
+    assert ahead.read_bytes() == alone.read_bytes()
+
+    table = pq.read_table(raw)
+    bad = table.column(IDS[3]).to_numpy(zero_copy_only=False).copy()
+    bad[321] = -0.5
+    pq.write_table(table.set_column(table.schema.get_field_index(IDS[3]), IDS[3], pa.array(bad)), raw,
+                   row_group_size=100)
+    messages = []
+    for limit in (0, 2**24):
+        monkeypatch.setattr(ingest, "MATRIX_PREFETCH_VALUES", limit)
+        with pytest.raises(InputTableError, match=r"row 323\b.*outside \[0, 1\]") as err:
+            ingest.stream_matrix(spec, _id_map(), batch_rows=60)
+        messages.append(str(err.value))
+    assert messages[0] == messages[1]
+    assert not [t for t in threading.enumerate() if t.name == "ewas-reader"]
