@@ -342,6 +342,10 @@ _METADATA = {
     "pdf": {"CreationDate": None, "ModDate": None, "Creator": None, "Producer": None},
 }
 
+#: zlib level 1 for PNGs: 40% less encoding time than Pillow's default 6 (~9% of a figure
+#: job), files ~6% larger (#19)
+_SAVE_OPTIONS = {"png": {"pil_kwargs": {"compress_level": 1}}}
+
 
 def _atomic_savefig(fig: Figure, path: Path, fmt: str) -> None:
     """Write ``fig`` to a temporary file next to ``path``, then rename it into place."""
@@ -351,7 +355,7 @@ def _atomic_savefig(fig: Figure, path: Path, fmt: str) -> None:
         # O_EXCL: never write through someone else's file; 0o666 & ~umask permissions.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format=fmt, dpi=PNG_DPI, metadata=_METADATA[fmt])
+            fig.savefig(fh, format=fmt, dpi=PNG_DPI, metadata=_METADATA[fmt], **_SAVE_OPTIONS.get(fmt, {}))
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
