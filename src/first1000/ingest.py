@@ -1093,11 +1093,16 @@ def check_tables(mapping: dict, id_map: dict, participants: pd.DataFrame) -> dic
     pre-flight check before any job runs); ``participants``: its harmonised participants.
     Returns kind -> standard table (a CSV, TSV or Parquet methylation matrix: its number of
     CpGs, every value checked batch by batch)."""
-    out = {}
-    for kind, table_spec in mapping["tables"].items():
-        if kind == "methylation_matrix" and streams_matrix(table_spec):
-            # A matrix can be far larger than memory: every batch is checked, one at a time.
-            out[kind] = stream_matrix(table_spec, id_map, missing_codes=mapping["missing_codes"])
-        elif kind != "participants":
-            out[kind] = ingest_standard(kind, table_spec, mapping["missing_codes"], id_map, participants)
-    return out
+    return {kind: check_table(kind, mapping, id_map, participants) for kind in mapping["tables"]
+            if kind != "participants"}
+
+
+def check_table(kind: str, mapping: dict, id_map: dict, participants: pd.DataFrame):
+    """Read and check one table (``kind``) of a cohort's ``mapping`` but its participants,
+    in memory: the standard table (a CSV, TSV or Parquet methylation matrix: its number of
+    CpGs, every value checked batch by batch)."""
+    table_spec = mapping["tables"][kind]
+    if kind == "methylation_matrix" and streams_matrix(table_spec):
+        # A matrix can be far larger than memory: every batch is checked, one at a time.
+        return stream_matrix(table_spec, id_map, missing_codes=mapping["missing_codes"])
+    return ingest_standard(kind, table_spec, mapping["missing_codes"], id_map, participants)

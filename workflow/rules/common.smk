@@ -6,10 +6,12 @@
 # snakemake.input, output, params and log to first1000.stages.run and nothing else.
 import sys
 
+from snakemake.exceptions import WorkflowError
+
 from first1000.config import snakemake_config
 from first1000.errors import First1000Error
 from first1000.labels import report_category
-from first1000.preflight import preflight
+from first1000.preflight import preflight, preflight_workers
 from first1000.plan import (
     CONDA_ENV,
     analysed_mechanisms,
@@ -26,12 +28,22 @@ from first1000.plan import (
 from first1000.stages import analyse, ewas, export, figures, harmonise, ingest
 from first1000.stages import longitudinal, modification, prepare, provenance, sites
 
+def snakemake_cores(workflow):
+    """--cores of this run (None when not given, as on a cluster with --jobs)."""
+    try:
+        return workflow.cores
+    except WorkflowError:
+        return None
+
+
 try:
     # only the main process creates a missing key (on the first run); a job never does
     CFG = preflight(
         snakemake_config(workflow.configfiles, workflow.config_settings.config, config),
         cache=".snakemake/first1000-preflight.json",
         create_key=workflow.is_main_process,
+        # the tables' check on --cores processes (in the main process only)
+        workers=preflight_workers(snakemake_cores(workflow)) if workflow.is_main_process else 1,
     )
     MECHANISMS = analysed_mechanisms(CFG)
     EWAS_COHORTS = ewas_cohorts(CFG)
