@@ -311,13 +311,20 @@ def test_reading_ahead_changes_no_value_and_no_message(tmp_path, monkeypatch):
     message, and the reader thread is gone after the error."""
     import threading
 
+    import first1000.io.methylation as reader
+
+    started = []
+    real_prefetch = reader.prefetch
+    monkeypatch.setattr(reader, "prefetch", lambda *a, **k: started.append(1) or real_prefetch(*a, **k))
     raw = tmp_path / "matrix.parquet"
     _matrix(raw, n_cpgs=700, row_group=100)
     spec = {"path": str(raw)}
     ahead, alone = tmp_path / "ahead.parquet", tmp_path / "alone.parquet"
     ingest.stream_matrix(spec, _id_map(), ahead, batch_rows=60)
-    monkeypatch.setattr(ingest, "MATRIX_PREFETCH_VALUES", 0)
+    assert started == [1]
+    monkeypatch.setattr(ingest, "MATRIX_PREFETCH_VALUES", 100 * 40 - 1)  # one row group of 40 samples
     ingest.stream_matrix(spec, _id_map(), alone, batch_rows=60)
+    assert started == [1]  # pieces too large: read in turn
     assert ahead.read_bytes() == alone.read_bytes()
 
     table = pq.read_table(raw)
@@ -331,5 +338,5 @@ def test_reading_ahead_changes_no_value_and_no_message(tmp_path, monkeypatch):
         with pytest.raises(InputTableError, match=r"row 323\b.*outside \[0, 1\]") as err:
             ingest.stream_matrix(spec, _id_map(), batch_rows=60)
         messages.append(str(err.value))
-    assert messages[0] == messages[1]
-    assert not [t for t in threading.enumerate() if t.name == "ewas-reader"]
+    assert messages[0] == messages[1] and started == [1, 1]
+    assert not [t for t in threading.enumerate() if t.name == "matrix-check-reader"]

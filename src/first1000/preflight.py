@@ -20,7 +20,7 @@ from first1000 import __version__
 from first1000.config import SCHEMA_DIR, load_config
 from first1000.plan import check_settings, cohort_tables, site_manifests
 from first1000.keys import check_results_key, read_key
-from first1000.ingest import check_table
+from first1000.ingest import WITH_PARTICIPANTS, check_table
 from first1000.stages.ingest import cohort_participants, ingest_cohort
 
 
@@ -46,14 +46,15 @@ def _fingerprint(cfg: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-#: Input bytes (every cohort's tables) from which the cohorts are checked in parallel: below
+#: Input bytes (every cohort's tables) from which the tables are checked in parallel: below
 #: it, starting a process (~1 s of imports) costs more than it saves.
 PARALLEL_BYTES = 32 << 20
 
 
 def preflight_workers(cores: int | None) -> int:
-    """Processes for the tables' check: Snakemake's --cores (1 when not given), at most the
-    CPUs this process may run on."""
+    """Processes for the tables' check: Snakemake's --cores (1 when not given, as on a
+    cluster with --jobs), at most the CPUs this process may run on (its affinity; a
+    container's CPU quota is not seen)."""
     try:
         available = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -83,62 +84,92 @@ def _input_bytes(cfg: dict) -> int:
     return total
 
 
-def check_inputs(cfg: dict, key_file, workers: int = 1) -> None:
-    """Every cohort's tables through their ingest, in memory (nothing is written).
-
-    With ``workers`` > 1 and at least PARALLEL_BYTES of tables, the tables are checked in
-    that many processes: the cohorts' participants first, then each other table with its
-    cohort's participants (100,000 participants in two cohorts: 117 -> ~70 s, #19). The
-    error reported is the one the serial check reports: the first, in the serial order
-    (cohort by cohort, participants first, tables in mapping order), of those that fail."""
-    key = read_key(key_file)
-    schema = cfg["_data_schema"]
-    cohorts = [(cohort, spec["_mapping"]) for cohort, spec in cfg["cohorts"].items()]
-    if workers < 2 or _input_bytes(cfg) < PARALLEL_BYTES:
-        for cohort, mapping in cohorts:
-            ingest_cohort(cohort, mapping, schema, key)
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    # spawn: a fresh interpreter (Snakemake's process may hold threads and locks a fork copies)
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        people = [pool.submit(_participants, cohort, mapping, schema, key) for cohort, mapping in cohorts]
-        checks: dict = {}
-        try:
-            # a cohort's tables as soon as its participants are in, the longest first
-            for future in as_completed(people):
-                if future.exception() is not None:
-                    continue
-                i = people.index(future)
-                mapping = cohorts[i][1]
-                participants, id_map = future.result()
-                for kind in sorted((k for k in mapping["tables"] if k != "participants"),
-                                   key=lambda k: -_check_weight(mapping["tables"][k])):
-                    checks[i, kind] = pool.submit(_check_table, kind, mapping, id_map, participants)
-                del participants, id_map
-            for i, (_, mapping) in enumerate(cohorts):  # the serial order
-                people[i].result()
-                for kind in mapping["tables"]:
-                    if kind != "participants":
-                        checks[i, kind].result()
-        finally:
-            for future in people + list(checks.values()):
-                future.cancel()
-
-
 #: Seconds per byte of a table's check, relative to Parquet's, by suffix (measured at 100,000
 #: participants: a workbook ~400x, a text table ~40x, #19); only the order of the checks.
 _CHECK_COST = {".xlsx": 400.0, ".xlsm": 400.0, ".csv": 40.0, ".tsv": 40.0, ".txt": 40.0}
 
 
 def _check_weight(spec: dict) -> float:
-    """How long a table's check may take, to start the longest first."""
+    """How long a table's check may take (its size times its format's cost), to start the
+    longest first."""
     try:
         size = os.stat(spec["path"]).st_size
     except OSError:
         return 0.0
     return size * _CHECK_COST.get(Path(spec["path"]).suffix.lower(), 1.0)
+
+
+def check_inputs(cfg: dict, key_file, workers: int = 1) -> None:
+    """Every cohort's tables through their ingest, in memory (nothing is written).
+
+    With ``workers`` > 1, at least two tables besides the participants and at least
+    PARALLEL_BYTES of tables, they are checked in that many processes (:func:`_check_parallel`;
+    100,000 participants in two cohorts: 117 -> 72 s, #19)."""
+    key = read_key(key_file)
+    cohorts = [(cohort, spec["_mapping"]) for cohort, spec in cfg["cohorts"].items()]
+    tables = sum(len(mapping["tables"]) - 1 for _, mapping in cohorts)
+    if workers >= 2 and tables >= 2 and _input_bytes(cfg) >= PARALLEL_BYTES:
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            _check_parallel(cohorts, cfg["_data_schema"], key, workers)
+            return
+        except BrokenProcessPool:  # a worker died (out of memory?): the check in this process
+            pass
+    for cohort, mapping in cohorts:
+        ingest_cohort(cohort, mapping, cfg["_data_schema"], key)
+
+
+def _check_parallel(cohorts: list, schema: dict, key: bytes, workers: int) -> None:
+    """The check of :func:`check_inputs` in ``workers`` spawned processes: each cohort's
+    participants first, then its other tables (those checked against the participants get
+    them), the longest first. The error raised is the one the serial check raises: the first
+    failure in the serial order (cohort by cohort, participants first, then the tables in
+    mapping order), raised as soon as every check before it in that order has passed; the
+    workers are then stopped, not waited for."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    serial = []  # the checks in the serial order: ("participants", i) or (kind, i)
+    for i, (_, mapping) in enumerate(cohorts):
+        serial += [("participants", i)] + [(kind, i) for kind in mapping["tables"] if kind != "participants"]
+    outcome: dict = {}  # check -> None (passed) or its exception
+    # spawn: a fresh interpreter (Snakemake's process may hold threads and locks a fork copies)
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    running = {pool.submit(_participants, cohort, mapping, schema, key): ("participants", i)
+               for i, (cohort, mapping) in enumerate(cohorts)}
+    try:
+        position = 0
+        while position < len(serial):
+            if not running:  # every check submitted is done: the loop below raised or moved on
+                raise RuntimeError(f"pre-flight check: {serial[position]} never ran")
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                check = running.pop(future)
+                error = future.exception()
+                outcome[check] = error
+                if check[0] == "participants" and error is None:
+                    i = check[1]
+                    mapping = cohorts[i][1]
+                    participants, id_map = future.result()
+                    for kind in sorted((k for k in mapping["tables"] if k != "participants"),
+                                       key=lambda k: -_check_weight(mapping["tables"][k])):
+                        people = participants if kind in WITH_PARTICIPANTS else None
+                        running[pool.submit(_check_table, kind, mapping, id_map, people)] = (kind, i)
+                    del participants, id_map
+            while position < len(serial) and serial[position] in outcome:
+                if outcome[serial[position]] is not None:
+                    raise outcome[serial[position]]
+                position += 1
+    finally:
+        # on an error, running checks are stopped, not awaited (a workbook takes a minute)
+        processes = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+        for process in processes:
+            process.join()
 
 
 def ingested_tables(cfg: dict) -> list[str]:

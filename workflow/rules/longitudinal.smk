@@ -29,6 +29,7 @@ rule longitudinal:
     conda:
         CONDA_ENV
     threads: 1
+    priority: 10  # long at scale: started early (see rule mediate)
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(30),

@@ -552,8 +552,9 @@ class BufferPool:
             self._free.put(base)
 
 
-def prefetch(iterator: Iterator, depth: int = 1) -> Iterator:
-    """Run ``iterator`` one step ahead in a thread (reading overlaps the fitting)."""
+def prefetch(iterator: Iterator, depth: int = 1, name: str = "ewas-reader") -> Iterator:
+    """Run ``iterator`` one step ahead in a thread named ``name`` (reading overlaps the
+    fitting or checking)."""
     q: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -575,7 +576,7 @@ def prefetch(iterator: Iterator, depth: int = 1) -> Iterator:
         except BaseException as exc:  # re-raised in the consumer
             put(("error", exc))
 
-    thread = threading.Thread(target=worker, name="ewas-reader", daemon=True)
+    thread = threading.Thread(target=worker, name=name, daemon=True)
     thread.start()
     try:
         while True:

@@ -18,11 +18,13 @@ _CONTROLLER: tuple[int, object] | None = None  # (len(sys.modules) when built, c
 
 
 def _controller():
-    """A threadpoolctl controller of the BLAS libraries loaded now (None without
-    threadpoolctl). Building one walks every loaded shared library (~0.1 s: 0.85 s of a
-    450,000-CpG EWAS shard when built for every block, #19), so it is re-used until a module
-    is imported (a BLAS library is loaded by importing an extension module, as scipy.linalg
-    loads its own OpenBLAS)."""
+    """A threadpoolctl controller of the BLAS libraries loaded (None without threadpoolctl).
+    Building one walks every loaded shared library (~0.1 s: 0.85 s of a 450,000-CpG EWAS
+    shard when built for every block, #19), so it is re-used while the number of imported
+    modules stays the same: a BLAS library comes with an extension module (scipy.linalg
+    loads its own OpenBLAS). A library loaded by ctypes alone is not seen; numpy's, whose
+    products :func:`single_threaded` limits, is loaded with numpy. Takes the lock of
+    :func:`single_threaded`, so it waits while another thread is inside one."""
     global _CONTROLLER
     with _EXCLUSIVE:
         if _CONTROLLER is None or _CONTROLLER[0] != len(sys.modules):
