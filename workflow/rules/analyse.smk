@@ -82,12 +82,12 @@ rule mediate:
         "logs/mediate/{mechanism}.log",
     benchmark:
         "logs/benchmarks/mediate/{mechanism}.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
     # the longest jobs at scale (bootstrap resamples): started as soon as they can run, so
     # that none is left running alone at the end (100,000 participants: mediate/hpa 234 s)
     priority: 10
+    conda:
+        CONDA_ENV
+    threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(30),
@@ -154,10 +154,10 @@ rule mediate_highdim:
     wildcard_constraints:
         # methylation's EWAS matrices serve even without the `methylation` mechanism
         mechanism="|".join(analyse.highdim_mechanisms(CFG)) or "none",
+    priority: 10  # long at scale: started early (see rule mediate)
     conda:
         CONDA_ENV
     threads: 1
-    priority: 10  # long at scale: started early (see rule mediate)
     resources:
         mem_mb=scaled(3000),
         runtime=scaled(30),

@@ -28,6 +28,7 @@ from first1000.plan import (
 from first1000.stages import analyse, ewas, export, figures, harmonise, ingest
 from first1000.stages import longitudinal, modification, prepare, provenance, sites
 
+
 def snakemake_cores(workflow):
     """--cores of this run (None when not given, as on a cluster with --jobs)."""
     try:
@@ -43,7 +44,11 @@ try:
         cache=".snakemake/first1000-preflight.json",
         create_key=workflow.is_main_process,
         # the tables' check on --cores processes (in the main process only)
-        workers=preflight_workers(snakemake_cores(workflow)) if workflow.is_main_process else 1,
+        workers=(
+            preflight_workers(snakemake_cores(workflow))
+            if workflow.is_main_process
+            else 1
+        ),
     )
     MECHANISMS = analysed_mechanisms(CFG)
     EWAS_COHORTS = ewas_cohorts(CFG)

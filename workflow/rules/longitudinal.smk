@@ -26,10 +26,10 @@ rule longitudinal:
         "logs/longitudinal/{mechanism}.log",
     benchmark:
         "logs/benchmarks/longitudinal/{mechanism}.tsv"
+    priority: 10  # long at scale: started early (see rule mediate)
     conda:
         CONDA_ENV
     threads: 1
-    priority: 10  # long at scale: started early (see rule mediate)
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(30),

@@ -17,13 +17,13 @@ rule prepare:
         "logs/prepare/{mechanism}.log",
     benchmark:
         "logs/benchmarks/prepare/{mechanism}.tsv"
-    conda:
-        CONDA_ENV
-    threads: 1
     # before the other jobs: Snakemake's priority does not pass to a job's inputs, and the
     # long jobs (priority 10) wait for their mechanism's preparation (100,000 participants:
     # prepare/hpa ran at 312 s, so mediate/hpa ended alone 250 s later)
     priority: 10
+    conda:
+        CONDA_ENV
+    threads: 1
     resources:
         mem_mb=scaled(2000),
         runtime=scaled(20),
