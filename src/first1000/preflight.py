@@ -73,15 +73,16 @@ def _check_table(kind: str, mapping: dict, id_map: dict, participants) -> None:
     check_table(kind, mapping, id_map, participants)
 
 
+def _file_size(path) -> int:
+    """A table's size in bytes (0 when missing: the check names the missing file)."""
+    try:
+        return os.stat(path).st_size
+    except OSError:
+        return 0
+
+
 def _input_bytes(cfg: dict) -> int:
-    total = 0
-    for cohort in cfg["cohorts"]:
-        for path in cohort_tables(cfg, cohort).values():
-            try:
-                total += os.stat(path).st_size
-            except OSError:
-                pass  # the check names the missing file
-    return total
+    return sum(_file_size(path) for cohort in cfg["cohorts"] for path in cohort_tables(cfg, cohort).values())
 
 
 #: Seconds per byte of a table's check, relative to Parquet's, by suffix (measured at 100,000
@@ -92,11 +93,7 @@ _CHECK_COST = {".xlsx": 400.0, ".xlsm": 400.0, ".csv": 40.0, ".tsv": 40.0, ".txt
 def _check_weight(spec: dict) -> float:
     """How long a table's check may take (its size times its format's cost), to start the
     longest first."""
-    try:
-        size = os.stat(spec["path"]).st_size
-    except OSError:
-        return 0.0
-    return size * _CHECK_COST.get(Path(spec["path"]).suffix.lower(), 1.0)
+    return _file_size(spec["path"]) * _CHECK_COST.get(Path(spec["path"]).suffix.lower(), 1.0)
 
 
 def check_inputs(cfg: dict, key_file, workers: int = 1) -> None:
