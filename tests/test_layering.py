@@ -77,7 +77,7 @@ def test_stats_reads_no_files():
     for name in _under("first1000.stats"):
         # threading marks a reader thread, except in stats.blas: its lock keeps one BLAS
         # thread limit per process while a fit's products run (#19)
-        banned = {"pyarrow", "openpyxl", "queue"} | (set() if name == "first1000.stats.blas" else {"threading"})
+        banned = {"pyarrow", "openpyxl", "python_calamine", "queue"} | (set() if name == "first1000.stats.blas" else {"threading"})
         assert not GRAPH[name] & banned, name
 
 

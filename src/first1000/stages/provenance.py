@@ -23,7 +23,7 @@ from first1000.io import sha256sum, write_text, write_tsv
 from first1000.stages import LOG
 
 PACKAGES = ["first1000", "snakemake", "pandas", "numpy", "scipy", "statsmodels", "scikit-learn", "pingouin",
-            "matplotlib", "pyarrow", "openpyxl", "python-docx", "PyYAML", "jsonschema"]
+            "matplotlib", "pyarrow", "openpyxl", "python-calamine", "python-docx", "PyYAML", "jsonschema"]
 
 
 def config_as_run(cfg: dict) -> dict:
