@@ -278,35 +278,90 @@ def _cell_text(value) -> str:
     return _nfc(str(value))
 
 
-#: What only the openpyxl reader handles as first1000 must, found in a workbook's XML: formulas
-#: (``<f>``), merged cells, hidden rows or columns, error cells (``t="e"``), ISO-date cells
-#: (``t="d"``), ``_xHHHH_`` escapes (which the two readers decode differently) and phonetic
-#: runs (``<rPh>``) in shared strings.
-_XLSX_NEEDS_OPENPYXL = re.compile(
-    rb'<(?:\w+:)?(?:f|mergeCell|rPh)[ >/]|\shidden="(?:1|true)"|\st="[ed]"|_x[0-9A-Fa-f]{4}_')
+#: What only the openpyxl reader handles as first1000 must, found in the XML of a workbook's
+#: cells (sheets, shared strings): formulas (``<f>``), merged cells, phonetic runs (``<rPh>``),
+#: hidden rows or columns however the attribute is written, error and ISO-date cells
+#: (``t="e"``, ``t="d"``), ``_xHHHH_`` escapes (decoded by python-calamine, not by openpyxl)
+#: and text that python-calamine trims (a ``<t>`` without ``xml:space="preserve"`` that starts
+#: or ends with a space, tab or line break, written or as a character reference).
+_XLSX_NEEDS_OPENPYXL = [  # (substrings, one of which every match holds: tested first, ~10x faster; pattern)
+    ((b"<f", b":f", b"mergeCell", b"rPh"), re.compile(rb"<(?:\w+:)?(?:f|mergeCell|rPh)[\s>/]")),
+    ((b"hidden",), re.compile(rb"\shidden\s*=\s*(?![\"'](?:0|[Ff][Aa][Ll][Ss][Ee])[\"'])")),
+    ((b'"e"', b"'e'", b'"d"', b"'d'"), re.compile(rb"\st\s*=\s*[\"'][ed][\"']")),
+    ((b"_x",), re.compile(rb"_x[0-9A-Fa-f]{4}_")),
+    ((b"t> ", b"t>\t", b"t>\n", b"t>\r", b"t>&#", b" </", b"\t</", b"\n</", b"\r</", b";</"),
+     re.compile(rb"<(?:\w+:)?t>(?:[ \t\r\n]|&#(?:9|10|13|32|x0*(?:9|[aA]|[dD]|20));)"
+                rb"|<(?:\w+:)?t>[^<]*(?:[ \t\r\n]|&#(?:9|10|13|32|x0*(?:9|[aA]|[dD]|20));)</")),
+]
 
-#: Substrings every match of ``_XLSX_NEEDS_OPENPYXL`` holds one of.
-_XLSX_HINTS = (b"<f", b":f", b"mergeCell", b"rPh", b"hidden=", b't="e"', b't="d"', b"_x")
+
+def _xlsx_needs_openpyxl(xml: bytes) -> bool:
+    return any(any(hint in xml for hint in hints) and pattern.search(xml) for hints, pattern in _XLSX_NEEDS_OPENPYXL)
+
+
+#: Parts of a workbook that hold no cells (their ``hidden`` or ``<f>`` mean something else);
+#: every other ``.xml`` part is scanned, wherever the workbook stores its sheets.
+_XLSX_NOT_CELLS = ("[content_types].xml", "docprops/", "customxml/", "xl/styles.xml", "xl/workbook.xml",
+                   "xl/theme/", "xl/drawings/", "xl/charts/", "xl/comments", "xl/threadedcomments/",
+                   "xl/persons/", "xl/tables/", "xl/pivot", "xl/externallinks/", "xl/calcchain.xml",
+                   "xl/printersettings/", "xl/media/", "xl/ctrlprops/", "xl/connections.xml",
+                   "xl/querytables/", "xl/metadata.xml")
+
+#: Number formats python-calamine and openpyxl classify alike (as a date or not): the built-in
+#: ones other than the locale-specific 23-36 and 50-163, and custom codes of plain digit,
+#: date and time characters. Anything else (fill characters ``*``, literal text, colours,
+#: ``AM/PM``, currency symbols) goes to openpyxl.
+_XLSX_FORMAT_CODE = re.compile(rb"""formatCode\s*=\s*(["'])(.*?)\1""", re.S)
+_XLSX_FORMAT_ID = re.compile(rb"""numFmtId\s*=\s*["'](\d+)["']""")
+_XLSX_PLAIN_CODE = re.compile(rb"[0#?.,%Ee+\-ymdhsYMDHS:/ \[\]$@;]*")
+_XLSX_DATE_IDS = set(range(14, 23)) | {45, 46, 47}
+
+
+def _xlsx_styles(archive) -> bool:
+    """Whether the workbook's styles may format a cell as a date; :class:`_NeedsOpenpyxl`
+    for a number format the two readers may classify differently."""
+    name = next((n for n in archive.namelist() if n.lower() == "xl/styles.xml"), None)
+    if name is None:
+        return False
+    xml = archive.read(name)
+    codes = [m.group(2) for m in _XLSX_FORMAT_CODE.finditer(xml)]
+    if not all(_XLSX_PLAIN_CODE.fullmatch(code) for code in codes):
+        raise _NeedsOpenpyxl
+    ids = {int(m.group(1)) for m in _XLSX_FORMAT_ID.finditer(xml)}
+    custom = {int(m.group(1)) for m in re.finditer(rb"<(?:\w+:)?numFmt\s[^>]*?numFmtId\s*=\s*[\"'](\d+)", xml)}
+    if any((23 <= i <= 36 or 50 <= i <= 163) and i not in custom for i in ids):
+        raise _NeedsOpenpyxl
+    return bool(ids & _XLSX_DATE_IDS) or any(re.search(rb"[dmyhsDMYHS]", code) for code in codes)
 
 
 class _NeedsOpenpyxl(Exception):
     """The workbook holds something the fast reader leaves to openpyxl."""
 
 
-def _calamine_value(value):
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def _calamine_value(value, dates: bool):
     """A cell as python-calamine gives it, as openpyxl would give it (None for an empty cell).
 
-    python-calamine gives a time of day, a duration or an integral float beyond 2**53
-    differently from openpyxl (a value under one day with a date format is a time, not a
-    datetime in 1899; ``12345678901234567890`` is a float): those are left to openpyxl.
+    python-calamine gives some values differently from openpyxl; those are left to openpyxl:
+    a time of day or a duration (a value under one day with a date format is a time for
+    python-calamine, a datetime in 1899 for openpyxl), a date-time with a fraction of a
+    second (the two round to the millisecond differently), an integral float beyond 2**53
+    (``12345678901234567890``) and, when the workbook has date formats (``dates``), a number
+    past 9999-12-31 (a date format python-calamine ignores there; openpyxl gives an error).
     """
     if isinstance(value, str):
+        if not value.isprintable() and _XML_ILLEGAL.search(value):
+            raise _NeedsOpenpyxl  # not XML: openpyxl refuses the file as damaged
         return value or None
     if isinstance(value, float):
-        if abs(value) >= 2**53 and value.is_integer():
+        if (abs(value) >= 2**53 and value.is_integer()) or (dates and abs(value) >= 2_958_466):
             raise _NeedsOpenpyxl
         return value
     if isinstance(value, (datetime.time, datetime.timedelta)):
+        raise _NeedsOpenpyxl
+    if isinstance(value, datetime.datetime) and value.microsecond:
         raise _NeedsOpenpyxl
     return value
 
@@ -331,22 +386,23 @@ def _read_xlsx_fast(path: Path, sheet, expect):
 
     try:
         with zipfile.ZipFile(path) as archive:
-            parts = [n for n in archive.namelist()
-                     if (n.startswith("xl/worksheets/") and n.endswith(".xml")) or n == "xl/sharedStrings.xml"]
-            if any(n.startswith("xl/chartsheets/") or n.startswith("xl/dialogsheets/")
-                   for n in archive.namelist()):
+            names = archive.namelist()
+            if any(n.lower().startswith(("xl/chartsheets/", "xl/dialogsheets/", "xl/macrosheets/")) for n in names):
                 raise _NeedsOpenpyxl
-            for name in parts:
+            dates = _xlsx_styles(archive)
+            for name in names:
+                low = name.lower()
+                if not low.endswith(".xml") or low.startswith(_XLSX_NOT_CELLS):
+                    continue
                 with archive.open(name) as part:
                     tail = b""
                     while chunk := part.read(1 << 22):
+                        if not tail and (chunk[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in chunk[:4]):
+                            raise _NeedsOpenpyxl  # UTF-16 XML: the pattern would not see it
                         chunk = tail + chunk
-                        # substring tests first: ~10x faster than the pattern, which runs only
-                        # where one of them hits
-                        if any(hint in chunk for hint in _XLSX_HINTS) and _XLSX_NEEDS_OPENPYXL.search(chunk):
+                        if _xlsx_needs_openpyxl(chunk):
                             raise _NeedsOpenpyxl
                         tail = chunk[-64:]
-        n_sheets = sum(1 for n in parts if n != "xl/sharedStrings.xml")
         book = CalamineWorkbook.from_path(str(path))
     except _NeedsOpenpyxl:
         raise
@@ -357,15 +413,17 @@ def _read_xlsx_fast(path: Path, sheet, expect):
     try:
         names = list(book.sheet_names)
         meta = {m.name: m for m in book.sheets_metadata}
-        if len(names) != n_sheets or any(m.typ != SheetTypeEnum.WorkSheet for m in meta.values()):
-            raise _NeedsOpenpyxl  # a sheet stored where the scan above did not look
+        if any(m.typ != SheetTypeEnum.WorkSheet for m in meta.values()):
+            raise _NeedsOpenpyxl
+        if len({n.casefold() for n in names}) < len(names):
+            raise _NeedsOpenpyxl  # openpyxl renames 'DATA' beside 'data' to 'DATA1'
 
         grids = {}
 
         def grid(name):
             if name in grids:
                 return grids[name]
-            rows = [[_calamine_value(v) for v in r]
+            rows = [[_calamine_value(v, dates) for v in r]
                     for r in book.get_sheet_by_name(name).to_python(skip_empty_area=False)]
             # as openpyxl's grid: bounded by the cells that hold a value
             used = [(i, max(j for j, v in enumerate(r) if v is not None)) for i, r in enumerate(rows)
@@ -514,7 +572,7 @@ def _has_formulas(path: Path) -> bool:
     """Whether any worksheet of an .xlsx file holds a formula (an ``<f>`` element)."""
     import zipfile
 
-    pattern = re.compile(rb"<(?:\w+:)?f[ >/]")
+    pattern = re.compile(rb"<(?:\w+:)?f[\s>/]")
     try:
         with zipfile.ZipFile(path) as book:
             return any(pattern.search(book.read(name)) for name in book.namelist()
