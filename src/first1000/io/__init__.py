@@ -384,12 +384,13 @@ def _read_xlsx_fast(path: Path, sheet, expect):
 
     from python_calamine import CalamineWorkbook, SheetTypeEnum, SheetVisibleEnum
 
+    book = None
     try:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
             if any(n.lower().startswith(("xl/chartsheets/", "xl/dialogsheets/", "xl/macrosheets/")) for n in names):
                 raise _NeedsOpenpyxl
-            dates = _xlsx_styles(archive)
+            has_dates = _xlsx_styles(archive)
             for name in names:
                 low = name.lower()
                 if not low.endswith(".xml") or low.startswith(_XLSX_NOT_CELLS):
@@ -404,13 +405,6 @@ def _read_xlsx_fast(path: Path, sheet, expect):
                             raise _NeedsOpenpyxl
                         tail = chunk[-64:]
         book = CalamineWorkbook.from_path(str(path))
-    except _NeedsOpenpyxl:
-        raise
-    except Exception:  # noqa: BLE001 - openpyxl reads it again and says what is wrong
-        raise _NeedsOpenpyxl from None
-    except BaseException as exc:
-        _reraise_unless_panic(exc)
-    try:
         names = list(book.sheet_names)
         meta = {m.name: m for m in book.sheets_metadata}
         if any(m.typ != SheetTypeEnum.WorkSheet for m in meta.values()):
@@ -423,7 +417,7 @@ def _read_xlsx_fast(path: Path, sheet, expect):
         def grid(name):
             if name in grids:
                 return grids[name]
-            rows = [[_calamine_value(v, dates) for v in r]
+            rows = [[_calamine_value(v, has_dates) for v in r]
                     for r in book.get_sheet_by_name(name).to_python(skip_empty_area=False)]
             # as openpyxl's grid: bounded by the cells that hold a value
             used = [(i, max(j for j, v in enumerate(r) if v is not None)) for i, r in enumerate(rows)
@@ -450,7 +444,8 @@ def _read_xlsx_fast(path: Path, sheet, expect):
     except BaseException as exc:
         _reraise_unless_panic(exc)
     finally:
-        book.close()
+        if book is not None:
+            book.close()
     where = f"{path}, sheet '{chosen}'" if len(names) > 1 else str(path)
     return records, list(range(1, len(records) + 1)), where, dates, set()
 
