@@ -20,13 +20,16 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jsonschema
 import yaml
 
 from first1000.errors import ConfigError
 from first1000.labels import (DERIVED_VARIABLES, FOLLOWUP_SCORES, LABEL_RULE, NAME_PATTERN, NAME_RULE, is_name,
                               label_problem, measure_biomarkers, shown)
+
+if TYPE_CHECKING:
+    import jsonschema
 
 SCHEMA_DIR = Path(str(resources.files("first1000") / "schemas"))
 
@@ -205,6 +208,8 @@ def load_schema(name: str) -> dict:
 
 def _with_defaults(validator_class):
     """A validator that fills in `default` values of the schema (jsonschema FAQ recipe)."""
+    import jsonschema
+
     validate_properties = validator_class.VALIDATORS["properties"]
 
     def set_defaults(validator, properties, instance, schema):
@@ -217,7 +222,13 @@ def _with_defaults(validator_class):
     return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
 
 
-_Validator = _with_defaults(jsonschema.Draft202012Validator)
+@functools.cache
+def _validator():
+    """The validator class, built on first use: jsonschema is imported only by what
+    validates (Snakemake's parse, the pre-flight check), not by every job (#19)."""
+    import jsonschema
+
+    return _with_defaults(jsonschema.Draft202012Validator)
 
 
 @functools.lru_cache(maxsize=16)
@@ -311,7 +322,9 @@ def _describe(error: jsonschema.ValidationError, source) -> str:
 def validate_against(instance, schema_name: str, source=None):
     """Validate ``instance`` (filling defaults in place) or raise one ConfigError."""
     schema = load_schema(schema_name)
-    errors = sorted(_Validator(schema).iter_errors(instance), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    import jsonschema
+
+    errors = sorted(_validator()(schema).iter_errors(instance), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         # Report the deepest, most specific problem first: it names the misspelt key.
         error = jsonschema.exceptions.best_match(errors)

@@ -12,7 +12,6 @@ from first1000.io import write_parquet, write_tsv
 from first1000.keys import METADATA_KEY, job_key
 from first1000.keys import key_fingerprint as fingerprint_of
 from first1000.privacy import protect, protect_harmonisation, pseudonymise
-from first1000.scoring.birth_outcomes import standard_table_path
 from first1000.stages import LOG, workflow_path
 
 
@@ -44,6 +43,9 @@ def ingest_cohort(cohort: str, mapping: dict, data_schema: dict, key: bytes) -> 
 
 def lms_table() -> str:
     """The shipped INTERGROWTH-21st LMS table (:func:`first1000.stages.workflow_path`)."""
+    # here, not at import: the module imports scipy (0.15 s in each of ~20 table ingests, #19)
+    from first1000.scoring.birth_outcomes import standard_table_path
+
     return workflow_path(standard_table_path())
 
 

@@ -451,29 +451,60 @@ def _demeaned(values: np.ndarray, groups: np.ndarray, n_levels: int) -> np.ndarr
     return out
 
 
+def _ols_inference(X: np.ndarray, y: np.ndarray, alpha: float, df_resid: float | None = None):
+    """Estimates, standard errors, two-sided p and ``1 - alpha`` CI bounds of an OLS fit,
+    by the arithmetic of statsmodels' ``OLS(y, X).fit()`` (method "pinv", classical
+    covariance, Student's t), step for step, so the numbers are the same to the last bit
+    (tests/test_regression_ols.py compares them with statsmodels bit for bit).
+
+    Written out because statsmodels' regression module imports ``scipy.stats``: ~0.8 s of
+    every association, sensitivity and mediation job, most of which fit nothing else
+    (#19, as :func:`first1000.stats.multitest.bh_fdr`). ``df_resid``: the residual degrees
+    of freedom when they are not n minus the rank of ``X`` (``OLS.df_resid`` set before the
+    fit).
+    """
+    from scipy import special  # norm/t quantiles and tails: what scipy.stats.t calls
+
+    X = np.asarray(X)
+    y = np.asarray(y)
+    # statsmodels.tools.tools.pinv_extended (rcond 1e-15)
+    u, s, vt = np.linalg.svd(X.conjugate(), False)
+    singular = np.copy(s)
+    cutoff = 1e-15 * np.maximum.reduce(s)
+    for i in range(min(u.shape[0], vt.shape[1])):
+        s[i] = 1.0 / s[i] if s[i] > cutoff else 0.0
+    pinv = np.dot(np.transpose(vt), np.multiply(s[:, np.newaxis], np.transpose(u)))
+    normalized_cov = np.dot(pinv, np.transpose(pinv))
+    if df_resid is None:
+        df_resid = X.shape[0] - np.linalg.matrix_rank(np.diag(singular))
+    params = np.dot(pinv, y)
+    resid = y - np.dot(X, params)
+    scale = np.dot(resid, resid) / df_resid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        bse = np.sqrt(np.diag(normalized_cov * scale))
+        tvalues = params / bse
+    # scipy.stats.t.sf(|t|, df) * 2 and t.ppf(1 - alpha/2, df) are these special functions
+    p = special.stdtr(df_resid, -np.abs(tvalues)) * 2
+    q = special.stdtrit(df_resid, 1 - alpha / 2)
+    return params, bse, p, params - q * bse, params + q * bse
+
+
 def _fit_ols(X: np.ndarray, y: np.ndarray, n: int, alpha: float, coef: int = 1,
              df_resid: int | None = None) -> dict:
-    """OLS by statsmodels; the estimate of column ``coef``. ``df_resid``: the residual
-    degrees of freedom when ``X`` and ``y`` were demeaned within the levels of an absorbed
-    factor (n minus every parameter of the full model, the levels' means included)."""
-    # here, not at import: a job that only builds designs skips it (~1 s); the module, not
-    # statsmodels.api, which imports every model family (0.9 s against 1.6 s, #19)
-    from statsmodels.regression.linear_model import OLS
-
-    ols = OLS(y, X)
-    if df_resid is not None:
-        ols.df_resid = float(df_resid)
-    res = ols.fit()
-    ci = res.conf_int(alpha=alpha)[coef]
+    """OLS (:func:`_ols_inference`, statsmodels' numbers); the estimate of column ``coef``.
+    ``df_resid``: the residual degrees of freedom when ``X`` and ``y`` were demeaned within
+    the levels of an absorbed factor (n minus every parameter of the full model, the
+    levels' means included)."""
+    params, bse, p, low, high = _ols_inference(X, y, alpha, None if df_resid is None else float(df_resid))
     return _result(
         n,
         "linear",
         "ok",
-        estimate=float(res.params[coef]),
-        se=float(res.bse[coef]),
-        ci_low=float(ci[0]),
-        ci_high=float(ci[1]),
-        p=float(res.pvalues[coef]),
+        estimate=float(params[coef]),
+        se=float(bse[coef]),
+        ci_low=float(low[coef]),
+        ci_high=float(high[coef]),
+        p=float(p[coef]),
     )
 
 
