@@ -267,8 +267,10 @@ def fit_association(
 
     Notes
     -----
-    Linear: statsmodels ``OLS``; CI = estimate ± t_{n-p, 1-alpha/2}·SE and p from the
-    t distribution with n - p degrees of freedom (classical OLS inference).
+    Linear: ordinary least squares with statsmodels ``OLS``'s arithmetic, written out
+    (:func:`_ols_inference`: the same doubles, without importing statsmodels); CI =
+    estimate ± t_{n-p, 1-alpha/2}·SE and p from the t distribution with n - p degrees of
+    freedom (classical OLS inference).
 
     Logistic: statsmodels ``Logit`` (Newton–Raphson, at most 100 iterations). The estimate
     is the log odds ratio; CI = estimate ± z_{1-alpha/2}·SE and p from the Wald z test
