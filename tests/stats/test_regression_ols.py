@@ -119,3 +119,11 @@ def test_fit_association_linear_equals_statsmodels_on_a_table():
     X = np.column_stack([np.ones(n), d.x, d.c, d.s])
     params, bse, p, low, high = _statsmodels(X, d.y.to_numpy(), 0.05)
     assert (r["estimate"], r["se"], r["p"], r["ci_low"], r["ci_high"]) == (params[1], bse[1], p[1], low[1], high[1])
+
+
+def test_shapes_other_than_statsmodels_takes_them_are_refused():
+    """statsmodels squeezes a one-column y and widens a 1-D X; this function refuses both."""
+    X, y = _design(1, 20, 3)
+    for bad_X, bad_y in ((X, y[:, None]), (X[:, 1], y), (X[:-1], y)):
+        with pytest.raises(ValueError, match="X must be n x p"):
+            _ols_inference(bad_X, bad_y, 0.05)

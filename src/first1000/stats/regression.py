@@ -457,7 +457,7 @@ def _ols_inference(X: np.ndarray, y: np.ndarray, alpha: float, df_resid: float |
     """Estimates, standard errors, two-sided p and ``1 - alpha`` CI bounds of an OLS fit,
     by the arithmetic of statsmodels' ``OLS(y, X).fit()`` (method "pinv", classical
     covariance, Student's t), step for step, so the numbers are the same to the last bit
-    (tests/test_regression_ols.py compares them with statsmodels bit for bit).
+    (tests/stats/test_regression_ols.py compares them with statsmodels bit for bit).
 
     Written out because statsmodels' regression module imports ``scipy.stats``: ~0.8 s of
     every association, sensitivity and mediation job, most of which fit nothing else
@@ -469,6 +469,8 @@ def _ols_inference(X: np.ndarray, y: np.ndarray, alpha: float, df_resid: float |
 
     X = np.asarray(X)
     y = np.asarray(y)
+    if X.ndim != 2 or y.ndim != 1 or len(y) != len(X):
+        raise ValueError(f"_ols_inference: X must be n x p and y of length n, got {X.shape} and {y.shape}")
     # statsmodels.tools.tools.pinv_extended (rcond 1e-15)
     u, s, vt = np.linalg.svd(X.conjugate(), False)
     singular = np.copy(s)
