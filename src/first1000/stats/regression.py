@@ -460,8 +460,8 @@ def _ols_inference(X: np.ndarray, y: np.ndarray, alpha: float, df_resid: float |
     (tests/stats/test_regression_ols.py compares them with statsmodels bit for bit).
 
     Written out because statsmodels' regression module imports ``scipy.stats``: ~0.8 s of
-    every association, sensitivity and mediation job, most of which fit nothing else
-    (#19, as :func:`first1000.stats.multitest.bh_fdr`). ``df_resid``: the residual degrees
+    every association and sensitivity job, most of which fit no other model (#19, as
+    :func:`first1000.stats.multitest.bh_fdr`). ``df_resid``: the residual degrees
     of freedom when they are not n minus the rank of ``X`` (``OLS.df_resid`` set before the
     fit).
     """
