@@ -34,16 +34,17 @@ def test_simulation_plants_what_its_doc_says(bench):
 
 
 def test_reml_recovers_the_planted_effects(bench):
-    """20,000 CpGs x 5 cohorts: the 95% CIs cover the planted mean where tau2 = 0 at the
-    nominal rate (within 4 Monte Carlo SEs) and the Q-profile tau2 intervals cover the
-    planted tau2 > 0 at about 95%."""
+    """20,000 CpGs x 5 cohorts: the 95% CIs cover the planted mean where tau2 = 0 at least
+    at the nominal rate (REML's tau2, truncated at 0, makes them a little conservative there:
+    96.5% with this seed) and not far above it; the Q-profile tau2 intervals cover the planted
+    tau2 > 0 at about 95%."""
     table, mu, tau2 = bench.simulate(20_000, 5, 0.03**2, np.random.default_rng(7))
     meta = meta_analyse(table, by=("marker",), study="cohort", method="REML")
     assert (meta.status == "ok").all() and list(meta.marker[:2]) == ["cg00000000", "cg00000001"]
     covered = (meta.ci_low <= mu) & (mu <= meta.ci_high)
     null = tau2 == 0
     mc_se = np.sqrt(0.95 * 0.05 / null.sum())
-    assert abs(covered[null].mean() - 0.95) < 4 * mc_se + 0.01  # REML z-intervals with k = 5
+    assert 0.95 - 4 * mc_se < covered[null].mean() < 0.98
     inside = (meta.tau2_ci_low <= tau2) & (tau2 <= meta.tau2_ci_high)
     assert abs(inside[~null].mean() - 0.95) < 0.02
     # tau2 is truncated at 0: most null CpGs get exactly 0, the others a small positive value
