@@ -10,6 +10,7 @@ its ingest must stop the job instead of being read unchecked.
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pandas as pd
@@ -340,3 +341,60 @@ def test_reading_ahead_changes_no_value_and_no_message(tmp_path, monkeypatch):
         messages.append(str(err.value))
     assert messages[0] == messages[1] and started == [1, 1]
     assert not [t for t in threading.enumerate() if t.name == "matrix-check-reader"]
+
+
+def test_one_unsigned_maximum_tells_betas_in_range():
+    """The check-only path's test (#19): a float column's values read as unsigned integers are
+    at most 1.0's bits exactly when every value is in [0, 1] and none is NaN; anything else
+    (-0.0 included, which the exact checks accept) goes to the exact checks."""
+    def batch(*columns):
+        return pa.record_batch([pa.array(["cg1", "cg2"])] + list(columns), names=["cpg"] + IDS[:len(columns)])
+
+    assert ingest._complete_betas(batch(pa.array([0.0, 1.0]), pa.array([5e-324, 0.5])))
+    assert ingest._complete_betas(batch(pa.array(np.array([0.0, 1.0], np.float32))))
+    for column in ([0.5, np.nextafter(1.0, 2.0)], [0.5, -1e-300], [0.5, -0.0], [0.5, np.nan], [0.5, np.inf],
+                   [0.5, -np.inf], np.array([0.5, np.nextafter(np.float32(1), np.float32(2))], np.float32)):
+        assert not ingest._complete_betas(batch(pa.array([0.2, 0.4]), pa.array(column))), column
+    assert not ingest._complete_betas(batch(pa.array([0.5, None], pa.float64())))  # a null: exact checks
+    assert not ingest._complete_betas(batch(pa.array([0, 1], pa.int64())))  # integers: exact checks
+    # a slice (a batch cut from a row group) is read at its offset, not the buffer's start
+    assert ingest._complete_betas(batch(pa.array([7.0, 0.25, 0.5]).slice(1)))
+    assert not ingest._complete_betas(batch(pa.array([0.25, 0.5, 7.0]).slice(1)))
+
+
+@pytest.mark.parametrize("problem", [None, "above", "below", "minus_zero", "nan", "inf", "null", "empty_row",
+                                     "float32", "integers"])
+def test_the_check_alone_agrees_with_the_check_that_keeps_the_values(tmp_path, problem):
+    """The pre-flight check (stream_matrix without an output) skips the copy of batches whose
+    values are all in [0, 1]; on every kind of value it must end as the check that keeps the
+    values does: the same CpG count, or the same message."""
+    rng = np.random.default_rng(11)
+    n = 90
+    beta = rng.random((n, 4))
+    dtype = np.float32 if problem == "float32" else np.float64
+    cells = {"above": 1.25, "below": -0.25, "minus_zero": -0.0, "nan": np.nan, "inf": np.inf}
+    if problem in cells:
+        beta[70, 2] = cells[problem]
+    if problem == "empty_row":
+        beta[44] = np.nan
+    columns = {"cpg": [f"cg{k:08d}" for k in range(n)]}
+    for j in range(4):
+        mask = np.arange(n) == 12 if (problem == "null" and j == 1) else None
+        values = (beta[:, j] > 0.5).astype(np.int64) if problem == "integers" else beta[:, j].astype(dtype)
+        columns[IDS[j]] = pa.array(values, mask=mask)
+    raw = tmp_path / "m.parquet"
+    pq.write_table(pa.table(columns), raw, row_group_size=30)
+    spec = {"path": str(raw)}
+    outcomes = []
+    for output in (None, tmp_path / "copy.parquet"):
+        try:
+            outcomes.append(ingest.stream_matrix(spec, _id_map(), output, batch_rows=30))
+        except InputTableError as exc:
+            outcomes.append(str(exc))
+    assert outcomes[0] == outcomes[1]
+    if problem in ("above", "below"):
+        assert re.search(r"column D, row 72: beta values outside \[0, 1\]", outcomes[0])
+    elif problem == "empty_row":
+        assert "row 46: CpGs without any value" in outcomes[0]
+    else:
+        assert outcomes[0] == n

@@ -588,9 +588,10 @@ def _matrix_values(table: Table, samples: list, letters) -> np.ndarray:
     return values
 
 
-def matrix_batches(spec, missing_codes, id_map, batch_rows: int = MATRIX_BATCH_ROWS):
+def matrix_batches(spec, missing_codes, id_map, batch_rows: int = MATRIX_BATCH_ROWS, keep_values: bool = True):
     """Check a CSV, TSV or Parquet CpG x sample matrix batch by batch; yield
-    ``(cpg, betas, pseudonyms)`` per batch (betas float64, n_rows x n_samples).
+    ``(cpg, betas, pseudonyms)`` per batch (betas float64, n_rows x n_samples; with
+    ``keep_values=False`` a Parquet matrix's batches may yield None for the betas: only checked).
 
     Memory is bounded by ``batch_rows`` x samples, not by the matrix. The header is checked
     first (:func:`_matrix_samples`: the CpG column, one column per known participant, sample
@@ -602,7 +603,7 @@ def matrix_batches(spec, missing_codes, id_map, batch_rows: int = MATRIX_BATCH_R
     path = Path(spec["path"])
     fmt = table_format(path)
     if fmt == "parquet":
-        yield from _parquet_matrix_batches(spec, id_map, batch_rows)
+        yield from _parquet_matrix_batches(spec, id_map, batch_rows, keep_values)
     else:
         yield from _text_matrix_batches(spec, missing_codes, id_map, batch_rows, fmt)
 
@@ -637,7 +638,33 @@ def _row_batches(pieces, batch_rows: int):
         yield from table.to_batches(max_chunksize=batch_rows)
 
 
-def _parquet_matrix_batches(spec, id_map, batch_rows):
+#: 1.0's bits as an unsigned integer, by float type: read as unsigned integers, the numbers
+#: in [0, 1] are exactly those at most 1.0's bits (NaN, infinities and anything negative,
+#: -0.0 too, read larger).
+_ONE_BITS = {np.dtype(np.float64): np.float64(1.0).view(np.uint64),
+             np.dtype(np.float32): np.float32(1.0).view(np.uint32)}
+
+
+def _complete_betas(batch) -> bool:
+    """True when every sample column of an Arrow record batch (the CpG column first) is a
+    float column without nulls whose values are all in [0, 1] (so none is NaN either): one
+    unsigned-integer maximum per column, on Arrow's own buffer (no copy). For 450,000 CpGs x
+    500 samples ~0.15 s against ~0.6 s for copying the values and reducing them three times
+    (#19). False sends the batch to the exact checks (which name the cells)."""
+    import pyarrow as pa
+
+    for j in range(1, batch.num_columns):
+        column = batch.column(j)
+        if column.null_count or not pa.types.is_floating(column.type):
+            return False
+        numbers = column.to_numpy()  # no nulls: a view of the buffer
+        one = _ONE_BITS.get(numbers.dtype)
+        if one is None or (numbers.size and numbers.view(one.dtype).max() > one):
+            return False
+    return True
+
+
+def _parquet_matrix_batches(spec, id_map, batch_rows, keep_values: bool = True):
     import pyarrow as pa
 
     from first1000.io.methylation import arrow_values, cpg_ids, prefetch, row_pieces
@@ -659,6 +686,12 @@ def _parquet_matrix_batches(spec, id_map, batch_rows):
     try:
         for batch in _row_batches(pieces, batch_rows):
             cpg = pd.Series(cpg_ids(batch.column(0)), dtype=object)
+            first = n_rows + 2  # spreadsheet row of the batch's first CpG (header = row 1)
+            if not keep_values and _complete_betas(batch):  # only checked: the values are not needed
+                _check_cpgs(str(path), cpg_col, cpg, lambda mask, first=first: np.flatnonzero(mask) + first, seen)
+                n_rows += batch.num_rows
+                yield cpg, None, pseudo
+                continue
             # filled sample by sample (each a contiguous row of ``buffer``), then used transposed:
             # writing columns of a row-major array was ~60% of the check's time (#19). One
             # buffer for every batch (faulting in fresh pages per batch took 0.7 s of 5 s for
@@ -681,7 +714,6 @@ def _parquet_matrix_batches(spec, id_map, batch_rows):
                 finite = np.isfinite(block)
                 if not finite.all():
                     block[~finite] = np.nan
-            first = n_rows + 2  # spreadsheet row of the batch's first CpG (header = row 1)
             _check_matrix_block(str(path), cpg_col, cpg, values, letters,
                                 lambda mask, first=first: np.flatnonzero(mask) + first, seen, complete)
             n_rows += batch.num_rows
@@ -976,7 +1008,8 @@ def stream_matrix(spec, id_map, output=None, batch_rows: int = MATRIX_BATCH_ROWS
     """
     n_rows = 0
     # closed on any error, the writer's too: a Parquet matrix's reader thread stops at once
-    with contextlib.closing(matrix_batches(spec, missing_codes, id_map, batch_rows)) as batches:
+    with contextlib.closing(matrix_batches(spec, missing_codes, id_map, batch_rows,
+                                                keep_values=output is not None)) as batches:
         if output is None:
             for cpg, _, _ in batches:
                 n_rows += len(cpg)
