@@ -30,6 +30,7 @@ rule harmonise:
         "logs/harmonise/harmonise.log",
     benchmark:
         "logs/benchmarks/harmonise/harmonise.tsv"
+    priority: 20  # every analysis waits for it (see rule ingest_participants)
     conda:
         CONDA_ENV
     threads: 1
