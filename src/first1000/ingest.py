@@ -1009,7 +1009,7 @@ def stream_matrix(spec, id_map, output=None, batch_rows: int = MATRIX_BATCH_ROWS
     n_rows = 0
     # closed on any error, the writer's too: a Parquet matrix's reader thread stops at once
     with contextlib.closing(matrix_batches(spec, missing_codes, id_map, batch_rows,
-                                                keep_values=output is not None)) as batches:
+                                           keep_values=output is not None)) as batches:
         if output is None:
             for cpg, _, _ in batches:
                 n_rows += len(cpg)
