@@ -24,9 +24,10 @@ workflow fits limma's model (the demo config without PACE outlier removal) unles
 ``--pace`` keeps the demo config's outlier removal. Last, an analyst's next step: the EWAS
 again after an edit of ``epigenome_wide.covariates`` (one covariate fewer; the pre-flight
 check is cached and only the EWAS jobs rerun), beside limma's lmFit + eBayes alone (what an
-R session that keeps its M-values in memory redoes). ``--repeat N`` runs the workflow from
-scratch and limma N times, interleaved, and reports the medians (the machine's speed varies
-from minute to minute; a single pair can be off by 10%). Written files are flushed to disk
+R session that keeps its M-values in memory redoes; one rerun, beside the median of limma's
+fits). ``--repeat N`` runs the workflow from scratch and limma N times, interleaved, and
+reports the medians (the machine's speed varies from minute to minute; a single pair can be
+off by 10%; the first workflow run also creates the pseudonym key in its fresh copy). Written files are flushed to disk
 (``os.sync``) before each timed run, so neither side pays for the other's writes.
 
     PYTHONPATH=src python benchmarks/ewas.py --workflow --repeat 3            # 450,000 x 500
@@ -419,6 +420,8 @@ def main(argv=None) -> int:
     ap.add_argument("--design", help=argparse.SUPPRESS)
     ap.add_argument("--planted-file", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
 
     if args.run:  # child process
         run_engine(args)

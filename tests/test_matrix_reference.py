@@ -363,11 +363,15 @@ def test_one_unsigned_maximum_tells_betas_in_range():
 
 
 @pytest.mark.parametrize("problem", [None, "above", "below", "minus_zero", "nan", "inf", "null", "empty_row",
-                                     "float32", "integers"])
-def test_the_check_alone_agrees_with_the_check_that_keeps_the_values(tmp_path, problem):
+                                     "float32", "integers", "duplicate_cpg", "blank_cpg"])
+def test_the_check_alone_agrees_with_the_check_that_keeps_the_values(tmp_path, monkeypatch, problem):
     """The pre-flight check (stream_matrix without an output) skips the copy of batches whose
-    values are all in [0, 1]; on every kind of value it must end as the check that keeps the
-    values does: the same CpG count, or the same message."""
+    values are all in [0, 1]; on every kind of value and CpG identifier it must end as the
+    check that keeps the values does: the same CpG count, or the same message. Batches of 20
+    rows cut from row groups of 40 (the second batch of a group starts at an offset)."""
+    tested = []
+    real = ingest._complete_betas
+    monkeypatch.setattr(ingest, "_complete_betas", lambda batch: tested.append(real(batch)) or tested[-1])
     rng = np.random.default_rng(11)
     n = 90
     beta = rng.random((n, 4))
@@ -377,18 +381,23 @@ def test_the_check_alone_agrees_with_the_check_that_keeps_the_values(tmp_path, p
         beta[70, 2] = cells[problem]
     if problem == "empty_row":
         beta[44] = np.nan
-    columns = {"cpg": [f"cg{k:08d}" for k in range(n)]}
+    cpgs = [f"cg{k:08d}" for k in range(n)]
+    if problem == "duplicate_cpg":
+        cpgs[70] = cpgs[10]
+    elif problem == "blank_cpg":
+        cpgs[70] = "  "
+    columns = {"cpg": cpgs}
     for j in range(4):
         mask = np.arange(n) == 12 if (problem == "null" and j == 1) else None
         values = (beta[:, j] > 0.5).astype(np.int64) if problem == "integers" else beta[:, j].astype(dtype)
         columns[IDS[j]] = pa.array(values, mask=mask)
     raw = tmp_path / "m.parquet"
-    pq.write_table(pa.table(columns), raw, row_group_size=30)
+    pq.write_table(pa.table(columns), raw, row_group_size=40)
     spec = {"path": str(raw)}
     outcomes = []
     for output in (None, tmp_path / "copy.parquet"):
         try:
-            outcomes.append(ingest.stream_matrix(spec, _id_map(), output, batch_rows=30))
+            outcomes.append(ingest.stream_matrix(spec, _id_map(), output, batch_rows=20))
         except InputTableError as exc:
             outcomes.append(str(exc))
     assert outcomes[0] == outcomes[1]
@@ -396,5 +405,16 @@ def test_the_check_alone_agrees_with_the_check_that_keeps_the_values(tmp_path, p
         assert re.search(r"column D, row 72: beta values outside \[0, 1\]", outcomes[0])
     elif problem == "empty_row":
         assert "row 46: CpGs without any value" in outcomes[0]
+    elif problem == "duplicate_cpg":
+        assert "column 'cpg', rows 12, 72: duplicated CpG identifier" in outcomes[0]
+    elif problem == "blank_cpg":
+        assert "column 'cpg', row 72: empty CpG identifier" in outcomes[0]
     else:
         assert outcomes[0] == n
+    # only the check without an output asks; every batch of clean values passes the fast test
+    if problem in (None, "float32"):
+        assert tested == [True] * 5  # 90 rows: batches of 20, 20 | 20, 20 | 10
+    elif problem in ("duplicate_cpg", "blank_cpg"):
+        assert tested == [True] * 4  # stopped in the fourth batch (rows 61-80 of the data)
+    else:
+        assert False in tested

@@ -25,8 +25,8 @@ rule ingest_participants:
     benchmark:
         "logs/benchmarks/ingest_participants/{cohort}.tsv"
     # every analysis waits for the harmonised participants of every cohort: their ingest goes
-    # before the tables' (the EWAS of 450,000 CpGs from scratch: harmonisation ran beside the
-    # matrix's ingest instead of after it, 0.5 s sooner; #19)
+    # before the tables' (the EWAS of 450,000 CpGs from scratch: harmonisation now runs beside
+    # the matrix's ingest instead of after it, 0.5 s sooner; #19)
     priority: 20
     conda:
         CONDA_ENV
