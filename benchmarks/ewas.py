@@ -27,8 +27,9 @@ check is cached and only the EWAS jobs rerun), beside limma's lmFit + eBayes alo
 R session that keeps its M-values in memory redoes; one rerun, beside the median of limma's
 fits). ``--repeat N`` runs the workflow from scratch and limma N times, interleaved, and
 reports the medians (the machine's speed varies from minute to minute; a single pair can be
-off by 10%; the first workflow run also creates the pseudonym key in its fresh copy). Written files are flushed to disk
-(``os.sync``) before each timed run, so neither side pays for the other's writes.
+off by 10%; the first workflow run also creates the pseudonym key in its fresh copy).
+Written files are flushed to disk (``os.sync``) before each timed run, so neither side pays
+for the other's writes.
 
     PYTHONPATH=src python benchmarks/ewas.py --workflow --repeat 3            # 450,000 x 500
     PYTHONPATH=src python benchmarks/ewas.py --workflow --cpgs 850000 --samples 1000 --no-limma
