@@ -238,7 +238,6 @@ def workflow_benchmark(args) -> int:
     """The EWAS through the workflow, then R limma on the same values (see the module doc)."""
     import csv
 
-    import pandas as pd
     import pyarrow.parquet as pq
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -281,73 +280,78 @@ def workflow_benchmark(args) -> int:
         with open(work / "results/ewas/ghent/epds_summary.tsv", newline="") as handle:
             row = next(csv.DictReader(handle, delimiter="\t"))
         print(f"  lambda {float(row['lambda']):.3f}, CpGs at FDR 5%: {row.get('n_fdr_05', '?')}")
-        walls = [wall]
-        if args.no_limma or not shutil.which("Rscript"):
-            for _ in range(1, args.repeat):
-                walls.append(rerun_from_scratch(work, targets))
-            if args.repeat > 1:
-                print(f"workflow from scratch, {len(walls)} runs: {', '.join(f'{w:.1f}' for w in walls)} s "
-                      f"(median {np.median(walls):.1f} s)")
-            rerun_after_edit(work, targets, None)
-            return 0
-        # limma with the workflow's own design (same participants, covariates and order)
-        sys.path.insert(0, str(work / "src"))
-        from first1000.analysis.epigenome import ewas_design
-        from first1000.config import load_config
-        from first1000.plan import ewas_covariates
-        from first1000.stages.ewas import cohort_covariates
-
-        cfg = load_config(work / "config/config.yaml")
-        people = pd.read_parquet(work / "results/harmonised/participants.parquet")
-        from first1000.io.methylation import open_matrix
-
-        here = os.getcwd()
-        os.chdir(work)  # the ingested matrix records its file's path as the workflow names it
-        try:
-            pseudo = open_matrix("results/ingest/ghent/methylation_matrix.parquet", [matrix]).samples
-        finally:
-            os.chdir(here)
-        covariates, extra = ewas_covariates(cfg)
-        design = ewas_design(people, "ghent", "epds", cohort_covariates(people, "ghent", covariates, extra), pseudo)
-        position = {p: i for i, p in enumerate(pseudo)}
-        keep = [position[p] for p in design.index]
-        # the raw values of the design's samples, in design order, row-major for readBin
-        full = np.memmap(raw, dtype=np.float64, mode="r", shape=(args.cpgs, len(samples)))
-        sub = base / "beta_design.f64"
-        with open(sub, "wb") as handle:
-            for start in range(0, args.cpgs, args.chunk):
-                handle.write(np.ascontiguousarray(full[start:start + args.chunk][:, keep]).tobytes())
-        del full
-        design.to_csv(base / "design.csv")
-        (base / "dims.txt").write_text(f"{args.cpgs} {len(keep)}\n")
-        (base / "limma.R").write_text(LIMMA_R)
-        command = ["/usr/bin/time", "-v", "Rscript", str(base / "limma.R"), str(base / "design.csv"), str(sub),
-                   str(base / "dims.txt")]
-        r_walls, fits = [], []
+        limma = None if args.no_limma or not shutil.which("Rscript") else limma_command(args, work, base, matrix,
+                                                                                       len(samples), raw)
+        walls, r_walls, fits = [wall], [], []
         for k in range(args.repeat):
             if k:  # interleaved: the workflow from scratch again, then limma again
                 walls.append(rerun_from_scratch(work, targets))
-            os.sync()
-            t0 = time.perf_counter()
-            proc = subprocess.run(command, capture_output=True, text=True)
-            r_walls.append(time.perf_counter() - t0)
-            rss = [line for line in proc.stderr.splitlines() if "Maximum resident" in line]
-            print(proc.stdout.strip() or proc.stderr[-2000:])
-            print(f"R limma (Rscript: read + lmFit + eBayes): {r_walls[-1]:.1f} s wall, peak RSS "
-                  f"{int(rss[0].split()[-1]) / 2**20:.2f} GB" if rss else f"R limma: {r_walls[-1]:.1f} s wall")
-            print(f"workflow / limma wall time: {walls[-1] / r_walls[-1]:.2f}", flush=True)
-            fit_s = re.search(r"lmFit \+ eBayes ([\d.]+) s\)", proc.stdout)
-            if fit_s:
-                fits.append(float(fit_s.group(1)))
+            if limma:
+                r_wall, fit_s = run_limma(limma)
+                r_walls.append(r_wall)
+                fits += [fit_s] if fit_s is not None else []
+                print(f"workflow / limma wall time: {walls[-1] / r_wall:.2f}", flush=True)
         if args.repeat > 1:
-            print(f"{args.repeat} interleaved runs: workflow {', '.join(f'{w:.1f}' for w in walls)} s (median "
-                  f"{np.median(walls):.1f}), limma {', '.join(f'{w:.1f}' for w in r_walls)} s (median "
-                  f"{np.median(r_walls):.1f}); workflow / limma, medians: {np.median(walls) / np.median(r_walls):.2f}")
+            print(f"{args.repeat} runs: workflow from scratch {', '.join(f'{w:.1f}' for w in walls)} s (median "
+                  f"{np.median(walls):.1f})" + (f", limma interleaved {', '.join(f'{w:.1f}' for w in r_walls)} s "
+                                                f"(median {np.median(r_walls):.1f}); workflow / limma, medians: "
+                                                f"{np.median(walls) / np.median(r_walls):.2f}" if r_walls else ""))
         rerun_after_edit(work, targets, float(np.median(fits)) if fits else None)
         return 0
     finally:
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
+
+
+def limma_command(args, work: Path, base: Path, matrix: Path, n_samples: int, raw: Path) -> list[str]:
+    """R limma's inputs written beside the workflow's copy (the workflow's own design: same
+    participants, covariates and order; the design's samples' values, row-major for readBin)
+    and the command that runs it."""
+    import pandas as pd
+
+    from first1000.analysis.epigenome import ewas_design
+    from first1000.config import load_config
+    from first1000.io.methylation import open_matrix
+    from first1000.plan import ewas_covariates
+    from first1000.stages.ewas import cohort_covariates
+
+    cfg = load_config(work / "config/config.yaml")
+    people = pd.read_parquet(work / "results/harmonised/participants.parquet")
+    here = os.getcwd()
+    os.chdir(work)  # the ingested matrix records its file's path as the workflow names it
+    try:
+        pseudo = open_matrix("results/ingest/ghent/methylation_matrix.parquet", [matrix]).samples
+    finally:
+        os.chdir(here)
+    covariates, extra = ewas_covariates(cfg)
+    design = ewas_design(people, "ghent", "epds", cohort_covariates(people, "ghent", covariates, extra), pseudo)
+    position = {p: i for i, p in enumerate(pseudo)}
+    keep = [position[p] for p in design.index]
+    full = np.memmap(raw, dtype=np.float64, mode="r", shape=(args.cpgs, n_samples))
+    sub = base / "beta_design.f64"
+    with open(sub, "wb") as handle:
+        for start in range(0, args.cpgs, args.chunk):
+            handle.write(np.ascontiguousarray(full[start:start + args.chunk][:, keep]).tobytes())
+    del full
+    design.to_csv(base / "design.csv")
+    (base / "dims.txt").write_text(f"{args.cpgs} {len(keep)}\n")
+    (base / "limma.R").write_text(LIMMA_R)
+    return ["/usr/bin/time", "-v", "Rscript", str(base / "limma.R"), str(base / "design.csv"), str(sub),
+            str(base / "dims.txt")]
+
+
+def run_limma(command: list[str]) -> tuple[float, float | None]:
+    """R limma's wall time (written files flushed first) and its lmFit + eBayes seconds, printed."""
+    os.sync()
+    t0 = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    rss = [line for line in proc.stderr.splitlines() if "Maximum resident" in line]
+    print(proc.stdout.strip() or proc.stderr[-2000:])
+    print(f"R limma (Rscript: read + lmFit + eBayes): {wall:.1f} s wall, peak RSS "
+          f"{int(rss[0].split()[-1]) / 2**20:.2f} GB" if rss else f"R limma: {wall:.1f} s wall")
+    fit_s = re.search(r"lmFit \+ eBayes ([\d.]+) s\)", proc.stdout)
+    return wall, float(fit_s.group(1)) if fit_s else None
 
 
 def rerun_from_scratch(work: Path, targets: list) -> float:
