@@ -756,6 +756,54 @@ def test_an_absorbed_plate_gives_the_dummy_designs_fit():
                                   got.iloc[100:].drop(columns="cpg").reset_index(drop=True), check_exact=True)
 
 
+def test_per_level_sums_equal_each_lanes_own_sum():
+    """_Groups.sums, laid out a few columns at a time, gives each column's per-level sums:
+    equal to a group-by, and bit for bit those of the column summed alone (so a CpG's
+    numbers never depend on the other CpGs of the call); 1-D, 2-D of every width around the
+    block, 3-D (the per-pattern designs), booleans (the counts), a non-contiguous view."""
+    from first1000.stats.ewas import _SUM_LANES, _Groups
+
+    rng = np.random.default_rng(4)
+    n = 500
+    labels = np.array([f"pl{k:02d}" for k in rng.integers(0, 23, n)], dtype=object)
+    groups = _Groups(labels)
+    codes = pd.factorize(pd.Series(labels), sort=True)[0]
+    for m in (1, _SUM_LANES - 1, _SUM_LANES, _SUM_LANES + 1, 3 * _SUM_LANES + 5):
+        values = rng.normal(size=(n, m)) * 10.0 ** rng.integers(-3, 4, size=(n, m))
+        got = groups.sums(values)
+        assert got.shape == (groups.n_levels, m)
+        np.testing.assert_allclose(got, pd.DataFrame(values).groupby(codes).sum().to_numpy(), rtol=1e-12, atol=1e-9)
+        for j in (0, m - 1):
+            assert np.array_equal(got[:, j], groups.sums(values[:, j]))
+    cube = rng.normal(size=(n, 7, 5))
+    assert np.array_equal(groups.sums(cube)[:, 3, 2], groups.sums(cube[:, 3, 2]))
+    mask = rng.random((n, 40)) < 0.7
+    np.testing.assert_array_equal(groups.counts(mask), pd.DataFrame(mask).groupby(codes).sum().to_numpy())
+    wide = rng.normal(size=(n, 60))
+    assert np.array_equal(groups.sums(wide[:, ::3]), groups.sums(np.ascontiguousarray(wide[:, ::3])))
+
+    # demean, block of rows by block: the whole-array formulas' bits; in place; masked
+    # entries exactly 0; the per-pattern designs' broadcast (n x 1 x p values, n x k x 1 mask)
+    means = groups.sums(wide) / np.bincount(codes)[:, None]
+    expected = wide - means[codes]
+    assert np.array_equal(groups.demean(wide), expected)
+    own = wide.copy()
+    assert groups.demean(own, inplace=True) is own and np.array_equal(own, expected)
+    seen = rng.random(wide.shape) < 0.8
+    masked = np.where(seen, wide, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_seen = groups.sums(masked) / groups.counts(seen)
+    got = groups.demean(wide, seen)
+    assert np.array_equal(got, np.where(seen, masked - mean_seen[codes], 0.0))
+    assert not np.signbit(got[~seen]).any()
+    x = rng.normal(size=(n, 4))
+    patterns = rng.random((n, 6)) < 0.9
+    designs = groups.demean(x[:, None, :], patterns[:, :, None])
+    assert designs.shape == (n, 6, 4)
+    for k in (0, 5):
+        assert np.array_equal(designs[:, k], groups.demean(x, np.repeat(patterns[:, k, None], 4, axis=1)))
+
+
 def test_a_covariate_constant_within_every_plate_is_refused():
     from first1000.errors import ModelError
     from first1000.stats.ewas import beta_to_m, ewas_fit

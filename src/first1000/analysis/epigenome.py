@@ -183,8 +183,8 @@ def fit_shard(matrix_path, design: pd.DataFrame, exposure: str, shard: int, shar
                          None, None, pool.alloc, rows=(start, stop))
     try:
         for cpgs, yt, beta in chunks:
-            fits.append(ewas_fit(yt.T, design, [exposure], cpgs=cpgs, beta=beta.T,
-                                 remove_outliers=remove_outliers, outlier_k=outlier_k, absorb=absorb))
+            fits.append(ewas_fit(yt.T, design, [exposure], cpgs=cpgs, beta=beta.T, remove_outliers=remove_outliers,
+                                 outlier_k=outlier_k, absorb=absorb, overwrite=True))  # buffers re-filled next
             pool.release(yt)
             pool.release(beta)
     finally:
