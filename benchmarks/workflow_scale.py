@@ -13,10 +13,10 @@ the config's resamples, the EWAS of the demo's CpGs, figures, tables). Printed p
   and of the Snakemake process itself with its children (``resource.getrusage``);
 * the slowest jobs with their time and peak RSS.
 
-With two sizes or more, every job's time at the largest size divided by its time at the
-smallest, against the ratio of the sizes: a job whose ratio is well above the size ratio
-grows faster than linearly (jobs under 1 s at the smallest size are start-up bound and
-listed apart).
+With two sizes or more, every job's time at each size divided by its time at the next
+smaller size (1,000 -> 10,000 -> 100,000), against the ratio of the sizes: a job whose
+ratio is well above the size ratio grows faster than linearly (jobs under 1 s at the smaller
+size are start-up bound and listed apart).
 
     PYTHONPATH=src python benchmarks/workflow_scale.py                       # 1,000 and 10,000
     PYTHONPATH=src python benchmarks/workflow_scale.py --sizes 10000 100000 --keep /tmp/scale
@@ -145,15 +145,15 @@ def main(argv=None) -> int:
     finally:
         if args.keep is None:
             shutil.rmtree(base, ignore_errors=True)
-    if len(runs) > 1:
-        small, large = min(runs), max(runs)
+    sizes = sorted(runs)
+    for small, large in zip(sizes, sizes[1:]):  # each size against the next (10,000 -> 100,000 too)
         ratio = large / small
         print(f"\n== job time {large:,} / {small:,} (sizes ratio {ratio:.0f}); above {ratio:.0f}: faster than linear")
         rows = [(runs[large][k][0] / runs[small][k][0], runs[small][k][0], runs[large][k][0], k)
                 for k in runs[large] if k in runs[small] and runs[small][k][0] > 0]
         bound = [r for r in rows if r[1] >= 1.0]
         for r, s0, s1, name in sorted(bound, reverse=True):
-            flag = "  <- superlinear" if r > 1.5 * ratio else ""
+            flag = "  <- faster than linear" if r > 1.5 * ratio else "  <- above the size ratio" if r > ratio else ""
             print(f"  {r:7.1f}x  {s0:8.1f} s -> {s1:8.1f} s  {name}{flag}")
         quick = [r for r in rows if r[1] < 1.0]
         if quick:
