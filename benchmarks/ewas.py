@@ -277,7 +277,7 @@ def workflow_benchmark(args) -> int:
         wall, _ = snakemake(work, 2, targets)
         jobs = job_benchmarks(work)
         print(f"workflow (pre-flight + ingest + shards + gather, `snakemake --cores 2`): {wall:.1f} s wall")
-        for name, (sec, rss) in sorted(jobs.items(), key=lambda kv: -kv[1][0]):
+        for name, (sec, rss, _) in sorted(jobs.items(), key=lambda kv: -kv[1][0]):
             if "ewas" in name or "methylation_matrix" in name:
                 print(f"  {sec:7.1f} s  {rss / 1024:5.2f} GB  {name}")
         with open(work / "results/ewas/ghent/epds_summary.tsv", newline="") as handle:

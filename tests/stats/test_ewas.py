@@ -756,6 +756,28 @@ def test_an_absorbed_plate_gives_the_dummy_designs_fit():
                                   got.iloc[100:].drop(columns="cpg").reset_index(drop=True), check_exact=True)
 
 
+def test_overwrite_gives_the_same_fit_and_leaves_the_callers_values_alone_without_it():
+    """``overwrite=True`` (an EWAS shard's chunk buffers) may demean and NaN the arrays in
+    place: the same table, bit for bit, as a fit on copies; without it the arrays are kept."""
+    from first1000.stats.ewas import beta_to_m, ewas_fit
+
+    beta, full, plate = _plated(m=60)
+    complete = np.where(np.isfinite(beta), beta, 0.5)  # every CpG complete: the all-columns path
+    planted = complete.copy()
+    planted[3, 7] = 0.99999  # an outlier, set to NaN in place
+    small = full[["Intercept", "x", "age", "sex"]]
+    for values, outliers, in_place in ((complete, False, True), (planted, True, True), (beta, True, False)):
+        # samples x CpGs buffers, as a shard's chunks are laid out (passed transposed)
+        m, b = np.ascontiguousarray(beta_to_m(values).T), np.ascontiguousarray(values.T)
+        kept_m, kept_b = m.copy(), b.copy()
+        ref = ewas_fit(m.T, small, ["x"], beta=b.T, absorb=plate, remove_outliers=outliers)
+        assert np.array_equal(m, kept_m, equal_nan=True) and np.array_equal(b, kept_b, equal_nan=True)
+        got = ewas_fit(m.T, small, ["x"], beta=b.T, absorb=plate, remove_outliers=outliers, overwrite=True)
+        pd.testing.assert_frame_equal(got, ref, check_exact=True)
+        assert np.array_equal(m, kept_m, equal_nan=True) != in_place  # the fit used the buffers
+    assert got.n_outliers.sum() == 0 and ref.n.min() < 700  # the last: missing values, no outliers
+
+
 def test_per_level_sums_equal_each_lanes_own_sum():
     """_Groups.sums, laid out a few columns at a time, gives each column's per-level sums:
     equal to a group-by, and bit for bit those of the column summed alone (so a CpG's
