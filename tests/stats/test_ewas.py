@@ -764,7 +764,8 @@ def test_overwrite_gives_the_same_fit_and_leaves_the_callers_values_alone_withou
     beta, full, plate = _plated(m=60)
     complete = np.where(np.isfinite(beta), beta, 0.5)  # every CpG complete: the all-columns path
     planted = complete.copy()
-    planted[3, 7] = 0.99999  # an outlier, set to NaN in place
+    planted[20] = 0.5 + 0.01 * np.random.default_rng(8).standard_normal(planted.shape[1])
+    planted[20, 7] = 0.9  # an outlier (far beyond Q3 + 3 IQR), set to NaN in place
     small = full[["Intercept", "x", "age", "sex"]]
     for values, outliers, in_place in ((complete, False, True), (planted, True, True), (beta, True, False)):
         # samples x CpGs buffers, as a shard's chunks are laid out (passed transposed)
@@ -775,14 +776,18 @@ def test_overwrite_gives_the_same_fit_and_leaves_the_callers_values_alone_withou
         got = ewas_fit(m.T, small, ["x"], beta=b.T, absorb=plate, remove_outliers=outliers, overwrite=True)
         pd.testing.assert_frame_equal(got, ref, check_exact=True)
         assert np.array_equal(m, kept_m, equal_nan=True) != in_place  # the fit used the buffers
+        if values is planted:
+            assert got.n_outliers.iloc[20] == 1 and got.n.iloc[20] == 699  # the planted outlier, dropped
     assert got.n_outliers.sum() == 0 and ref.n.min() < 700  # the last: missing values, no outliers
 
 
 def test_per_level_sums_equal_each_lanes_own_sum():
     """_Groups.sums, laid out a few columns at a time, gives each column's per-level sums:
-    equal to a group-by, and bit for bit those of the column summed alone (so a CpG's
-    numbers never depend on the other CpGs of the call); 1-D, 2-D of every width around the
-    block, 3-D (the per-pattern designs), booleans (the counts), a non-contiguous view."""
+    equal to a group-by, and bit for bit those of each column's lane summed whole (one
+    ``add.reduceat`` over the column's samples sorted by level, the formula before #19's
+    blocks), so a CpG's numbers never depend on the other CpGs of the call; 1-D, 2-D of every
+    width around the block, 3-D (the per-pattern designs), booleans (the counts), a
+    non-contiguous view."""
     from first1000.stats.ewas import _SUM_LANES, _Groups
 
     rng = np.random.default_rng(4)
@@ -790,14 +795,21 @@ def test_per_level_sums_equal_each_lanes_own_sum():
     labels = np.array([f"pl{k:02d}" for k in rng.integers(0, 23, n)], dtype=object)
     groups = _Groups(labels)
     codes = pd.factorize(pd.Series(labels), sort=True)[0]
+
+    def lanes_whole(values):  # every column's lane laid out at once, summed per level
+        lanes = np.ascontiguousarray(np.moveaxis(values, 0, -1)[..., groups.order], dtype=np.float64)
+        return np.moveaxis(np.add.reduceat(lanes, groups.starts, axis=-1), -1, 0)
+
     for m in (1, _SUM_LANES - 1, _SUM_LANES, _SUM_LANES + 1, 3 * _SUM_LANES + 5):
         values = rng.normal(size=(n, m)) * 10.0 ** rng.integers(-3, 4, size=(n, m))
         got = groups.sums(values)
         assert got.shape == (groups.n_levels, m)
         np.testing.assert_allclose(got, pd.DataFrame(values).groupby(codes).sum().to_numpy(), rtol=1e-12, atol=1e-9)
+        assert np.array_equal(got, lanes_whole(values))
         for j in (0, m - 1):
             assert np.array_equal(got[:, j], groups.sums(values[:, j]))
     cube = rng.normal(size=(n, 7, 5))
+    assert np.array_equal(groups.sums(cube), lanes_whole(cube))
     assert np.array_equal(groups.sums(cube)[:, 3, 2], groups.sums(cube[:, 3, 2]))
     mask = rng.random((n, 40)) < 0.7
     np.testing.assert_array_equal(groups.counts(mask), pd.DataFrame(mask).groupby(codes).sum().to_numpy())
@@ -817,6 +829,8 @@ def test_per_level_sums_equal_each_lanes_own_sum():
         mean_seen = groups.sums(masked) / groups.counts(seen)
     got = groups.demean(wide, seen)
     assert np.array_equal(got, np.where(seen, masked - mean_seen[codes], 0.0))
+    assert np.array_equal(groups.demean(wide, seen, groups.counts(seen)), got)  # counts given, as _store_missing does
+    assert np.array_equal(groups.demean(wide, seen.astype(np.int8)), got)  # a 0/1 mask as a boolean one
     assert not np.signbit(got[~seen]).any()
     x = rng.normal(size=(n, 4))
     patterns = rng.random((n, 6)) < 0.9

@@ -129,8 +129,8 @@ _TILE_MISSING_VALUES = 2**24
 # Values per step of the element-wise beta -> M conversion (1 MB: stays in cache).
 _BLOCK = 2**17
 # Columns laid out at a time by the per-level sums of an absorbed factor (_Groups.sums):
-# each sample's run of 16 values is two cache lines (16: 5.7 ns per value at 4,400 x 1,000
-# and 44,000 x 762; 64: 6.4-8.6 ns).
+# each sample's run of 16 values is two cache lines (16: 5.7 and 8.7 ns per value at
+# 4,400 x 1,000 and 44,000 x 762; 64: 6.4 and 10.7 ns; one gather of every column: 44 ns).
 _SUM_LANES = 16
 _STATUS_OK, _STATUS_FEW, _STATUS_NOT_ESTIMABLE = 0, 1, 2
 # Threads for the outlier rule's partial sorts (the only multi-threaded step of the fit).
@@ -413,7 +413,7 @@ class _Groups:
             with np.errstate(invalid="ignore", divide="ignore"):
                 means = self.sums(out) / (self.counts(observed) if counts is None else counts)
             values = out
-            observed = np.broadcast_to(observed, out.shape)  # a view
+            observed = np.broadcast_to(np.asarray(observed, dtype=bool), out.shape)  # a view
         rows = max(1, _BLOCK // max(1, out[0].size))
         with np.errstate(invalid="ignore"):
             for start in range(0, out.shape[0], rows):
@@ -989,7 +989,9 @@ class _Engine:
         """Fit the CpG columns of yt (n x m M-values; beta_t optional, same shape).
 
         Outliers (if removed) are detected on beta_t when given and ``outliers_on_beta``,
-        else on yt, and set to NaN in both; in copies unless ``inplace``.
+        else on yt, and set to NaN in both; in copies unless ``inplace``. With ``inplace``
+        and an absorbed factor, a chunk whose CpGs are all complete is also demeaned in
+        place: yt and beta_t are the caller's to overwrite.
         """
         yt = np.ascontiguousarray(yt, dtype=np.float64)
         if beta_t is not None:
@@ -1396,9 +1398,11 @@ def ewas_fit(
         then holds the other columns; its intercept (or any constant column) is absorbed
         too, and df = n - rank - (levels with an observed sample).
     overwrite : bool, default False
-        ``values`` and ``beta`` (float64 arrays) may be overwritten (outliers set to NaN,
-        values demeaned): buffers the caller re-fills, as an EWAS shard's chunks. Saves
-        copies of the chunk; the numbers are the same.
+        ``values`` and ``beta`` may be overwritten (outliers set to NaN, values demeaned):
+        buffers the caller re-fills, as an EWAS shard's chunks. Saves copies of the chunk
+        when they are float64 sample-major arrays passed transposed (``yt.T``, as a shard
+        holds them; a CpG-major array is copied into that layout anyway); the numbers are
+        the same.
 
     Returns
     -------
@@ -2041,9 +2045,10 @@ def ewas_from_chunks(
 
     ``chunks`` yields ``(cpgs, yt, beta_t)``: the chunk's CpG IDs and its M-values (and
     beta values, or None) sample-major (n x m), as :mod:`first1000.io.methylation` reads
-    them; ``x``, ``names``, ``term_idx`` from :func:`design_arrays`. ``release(array)``
-    gives a chunk's buffers back to the reader once fitted; ``absorb``: labels of a factor
-    absorbed by demeaning (see :func:`ewas_fit`), in design row order. See
+    them, which the fit may overwrite (outliers set to NaN, values demeaned within the
+    absorbed factor's levels); ``x``, ``names``, ``term_idx`` from :func:`design_arrays`.
+    ``release(array)`` gives a chunk's buffers back to the reader once fitted; ``absorb``:
+    labels of a factor absorbed by demeaning (see :func:`ewas_fit`), in design row order. See
     :func:`first1000.analysis.epigenome.ewas` for the options.
     """
     if not (np.isfinite(outlier_k) and outlier_k >= 0):
