@@ -211,6 +211,43 @@ def test_a_file_of_one_large_row_group_is_read_in_bounded_batches(tmp_path, monk
                                   read_matrix_rows(refs["large"], wanted, block_columns=7))
 
 
+def test_a_shard_wanting_up_to_two_chunks_of_a_large_row_group_reads_it_in_fewer_batches(tmp_path, monkeypatch):
+    """Each batch of a large row group decodes every column again (Arrow's fixed cost per
+    column: seconds for 44,000 samples), so a shard whose rows of the group fit in two
+    chunks reads batches of that many rows: fewer batches, none larger than two chunks,
+    the same fits as from a file of small row groups."""
+    import first1000.io.methylation as methylation
+
+    small, large = tmp_path / "small.parquet", tmp_path / "large.parquet"
+    _matrix(small, n_cpgs=900, row_group=100)
+    _matrix(large, n_cpgs=900, row_group=900)
+    refs = {}
+    for name, raw in (("small", small), ("large", large)):
+        out = tmp_path / f"{name}_ingested.parquet"
+        ingest.reference_matrix({"path": str(raw)}, _id_map(), out)
+        refs[name] = open_matrix(out, [raw])
+    decoded: list[tuple[int, int]] = []
+    original = methylation._batches_of_group
+
+    def spy(pf, group, first, batch_rows, columns, stop):
+        for item in original(pf, group, first, batch_rows, columns, stop):
+            decoded.append((batch_rows, item[1].num_rows))
+            yield item
+
+    monkeypatch.setattr(methylation, "_batches_of_group", spy)
+    design = _design(30, np.random.default_rng(4))
+    for shard in range(8):  # 112-113 CpGs each, chunks of 64
+        decoded.clear()
+        a = fit_shard(refs["small"], design, "exposure", shard, 8, chunk_cpgs=64)
+        b = fit_shard(refs["large"], design, "exposure", shard, 8, chunk_cpgs=64)
+        pd.testing.assert_frame_equal(a, b)
+        stop = 900 * (shard + 1) // 8
+        assert {size for size, _ in decoded} == {900 * (shard + 1) // 8 - 900 * shard // 8}
+        assert max(rows for _, rows in decoded) <= 2 * 64
+        assert len(decoded) < -(-stop // 64)  # fewer batches than chunks of 64 to the shard's end
+        assert len(decoded) == -(-stop // decoded[0][0])
+
+
 def test_the_source_is_found_by_its_fingerprint_from_another_folder(tmp_path, monkeypatch):
     raw = tmp_path / "data" / "matrix.parquet"
     raw.parent.mkdir()
