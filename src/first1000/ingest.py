@@ -638,9 +638,10 @@ def _row_batches(pieces, batch_rows: int):
         yield from table.to_batches(max_chunksize=batch_rows)
 
 
-#: 1.0's bits as an unsigned integer, by float type: read as unsigned integers, the floats at
-#: most 1.0's bits are the numbers in [0, 1] but -0.0 (NaN, infinities and anything
-#: negative read larger; -0.0 too, and the exact checks accept it).
+#: 1.0's bits as an unsigned integer, by float type. Read as unsigned integers, the floats
+#: whose bits are at most 1.0's are exactly the numbers in [0, 1] other than -0.0; NaN,
+#: infinities, negative numbers and -0.0 read larger (a batch holding -0.0 takes the exact
+#: checks, which accept it).
 _ONE_BITS = {np.dtype(np.float64): np.float64(1.0).view(np.uint64),
              np.dtype(np.float32): np.float32(1.0).view(np.uint32)}
 
