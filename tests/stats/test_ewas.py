@@ -478,6 +478,55 @@ def test_outlier_rule_by_hand():
     assert iqr_outliers(ten)[:, 9].tolist() == [True, False]
 
 
+def test_quartiles_equal_a_full_sort_bit_for_bit_at_every_size():
+    """The outlier rule's quartiles (one partition per rank and a minimum for the rank after
+    it, #19) equal R's type 7 computed here on fully sorted values, bit for bit, at every
+    number of samples (ranks that coincide, touch or lie apart), with ties and missing values."""
+    from first1000.stats.ewas import _iqr_bounds
+
+    rng = np.random.default_rng(7)
+    for n in [*range(1, 30), 97, 494]:
+        for values in (rng.normal(size=(40, n)), rng.integers(0, 4, (40, n)).astype(float)):
+            values[::5, 0] = np.nan  # rows with a missing value take the sorting path
+            lower, upper = _iqr_bounds(values, 3.0)
+            for row, lo, hi in zip(values, lower, upper):
+                x = np.sort(row[np.isfinite(row)])
+                if x.size == 0:
+                    assert np.isnan(lo) and np.isnan(hi)
+                    continue
+                q = []
+                for prob in (0.25, 0.75):
+                    pos = (x.size - 1) * prob
+                    j = int(np.floor(pos))
+                    h = pos - j
+                    q.append(x[j] if h == 0 or x[j + 1] == x[j] else (1 - h) * x[j] + h * x[j + 1])
+                assert (lo, hi) == (q[0] - 3.0 * (q[1] - q[0]), q[1] + 3.0 * (q[1] - q[0])), n
+
+
+def test_complete_cpgs_fitted_in_place_among_incomplete_ones_equal_their_fit_alone(sim):
+    """A chunk whose CpGs are mostly complete fits every column where it lies (no gathered
+    copy of the complete ones, #19): the incomplete columns' missing values, infinities and
+    removed outliers leave every complete CpG's numbers bit for bit as fitted alone."""
+    import warnings
+
+    design, y = sim
+    block = np.vstack([y[:10], y[10:13]])  # 10 complete CpGs, 3 with missing values
+    block[3, 5] = np.inf  # one more incomplete
+    block[6, 2] -= 30.0  # an outlier (beta ~0 where the others are ~0.98): removed by PACE's rule
+    names = [f"cg{i:02d}" for i in range(len(block))]
+    beta = m_to_beta(block)
+    for remove in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            together = ewas_fit(block, design, ["exposure"], cpgs=names, beta=beta, remove_outliers=remove)
+        complete = [i for i in range(len(block)) if np.isfinite(block[i]).all() and not (remove and i == 6)]
+        assert 2 * len(complete) >= len(block) and len(complete) < len(block)
+        alone = ewas_fit(block[complete], design, ["exposure"], cpgs=[names[i] for i in complete],
+                         beta=beta[complete], remove_outliers=remove)
+        assert_tables_identical(together.iloc[complete].reset_index(drop=True), alone)
+        assert together["n"].iloc[3] == len(design) - 1 and together["n"].iloc[6] == len(design) - remove
+
+
 def test_outlier_removal_equals_fitting_with_them_missing(sim):
     design, y = sim
     y = y[:50].copy()

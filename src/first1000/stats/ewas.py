@@ -567,9 +567,30 @@ def _type7(sorted_rows: np.ndarray, counts: np.ndarray, prob: float) -> np.ndarr
     lo = np.floor(pos).astype(np.int64)
     hi = np.ceil(pos).astype(np.int64)
     rows = np.arange(sorted_rows.shape[0])
-    x_lo = sorted_rows[rows, lo]
-    x_hi = sorted_rows[rows, hi]
-    h = pos - lo
+    return _blend7(sorted_rows[rows, lo], sorted_rows[rows, hi], pos - lo)
+
+
+def _order_statistics(part: np.ndarray, ranks: list[int]) -> dict[int, np.ndarray]:
+    """Each row's values of the given 0-based ``ranks`` (sorted, distinct), NaN-free rows
+    of ``part`` (2-D, reordered in place): a partition at one rank at a time, each on the
+    values above the previous rank, and a rank right after a partitioned one as the minimum
+    of the values above it. NumPy partitions at one rank with a vectorised selection but at
+    several ranks with its generic one: 450,000 x 494 quartiles 15.9 -> 4.5 ns per value (#19)."""
+    found: dict[int, np.ndarray] = {}
+    start = 0
+    for k in ranks:
+        if k == start and k - 1 in found:  # right after a partitioned rank: the minimum above it
+            found[k] = part[:, start:].min(axis=1)
+            continue
+        above = part[:, start:]
+        above.partition(k - start, axis=1)
+        found[k] = part[:, k].copy()
+        start = k + 1
+    return found
+
+
+def _blend7(x_lo: np.ndarray, x_hi: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """R's type 7 quantile from the order statistics around it (``h``: the fraction)."""
     # R: qs <- (1 - h) * x[lo] + h * x[hi] where index > lo and x[hi] != x[lo]
     out = x_lo.copy()
     mix = (h > 0) & (x_hi != x_lo)
@@ -588,15 +609,11 @@ def _iqr_bounds_block(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndar
     if complete.any() and n > 0:
         kth = sorted({int(np.floor((n - 1) * q)) for q in (0.25, 0.75)}
                      | {int(np.ceil((n - 1) * q)) for q in (0.25, 0.75)})  # fmt: skip
-        if complete.all():
-            part = values
-            part.partition(kth, axis=1)
-        else:
-            part = values[complete]
-            part.partition(kth, axis=1)
-        c = np.full(part.shape[0], n)
-        q1[complete] = _type7(part, c, 0.25)
-        q3[complete] = _type7(part, c, 0.75)
+        found = _order_statistics(values if complete.all() else values[complete], kth)
+        for q, out in ((0.25, q1), (0.75, q3)):
+            pos = (n - 1) * q
+            lo, hi = int(np.floor(pos)), int(np.ceil(pos))
+            out[complete] = _blend7(found[lo], found[hi], np.full(len(found[lo]), pos - lo))
     partial = ~complete & (counts > 0)
     if partial.any():
         rows = np.where(finite[partial], values[partial], np.inf)
@@ -1211,13 +1228,24 @@ class _Engine:
                 return
         res["n"][cols] = dec.n
         res["df_residual"][cols] = df
-        coef, rss = _fit_columns(yt, dec, want, sel)
+        pick = slice(None)
+        if sel is not None and 2 * sel.size >= yt.shape[1]:
+            # most CpGs complete: fit every column in place rather than gather the complete
+            # ones tile by tile (a strided copy, ~8% of a shard with PACE outliers, #19); a
+            # column's numbers depend on that column alone, so the incomplete ones' (NaN,
+            # fitted again below) leave the others' bits alone
+            sel, pick = None, cols
+        with np.errstate(invalid="ignore", over="ignore"):
+            coef, rss = _fit_columns(yt, dec, want, sel)
+        coef, rss = coef[:, pick], rss[pick]
         res["sigma2"][cols] = rss / df
         su = dec.stdev_unscaled[want]
         res["coef"][cols] = coef.T
         res["stdev_unscaled"][cols] = su
         if beta_t is not None:
-            coef_b, rss_b = _fit_columns(beta_t, dec, want, sel)
+            with np.errstate(invalid="ignore", over="ignore"):
+                coef_b, rss_b = _fit_columns(beta_t, dec, want, sel)
+            coef_b, rss_b = coef_b[:, pick], rss_b[pick]
             res["coef_beta"][cols] = coef_b.T
             res["se_beta"][cols] = np.sqrt(rss_b / df)[:, None] * su[None, :]
 
