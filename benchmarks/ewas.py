@@ -197,12 +197,14 @@ beta <- pmin(pmax(beta, 1e-6), 1 - 1e-6)
 m <- log2(beta / (1 - beta))
 rm(beta)
 t1 <- proc.time()[["elapsed"]]
+missing <- sum(is.na(m))  # any missing value: lmFit fits CpG by CpG (its QR per CpG)
 fit <- eBayes(lmFit(m, design))
 p <- fit$p.value[, 2]
 elapsed <- proc.time()[["elapsed"]] - t0
-cat(sprintf("limma %s: %.1f s (read and M-values %.1f s, lmFit + eBayes %.1f s), df.prior %.3f, %d CpGs at FDR 5%%\n",
+cat(sprintf("limma %s: %.1f s (read and M-values %.1f s, lmFit + eBayes %.1f s), df.prior %.3f, %d CpGs at FDR 5%%, %d missing values\n",
             as.character(packageVersion("limma")), elapsed, t1 - t0, elapsed - (t1 - t0), fit$df.prior,
-            sum(p.adjust(p, "BH") < 0.05)))
+            sum(p.adjust(p, "BH") < 0.05), missing))
+writeBin(as.vector(fit$t[, 2]), args[4])
 # R's BLAS: Debian's r-base-core alone links the reference BLAS; with libopenblas0-pthread
 # installed, update-alternatives switches R to OpenBLAS (lmFit + eBayes 28.6-29.5 -> 18.8-25.8 s
 # here, 450,000 x 500, 2026-12-04)
@@ -272,7 +274,7 @@ def workflow_benchmark(args) -> int:
         assert "  remove_outliers: true\n" in text
         config.write_text(text.replace("  remove_outliers: true\n", f"  remove_outliers: {str(args.pace).lower()}\n"))
         print(f"EWAS model: the demo config's (covariates, cell types, plate), PACE outlier removal "
-              f"{'on' if args.pace else 'off (as limma fits it)'}", flush=True)
+              f"{'on (the values it removes are missing for limma too)' if args.pace else 'off (limma fits complete data: its fastest path, one QR for all CpGs)'}", flush=True)
         targets = [f"results/ewas/ghent/{e}_summary.tsv" for e in ["epds"]]
         os.sync()  # the files just written reach the disk before the clock starts, not during the run
         wall, _ = snakemake(work, 2, targets)
@@ -292,6 +294,8 @@ def workflow_benchmark(args) -> int:
                 walls.append(rerun_from_scratch(work, targets))
             if limma:
                 r_wall, fit_s = run_limma(limma)
+                if not k:
+                    compare_with_limma(work, base)
                 r_walls.append(r_wall)
                 fits += [fit_s] if fit_s is not None else []
                 print(f"workflow / limma wall time: {walls[-1] / r_wall:.2f}", flush=True)
@@ -318,6 +322,7 @@ def limma_command(args, work: Path, base: Path, matrix: Path, n_samples: int, ra
     from first1000.io.methylation import open_matrix
     from first1000.plan import ewas_covariates
     from first1000.stages.ewas import cohort_covariates
+    from first1000.stats.ewas import iqr_outliers
 
     cfg = load_config(work / "config/config.yaml")
     people = pd.read_parquet(work / "results/harmonised/participants.parquet")
@@ -333,15 +338,37 @@ def limma_command(args, work: Path, base: Path, matrix: Path, n_samples: int, ra
     keep = [position[p] for p in design.index]
     full = np.memmap(raw, dtype=np.float64, mode="r", shape=(args.cpgs, n_samples))
     sub = base / "beta_design.f64"
+    removed = 0
     with open(sub, "wb") as handle:
         for start in range(0, args.cpgs, args.chunk):
-            handle.write(np.ascontiguousarray(full[start:start + args.chunk][:, keep]).tobytes())
+            block = np.ascontiguousarray(full[start:start + args.chunk][:, keep])
+            if args.pace:  # the values the workflow removes, by the library's own rule, missing for limma
+                outliers = iqr_outliers(block, cfg["epigenome_wide"]["outlier_k"])
+                removed += int(outliers.sum())
+                block[outliers] = np.nan
+            handle.write(block.tobytes())
     del full
+    if args.pace:
+        print(f"PACE outlier removal for limma: {removed:,} values set to missing (the library's iqr_outliers, "
+              f"k = {cfg['epigenome_wide']['outlier_k']}, on the design's samples' betas)", flush=True)
     design.to_csv(base / "design.csv")
     (base / "dims.txt").write_text(f"{args.cpgs} {len(keep)}\n")
     (base / "limma.R").write_text(LIMMA_R)
     return ["/usr/bin/time", "-v", "Rscript", str(base / "limma.R"), str(base / "design.csv"), str(sub),
-            str(base / "dims.txt")]
+            str(base / "dims.txt"), str(base / "limma_t.f64")]
+
+
+def compare_with_limma(work: Path, base: Path) -> None:
+    """The workflow's moderated t of the exposure against limma's, CpG by CpG (the same
+    analysis on both sides: its outlier count too)."""
+    import pandas as pd
+
+    table = pd.read_parquet(work / "results/ewas/ghent/epds.parquet", columns=["cpg", "n_outliers", "t_moderated"])
+    ours = table.sort_values("cpg")["t_moderated"].to_numpy()  # the simulated CpGs' names sort in file order
+    theirs = np.fromfile(base / "limma_t.f64", dtype=np.float64)
+    print(f"workflow vs limma, moderated t of the exposure: max |difference| {np.nanmax(np.abs(ours - theirs)):.1e} "
+          f"over {len(theirs):,} CpGs; the workflow removed {int(table['n_outliers'].sum()):,} outlying values",
+          flush=True)
 
 
 def run_limma(command: list[str]) -> tuple[float, float | None]:
@@ -424,7 +451,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workflow", action="store_true", help="the EWAS through the workflow, then R limma")
     ap.add_argument("--no-limma", action="store_true", help="with --workflow: skip R limma")
     ap.add_argument("--pace", action="store_true",
-                    help="with --workflow: keep the demo config's PACE outlier removal (limma fits without it)")
+                    help="with --workflow: keep the demo config's PACE outlier removal (the values it removes "
+                    "are missing for limma too)")
     ap.add_argument("--run", help=argparse.SUPPRESS)
     ap.add_argument("--design", help=argparse.SUPPRESS)
     ap.add_argument("--planted-file", help=argparse.SUPPRESS)
