@@ -23,7 +23,7 @@ def cfg():
 @pytest.fixture
 def parallel(monkeypatch):
     monkeypatch.setattr(pf, "read_key", lambda path: b"preflight-parallel-test")
-    monkeypatch.setattr(pf, "PARALLEL_BYTES", 0)  # the demo's 8 MB would be checked serially
+    monkeypatch.setattr(pf, "PARALLEL_WEIGHT", 0)  # the demo's tables would be checked serially
 
 
 def _message(cfg, workers):
@@ -84,8 +84,32 @@ def test_small_inputs_are_checked_in_this_process(cfg, monkeypatch):
     monkeypatch.setattr(pf, "_check_parallel", None)  # would fail if called
     calls = []
     monkeypatch.setattr(pf, "ingest_cohort", lambda *a: calls.append(a[0]))
-    pf.check_inputs(cfg, "unused.key", 2)  # the demo: 8 MB < PARALLEL_BYTES
+    pf.check_inputs(cfg, "unused.key", 2)  # the demo: 36 MB-equivalent besides its heaviest table
     assert calls == ["ghent", "rotterdam"]
+
+
+def test_one_heavy_table_beside_light_ones_is_checked_in_this_process(cfg, monkeypatch):
+    """Parallel checks pay when the tables besides the heaviest weigh enough, not when one
+    table (a large Parquet matrix, which reads with its own thread) outweighs the others."""
+    weights = {}
+    monkeypatch.setattr(pf, "_check_weight", lambda spec: weights.get(spec["path"], 1 << 20))
+    cohorts = [(c, spec["_mapping"]) for c, spec in cfg["cohorts"].items()]
+    matrix = cfg["cohorts"]["ghent"]["_mapping"]["tables"]["methylation_matrix"]["path"]
+    n_tables = sum(len(m["tables"]) for _, m in cohorts)
+    weights[matrix] = 4 << 30  # 4 GB of Parquet beside ~1 MB tables
+    assert pf._weight_besides_heaviest(cohorts) == (n_tables - 1) << 20 < pf.PARALLEL_WEIGHT
+    monkeypatch.setattr(pf, "read_key", lambda path: b"k")
+    monkeypatch.setattr(pf, "_check_parallel", None)  # would fail if called
+    calls = []
+    monkeypatch.setattr(pf, "ingest_cohort", lambda *a: calls.append(a[0]))
+    pf.check_inputs(cfg, "unused.key", 2)
+    assert calls == ["ghent", "rotterdam"]
+    weights[cfg["cohorts"]["rotterdam"]["_mapping"]["tables"]["telomere_qpcr"]["path"]] = pf.PARALLEL_WEIGHT
+    assert pf._weight_besides_heaviest(cohorts) >= pf.PARALLEL_WEIGHT  # two heavy tables: in parallel
+    went = []
+    monkeypatch.setattr(pf, "_check_parallel", lambda *a: went.append(len(a[0])))
+    pf.check_inputs(cfg, "unused.key", 2)
+    assert went == [2] and calls == ["ghent", "rotterdam"]
 
 
 def test_workers_follow_cores_and_cpus(monkeypatch):

@@ -46,9 +46,14 @@ def _fingerprint(cfg: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-#: Input bytes (every cohort's tables) from which the tables are checked in parallel: below
-#: it, starting a process (~1 s of imports) costs more than it saves.
-PARALLEL_BYTES = 32 << 20
+#: Weight of the tables besides the heaviest (bytes times the format's cost,
+#: :func:`_check_weight`) from which the tables are checked in parallel: below it, starting a
+#: process (~1 s of imports) costs more than it saves. The heaviest table is left out: the
+#: others can only be checked beside it, and a Parquet matrix's check already reads with a
+#: second thread (450,000 CpGs x 500 beside the demo's small tables: 4.1-4.3 s in two
+#: processes, 3.6-3.8 s in one; the demo at 10,000 participants, 361 MB-equivalent besides
+#: its heaviest table: 5.7 -> 4.2 s in two, #19). The demo at 1,000 participants weighs 36.
+PARALLEL_WEIGHT = 128 << 20
 
 
 def preflight_workers(cores: int | None) -> int:
@@ -81,10 +86,6 @@ def _file_size(path) -> int:
         return 0
 
 
-def _input_bytes(cfg: dict) -> int:
-    return sum(_file_size(path) for cohort in cfg["cohorts"] for path in cohort_tables(cfg, cohort).values())
-
-
 #: Seconds per byte of a table's check, relative to Parquet's, by suffix (measured at 100,000
 #: participants: a text table ~40x; a workbook ~100x read by python-calamine, ~400x when it
 #: needs openpyxl, #19); only the order of the checks.
@@ -97,16 +98,22 @@ def _check_weight(spec: dict) -> float:
     return _file_size(spec["path"]) * _CHECK_COST.get(Path(spec["path"]).suffix.lower(), 1.0)
 
 
+def _weight_besides_heaviest(cohorts: list) -> float:
+    """The check weight of every cohort's tables but the heaviest one."""
+    weights = sorted(_check_weight(spec) for _, mapping in cohorts for spec in mapping["tables"].values())
+    return sum(weights[:-1])
+
+
 def check_inputs(cfg: dict, key_file, workers: int = 1) -> None:
     """Every cohort's tables through their ingest, in memory (nothing is written).
 
     With ``workers`` > 1, at least two tables besides the participants and at least
-    PARALLEL_BYTES of tables, they are checked in that many processes (:func:`_check_parallel`;
-    100,000 participants in two cohorts: 117 -> 72 s, #19)."""
+    PARALLEL_WEIGHT of tables besides the heaviest, they are checked in that many processes
+    (:func:`_check_parallel`; 100,000 participants in two cohorts: 117 -> 72 s, #19)."""
     key = read_key(key_file)
     cohorts = [(cohort, spec["_mapping"]) for cohort, spec in cfg["cohorts"].items()]
     tables = sum(len(mapping["tables"]) - 1 for _, mapping in cohorts)
-    if workers >= 2 and tables >= 2 and _input_bytes(cfg) >= PARALLEL_BYTES:
+    if workers >= 2 and tables >= 2 and _weight_besides_heaviest(cohorts) >= PARALLEL_WEIGHT:
         from concurrent.futures.process import BrokenProcessPool
 
         try:
