@@ -147,3 +147,20 @@ def test_meta_ewas_inverse_variance_by_hand():
     assert table.loc["cg3", "i2"] == 0
     assert table.loc["cg3", "gene"] == "C"
     assert summary.loc[0, "cohorts"] == "a+b" and summary.loc[0, "n_cpgs"] == 3
+
+
+def test_top_rows_equal_the_head_of_the_whole_table_sorted():
+    """The top table sorts only the rows at or below the n-th smallest p (#19): the same rows
+    in the same order as sorting the whole table, with ties at the cut, missing p and n
+    beyond the known p."""
+    from first1000.stages.ewas import top_rows
+
+    rng = np.random.default_rng(11)
+    table = pd.DataFrame({"cpg": [f"cg{k:05d}" for k in rng.permutation(3000)],
+                          "p": rng.choice([0.001, 0.01, 0.02, 0.5, np.nan], 3000, p=[0.01, 0.02, 0.3, 0.57, 0.1]),
+                          "row": np.arange(3000)})
+    for n in (0, 1, 20, 21, 22, 88, 89, 200, 2720, 2721, 2722, 5000):  # 21 at p = 0.001, 88 <= 0.01, 2721 known
+        expected = table.sort_values(["p", "cpg"], kind="stable").head(n)
+        got = top_rows(table, "p", n)
+        assert got["row"].tolist() == expected["row"].tolist(), n
+    assert len(top_rows(table, "p", 22)) == 22 and (top_rows(table, "p", 200)["p"] <= 0.02).all()

@@ -27,6 +27,20 @@ def _annotation(path) -> pd.DataFrame | None:
     return pd.read_csv(path, sep="\t", dtype={"cpg": str}) if path else None
 
 
+def top_rows(table: pd.DataFrame, by: str, n: int) -> pd.DataFrame:
+    """The first ``n`` rows of ``table`` sorted by ``by`` then ``cpg`` (stable; missing
+    ``by`` last), sorting only the rows at or below the n-th smallest ``by``: the same rows
+    as sorting the whole table, at a fraction of its time for 450,000 CpGs (#19)."""
+    import numpy as np
+
+    values = table[by].to_numpy(dtype=float)
+    known = values[~np.isnan(values)]
+    if 0 < n < known.size:
+        cut = np.partition(known, n - 1)[n - 1]
+        table = table[values <= cut]  # ties at the cut kept: the sort below decides among them
+    return table.sort_values([by, "cpg"], kind="stable").head(n)
+
+
 def cohort_covariates(people: pd.DataFrame, cohort: str, covariates: list[str], extra: list[str]) -> list[str]:
     """``covariates`` plus each of ``extra`` (cell types, batch) the cohort gives."""
     people = people[people.cohort == cohort]
@@ -76,7 +90,7 @@ def ewas_gather(*, array, top_n, shards, table, top, summary, annotation=None):
     result, info = epigenome.gather([pd.read_parquet(p) for p in shards], _annotation(annotation), array)
     write_parquet(result, table)
     keep = [c for c in TOP_COLUMNS if c in result]
-    write_tsv(result.sort_values(["p_moderated", "cpg"], kind="stable").head(top_n)[keep], top)
+    write_tsv(top_rows(result, "p_moderated", top_n)[keep], top)
     write_tsv(info, summary)
     LOG.info("EWAS: %d CpGs, lambda %.3f", len(result), float(info["lambda"].iloc[0]))
 
@@ -96,7 +110,7 @@ def ewas_meta(*, cohorts, array, method, top_n, tables, table, top, summary, ann
     result, info = epigenome.meta_ewas(per_cohort, _annotation(annotation), array, method=method)
     write_parquet(result, table)
     keep = [c for c in META_TOP_COLUMNS if c in result]
-    write_tsv(result.sort_values(["p", "cpg"], kind="stable").head(top_n)[keep], top)
+    write_tsv(top_rows(result, "p", top_n)[keep], top)
     write_tsv(info, summary)
     LOG.info("EWAS meta-analysis of %d cohorts: %d CpGs, lambda %.3f", len(cohorts), len(result),
              float(info["lambda"].iloc[0]))
