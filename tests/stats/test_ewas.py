@@ -485,8 +485,9 @@ def test_quartiles_equal_a_full_sort_bit_for_bit_at_every_size():
     from first1000.stats.ewas import _iqr_bounds
 
     rng = np.random.default_rng(7)
-    for n in [*range(1, 30), 97, 494]:
-        for values in (rng.normal(size=(40, n)), rng.integers(0, 4, (40, n)).astype(float)):
+    for n in [*range(1, 30), 97, 494, 3000]:  # 3,000 samples: blocks of 349 rows on 2 threads
+        rows = 800 if n == 3000 else 40
+        for values in (rng.normal(size=(rows, n)), rng.integers(0, 4, (rows, n)).astype(float)):
             values[::5, 0] = np.nan  # rows with a missing value take the sorting path
             lower, upper = _iqr_bounds(values, 3.0)
             for row, lo, hi in zip(values, lower, upper):

@@ -628,13 +628,15 @@ def _iqr_bounds_block(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndar
 def _iqr_bounds(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-row Q1 - k*IQR and Q3 + k*IQR over the finite values of each row (m x n).
 
-    Rows are handled in blocks (copied, then partially sorted in place) on up to 2 threads:
-    NumPy's partition releases the GIL. Each row's bounds depend only on that row.
+    Rows are handled in blocks of at most 2^20 values (copied, then partially sorted in
+    place) on up to 2 threads: NumPy's partition releases the GIL. Each row's bounds depend
+    only on that row. (Blocks of 2,048 rows were one 268 MB block, one thread, for a chunk of
+    776 CpGs x 43,200 samples: 11.3 -> 6.4 ns per value, #19.)
     """
-    m = values.shape[0]
+    m, n = values.shape
     lower = np.empty(m)
     upper = np.empty(m)
-    step = 2048
+    step = max(1, min(2048, (1 << 20) // max(n, 1)))
 
     def run(r0: int) -> None:
         block = np.array(values[r0 : r0 + step], dtype=np.float64, order="C")
