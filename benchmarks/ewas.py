@@ -203,10 +203,10 @@ beta <- pmin(pmax(beta, 1e-6), 1 - 1e-6)
 m <- log2(beta / (1 - beta))
 rm(beta)
 t1 <- proc.time()[["elapsed"]]
-missing <- sum(is.na(m))  # any missing value: lmFit fits CpG by CpG (its QR per CpG)
-fit <- eBayes(lmFit(m, design))
+fit <- eBayes(lmFit(m, design))  # any missing value: lmFit fits CpG by CpG (a QR per CpG)
 p <- fit$p.value[, 2]
 elapsed <- proc.time()[["elapsed"]] - t0
+missing <- sum(is.na(m))  # after the clock
 cat(sprintf("limma %s: %.1f s (read and M-values %.1f s, lmFit + eBayes %.1f s), df.prior %.3f, %d CpGs at FDR 5%%, %d missing values\n",
             as.character(packageVersion("limma")), elapsed, t1 - t0, elapsed - (t1 - t0), fit$df.prior,
             sum(p.adjust(p, "BH") < 0.05), missing))
@@ -369,12 +369,20 @@ def compare_with_limma(work: Path, base: Path) -> None:
     analysis on both sides: its outlier count too)."""
     import pandas as pd
 
+    written = base / "limma_t.f64"
+    if not written.exists():
+        print("workflow vs limma: limma wrote no moderated t (see its output above)", flush=True)
+        return
     table = pd.read_parquet(work / "results/ewas/ghent/epds.parquet", columns=["cpg", "n_outliers", "t_moderated"])
     ours = table.sort_values("cpg")["t_moderated"].to_numpy()  # the simulated CpGs' names sort in file order
-    theirs = np.fromfile(base / "limma_t.f64", dtype=np.float64)
+    theirs = np.fromfile(written, dtype=np.float64)
+    if len(theirs) != len(ours):
+        print(f"workflow vs limma: {len(ours):,} CpGs against limma's {len(theirs):,}", flush=True)
+        return
+    unmatched = int((np.isnan(ours) != np.isnan(theirs)).sum())
     print(f"workflow vs limma, moderated t of the exposure: max |difference| {np.nanmax(np.abs(ours - theirs)):.1e} "
-          f"over {len(theirs):,} CpGs; the workflow removed {int(table['n_outliers'].sum()):,} outlying values",
-          flush=True)
+          f"over {len(theirs):,} CpGs, {unmatched} missing on one side only; the workflow removed "
+          f"{int(table['n_outliers'].sum()):,} outlying values", flush=True)
 
 
 def run_limma(command: list[str]) -> tuple[float, float | None]:

@@ -84,7 +84,7 @@ def test_small_inputs_are_checked_in_this_process(cfg, monkeypatch):
     monkeypatch.setattr(pf, "_check_parallel", None)  # would fail if called
     calls = []
     monkeypatch.setattr(pf, "ingest_cohort", lambda *a: calls.append(a[0]))
-    pf.check_inputs(cfg, "unused.key", 2)  # the demo: 36 MB-equivalent besides its heaviest table
+    pf.check_inputs(cfg, "unused.key", 2)  # the demo: 36 MiB-equivalent besides its heaviest table
     assert calls == ["ghent", "rotterdam"]
 
 

@@ -46,13 +46,13 @@ def _fingerprint(cfg: dict) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-#: Weight of the tables besides the heaviest (bytes times the format's cost,
+#: Weight in bytes-equivalent of the tables besides the heaviest (bytes times the format's cost,
 #: :func:`_check_weight`) from which the tables are checked in parallel: below it, starting a
 #: process (~1 s of imports) costs more than it saves. The heaviest table is left out: the
 #: others can only be checked beside it, and a Parquet matrix's check already reads with a
 #: second thread (450,000 CpGs x 500 beside the demo's small tables: 4.1-4.3 s in two
-#: processes, 3.6-3.8 s in one; the demo at 10,000 participants, 361 MB-equivalent besides
-#: its heaviest table: 5.7 -> 4.2 s in two, #19). The demo at 1,000 participants weighs 36.
+#: processes, 3.6-3.8 s in one; the demo at 10,000 participants, 361 MiB-equivalent besides
+#: its heaviest table: 5.7 -> 4.2 s in two, #19). The demo at 1,000 participants: 36 MiB.
 PARALLEL_WEIGHT = 128 << 20
 
 
@@ -88,7 +88,8 @@ def _file_size(path) -> int:
 
 #: Seconds per byte of a table's check, relative to Parquet's, by suffix (measured at 100,000
 #: participants: a text table ~40x; a workbook ~100x read by python-calamine, ~400x when it
-#: needs openpyxl, #19); only the order of the checks.
+#: needs openpyxl, #19): the order of the checks and whether they run in parallel
+#: (:data:`PARALLEL_WEIGHT`; a workbook openpyxl reads weighs less than it costs).
 _CHECK_COST = {".xlsx": 100.0, ".xlsm": 100.0, ".csv": 40.0, ".tsv": 40.0, ".txt": 40.0}
 
 

@@ -152,15 +152,19 @@ def test_meta_ewas_inverse_variance_by_hand():
 def test_top_rows_equal_the_head_of_the_whole_table_sorted():
     """The top table sorts only the rows at or below the n-th smallest p (#19): the same rows
     in the same order as sorting the whole table, with ties at the cut, missing p and n
-    beyond the known p."""
+    beyond the known p (each edge between p values, and the last known p, with one row
+    either side)."""
     from first1000.stages.ewas import top_rows
 
     rng = np.random.default_rng(11)
     table = pd.DataFrame({"cpg": [f"cg{k:05d}" for k in rng.permutation(3000)],
                           "p": rng.choice([0.001, 0.01, 0.02, 0.5, np.nan], 3000, p=[0.01, 0.02, 0.3, 0.57, 0.1]),
                           "row": np.arange(3000)})
-    for n in (0, 1, 20, 21, 22, 88, 89, 200, 2720, 2721, 2722, 5000):  # 21 at p = 0.001, 88 <= 0.01, 2721 known
+    edges = [int((table.p <= cut).sum()) for cut in (0.001, 0.01, 0.02)] + [int(table.p.notna().sum())]
+    assert 0 < edges[0] < edges[1] < edges[2] < edges[3] < len(table)
+    for n in sorted({0, 1, 200, 5000} | {e + d for e in edges for d in (-1, 0, 1)}):  # ties cut at each edge
         expected = table.sort_values(["p", "cpg"], kind="stable").head(n)
         got = top_rows(table, "p", n)
         assert got["row"].tolist() == expected["row"].tolist(), n
-    assert len(top_rows(table, "p", 22)) == 22 and (top_rows(table, "p", 200)["p"] <= 0.02).all()
+    n = edges[0] + 1  # one row of the next p: the cut falls among its ties
+    assert len(top_rows(table, "p", n)) == n and (top_rows(table, "p", n)["p"] <= 0.01).all()

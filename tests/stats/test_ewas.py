@@ -485,10 +485,12 @@ def test_quartiles_equal_a_full_sort_bit_for_bit_at_every_size():
     from first1000.stats.ewas import _iqr_bounds
 
     rng = np.random.default_rng(7)
-    for n in [*range(1, 30), 97, 494, 3000]:  # 3,000 samples: blocks of 349 rows on 2 threads
+    for n in [*range(1, 30), 97, 494, 3000]:  # 3,000 samples: blocks of 349 rows (on 2 threads)
         rows = 800 if n == 3000 else 40
-        for values in (rng.normal(size=(rows, n)), rng.integers(0, 4, (rows, n)).astype(float)):
-            values[::5, 0] = np.nan  # rows with a missing value take the sorting path
+        for values, gaps in ((rng.normal(size=(rows, n)), False), (rng.normal(size=(rows, n)), True),
+                             (rng.integers(0, 4, (rows, n)).astype(float), True)):
+            if gaps:  # rows with a missing value take the sorting path; without, every row is partitioned
+                values[::5, 0] = np.nan
             lower, upper = _iqr_bounds(values, 3.0)
             for row, lo, hi in zip(values, lower, upper):
                 x = np.sort(row[np.isfinite(row)])
@@ -516,10 +518,22 @@ def test_complete_cpgs_fitted_in_place_among_incomplete_ones_equal_their_fit_alo
     block[6, 2] -= 30.0  # an outlier (beta ~0 where the others are ~0.98): removed by PACE's rule
     names = [f"cg{i:02d}" for i in range(len(block))]
     beta = m_to_beta(block)
+    import first1000.stats.ewas as engine
+
+    selections = []
+    original = engine._fit_columns
+
+    def spy(yt, dec, want, cols=None):
+        selections.append(cols)
+        return original(yt, dec, want, cols)
+
     for remove in (False, True):
-        with warnings.catch_warnings():
+        selections.clear()
+        with warnings.catch_warnings(), pytest.MonkeyPatch.context() as patch:
             warnings.simplefilter("error")
+            patch.setattr(engine, "_fit_columns", spy)
             together = ewas_fit(block, design, ["exposure"], cpgs=names, beta=beta, remove_outliers=remove)
+        assert selections == [None, None]  # every column fitted where it lies (M-values, betas)
         complete = [i for i in range(len(block)) if np.isfinite(block[i]).all() and not (remove and i == 6)]
         assert 2 * len(complete) >= len(block) and len(complete) < len(block)
         alone = ewas_fit(block[complete], design, ["exposure"], cpgs=[names[i] for i in complete],

@@ -73,6 +73,7 @@ import os
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -128,6 +129,8 @@ _GEMM_COLUMNS = 128
 _TILE_MISSING_VALUES = 2**24
 # Values per step of the element-wise beta -> M conversion (1 MB: stays in cache).
 _BLOCK = 2**17
+#: Every column of a fit's results (see _Engine._store_complete).
+_ALL = slice(None)
 # Columns laid out at a time by the per-level sums of an absorbed factor (_Groups.sums):
 # each sample's run of 16 values is two cache lines (16: 5.7 and 8.7 ns per value at
 # 4,400 x 1,000 and 44,000 x 762; 64: 6.4 and 10.7 ns; one gather of every column: 44 ns).
@@ -575,7 +578,9 @@ def _order_statistics(part: np.ndarray, ranks: list[int]) -> dict[int, np.ndarra
     of ``part`` (2-D, reordered in place): a partition at one rank at a time, each on the
     values above the previous rank, and a rank right after a partitioned one as the minimum
     of the values above it. NumPy partitions at one rank with a vectorised selection but at
-    several ranks with its generic one: 450,000 x 494 quartiles 15.9 -> 4.5 ns per value (#19)."""
+    several ranks with its generic one: 450,000 x 494 quartiles 15.9 -> 4.5 ns per value (#19).
+    The values are those of a full sort, but of a row holding both 0.0 and -0.0, which of
+    the two comes out may differ from a sort's (they compare equal: the same outliers)."""
     found: dict[int, np.ndarray] = {}
     start = 0
     for k in ranks:
@@ -628,7 +633,7 @@ def _iqr_bounds_block(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndar
 def _iqr_bounds(values: np.ndarray, k: float) -> tuple[np.ndarray, np.ndarray]:
     """Per-row Q1 - k*IQR and Q3 + k*IQR over the finite values of each row (m x n).
 
-    Rows are handled in blocks of at most 2^20 values (copied, then partially sorted in
+    Rows are handled in blocks of at most 2^20 values or one row (copied, then partially sorted in
     place) on up to 2 threads: NumPy's partition releases the GIL. Each row's bounds depend
     only on that row. (Blocks of 2,048 rows were one 268 MB block, one thread, for a chunk of
     776 CpGs x 43,200 samples: 11.3 -> 6.4 ns per value, #19.)
@@ -1230,14 +1235,15 @@ class _Engine:
                 return
         res["n"][cols] = dec.n
         res["df_residual"][cols] = df
-        pick = slice(None)
+        pick = _ALL
         if sel is not None and 2 * sel.size >= yt.shape[1]:
             # most CpGs complete: fit every column in place rather than gather the complete
             # ones tile by tile (a strided copy, ~8% of a shard with PACE outliers, #19); a
             # column's numbers depend on that column alone, so the incomplete ones' (NaN,
             # fitted again below) leave the others' bits alone
             sel, pick = None, cols
-        with np.errstate(invalid="ignore", over="ignore"):
+        # the incomplete columns' NaN and infinities, when every column is fitted, warn of nothing
+        with (np.errstate(invalid="ignore", over="ignore") if pick is not _ALL else nullcontext()):
             coef, rss = _fit_columns(yt, dec, want, sel)
         coef, rss = coef[:, pick], rss[pick]
         res["sigma2"][cols] = rss / df
@@ -1245,7 +1251,7 @@ class _Engine:
         res["coef"][cols] = coef.T
         res["stdev_unscaled"][cols] = su
         if beta_t is not None:
-            with np.errstate(invalid="ignore", over="ignore"):
+            with (np.errstate(invalid="ignore", over="ignore") if pick is not _ALL else nullcontext()):
                 coef_b, rss_b = _fit_columns(beta_t, dec, want, sel)
             coef_b, rss_b = coef_b[:, pick], rss_b[pick]
             res["coef_beta"][cols] = coef_b.T
