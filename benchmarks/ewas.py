@@ -206,10 +206,11 @@ t1 <- proc.time()[["elapsed"]]
 fit <- eBayes(lmFit(m, design))  # any missing value: lmFit fits CpG by CpG (a QR per CpG)
 p <- fit$p.value[, 2]
 elapsed <- proc.time()[["elapsed"]] - t0
-missing <- sum(is.na(m))  # after the clock
-cat(sprintf("limma %s: %.1f s (read and M-values %.1f s, lmFit + eBayes %.1f s), df.prior %.3f, %d CpGs at FDR 5%%, %d missing values\n",
+# (no count of the missing values here: a pass over the matrix would add to limma's wall time;
+# the benchmark prints how many it wrote, and the moderated t compared below show their effect)
+cat(sprintf("limma %s: %.1f s (read and M-values %.1f s, lmFit + eBayes %.1f s), df.prior %.3f, %d CpGs at FDR 5%%\n",
             as.character(packageVersion("limma")), elapsed, t1 - t0, elapsed - (t1 - t0), fit$df.prior,
-            sum(p.adjust(p, "BH") < 0.05), missing))
+            sum(p.adjust(p, "BH") < 0.05)))
 writeBin(as.vector(fit$t[, 2]), args[4])
 # R's BLAS: Debian's r-base-core alone links the reference BLAS; with libopenblas0-pthread
 # installed, update-alternatives switches R to OpenBLAS (lmFit + eBayes 28.6-29.5 -> 18.8-25.8 s
