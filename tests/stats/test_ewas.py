@@ -512,14 +512,14 @@ def test_complete_cpgs_fitted_in_place_among_incomplete_ones_equal_their_fit_alo
     removed outliers leave every complete CpG's numbers bit for bit as fitted alone."""
     import warnings
 
+    import first1000.stats.ewas as engine
+
     design, y = sim
     block = np.vstack([y[:10], y[10:13]])  # 10 complete CpGs, 3 with missing values
     block[3, 5] = np.inf  # one more incomplete
     block[6, 2] -= 30.0  # an outlier (beta ~0 where the others are ~0.98): removed by PACE's rule
     names = [f"cg{i:02d}" for i in range(len(block))]
     beta = m_to_beta(block)
-    import first1000.stats.ewas as engine
-
     selections = []
     original = engine._fit_columns
 

@@ -1242,8 +1242,10 @@ class _Engine:
             # column's numbers depend on that column alone, so the incomplete ones' (NaN,
             # fitted again below) leave the others' bits alone
             sel, pick = None, cols
-        # the incomplete columns' NaN and infinities, when every column is fitted, warn of nothing
-        with (np.errstate(invalid="ignore", over="ignore") if pick is not _ALL else nullcontext()):
+        def quiet():  # the incomplete columns' NaN and infinities, when every column is fitted
+            return np.errstate(invalid="ignore", over="ignore") if pick is not _ALL else nullcontext()
+
+        with quiet():
             coef, rss = _fit_columns(yt, dec, want, sel)
         coef, rss = coef[:, pick], rss[pick]
         res["sigma2"][cols] = rss / df
@@ -1251,7 +1253,7 @@ class _Engine:
         res["coef"][cols] = coef.T
         res["stdev_unscaled"][cols] = su
         if beta_t is not None:
-            with (np.errstate(invalid="ignore", over="ignore") if pick is not _ALL else nullcontext()):
+            with quiet():
                 coef_b, rss_b = _fit_columns(beta_t, dec, want, sel)
             coef_b, rss_b = coef_b[:, pick], rss_b[pick]
             res["coef_beta"][cols] = coef_b.T
