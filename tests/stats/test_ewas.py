@@ -846,18 +846,18 @@ def test_overwrite_gives_the_same_fit_and_leaves_the_callers_values_alone_withou
 
 
 def test_per_level_sums_equal_each_lanes_own_sum():
-    """_Groups.sums, laid out a few columns at a time, gives each column's per-level sums:
+    """AbsorbedFactor.sums, laid out a few columns at a time, gives each column's per-level sums:
     equal to a group-by, and bit for bit those of each column's lane summed whole (one
     ``add.reduceat`` over the column's samples sorted by level, the formula before #19's
     blocks), so a CpG's numbers never depend on the other CpGs of the call; 1-D, 2-D of every
     width around the block, 3-D (the per-pattern designs), booleans (the counts), a
     non-contiguous view."""
-    from first1000.stats.ewas import _SUM_LANES, _Groups
+    from first1000.stats.ewas import _SUM_LANES, AbsorbedFactor
 
     rng = np.random.default_rng(4)
     n = 500
     labels = np.array([f"pl{k:02d}" for k in rng.integers(0, 23, n)], dtype=object)
-    groups = _Groups(labels)
+    groups = AbsorbedFactor(labels)
     codes = pd.factorize(pd.Series(labels), sort=True)[0]
 
     def lanes_whole(values):  # every column's lane laid out at once, summed per level

@@ -215,3 +215,65 @@ def test_default_screening_is_capped():
     y = x + rng.normal(size=n)
     res = hima(x, M, y, C)
     assert np.ceil(n / np.log(n)) > TOP_MAX and res["top"] == TOP_MAX == len(res["table"])
+
+
+def _plated(rng, n=1_500, p=800, plates=40):
+    """Candidates, exposure and outcome that all shift with the array's plate (a batch
+    effect), 6 true mediators."""
+    plate = rng.integers(0, plates, n)
+    shift = rng.normal(0, 1, plates)[plate]
+    x = rng.normal(size=n) + 0.3 * shift
+    C = rng.normal(size=(n, 2))
+    M = rng.standard_normal((n, p)) + np.outer(shift, rng.normal(0, 0.5, p))
+    M[:, :6] += 0.4 * x[:, None]
+    y = 0.2 * x + M[:, :6] @ np.full(6, 0.4) + shift + rng.normal(size=n)
+    dummies = (plate[:, None] == np.arange(1, plates)).astype(float)
+    return x, M, y, C, plate, dummies
+
+
+def test_absorbed_plate_equals_its_dummy_columns():
+    """The plate absorbed by demeaning (#19) gives the table of the plate as dummy columns
+    among the covariates: the same candidates screened and selected, in the same order, and
+    the same estimates, SEs and p (the plates count in every df: leaving them out of the df
+    moves the SEs by ~1.3% here), with the planted mediators found."""
+    rng = np.random.default_rng(5)
+    x, M, y, C, plate, dummies = _plated(rng)
+    names = [f"cg{j}" for j in range(M.shape[1])]
+    dummy = hima(x, M, y, np.column_stack([C, dummies]), names=names)
+    absorbed = hima(x, ((names[s:s + 300], M[:, s:s + 300]) for s in range(0, 800, 300)), y, C,
+                    absorb=[f"plate{p}" for p in plate])
+    assert absorbed["top"] == dummy["top"] == int(np.ceil(1_500 / np.log(1_500)))
+    assert absorbed["n_selected"] == dummy["n_selected"] and absorbed["p"] == 800
+    a, b = dummy["table"], absorbed["table"]
+    assert a.mediator.tolist() == b.mediator.tolist() and a.selected.tolist() == b.selected.tolist()
+    for column in ("a", "a_se", "p_a", "b", "b_se", "p_b", "ab", "p", "q", "screen_p"):
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-9, err_msg=column)
+    assert set(b.mediator[b.q < 0.05]) >= {f"cg{j}" for j in range(6)}
+    with pytest.raises(ModelError, match="1499 labels for 1500 participants"):
+        hima(x, M, y, C, absorb=plate[:-1])
+
+
+def test_latent_factors_with_an_absorbed_plate_agree_with_its_dummy_columns():
+    """LFMM2's factors with the plate absorbed agree, within the model's space (demeaned
+    within plates: the dummies are in every HIMA model), with those of the plate as dummy
+    columns of X, up to the ridge's shrinkage of the dummies' space; and HIMA with them
+    agrees with HIMA on the dummies and their factors."""
+    from first1000.stats.ewas import AbsorbedFactor
+    from first1000.stats.highdim import latent_factors
+
+    rng = np.random.default_rng(5)
+    x, M, y, C, plate, dummies = _plated(rng)
+    with_dummies = latent_factors(x, np.column_stack([C, dummies]), M, 2)
+    absorbed = latent_factors(x, C, M, 2, absorb=plate)
+    within = AbsorbedFactor(plate)
+    np.testing.assert_allclose(within.demean(absorbed), absorbed, atol=1e-9 * np.abs(absorbed).max())
+    demeaned = within.demean(with_dummies)
+    for j in range(2):
+        sign = np.sign(demeaned[:, j] @ absorbed[:, j])
+        np.testing.assert_allclose(sign * absorbed[:, j], demeaned[:, j], atol=1e-4 * np.abs(demeaned).max())
+    names = [f"cg{j}" for j in range(M.shape[1])]
+    a = hima(x, M, y, np.column_stack([C, dummies, with_dummies]), names=names)["table"]
+    b = hima(x, M, y, np.column_stack([C, absorbed]), names=names, absorb=plate)["table"]
+    assert a.mediator.tolist() == b.mediator.tolist() and a.selected.tolist() == b.selected.tolist()
+    for column in ("a", "a_se", "b", "b_se", "p"):
+        np.testing.assert_allclose(b[column], a[column], rtol=1e-4, err_msg=column)

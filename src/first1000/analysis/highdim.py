@@ -6,7 +6,9 @@ Two kinds of candidate set:
 * the CpGs of a cohort's epigenome-wide matrix (:func:`highdim_mediation`, mechanism
   ``methylation``): the participants are those with the matrix, the exposure, the outcome
   and every covariate (the EWAS covariates and the cohort's cell types and batch, as the
-  EWAS adjusts); the CpGs are read as M-values chunk by chunk (memory: one chunk of at most
+  EWAS adjusts, the plate absorbed by demeaning as there when it has at least
+  :data:`~first1000.stats.regression.ABSORB_LEVELS` levels); the CpGs are read as M-values
+  chunk by chunk (memory: one chunk of at most
   :data:`CHUNK_VALUES` values and the screened CpGs). A CpG with a missing value among
   these participants cannot enter (HIMA needs complete data) and is counted
   (``n_incomplete``);
@@ -29,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from first1000.analysis.epigenome import ewas_design
+from first1000.analysis.epigenome import ewas_model
 from first1000.errors import First1000Error, ModelError
 from first1000.io.methylation import read_methylation_chunks
 from first1000.stats.highdim import hima, latent_factors
@@ -52,12 +54,13 @@ def _status(base: dict, n: int, why: str) -> pd.DataFrame:
     return pd.DataFrame([{**base, "n": n, "status": f"not analysed: {why}"}], columns=HIGHDIM_COLUMNS)
 
 
-def _run(base: dict, x, y, C, blocks, counts: dict, top, k: int) -> pd.DataFrame:
-    """HIMA (after the latent factors when ``k``) of the candidates ``blocks()`` yields."""
+def _run(base: dict, x, y, C, blocks, counts: dict, top, k: int, absorb=None) -> pd.DataFrame:
+    """HIMA (after the latent factors when ``k``) of the candidates ``blocks()`` yields;
+    ``absorb``: labels of a factor absorbed by demeaning (the array's plate)."""
     try:
         if k:
-            C = np.column_stack([C, latent_factors(x, C, blocks, k)])
-        res = hima(x, blocks(), y, C, top=top)
+            C = np.column_stack([C, latent_factors(x, C, blocks, k, absorb=absorb)])
+        res = hima(x, blocks(), y, C, top=top, absorb=absorb)
     except ModelError as err:
         return _status(base, len(y), str(err))
     table = res["table"]
@@ -88,12 +91,15 @@ def highdim_mediation(people: pd.DataFrame, matrix, cohort: str, exposure: str, 
         return _status(base, 0, f"the exposure {exposure} is not numeric (code a categorical exposure as 0/1 "
                                 "indicators)")
     try:
-        design = ewas_design(with_outcome, cohort, exposure, covariates, samples)
+        # the plate (one per ~96 samples) absorbed as in the EWAS: as dummy columns it made
+        # every step grow with n x plates^2 (#19)
+        design, absorb = ewas_model(with_outcome, cohort, exposure, covariates, samples)
     except First1000Error as err:
         return _status(base, 0, str(err))
     y = with_outcome.drop_duplicates("pseudo_id").set_index("pseudo_id").loc[design.index, outcome].to_numpy(float)
     x = design[exposure].to_numpy(float)
     C = design.drop(columns=["Intercept", exposure]).to_numpy(float)
+    absorb = None if absorb is None else absorb.to_numpy()
     counts = {"candidates": 0, "incomplete": 0}
 
     # chunks of at most CHUNK_VALUES M-values, whatever the number of participants
@@ -106,9 +112,12 @@ def highdim_mediation(people: pd.DataFrame, matrix, cohort: str, exposure: str, 
             complete = np.isfinite(values).all(axis=1)
             counts["candidates"] += values.shape[0]
             counts["incomplete"] += int((~complete).sum())
-            yield chunk.cpgs[complete], values[complete].T
+            if complete.all():  # no copy of the chunk (most are complete)
+                yield chunk.cpgs, values.T
+            else:
+                yield chunk.cpgs[complete], values[complete].T
 
-    return _run(base, x, y, C, blocks, counts, top, latent_factors)
+    return _run(base, x, y, C, blocks, counts, top, latent_factors, absorb)
 
 
 def highdim_mediation_biomarkers(people: pd.DataFrame, mechanism: str, candidates: list[str], cohort: str,

@@ -131,7 +131,7 @@ _TILE_MISSING_VALUES = 2**24
 _BLOCK = 2**17
 #: Every column of a fit's results (see _Engine._store_complete).
 _ALL = slice(None)
-# Columns laid out at a time by the per-level sums of an absorbed factor (_Groups.sums):
+# Columns laid out at a time by the per-level sums of an absorbed factor (AbsorbedFactor.sums):
 # each sample's run of 16 values is two cache lines (16: 5.7 and 8.7 ns per value at
 # 4,400 x 1,000 and 44,000 x 762; 64: 6.4 and 10.7 ns; one gather of every column: 44 ns).
 _SUM_LANES = 16
@@ -355,7 +355,7 @@ def _decompose(x: np.ndarray) -> _Decomposition:
     )
 
 
-class _Groups:
+class AbsorbedFactor:
     """The levels of an absorbed factor (e.g. the array's plate), one code per sample.
 
     A factor with many levels (one plate per ~96 samples: thousands in a national cohort)
@@ -410,7 +410,7 @@ class _Groups:
         if observed is None:
             counts = np.bincount(self.codes, minlength=self.n_levels).astype(np.float64)
             means = self.sums(values) / counts.reshape((-1,) + (1,) * (values.ndim - 1))
-            out = values if inplace else np.empty(values.shape)
+            out = values if inplace else np.empty_like(values, dtype=np.float64)  # its layout
         else:
             out = np.where(observed, values, 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):
@@ -961,7 +961,7 @@ class _Engine:
 
     def __init__(self, x: np.ndarray, names: list[str], term_idx: list[int], groups=None):
         self.terms = [names[j] for j in term_idx]
-        self.groups = None if groups is None else _Groups(groups)
+        self.groups = None if groups is None else AbsorbedFactor(groups)
         if self.groups is not None:
             x, names, term_idx = self._absorb(x, names, term_idx)
         self.x = x

@@ -28,6 +28,12 @@ M_1..M_p, an outcome y and covariates C (n participants):
    p = min(1, top x p) (HIMA multiplies by the number the penalised model kept instead: ours
    is the more conservative).
 
+**An absorbed factor** (``absorb``: the array's plate, one per ~96 samples, hundreds in a
+national cohort): its levels enter every model by demeaning x, the covariates, y and each
+candidate within them (Frisch–Waugh–Lovell) instead of as dummy columns of C, with the
+levels counted in every df: the same numbers, at a cost linear in the participants (the
+dummies made each step n x levels^2; #19).
+
 **Latent factors** (optional; the hdmax2 adjustment: Jumentier B, Barot C-C, Estavoyer M,
 et al. High-dimensional mediation analysis: a new method applied to maternal smoking,
 placental DNA methylation, and birth outcomes. *Environ Health Perspect*
@@ -92,9 +98,11 @@ def _t_p(t: np.ndarray, df: int) -> np.ndarray:
     return 2 * special.stdtr(df, -np.abs(t))
 
 
-def _ols(X: np.ndarray, y: np.ndarray):
-    """Coefficients, SEs and p of y ~ X (X with its intercept, full rank)."""
+def _ols(X: np.ndarray, y: np.ndarray, absorbed: int = 0):
+    """Coefficients, SEs and p of y ~ X (X with its intercept, full rank; or, with
+    ``absorbed`` levels of a factor absorbed by demeaning, X and y demeaned within them)."""
     n, k = X.shape
+    k += absorbed
     q, r = np.linalg.qr(X)
     coef = np.linalg.solve(r, q.T @ y)
     resid = y - X @ coef
@@ -103,6 +111,18 @@ def _ols(X: np.ndarray, y: np.ndarray):
     r_inv = np.linalg.inv(r)
     se = np.sqrt(sigma2 * np.sum(r_inv * r_inv, axis=1))
     return coef, se, _t_p(coef / se, df)
+
+
+def _absorbed(absorb, n: int):
+    """The levels of a factor absorbed by demeaning (one label per participant), or None."""
+    if absorb is None:
+        return None
+    from first1000.stats.ewas import AbsorbedFactor
+
+    factor = AbsorbedFactor(absorb)
+    if factor.codes.size != n:
+        raise ModelError(f"the absorbed factor has {factor.codes.size} labels for {n} participants")
+    return factor
 
 
 def _blocks(M, names):
@@ -128,7 +148,7 @@ GRAM_MAX_N = 2000
 
 
 def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: float = 1e-10,
-                   max_iter: int = 100, seed: int = 0) -> np.ndarray:
+                   max_iter: int = 100, seed: int = 0, absorb=None) -> np.ndarray:
     """K latent factors of the candidates M (n x p) given X = [x, covariates], by LFMM2's
     ridge solution (Caye et al. 2019, Theorem 1; ``LEA::lfmm2``), n x k.
 
@@ -144,21 +164,33 @@ def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: f
     values converged to ``tol`` relative to the largest, at most ``max_iter`` passes).
 
     ``M``: an array, or a callable that returns a fresh iterable of (names, n x b block)
-    pairs (it is read several times).
+    pairs (it is read several times). ``absorb``: labels of a factor with many levels (the
+    array's plate), one per participant, whose space is removed exactly by demeaning X and
+    M within its levels, instead of entering X as dummy columns that LFMM2's ridge
+    penalises like the other columns; the cost no longer grows with the number of levels
+    (#19). The factors then lie in the levels' complement; demeaned within the levels (the
+    part a model holding the levels uses), the dummies' factors agree with them to ~4e-6 of
+    their largest value in the test (40 plates of ~37), and HIMA's estimates with either to
+    ~5e-7 relative.
     """
     x = np.asarray(x, dtype=float)
     n = x.size
     C = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=float).reshape(n, -1)
+    factor = _absorbed(absorb, n)
     X = np.column_stack([x, C])
-    X = X - X.mean(axis=0)
+    X = X - X.mean(axis=0) if factor is None else factor.demean(X)
     X = X[:, np.ptp(X, axis=0) > 0]
+    levels = 0 if factor is None else factor.n_levels - 1  # centred dummies' rank
+
+    def centre(block):
+        return block - block.mean(axis=0) if factor is None else factor.demean(block)
     q_d, sv, _ = np.linalg.svd(X, full_matrices=False)
     keep = sv > sv.max() * 1e-12 if sv.size else np.zeros(0, bool)
     q_d, sv = q_d[:, keep], sv[keep]
     d = np.sqrt(lam / (lam + sv ** 2))
     k = int(k)
     width = min(n, k + 5)
-    if k < 1 or k >= n - X.shape[1]:
+    if k < 1 or k >= n - X.shape[1] - levels:
         raise ModelError(f"latent factors: k = {k} must be at least 1 and below the participants minus the design")
 
     def passes():
@@ -174,7 +206,7 @@ def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: f
         for _, block in passes():
             if block.shape[0] != n or not np.isfinite(block).all():
                 raise ModelError("latent factors: every candidate needs a value for every participant")
-            centred = block - block.mean(axis=0)
+            centred = centre(block)
             acc += centred @ (centred.T @ pz)
             seen += block.shape[1]
         if seen <= k:
@@ -187,7 +219,7 @@ def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: f
         for _, block in passes():
             if block.shape[0] != n or not np.isfinite(block).all():
                 raise ModelError("latent factors: every candidate needs a value for every participant")
-            centred = block - block.mean(axis=0)
+            centred = centre(block)
             acc += centred @ centred.T
             seen += block.shape[1]
         if seen <= k:
@@ -216,7 +248,7 @@ def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: f
     return scaled - q_d @ ((1 - 1 / d)[:, None] * (q_d.T @ scaled))  # P^-1 L_k S_k
 
 
-def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dict:
+def hima(x, M, y, covariates=None, *, top: int | None = None, names=None, absorb=None) -> dict:
     """High-dimensional mediation of x -> M -> y (see the module doc).
 
     Parameters
@@ -226,7 +258,12 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
     ``top`` screened columns); y : (n,) continuous outcome; covariates : (n, c) or None;
     top : candidates kept by the screening (default ceil(n / ln n), at most TOP_MAX; at most
     n minus the design's columns minus 2, so the joint outcome model can be fitted); names : the
-    candidates' names of an array M (default 0..p-1).
+    candidates' names of an array M (default 0..p-1); absorb : labels of a factor with many
+    levels (the array's plate), one per participant, absorbed by demeaning x, C, y and every
+    candidate within its levels (Frisch–Waugh–Lovell) instead of entering C as dummy
+    columns: the same estimates, SEs and p (the levels count in every df) at a cost that
+    does not grow with the number of levels (the dummies made each step n x (levels)^2:
+    HIMA at 100,000 participants and 459 plates was 12.7x its time at 10,000; #19).
 
     Returns
     -------
@@ -243,15 +280,23 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
     C = np.zeros((n, 0)) if covariates is None else np.asarray(covariates, dtype=float).reshape(n, -1)
     if not (np.isfinite(x).all() and np.isfinite(y).all() and np.isfinite(C).all()) or y.size != n:
         raise ModelError("high-dimensional mediation needs complete data (drop incomplete participants first)")
-    base = np.column_stack([np.ones(n), x, C])
-    if np.linalg.matrix_rank(base) < base.shape[1] or n - base.shape[1] - 1 < 2:
+    factor = _absorbed(absorb, n)
+    if factor is None:
+        base = np.column_stack([np.ones(n), x, C])
+        levels, at_x = 0, 1  # parameters beside base's columns; x's column in base
+    else:  # the levels' intercepts replace the intercept
+        base = factor.demean(np.column_stack([x, C]))
+        y = factor.demean(y)
+        levels, at_x = factor.n_levels, 0
+    params = base.shape[1] + levels  # the model's parameters, as with dummy columns
+    if np.linalg.matrix_rank(base) < base.shape[1] or n - params - 1 < 2:
         raise ModelError("the exposure and covariates are collinear, or there are too few participants")
     q_base, _ = np.linalg.qr(base)
     y_res = _residualise(q_base, y)
     yy = y_res @ y_res
-    df = n - base.shape[1] - 1
+    df = n - params - 1
     want = min(int(math.ceil(n / math.log(n))), TOP_MAX) if top is None else int(top)
-    want = max(1, min(want, n - base.shape[1] - 2))
+    want = max(1, min(want, n - params - 2))
     # 1. screening: the t of M_j in y ~ M_j + x + C from the residuals, one pass over
     # sub-blocks of at most _SUB_VALUES values; the best `want` columns so far stay in
     # `kept` (column-major, centred), replaced in place: memory n x want plus one sub-block
@@ -267,6 +312,8 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
             raise ModelError("every candidate mediator needs a value for every participant of the model")
         for start in range(0, whole.shape[1], width):
             block = whole[:, start:start + width]
+            if factor is not None:
+                block = factor.demean(block)
             sub_names = block_names[start:start + width]
             b = block.shape[1]
             res = _residualise(q_base, block)
@@ -314,14 +361,14 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None) -> dic
         qd, rd = np.linalg.qr(base)
         coef = np.linalg.solve(rd, qd.T @ Mk)  # M_j ~ 1 + x + C for every kept j at once
         resid = Mk - base @ coef
-        df_a = n - base.shape[1]
+        df_a = n - params
         r_inv = np.linalg.inv(rd)
-        se_x = np.sqrt((resid * resid).sum(axis=0) / df_a * np.sum(r_inv[1] ** 2))
-        a[kept], a_se[kept] = coef[1], se_x
-        p_a[kept] = _t_p(coef[1] / se_x, df_a)
-        if n - base.shape[1] - kept.size >= 2:
+        se_x = np.sqrt((resid * resid).sum(axis=0) / df_a * np.sum(r_inv[at_x] ** 2))
+        a[kept], a_se[kept] = coef[at_x], se_x
+        p_a[kept] = _t_p(coef[at_x] / se_x, df_a)
+        if n - params - kept.size >= 2:
             k0 = base.shape[1]
-            coef_b, se_b, pb = _ols(np.column_stack([base, Mk]), y)
+            coef_b, se_b, pb = _ols(np.column_stack([base, Mk]), y, levels)
             b[kept], b_se[kept], p_b[kept] = coef_b[k0:], se_b[k0:], pb[k0:]
     joint = np.where(np.isfinite(p_a) & np.isfinite(p_b), np.maximum(p_a, p_b), 1.0)
     table = pd.DataFrame({

@@ -1,0 +1,45 @@
+"""High-dimensional mediation over a cohort's CpG matrix (first1000.analysis.highdim): the
+array's plate absorbed by demeaning gives the table of the plate as dummy columns (#19)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from first1000.analysis.highdim import highdim_mediation
+from first1000.io import write_parquet
+
+
+def _cohort(tmp_path, n=1_200, n_cpg=300, plates=40):
+    rng = np.random.default_rng(19)
+    plate = rng.integers(0, plates, n)
+    shift = rng.normal(0, 0.5, plates)[plate]
+    people = pd.DataFrame({
+        "pseudo_id": [f"P{i:04d}" for i in range(n)], "cohort": "c",
+        "epds": rng.integers(0, 25, n) + 3 * shift, "maternal_age": rng.normal(31, 4, n),
+        "plate": [f"plate{p:02d}" for p in plate],
+    })
+    x = (people.epds.to_numpy() - 12) / 6
+    m = rng.normal(-1, 0.4, (n_cpg, n)) + np.outer(rng.normal(0, 0.3, n_cpg), shift)
+    m[:5] += 0.25 * x
+    people["asq"] = 0.2 * x + 0.6 * m[:5].sum(axis=0) + shift + rng.normal(0, 1, n)
+    matrix = pd.DataFrame(2 ** m / (1 + 2 ** m), columns=people.pseudo_id)
+    matrix.insert(0, "cpg", [f"cg{k:08d}" for k in range(n_cpg)])
+    write_parquet(matrix, tmp_path / "matrix.parquet")
+    return people, tmp_path / "matrix.parquet"
+
+
+def test_the_absorbed_plate_gives_the_table_of_its_dummy_columns(tmp_path, monkeypatch):
+    from first1000.stats import regression
+
+    people, matrix = _cohort(tmp_path)
+    absorbed = highdim_mediation(people, matrix, "c", "epds", "asq", ["maternal_age", "plate"], chunk_cpgs=128)
+    monkeypatch.setattr(regression, "ABSORB_LEVELS", 10 ** 6)  # the plate as 39 dummy columns
+    dummies = highdim_mediation(people, matrix, "c", "epds", "asq", ["maternal_age", "plate"], chunk_cpgs=128)
+    assert (absorbed.status == "ok").all() and len(absorbed) == int(np.ceil(1_200 / np.log(1_200)))
+    exact = ["cohort", "mediator", "selected", "n", "n_candidates", "n_incomplete", "top", "covariates", "status"]
+    pd.testing.assert_frame_equal(absorbed[exact], dummies[exact])
+    for column in ("a", "a_se", "p_a", "b", "b_se", "p_b", "ab", "ab_se", "p", "q", "screen_p"):
+        np.testing.assert_allclose(absorbed[column], dummies[column], rtol=1e-9, err_msg=column)
+    assert set(absorbed.mediator[absorbed.q < 0.05]) == {f"cg{k:08d}" for k in range(5)}
+    assert absorbed.covariates.iloc[0] == "maternal_age+plate" and absorbed.n.iloc[0] == 1_200
