@@ -75,6 +75,20 @@ def test_qq_and_manhattan_figures(cohort, tmp_path):
     assert (tmp_path / "qq.png").read_bytes() == first
 
 
+def test_manhattan_counts_the_cpgs_the_annotation_does_not_place(cohort):
+    """A CpG missing from the annotation (no chromosome, no position) is not drawn but
+    counted on the plot; it crashed the figure job (pandas' text dtype keeps it missing)."""
+    people, path, annotation = cohort
+    (table, _), _ = _run(people, path, annotation.iloc[:-7], shards=1, chunk=1000)
+    assert table.chr.isna().sum() == 7 and table.pos.isna().sum() == 7
+    figure = manhattan_plot(table, threshold=2.4e-7)
+    ax = figure.axes[0]
+    assert [t.get_text() for t in ax.texts if "not shown" in t.get_text()] == [
+        "7 CpGs without a position in the annotation not shown"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    assert len(ax.collections[0].get_offsets()) == 257 - 7
+
+
 def _matrix_files(tmp_path, beta):
     ids = [f"ID{i}" for i in range(beta.shape[1])]
     frame = pd.DataFrame(beta, columns=ids)

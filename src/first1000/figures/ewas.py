@@ -56,8 +56,15 @@ def manhattan_plot(table: pd.DataFrame, *, p_column: str = "p_moderated", thresh
     data = table[["chr", "pos", p_column] + ([fdr_column] if fdr_column and fdr_column in table else [])].copy()
     data["p"] = pd.to_numeric(data[p_column], errors="coerce")
     data = data[np.isfinite(data.p) & (data.p > 0)]
+    # a CpG the annotation does not place (no chromosome or position: a probe missing from
+    # the manifest) has no x; it is counted on the plot, not drawn (pandas' text dtype keeps
+    # a missing chromosome missing, which the chromosome's order below cannot read)
+    data["pos"] = pd.to_numeric(data["pos"], errors="coerce")
+    placed = data["chr"].notna() & np.isfinite(data["pos"])
+    unplaced = int((~placed).sum())
+    data = data[placed].copy()
     data["chr_order"] = data["chr"].astype(str).str.replace("chr", "", regex=False).map(
-        lambda c: int(c) if c.isdigit() else {"X": 23, "Y": 24}.get(c, 25))
+        lambda c: int(c) if c.isdigit() else {"X": 23, "Y": 24}.get(c, 25)).astype(np.int64)
     data = data.sort_values(["chr_order", "pos"], kind="stable")
     offsets, ticks, labels, start = {}, [], [], 0.0
     for chrom, group in data.groupby("chr_order", sort=True):
@@ -82,6 +89,9 @@ def manhattan_plot(table: pd.DataFrame, *, p_column: str = "p_moderated", thresh
             cut = data.loc[data[fdr_column] < 0.05, "p"].max()
             ax.axhline(-np.log10(cut), color=OKABE_ITO[1], lw=0.8, ls=":")
             ax.text(ax.get_xlim()[0], -np.log10(cut), " FDR 5%", color=OKABE_ITO[1], va="bottom", ha="left")
+        if unplaced:
+            ax.text(0.99, 0.98, f"{unplaced:,} CpGs without a position in the annotation not shown",
+                    transform=ax.transAxes, va="top", ha="right", color=GREY)
         ax.set_xticks(ticks)
         ax.set_xticklabels(labels)
         ax.set_xlabel("Chromosome (position)")
