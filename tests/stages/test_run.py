@@ -84,3 +84,26 @@ def test_a_damaged_input_is_named_not_reported_as_a_bug(tmp_path, capsys):
         "readable parquet file (ArrowInvalid) (damaged, truncated or not written by first1000). Delete it and rerun "
         "the workflow, which makes it again (or, for a cohort's own table, export it again).\n")
     assert "first1000: error:" in log.read_text()
+
+
+def test_jobs_run_without_numpys_huge_pages_unless_the_user_set_them():
+    """The workflow's process sets JOB_ENVIRONMENT where the user has not, for its jobs to
+    inherit, and NumPy reads it when a job's process imports it (#19)."""
+    import os
+    import subprocess
+    import sys
+
+    from first1000.stages import JOB_ENVIRONMENT, job_environment
+
+    environ = {}
+    job_environment(environ)
+    assert environ == {"NUMPY_MADVISE_HUGEPAGE": "0"}
+    environ = {"NUMPY_MADVISE_HUGEPAGE": "1"}
+    job_environment(environ)
+    assert environ == {"NUMPY_MADVISE_HUGEPAGE": "1"}
+    probe = "import numpy._core.multiarray as m; print(m._get_madvise_hugepage())"
+    for value, expected in (("0", "False"), ("1", "True")):
+        done = subprocess.run([sys.executable, "-c", probe], env={**os.environ, **JOB_ENVIRONMENT,
+                                                                 "NUMPY_MADVISE_HUGEPAGE": value},
+                              capture_output=True, text=True, check=True)
+        assert done.stdout.strip() == expected
