@@ -25,9 +25,16 @@ from first1000.plan import (
     site_file,
     site_inputs,
 )
-from first1000.stages import analyse, ewas, export, figures, harmonise, ingest, job_environment
+from first1000.stages import (
+    analyse,
+    ewas,
+    export,
+    figures,
+    harmonise,
+    ingest,
+    job_environment,
+)
 from first1000.stages import longitudinal, modification, prepare, provenance, sites
-
 
 # Every job's process inherits these (NumPy's huge pages off: faster large arrays on
 # virtual machines; see first1000.stages.JOB_ENVIRONMENT); a value the user set wins.
