@@ -184,6 +184,7 @@ def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: f
 
     def centre(block):
         return block - block.mean(axis=0) if factor is None else factor.demean(block)
+
     q_d, sv, _ = np.linalg.svd(X, full_matrices=False)
     keep = sv > sv.max() * 1e-12 if sv.size else np.zeros(0, bool)
     q_d, sv = q_d[:, keep], sv[keep]
