@@ -89,6 +89,28 @@ def test_manhattan_counts_the_cpgs_the_annotation_does_not_place(cohort):
     assert len(ax.collections[0].get_offsets()) == 257 - 7
 
 
+def test_manhattan_reads_numeric_chromosomes_and_missing_positions(cohort):
+    """Chromosomes read as numbers (made float by a missing one), a nullable position with
+    a missing value, and the FDR line at the largest p under 5% FDR over every CpG, placed
+    or not."""
+    people, path, annotation = cohort
+    (table, _), _ = _run(people, path, annotation, shards=1, chunk=1000)
+    table["chr"] = table.chr.str.replace("chr", "").astype(float)
+    table["pos"] = table.pos.astype("Int64")
+    strongest = table.p_moderated.idxmin()
+    weakest_hit = table.loc[table.fdr < 0.05, "p_moderated"].idxmax()
+    table.loc[weakest_hit, "chr"] = np.nan  # an unplaced CpG sets the FDR line
+    table.loc[strongest, "pos"] = pd.NA
+    ax = manhattan_plot(table, threshold=2.4e-7).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+    assert [t.get_text() for t in ax.texts if "not shown" in t.get_text()] == [
+        "2 CpGs without a position in the annotation not shown"]
+    assert len(ax.collections[0].get_offsets()) == 257 - 2
+    fdr_line = [line for line in ax.lines if line.get_linestyle() == ":"]
+    assert len(fdr_line) == 1
+    np.testing.assert_allclose(fdr_line[0].get_ydata()[0], -np.log10(table.loc[weakest_hit, "p_moderated"]))
+
+
 def _matrix_files(tmp_path, beta):
     ids = [f"ID{i}" for i in range(beta.shape[1])]
     frame = pd.DataFrame(beta, columns=ids)

@@ -30,9 +30,19 @@ def _cohort(tmp_path, n=1_200, n_cpg=300, plates=40):
 
 
 def test_the_absorbed_plate_gives_the_table_of_its_dummy_columns(tmp_path, monkeypatch):
+    from first1000.analysis import highdim
     from first1000.stats import regression
 
     people, matrix = _cohort(tmp_path)
+    people = people.sample(frac=1.0, random_state=3)  # rows not in the matrix's order
+    seen = []
+
+    def spy(*args, absorb=None, **kwargs):
+        seen.append(None if absorb is None else len(set(absorb)))
+        return hima(*args, absorb=absorb, **kwargs)
+
+    hima = highdim.hima
+    monkeypatch.setattr(highdim, "hima", spy)
     absorbed = highdim_mediation(people, matrix, "c", "epds", "asq", ["maternal_age", "plate"], chunk_cpgs=128)
     monkeypatch.setattr(regression, "ABSORB_LEVELS", 10 ** 6)  # the plate as 39 dummy columns
     dummies = highdim_mediation(people, matrix, "c", "epds", "asq", ["maternal_age", "plate"], chunk_cpgs=128)
@@ -43,3 +53,4 @@ def test_the_absorbed_plate_gives_the_table_of_its_dummy_columns(tmp_path, monke
         np.testing.assert_allclose(absorbed[column], dummies[column], rtol=1e-9, err_msg=column)
     assert set(absorbed.mediator[absorbed.q < 0.05]) == {f"cg{k:08d}" for k in range(5)}
     assert absorbed.covariates.iloc[0] == "maternal_age+plate" and absorbed.n.iloc[0] == 1_200
+    assert seen == [40, None]  # absorbed (40 plates), then as dummy columns

@@ -47,6 +47,19 @@ def qq_plot(table: pd.DataFrame, *, p_column: str = "p_moderated", lambda_gc: fl
     return fig
 
 
+def _chromosome_order(label) -> int:
+    """1-22 as themselves, X 23, Y 24, anything else 25, from a label such as 'chr1', '1',
+    1 or 1.0 (an annotation read with numeric chromosomes, made float by a missing one)."""
+    text = str(label).strip()
+    if text.lower().startswith("chr"):
+        text = text[3:]
+    try:
+        number = float(text)
+    except ValueError:
+        return {"X": 23, "Y": 24}.get(text.upper(), 25)
+    return int(number) if number.is_integer() and number > 0 else 25
+
+
 def manhattan_plot(table: pd.DataFrame, *, p_column: str = "p_moderated", threshold: float | None = None,
                    fdr_column: str | None = "fdr", title: str | None = None) -> Figure:
     """-log10 p by genomic position; alternating colours per chromosome; significance lines."""
@@ -56,15 +69,15 @@ def manhattan_plot(table: pd.DataFrame, *, p_column: str = "p_moderated", thresh
     data = table[["chr", "pos", p_column] + ([fdr_column] if fdr_column and fdr_column in table else [])].copy()
     data["p"] = pd.to_numeric(data[p_column], errors="coerce")
     data = data[np.isfinite(data.p) & (data.p > 0)]
+    significant = fdr_column and fdr_column in data and (data[fdr_column] < 0.05).any()
+    fdr_cut = data.loc[data[fdr_column] < 0.05, "p"].max() if significant else None  # over every CpG
     # a CpG the annotation does not place (no chromosome or position: a probe missing from
-    # the manifest) has no x; it is counted on the plot, not drawn (pandas' text dtype keeps
-    # a missing chromosome missing, which the chromosome's order below cannot read)
-    data["pos"] = pd.to_numeric(data["pos"], errors="coerce")
-    placed = data["chr"].notna() & np.isfinite(data["pos"])
+    # the manifest) has no x; it is counted on the plot, not drawn
+    data["pos"] = pd.to_numeric(data["pos"], errors="coerce").astype(float)
+    placed = data["chr"].notna().to_numpy() & np.isfinite(data["pos"].to_numpy())
     unplaced = int((~placed).sum())
     data = data[placed].copy()
-    data["chr_order"] = data["chr"].astype(str).str.replace("chr", "", regex=False).map(
-        lambda c: int(c) if c.isdigit() else {"X": 23, "Y": 24}.get(c, 25)).astype(np.int64)
+    data["chr_order"] = data["chr"].map(_chromosome_order).astype(np.int64)
     data = data.sort_values(["chr_order", "pos"], kind="stable")
     offsets, ticks, labels, start = {}, [], [], 0.0
     for chrom, group in data.groupby("chr_order", sort=True):
@@ -85,12 +98,12 @@ def manhattan_plot(table: pd.DataFrame, *, p_column: str = "p_moderated", thresh
             ax.axhline(-np.log10(threshold), color=OKABE_ITO[6], lw=0.8, ls="--")
             ax.text(ax.get_xlim()[1], -np.log10(threshold), f" p = {threshold:.1e}", color=OKABE_ITO[6],
                     va="bottom", ha="right")
-        if fdr_column and fdr_column in data and (data[fdr_column] < 0.05).any():
-            cut = data.loc[data[fdr_column] < 0.05, "p"].max()
-            ax.axhline(-np.log10(cut), color=OKABE_ITO[1], lw=0.8, ls=":")
-            ax.text(ax.get_xlim()[0], -np.log10(cut), " FDR 5%", color=OKABE_ITO[1], va="bottom", ha="left")
+        if fdr_cut is not None:
+            ax.axhline(-np.log10(fdr_cut), color=OKABE_ITO[1], lw=0.8, ls=":")
+            ax.text(ax.get_xlim()[0], -np.log10(fdr_cut), " FDR 5%", color=OKABE_ITO[1], va="bottom", ha="left")
         if unplaced:
-            ax.text(0.99, 0.98, f"{unplaced:,} CpGs without a position in the annotation not shown",
+            ax.text(0.99, 0.98, f"{unplaced:,} CpG{'s' if unplaced != 1 else ''} without a position in the "
+                    "annotation not shown",
                     transform=ax.transAxes, va="top", ha="right", color=GREY)
         ax.set_xticks(ticks)
         ax.set_xticklabels(labels)

@@ -37,9 +37,9 @@ DEFINITIONS = "definitions"
 #: The environment every job's process gets unless the user set it. NumPy asks Linux for
 #: transparent huge pages for its large arrays (madvise); on the development machine, a
 #: virtual machine, the first touch of fresh huge pages cost 76-90 ns per value against
-#: ~3 ns with normal pages, and an EWAS shard of 225,000 CpGs x 500 took 9.0-11.9 s instead
-#: of 6.0-6.9 s beside the other shard, the same bytes (#19). NUMPY_MADVISE_HUGEPAGE=1
-#: restores NumPy's default.
+#: ~3 ns with normal pages: the two EWAS shards of 225,000 CpGs x 500 each, rerun through
+#: Snakemake side by side, took 9.0-11.9 s instead of 6.0-6.9 s, the same bytes (#19;
+#: docs/performance.md). NUMPY_MADVISE_HUGEPAGE=1 restores NumPy's default.
 JOB_ENVIRONMENT = {"NUMPY_MADVISE_HUGEPAGE": "0"}
 
 

@@ -24,7 +24,8 @@ def annotation_input(cfg: dict) -> dict:
 
 
 def _annotation(path) -> pd.DataFrame | None:
-    return pd.read_csv(path, sep="\t", dtype={"cpg": str}) if path else None
+    # the chromosome as text: numeric labels (1-22 alone) would turn float beside a missing one
+    return pd.read_csv(path, sep="\t", dtype={"cpg": str, "chr": str}) if path else None
 
 
 def top_rows(table: pd.DataFrame, by: str, n: int) -> pd.DataFrame:

@@ -410,7 +410,7 @@ class AbsorbedFactor:
         if observed is None:
             counts = np.bincount(self.codes, minlength=self.n_levels).astype(np.float64)
             means = self.sums(values) / counts.reshape((-1,) + (1,) * (values.ndim - 1))
-            out = values if inplace else np.empty_like(values, dtype=np.float64)  # its layout
+            out = values if inplace else np.empty_like(values, dtype=np.float64, subok=False)  # its layout
         else:
             out = np.where(observed, values, 0.0)
             with np.errstate(invalid="ignore", divide="ignore"):

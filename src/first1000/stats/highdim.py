@@ -170,8 +170,8 @@ def latent_factors(x, covariates, M, k: int, *, lam: float = LFMM_LAMBDA, tol: f
     penalises like the other columns; the cost no longer grows with the number of levels
     (#19). The factors then lie in the levels' complement; demeaned within the levels (the
     part a model holding the levels uses), the dummies' factors agree with them to ~4e-6 of
-    their largest value in the test (40 plates of ~37), and HIMA's estimates with either to
-    ~5e-7 relative.
+    their largest value in the test (40 plates of ~37; up to ~1e-4 in other data), and
+    HIMA's estimates with either to ~5e-7 relative there.
     """
     x = np.asarray(x, dtype=float)
     n = x.size
@@ -258,7 +258,8 @@ def hima(x, M, y, covariates=None, *, top: int | None = None, names=None, absorb
     (names, n x b block) pairs for a matrix read in chunks (memory: one block and the
     ``top`` screened columns); y : (n,) continuous outcome; covariates : (n, c) or None;
     top : candidates kept by the screening (default ceil(n / ln n), at most TOP_MAX; at most
-    n minus the design's columns minus 2, so the joint outcome model can be fitted); names : the
+    n minus the design's columns (an absorbed factor's levels included) minus 2, so the
+    joint outcome model can be fitted); names : the
     candidates' names of an array M (default 0..p-1); absorb : labels of a factor with many
     levels (the array's plate), one per participant, absorbed by demeaning x, C, y and every
     candidate within its levels (Frisch–Waugh–Lovell) instead of entering C as dummy
