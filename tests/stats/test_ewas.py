@@ -1016,3 +1016,13 @@ def test_the_fit_grows_linearly_in_the_samples():
     assert work[400][0] > 0
     assert 9 * work[400][1] <= work[4000][1] <= 11 * work[400][1]  # values summed: linear
     assert work[4000][0] <= 10 * work[400][0]  # numpy calls: at most linear
+
+
+def test_an_absorbed_factor_of_the_wrong_length_is_refused():
+    from first1000.errors import ModelError
+    from first1000.stats.ewas import ewas_fit
+
+    rng = np.random.default_rng(0)
+    design = pd.DataFrame({"Intercept": 1.0, "x": rng.normal(size=40)}, index=[f"s{i}" for i in range(40)])
+    with pytest.raises(ModelError, match="39 labels for 40 samples"):
+        ewas_fit(rng.normal(size=(5, 40)), design, ["x"], absorb=np.arange(39) % 30)

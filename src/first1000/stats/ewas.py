@@ -367,10 +367,13 @@ class AbsorbedFactor:
     values, never on the other CpGs of the call, as everywhere in the engine.
     """
 
-    def __init__(self, labels):
+    def __init__(self, labels, n: int | None = None, unit: str = "samples"):
+        """``n``: the rows the labels must number (``unit`` names them in the message)."""
         codes, levels = pd.factorize(pd.Series(np.asarray(labels, dtype=object)), sort=True)
         if (codes < 0).any():
-            raise ModelError("the absorbed factor has missing values; drop those samples first")
+            raise ModelError(f"the absorbed factor has missing values; drop those {unit} first")
+        if n is not None and codes.size != n:
+            raise ModelError(f"the absorbed factor has {codes.size} labels for {n} {unit}")
         self.codes = codes.astype(np.int64)
         self.n_levels = len(levels)
         self.order = np.argsort(self.codes, kind="stable")
@@ -961,7 +964,7 @@ class _Engine:
 
     def __init__(self, x: np.ndarray, names: list[str], term_idx: list[int], groups=None):
         self.terms = [names[j] for j in term_idx]
-        self.groups = None if groups is None else AbsorbedFactor(groups)
+        self.groups = None if groups is None else AbsorbedFactor(groups, x.shape[0])
         if self.groups is not None:
             x, names, term_idx = self._absorb(x, names, term_idx)
         self.x = x
@@ -984,8 +987,6 @@ class _Engine:
     def _absorb(self, x: np.ndarray, names: list[str], term_idx: list[int]):
         """The design without the columns the factor's levels absorb (the intercept, a
         constant); the other columns must not be constant within every level."""
-        if len(self.groups.codes) != x.shape[0]:
-            raise ModelError(f"the absorbed factor has {len(self.groups.codes)} values for {x.shape[0]} samples")
         demeaned = self.groups.demean(x)
         norms = np.sqrt(np.sum(x * x, axis=0))
         left = np.sqrt(np.sum(demeaned * demeaned, axis=0))

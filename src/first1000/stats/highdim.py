@@ -119,10 +119,7 @@ def _absorbed(absorb, n: int):
         return None
     from first1000.stats.ewas import AbsorbedFactor
 
-    factor = AbsorbedFactor(absorb)
-    if factor.codes.size != n:
-        raise ModelError(f"the absorbed factor has {factor.codes.size} labels for {n} participants")
-    return factor
+    return AbsorbedFactor(absorb, n, "participants")
 
 
 def _blocks(M, names):
