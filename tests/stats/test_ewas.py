@@ -523,9 +523,9 @@ def test_complete_cpgs_fitted_in_place_among_incomplete_ones_equal_their_fit_alo
     selections = []
     original = engine._fit_columns
 
-    def spy(yt, dec, want, cols=None):
+    def spy(yt, dec, want, cols=None, scratch=None):
         selections.append(cols)
-        return original(yt, dec, want, cols)
+        return original(yt, dec, want, cols, scratch)
 
     for remove in (False, True):
         selections.clear()
@@ -1026,3 +1026,21 @@ def test_an_absorbed_factor_of_the_wrong_length_is_refused():
     design = pd.DataFrame({"Intercept": 1.0, "x": rng.normal(size=40)}, index=[f"s{i}" for i in range(40)])
     with pytest.raises(ModelError, match="39 labels for 40 samples"):
         ewas_fit(rng.normal(size=(5, 40)), design, ["x"], absorb=np.arange(39) % 30)
+
+
+def test_scratch_arrays_are_reused_and_laid_out_as_fresh_ones():
+    """The fit's work arrays (#19: fresh n x tile arrays faulted in new pages for every tile)
+    are handed out again under their name, C-contiguous as a fresh array is, grown when a
+    larger one is asked for, and distinct between names."""
+    from first1000.stats.ewas import _Scratch
+
+    scratch = _Scratch()
+    first = scratch.array("tile", (50, 8))
+    again = scratch.array("tile", (50, 5))  # a smaller tile (the last one of a chunk)
+    assert again.flags.c_contiguous and again.shape == (50, 5)
+    assert np.shares_memory(first, again) and first.ctypes.data == again.ctypes.data
+    other = scratch.array("gemm", (50, 8))
+    assert not np.shares_memory(first, other)
+    larger = scratch.array("tile", (60, 8))
+    assert larger.shape == (60, 8) and larger.flags.c_contiguous
+    assert scratch.array("tile", (50, 8)).ctypes.data == larger.ctypes.data  # kept at its largest

@@ -264,12 +264,13 @@ def _products_columnwise(n: int, c: int) -> bool:
     return bool(np.array_equal(moved, ref) and np.array_equal(others[:, 1::2], ref[:, 1::2]))
 
 
-def _cross_products(w: np.ndarray, y: np.ndarray) -> np.ndarray:
+def _cross_products(w: np.ndarray, y: np.ndarray, scratch=None) -> np.ndarray:
     """w' y (c x t) for w (n x c, C-contiguous) and y (n x t): the sums over samples of
     w[k] (x) y[k], as BLAS products of blocks of _GEMM_COLUMNS columns of y (the last one
     padded with zero columns) with one BLAS thread, so a column's result depends on that
     column alone (:func:`_products_columnwise`; 40x faster than :func:`_cross_sums`, which
-    is used instead on a BLAS where this does not hold)."""
+    is used instead on a BLAS where this does not hold). ``scratch``: see
+    :class:`_Scratch`."""
     w = np.ascontiguousarray(w)
     n, c = w.shape
     t = y.shape[1]
@@ -278,7 +279,7 @@ def _cross_products(w: np.ndarray, y: np.ndarray) -> np.ndarray:
         if not (controlled and _products_columnwise(n, c)):
             return _cross_sums(w, y)
         out = np.empty((c, t))
-        block = np.empty((n, g))
+        block = (scratch or _Scratch()).array("gemm", (n, g))
         for start in range(0, t, g):
             width = min(g, t - start)
             block[:, :width] = y[:, start : start + width]
@@ -286,6 +287,26 @@ def _cross_products(w: np.ndarray, y: np.ndarray) -> np.ndarray:
                 block[:, width:] = 0.0
             out[:, start : start + width] = _product_block(w, block)[:, :width]
     return out
+
+
+class _Scratch:
+    """Work arrays re-used by one fit (one per name, grown when a larger one is asked for).
+
+    An n x tile array allocated afresh for every tile and every BLAS block faulted in new
+    pages each time: 880,000 page faults in a 100,000-participant EWAS shard and 177,000 in
+    a 450,000 x 500 one, which on this virtual machine cost more than the arithmetic
+    (#19). Every array handed out is C-contiguous, as a fresh one is, so no number changes.
+    Not shared between threads."""
+
+    def __init__(self):
+        self._flat: dict[str, np.ndarray] = {}
+
+    def array(self, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
+        size = math.prod(shape)
+        flat = self._flat.get(name)
+        if flat is None or flat.size < size or flat.dtype != dtype:
+            flat = self._flat[name] = np.empty(max(size, 0 if flat is None else flat.size), dtype=dtype)
+        return flat[:size].reshape(shape)
 
 
 def _kept_columns(x: np.ndarray) -> list[int]:
@@ -396,8 +417,9 @@ class AbsorbedFactor:
         return out.reshape((self.n_levels,) + values.shape[1:])
 
     def counts(self, observed: np.ndarray) -> np.ndarray:
-        """Observed entries per level: (levels x ...) for an (n x ...) mask."""
-        return self.sums(observed.astype(np.float64))
+        """Observed entries per level: (levels x ...) for an (n x ...) mask (cast to float
+        lane by lane in :meth:`sums`, not as a whole: no array of the mask's size)."""
+        return self.sums(np.asarray(observed, dtype=bool))
 
     def demean(self, values: np.ndarray, observed: np.ndarray | None = None,
                counts: np.ndarray | None = None, inplace: bool = False) -> np.ndarray:
@@ -704,10 +726,12 @@ def _fit_columns(
     dec: _Decomposition,
     want: np.ndarray,
     cols: np.ndarray | None = None,
+    scratch: _Scratch | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients (len(want) x m) and RSS (m) for the CpG columns of yt (n x m).
 
-    ``cols`` selects columns of yt (gathered tile by tile, so no chunk-sized copy is made).
+    ``cols`` selects columns of yt (gathered tile by tile, so no chunk-sized copy is made);
+    ``scratch``: the caller's work arrays (:class:`_Scratch`).
 
     Maths (per CpG y, with ybar its mean and y_c = y - ybar 1; X = QR; u = (I - P)1):
       effects     e   = Q' y_c                      (sums over samples below are sequential,
@@ -727,15 +751,17 @@ def _fit_columns(
     rss = np.empty(m)
     width = _tile_width(n)
     tmp1 = np.empty(min(width, m))
+    scratch = scratch or _Scratch()
     for start in range(0, m, width):
         t = min(width, m - start)
+        y = scratch.array("tile", (n, t))  # the centring below overwrites it
         if cols is None:
-            y = np.ascontiguousarray(yt[:, start : start + t])
+            np.copyto(y, yt[:, start : start + t])
         else:
-            y = np.take(yt, cols[start : start + t], axis=1)
+            np.take(yt, cols[start : start + t], axis=1, out=y, mode="clip")  # valid indices
         ybar = _column_sums(y) / n
-        yc = y - ybar
-        eff = _cross_products(w, yc)  # (nw, t)
+        yc = np.subtract(y, ybar, out=y)
+        eff = _cross_products(w, yc, scratch)  # (nw, t)
         ss = _squared_sums(yc)
         tmp1 = tmp1[:t]
         explained = np.zeros(t)
@@ -971,6 +997,7 @@ class _Engine:
         self.names = names
         self.term_idx = np.asarray(term_idx, dtype=np.int64)
         self.full = _decompose(x if self.groups is None else self.groups.demean(x))
+        self._scratch = _Scratch()
         n, p = x.shape
         self._tile_missing = max(1, _TILE_MISSING_VALUES // (n * (p + 1)))
         # CpGs missing a few samples are fitted by updating the full design's decomposition
@@ -1083,8 +1110,10 @@ class _Engine:
         rest = []
         for start in range(0, cols.size, width):
             tile = cols[start : start + width]
-            y = np.take(yt, tile, axis=1)
-            b = None if beta_t is None else np.take(beta_t, tile, axis=1)
+            # copies of the tile's columns (in re-used arrays), which the fit overwrites
+            y = np.take(yt, tile, axis=1, out=self._scratch.array("y", (n, tile.size)), mode="clip")
+            b = None if beta_t is None else np.take(
+                beta_t, tile, axis=1, out=self._scratch.array("beta", (n, tile.size)), mode="clip")
             missing = ~np.isfinite(y)
             if b is not None:
                 missing |= ~np.isfinite(b)
@@ -1107,7 +1136,8 @@ class _Engine:
     def _store_downdated(self, res, cols, y, beta, missing) -> np.ndarray:
         """CpGs missing a few samples each, from the full design's QR (no QR of their own).
 
-        ``y``, ``beta`` (n x len(cols)) hold the CpGs' values, ``missing`` their mask.
+        ``y``, ``beta`` (n x len(cols)) hold the CpGs' values, ``missing`` their mask; both
+        arrays are the caller's copies, overwritten here.
 
         A CpG missing the samples S (s of them) is fitted on its observed samples exactly
         as the full-sample model with one extra indicator column per missing sample (each
@@ -1140,14 +1170,16 @@ class _Engine:
         n_obs = observed.sum(axis=0)
         s = n - n_obs
 
-        def project(values):
-            y0 = np.where(observed, values, 0.0)
+        def project(values):  # in place: the missing values set to 0, then centred
+            y0 = values
+            np.copyto(y0, 0.0, where=missing)
             if self.groups is not None:
                 z, ybar = self.groups.demean(y0, inplace=True), None
             else:
                 ybar = _column_sums(y0) / n_obs
-                z = np.where(observed, y0 - ybar, 0.0)
-            return z, _cross_products(q, z), _squared_sums(z), ybar
+                z = np.subtract(y0, ybar, out=y0)
+                np.copyto(z, 0.0, where=missing)
+            return z, _cross_products(q, z, self._scratch), _squared_sums(z), ybar
 
         scales = [project(y)]
         if beta is not None:
@@ -1247,7 +1279,7 @@ class _Engine:
             return np.errstate(invalid="ignore", over="ignore") if pick is not _ALL else nullcontext()
 
         with quiet():
-            coef, rss = _fit_columns(yt, dec, want, sel)
+            coef, rss = _fit_columns(yt, dec, want, sel, self._scratch)
         coef, rss = coef[:, pick], rss[pick]
         res["sigma2"][cols] = rss / df
         su = dec.stdev_unscaled[want]
@@ -1255,7 +1287,7 @@ class _Engine:
         res["stdev_unscaled"][cols] = su
         if beta_t is not None:
             with quiet():
-                coef_b, rss_b = _fit_columns(beta_t, dec, want, sel)
+                coef_b, rss_b = _fit_columns(beta_t, dec, want, sel, self._scratch)
             coef_b, rss_b = coef_b[:, pick], rss_b[pick]
             res["coef_beta"][cols] = coef_b.T
             res["se_beta"][cols] = np.sqrt(rss_b / df)[:, None] * su[None, :]
