@@ -30,6 +30,7 @@ def _fingerprint(cfg: dict) -> str:
         files.update(cohort_tables(cfg, cohort).values())
         files.add(cfg["cohorts"][cohort]["mapping"])
     files.add(cfg["harmonised_variables"])
+    files.update(_annotation(cfg))
     # the package's schemas by their name in the package (a copy of the project, with its
     # own src/, keeps its cache)
     named = {f: f for f in files}
@@ -54,6 +55,20 @@ def _fingerprint(cfg: dict) -> str:
 #: processes, 3.6-3.8 s in one; the demo at 10,000 participants, 361 MiB-equivalent besides
 #: its heaviest table: 5.7 -> 4.2 s in two, #19). The demo at 1,000 participants: 36 MiB.
 PARALLEL_WEIGHT = 128 << 20
+
+
+def _annotation(cfg: dict) -> list[str]:
+    """The array annotation the config names (``epigenome_wide.annotation``), if any."""
+    path = cfg.get("epigenome_wide", {}).get("annotation")
+    return [path] if path else []
+
+
+def check_annotation(cfg: dict) -> None:
+    """The array annotation, read as the EWAS jobs read it (one CpG per row, positions)."""
+    from first1000.io.methylation import read_annotation
+
+    for path in _annotation(cfg):
+        read_annotation(path)
 
 
 def preflight_workers(cores: int | None) -> int:
@@ -197,6 +212,7 @@ def preflight(config: dict, cache: str | None = None, create_key: bool = True, w
     check_settings(cfg)
     if cfg["_mode"] == "sites":
         site_manifests(cfg)  # every export present, in the format, unchanged since it was written
+        check_annotation(cfg)
         return cfg
     # the ingest jobs' input: made here on the first run (never by a job), and it must be the
     # key the existing ingested tables were pseudonymised with
@@ -208,6 +224,7 @@ def preflight(config: dict, cache: str | None = None, create_key: bool = True, w
                 return cfg
         except (OSError, ValueError):
             pass
+    check_annotation(cfg)  # quick: before the tables
     check_inputs(cfg, cfg["privacy"]["key_file"], workers)
     if cache:
         Path(cache).parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from first1000.errors import First1000Error, ModelError
-from first1000.io.methylation import BufferPool, fresh, iter_chunks, matrix_rows
+from first1000.io.methylation import BufferPool, annotate, fresh, iter_chunks, matrix_rows
 from first1000.io.methylation import prefetch as prefetch_chunks
 from first1000.stats.ewas import (
     EwasResult,
@@ -203,7 +203,7 @@ def gather(shards: list[pd.DataFrame], annotation: pd.DataFrame | None, array: s
     threshold = ARRAY_THRESHOLDS.get(array)
     table["array_significant"] = table.p_moderated < threshold if threshold else np.nan
     if annotation is not None:
-        table = table.merge(annotation[["cpg", "chr", "pos", "gene"]], on="cpg", how="left")
+        table = annotate(table, annotation)
     summary = ewas_summary(table, prior)
     summary["array"] = array
     summary["array_threshold"] = threshold
@@ -271,7 +271,7 @@ def meta_ewas(tables: dict[str, pd.DataFrame], annotation: pd.DataFrame | None, 
     threshold = ARRAY_THRESHOLDS.get(array)
     table["array_significant"] = table.p < threshold if threshold else np.nan
     if annotation is not None:
-        table = table.merge(annotation[["cpg", "chr", "pos", "gene"]], on="cpg", how="left")
+        table = annotate(table, annotation)
     rows = []
     for term, part in table.groupby("term", sort=False):
         p = part.p.to_numpy(float)

@@ -679,3 +679,83 @@ def read_matrix_rows(path, cpgs: Iterable[str], *, cpg_column: str = "cpg", bloc
             frame = pd.concat([frame.iloc[:, :1], pd.DataFrame(np.where(np.isfinite(values), values, np.nan),
                                                                columns=frame.columns[1:])], axis=1)
     return frame
+
+
+#: The columns of an array annotation (config ``epigenome_wide.annotation``).
+ANNOTATION_COLUMNS = ("cpg", "chr", "pos", "gene")
+
+
+def read_annotation(path) -> pd.DataFrame:
+    """The array annotation: a TSV with columns ``cpg, chr, pos, gene`` (others ignored), as
+    a frame of those columns (``chr`` and ``gene`` text, ``pos`` whole numbers).
+
+    Checked, by the pre-flight check before any job runs and again by every job that reads
+    it, with one :class:`InputTableError` naming the file, the column and the rows: the
+    four columns present, every row a CpG ID, each CpG once (the table would otherwise
+    repeat its rows, one per annotation row), positions whole non-negative numbers. A
+    missing ``chr``, ``pos`` or ``gene`` is allowed (unplaced CpGs, intergenic ones)."""
+    from first1000.errors import format_rows
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputTableError(f"{path}: file not found (epigenome_wide.annotation). Check the path in the config.")
+    try:
+        frame = pd.read_csv(path, sep="\t", dtype=str, keep_default_na=False, na_values=["", "NA"],
+                            skip_blank_lines=False, encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputTableError(f"{path}: not UTF-8 text (byte {exc.start}); save the annotation as UTF-8.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        problem = " ".join(str(exc).split())[:160]
+        raise InputTableError(f"{path}: cannot be read as a tab-separated table ({problem}). Export it again as "
+                              "TSV with the columns cpg, chr, pos, gene.") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    absent = [c for c in ANNOTATION_COLUMNS if c not in frame.columns]
+    if absent:
+        raise InputTableError(
+            f"{path}: no column {', '.join(repr(c) for c in absent)}; the annotation needs the columns cpg, chr, "
+            "pos, gene (from the Illumina manifest: IlmnID -> cpg, CHR -> chr, MAPINFO -> pos, "
+            "UCSC_RefGene_Name -> gene)"
+            + (", separated by tabs" if len(frame.columns) == 1 else "") + ". Rename its columns.")
+    frame = frame[list(ANNOTATION_COLUMNS)]
+    frame = frame[frame.notna().any(axis=1)]  # blank rows keep their number (index + 2)
+    rows = frame.index.to_numpy() + 2
+    cpg = frame["cpg"].str.strip()
+    bad = cpg.isna() | (cpg == "")
+    if bad.any():
+        raise InputTableError(f"{path}, column 'cpg', {format_rows(rows[bad.to_numpy()])}: no CpG ID. Fill in the "
+                              "CpG IDs or remove those rows.")
+    repeated = cpg.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        first = cpg[repeated].iloc[0]
+        raise InputTableError(
+            f"{path}, column 'cpg', {format_rows(rows[repeated])}: {int(cpg[repeated].nunique())} CpG ID(s) appear "
+            f"more than once (e.g. {first!r}); the annotation must list each CpG once. Remove the repeated rows.")
+    text = frame["pos"].str.strip()
+    pos = pd.to_numeric(text, errors="coerce")
+    bad = (text.notna() & ~(np.isfinite(pos) & (pos >= 0) & (pos == np.floor(pos)))).to_numpy()
+    if bad.any():
+        raise InputTableError(f"{path}, column 'pos', {format_rows(rows[bad])}: not a position (a whole number "
+                              "of base pairs, 0 or more). Correct them, or leave them empty for CpGs without one.")
+    out = pd.DataFrame({"cpg": cpg.to_numpy(dtype=object), "chr": frame["chr"].str.strip().to_numpy(dtype=object),
+                        "pos": pos.to_numpy(), "gene": frame["gene"].str.strip().to_numpy(dtype=object)})
+    if out["pos"].notna().all():
+        out["pos"] = out["pos"].astype(np.int64)
+    return out.astype({"cpg": str, "chr": str, "gene": str})
+
+
+def annotate(table: pd.DataFrame, annotation: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with the ``chr, pos, gene`` of each of its CpGs appended (missing for a CpG
+    the annotation does not list): what ``table.merge(annotation, on="cpg", how="left")``
+    gives for an annotation listing each CpG once (:func:`read_annotation`), without the
+    merge's factorisation of every ID (0.73 s for 450,000 CpGs; a hash lookup: 0.01-0.08 s,
+    #19)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    from pandas.api.extensions import take
+
+    ids = pa.array(table["cpg"], from_pandas=True)  # Arrow-backed text: no copy
+    keys = pa.array(annotation["cpg"], from_pandas=True).cast(ids.type)
+    at = pc.index_in(ids, value_set=keys).fill_null(-1).to_numpy(zero_copy_only=False).astype(np.intp)
+    out = table.reset_index(drop=True)
+    looked = {c: pd.Series(take(annotation[c].array, at, allow_fill=True), index=out.index) for c in ("chr", "pos", "gene")}
+    return out.assign(**looked)

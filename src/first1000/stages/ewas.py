@@ -24,8 +24,11 @@ def annotation_input(cfg: dict) -> dict:
 
 
 def _annotation(path) -> pd.DataFrame | None:
-    # the chromosome as text: numeric labels (1-22 alone) would turn float beside a missing one
-    return pd.read_csv(path, sep="\t", dtype={"cpg": str, "chr": str}) if path else None
+    """The array annotation, checked (:func:`first1000.io.methylation.read_annotation`; the
+    chromosome as text: numeric labels, 1-22 alone, would turn float beside a missing one)."""
+    from first1000.io.methylation import read_annotation
+
+    return read_annotation(path) if path else None
 
 
 def top_rows(table: pd.DataFrame, by: str, n: int) -> pd.DataFrame:
@@ -133,8 +136,9 @@ def ewas_candidates(*, cohort, exposure, covariates, extra_covariates, biomarker
     used = cohort_covariates(people, cohort, covariates, extra_covariates)
     result = epigenome.candidate_ewas(pd.read_parquet(biomarkers), people, cohort, exposure, used)
     if annotation:
-        genes = _annotation(annotation)[["cpg", "chr", "pos", "gene"]]
-        result = result.merge(genes.drop_duplicates("cpg"), on="cpg", how="left")
+        from first1000.io.methylation import annotate
+
+        result = annotate(result, _annotation(annotation))
         front = ["cohort", "cpg", "chr", "pos", "gene"]
         result = result[front + [c for c in result.columns if c not in front]]
     write_tsv(result, output)
