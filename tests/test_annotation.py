@@ -51,6 +51,9 @@ def test_missing_values_spaces_and_extra_columns(tmp_path):
     (HEADER + "cg01\t1\t5.5\tA\ncg02\t1\t-3\tB\ncg03\t1\tchr1:5\tC\ncg04\t1\t7\tD\n",
      ["column 'pos', rows 2, 3, 4", "whole number"]),
     (HEADER + "cg01\t1\t5\tA\n\ncg02\t1\tx\tB\n", ["column 'pos', row 4"]),  # the blank row counts
+    (HEADER + "cg01\t1\t1.31081E+06\tA\ncg02\t1\t1e30\tB\ncg03\t1\t99999999999\tC\ncg04\t1\t12.0\tD\n",
+     ["column 'pos', rows 2, 3, 4:", "1.2E+06"]),  # rounded by a spreadsheet, too large; 12.0 is 12
+    ("cpg\tchr\t cpg\tpos\tgene\ncg01\t1\tcg01\t5\tA\n", ["names 'cpg' more than once"]),
     ("", ["cannot be read as a tab-separated table"]),
     ("cpg,chr,pos,gene\ncg01,1,5,A\n", ["no column 'cpg', 'chr', 'pos', 'gene'", "separated by tabs"]),
 ])
@@ -108,3 +111,46 @@ def test_the_preflight_check_refuses_a_broken_annotation_before_the_tables(tmp_p
     config["epigenome_wide"]["annotation"] = str(DEMO)
     pf.preflight(config, cache=str(cache), create_key=False)
     assert checked and cache.exists()
+
+
+def test_row_names_written_by_r_and_trailing_tabs_are_read_as_meant(tmp_path):
+    """R's write.table(sep = "\\t") writes a row name before each row (one field more than
+    the header), and some exports end every row with a tab; both read as the plain file."""
+    plain = read_annotation(_write(tmp_path, HEADER + "cg01\t1\t5\tA\ncg02\tX\t12.0\t\n", "plain.tsv"))
+    assert plain["pos"].tolist() == [5, 12] and plain["pos"].dtype == np.int64
+    r_names = _write(tmp_path, HEADER + "1\tcg01\t1\t5\tA\n2\tcg02\tX\t12\t\n", "r.tsv")
+    pd.testing.assert_frame_equal(read_annotation(r_names), plain)
+    trailing = _write(tmp_path, HEADER + "cg01\t1\t5\tA\t\ncg02\tX\t12\t\t\n", "trailing.tsv")
+    pd.testing.assert_frame_equal(read_annotation(trailing), plain)
+    bom = tmp_path / "bom.tsv"
+    bom.write_bytes(b"\xef\xbb\xbf" + (HEADER + "cg01\t1\t5\tA\ncg02\tX\t12\t\n").encode())
+    pd.testing.assert_frame_equal(read_annotation(bom), plain)
+
+
+def test_annotate_takes_an_empty_or_object_table():
+    annotation = read_annotation(DEMO)
+    for table in (pd.DataFrame({"cpg": pd.Series([], dtype=object), "p": pd.Series([], dtype=float)}),
+                  pd.DataFrame({"cpg": np.array(annotation["cpg"].iloc[:5].tolist() + ["cg_absent"], dtype=object),
+                                "p": np.linspace(0, 1, 6)})):
+        got = annotate(table, annotation)
+        assert list(got.columns) == ["cpg", "p", "chr", "pos", "gene"] and len(got) == len(table)
+        if len(table):
+            np.testing.assert_array_equal(got["pos"].to_numpy()[:5], annotation["pos"].iloc[:5].to_numpy())
+            assert np.isnan(got["pos"].iloc[5])
+
+
+def test_an_edited_annotation_is_checked_again_despite_the_cache(tmp_path, monkeypatch):
+    from first1000 import preflight as pf
+    from first1000.config import load_yaml
+
+    path = _write(tmp_path, HEADER + "cg01\t1\t5\tA\n")
+    config = load_yaml(ROOT / "config" / "config.yaml")
+    config["epigenome_wide"]["annotation"] = str(path)
+    monkeypatch.setattr(pf, "check_results_key", lambda *a, **k: "fingerprint")
+    monkeypatch.setattr(pf, "check_inputs", lambda *a, **k: None)
+    monkeypatch.chdir(ROOT)
+    cache = str(tmp_path / "preflight.json")
+    pf.preflight(config, cache=cache, create_key=False)
+    path.write_text(HEADER + "cg01\t1\t5\tA\ncg01\t1\t6\tB\n", encoding="utf-8")  # a new size
+    with pytest.raises(InputTableError, match="more than once"):
+        pf.preflight(config, cache=cache, create_key=False)

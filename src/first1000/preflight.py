@@ -35,15 +35,26 @@ def _fingerprint(cfg: dict) -> str:
     # own src/, keeps its cache)
     named = {f: f for f in files}
     named.update({str(p): f"first1000/schemas/{p.relative_to(SCHEMA_DIR)}" for p in Path(SCHEMA_DIR).rglob("*.yaml")})
+    stats = _file_stats(sorted(named, key=named.get), named)
+    read = {"cohorts": cfg["cohorts"], "data_schema": cfg["_data_schema"], "key_file": cfg["privacy"]["key_file"]}
+    return _fingerprint_of(read, stats)
+
+
+def _file_stats(files, names: dict | None = None) -> list:
+    """(name, size, modification time) of each file (None, None when it cannot be read)."""
     stats = []
-    for f in sorted(named, key=named.get):
+    for f in files:
+        name = (names or {}).get(f, f)
         try:
             st = os.stat(f)
-            stats.append((named[f], st.st_size, st.st_mtime_ns))
+            stats.append((name, st.st_size, st.st_mtime_ns))
         except OSError:
-            stats.append((named[f], None, None))
-    read = {"cohorts": cfg["cohorts"], "data_schema": cfg["_data_schema"], "key_file": cfg["privacy"]["key_file"]}
-    blob = json.dumps([__version__, read, stats], sort_keys=True, default=str)
+            stats.append((name, None, None))
+    return stats
+
+
+def _fingerprint_of(read: dict, stats: list = ()) -> str:
+    blob = json.dumps([__version__, read, list(stats)], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -212,23 +223,38 @@ def preflight(config: dict, cache: str | None = None, create_key: bool = True, w
     check_settings(cfg)
     if cfg["_mode"] == "sites":
         site_manifests(cfg)  # every export present, in the format, unchanged since it was written
-        check_annotation(cfg)
+        # every job's process runs this too: the annotation (866,000 rows for EPIC) is read
+        # again only when it changed
+        fingerprint = _fingerprint_of({"annotation": _file_stats(_annotation(cfg))})
+        if not _cached(cache, fingerprint):
+            check_annotation(cfg)
+            _remember(cache, fingerprint)
         return cfg
     # the ingest jobs' input: made here on the first run (never by a job), and it must be the
     # key the existing ingested tables were pseudonymised with
     cfg["_key_fingerprint"] = check_results_key(cfg["privacy"]["key_file"], ingested_tables(cfg), create=create_key)
     fingerprint = _fingerprint(cfg)
-    if cache and Path(cache).exists():
-        try:
-            if json.loads(Path(cache).read_text()).get("fingerprint") == fingerprint:
-                return cfg
-        except (OSError, ValueError):
-            pass
+    if _cached(cache, fingerprint):
+        return cfg
     check_annotation(cfg)  # quick: before the tables
     check_inputs(cfg, cfg["privacy"]["key_file"], workers)
+    _remember(cache, fingerprint)
+    return cfg
+
+
+def _cached(cache: str | None, fingerprint: str) -> bool:
+    """Whether the checks passed for ``fingerprint`` (recorded in ``cache``)."""
+    if cache and Path(cache).exists():
+        try:
+            return json.loads(Path(cache).read_text()).get("fingerprint") == fingerprint
+        except (OSError, ValueError):
+            pass
+    return False
+
+
+def _remember(cache: str | None, fingerprint: str) -> None:
     if cache:
         Path(cache).parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(f"{cache}.{os.getpid()}.tmp")
         tmp.write_text(json.dumps({"fingerprint": fingerprint}))
         os.replace(tmp, cache)
-    return cfg

@@ -88,8 +88,8 @@ def test_a_damaged_input_is_named_not_reported_as_a_bug(tmp_path, capsys):
 
 def test_jobs_run_without_numpys_huge_pages_unless_the_user_set_them():
     """The workflow's process sets JOB_ENVIRONMENT where the user has not, for its jobs to
-    inherit, and NumPy reads it when a job's process imports it (#19). (Arrow's mimalloc
-    reads MIMALLOC_ALLOW_LARGE_OS_PAGES; pyarrow exposes no way to ask it.)"""
+    inherit, and NumPy and Arrow's allocator (mimalloc, which prints its options with
+    MIMALLOC_VERBOSE=1) read it when a job's process imports them (#19)."""
     import os
     import subprocess
     import sys
@@ -98,13 +98,22 @@ def test_jobs_run_without_numpys_huge_pages_unless_the_user_set_them():
 
     environ = {}
     job_environment(environ)
-    assert environ == {"NUMPY_MADVISE_HUGEPAGE": "0", "MIMALLOC_ALLOW_LARGE_OS_PAGES": "0"}
+    assert environ == {"NUMPY_MADVISE_HUGEPAGE": "0", "MIMALLOC_ALLOW_THP": "0"}
     environ = {"NUMPY_MADVISE_HUGEPAGE": "1"}
     job_environment(environ)  # the user's value wins; the other is still set
-    assert environ == {"NUMPY_MADVISE_HUGEPAGE": "1", "MIMALLOC_ALLOW_LARGE_OS_PAGES": "0"}
+    assert environ == {"NUMPY_MADVISE_HUGEPAGE": "1", "MIMALLOC_ALLOW_THP": "0"}
     probe = "import numpy._core.multiarray as m; print(m._get_madvise_hugepage())"
     for value, expected in (("0", "False"), ("1", "True")):
         done = subprocess.run([sys.executable, "-c", probe], env={**os.environ, **JOB_ENVIRONMENT,
                                                                  "NUMPY_MADVISE_HUGEPAGE": value},
                               capture_output=True, text=True, check=True)
         assert done.stdout.strip() == expected
+    import pyarrow as pa
+
+    if pa.default_memory_pool().backend_name == "mimalloc":
+        probe = "import pyarrow as pa; pa.allocate_buffer(1 << 20)"
+        for value in ("0", "1"):
+            done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                                  env={**os.environ, **JOB_ENVIRONMENT, "MIMALLOC_ALLOW_THP": value,
+                                       "MIMALLOC_VERBOSE": "1"})
+            assert f"option 'allow_thp': {value}" in done.stderr, done.stderr[-2000:]

@@ -132,7 +132,7 @@ def test_every_rule_stops_with_one_message_and_no_output(demo_run, tmp_path):
             messages = [line for line in text.splitlines() if "first1000: error:" in line]
             if messages:  # the file named is one this wave broke (a job may read two of them)
                 named = any(f"{p}, an input of " in messages[0] for _, p in wave)
-                damaged.append((named, job["rule"], messages[0][-300:]))
+                damaged.append((named, job["rule"], path, messages[0][-300:]))
             left = [o for o in job["outputs"] if (workdir / o).exists()]
             if len(messages) != 1 or left:
                 failures.append(f"{job['rule']} ({path} broken): {len(messages)} messages in {job['log']}, "
@@ -140,5 +140,9 @@ def test_every_rule_stops_with_one_message_and_no_output(demo_run, tmp_path):
     assert not failures, "\n".join(failures)
     assert messages_on_stderr == len(chosen)
     # a damaged results file is named as such (not reported as a bug); a job whose input is a
-    # cohort's raw table says what is wrong with the table instead
-    assert [rule for named, rule, _ in damaged if not named] == ["ingest_participants"], damaged
+    # user's own file (a cohort's raw table, the array annotation) says what is wrong with it
+    raw = [(rule, path) for named, rule, path, _ in damaged if not named]
+    assert sorted(rule for rule, _ in raw) == ["ewas_gather", "ingest_participants"], damaged
+    assert all(not path.startswith("results/") for _, path in raw), raw
+    gather = next(text for named, rule, _, text in damaged if rule == "ewas_gather")
+    assert "methylation_annotation.tsv: not UTF-8 text" in gather, gather

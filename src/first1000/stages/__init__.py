@@ -40,11 +40,12 @@ DEFINITIONS = "definitions"
 #: ~3 ns with normal pages: the two EWAS shards of 225,000 CpGs x 500 each, rerun through
 #: Snakemake side by side, took 9.0-11.9 s instead of 6.0-6.9 s, the same bytes (#19;
 #: docs/performance.md). NUMPY_MADVISE_HUGEPAGE=1 restores NumPy's default. Arrow's
-#: allocator (mimalloc, which decodes Parquet) asks for huge pages too: reading twelve
-#: 20,000-row groups of 494 samples took 1.9-2.5 s in a fresh process against 0.55 s with
-#: MIMALLOC_ALLOW_LARGE_OS_PAGES=0, and an EWAS shard of 225,000 CpGs x 494 5.1-6.3 s
-#: against 3.5-4.0 s.
-JOB_ENVIRONMENT = {"NUMPY_MADVISE_HUGEPAGE": "0", "MIMALLOC_ALLOW_LARGE_OS_PAGES": "0"}
+#: allocator (mimalloc 3, which holds the decoded Parquet) uses transparent huge pages too:
+#: reading twelve 20,000-row groups of 494 samples took 0.61-1.91 s in a fresh process
+#: against 0.63-0.66 s with MIMALLOC_ALLOW_THP=0 (8 runs each, alternated), and an EWAS
+#: shard job of 225,000 CpGs x 494 6.0-7.0 s against 4.0-4.1 s (4 each); MIMALLOC_ALLOW_THP=1
+#: restores it.
+JOB_ENVIRONMENT = {"NUMPY_MADVISE_HUGEPAGE": "0", "MIMALLOC_ALLOW_THP": "0"}
 
 
 def job_environment(environ=os.environ) -> None:
