@@ -117,3 +117,22 @@ def test_jobs_run_without_numpys_huge_pages_unless_the_user_set_them():
                                   env={**os.environ, **JOB_ENVIRONMENT, "MIMALLOC_ALLOW_THP": value,
                                        "MIMALLOC_VERBOSE": "1"})
             assert f"option 'allow_thp': {value}" in done.stderr, done.stderr[-2000:]
+
+
+def test_the_workflows_own_process_leaves_mimallocs_huge_pages_when_it_sets_the_variable_late():
+    """Snakemake imports Arrow before the workflow sets MIMALLOC_ALLOW_THP, too late for
+    mimalloc; the pre-flight check reads whole matrices in that process, so Arrow's default
+    pool becomes the system allocator there, unless the variable was set before (#19)."""
+    import os
+    import subprocess
+    import sys
+
+    probe = ("import pyarrow as pa; from first1000.stages import job_environment; job_environment(); "
+             "print(pa.default_memory_pool().backend_name)")
+    base = {k: v for k, v in os.environ.items() if k not in ("MIMALLOC_ALLOW_THP", "ARROW_DEFAULT_MEMORY_POOL")}
+    late = subprocess.run([sys.executable, "-c", probe], env=base, capture_output=True, text=True, check=True)
+    inherited = subprocess.run([sys.executable, "-c", probe], env={**base, "MIMALLOC_ALLOW_THP": "0"},
+                               capture_output=True, text=True, check=True)
+    if inherited.stdout.strip() != "mimalloc":
+        pytest.skip("this Arrow's default pool is not mimalloc")
+    assert late.stdout.strip() == "system"

@@ -50,9 +50,22 @@ JOB_ENVIRONMENT = {"NUMPY_MADVISE_HUGEPAGE": "0", "MIMALLOC_ALLOW_THP": "0"}
 
 def job_environment(environ=os.environ) -> None:
     """Set :data:`JOB_ENVIRONMENT` in ``environ`` where the user has not (the workflow's
-    process does so at parse time; its jobs inherit it, on SLURM too)."""
+    process does so at parse time; its jobs inherit it, on SLURM too).
+
+    In this process, for ``os.environ``: Snakemake imported Arrow (through pandas) before the
+    workflow was parsed, and mimalloc read its options then, so the variable comes too late
+    for the pre-flight check, which reads a whole methylation matrix here. Arrow's default
+    pool is then switched to the system allocator (which asks for no huge pages) when the
+    variable was not set before (mimalloc did not see it); buffers made before keep their own
+    pool."""
+    added = [key for key in JOB_ENVIRONMENT if key not in environ]
     for key, value in JOB_ENVIRONMENT.items():
         environ.setdefault(key, value)
+    if environ is os.environ and "MIMALLOC_ALLOW_THP" in added and "pyarrow" in sys.modules:
+        import pyarrow as pa
+
+        if pa.default_memory_pool().backend_name == "mimalloc":
+            pa.set_memory_pool(pa.system_memory_pool())
 
 
 def workflow_path(path) -> str:

@@ -293,8 +293,8 @@ class _Scratch:
     """Work arrays re-used by one fit (one per name, grown when a larger one is asked for).
 
     An n x tile array allocated afresh for every tile and every BLAS block faulted in new
-    pages each time: 880,000 page faults in a 100,000-participant EWAS shard and 177,000 in
-    a 450,000 x 500 one, which on this virtual machine cost more than the arithmetic
+    pages each time: 0.85-1.0 million page faults in a 100,000-participant EWAS shard and
+    177,000 in a 450,000 x 500 one, which on this virtual machine cost more than the arithmetic
     (#19). Every array handed out is C-contiguous, as a fresh one is, so no number changes.
     Not shared between threads."""
 
