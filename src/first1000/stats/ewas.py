@@ -301,11 +301,12 @@ class _Scratch:
     def __init__(self):
         self._flat: dict[str, np.ndarray] = {}
 
-    def array(self, name: str, shape: tuple, dtype=np.float64) -> np.ndarray:
+    def array(self, name: str, shape: tuple) -> np.ndarray:
+        """A float64 array of ``shape`` (its values are left over from earlier use)."""
         size = math.prod(shape)
         flat = self._flat.get(name)
-        if flat is None or flat.size < size or flat.dtype != dtype:
-            flat = self._flat[name] = np.empty(max(size, 0 if flat is None else flat.size), dtype=dtype)
+        if flat is None or flat.size < size:
+            flat = self._flat[name] = np.empty(size)
         return flat[:size].reshape(shape)
 
 
@@ -1171,13 +1172,12 @@ class _Engine:
         s = n - n_obs
 
         def project(values):  # in place: the missing values set to 0, then centred
-            y0 = values
-            np.copyto(y0, 0.0, where=missing)
+            np.copyto(values, 0.0, where=missing)
             if self.groups is not None:
-                z, ybar = self.groups.demean(y0, inplace=True), None
+                z, ybar = self.groups.demean(values, inplace=True), None
             else:
-                ybar = _column_sums(y0) / n_obs
-                z = np.subtract(y0, ybar, out=y0)
+                ybar = _column_sums(values) / n_obs
+                z = np.subtract(values, ybar, out=values)
                 np.copyto(z, 0.0, where=missing)
             return z, _cross_products(q, z, self._scratch), _squared_sums(z), ybar
 
