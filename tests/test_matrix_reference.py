@@ -150,6 +150,66 @@ def test_reference_checks_the_header_and_cpg_column(tmp_path):
     assert not (tmp_path / "o.parquet").exists()
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_cpgs_repeated_across_batches_are_all_named(tmp_path, fmt):
+    """A CpG repeated in another batch is found once every batch is read, and the message
+    names every row of every repeated CpG (spreadsheet rows: the header is row 1); a CpG
+    repeated within one batch stops the check at that batch."""
+    n = 90
+    cpgs = [f"cg{k:08d}" for k in range(n)]
+    cpgs[70], cpgs[85], cpgs[40] = cpgs[10], cpgs[10], cpgs[3]  # rows 12, 72, 87 and 5, 42
+    frame = pd.DataFrame({"cpg": cpgs, **{IDS[j]: np.linspace(0.1, 0.9, n) for j in range(3)}})
+    raw = tmp_path / f"m.{fmt}"
+    if fmt == "parquet":
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), raw, row_group_size=20)
+    else:
+        frame.to_csv(raw, index=False)
+    for output in (None, tmp_path / "copy.parquet"):
+        with pytest.raises(InputTableError, match=r"column 'cpg', rows 5, 12, 42, 72, 87: duplicated CpG identifier"):
+            ingest.stream_matrix({"path": str(raw)}, _id_map(), output, batch_rows=20)
+        assert output is None or not output.exists()
+    if fmt == "parquet":
+        with pytest.raises(InputTableError, match=r"rows 5, 12, 42, 72, 87: duplicated CpG"):
+            ingest.reference_matrix({"path": str(raw)}, _id_map(), tmp_path / "o.parquet")
+    cpgs[15] = cpgs[12]  # rows 14 and 17, in the first batch: named with that batch
+    frame["cpg"] = cpgs
+    if fmt == "parquet":
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), raw, row_group_size=20)
+    else:
+        frame.to_csv(raw, index=False)
+    # a text matrix's first batch is its first 100 rows: all of them in that batch
+    rows = "14, 17" if fmt == "parquet" else "5, 12, 14, 17, 42, 72, 87"
+    with pytest.raises(InputTableError, match=rf"column 'cpg', rows {rows}: duplicated CpG identifier"):
+        ingest.stream_matrix({"path": str(raw)}, _id_map(), None, batch_rows=20)
+
+
+def test_row_groups_read_through_a_memory_map_equal_a_plain_read(tmp_path, monkeypatch):
+    """Whole row groups are read through a memory map of the file (one per group); the same
+    table as ParquetFile.read_row_group, and a file that cannot be mapped is read plainly."""
+    from first1000.io import methylation
+
+    raw = tmp_path / "m.parquet"
+    _matrix(raw)
+    source = pq.ParquetFile(raw, pre_buffer=False)
+    columns = source.schema_arrow.names
+    plain = [t for _, t in methylation.row_pieces(source, columns, 10_000)]
+    maps = []
+    real_map = pa.memory_map
+    monkeypatch.setattr(pa, "memory_map", lambda path: maps.append(path) or real_map(path))
+    mapped = [t for _, t in methylation.row_pieces(source, columns, 10_000, path=raw)]
+    assert len(mapped) == len(maps) == source.metadata.num_row_groups > 1
+    for a, b in zip(plain, mapped):
+        pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas())
+
+    def unmappable(path):
+        raise OSError("cannot map")
+
+    monkeypatch.setattr(pa, "memory_map", unmappable)
+    again = [t for _, t in methylation.row_pieces(source, columns, 10_000, path=raw)]
+    for a, b in zip(plain, again):
+        pd.testing.assert_frame_equal(a.to_pandas(), b.to_pandas())
+
+
 def test_a_standardised_copy_opens_as_itself(tmp_path):
     copy = tmp_path / "copy.parquet"
     pd.DataFrame({"cpg": ["cg1"], "p1": [0.5], "p2": [0.25]}).to_parquet(copy)
@@ -449,9 +509,11 @@ def test_the_check_alone_agrees_with_the_check_that_keeps_the_values(tmp_path, m
     else:
         assert outcomes[0] == n
     # only the check without an output asks; every batch of clean values passes the fast test
-    if problem in (None, "float32"):
-        assert tested == [True] * 5  # 90 rows: batches of 20, 20 | 20, 20 | 10
-    elif problem in ("duplicate_cpg", "blank_cpg"):
+    if problem in (None, "float32", "duplicate_cpg"):
+        # 90 rows: batches of 20, 20 | 20, 20 | 10; a CpG repeated in another batch is found
+        # once every batch is read
+        assert tested == [True] * 5
+    elif problem == "blank_cpg":
         assert tested == [True] * 4  # stopped in the fourth batch (rows 61-80 of the data)
     else:
         assert False in tested
