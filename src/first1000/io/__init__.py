@@ -98,17 +98,21 @@ def write_tsv(df: pd.DataFrame, path, float_format: str = "%.10g") -> None:
 
 def write_parquet(df: pd.DataFrame, path, metadata: dict[bytes, bytes] | None = None) -> None:
     """Write a Parquet file without the pandas index, deterministically; ``metadata`` is
-    added to the file's schema metadata (e.g. the key fingerprint of ingested tables)."""
-    with atomic_path(path) as tmp:
-        if not metadata:
-            df.reset_index(drop=True).to_parquet(tmp, index=False, compression="zstd")
-            return
-        import pyarrow as pa
-        import pyarrow.parquet as pq
+    added to the file's schema metadata (e.g. the key fingerprint of ingested tables).
 
-        table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    Floating-point columns are written without a dictionary: Arrow otherwise tries one for
+    every column and falls back once it outgrows a page, which for estimates, standard
+    errors and p-values (rarely repeated) is wasted work (a 450,000-CpG EWAS table: 0.15 s
+    instead of 0.26 s, 38 instead of 41 MB, #19). The values read back are the same."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(df.reset_index(drop=True), preserve_index=False)
+    if metadata:
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), **metadata})
-        pq.write_table(table, tmp, compression="zstd")
+    dictionary = [field.name for field in table.schema if not pa.types.is_floating(field.type)]
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=dictionary)
 
 
 def write_text(text: str, path) -> None:
