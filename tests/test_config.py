@@ -134,3 +134,15 @@ def test_mapping_rule_with_wrong_key(tmp_path):
     cfg, mapping, _ = _mapping_with(tmp_path, "parity: {rule: direct, column: parity}", "parity: {rule: direct, map: {a: 1}}")
     with pytest.raises(ConfigError, match=re.escape("rule `direct` needs `column`")):
         load_config(cfg)
+
+
+def test_the_shipped_schemas_read_the_same_with_libyaml():
+    """load_schema reads the package's schemas with libyaml's safe loader where PyYAML has
+    it: the same documents as PyYAML's own safe loader."""
+    from first1000.config import SCHEMA_DIR, load_schema
+
+    files = sorted(SCHEMA_DIR.rglob("*.yaml"))
+    assert len(files) >= 10
+    for path in files:
+        with open(path, encoding="utf-8") as fh:
+            assert load_schema(str(path.relative_to(SCHEMA_DIR))) == yaml.safe_load(fh), path
