@@ -638,6 +638,21 @@ def test_reader_errors(tmp_path, beta_matrix):
         next(read_methylation_chunks(tmp_path / "none.parquet", samples))
 
 
+def test_the_range_message_counts_the_values_outside_once(tmp_path):
+    """A value outside [0, 1] far into a chunk (after blocks already turned into M-values,
+    which lie outside [0, 1]) is counted alone, with the chunk's CpG rows."""
+    from first1000.stats.ewas import _BLOCK
+
+    rng = np.random.default_rng(3)
+    n_samples = 50
+    n_cpgs = 3 * _BLOCK // n_samples  # a chunk of three conversion blocks
+    beta = rng.uniform(0.05, 0.95, (n_cpgs, n_samples))
+    beta[-1, -1] = 1.25  # the last value of the chunk (its values are converted sample by sample)
+    samples = [f"S{j:02d}" for j in range(n_samples)]
+    with pytest.raises(InputTableError, match=rf"^1 value\(s\) in CpG rows 1-{n_cpgs} of the matrix lie outside"):
+        list(read_methylation_chunks(beta, samples, chunk_cpgs=n_cpgs))
+
+
 def test_end_to_end_from_parquet_equals_in_memory(tmp_path, sim):
     design, y = sim
     beta = m_to_beta(y)

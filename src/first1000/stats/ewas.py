@@ -573,8 +573,9 @@ def _convert_inplace(values: np.ndarray, scale: str, beta_out: np.ndarray | None
         t = tmp[: blk.size]
         if scale == "beta":
             if np.fmin.reduce(blk) < 0 or np.fmax.reduce(blk) > 1:
+                rest = flat[start:]  # the blocks before are already M-values (and were in range)
                 with np.errstate(invalid="ignore"):
-                    bad = int(np.count_nonzero((values < 0) | (values > 1)))
+                    bad = int(np.count_nonzero((rest < 0) | (rest > 1)))
                 raise InputTableError(
                     f"{bad} value(s){where} lie outside [0, 1], so they are not beta values; "
                     "if the matrix holds M-values pass scale='m'"
