@@ -154,32 +154,31 @@ def test_reference_checks_the_header_and_cpg_column(tmp_path):
 def test_cpgs_repeated_across_batches_are_all_named(tmp_path, fmt):
     """A CpG repeated in another batch is found once every batch is read, and the message
     names every row of every repeated CpG (spreadsheet rows: the header is row 1); a CpG
-    repeated within one batch stops the check at that batch."""
-    n = 90
+    repeated within one batch stops the check at that batch. Batches: row groups of 20 of
+    the Parquet file; the text file's first 100 rows, then the rest (Arrow's parser)."""
+    n = 240
     cpgs = [f"cg{k:08d}" for k in range(n)]
-    cpgs[70], cpgs[85], cpgs[40] = cpgs[10], cpgs[10], cpgs[3]  # rows 12, 72, 87 and 5, 42
-    frame = pd.DataFrame({"cpg": cpgs, **{IDS[j]: np.linspace(0.1, 0.9, n) for j in range(3)}})
+    cpgs[150], cpgs[140] = cpgs[10], cpgs[3]  # rows 12 and 152, 5 and 142: in other batches
+
+    def write(cpgs):
+        frame = pd.DataFrame({"cpg": cpgs, **{IDS[j]: np.linspace(0.1, 0.9, n) for j in range(3)}})
+        if fmt == "parquet":
+            pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), raw, row_group_size=20)
+        else:
+            frame.to_csv(raw, index=False)
+
     raw = tmp_path / f"m.{fmt}"
-    if fmt == "parquet":
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), raw, row_group_size=20)
-    else:
-        frame.to_csv(raw, index=False)
+    write(cpgs)
     for output in (None, tmp_path / "copy.parquet"):
-        with pytest.raises(InputTableError, match=r"column 'cpg', rows 5, 12, 42, 72, 87: duplicated CpG identifier"):
+        with pytest.raises(InputTableError, match=r"column 'cpg', rows 5, 12, 142, 152: duplicated CpG identifier"):
             ingest.stream_matrix({"path": str(raw)}, _id_map(), output, batch_rows=20)
         assert output is None or not output.exists()
     if fmt == "parquet":
-        with pytest.raises(InputTableError, match=r"rows 5, 12, 42, 72, 87: duplicated CpG"):
+        with pytest.raises(InputTableError, match=r"rows 5, 12, 142, 152: duplicated CpG"):
             ingest.reference_matrix({"path": str(raw)}, _id_map(), tmp_path / "o.parquet")
     cpgs[15] = cpgs[12]  # rows 14 and 17, in the first batch: named with that batch
-    frame["cpg"] = cpgs
-    if fmt == "parquet":
-        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), raw, row_group_size=20)
-    else:
-        frame.to_csv(raw, index=False)
-    # a text matrix's first batch is its first 100 rows: all of them in that batch
-    rows = "14, 17" if fmt == "parquet" else "5, 12, 14, 17, 42, 72, 87"
-    with pytest.raises(InputTableError, match=rf"column 'cpg', rows {rows}: duplicated CpG identifier"):
+    write(cpgs)
+    with pytest.raises(InputTableError, match=r"column 'cpg', rows 14, 17: duplicated CpG identifier"):
         ingest.stream_matrix({"path": str(raw)}, _id_map(), None, batch_rows=20)
 
 
@@ -203,6 +202,17 @@ def test_row_groups_read_through_a_memory_map_equal_a_plain_read(tmp_path, monke
 
     def unmappable(path):
         raise OSError("cannot map")
+
+    # a file replaced between two groups (a re-export renamed into place) is an error, not
+    # groups of the new file decoded with the old footer
+    pieces = methylation.row_pieces(source, columns, 10_000, path=raw)
+    next(pieces)
+    _matrix(tmp_path / "new.parquet", rng=np.random.default_rng(8))
+    os.replace(tmp_path / "new.parquet", raw)
+    with pytest.raises(InputTableError, match="m.parquet: the file changed while it was being read"):
+        next(pieces)
+    source = pq.ParquetFile(raw, pre_buffer=False)
+    plain = [t for _, t in methylation.row_pieces(source, columns, 10_000)]
 
     monkeypatch.setattr(pa, "memory_map", unmappable)
     again = [t for _, t in methylation.row_pieces(source, columns, 10_000, path=raw)]
