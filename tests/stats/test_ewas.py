@@ -651,6 +651,14 @@ def test_the_range_message_counts_the_values_outside_once(tmp_path):
     samples = [f"S{j:02d}" for j in range(n_samples)]
     with pytest.raises(InputTableError, match=rf"^1 value\(s\) in CpG rows 1-{n_cpgs} of the matrix lie outside"):
         list(read_methylation_chunks(beta, samples, chunk_cpgs=n_cpgs))
+    # a Parquet file's chunks are converted sample by sample as they are copied: the same
+    # count, over the samples not yet converted, and the chunk's rows in the file
+    beta[n_cpgs - 5, 30] = -0.5
+    frame = pd.DataFrame(beta, columns=samples)
+    frame.insert(0, "cpg", [f"cg{k:06d}" for k in range(n_cpgs)])
+    frame.to_parquet(tmp_path / "b.parquet", index=False, row_group_size=1000)
+    with pytest.raises(InputTableError, match=rf"^2 value\(s\) in CpG rows 6001-{n_cpgs} of b.parquet lie outside"):
+        list(read_methylation_chunks(tmp_path / "b.parquet", samples, chunk_cpgs=2000, return_beta=True))
 
 
 def test_end_to_end_from_parquet_equals_in_memory(tmp_path, sim):

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from first1000.errors import InputTableError, ModelError
-from first1000.stats.ewas import SCALES, _block_from_frame, _convert_inplace
+from first1000.stats.ewas import SCALES, _block_from_frame, _convert_inplace, _convert_row, _count_outside, _range_error
 
 FILE_FORMATS = ("parquet", "tsv", "npy")
 
@@ -216,22 +216,44 @@ def fresh(shape) -> np.ndarray:
     return np.empty(shape)
 
 
-def _parquet_block(table, n_samples: int, alloc, raw: bool = False):
+def _finite(values: np.ndarray) -> np.ndarray:
+    """``values`` with infinities as missing (NaN): as ingest reads a cohort's own file."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(values)):  # one pass: every value finite (no NaN either)
+            return values
+    finite = np.isfinite(values)
+    return values if finite.all() else np.where(finite, values, np.nan)
+
+
+def _parquet_block(table, n_samples: int, alloc, raw: bool = False, convert=None):
     """(cpgs, n x m values) of an Arrow table whose first column holds the CpG IDs; ``raw``:
-    a cohort's own file (CpG IDs stripped, non-finite values missing, as ingest reads them)."""
-    yt = alloc((n_samples, table.num_rows))
-    for j in range(n_samples):
+    a cohort's own file (CpG IDs stripped, non-finite values missing, as ingest reads them).
+
+    ``convert``: ``(scale, return_beta, where)``: each sample's values are turned into
+    M-values as they are copied from Arrow (:func:`first1000.stats.ewas._convert_row`, the
+    same bits as converting the copied chunk; ~0.2 s less per 225,000-CpG shard, #19), and
+    ``(cpgs, m_values, betas or None)`` is returned."""
+    m = table.num_rows
+    yt = alloc((n_samples, m))
+    beta = tmp = None
+    if convert is not None:
+        scale, return_beta, where = convert
+        beta = alloc(yt.shape) if return_beta else None
+        tmp = np.empty(m)
+
+    def column(j):
         col = table.column(j + 1)
-        if col.num_chunks == 1:
-            yt[j] = arrow_values(col.chunk(0))
-        else:
-            yt[j] = col.to_numpy()
-    if raw:
-        if not np.isfinite(yt).all():
-            yt[~np.isfinite(yt)] = np.nan
-        return cpg_ids(table.column(0)), yt
-    cpgs = np.asarray(table.column(0).to_numpy(), dtype=object)
-    return cpgs, yt
+        values = arrow_values(col.chunk(0)) if col.num_chunks == 1 else col.to_numpy()
+        return _finite(values) if raw else values
+
+    for j in range(n_samples):
+        if convert is None:
+            yt[j] = column(j)
+        elif not _convert_row(column(j), yt[j], None if beta is None else beta[j], scale, tmp):
+            # the samples before are already M-values (and were in range)
+            raise _range_error(sum(_count_outside(column(k)) for k in range(j, n_samples)), where)
+    cpgs = cpg_ids(table.column(0)) if raw else np.asarray(table.column(0).to_numpy(), dtype=object)
+    return (cpgs, yt) if convert is None else (cpgs, yt, beta)
 
 
 def _batches_of_group(pf, group: int, first: int, batch_rows: int, columns, stop: int):
@@ -314,8 +336,10 @@ def row_pieces(pf, columns, batch_rows: int, start: int = 0, stop: int | None = 
 
 
 def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, rows=None, raw: bool = False,
-                  metadata=None):
-    """``metadata``: the file's footer, when the caller has parsed it (MatrixSource)."""
+                  metadata=None, convert=None):
+    """``metadata``: the file's footer, when the caller has parsed it (MatrixSource);
+    ``convert``: ``(scale, return_beta, name)``: the chunks are converted as they are copied
+    (:func:`_parquet_block`) and yielded as ``(cpgs, m_values, betas)``."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -337,6 +361,16 @@ def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, 
             if hi > lo:
                 yield table.slice(lo, hi - lo)
 
+    first = start + 1  # the file's row number (1-based) of the next chunk's first CpG
+
+    def block(table):
+        nonlocal first
+        where = None
+        if convert is not None:
+            where = f" in CpG rows {first}-{first + table.num_rows - 1} of {convert[2]}"
+        first += table.num_rows
+        return _parquet_block(table, len(samples), alloc, raw, None if convert is None else (*convert[:2], where))
+
     # cut into chunks of chunk_cpgs rows
     pending = None
     for table in pieces():
@@ -345,10 +379,10 @@ def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, 
         while pending.num_rows >= chunk_cpgs:
             head = pending.slice(0, chunk_cpgs)
             pending = pending.slice(chunk_cpgs)
-            yield _parquet_block(head, len(samples), alloc, raw)
+            yield block(head)
             del head
     if pending is not None and pending.num_rows:
-        yield _parquet_block(pending, len(samples), alloc, raw)
+        yield block(pending)
 
 
 def _iter_tsv(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc):
@@ -472,7 +506,7 @@ def iter_chunks(
                                   f"{source.path.name}; subset the design to the measured samples")
         name = source.path.name
         raw = _iter_parquet(source.path, [source.columns[s] for s in samples], chunk_cpgs, source.cpg_column,
-                            alloc, rows, raw=source.raw, metadata=source.metadata)
+                            alloc, rows, raw=source.raw, metadata=source.metadata, convert=(scale, return_beta, name))
     else:
         path = Path(source)
         if not path.exists():
@@ -482,13 +516,16 @@ def iter_chunks(
         if rows is not None and fmt != "parquet":
             raise ModelError("reading a range of rows needs a Parquet matrix")
         if fmt == "parquet":
-            raw = _iter_parquet(path, samples, chunk_cpgs, cpg_column, alloc, rows)
+            raw = _iter_parquet(path, samples, chunk_cpgs, cpg_column, alloc, rows, convert=(scale, return_beta, name))
         elif fmt == "tsv":
             raw = _iter_tsv(path, samples, chunk_cpgs, cpg_column, alloc)
         else:
             raw = _iter_npy(path, samples, chunk_cpgs, npy_samples, npy_cpgs, alloc)
     first = 1 if rows is None else rows[0] + 1
-    for cpgs, yt in raw:
+    for cpgs, yt, *converted in raw:
+        if converted:  # a Parquet file's chunk, converted as it was copied
+            yield cpgs, yt, converted[0]
+            continue
         beta = alloc(yt.shape) if return_beta else None
         where = f" in CpG rows {first}-{first + yt.shape[1] - 1} of {name}"
         _convert_inplace(yt, scale, beta, where)

@@ -558,6 +558,43 @@ def m_to_beta(m) -> np.ndarray:
     return special.expit(m * math.log(2.0))
 
 
+def _count_outside(values: np.ndarray) -> int:
+    """How many of ``values`` lie outside [0, 1] (NaN is not counted)."""
+    with np.errstate(invalid="ignore"):
+        return int(np.count_nonzero((values < 0) | (values > 1)))
+
+
+def _range_error(bad: int, where: str) -> InputTableError:
+    return InputTableError(f"{bad} value(s){where} lie outside [0, 1], so they are not beta values; "
+                           "if the matrix holds M-values pass scale='m'")
+
+
+def _convert_row(values: np.ndarray, out: np.ndarray, beta_out: np.ndarray | None, scale: str,
+                 tmp: np.ndarray) -> bool:
+    """One sample's values of a chunk (``values``, left unchanged: e.g. an Arrow buffer) into
+    ``out`` as :func:`_convert_inplace` turns them, the same operations per value and so the
+    same bits, with the copy from the source in the same pass (the EWAS reader copied each
+    chunk and then converted it: one pass fewer over every value, #19). ``beta_out``: the
+    betas' row, ``tmp``: at least as long as ``values``. Returns False, and writes nothing,
+    when a value lies outside [0, 1] (scale "beta")."""
+    t = tmp[: values.size]
+    if scale == "beta":
+        if values.size and (np.fmin.reduce(values) < 0 or np.fmax.reduce(values) > 1):
+            return False
+        if beta_out is not None:
+            beta_out[...] = values
+        np.clip(values, BETA_CLIP, 1.0 - BETA_CLIP, out=out)
+        np.subtract(1.0, out, out=t)
+        np.divide(out, t, out=out)
+        np.log2(out, out=out)
+    else:
+        out[...] = values
+        if beta_out is not None:
+            np.multiply(values, math.log(2.0), out=t)
+            special.expit(t, out=beta_out)
+    return True
+
+
 def _convert_inplace(values: np.ndarray, scale: str, beta_out: np.ndarray | None, where: str):
     """Turn a C-contiguous block into M-values in place, block by block (no large temporaries).
 
@@ -573,13 +610,8 @@ def _convert_inplace(values: np.ndarray, scale: str, beta_out: np.ndarray | None
         t = tmp[: blk.size]
         if scale == "beta":
             if np.fmin.reduce(blk) < 0 or np.fmax.reduce(blk) > 1:
-                rest = flat[start:]  # the blocks before are already M-values (and were in range)
-                with np.errstate(invalid="ignore"):
-                    bad = int(np.count_nonzero((rest < 0) | (rest > 1)))
-                raise InputTableError(
-                    f"{bad} value(s){where} lie outside [0, 1], so they are not beta values; "
-                    "if the matrix holds M-values pass scale='m'"
-                )
+                # the blocks before are already M-values (and were in range)
+                raise _range_error(_count_outside(flat[start:]), where)
             if bflat is not None:
                 bflat[start : start + blk.size] = blk
             np.clip(blk, BETA_CLIP, 1.0 - BETA_CLIP, out=blk)
