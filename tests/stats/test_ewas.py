@@ -638,6 +638,57 @@ def test_reader_errors(tmp_path, beta_matrix):
         next(read_methylation_chunks(tmp_path / "none.parquet", samples))
 
 
+@pytest.mark.parametrize("scale", ["beta", "m"])
+@pytest.mark.parametrize("return_beta", [False, True])
+def test_parquet_chunks_converted_as_copied_equal_the_copy_converted(tmp_path, scale, return_beta):
+    """A Parquet matrix's chunks are converted sample by sample as they are copied from
+    Arrow: the same bits as copying each chunk into float64 and converting it whole
+    (_convert_inplace, as the reader did before), for float64, float32, integer and all-null
+    columns, values at 0 and 1 and within the clip of them, and missing values."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from first1000.io.methylation import arrow_values
+    from first1000.stats.ewas import _convert_inplace
+
+    rng = np.random.default_rng(12)
+    n = 50
+    values = rng.uniform(0.01, 0.99, n) if scale == "beta" else rng.normal(0, 3, n)
+    if scale == "beta":
+        values[:6] = [0.0, 1.0, 1e-7, 1 - 1e-7, 0.9999995, 5e-7]
+    mask = np.zeros(n, bool)
+    mask[[7, 31]] = True
+    columns = {
+        "cpg": pa.array([f"cg{k:04d}" for k in range(n)]),
+        "S0": pa.array(values, mask=mask),
+        "S1": pa.array(values.astype(np.float32)),
+        "S2": pa.array((values > np.median(values)).astype(np.int64)),
+        "S3": pa.nulls(n, type=pa.null()),
+    }
+    table = pa.table(columns)
+    pq.write_table(table, tmp_path / "m.parquet", row_group_size=20)
+    samples = ["S0", "S1", "S2", "S3"]
+    got = list(read_methylation_chunks(tmp_path / "m.parquet", samples, chunk_cpgs=15, scale=scale,
+                                       return_beta=return_beta))
+    assert [len(c.cpgs) for c in got] == [15, 15, 15, 5]
+    for k, chunk in enumerate(got):
+        part = table.slice(15 * k, 15)
+        yt = np.empty((len(samples), part.num_rows))
+        for j, name in enumerate(samples):
+            yt[j] = arrow_values(part.column(name).combine_chunks())
+        beta = np.empty(yt.shape) if return_beta else None
+        _convert_inplace(yt, scale, beta, "")
+        np.testing.assert_array_equal(chunk.m_values, yt.T)
+        assert np.array_equal(np.isnan(chunk.m_values), np.isnan(yt.T))
+        finite = ~np.isnan(yt.T)
+        assert (chunk.m_values[finite].view(np.uint64) == yt.T[finite].view(np.uint64)).all()
+        if return_beta:
+            np.testing.assert_array_equal(chunk.beta, beta.T)
+        else:
+            assert chunk.beta is None
+        assert chunk.cpgs.tolist() == [f"cg{15 * k + i:04d}" for i in range(part.num_rows)]
+
+
 def test_the_range_message_counts_the_values_outside_once(tmp_path):
     """A value outside [0, 1] far into a chunk (after blocks already turned into M-values,
     which lie outside [0, 1]) is counted alone, with the chunk's CpG rows."""

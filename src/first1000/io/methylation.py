@@ -229,10 +229,10 @@ def _parquet_block(table, n_samples: int, alloc, raw: bool = False, convert=None
     """(cpgs, n x m values) of an Arrow table whose first column holds the CpG IDs; ``raw``:
     a cohort's own file (CpG IDs stripped, non-finite values missing, as ingest reads them).
 
-    ``convert``: ``(scale, return_beta, where)``: each sample's values are turned into
-    M-values as they are copied from Arrow (:func:`first1000.stats.ewas._convert_row`, the
-    same bits as converting the copied chunk; ~0.2 s less per 225,000-CpG shard, #19), and
-    ``(cpgs, m_values, betas or None)`` is returned."""
+    ``convert``: ``(scale, return_beta, where)``: each sample's values are converted as they
+    are copied from Arrow (:func:`first1000.stats.ewas._convert_row`: beta values into
+    M-values, or M-values copied and their betas computed; the same bits as converting the
+    copied chunk), and ``(cpgs, m_values, betas or None)`` is returned."""
     m = table.num_rows
     yt = alloc((n_samples, m))
     beta = tmp = None
@@ -244,6 +244,9 @@ def _parquet_block(table, n_samples: int, alloc, raw: bool = False, convert=None
     def column(j):
         col = table.column(j + 1)
         values = arrow_values(col.chunk(0)) if col.num_chunks == 1 else col.to_numpy()
+        # as float64, as the copy into ``yt`` made them (a float32 file's values are clipped
+        # and logged in float64; a column of nulls is NaN); float64 is not copied
+        values = np.asarray(values, dtype=np.float64)
         return _finite(values) if raw else values
 
     for j in range(n_samples):

@@ -571,12 +571,14 @@ def _range_error(bad: int, where: str) -> InputTableError:
 
 def _convert_row(values: np.ndarray, out: np.ndarray, beta_out: np.ndarray | None, scale: str,
                  tmp: np.ndarray) -> bool:
-    """One sample's values of a chunk (``values``, left unchanged: e.g. an Arrow buffer) into
-    ``out`` as :func:`_convert_inplace` turns them, the same operations per value and so the
-    same bits, with the copy from the source in the same pass (the EWAS reader copied each
-    chunk and then converted it: one pass fewer over every value, #19). ``beta_out``: the
-    betas' row, ``tmp``: at least as long as ``values``. Returns False, and writes nothing,
-    when a value lies outside [0, 1] (scale "beta")."""
+    """One sample's values of a chunk (``values``, float64, left unchanged: e.g. an Arrow
+    buffer) into ``out`` as :func:`_convert_inplace` turns them, the same float64 operations
+    per value and so the same bits, with the copy from the source in the same pass (the
+    EWAS reader copied each chunk and then converted it: one pass fewer over every value,
+    #19). ``beta_out``: the betas' row, ``tmp``: at least as long as ``values``. Returns
+    False, and writes nothing, when a value lies outside [0, 1] (scale "beta")."""
+    if values.dtype != np.float64:  # NumPy would clip and multiply in the narrower type
+        raise TypeError(f"_convert_row needs float64 values, got {values.dtype}")
     t = tmp[: values.size]
     if scale == "beta":
         if values.size and (np.fmin.reduce(values) < 0 or np.fmax.reduce(values) > 1):
