@@ -642,14 +642,16 @@ def test_reader_errors(tmp_path, beta_matrix):
 @pytest.mark.parametrize("return_beta", [False, True])
 def test_parquet_chunks_converted_as_copied_equal_the_copy_converted(tmp_path, scale, return_beta):
     """A Parquet matrix's chunks are converted sample by sample as they are copied from
-    Arrow: the same bits as copying each chunk into float64 and converting it whole
-    (_convert_inplace, as the reader did before), for float64, float32, integer and all-null
-    columns, values at 0 and 1 and within the clip of them, and missing values."""
+    Arrow: the same bits as the formulas written out in float64 here (betas clipped to
+    [1e-6, 1 - 1e-6], M = log2(b / (1 - b)); betas of M-values 1 / (1 + 2^-M) as
+    expit(M ln 2)), for float64, float32, integer and all-null columns, values at 0 and 1
+    and within the clip of them, and missing values."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from scipy.special import expit
+
     from first1000.io.methylation import arrow_values
-    from first1000.stats.ewas import _convert_inplace
 
     rng = np.random.default_rng(12)
     n = 50
@@ -673,11 +675,14 @@ def test_parquet_chunks_converted_as_copied_equal_the_copy_converted(tmp_path, s
     assert [len(c.cpgs) for c in got] == [15, 15, 15, 5]
     for k, chunk in enumerate(got):
         part = table.slice(15 * k, 15)
-        yt = np.empty((len(samples), part.num_rows))
+        x = np.empty((len(samples), part.num_rows))  # the values as float64
         for j, name in enumerate(samples):
-            yt[j] = arrow_values(part.column(name).combine_chunks())
-        beta = np.empty(yt.shape) if return_beta else None
-        _convert_inplace(yt, scale, beta, "")
+            x[j] = arrow_values(part.column(name).combine_chunks())
+        if scale == "beta":
+            clipped = np.clip(x, 1e-6, 1 - 1e-6)
+            yt, beta = np.log2(clipped / (1.0 - clipped)), x
+        else:
+            yt, beta = x, expit(x * np.log(2.0))
         np.testing.assert_array_equal(chunk.m_values, yt.T)
         assert np.array_equal(np.isnan(chunk.m_values), np.isnan(yt.T))
         finite = ~np.isnan(yt.T)

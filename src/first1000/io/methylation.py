@@ -216,7 +216,7 @@ def fresh(shape) -> np.ndarray:
     return np.empty(shape)
 
 
-def _finite(values: np.ndarray) -> np.ndarray:
+def _inf_as_missing(values: np.ndarray) -> np.ndarray:
     """``values`` with infinities as missing (NaN): as ingest reads a cohort's own file."""
     with np.errstate(over="ignore", invalid="ignore"):
         if np.isfinite(np.add.reduce(values)):  # one pass: every value finite (no NaN either)
@@ -225,21 +225,17 @@ def _finite(values: np.ndarray) -> np.ndarray:
     return values if finite.all() else np.where(finite, values, np.nan)
 
 
-def _parquet_block(table, n_samples: int, alloc, raw: bool = False, convert=None):
-    """(cpgs, n x m values) of an Arrow table whose first column holds the CpG IDs; ``raw``:
-    a cohort's own file (CpG IDs stripped, non-finite values missing, as ingest reads them).
-
-    ``convert``: ``(scale, return_beta, where)``: each sample's values are converted as they
-    are copied from Arrow (:func:`first1000.stats.ewas._convert_row`: beta values into
-    M-values, or M-values copied and their betas computed; the same bits as converting the
-    copied chunk), and ``(cpgs, m_values, betas or None)`` is returned."""
+def _parquet_block(table, n_samples: int, alloc, scale: str, return_beta: bool, where: str, raw: bool = False):
+    """(cpgs, n x m M-values, n x m betas or None) of an Arrow table whose first column holds
+    the CpG IDs; ``raw``: a cohort's own file (CpG IDs stripped, non-finite values missing,
+    as ingest reads them). Each sample's values are converted as they are copied from Arrow
+    (:func:`first1000.stats.ewas._convert_row`: the same bits as copying the chunk and
+    converting it whole, one pass fewer, #19); ``where`` names the chunk's rows in the
+    message for values outside [0, 1]."""
     m = table.num_rows
     yt = alloc((n_samples, m))
-    beta = tmp = None
-    if convert is not None:
-        scale, return_beta, where = convert
-        beta = alloc(yt.shape) if return_beta else None
-        tmp = np.empty(m)
+    beta = alloc(yt.shape) if return_beta else None
+    tmp = np.empty(m)
 
     def column(j):
         col = table.column(j + 1)
@@ -247,16 +243,14 @@ def _parquet_block(table, n_samples: int, alloc, raw: bool = False, convert=None
         # as float64, as the copy into ``yt`` made them (a float32 file's values are clipped
         # and logged in float64; a column of nulls is NaN); float64 is not copied
         values = np.asarray(values, dtype=np.float64)
-        return _finite(values) if raw else values
+        return _inf_as_missing(values) if raw else values
 
     for j in range(n_samples):
-        if convert is None:
-            yt[j] = column(j)
-        elif not _convert_row(column(j), yt[j], None if beta is None else beta[j], scale, tmp):
+        if not _convert_row(column(j), yt[j], None if beta is None else beta[j], scale, tmp):
             # the samples before are already M-values (and were in range)
             raise _range_error(sum(_count_outside(column(k)) for k in range(j, n_samples)), where)
     cpgs = cpg_ids(table.column(0)) if raw else np.asarray(table.column(0).to_numpy(), dtype=object)
-    return (cpgs, yt) if convert is None else (cpgs, yt, beta)
+    return cpgs, yt, beta
 
 
 def _batches_of_group(pf, group: int, first: int, batch_rows: int, columns, stop: int):
@@ -338,11 +332,11 @@ def row_pieces(pf, columns, batch_rows: int, start: int = 0, stop: int | None = 
             yield from _batches_of_group(pf, i, int(offsets[i]), rows, columns, stop)
 
 
-def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, rows=None, raw: bool = False,
-                  metadata=None, convert=None):
-    """``metadata``: the file's footer, when the caller has parsed it (MatrixSource);
-    ``convert``: ``(scale, return_beta, name)``: the chunks are converted as they are copied
-    (:func:`_parquet_block`) and yielded as ``(cpgs, m_values, betas)``."""
+def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, scale: str, return_beta: bool,
+                  name: str, rows=None, raw: bool = False, metadata=None):
+    """``(cpgs, m_values, betas or None)`` chunks, converted as they are copied
+    (:func:`_parquet_block`; ``name``: the file in messages); ``metadata``: the file's footer,
+    when the caller has parsed it (MatrixSource)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -368,11 +362,9 @@ def _iter_parquet(path: Path, samples, chunk_cpgs: int, cpg_column: str, alloc, 
 
     def block(table):
         nonlocal first
-        where = None
-        if convert is not None:
-            where = f" in CpG rows {first}-{first + table.num_rows - 1} of {convert[2]}"
+        where = f" in CpG rows {first}-{first + table.num_rows - 1} of {name}"
         first += table.num_rows
-        return _parquet_block(table, len(samples), alloc, raw, None if convert is None else (*convert[:2], where))
+        return _parquet_block(table, len(samples), alloc, scale, return_beta, where, raw)
 
     # cut into chunks of chunk_cpgs rows
     pending = None
@@ -508,8 +500,9 @@ def iter_chunks(
             raise InputTableError(f"{absent} of the design's {len(samples)} samples are not sample columns of "
                                   f"{source.path.name}; subset the design to the measured samples")
         name = source.path.name
-        raw = _iter_parquet(source.path, [source.columns[s] for s in samples], chunk_cpgs, source.cpg_column,
-                            alloc, rows, raw=source.raw, metadata=source.metadata, convert=(scale, return_beta, name))
+        yield from _iter_parquet(source.path, [source.columns[s] for s in samples], chunk_cpgs, source.cpg_column,
+                                 alloc, scale, return_beta, name, rows, raw=source.raw, metadata=source.metadata)
+        return
     else:
         path = Path(source)
         if not path.exists():
@@ -519,16 +512,14 @@ def iter_chunks(
         if rows is not None and fmt != "parquet":
             raise ModelError("reading a range of rows needs a Parquet matrix")
         if fmt == "parquet":
-            raw = _iter_parquet(path, samples, chunk_cpgs, cpg_column, alloc, rows, convert=(scale, return_beta, name))
-        elif fmt == "tsv":
+            yield from _iter_parquet(path, samples, chunk_cpgs, cpg_column, alloc, scale, return_beta, name, rows)
+            return
+        if fmt == "tsv":
             raw = _iter_tsv(path, samples, chunk_cpgs, cpg_column, alloc)
         else:
             raw = _iter_npy(path, samples, chunk_cpgs, npy_samples, npy_cpgs, alloc)
-    first = 1 if rows is None else rows[0] + 1
-    for cpgs, yt, *converted in raw:
-        if converted:  # a Parquet file's chunk, converted as it was copied
-            yield cpgs, yt, converted[0]
-            continue
+    first = 1  # a range of rows is read from Parquet only (above)
+    for cpgs, yt in raw:
         beta = alloc(yt.shape) if return_beta else None
         where = f" in CpG rows {first}-{first + yt.shape[1] - 1} of {name}"
         _convert_inplace(yt, scale, beta, where)

@@ -571,12 +571,14 @@ def _range_error(bad: int, where: str) -> InputTableError:
 
 def _convert_row(values: np.ndarray, out: np.ndarray, beta_out: np.ndarray | None, scale: str,
                  tmp: np.ndarray) -> bool:
-    """One sample's values of a chunk (``values``, float64, left unchanged: e.g. an Arrow
-    buffer) into ``out`` as :func:`_convert_inplace` turns them, the same float64 operations
-    per value and so the same bits, with the copy from the source in the same pass (the
-    EWAS reader copied each chunk and then converted it: one pass fewer over every value,
-    #19). ``beta_out``: the betas' row, ``tmp``: at least as long as ``values``. Returns
-    False, and writes nothing, when a value lies outside [0, 1] (scale "beta")."""
+    """Float64 ``values`` converted into ``out`` (``values`` itself: in place, as
+    :func:`_convert_inplace` does block by block; another array: ``values`` left unchanged,
+    e.g. an Arrow buffer, so the EWAS reader copies a Parquet chunk's samples and converts
+    them in one pass instead of two, #19). ``scale="beta"``: the betas copied to ``beta_out``
+    if given, then clipped and log2(beta / (1 - beta)); ``scale="m"``: the values copied and
+    their betas written to ``beta_out`` if given. Element-wise only, so the same bits
+    whatever the block. ``tmp``: at least as long as ``values``. Returns False, and writes
+    nothing, when a value lies outside [0, 1] (scale "beta")."""
     if values.dtype != np.float64:  # NumPy would clip and multiply in the narrower type
         raise TypeError(f"_convert_row needs float64 values, got {values.dtype}")
     t = tmp[: values.size]
@@ -590,7 +592,8 @@ def _convert_row(values: np.ndarray, out: np.ndarray, beta_out: np.ndarray | Non
         np.divide(out, t, out=out)
         np.log2(out, out=out)
     else:
-        out[...] = values
+        if out is not values:
+            out[...] = values
         if beta_out is not None:
             np.multiply(values, math.log(2.0), out=t)
             special.expit(t, out=beta_out)
@@ -609,20 +612,9 @@ def _convert_inplace(values: np.ndarray, scale: str, beta_out: np.ndarray | None
     tmp = np.empty(min(_BLOCK, flat.size))
     for start in range(0, flat.size, _BLOCK):
         blk = flat[start : start + _BLOCK]
-        t = tmp[: blk.size]
-        if scale == "beta":
-            if np.fmin.reduce(blk) < 0 or np.fmax.reduce(blk) > 1:
-                # the blocks before are already M-values (and were in range)
-                raise _range_error(_count_outside(flat[start:]), where)
-            if bflat is not None:
-                bflat[start : start + blk.size] = blk
-            np.clip(blk, BETA_CLIP, 1.0 - BETA_CLIP, out=blk)
-            np.subtract(1.0, blk, out=t)
-            np.divide(blk, t, out=blk)
-            np.log2(blk, out=blk)
-        elif bflat is not None:
-            np.multiply(blk, math.log(2.0), out=t)
-            special.expit(t, out=bflat[start : start + blk.size])
+        if not _convert_row(blk, blk, None if bflat is None else bflat[start : start + blk.size], scale, tmp):
+            # the blocks before are already M-values (and were in range)
+            raise _range_error(_count_outside(flat[start:]), where)
 
 
 def _type7(sorted_rows: np.ndarray, counts: np.ndarray, prob: float) -> np.ndarray:
