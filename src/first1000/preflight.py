@@ -35,6 +35,13 @@ def _fingerprint(cfg: dict) -> str:
     # own src/, keeps its cache)
     named = {f: f for f in files}
     named.update({str(p): f"first1000/schemas/{p.relative_to(SCHEMA_DIR)}" for p in Path(SCHEMA_DIR).rglob("*.yaml")})
+    # and the packaged reference tables the checks compute with (WHO 2006 growth z-scores,
+    # an implausible one is an error; INTERGROWTH-21st birth-weight z-scores)
+    from first1000.scoring.birth_outcomes import standard_table_path
+    from first1000.scoring.growth import table_files as who_tables
+    from first1000.stages.provenance import shown_path
+
+    named.update({str(p): shown_path(p) for p in [*who_tables(), standard_table_path()]})
     stats = _file_stats(sorted(named, key=named.get), named)
     read = {"cohorts": cfg["cohorts"], "data_schema": cfg["_data_schema"], "key_file": cfg["privacy"]["key_file"]}
     return _fingerprint_of(read, stats)

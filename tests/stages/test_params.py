@@ -123,7 +123,24 @@ def test_every_rule_takes_its_settings_from_its_builder():
         assert params, f"rule {rule} has no params"
         lines = [line.strip() for line in params.group(1).splitlines()]
         expected = r"settings=provenance_settings," if rule == "provenance" else rf"settings=params_of\(\w+\.{rule}_params\),"
-        assert len(lines) == 1 and re.fullmatch(expected, lines[0]), (rule, lines)
+        # and the software versions, a rerun trigger (first1000.stages.provenance.software_trigger)
+        assert len(lines) == 2 and re.fullmatch(expected, lines[0]) and lines[1] == "software=SOFTWARE,", (rule, lines)
+
+
+def test_software_trigger_changes_with_any_version(monkeypatch):
+    """The param every rule carries names each package's version and Python's: an upgrade
+    changes it, so Snakemake reruns every job."""
+    from first1000.stages import provenance
+
+    before = provenance.software_trigger()
+    assert before.startswith("first1000 ") and ", pandas " in before and ", python 3." in before
+    assert len(before.split(", ")) == len(provenance.PACKAGES) + 1
+    real = provenance.metadata.version
+    monkeypatch.setattr(provenance.metadata, "version",
+                        lambda name: "99.0" if name == "statsmodels" else real(name))
+    after = provenance.software_trigger()
+    assert after != before and "statsmodels 99.0" in after
+    assert after.replace("statsmodels 99.0", f"statsmodels {real('statsmodels')}") == before
 
 
 def test_packaged_tables_a_job_reads_are_declared_inputs(raw_demo):
@@ -147,6 +164,12 @@ def test_packaged_tables_a_job_reads_are_declared_inputs(raw_demo):
     assert prepare.prepare_inputs(load_config(mean), "epigenetic_age")["definitions"] == [
         "src/first1000/data/clocks/Horvath1.csv"]
     assert "definitions" not in prepare.prepare_inputs(cfg, "immune")
+    # the WHO 2006 tables of the child follow-up's growth z-scores
+    for cohort in cfg["cohorts"]:
+        followup = ingest.ingest_table_inputs(cfg, cohort, "child_followup")["definitions"]
+        assert followup == [f"src/first1000/data/who2006/{name}anthro.txt"
+                            for name in ("bmi", "hc", "len", "wei", "wfh", "wfl")], cohort
+        assert "definitions" not in ingest.ingest_table_inputs(cfg, cohort, "hair_cortisol")
 
 
 def test_moving_keys_of_a_mapping_table_changes_no_params(tmp_path, raw_demo):

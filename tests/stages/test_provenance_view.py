@@ -40,3 +40,22 @@ def test_git_dirty_follows_tracked_changes_only(tmp_path):
     assert git_dirty(tmp_path) is False  # results and untracked files are not the workflow's sources
     (tmp_path / "Snakefile").write_text("rule all:\n    input: []\n", encoding="utf-8")
     assert git_dirty(tmp_path) is True
+
+
+def test_git_dirty_covers_the_whole_checkout_from_workflow_snakefile(tmp_path):
+    """Run as ``snakemake -s workflow/Snakefile`` Snakemake's base directory is workflow/:
+    an edit of the package under src/ still makes the sources dirty."""
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    git("config", "user.email", "t@example.org")
+    git("config", "user.name", "t")
+    for name in ("workflow/Snakefile", "src/first1000/x.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("a = 1\n", encoding="utf-8")
+    git("add", ".")
+    git("commit", "-qm", "x")
+    assert git_dirty(tmp_path / "workflow") is False
+    (tmp_path / "src/first1000/x.py").write_text("a = 2\n", encoding="utf-8")
+    assert git_dirty(tmp_path / "workflow") is True

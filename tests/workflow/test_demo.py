@@ -315,6 +315,25 @@ def test_changing_one_cohort_table_reruns_only_what_depends_on_it(demo_run, tmp_
                    for s in stale), stale
 
 
+def test_a_changed_packaged_who_table_reruns_the_followup_ingest(demo_run, tmp_path):
+    """The WHO 2006 tables of the growth z-scores are declared inputs: a changed table
+    reruns both cohorts' follow-up ingest (and what depends on it), not the other tables'
+    ingest, and the provenance lists the tables' checksums."""
+    copy = tmp_path / "demo"
+    shutil.copytree(demo_run, copy, symlinks=True)
+    checksums = (copy / "results/provenance/input_checksums.tsv").read_text()
+    assert "first1000/data/who2006/weianthro.txt\t" in checksums
+    table = copy / "src/first1000/data/who2006/weianthro.txt"
+    table.write_text(table.read_text() + "\n")  # a blank line more: the content changes
+    dry = run_snakemake(copy, "--dry-run")
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    jobs = _planned_jobs(dry.stdout + dry.stderr)
+    assert jobs.get("ingest_table") == 2 and jobs.get("provenance") == 1, jobs  # each cohort's child_followup
+    assert "results/ingest/ghent/child_followup.parquet" in dry.stdout + dry.stderr
+    for rule in ("ingest_participants", "harmonise", "ewas_shard"):
+        assert rule not in jobs, (rule, jobs)
+
+
 def test_effect_modification_and_missingness_outputs(demo_run):
     """Issue #7: effect-modification tables and stratified forest plots, missingness tables.
 

@@ -26,6 +26,7 @@ rule associate:
         runtime=scaled(20),
     params:
         settings=params_of(analyse.associate_params),
+        software=SOFTWARE,
     script:
         "../scripts/associate.py"
 
@@ -55,6 +56,7 @@ rule associate_sensitivity:
         runtime=scaled(20),
     params:
         settings=params_of(analyse.associate_sensitivity_params),
+        software=SOFTWARE,
     script:
         "../scripts/associate_sensitivity.py"
 
@@ -93,6 +95,7 @@ rule mediate:
         runtime=scaled(30),
     params:
         settings=params_of(analyse.mediate_params),
+        software=SOFTWARE,
     script:
         "../scripts/mediate.py"
 
@@ -124,6 +127,7 @@ rule describe:
         runtime=scaled(10),
     params:
         settings=params_of(analyse.describe_params),
+        software=SOFTWARE,
     script:
         "../scripts/describe.py"
 
@@ -163,5 +167,6 @@ rule mediate_highdim:
         runtime=scaled(30),
     params:
         settings=params_of(analyse.mediate_highdim_params),
+        software=SOFTWARE,
     script:
         "../scripts/mediate_highdim.py"

@@ -40,6 +40,11 @@ from first1000.stages import longitudinal, modification, prepare, provenance, si
 # virtual machines; see first1000.stages.JOB_ENVIRONMENT); a value the user set wins.
 job_environment()
 
+# A param of every rule: the versions of first1000, Python and the packages that compute
+# (first1000.stages.provenance.PACKAGES). After an upgrade every job runs again, so the
+# results are what a run from scratch gives with the software the provenance lists.
+SOFTWARE = provenance.software_trigger()
+
 
 def snakemake_cores(workflow):
     """--cores of this run (None when not given, as on a cluster with --jobs)."""
@@ -153,13 +158,18 @@ def inputs_of(builder):
 
 def all_inputs():
     """Every file the run reads (their checksums go into the provenance)."""
+    # the sites' exports, and the annotation the EWAS meta-analysis reads
     if SITES_MODE:
-        return site_inputs(CFG)
+        return sorted({*site_inputs(CFG), *ewas.annotation_input(CFG).values()})
     files = {CFG["harmonised_variables"]}
     for cohort in COHORTS:
         files.update(cohort_tables(CFG, cohort).values())
         files.add(CFG["cohorts"][cohort]["mapping"])
         files.update(ingest.ingest_participants_inputs(CFG, cohort)["definitions"])
+        for table in cohort_tables(CFG, cohort):
+            if table != "participants":
+                inputs = ingest.ingest_table_inputs(CFG, cohort, table)
+                files.update(inputs.get("definitions", []))
     for mechanism in analysed_mechanisms(CFG):
         files.update(prepare.prepare_inputs(CFG, mechanism).get("definitions", []))
     files.update(ewas.annotation_input(CFG).values())

@@ -18,6 +18,7 @@ rule ewas_shard:
         runtime=scaled(60),
     params:
         settings=params_of(ewas.ewas_shard_params),
+        software=SOFTWARE,
     script:
         "../scripts/ewas_shard.py"
 
@@ -54,6 +55,7 @@ rule ewas_gather:
         runtime=scaled(30),
     params:
         settings=params_of(ewas.ewas_gather_params),
+        software=SOFTWARE,
     script:
         "../scripts/ewas_gather.py"
 
@@ -90,6 +92,7 @@ rule ewas_meta:
         runtime=scaled(30),
     params:
         settings=params_of(ewas.ewas_meta_params),
+        software=SOFTWARE,
     script:
         "../scripts/ewas_meta.py"
 
@@ -129,6 +132,7 @@ rule ewas_figures:
         runtime=scaled(10),
     params:
         settings=params_of(ewas.ewas_figures_params),
+        software=SOFTWARE,
     script:
         "../scripts/ewas_figures.py"
 
@@ -158,5 +162,6 @@ rule ewas_candidates:
         runtime=scaled(10),
     params:
         settings=params_of(ewas.ewas_candidates_params),
+        software=SOFTWARE,
     script:
         "../scripts/ewas_candidates.py"

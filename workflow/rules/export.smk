@@ -18,5 +18,6 @@ rule export_summary:
         runtime=scaled(10),
     params:
         settings=params_of(export.export_summary_params),
+        software=SOFTWARE,
     script:
         "../scripts/export_summary.py"

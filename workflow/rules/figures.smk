@@ -28,6 +28,7 @@ rule mechanism_figures:
         runtime=scaled(20),
     params:
         settings=params_of(figures.mechanism_figures_params),
+        software=SOFTWARE,
     script:
         "../scripts/mechanism_figures.py"
 
@@ -59,6 +60,7 @@ rule model_diagram:
         runtime=scaled(10),
     params:
         settings=params_of(figures.model_diagram_params),
+        software=SOFTWARE,
     script:
         "../scripts/model_diagram.py"
 
@@ -89,6 +91,7 @@ rule table_views:
         runtime=scaled(10),
     params:
         settings=params_of(figures.table_views_params),
+        software=SOFTWARE,
     script:
         "../scripts/table_views.py"
 
@@ -122,6 +125,7 @@ rule publication_tables:
         runtime=scaled(10),
     params:
         settings=params_of(figures.publication_tables_params),
+        software=SOFTWARE,
     script:
         "../scripts/publication_tables.py"
 
@@ -155,5 +159,6 @@ rule key_findings:
         runtime=scaled(10),
     params:
         settings=params_of(figures.key_findings_params),
+        software=SOFTWARE,
     script:
         "../scripts/key_findings.py"

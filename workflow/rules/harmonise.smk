@@ -39,6 +39,7 @@ rule harmonise:
         runtime=scaled(10),
     params:
         settings=params_of(harmonise.harmonise_params),
+        software=SOFTWARE,
     script:
         "../scripts/harmonise.py"
 
@@ -76,5 +77,6 @@ rule mood_qc:
         runtime=scaled(10),
     params:
         settings=params_of(harmonise.mood_qc_params),
+        software=SOFTWARE,
     script:
         "../scripts/mood_qc.py"

@@ -36,6 +36,7 @@ rule ingest_participants:
         runtime=scaled(10),
     params:
         settings=params_of(ingest.ingest_participants_params),
+        software=SOFTWARE,
     script:
         "../scripts/ingest_participants.py"
 
@@ -57,5 +58,6 @@ rule ingest_table:
         runtime=scaled(20),
     params:
         settings=params_of(ingest.ingest_table_params),
+        software=SOFTWARE,
     script:
         "../scripts/ingest_table.py"

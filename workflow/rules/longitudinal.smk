@@ -35,5 +35,6 @@ rule longitudinal:
         runtime=scaled(30),
     params:
         settings=params_of(longitudinal.longitudinal_params),
+        software=SOFTWARE,
     script:
         "../scripts/longitudinal.py"

@@ -26,5 +26,6 @@ rule modify:
         runtime=scaled(20),
     params:
         settings=params_of(modification.modify_params),
+        software=SOFTWARE,
     script:
         "../scripts/modify.py"

@@ -29,5 +29,6 @@ rule prepare:
         runtime=scaled(20),
     params:
         settings=params_of(prepare.prepare_params),
+        software=SOFTWARE,
     script:
         "../scripts/prepare.py"

@@ -37,6 +37,7 @@ rule provenance:
         runtime=scaled(10),
     params:
         settings=provenance_settings,
+        software=SOFTWARE,
     script:
         "../scripts/provenance.py"
 
@@ -64,6 +65,7 @@ rule methods:
         runtime=scaled(10),
     params:
         settings=params_of(provenance.methods_params),
+        software=SOFTWARE,
     script:
         "../scripts/methods.py"
 
@@ -94,5 +96,6 @@ rule provenance_view:
         runtime=scaled(10),
     params:
         settings=params_of(provenance.provenance_view_params),
+        software=SOFTWARE,
     script:
         "../scripts/provenance_view.py"

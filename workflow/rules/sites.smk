@@ -24,6 +24,7 @@ rule import_associations:
         runtime=scaled(10),
     params:
         settings=params_of(sites.import_associations_params),
+        software=SOFTWARE,
     script:
         "../scripts/import_associations.py"
 
@@ -52,5 +53,6 @@ rule import_mediation:
         runtime=scaled(10),
     params:
         settings=params_of(sites.import_mediation_params),
+        software=SOFTWARE,
     script:
         "../scripts/import_mediation.py"

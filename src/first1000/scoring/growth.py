@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,14 @@ _SEX = {"male": 1, "m": 1, "1": 1, "boy": 1, "female": 2, "f": 2, "2": 2, "girl"
 
 def _data(name: str):
     return resources.files("first1000") / "data" / "who2006" / f"{name}.txt"
+
+
+def table_files() -> list:
+    """The WHO 2006 tables the z-scores read (paths): declared inputs of the jobs that
+    compute them, so that their checksums are in the provenance and a changed table reruns
+    those jobs."""
+    names = {table for table, _, _ in INDICATORS.values() if table} | {table for table, _, _ in _WFLH.values()}
+    return [Path(str(_data(name))) for name in sorted(names)]
 
 
 @lru_cache(maxsize=None)

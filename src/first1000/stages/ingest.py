@@ -12,7 +12,8 @@ from first1000.io import write_parquet, write_tsv
 from first1000.keys import METADATA_KEY, job_key
 from first1000.keys import key_fingerprint as fingerprint_of
 from first1000.privacy import protect, protect_harmonisation, pseudonymise
-from first1000.stages import LOG, workflow_path
+from first1000.scoring.growth import table_files as who_tables
+from first1000.stages import DEFINITIONS, LOG, workflow_path
 
 
 def cohort_participants(cohort: str, mapping: dict, data_schema: dict, key: bytes):
@@ -137,12 +138,16 @@ def ingest_table_params(cfg: dict, cohort: str, table: str) -> dict:
 
 def ingest_table_inputs(cfg: dict, cohort: str, table: str) -> dict:
     """The raw table, the raw participants table (its IDs), the key, the mapping file; for
-    tables checked against clinical values (hair cut dates), the ingested participants."""
+    tables checked against clinical values (hair cut dates, the child's sex and gestation),
+    the ingested participants; for the child follow-up, the WHO 2006 tables of its z-scores
+    (``definitions``: packaged files, in the provenance's checksums)."""
     mapping = cfg["cohorts"][cohort]["_mapping"]
     inputs = {"table": mapping["tables"][table]["path"], "participants_table": mapping["tables"]["participants"]["path"],
               "mapping_file": cfg["cohorts"][cohort]["mapping"], "key": cfg["privacy"]["key_file"]}
     if table in ingest.WITH_PARTICIPANTS:
         inputs["participants"] = f"results/ingest/{cohort}/participants.parquet"
+    if table == "child_followup":
+        inputs[DEFINITIONS] = [workflow_path(path) for path in who_tables()]
     return inputs
 
 

@@ -49,11 +49,37 @@ def git_dirty(directory) -> bool | None:
     """Whether the workflow's tracked files (outside results/, logs/ and .snakemake/) have
     uncommitted changes: the commit alone then does not say what ran. None outside git."""
     try:
+        # from the checkout's top: the Snakefile may be workflow/Snakefile (``-s``), and the
+        # package under src/ is a source too
+        top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True,
+                             cwd=directory).stdout.strip()
         out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results",
-                              ":!logs", ":!.snakemake"], capture_output=True, text=True, check=True, cwd=directory)
+                              ":!logs", ":!.snakemake"], capture_output=True, text=True, check=True, cwd=top)
         return bool(out.stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         return None
+
+
+def software_versions() -> list[dict]:
+    """The version of each package of :data:`PACKAGES` ("not installed" when absent) and of
+    Python, as ``{"package", "version"}`` rows."""
+    found = []
+    for name in PACKAGES:
+        try:
+            found.append(dict(package=name, version=metadata.version(name)))
+        except metadata.PackageNotFoundError:
+            found.append(dict(package=name, version="not installed"))
+    found.append(dict(package="python", version=sys.version.split()[0]))
+    return found
+
+
+def software_trigger() -> str:
+    """The software versions in one line: a param of every rule, so that after an upgrade
+    (or a downgrade) of first1000, Python or any package of :data:`PACKAGES` every job runs
+    again and the results are what a run from scratch with that software gives, with the
+    versions the provenance lists (Snakemake reruns a job whose params changed; with
+    ``--sdm conda`` its software-env trigger does the same for the jobs' environment)."""
+    return ", ".join(f"{row['package']} {row['version']}" for row in software_versions())
 
 
 def provenance_view_params(cfg: dict) -> dict:
@@ -114,14 +140,7 @@ def provenance(*, config, git_commit, files, config_out, checksums, versions, ru
     rows = [dict(file=shown_path(p), bytes=Path(p).stat().st_size, sha256=sha256sum(p)) for p in sorted(set(files))]
     rows.sort(key=lambda row: row["file"])
     write_tsv(pd.DataFrame(rows), checksums)
-    found = []
-    for name in PACKAGES:
-        try:
-            found.append(dict(package=name, version=metadata.version(name)))
-        except metadata.PackageNotFoundError:
-            found.append(dict(package=name, version="not installed"))
-    found.append(dict(package="python", version=sys.version.split()[0]))
-    write_tsv(pd.DataFrame(found), versions)
+    write_tsv(pd.DataFrame(software_versions()), versions)
     # The date of the run goes to the log, not to results/: the same config, inputs and
     # software give the same bytes whenever they run.
     LOG.info("provenance written on %s", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
