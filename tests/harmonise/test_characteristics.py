@@ -107,3 +107,50 @@ def test_table1_tests_equal_scipy_stats():
     assert np.isnan(anova_p([np.ones(3), np.array([])])) and np.isnan(anova_p([np.ones(1), np.ones(1)]))
     assert np.isnan(kruskal_p([np.ones(1)])) and np.isnan(kruskal_p([np.ones(2), np.array([])]))
     assert np.isnan(chi2_p(np.array([[3, 0], [4, 0]]))) and np.isnan(chi2_p(np.array([[3, 4]])))
+
+
+def test_no_date_and_no_rare_free_text_reaches_table1():
+    """A date study variable shows its missing values only; a categorical one without
+    declared categories shows a level's text only when at least min_cell participants of
+    the cohort have it, the rarer ones counted together (a date, or a free-text answer, is a
+    participant's own value)."""
+    rng = np.random.default_rng(4)
+    frame = _cohort("a", 90, rng.normal(size=90), rng)
+    dates = pd.Series(pd.date_range("2021-01-01", periods=90, freq="D").astype(str))
+    dates[:7] = None
+    frame["visit_date"] = dates.to_numpy()
+    answers = np.array(["yes"] * 40 + ["no"] * 39 + ["only on Sundays at my aunt's", "never"] + ["rarely"] * 4
+                       + [None] * 5, dtype=object)
+    frame["free_answer"] = answers[rng.permutation(90)]
+    schema = {**SCHEMA, "visit_date": {"type": "date", "label": "Visit date"},
+              "free_answer": {"type": "categorical", "label": "Free answer"}}
+    table = table1(frame, schema, ["maternal_age", "visit_date", "free_answer", "ses_index"], min_cell=5)
+    text = table.to_csv()
+    assert "2021-" not in text and "Sundays" not in text and "rarely" not in text
+    date_rows = table[table.variable == "Visit date"]
+    assert date_rows.level.tolist() == ["missing, n (%)"] and date_rows.overall.tolist() == ["7 (7.8%)"]
+    assert date_rows.p.tolist() == [""]
+    rows = table[table.variable == "Free answer"].set_index("level")
+    rare = "other levels (each fewer than 5 participants)"
+    assert rows.index.tolist() == ["no", "yes", rare, "missing, n (%)"]
+    assert rows.loc["no", "overall"] == "39 (45.9%)" and rows.loc["yes", "overall"] == "40 (47.1%)"
+    assert rows.loc[rare, "overall"] == "6 (7.1%)"  # 1 + 1 + 4 participants
+
+
+def test_the_test_across_tertiles_counts_the_rare_levels_together():
+    rng = np.random.default_rng(5)
+    frame = _cohort("a", 90, np.arange(90.0), rng)  # tertiles: rows 0-29, 30-59, 60-89
+    rare = [f"answer {k}" for k in range(6)]  # 3 participants each, 2 per tertile
+    per_tertile = [(15, 9), (12, 12), (9, 15)]  # yes, no
+    answers = []
+    for k, (yes, no) in enumerate(per_tertile):
+        answers += ["yes"] * yes + ["no"] * no + [rare[2 * k]] * 3 + [rare[2 * k + 1]] * 3
+    frame["free_answer"] = answers
+    schema = {**SCHEMA, "free_answer": {"type": "categorical", "label": "Free answer"}}
+    table = table1(frame, schema, ["free_answer", "ses_index"], min_cell=5)
+    rows = table[table.variable == "Free answer"].set_index("level")
+    other = "other levels (each fewer than 5 participants)"
+    assert rows.index.tolist() == ["no", "yes", other, "missing, n (%)"]
+    assert rows.loc[other, GROUPS].tolist() == ["18 (20.0%)", "6 (20.0%)", "6 (20.0%)", "6 (20.0%)"]
+    chi2 = stats.chi2_contingency(np.array([[9, 12, 15], [15, 12, 9], [6, 6, 6]]), correction=False).pvalue
+    assert rows.loc["no", "p"] == f"{chi2:.2g}"

@@ -1,7 +1,11 @@
 """Table 1: cohort characteristics, overall and by SES tertile, per cohort.
 
 Continuous variables: mean (SD); counts (integer variables such as parity): median [IQR];
-binary: n (%) of 1; categorical: n (%) per level; and the missing values, n (%). Tertiles
+binary: n (%) of 1; categorical: n (%) per level; dates: the missing values only (a date is
+a participant's own value, and so is a level of free text); and the missing values, n (%).
+A categorical variable without declared categories (free text, e.g. a study variable) shows
+a level by its text only when at least ``min_cell`` participants of the cohort have it; the
+rarer levels are counted together as :data:`RARE_LEVELS`. Tertiles
 of the SES index are formed within each cohort (T1 = lowest SES) when it can form them
 (:func:`ses_tertiles`); the table has tertile columns only when a cohort does, with ``p``
 of the difference across the tertiles (ANOVA, Kruskal–Wallis or Pearson's χ²; left empty
@@ -40,6 +44,8 @@ def _fmt(x: float, digits: int = 1) -> str:
 GROUPS = ["overall", "SES T1 (lowest)", "SES T2", "SES T3 (highest)"]
 _NO_SES = "no SES index"  # undisplayed: the participants without an SES index
 MISSING = "missing, n (%)"
+#: Kinds described by a statistic of their values (or, dates, by their missing values only), not by levels.
+_NO_LEVELS = ("continuous", "integer", "date")
 ORDER = {"education_group": ["low", "medium", "high"]}
 
 
@@ -52,13 +58,36 @@ def _kind(variable: str, frame: pd.DataFrame, data_schema: dict) -> str:
     return "binary" if set(values.dropna().unique()) <= {0.0, 1.0} else "continuous"
 
 
-def _levels(values: pd.Series, kind: str, order) -> list[str]:
+#: The level that counts together the levels of an undeclared categorical variable that fewer
+#: than ``min_cell`` participants of the cohort have (their text is not shown).
+RARE_LEVELS = "other levels (each fewer than {min_cell} participants)"
+
+
+def _labeller(column: pd.Series, kind: str, order, min_cell: int):
+    """The level label of each value (a function of a Series of present values): binary
+    "1"/"0"; declared categories their text; an undeclared categorical variable its text
+    when at least ``min_cell`` of ``column`` (the cohort) have it, else :data:`RARE_LEVELS`."""
+    if kind == "binary":
+        return lambda values: values.map(lambda v: str(int(v)))
+    if kind != "categorical" or order:
+        return lambda values: values.map(str)
+    counts = column.dropna().map(str).value_counts()
+    common = set(counts.index[counts >= min_cell])
+    rare = RARE_LEVELS.format(min_cell=min_cell)
+    return lambda values: values.map(str).where(lambda text: text.isin(common), rare)
+
+
+def _levels(labels: pd.Series, kind: str, order, min_cell: int) -> list[str]:
+    """The rows of a binary or categorical variable, from its present values' labels
+    (:func:`_labeller`): declared categories in their order, other levels sorted, the rare
+    levels last."""
     if kind == "binary":
         return ["1", "0"]
-    levels = sorted(values.dropna().astype(str).unique())
+    levels = sorted(labels.unique())
     if order:
         levels = [lv for lv in order if lv in levels] + [lv for lv in levels if lv not in order]
-    return levels
+    rare = RARE_LEVELS.format(min_cell=min_cell)
+    return [lv for lv in levels if lv != rare] + [rare] * (rare in levels)
 
 
 NOT_FORMED = "SES tertiles not formed"
@@ -99,15 +128,16 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
     loss = pd.Series(False, index=group.index)
     if births_from is not None and "gestational_age" in group:
         loss = pd.to_numeric(group["gestational_age"], errors="coerce") < births_from
-    layout = []  # (variable, kind, levels, whether its losses are counted apart)
+    layout = []  # (variable, kind, levels, their labeller, whether its losses are counted apart)
     for variable in variables:
         kind = _kind(variable, frame, data_schema)
         order = ORDER.get(variable) or data_schema.get(variable, {}).get("categories")
         apart = variable in BIRTH_OUTCOMES and bool(loss.any())
         column = group[variable].where(~loss) if apart else group[variable]
-        levels = _levels(column, kind, order)
-        layout.append((variable, kind, levels, apart))
-        cells = ["missing"] + (["observed"] if kind in ("continuous", "integer") else levels) + (["loss"] * apart)
+        labeller = _labeller(column, kind, order, min_cell)
+        levels = [] if kind in _NO_LEVELS else _levels(labeller(column.dropna()), kind, order, min_cell)
+        layout.append((variable, kind, levels, labeller, apart))
+        cells = ["missing"] + (["observed"] if kind in _NO_LEVELS else levels) + (["loss"] * apart)
         for g, data in groups.items():
             lost = loss.loc[data.index]
             values_g = data[variable].where(~lost) if apart else data[variable]
@@ -116,11 +146,11 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
                 int(values_g.isna().sum())
             if apart:
                 values[(variable, "loss", g)] = int(lost.sum())
-            if kind in ("continuous", "integer"):
+            if kind in _NO_LEVELS:
                 values[(variable, "observed", g)] = len(present)
                 hidden.add((variable, "observed", g))
             else:
-                text = present.map(lambda v: str(int(v)) if kind == "binary" else str(v))
+                text = labeller(present)
                 for level in levels:
                     values[(variable, level, g)] = int((text == level).sum())
                 if kind == "binary":
@@ -144,7 +174,7 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
             **{g: shown.get(("size", g), str(values[("size", g)])) for g in shown_groups}}]
     if tertile is None:
         out.append({"cohort": cohort, "variable": NOT_FORMED, "level": why})
-    for variable, kind, levels, apart in layout:
+    for variable, kind, levels, labeller, apart in layout:
         label, unit = label_and_unit(variable, data_schema)
         name = f"{label} ({unit})" if unit else label
         rows = {}
@@ -160,6 +190,8 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
                 q1, med, q3 = present.quantile([0.25, 0.5, 0.75]) if len(present) else [np.nan] * 3
                 rows.setdefault("median [IQR]", {})[g] = \
                     f"{_fmt(med)} [{_fmt(q1)}, {_fmt(q3)}]" if len(present) >= min_cell else ""
+            elif kind == "date":
+                pass  # the missing values only
             else:
                 observed_uncertain = size_hidden or (variable, "missing", g) in shown
                 for level in levels[:1] if kind == "binary" else levels:
@@ -172,7 +204,8 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
         if tertile is not None and block:
             cells = [c for c in ["missing", "observed", *levels] if (variable, c, GROUPS[1]) in values]
             protected = any((variable, c, g) in shown for c in cells for g in GROUPS[1:])
-            block[0]["p"] = "" if protected else _tertile_p([groups[g][variable] for g in GROUPS[1:]], kind, levels)
+            block[0]["p"] = "" if protected else _tertile_p([groups[g][variable] for g in GROUPS[1:]], kind, levels,
+                                                            labeller)
         out += block
     return out
 
@@ -234,10 +267,13 @@ def chi2_p(counts: np.ndarray) -> float:
     return float(special.chdtrc((counts.shape[0] - 1) * (counts.shape[1] - 1), stat))
 
 
-def _tertile_p(samples: list[pd.Series], kind: str, levels: list[str]) -> str:
+def _tertile_p(samples: list[pd.Series], kind: str, levels: list[str], label) -> str:
     """p of the difference across the SES tertiles: one-way ANOVA (mean (SD)), Kruskal–Wallis
-    (median [IQR]) or Pearson's χ² (n (%)); empty when not computable."""
+    (median [IQR]) or Pearson's χ² (n (%) of the levels shown, ``label``: :func:`_labeller`);
+    empty when not computable (and for dates)."""
     present = [s.dropna() for s in samples]
+    if kind == "date":
+        return ""
     if kind == "continuous":
         if min(len(x) for x in present) < 2:
             return ""
@@ -247,7 +283,7 @@ def _tertile_p(samples: list[pd.Series], kind: str, levels: list[str]) -> str:
             return ""
         p = kruskal_p([x.to_numpy(dtype=float) for x in present])
     else:
-        text = [x.map(lambda v: str(int(v)) if kind == "binary" else str(v)) for x in present]
+        text = [label(x) for x in present]
         counts = np.array([[int((t == level).sum()) for t in text] for level in levels])
         counts = counts[counts.sum(axis=1) > 0][:, counts.sum(axis=0) > 0]
         if counts.shape[0] < 2 or counts.shape[1] < 2:
