@@ -146,7 +146,7 @@ def _table1_frame():
 
 
 def test_table1_by_hand():
-    schema = {"child_sex": {"type": "categorical", "label": "Child sex"},
+    schema = {"child_sex": {"type": "categorical", "label": "Child sex", "categories": ["female", "male"]},
               "bmi": {"type": "continuous", "label": "BMI", "unit": "kg/m2"},
               "smoking": {"type": "binary", "label": "Smoking"}}
     out = table1(_table1_frame(), schema, variables=["child_sex", "bmi", "smoking"], min_cell=M)
@@ -525,6 +525,33 @@ def test_mood_qc_gives_no_small_cell_back(cohort_outputs):
                 assert c not in known, (r.variable, c, known)
         if _suppressed(r.n) or str(r.n).startswith(">"):
             assert r["mean"] == "" and r["median"] == ""
+
+
+def test_protect_harmonisation_blanks_alpha_of_fewer_than_m_complete_cases():
+    """Cronbach's alpha is a statistic of the complete cases' answers (n - n_prorated): below
+    m of them it is blanked; the note carries no count (n - a count in it would give a
+    suppressed n_prorated back)."""
+    report = pd.DataFrame({"cohort": "c", "variable": ["epds", "pss"], "rule": "questionnaire", "source": "items",
+                           "n": [90, 90], "n_missing": [10, 10], "pct_missing": [10.0, 10.0],
+                           "n_rejected": [0, 0], "rejected": ["", ""], "n_prorated": [87, 40],
+                           "alpha": [0.81, 0.77], "note": ["", ""]})
+    cats = pd.DataFrame(columns=["cohort", "variable", "source_category", "harmonised_value", "n"])
+    out, _ = protect_harmonisation(report, cats, M)
+    assert math.isnan(out.loc[0, "alpha"]) and out.loc[1, "alpha"] == 0.77  # 3 and 50 complete cases
+    assert out.loc[0, "n_prorated"] == 87 or str(out.loc[0, "n_prorated"]).startswith(">")
+
+
+def test_questionnaire_notes_hold_no_counts(demo_config):
+    from first1000.stages.ingest import cohort_participants
+
+    mapping = demo_config["cohorts"]["ghent"]["_mapping"]
+    _, report, _, _ = cohort_participants("ghent", mapping, demo_config["_data_schema"], b"k" * 32)
+    notes = report.loc[report.note.str.contains("Cronbach", na=False), "note"]
+    assert len(notes) >= 3  # EPDS, PSS, BRS
+    for note in notes:  # the instrument's fixed numbers only (items, reversed, allowed missing)
+        assert re.fullmatch(r"\w+: [a-z ]+ of \d+ items \(\d+ reversed\), prorated when at most \d+ missing, not "
+                            r"scored \(missing\) with more; Cronbach's alpha on the complete cases \(n - n_prorated\)",
+                            note), note
 
 
 def test_protect_harmonisation_rows_of_rejected_values_go_with_their_count():

@@ -319,7 +319,9 @@ def protect_harmonisation(report: pd.DataFrame, categories: pd.DataFrame, min_ce
     data) its rows harmonised to a value add up to the report's ``n`` and those
     harmonised to ``(missing)`` to its ``n_missing``. ``n_rejected`` and ``n_prorated`` are
     parts of ``n_missing`` and ``n``. ``pct_missing`` goes with ``n_missing``; the rows
-    listed in ``rejected`` go with a suppressed ``n_rejected`` (their number is the count).
+    listed in ``rejected`` go with a suppressed ``n_rejected`` (their number is the count);
+    a questionnaire's Cronbach's ``alpha`` is blanked when its complete cases (``n`` -
+    ``n_prorated``) are fewer than ``min_cell``.
     """
     indexes = report.index, categories.index
     report, categories = report.reset_index(drop=True), categories.reset_index(drop=True)  # keyed by position
@@ -365,6 +367,9 @@ def protect_harmonisation(report: pd.DataFrame, categories: pd.DataFrame, min_ce
             for column in ("rejected_rows", "rejected"):
                 if column in report and isinstance(report.at[r, column], str):
                     report.at[r, column] = "" if column == "rejected_rows" else _ROW_LIST.sub("", report.at[r, column])
+    if "alpha" in report:  # a statistic of the complete cases' answers
+        few = [r for r in report.index if values.get(("rest", r, "n_prorated"), min_cell) < min_cell]
+        _blank(report, few, ["alpha"])
     categories = suppress_cells(categories, {(j, c): t for (where, j, c), t in shown.items() if where == "categories"})
     return report.set_axis(indexes[0]), categories.set_axis(indexes[1])
 

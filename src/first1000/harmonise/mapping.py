@@ -418,9 +418,11 @@ def _op_questionnaire(table, mapping, variable, rule, spec, check, report, frame
     report.source = ", ".join(columns)
     report.n_prorated = scored.n_prorated
     report.alpha = mood.cronbach_alpha(scored.items)
+    # no counts in the note: they would escape the disclosure control of the report's count
+    # columns (n - complete cases gives n_prorated back); alpha is blanked there below m
     report.note = (f"{name}: {definition['score']} of {k} items ({len(definition['reversed'])} reversed), prorated "
-                   f"when at most {allowed} missing; {scored.n_missing} not scored (too many items missing); "
-                   f"Cronbach's alpha {report.alpha:.2f} on {int(scored.items.dropna().shape[0])} complete cases")
+                   f"when at most {allowed} missing, not scored (missing) with more; Cronbach's alpha on the "
+                   "complete cases (n - n_prorated)")
     return scored.score.to_numpy(float)
 
 
