@@ -563,3 +563,37 @@ def test_protect_harmonisation_rows_of_rejected_values_go_with_their_count():
     out, _ = protect_harmonisation(report, cats, M)
     assert out.loc[0, "n_rejected"] == "<5" and out.loc[0, "rejected"] == "value out of range"
     assert out.loc[0, "n_missing"] == "<5" and out.loc[0, "n"] == ">95" and math.isnan(out.loc[0, "pct_missing"])
+
+
+# --------------------------------------------------------------------------- a table without its header row
+def test_a_headerless_table_is_never_quoted_as_its_column_names(tmp_path):
+    """Exported without its header row, a table's first row is a participant's values (and
+    ID): messages about its "column names" name the columns by letter, never by that text.
+    With a real header row, a duplicated name is still named."""
+    from first1000.errors import InputTableError
+    from first1000.io import read_raw_table
+
+    rows = ["GH-0354,2021-05-03,2021-05-03,23.4", "GH-0355,2021-06-01,2021-06-02,22.1",
+            "GH-0356,2021-07-11,2021-07-11,25.0"]
+    path = tmp_path / "no_header.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    with pytest.raises(InputTableError) as err:
+        read_raw_table(path)
+    message = str(err.value)
+    assert "A column name appears 2 times (columns B, C)" in message, message
+    assert "2021" not in message and "GH-" not in message and "23.4" not in message
+    nul = tmp_path / "no_header_nul.csv"
+    nul.write_text("\n".join([rows[0].replace("2021-05-03,2021-05-03", "2021-05-03,2021-05-04"), rows[1],
+                              "GH-0357,2021-08-0\x001,2021-08-02,24.0"]) + "\n", encoding="utf-8")
+    with pytest.raises(InputTableError) as err:
+        read_raw_table(nul)
+    message = str(err.value)
+    assert ", column B, row 3: cells hold NUL characters" in message, message
+    assert "2021" not in message and "GH-" not in message
+    named = tmp_path / "header.csv"
+    named.write_text("participant_id,bmi,bmi\nGH-0354,23.4,23.5\n", encoding="utf-8")
+    with pytest.raises(InputTableError, match=r"Column name 'bmi' appears 2 times \(columns B, C\)"):
+        read_raw_table(named)
+    named.write_text("participant_id,bmi\nGH-0354,23.4\nGH-0355,2\x003.5\n", encoding="utf-8")
+    with pytest.raises(InputTableError, match=r", column 'bmi', row 3: cells hold NUL"):
+        read_raw_table(named)

@@ -653,6 +653,41 @@ def _read_parquet(path: Path):
     return frame, None
 
 
+def _shape(text: str) -> str:
+    """A cell's shape: runs of letters -> 'a', runs of digits -> '9', spaces dropped."""
+    return re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "9", str(text).strip())).replace(" ", "")
+
+
+def header_looks_like_data(names: list[str], columns: list[list[str]]) -> bool:
+    """True when a table's first row looks like a data row, not column names (a file
+    exported without its header): a third of the names are numbers or dates, one is a
+    decimal number, or a third of them are shaped like the values below them (letters ->
+    a, digits -> 9: 'GH-0354' over 'GH-0355', 'P01' over 'P02'). ``columns``: the first
+    non-blank cells of each column, as text. A message then names columns by their letter,
+    never by that row's text, which is a participant's values (or ID)."""
+    names = pd.Series([str(c) for c in names], dtype=object)
+    if len(names) == 0:
+        return False
+    numeric = pd.to_numeric(names.str.replace(",", ".", regex=False), errors="coerce").notna()
+    dates = names.str.fullmatch(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}( .*)?").fillna(False)
+    decimals = names.str.fullmatch(r"[-+]?\d*[.,]\d+").fillna(False)
+    if (numeric | dates).sum() * 3 >= len(names) or decimals.any():
+        return True
+    alike = 0
+    for name, cells in zip(names, columns):
+        shape = _shape(name)
+        if "9" not in shape:
+            continue
+        shapes = [_shape(c) for c in cells[:50]]
+        alike += bool(shapes) and sum(s == shape for s in shapes) / len(shapes) >= 0.5
+    return alike * 3 >= len(names)
+
+
+def _first_cells(body: list[list[str]], width: int, limit: int = 50) -> list[list[str]]:
+    """The first ``limit`` non-blank cells of each of ``width`` columns of raw rows."""
+    return [[r[i] for r in body[:limit] if i < len(r) and str(r[i]).strip()] for i in range(width)]
+
+
 def _check_header(where: str, header: list[str], body: list[list[str]], header_row: int, ids_in_header: bool,
                   merged=None) -> list[int]:
     """Columns to keep; raise for unnamed columns holding values and duplicated names."""
@@ -683,7 +718,9 @@ def _check_header(where: str, header: list[str], body: list[list[str]], header_r
     dups = {name: cols for name, cols in seen.items() if len(cols) > 1}
     if dups:
         name, cols = next(iter(dups.items()))
-        label = "A column name" if ids_in_header else f"Column name '{name}'"
+        # the name only when the row is names: without a header row it is a participant's values
+        anonymous = ids_in_header or header_looks_like_data(header, _first_cells(body, width))
+        label = "A column name" if anonymous else f"Column name '{name}'"
         others = f" ({len(dups) - 1} more name(s) are duplicated too)" if len(dups) > 1 else ""
         raise InputTableError(
             f"{where}, row {header_row}: {label} appears {len(cols)} times (columns {_letters(cols)}){others}. "
@@ -727,8 +764,9 @@ def _frame(records, rows, path: Path, where: str, *, sep=None, encoding="utf-8",
             c, hits = min(found.items())
             row_numbers = [header_row if j == 0 else rows[body_idx[j - 1]] for j in hits]
             name = _clean_name(_SURROGATES.sub("", raw_header[c])) if c < len(raw_header) else ""
-            label = (f"column '{name}'" if name and hits[0] != 0 and not ids_in_header
-                     else f"column {column_letter(c)}")
+            named = name and hits[0] != 0 and not ids_in_header and not header_looks_like_data(
+                raw_header, _first_cells(body, len(raw_header)))
+            label = f"column '{name}'" if named else f"column {column_letter(c)}"
             return label, format_rows(row_numbers)
 
         hit = first_column_with(_NUL)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from first1000.errors import InputTableError, format_rows
-from first1000.io import read_raw_table
+from first1000.io import header_looks_like_data, read_raw_table
 
 #: Spellings of "missing" that exports use; quoted in hints when a table has them undeclared.
 MISSING_SPELLINGS = ("NA", "N/A", "n/a", "na", "n.a.", "N.A.", "NaN", "nan", "-", "--", ".", "?", "missing",
@@ -69,11 +69,6 @@ def normalise_ids(values: pd.Series, leading_zeros: str = "keep") -> pd.Series:
     if leading_zeros == "strip":
         ids = ids.str.replace(r"^0+(?=\d)(?=\d+$)", "", regex=True)
     return ids
-
-
-def _shape(text: str) -> str:
-    """A cell's shape: runs of letters -> 'a', runs of digits -> '9', spaces dropped."""
-    return re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "9", str(text).strip())).replace(" ", "")
 
 
 def _fold(ids: pd.Series) -> pd.Series:
@@ -133,26 +128,10 @@ class Table:
         return InputTableError(f"{where}, {self.rows(mask)}: {problem}. {fix}")
 
     def header_looks_like_data(self) -> bool:
-        """True when most column names are numbers or the table's IDs: no header row."""
-        names = pd.Series([str(c) for c in self.data.columns], dtype=object)
-        numeric = pd.to_numeric(names.str.replace(",", ".", regex=False), errors="coerce").notna()
-        dates = names.str.fullmatch(r"\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}( .*)?").fillna(False)
-        decimals = names.str.fullmatch(r"[-+]?\d*[.,]\d+").fillna(False)
-        if len(names) == 0:
-            return False
-        if (numeric | dates).sum() * 3 >= len(names) or decimals.any():
-            return True
-        # Cells shaped like the values below them (letters -> a, digits -> 9: 'GH-0354' over
-        # 'GH-0355', 'P01' over 'P02'): the first row is a data row, not names.
+        """True when the first row looks like a data row, not names (:func:`first1000.io.header_looks_like_data`)."""
         body = self.data.head(50)
-        alike = 0
-        for name, column in zip(names, body.columns):
-            shape = _shape(name)
-            if "9" not in shape:
-                continue
-            cells = body[column].dropna().astype(str).map(_shape)
-            alike += bool(len(cells)) and (cells == shape).mean() >= 0.5
-        return alike * 3 >= len(names)
+        return header_looks_like_data([str(c) for c in self.data.columns],
+                                      [body.iloc[:, j].dropna().astype(str).tolist() for j in range(body.shape[1])])
 
     def columns_found(self, limit: int = 20) -> str:
         """'Columns found: a, b, c.' — or why they are not listed."""
