@@ -89,6 +89,28 @@ def check_annotation(cfg: dict) -> None:
         read_annotation(path)
 
 
+#: Where the traceback of a pre-flight check that failed unexpectedly goes (not results/).
+FAILURE_LOG = "logs/first1000-preflight.log"
+
+
+def unexpected_failure(exc: BaseException, log: str = FAILURE_LOG) -> str:
+    """The one message for a pre-flight check that failed for a reason first1000 has no
+    check for (a bug), as :func:`first1000.stages.run` gives it for a job: the traceback's
+    frames and the exception's type, not its message (which may quote the data the check
+    was reading, e.g. pandas' messages), go to ``log``; the message says where."""
+    from first1000.stages import _trace_without_values
+
+    path = Path(log)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(_trace_without_values(exc) + "\n", encoding="utf-8")
+        where = f"; the traceback is in {log}"
+    except OSError:
+        where = ""
+    return (f"first1000: error: the pre-flight check failed unexpectedly ({type(exc).__name__}){where}. first1000 "
+            "has no check for what caused it: please report it with that log (it holds no participant values).")
+
+
 def preflight_workers(cores: int | None) -> int:
     """Processes for the tables' check: Snakemake's --cores (1 when not given, as on a
     cluster with --jobs), at most the CPUs this process may run on (its affinity; a

@@ -11,7 +11,7 @@ from snakemake.exceptions import WorkflowError
 from first1000.config import snakemake_config
 from first1000.errors import First1000Error
 from first1000.labels import report_category
-from first1000.preflight import preflight, preflight_workers
+from first1000.preflight import preflight, preflight_workers, unexpected_failure
 from first1000.plan import (
     CONDA_ENV,
     analysed_mechanisms,
@@ -74,6 +74,9 @@ try:
             sys.stderr.write(f"first1000: warning: {warning}\n")
 except First1000Error as exc:
     sys.stderr.write(f"first1000: error: {exc}\n")
+    sys.exit(1)
+except Exception as exc:  # a bug: one message, the traceback without values in a log
+    sys.stderr.write(unexpected_failure(exc) + "\n")
     sys.exit(1)
 
 # Report captions read the settings as validated (defaults filled in); jobs never do.
