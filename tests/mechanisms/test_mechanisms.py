@@ -248,10 +248,10 @@ def test_numeric_values_at_a_declared_lod_are_below_it_and_a_floor_is_reported()
     wide, qc = immune.prepare({"a": _immune_long(values)}, {"lod": {}, "crp_exclusion_mg_l": None})
     row = qc.iloc[0]
     assert (row.n_below_lod, row.n_at_one_value, row.pct_at_one_value, row.pile_up) == (0, 72, 72.0, True)
-    assert row.warning == ("warning: 72% of the measured values equal one single value (the smallest measured "
-                           "value: an assay floor?); declare the marker's detection limit (preparation.immune.lod.il6) "
+    assert row.warning == ("warning: more than 10% of the measured values equal one single value (the smallest "
+                           "measured value: an assay floor?); declare the marker's detection limit (preparation.immune.lod.il6) "
                            "so that values at or below it count as below the limit")
-    assert "0.4" not in row.warning
+    assert "0.4" not in row.warning and "72" not in row.warning  # nor its share (blanked with a small count)
 
 
 def test_immune_markers_mostly_below_the_lod_are_analysed_as_detected():
@@ -277,4 +277,5 @@ def test_metabolite_floor_at_the_lod_counts_as_below_it():
     assert continuous.formate.iloc[:30].tolist() == pytest.approx([5 / np.sqrt(2)] * 30)
     continuous, detected, qc = nmr.apply_lod_rule(values, below, {}, max_pct=40)
     assert (qc.n_below_lod[0], qc.pct_at_one_value[0], bool(qc.pile_up[0])) == (0, 30.0, True)
-    assert qc.warning[0].startswith("warning: 30% of the measured values equal one single value (the smallest")
+    assert qc.warning[0].startswith("warning: more than 10% of the measured values equal one single value (the "
+                                    "smallest")

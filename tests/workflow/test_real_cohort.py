@@ -129,7 +129,7 @@ def test_assay_floors_are_below_lod_or_a_pile_up_warning(trial):
     assert facts["pct_il1b_floor"] > 50
     assert bool(qc.loc["il1b", "pile_up"]) is True
     assert float(qc.loc["il1b", "pct_at_one_value"]) == pytest.approx(facts["pct_il1b_floor"])
-    assert qc.loc["il1b", "warning"].startswith("warning: 57% of the measured values equal one single value "
+    assert qc.loc["il1b", "warning"].startswith("warning: more than 10% of the measured values equal one single value "
                                                 "(the smallest measured value: an assay floor?)")
     # CRP above 10 mg/L in a quarter of a pregnant cohort: counted and warned about
     assert int(qc.loc["crp", "n_above_limit"]) == facts["n_crp_over_10"]

@@ -34,23 +34,27 @@ def pile_up(values, below, *, pile_up_pct: float = PILE_UP_PCT) -> dict:
     n = int((b | ~np.isnan(x)).sum())
     measured = x[~b & ~np.isnan(x)]
     if not len(measured) or not n:
-        return dict(n_at_one_value=0, pct_at_one_value=np.nan, at_minimum=False, pile_up=False)
+        return dict(n_at_one_value=0, pct_at_one_value=np.nan, at_minimum=False, pile_up=False,
+                    limit_pct=pile_up_pct)
     levels, counts = np.unique(measured, return_counts=True)
     top = int(np.argmax(counts))  # the smallest of equally frequent values
     share = 100.0 * counts[top] / n
     return dict(n_at_one_value=int(counts[top]), pct_at_one_value=share, at_minimum=bool(top == 0),
-                pile_up=bool(share > pile_up_pct and counts[top] > 1))
+                pile_up=bool(share > pile_up_pct and counts[top] > 1), limit_pct=pile_up_pct)
 
 
 def pile_up_warning(mechanism: str, marker: str, found: dict, limit_declared: bool) -> str:
-    """The QC table's warning for a pile-up (empty when there is none); no value quoted."""
+    """The QC table's warning for a pile-up (empty when there is none); no value quoted, and
+    no count or share either (the threshold ``pile_up_pct`` instead): the table's
+    ``n_at_one_value`` and ``pct_at_one_value`` are blanked below ``privacy.min_cell_size``,
+    and a share in the text would give them back with ``n``."""
     if not found["pile_up"]:
         return ""
     where = " (the smallest measured value: an assay floor?)" if found["at_minimum"] else ""
     fix = (f"declare the marker's detection limit (preparation.{mechanism}.lod.{marker}) so that values at or "
            "below it count as below the limit" if not limit_declared else
            f"check preparation.{mechanism}.lod.{marker}: values at or below it already count as below the limit")
-    return (f"warning: {found['pct_at_one_value']:.0f}% of the measured values equal one single value{where}; "
+    return (f"warning: more than {found['limit_pct']:g}% of the measured values equal one single value{where}; "
             f"{fix}")
 
 
