@@ -267,13 +267,13 @@ def chi2_p(counts: np.ndarray) -> float:
     return float(special.chdtrc((counts.shape[0] - 1) * (counts.shape[1] - 1), stat))
 
 
-def _tertile_p(samples: list[pd.Series], kind: str, levels: list[str], label) -> str:
+def _tertile_p(samples: list[pd.Series], kind: str, levels: list[str], labeller) -> str:
     """p of the difference across the SES tertiles: one-way ANOVA (mean (SD)), Kruskal–Wallis
-    (median [IQR]) or Pearson's χ² (n (%) of the levels shown, ``label``: :func:`_labeller`);
-    empty when not computable (and for dates)."""
-    present = [s.dropna() for s in samples]
+    (median [IQR]) or Pearson's χ² (n (%) of the levels shown, ``labeller``:
+    :func:`_labeller`); empty when not computable (and for dates)."""
     if kind == "date":
         return ""
+    present = [s.dropna() for s in samples]
     if kind == "continuous":
         if min(len(x) for x in present) < 2:
             return ""
@@ -283,7 +283,7 @@ def _tertile_p(samples: list[pd.Series], kind: str, levels: list[str], label) ->
             return ""
         p = kruskal_p([x.to_numpy(dtype=float) for x in present])
     else:
-        text = [label(x) for x in present]
+        text = [labeller(x) for x in present]
         counts = np.array([[int((t == level).sum()) for t in text] for level in levels])
         counts = counts[counts.sum(axis=1) > 0][:, counts.sum(axis=0) > 0]
         if counts.shape[0] < 2 or counts.shape[1] < 2:
