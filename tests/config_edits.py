@@ -75,7 +75,7 @@ EDITS = [
          "covariates: [maternal_age, child_sex]\n", "covariates: [maternal_age, child_sex, bmi]\n",
          ("ewas_shard",)),
     Edit("smallest cell", ("privacy.min_cell_size",), RERUNS_CONFIG, "min_cell_size: 5", "min_cell_size: 10",
-         ("ingest_participants", "harmonise", "prepare", "describe")),
+         ("ingest_participants", "harmonise", "prepare", "describe", "associate")),
     Edit("CNS measure label", ("preparation.cns.measures.*.label",), RERUNS_CONFIG,
          "label: Right amygdala volume", "label: Volume of the right amygdala", ("mechanism_figures",)),
 ]

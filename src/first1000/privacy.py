@@ -255,6 +255,33 @@ def _finish(table: pd.DataFrame, shown: Mapping[tuple, str]) -> pd.DataFrame:
     return out
 
 
+#: The status of a model fitted on fewer than ``min_cell`` participants (its numbers are not shown).
+SMALL_MODEL = "not shown: fitted on fewer than {min_cell} participants (privacy.min_cell_size)"
+
+
+def hide_small_models(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """The rule set on a table of fitted models (one model per row, ``n`` its participants:
+    associations, mediation effects and paths): a model fitted on 1 to ``min_cell`` - 1
+    participants describes them (an estimate on 3 women is a statistic of 3 women), so its
+    statistics (:data:`_STATISTIC`: estimate, SE, CI, p, ...) are blanked and its ``status``
+    says why; a meta-analysis leaves it out (it takes rows whose status is ``ok``). Its
+    ``n`` stays: model sizes are reported exactly, as complete-case counts."""
+    if "n" not in table or not len(table):
+        return table
+    n = pd.to_numeric(table["n"], errors="coerce")
+    columns = [c for c in table.columns if _STATISTIC.match(str(c))]
+    # models that have numbers to hide (not those that were never fitted)
+    small = ((n >= 1) & (n < min_cell) & table[columns].notna().any(axis=1)).to_numpy(dtype=bool)
+    if not small.any():
+        return table
+    table = table.copy()
+    rows = table.index[small]
+    _blank(table, rows, columns)
+    if "status" in table:
+        table.loc[rows, "status"] = SMALL_MODEL.format(min_cell=min_cell)
+    return table
+
+
 def suppress_small_counts(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     """The rule set on a table whose rows are independent summaries (QC tables, fits,
     effect modification, correlations).

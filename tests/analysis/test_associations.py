@@ -205,3 +205,33 @@ def test_sequential_paths_follow_the_same_pm_and_resample_rules():
             assert e.loc["pm_joint", "estimate"] == pytest.approx(e.loc["nie_joint", "estimate"] / e.loc["te", "estimate"],
                                                                   rel=1e-10)
             assert np.isnan(e.loc["pm_joint", "ci_low"]) and np.isfinite(e.loc["nie_joint", "ci_low"])
+
+
+def test_a_cohort_model_on_fewer_than_min_cell_participants_is_not_shown_nor_pooled():
+    """privacy.min_cell_size: an estimate on 4 women describes them. The small cohort's
+    association, mediation effects, regression paths and sensitivity rows show no number
+    (n stays), and the meta-analysis pools the other cohorts only."""
+    from first1000.analysis.associations import associations
+    from first1000.analysis.mediation import mediation
+    from first1000.privacy import SMALL_MODEL
+
+    big = _mediation_data(300, seed=4)
+    small = _mediation_data(4, seed=5).assign(cohort="b")
+    other = _mediation_data(200, seed=6).assign(cohort="c")
+    data = pd.concat([big, small, other], ignore_index=True)
+    hidden = SMALL_MODEL.format(min_cell=5)
+    spec = {"biomarkers": ["m"], "exposures": ["x"]}
+    out = associations(data, "immune", spec, [], {}, min_cell=5).set_index("cohort")
+    assert out.loc["b", "status"] == hidden and out.loc["b", "n"] == 4
+    assert out.loc["b", ["estimate", "se", "ci_low", "ci_high", "p", "q"]].isna().all()
+    assert out.loc["a", "status"] == "ok" and out.loc["meta", "n"] == 300 + 200  # b left out
+    shown = associations(data, "immune", spec, [], {}).set_index("cohort")  # min_cell 1: b fitted and pooled
+    assert shown.loc["b", "status"] == "ok" and np.isfinite(shown.loc["b", "estimate"])
+    assert shown.loc["meta", "n"] == 504 and shown.loc["a", "estimate"] == out.loc["a", "estimate"]
+    paths = [{"exposure": "x", "mediator": "m", "outcome": "y"}]
+    eff, pth, sens = mediation(data, paths, [], {**SETTINGS, "sensitivity": True}, 7, {}, min_cell=5)
+    b = eff[eff.cohort == "b"]
+    assert len(b) and (b.status == hidden).all() and b.estimate.isna().all() and (b.n == 4).all()
+    assert (eff[eff.cohort == "meta"].n == 500).all()
+    assert (pth[pth.cohort == "b"].status == hidden).all() and pth[pth.cohort == "b"].estimate.isna().all()
+    assert set(sens.cohort) == {"a", "c", "pooled"}

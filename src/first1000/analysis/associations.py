@@ -22,6 +22,7 @@ import pandas as pd
 
 from first1000.config import META, POOLED
 from first1000.labels import BIRTH_OUTCOMES, effect_unit, model_family
+from first1000.privacy import hide_small_models
 from first1000.stats.meta import meta_analyse
 from first1000.stats.multitest import bh_fdr
 from first1000.stats.regression import check_column_types, fit_association
@@ -85,8 +86,13 @@ def cohort_subsets(table: pd.DataFrame, covariates: list[str], optional=()):
 
 def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
                  data_schema: dict, meta: dict | None = None, missing_data: dict | None = None,
-                 seed: int = 0, optional_covariates=(), birth_outcomes_from: float | None = None) -> pd.DataFrame:
+                 seed: int = 0, optional_covariates=(), birth_outcomes_from: float | None = None,
+                 min_cell: int = 1) -> pd.DataFrame:
     """All exposure->biomarker and biomarker->outcome models of one mechanism.
+
+    ``min_cell`` (config ``privacy.min_cell_size``): a cohort's model fitted on fewer
+    participants is not shown and not meta-analysed
+    (:func:`first1000.privacy.hide_small_models`).
 
     ``birth_outcomes_from`` (config ``analysis_population.birth_outcomes_from_gestational_age_days``):
     a model whose outcome is a birth outcome leaves out the participants with a
@@ -141,7 +147,7 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
                              unit=effect_unit(response, predictor, family, data_schema), **fit))
     if not rows:  # no participant at all: an empty table with the contract's columns
         return pd.DataFrame(columns=ASSOCIATION_COLUMNS)
-    out = combine_cohorts(pd.DataFrame(rows), meta)
+    out = combine_cohorts(hide_small_models(pd.DataFrame(rows), min_cell), meta)
     if mi:  # the complete-case columns, then the imputation's
         out = out[[c for c in out.columns if c not in ("m", "fmi")] + ["m", "fmi"]]
     return out

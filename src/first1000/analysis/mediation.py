@@ -12,6 +12,7 @@ import pandas as pd
 from first1000.analysis.associations import HETEROGENEITY_COLUMNS, META, births_only, cohort_subsets
 from first1000.config import POOLED
 from first1000.labels import model_family
+from first1000.privacy import SMALL_MODEL, hide_small_models
 from first1000.stats.meta import meta_analyse
 from first1000.stats.multitest import bh_fdr
 from first1000.stats.regression import check_column_types, fit_association
@@ -110,9 +111,13 @@ def mediation_mi(data: pd.DataFrame, run, columns: list[str], missing_data: dict
 
 def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], settings: dict, seed: int,
               data_schema: dict | None = None, meta: dict | None = None, missing_data: dict | None = None,
-              mechanism: str | None = None, birth_outcomes_from: float | None = None
+              mechanism: str | None = None, birth_outcomes_from: float | None = None, min_cell: int = 1
               ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Every declared path of one mechanism, per cohort and pooled (and meta-analysed).
+
+    ``min_cell`` (config ``privacy.min_cell_size``): a cohort's path fitted on fewer
+    participants shows no effect, regression path or sensitivity analysis and is not
+    meta-analysed (:func:`first1000.privacy.hide_small_models`).
 
     ``birth_outcomes_from`` (config ``analysis_population``): a path whose outcome is a
     birth outcome leaves out the participants with a gestational age below it
@@ -205,15 +210,18 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
                                            float(report["max_dropped_resamples"]),
                                            float(report["pm_min_total_effect"]))
             eff = eff.assign(n_missing=size - pd.to_numeric(eff["n"]))  # every engine; 0 under MI (but losses)
+            eff = hide_small_models(eff, min_cell)
+            hidden = eff.status.astype(str).eq(SMALL_MODEL.format(min_cell=min_cell)).any()
             warned = eff.status.astype(str).str.startswith("warning:")
             if warned.any():
                 LOG.warning("%s, %s: %s", where, eff.mediator[warned].iloc[0], eff.status[warned].iloc[0])
             effects.append(eff.assign(cohort=cohort, covariates="+".join(dict.fromkeys([*m_covs, *y_covs])),
                                       interaction=bool(interaction)))
             for name in mediators:
-                path_rows.append(path_coefficients(data, x, name, y, m_covs, y_covs, m_families[name], y_family,
-                                                   firth=bool(report["firth"])).assign(cohort=cohort))
-            if settings["sensitivity"] and len(mediators) == 1:
+                path_rows.append(hide_small_models(path_coefficients(
+                    data, x, name, y, m_covs, y_covs, m_families[name], y_family, firth=bool(report["firth"])),
+                    min_cell).assign(cohort=cohort))
+            if settings["sensitivity"] and len(mediators) == 1 and not hidden:
                 sensitivity.append(mediation_sensitivity_rows(
                     data, eff, x, m, y, m_covs, y_covs, m_family, y_family, interaction, contrast,
                     settings["n_boot"], seed, keys).assign(cohort=cohort))

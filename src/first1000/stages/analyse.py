@@ -59,7 +59,7 @@ def associate_params(cfg: dict, mechanism: str) -> dict:
             "optional_covariates": optional_covariates(cfg, mechanism),
             "variables": _variables(cfg, _mechanism_names(cfg, mechanism)), "meta": cfg["meta_analysis"],
             "missing_data": cfg["missing_data"], "seed": cfg["seed"],
-            "birth_outcomes_from": birth_outcomes_from(cfg)}
+            "birth_outcomes_from": birth_outcomes_from(cfg), "min_cell_size": cfg["privacy"]["min_cell_size"]}
 
 
 def birth_outcomes_from(cfg: dict) -> float:
@@ -68,11 +68,11 @@ def birth_outcomes_from(cfg: dict) -> float:
 
 
 def associate(*, mechanism, spec, covariates, optional_covariates, variables, meta, missing_data, seed, participants,
-              biomarkers, output, birth_outcomes_from=None):
+              biomarkers, output, min_cell_size, birth_outcomes_from=None):
     table = analysis_table(participants, biomarkers)
     result = assoc.associations(table, mechanism, spec, covariates, variables, meta, missing_data=missing_data,
                                 seed=seed, optional_covariates=optional_covariates,
-                                birth_outcomes_from=birth_outcomes_from)
+                                birth_outcomes_from=birth_outcomes_from, min_cell=min_cell_size)
     write_tsv(result, output)
     LOG.info("%s: %d models, %d not fitted (%s)", mechanism, len(result), int((result.status != "ok").sum()),
              missing_data["method"].replace("_", " "))
@@ -83,14 +83,15 @@ def associate_sensitivity_params(cfg: dict, mechanism: str) -> dict:
 
 
 def associate_sensitivity(*, mechanism, spec, covariates, optional_covariates, variables, meta, missing_data, seed,
-                          analyses, participants, biomarkers, associations, output, birth_outcomes_from=None):
+                          analyses, participants, biomarkers, associations, output, min_cell_size,
+                          birth_outcomes_from=None):
     """Association models re-fitted under the mechanism's sensitivity analyses."""
     table = analysis_table(participants, biomarkers)
     main = pd.read_csv(associations, sep="\t")
     result = assoc.sensitivity_associations(
         table, main, analyses, mechanism=mechanism, spec=spec, covariates=covariates, data_schema=variables,
         meta=meta, missing_data=missing_data, seed=seed, optional_covariates=optional_covariates,
-        birth_outcomes_from=birth_outcomes_from)
+        birth_outcomes_from=birth_outcomes_from, min_cell=min_cell_size)
     write_tsv(result, output)
     LOG.info("%s: %d sensitivity analyses, %d models", mechanism, len(analyses), len(result))
 
@@ -104,7 +105,8 @@ def mediate_params(cfg: dict, mechanism: str) -> dict:
     settings = {k: v for k, v in cfg["mediation"].items() if k != "paths"}
     return {"mechanism": mechanism, "mediation_paths": paths, "covariates": list(cfg["covariates"]), "settings": settings,
             "seed": cfg["seed"], "variables": _variables(cfg, names), "meta": cfg["meta_analysis"],
-            "missing_data": cfg["missing_data"], "birth_outcomes_from": birth_outcomes_from(cfg)}
+            "missing_data": cfg["missing_data"], "birth_outcomes_from": birth_outcomes_from(cfg),
+            "min_cell_size": cfg["privacy"]["min_cell_size"]}
 
 
 def mediate_inputs(cfg: dict, mechanism: str) -> dict:
@@ -115,14 +117,14 @@ def mediate_inputs(cfg: dict, mechanism: str) -> dict:
 
 
 def mediate(*, mechanism, mediation_paths, covariates, settings, seed, variables, meta, missing_data, participants,
-            biomarkers, effects, paths, sensitivity, birth_outcomes_from=None):
+            biomarkers, effects, paths, sensitivity, min_cell_size, birth_outcomes_from=None):
     """``mediation_paths``: the declared paths; ``paths``: the table of their regression paths."""
     from first1000.analysis.mediation import mediation
 
     table = analysis_table(participants, biomarkers)
     eff, pth, sens = mediation(table, mediation_paths, covariates, settings, seed, variables, meta=meta,
                                missing_data=missing_data, mechanism=mechanism,
-                               birth_outcomes_from=birth_outcomes_from)
+                               birth_outcomes_from=birth_outcomes_from, min_cell=min_cell_size)
     write_tsv(eff, effects)
     write_tsv(pth, paths)
     write_tsv(sens, sensitivity)
