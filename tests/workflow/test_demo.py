@@ -546,3 +546,22 @@ def test_high_dimensional_mediation_through_the_metabolites_finds_none(demo_run,
     assert "lactate_pyruvate_ln_ratio" not in set(table.mediator) and (table.n_incomplete == 1).all()
     assert (table.n_candidates == 8).all() and table.groupby("cohort").mediator.nunique().eq(7).all()
     assert (demo_run / "results/figures/highdim/metabolites/epds--birth_weight.png").exists()
+
+
+def test_the_scatter_line_is_the_association_of_its_cohort(demo_run):
+    """The scatter plot's line per cohort: the model of the associations table, with the
+    mechanism's own covariates where the cohort recorded them (hair covariates, cell
+    types, array batch), so its slope is that table's estimate."""
+    for mechanism in ("hpa", "methylation", "immune"):
+        fits = pd.read_csv(demo_run / f"results/descriptives/{mechanism}_fits.tsv", sep="\t")
+        table = pd.read_csv(demo_run / f"results/associations/{mechanism}.tsv", sep="\t")
+        checked = 0
+        for (exposure, biomarker, cohort), line in fits[fits.part == "line"].groupby(
+                ["exposure", "biomarker", "cohort"]):
+            row = table[(table.cohort == cohort) & (table.predictor == exposure) & (table.response == biomarker)]
+            assert len(row) == 1 and row.status.iloc[0] == "ok", (mechanism, exposure, biomarker, cohort)
+            slope = (line.y.iloc[-1] - line.y.iloc[0]) / (line.x.iloc[-1] - line.x.iloc[0])
+            assert slope == pytest.approx(row.estimate.iloc[0], rel=1e-6, abs=1e-9), (mechanism, exposure, cohort)
+            assert line.covariates.iloc[0] == row.covariates.iloc[0]
+            checked += 1
+        assert checked >= 2, mechanism

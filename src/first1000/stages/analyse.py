@@ -8,6 +8,7 @@ import pandas as pd
 
 from first1000.analysis import associations as assoc
 from first1000.analysis import descriptive
+from first1000.config import POOLED
 from first1000.io import write_tsv
 from first1000.labels import effect_unit, label_and_unit, variables
 from first1000.plan import (
@@ -138,8 +139,8 @@ def describe_params(cfg: dict, mechanism: str) -> dict:
     spec = cfg["mechanisms"][mechanism]
     missing = {k: v for k, v in missingness_params(cfg, mechanism).items() if k != "mechanism"}
     return {"mechanism": mechanism, "biomarkers": list(spec["biomarkers"]), "exposures": list(spec["exposures"]),
-            "covariates": mechanism_covariates(cfg, mechanism), "min_cell_size": cfg["privacy"]["min_cell_size"],
-            "missingness_settings": missing}
+            "covariates": mechanism_covariates(cfg, mechanism), "optional_covariates": optional_covariates(cfg, mechanism),
+            "min_cell_size": cfg["privacy"]["min_cell_size"], "missingness_settings": missing}
 
 
 def scatter_biomarker(assoc_table: pd.DataFrame, exposure: str, biomarkers: list[str]) -> str:
@@ -152,10 +153,24 @@ def scatter_biomarker(assoc_table: pd.DataFrame, exposure: str, biomarkers: list
     return rows.sort_values(["p", "response"]).response.iloc[0] if len(rows) else biomarkers[0]
 
 
-def describe(*, mechanism, biomarkers, exposures, covariates, min_cell_size, missingness_settings, participants,
-             prepared, associations, fits, correlations, missing):
+def scatter_covariates(data: pd.DataFrame, exposure: str, biomarker: str, covariates: list[str]) -> list[str]:
+    """A cohort's covariates of the scatter plot's line: those of its association model
+    (the study's, and the mechanism's own that the cohort recorded, :func:`cohort_subsets`),
+    but a factor the association absorbs by demeaning (30 levels or more, e.g. the array
+    plate of a large cohort; :func:`first1000.stats.regression.absorbed_factor`), whose
+    dummy columns the line's plain least squares would have to carry."""
+    from first1000.stats.regression import absorbed_factor
+
+    complete = data[list(dict.fromkeys([exposure, biomarker, *covariates]))].dropna()
+    absorbed = absorbed_factor(complete, covariates) if covariates else None
+    return [c for c in covariates if c != absorbed]
+
+
+def describe(*, mechanism, biomarkers, exposures, covariates, optional_covariates, min_cell_size, missingness_settings,
+             participants, prepared, associations, fits, correlations, missing):
     """The tables behind the mechanism's scatter plots (``fits``: per exposure, its most
-    strongly associated biomarker, binned and adjusted) and correlation heatmap
+    strongly associated biomarker, binned and adjusted per cohort for the covariates of
+    that cohort's association model, :func:`scatter_covariates`) and correlation heatmap
     (``correlations``, all cohorts together), and its missing-data table (``missing``,
     :func:`first1000.stages.modification.missingness`); aggregates only. One job, as each
     takes about a second."""
@@ -165,8 +180,13 @@ def describe(*, mechanism, biomarkers, exposures, covariates, min_cell_size, mis
                 output=missing)
     table = analysis_table(participants, prepared)
     assoc_table = pd.read_csv(associations, sep="\t")
-    frames = [descriptive.adjusted_fit_table(table, exposure, scatter_biomarker(assoc_table, exposure, biomarkers),
-                                             covariates, min_cell=min_cell_size) for exposure in exposures]
+    frames = []
+    for exposure in exposures:
+        biomarker = scatter_biomarker(assoc_table, exposure, biomarkers)
+        for cohort, data, covs in assoc.cohort_subsets(table, covariates, optional_covariates):
+            if cohort != POOLED:
+                used = scatter_covariates(data, exposure, biomarker, covs)
+                frames.append(descriptive.adjusted_fit_table(data, exposure, biomarker, used, min_cell=min_cell_size))
     write_tsv(suppress_small_counts(pd.concat(frames, ignore_index=True), min_cell_size), fits, float_format=EXACT)
     corr = descriptive.biomarker_correlations(table, biomarkers, min_n=min_cell_size)
     write_tsv(suppress_small_counts(corr, min_cell_size), correlations, float_format=EXACT)
