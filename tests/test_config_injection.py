@@ -89,3 +89,32 @@ def test_code_in_any_mapping_string_never_runs(tmp_path, cohort):
         config = copy.deepcopy(base_config)
         config["cohorts"] = {cohort: {"mapping": str(mapping_file)}}
         _try(config, marker, ingest=True)
+
+
+def test_a_yte_template_never_reaches_snakemake(tmp_path):
+    """Snakemake evaluates the `?` expressions of a config marked `__use_yte__` when it
+    loads it; the workflow's default config and the config `first1000 run` / `report`
+    pass are read by first1000's loader first and refused, before anything runs."""
+    import os
+    import subprocess
+    import sys
+
+    from workflow_runs import run_snakemake, workdir_copy
+
+    work = workdir_copy(tmp_path / "run")
+    marker = tmp_path / "pwned"
+    config = work / "config/config.yaml"
+    text = config.read_text(encoding="utf-8").replace(
+        "seed: 20261128\n", f"__use_yte__: true\nseed: ?open({str(marker)!r}, 'w').write('x')\n", 1)
+    assert "__use_yte__" in text
+    hostile = tmp_path / "hostile.yaml"
+    hostile.write_text(text, encoding="utf-8")
+    config.write_text(text, encoding="utf-8")
+    dry = run_snakemake(work, "--dry-run")
+    assert dry.returncode != 0 and not marker.exists()
+    assert "first1000: error: config/config.yaml, line" in dry.stderr and "__use_yte__" in dry.stderr, dry.stderr[-2000:]
+    for command in (["run", "--configfile", str(hostile)], ["report", "--configfile", str(hostile)]):
+        cli = subprocess.run([sys.executable, "-m", "first1000.cli", *command], cwd=work, capture_output=True,
+                             text=True, env={**os.environ, "PYTHONPATH": str(work / "src")}, timeout=120)
+        assert cli.returncode == 1 and not marker.exists(), cli.stderr[-2000:]
+        assert f"first1000: error: {hostile}, line" in cli.stderr and "__use_yte__" in cli.stderr

@@ -56,7 +56,10 @@ def main(argv=None) -> int:
                 print(f"first1000: warning: {warning}", file=sys.stderr)
             print(f"first1000: {args.configfile} is valid")
         elif args.command in ("run", "report"):
+            from first1000.config import refuse_unsafe_config
             from first1000.runner import run as run_snakemake, snakemake_command
+
+            refuse_unsafe_config(args.configfile or "config/config.yaml")  # before Snakemake reads it
 
             if args.command == "run":
                 return run_snakemake(snakemake_command(args.cores, args.profile, args.configfile, args.targets),

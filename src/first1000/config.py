@@ -165,6 +165,16 @@ def _check_nodes(loader, root, path) -> None:
                                    for i, item in enumerate(node.value)]))
 
 
+def refuse_unsafe_config(path) -> None:
+    """Read a config file with first1000's own loader (:func:`load_yaml`) before Snakemake
+    reads it: Snakemake evaluates the ``?`` expressions of a file marked ``__use_yte__`` as
+    Python and expands its aliases when it loads a config, before the workflow's pre-flight
+    check could refuse it. The workflow does so for its default config, ``first1000 run``
+    and ``first1000 report`` for the config they pass; a ``--configfile`` given to
+    ``snakemake`` itself is read by Snakemake first. Raises :class:`ConfigError`."""
+    load_yaml(path)
+
+
 def load_yaml(path):
     """A YAML file as Python data, read safely (see :class:`_Loader` and :func:`_check_nodes`):
     one ConfigError naming the file, the line and the key for anything refused."""
