@@ -544,3 +544,32 @@ def test_an_unmapped_answer_is_never_quoted_in_the_results_report(tmp_path, data
     shown, _ = privacy.protect_harmonisation(report, cats, 5)
     shown = shown.set_index("variable").loc["child_sex"]
     assert (shown.n_rejected, shown.rejected_rows) == ("<5", "")  # the rows listed would give the count back
+
+
+def test_a_workbook_with_a_stray_cell_far_from_its_table_is_refused_before_it_is_read(tmp_path):
+    """One value in XFD1048576 beside a small table: calamine would ask for 512 GB (and end
+    the process), openpyxl walk 1.7e10 cells. Refused first, in milliseconds, naming the
+    sheet and how far it reaches; with a merged cell (openpyxl's path) too."""
+    import time
+
+    import openpyxl
+
+    from first1000.io import read_raw_table
+
+    for merged in (False, True):
+        book = openpyxl.Workbook()
+        sheet = book.active
+        sheet.append(["participant_id", "bmi"])
+        sheet.append(["GH-0001", 23.4])
+        if merged:
+            sheet.merge_cells("C1:D1")
+        sheet["XFD1048576"] = 1
+        path = tmp_path / f"stray_{merged}.xlsx"
+        book.save(path)
+        start = time.perf_counter()
+        with pytest.raises(InputTableError) as err:
+            read_raw_table(path)
+        assert time.perf_counter() - start < 5
+        assert str(err.value).startswith(f"{path}: a worksheet (sheet1.xml) reaches row 1,048,576 and columns beyond "
+                                         "ZZ but holds only ")
+        assert "Ctrl+End" in str(err.value) and "GH-" not in str(err.value)

@@ -497,7 +497,74 @@ def _guess_sheet(path: Path, names: list[str], grids: dict, visible: set, expect
         "file.".replace("  ", " "))
 
 
+#: A row of a worksheet's XML with its number (``<row r="5" ...>``).
+_XLSX_ROW = re.compile(rb'<row\b[^>]*?\br="([0-9]{1,7})"')
+#: Cells whose reference has this many column letters (3: beyond column ZZ, 2: beyond Z).
+#: (Only a cell's ``r`` holds letters: a row's holds its number.)
+_XLSX_LETTERS = {n: re.compile(rb' r="[A-Z]{%d}[0-9]' % n) for n in (3, 2)}
+#: The columns 1, 2 and 3 letters reach (Z, ZZ, XFD: Excel's last).
+_XLSX_COLUMNS = {1: 26, 2: 702, 3: 16384}
+#: A sheet's used range may hold this many cells more than the sheet's cells times
+#: :data:`_XLSX_SPARSE`: a value far from the table (a stray cell in XFD1048576) would make
+#: both readers build a grid of billions of cells (calamine aborts the process asking for
+#: 512 GB, openpyxl walks 1.7e10 cells for hours). A dense table always passes: its width
+#: is bounded by the letters of its references, at most 26 times its real width.
+_XLSX_SLACK_CELLS = 10_000_000
+_XLSX_SPARSE = 50
+
+
+def _xlsx_rows_beyond(text: bytes, rows: int, end: int) -> int:
+    """The largest row number of a cell reference in ``text[:end]`` above ``rows`` (searched
+    only among references with more digits than ``rows``: a row's cells normally sit in
+    their row, so this finds nothing and costs one scan)."""
+    digits = len(str(rows)) + 1
+    if digits > 7:
+        return rows
+    found = re.compile(rb' r="[A-Z]{1,3}([0-9]{%d,7})"' % digits).findall(text, 0, end)
+    return max([rows, *map(int, found)])
+
+
+def _check_xlsx_extent(path: Path) -> None:
+    """Refuse a worksheet whose cells reach far beyond the cells it holds (a stray value or
+    formatted cell far from the table), before a reader builds its grid; one streaming
+    scan of each sheet's XML counting its cells, its rows and the letters of its columns."""
+    import zipfile
+
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError):
+        return  # the readers report an unreadable workbook
+    with archive:
+        for name in archive.namelist():
+            if not (name.lower().startswith("xl/worksheets/") and name.lower().endswith(".xml")):
+                continue
+            cells, rows, letters = 0, 0, 1
+            with archive.open(name) as part:
+                tail = b""
+                while True:
+                    chunk = part.read(1 << 22)
+                    text = tail + chunk
+                    # a tag cut by the chunk's end is read with the next chunk
+                    cut = max(text.rfind(b"<"), 0) if chunk else len(text)
+                    cells += text.count(b"<c ", 0, cut) + text.count(b"<c>", 0, cut)
+                    rows = max([rows, *map(int, _XLSX_ROW.findall(text, 0, cut))])
+                    rows = _xlsx_rows_beyond(text, rows, cut)
+                    letters = max([letters, *(n for n, pattern in _XLSX_LETTERS.items()
+                                              if n > letters and pattern.search(text, 0, cut))])
+                    tail = text[cut:]
+                    if not chunk:
+                        break
+            cols = _XLSX_COLUMNS[letters]
+            if rows * cols > _XLSX_SLACK_CELLS + _XLSX_SPARSE * cells:
+                raise InputTableError(
+                    f"{path}: a worksheet ({name.rsplit('/', 1)[-1]}) reaches row {rows:,}"
+                    + (f" and columns beyond {column_letter(_XLSX_COLUMNS[letters - 1] - 1)}" if letters > 1 else "")
+                    + f" but holds only {cells:,} cells: a value or a formatted cell far from the table. Delete "
+                    "the rows and columns beyond the table (in Excel, Ctrl+End shows the last used cell) and save.")
+
+
 def _read_xlsx(path: Path, sheet, expect):
+    _check_xlsx_extent(path)
     with contextlib.suppress(_NeedsOpenpyxl):
         return _read_xlsx_fast(path, sheet, expect)
     return _read_xlsx_openpyxl(path, sheet, expect)
