@@ -597,3 +597,39 @@ def test_a_headerless_table_is_never_quoted_as_its_column_names(tmp_path):
     named.write_text("participant_id,bmi\nGH-0354,23.4\nGH-0355,2\x003.5\n", encoding="utf-8")
     with pytest.raises(InputTableError, match=r", column 'bmi', row 3: cells hold NUL"):
         read_raw_table(named)
+
+
+def test_column_and_sheet_names_shaped_like_participant_ids_are_counted_not_listed(tmp_path):
+    """A table with one column per sample (an omics export the wrong way round) or a
+    workbook with one sheet per participant: the messages that list columns or sheets count
+    the ID-like names instead of printing them; ordinary names are still listed."""
+    import openpyxl
+
+    from first1000.errors import InputTableError
+    from first1000.io import listed_names
+    from first1000.io.input_tables import open_table
+
+    ids = [f"GH-{i:04d}" for i in range(1, 41)]
+    path = tmp_path / "microbiome.csv"
+    path.write_text("taxon," + ",".join(ids) + "\n" + "g__Bacteroides," + ",".join(["12"] * 40) + "\n",
+                    encoding="utf-8")
+    table = open_table({"path": str(path), "id": "participant_id"}, [])
+    with pytest.raises(InputTableError) as err:
+        table.require({"id": "participant_id"}, "microbiome")
+    message = str(err.value)
+    assert "Columns found: taxon (and 40 named like participant IDs, not listed)." in message, message
+    assert "GH-" not in message
+    book = openpyxl.Workbook()
+    book.active.title = ids[0]
+    for name in ids[1:4]:
+        book.create_sheet(name)
+    for sheet in book.worksheets:
+        sheet.append(["participant_id", "bmi"])
+        sheet.append(["x", 1.0])
+    workbook = tmp_path / "per_participant.xlsx"
+    book.save(workbook)
+    for spec in ({"path": str(workbook)}, {"path": str(workbook), "sheet": "data"}):
+        with pytest.raises(InputTableError) as err:
+            open_table({**spec, "id": "participant_id"}, [])
+        assert "4 named like participant IDs, not listed" in str(err.value) and "GH-" not in str(err.value)
+    assert listed_names(["participant_id", "epds_1", "epds_2", "epds_3"]) == "participant_id, epds_1, epds_2, epds_3"

@@ -466,7 +466,7 @@ def _chosen_sheet(path: Path, names: list[str], sheet) -> str:
         (n for n in names if n.casefold() == str(sheet).casefold()), None)
     if chosen is None:
         raise InputTableError(
-            f"{path}: sheet '{sheet}' not found. Sheets found: {', '.join(repr(n) for n in names)}. "
+            f"{path}: sheet '{sheet}' not found. Sheets found: {listed_names(names, quote=True)}. "
             "Fix `sheet` for this table in the mapping file.")
     return chosen
 
@@ -484,10 +484,10 @@ def _guess_sheet(path: Path, names: list[str], grids: dict, visible: set, expect
         return filled[0]
     if names[0] in filled and holding == [names[0]]:
         return names[0]  # the first sheet is obviously the table: only it has the columns
-    found = ", ".join(repr(n) for n in filled)
+    found = listed_names(filled, quote=True)
     if expected:
         cols = ", ".join(f"'{e}'" for e in expected)
-        which = (f"Sheets with the column(s) {cols}: {', '.join(repr(n) for n in holding)}." if holding
+        which = (f"Sheets with the column(s) {cols}: {listed_names(holding, quote=True)}." if holding
                  else f"No sheet has the column(s) {cols}.")
     else:
         which = ""
@@ -725,6 +725,36 @@ def _shape(text: str) -> str:
     return re.sub(r"[^\W\d_]+", "a", re.sub(r"\d+", "9", str(text).strip())).replace(" ", "")
 
 
+_DIGIT_RUN = re.compile(r"\d{3}")
+
+
+def id_like_names(names) -> set[str]:
+    """The names a message must not list because they look like participant IDs (a table
+    with one column per sample, a workbook with one sheet per participant): names with a
+    run of three or more digits of which at least three share one shape ('GH-0001',
+    'GH-0002', 'GH-0003'; letters -> a, digits -> 9). Item columns (``epds_1``) and a few
+    years (``income_2019``, ``income_2020``) are listed; three such years are not."""
+    names = [str(n) for n in names]
+    shapes: dict[str, int] = {}
+    for name in names:
+        if _DIGIT_RUN.search(name):
+            shapes[_shape(name)] = shapes.get(_shape(name), 0) + 1
+    alike = {s for s, k in shapes.items() if k >= 3}
+    return {n for n in names if _DIGIT_RUN.search(n) and _shape(n) in alike}
+
+
+def listed_names(names, limit: int = 20, quote: bool = False) -> str:
+    """Names for a message, at most ``limit``, with those that look like participant IDs
+    (:func:`id_like_names`) counted, not listed."""
+    names = [str(n) for n in names]
+    hidden = id_like_names(names)
+    shown = [n for n in names if n not in hidden]
+    text = ", ".join((repr(n) if quote else n) for n in shown[:limit])
+    more = [f"{len(shown) - limit} more"] if len(shown) > limit else []
+    more += [f"{len(hidden)} named like participant IDs, not listed"] if hidden else []
+    return (text + (f" (and {'; '.join(more)})" if text else "; ".join(more))) if more else text
+
+
 def header_looks_like_data(names: list[str], columns: list[list[str]]) -> bool:
     """True when a table's first row looks like a data row, not column names (a file
     exported without its header): a third of the names are numbers or dates, one is a
@@ -786,7 +816,8 @@ def _check_header(where: str, header: list[str], body: list[list[str]], header_r
     if dups:
         name, cols = next(iter(dups.items()))
         # the name only when the row is names: without a header row it is a participant's values
-        anonymous = ids_in_header or header_looks_like_data(header, _first_cells(body, width))
+        anonymous = (ids_in_header or name in id_like_names(header)
+                     or header_looks_like_data(header, _first_cells(body, width)))
         label = "A column name" if anonymous else f"Column name '{name}'"
         others = f" ({len(dups) - 1} more name(s) are duplicated too)" if len(dups) > 1 else ""
         raise InputTableError(

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from first1000.errors import InputTableError, format_rows
-from first1000.io import header_looks_like_data, read_raw_table
+from first1000.io import header_looks_like_data, id_like_names, listed_names, read_raw_table
 
 #: Spellings of "missing" that exports use; quoted in hints when a table has them undeclared.
 MISSING_SPELLINGS = ("NA", "N/A", "n/a", "na", "n.a.", "N.A.", "NaN", "nan", "-", "--", ".", "?", "missing",
@@ -141,15 +141,14 @@ class Table:
             return ("Row 1 looks like data, not column names (its cells are numbers, dates or shaped like the "
                     "values below them), so its cells are not listed here: export the table with its column "
                     "names in row 1.")
-        names = list(map(str, self.data.columns))
-        more = f" (and {len(names) - limit} more)" if len(names) > limit else ""
-        return f"Columns found: {', '.join(names[:limit])}{more}."
+        return f"Columns found: {listed_names(self.data.columns, limit)}."
 
     def suggest(self, column: str) -> str:
         """' Did you mean 'X'?' for a column that is not in the table."""
         if self.ids_in_header or self.header_looks_like_data():
             return ""
-        names = list(map(str, self.data.columns))
+        hidden = id_like_names(self.data.columns)
+        names = [n for n in map(str, self.data.columns) if n not in hidden]
         folded = {n.casefold().replace(" ", "_"): n for n in names}
         key = str(column).casefold().replace(" ", "_")
         if key in folded:
