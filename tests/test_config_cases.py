@@ -10,6 +10,7 @@ case's ``at`` text in the edited file (its last occurrence: the second of two du
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -133,7 +134,8 @@ CASES = [
     ("path-with-newline", CONFIG, "harmonised_variables: resources/harmonised_variables.yaml",
      'harmonised_variables: "resources/harmonised_variables.yaml\\n.. raw:: html"', "harmonised_variables:",
      "{file}, line {line}: key `harmonised_variables`: 'resources/harmonised_variables.yaml\\n.. raw:: html' is "
-     "not valid here; expected a file or folder path: one line, no control characters."),
+     "not valid here; expected a file or folder path: one line, no control characters, no braces (Snakemake's "
+     "wildcards)."),
     ("data-schema-label-cut-at-comma", SCHEMA, "smoking: {label: Smoking during pregnancy, type: binary}",
      "smoking: {label: Smoking, during pregnancy, type: binary}", "smoking: {label: Smoking,",
      "{file}, line {line}: key `smoking.'during pregnancy'`: `during pregnancy` is not a key of a harmonised "
@@ -340,3 +342,33 @@ def test_a_value_python_cannot_hold_is_one_message(tmp_path, text, fragment):
         load_yaml(path)
     assert str(err.value).startswith(f"{path}: a value cannot be read (") and fragment in str(err.value)
     assert "quote dates and very long numbers" in str(err.value)
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("encoding", "rot13", "`rot13` is not a text encoding first1000 reads"),
+    ("encoding", "hex", "`hex` is not a text encoding first1000 reads"),
+    ("encoding", "klingon", "unknown encoding `klingon` declared for this table"),
+    ("delimiter", " ", "tables.participants.delimiter"),
+    ("path", "resources/demo/ghent/participants{v2}.csv", "tables.participants.path"),
+    ("path", "resources/demo/ghent/participants\nfirst1000: all checks passed.csv", "tables.participants.path"),
+])
+def test_a_table_spec_snakemake_or_python_would_misread_is_refused(tmp_path, key, value, message):
+    """Braces in a path are Snakemake wildcards (the job would declare another file than the
+    one checked), control characters fake lines of output, a delimiter or codec first1000
+    does not read (``rot13``, ``hex``) crashed the reader: one message naming the key."""
+    from workflow_runs import demo_config_copy
+
+    demo_config_copy(tmp_path)
+    mapping_path = tmp_path / "config/cohorts/ghent.yaml"
+    mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
+    mapping["tables"]["participants"][key] = value
+    mapping_path.write_text(yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        with pytest.raises(ConfigError) as err:
+            load_config("config/config.yaml")
+    finally:
+        os.chdir(cwd)
+    assert message in str(err.value).replace("`", "").replace("'", "") or message in str(err.value), str(err.value)
+    assert "config/cohorts/ghent.yaml" in str(err.value)

@@ -534,6 +534,15 @@ def _study_variables(config: dict, shipped: dict, source) -> tuple[dict, dict]:
     return merged, groups
 
 
+def _check_encoding(encoding, source, keys) -> None:
+    """A table's declared ``encoding``: one of :data:`first1000.io.TEXT_ENCODINGS`."""
+    from first1000.io import encoding_problem
+
+    problem = encoding_problem(encoding)
+    if problem:
+        raise ConfigError(f"{where(source, keys)}: {problem}")
+
+
 def load_mapping(path, data_schema: dict, cohort: str) -> dict:
     """Load and check one cohort's mapping file."""
     mapping = validate_against(_read(path), "mapping.schema.yaml", source=path)
@@ -580,6 +589,7 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
         raise ConfigError(f"{where(path, ['tables', 'participants'])}: name the participant ID column in `id`.")
     qpcr_roles = {"telomere_qpcr": ("telomere", "single_copy"), "mtdna_qpcr": ("mt", "nuclear")}
     for table, spec in mapping["tables"].items():
+        _check_encoding(spec.get("encoding", "utf-8"), path, ["tables", table, "encoding"])
         if table not in ("methylation_matrix", *qpcr_roles) and "id" not in spec:
             raise ConfigError(f"{where(path, ['tables', table])}: name the participant ID column in `id`.")
         if table in qpcr_roles:

@@ -219,16 +219,38 @@ def _decode(path: Path, encoding: str) -> str:
     return raw.decode(text_encoding(path, encoding, raw), errors="surrogateescape")
 
 
+#: The text encodings a table may declare (Python's names for them; any spelling Python
+#: knows, e.g. ``latin-1`` or ``windows-1252``): Unicode, and the 8-bit code pages of
+#: exports from Windows, Mac and ISO 8859 systems. Not Python's other codecs (``rot13``,
+#: ``hex``, ``unicode_escape``: transformations, not text encodings).
+TEXT_ENCODINGS = ({"ascii", "utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le",
+                   "utf-32-be", "mac-roman"}
+                  | {f"cp{n}" for n in (437, 850, 852, 1250, 1251, 1252, 1253, 1254, 1255, 1256, 1257, 1258)}
+                  | {f"iso8859-{n}" for n in range(1, 17) if n != 12})
+
+
+def encoding_problem(encoding) -> str | None:
+    """Why a declared encoding cannot be used (None when it can)."""
+    try:
+        name = codecs.lookup(str(encoding)).name
+    except LookupError:
+        return (f"unknown encoding `{encoding}` declared for this table. Use a Python codec name such as utf-8, "
+                "cp1252 (Windows Western European) or latin-1 in the mapping file.")
+    if name not in TEXT_ENCODINGS:
+        return (f"`{encoding}` is not a text encoding first1000 reads. Use utf-8 (also with a byte-order mark), "
+                "utf-16, cp1252 (Windows), latin-1, mac-roman or another ISO 8859 or Windows code page in the "
+                "mapping file.")
+    return None
+
+
 def text_encoding(path, encoding: str, head: bytes) -> str:
     """The encoding a text table is read with, from its first bytes ``head``: a byte-order
-    mark wins over the declared ``encoding``; an unknown codec, or NUL bytes in a file not
-    declared UTF-16/32 (UTF-16 without a mark, a binary file), is an error."""
-    try:
-        codecs.lookup(encoding)
-    except LookupError:
-        raise InputTableError(
-            f"{path}: unknown encoding `{encoding}` declared for this table. Use a Python codec name such as "
-            "utf-8, cp1252 (Windows Western European) or latin-1 in the mapping file.") from None
+    mark wins over the declared ``encoding``; an unknown codec or one that is not a text
+    encoding (:data:`TEXT_ENCODINGS`), or NUL bytes in a file not declared UTF-16/32 (UTF-16
+    without a mark, a binary file), is an error."""
+    problem = encoding_problem(encoding)
+    if problem:
+        raise InputTableError(f"{path}: {problem}")
     for bom, codec in _BOMS:
         if head.startswith(bom):
             return codec
@@ -848,7 +870,7 @@ def _frame(records, rows, path: Path, where: str, *, sep=None, encoding="utf-8",
                 raise InputTableError(
                     f"{where}, row {header_row}: the header is one single column, but it contains "
                     f"{_DELIMITERS[d]}s: the file seems to be {_DELIMITERS[d]}-separated, not "
-                    f"{_DELIMITERS[sep]}-separated. Declare `delimiter: \"{shown}\"` for "
+                    f"{_DELIMITERS.get(sep, repr(sep))}-separated. Declare `delimiter: \"{shown}\"` for "
                     "this table in the mapping file (or export it again with the expected delimiter).")
         def first_column_with(pattern):
             """(column index, row numbers, in header) of the first column whose cells match, else None."""
