@@ -372,3 +372,23 @@ def test_a_table_spec_snakemake_or_python_would_misread_is_refused(tmp_path, key
         os.chdir(cwd)
     assert message in str(err.value).replace("`", "").replace("'", "") or message in str(err.value), str(err.value)
     assert "config/cohorts/ghent.yaml" in str(err.value)
+
+
+def test_a_pipe_or_device_named_as_a_yaml_or_key_file_is_refused_at_once(tmp_path):
+    """A FIFO would block the reader for ever and /dev/zero never end: refused before any
+    read, naming the file."""
+    from first1000.keys import read_key
+
+    fifo = tmp_path / "mapping.yaml"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ConfigError, match=r"not a regular file \(a folder, device or pipe\)"):
+            load_yaml(path)
+    key = tmp_path / "pseudonym.key"
+    os.mkfifo(key)
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        read_key(key)
+    big = tmp_path / "big.yaml"
+    big.write_bytes(b"a: 1\n" + b"#" * (17 << 20))
+    with pytest.raises(ConfigError, match="more than a config or mapping file holds"):
+        load_yaml(big)

@@ -175,11 +175,21 @@ def refuse_unsafe_config(path) -> None:
     load_yaml(path)
 
 
+#: The largest config, mapping or map file read (a data table named by mistake is refused).
+YAML_MAX_BYTES = 16 << 20
+
+
 def load_yaml(path):
     """A YAML file as Python data, read safely (see :class:`_Loader` and :func:`_check_nodes`):
     one ConfigError naming the file, the line and the key for anything refused."""
     path = Path(path)
     try:
+        # a regular file only: a FIFO or device (/dev/zero) would block or never end
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"{path}: not a regular file (a folder, device or pipe); name a YAML file.")
+        if path.exists() and path.stat().st_size > YAML_MAX_BYTES:
+            raise ConfigError(f"{path}: {path.stat().st_size:,} bytes, more than a config or mapping file holds "
+                              f"({YAML_MAX_BYTES:,} at most); is it the right file?")
         with open(path, encoding="utf-8") as fh:
             text = fh.read()
     except FileNotFoundError:

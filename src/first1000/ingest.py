@@ -643,6 +643,9 @@ def _open_parquet_matrix(spec, id_map):
     path = Path(spec["path"])
     if not path.exists():
         raise InputTableError(f"{path}: file not found. Check the path in the config.")
+    if not path.is_file():  # a folder, or a pipe or device that would block the reader
+        raise InputTableError(f"{path}: not a regular file (a folder, device or pipe). Check the path in the "
+                              "mapping file.")
     try:
         # pre_buffer=False: with it Arrow buffers far more than the batch being checked (#19)
         source = pq.ParquetFile(path, pre_buffer=False)

@@ -67,6 +67,8 @@ def read_key(path) -> bytes:
                           "with a key, restore that key file instead.")
     if path.is_dir():
         raise ConfigError(f"privacy.key_file `{path}` is a directory; name the key file itself.")
+    if not path.is_file():  # a FIFO or device would block or never end
+        raise ConfigError(f"privacy.key_file `{path}` is not a regular file (a device or pipe); name the key file.")
     try:
         text = path.read_bytes().decode("ascii").strip()
     except UnicodeDecodeError:
