@@ -392,3 +392,33 @@ def test_a_pipe_or_device_named_as_a_yaml_or_key_file_is_refused_at_once(tmp_pat
     big.write_bytes(b"a: 1\n" + b"#" * (17 << 20))
     with pytest.raises(ConfigError, match="more than a config or mapping file holds"):
         load_yaml(big)
+
+
+def test_a_whole_number_larger_than_any_setting_is_refused_by_the_loader(tmp_path):
+    """A 400-digit `min` ended check-config in an OverflowError traceback."""
+    path = tmp_path / "config.yaml"
+    path.write_text("study_variables:\n  foo:\n    min: " + "9" * 400 + "\n    max: 0\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"line 3: key `study_variables.foo.min`: a whole number of 400 characters "
+                                          r"is larger than any setting takes"):
+        load_yaml(path)
+    path.write_text("seed: 9223372036854775807\n", encoding="utf-8")
+    assert load_yaml(path) == {"seed": 2**63 - 1}
+
+
+@pytest.mark.parametrize("value", ["$\\frac{a$", "@x\nnewline", "a {b}"])
+def test_a_harmonised_category_follows_the_label_rule(tmp_path, value):
+    """A recode's harmonised values become table rows and figure legends: the label rule
+    (no `$` math text, which broke a figure job after other results were written, no
+    control characters, no braces) applies to them, naming the key."""
+    demo_config_copy(tmp_path)
+    mapping_path = tmp_path / "config/cohorts/ghent.yaml"
+    mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
+    name, rule = next((n, r) for n, r in mapping["variables"].items()
+                      if r.get("rule") == "recode" and isinstance(r.get("map"), dict)
+                      and any(isinstance(v, str) for v in r["map"].values()))
+    key = next(k for k, v in rule["map"].items() if isinstance(v, str))
+    rule["map"][key] = value
+    mapping_path.write_text(yaml.safe_dump(mapping, sort_keys=False, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_mapping(mapping_path, load_config(ROOT / "config/config.yaml")["_data_schema"], "ghent")
+    assert f"key `variables.{name}.map`" in str(err.value) and "is not a valid category" in str(err.value)

@@ -45,6 +45,10 @@ META = "meta"
 ALIAS_BUDGET = 10_000
 
 _BOOL_TAG = "tag:yaml.org,2002:bool"
+_INT_TAG = "tag:yaml.org,2002:int"
+#: The largest whole number a setting may hold (a 64-bit integer's): a larger one cannot be a
+#: count, a seed or a limit, and overflowed the checks' float arithmetic.
+_INT_MAX = 2**63 - 1
 _FLOAT_TAG = "tag:yaml.org,2002:float"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
@@ -128,6 +132,11 @@ def _check_nodes(loader, root, path) -> None:
                 raise ConfigError(
                     f"{path}, line {node.start_mark.line + 1}: key `{_dotted(keys)}`: `{node.value}` is not a finite "
                     "number (NaN and infinity are never valid settings); give a finite number.")
+            if node.tag == _INT_TAG and len(node.value) > 19 and abs(loader.construct_yaml_int(node)) > _INT_MAX:
+                raise ConfigError(
+                    f"{path}, line {node.start_mark.line + 1}: key `{_dotted(keys)}`: a whole number of "
+                    f"{len(node.value)} characters is larger than any setting takes (at most {_INT_MAX:,}); give a "
+                    "smaller number.")
         elif isinstance(node, yaml.MappingNode):
             first_line, children = {}, []
             for key_node, value_node in node.value:
@@ -591,6 +600,16 @@ def load_mapping(path, data_schema: dict, cohort: str) -> dict:
             if not isinstance(levels, dict) or not levels:
                 raise ConfigError(f"{rule['map_file']}: expected a `levels:` mapping of category -> value.")
             rule["map"] = levels
+        # harmonised categories are shown to readers (table rows, figure legends): labels
+        for part in ("map", "ranges"):
+            entries = rule.get(part) or {}
+            values = entries.values() if isinstance(entries, dict) else [
+                e.get("value") for e in entries if isinstance(e, dict)]
+            for value in values:
+                if isinstance(value, str):
+                    source, keys = ((rule["map_file"], ["levels"]) if part == "map" and "map_file" in rule
+                                    else (path, ["variables", variable, part]))
+                    check_label(value, source, keys, "category")
         if "unit" in rule:
             from first1000.units import conversion  # local: units imports errors only
 
