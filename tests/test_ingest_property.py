@@ -208,7 +208,8 @@ def test_ingest_participants_never_crashes(table, on_invalid, data_schema):
 
 #: Ways exports write the same ID: Unicode dashes, invisible characters, full-width forms.
 DASHES = ["-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "\u2212", "\ufe63", "\uff0d"]
-INVISIBLE = ["", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"]
+INVISIBLE = ["", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u2066", "\u2069", "\u061c", "\u180e",
+             "\u034f", "\ufe0f", "\u3164", "\U000e0041"]
 
 
 def _full_width(text: str) -> str:

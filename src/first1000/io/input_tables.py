@@ -41,20 +41,27 @@ _SCIENTIFIC = re.compile(r"^[-+]?\d(\.\d+)?[eE][-+]?\d+$")
 
 #: Unicode dashes and minus signs that exports (Word, Excel autocorrect, macOS) put in IDs.
 _DASHES = re.compile("[\u2010-\u2015\u2212\u2043\ufe58\ufe63\uff0d\u00ad]")
-#: Invisible format characters (zero-width space/joiners, word joiner, BOM, direction marks).
-_FORMAT_CHARS = re.compile("[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+#: Invisible characters: Unicode's default-ignorable code points (zero-width space and
+#: joiners, direction marks and isolates, word joiner, BOM, variation selectors, the combining
+#: grapheme joiner, Hangul fillers, tags; not the soft hyphen, read as a dash above), and
+#: every other format character (category Cf) in :func:`_unicode_id`.
+_FORMAT_CHARS = re.compile("[\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                           "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+                           "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]")
 #: Leading-zero policies of a table's IDs (`id_leading_zeros` in the mapping file).
 LEADING_ZEROS = ("keep", "strip")
 
 
 def _unicode_id(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text)
-    return _DASHES.sub("-", _FORMAT_CHARS.sub("", text))
+    text = _FORMAT_CHARS.sub("", unicodedata.normalize("NFKC", text))
+    text = "".join(c for c in text if c == "\u00ad" or unicodedata.category(c) != "Cf")
+    return _DASHES.sub("-", text)
 
 
 def normalise_ids(values: pd.Series, leading_zeros: str = "keep") -> pd.Series:
     """Participant IDs as compared: text, Unicode NFKC (full-width letters and digits become
-    ASCII), invisible format characters (zero-width space/joiner, BOM) removed, Unicode
+    ASCII), invisible characters (zero-width space/joiner, BOM, direction isolates, variation
+    selectors, any format character) removed, Unicode
     dashes and minus signs written '-', stripped, integral floats without ``.0``; with
     ``leading_zeros="strip"`` the leading zeros of all-digit IDs are removed (``0242071`` is
     ``242071``)."""
