@@ -633,3 +633,22 @@ def test_column_and_sheet_names_shaped_like_participant_ids_are_counted_not_list
             open_table({**spec, "id": "participant_id"}, [])
         assert "4 named like participant IDs, not listed" in str(err.value) and "GH-" not in str(err.value)
     assert listed_names(["participant_id", "epds_1", "epds_2", "epds_3"]) == "participant_id, epds_1, epds_2, epds_3"
+
+
+def test_a_recode_pointed_at_a_measurement_column_quotes_no_value(demo_config):
+    """A recode whose `column` names the BMI column: its unmapped values are measurements
+    (the lowest BMIs were quoted, the most identifying ones), so they are counted, not
+    quoted, with the hint to check the column."""
+    import copy
+
+    from first1000.errors import First1000Error
+    from first1000.stages.ingest import cohort_participants
+
+    mapping = copy.deepcopy(demo_config["cohorts"]["ghent"]["_mapping"])
+    mapping["variables"]["smoking"] = {"rule": "recode", "column": "bmi_kg_m2", "map": {"ja": 1, "nee": 0}}
+    with pytest.raises(First1000Error) as err:
+        cohort_participants("ghent", mapping, demo_config["_data_schema"], b"k" * 32)
+    message = str(err.value)
+    assert "distinct values have no entry in the recode of `smoking`" in message, message
+    assert "not quoted: some are measured values (decimal numbers), not category codes" in message
+    assert not re.search(r"\d+\.\d", message.split("not quoted")[0].split(":", 1)[-1]), message

@@ -18,6 +18,7 @@ and rows in the harmonisation report. Nothing is ever evaluated as code.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -98,6 +99,10 @@ def _nfc(text) -> str:
 #: A category longer than this, or of more words, is free text (never quoted in messages).
 CATEGORY_MAX_CHARS = 40
 CATEGORY_MAX_WORDS = 6
+#: A cell that is a measurement, not a category code: a number with decimals (16.2, 3,5).
+_MEASUREMENT = re.compile(r"^\s*[-+]?\d*[.,]\d+\s*$")
+#: More unmapped values than this: the recode points at a column that is not categories.
+CATEGORY_MAX_UNMAPPED = 20
 #: First characters that spreadsheets run as formulas (CSV/formula injection).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -116,6 +121,10 @@ def _unquotable(table: Table, mapping: dict, column: str, present: pd.Series, ca
         return "some are free text"
     if any(c.startswith(FORMULA_START) for c in categories):
         return "some start like a spreadsheet formula"
+    if any(_MEASUREMENT.match(c) for c in categories):
+        return "some are measured values (decimal numbers), not category codes"
+    if len(categories) > CATEGORY_MAX_UNMAPPED:
+        return f"there are {len(categories)} of them: the column does not hold a vocabulary of codes"
     return ""
 
 
