@@ -565,3 +565,19 @@ def test_the_scatter_line_is_the_association_of_its_cohort(demo_run):
             assert line.covariates.iloc[0] == row.covariates.iloc[0]
             checked += 1
         assert checked >= 2, mechanism
+
+
+def test_the_models_notes_of_sensitivity_and_strata_figures_count_what_they_show(demo_run):
+    """The sensitivity figure's note counts its path with n and covariates (it counted a ρ
+    curve row, "not fitted: 1 (no estimate)"); the strata figure's counts its strata (it
+    counted the interaction term and the test as "not fitted")."""
+    figures = demo_run / "results/figures/hpa"
+    sensitivity = sorted(figures.glob("sensitivity--*.models.rst"))
+    strata = sorted(figures.glob("strata--*.models.rst"))
+    assert sensitivity and strata
+    for path in sensitivity:
+        note = path.read_text(encoding="utf-8")
+        assert "not fitted" not in note and "1 path; n = " in note and "adjusted for " in note, (path.name, note)
+    for path in strata:
+        note = path.read_text(encoding="utf-8")
+        assert "not fitted" not in note and " strata; n = " in note, (path.name, note)

@@ -224,7 +224,9 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
             if settings["sensitivity"] and len(mediators) == 1 and not hidden:
                 sensitivity.append(mediation_sensitivity_rows(
                     data, eff, x, m, y, m_covs, y_covs, m_family, y_family, interaction, contrast,
-                    settings["n_boot"], seed, keys).assign(cohort=cohort))
+                    settings["n_boot"], seed, keys).assign(
+                        cohort=cohort, n=int(pd.to_numeric(eff["n"]).max()),
+                        covariates="+".join(dict.fromkeys([*m_covs, *y_covs]))))
     if not effects:
         return pd.DataFrame(columns=MEDIATION_COLUMNS), pd.DataFrame(), pd.DataFrame()
     eff = pd.concat(effects, ignore_index=True)

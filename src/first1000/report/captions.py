@@ -83,11 +83,14 @@ def _order(levels) -> list[str]:
     return sorted(c for c in levels if c not in (POOLED, META)) + [c for c in (POOLED, META) if c in levels]
 
 
+_PLURALS = {"stratum": "strata"}
+
+
 def models_note(rows: pd.DataFrame, *, what: str = "model", by: str = "cohort", names: dict | None = None) -> str:
     """One bullet per cohort (then the pooled model and the meta-analysis) of the ``rows`` a
     figure draws: number of models (by family), n (range over models), participants left
     out for a missing value, the covariates, and the models not fitted with their reason.
-    ``what``: the unit counted ("model", "path", "estimate"); ``by``: the column whose values
+    ``what``: the unit counted ("model", "path", "estimate", "stratum"); ``by``: the column whose values
     get a bullet each (cohort, or mechanism for the model figure), ``names`` their text
     (escaped; the value as a literal otherwise)."""
     if rows is None or rows.empty or by not in rows:
@@ -99,7 +102,7 @@ def models_note(rows: pd.DataFrame, *, what: str = "model", by: str = "cohort", 
         part = rows[rows[by].astype(str) == level]
         ok = _fitted(part)
         name = _escape(names[level]) if level in names else LEVEL_NAMES.get(level, _literal(level))
-        bits = [f"{len(part)} {what}{'s' if len(part) != 1 else ''}"]
+        bits = [f"{len(part)} {what if len(part) == 1 else _PLURALS.get(what, what + 's')}"]
         families = _families(part)
         if families and what == "model":
             bits[0] += f" ({families})"

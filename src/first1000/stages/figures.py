@@ -194,7 +194,8 @@ def sensitivity_plot(*, exposure, mediator, outcome, labels, sensitivity, png, s
     level = shown_level(rows.cohort)
     title = f"{labels.get(mediator, mediator)} ({'pooled' if level == POOLED else level})"
     save_figure(draw(rows[rows.cohort == level], labels=labels, title=title), png, svg)
-    write_text(models_note(rows[rows.cohort == level].drop_duplicates("cohort"), what="path"), models)
+    summary = rows[(rows.cohort == level) & (rows.part == "summary")] if "part" in rows else rows[rows.cohort == level]
+    write_text(models_note(summary.drop_duplicates("cohort"), what="path"), models)
 
 
 # --------------------------------------------------------------------------- the model
@@ -346,7 +347,8 @@ def strata_plot(*, mechanism_label, exposure, modifier, labels, cohort_labels, m
     title = (f"{mechanism_label}: {labels[exposure]} by {labels[modifier]} "
              f"({where_text(cohort, cohort_labels, pooled='all cohorts, pooled')})")
     save_figure(draw(rows, exposure=exposure, modifier=modifier, cohort=cohort, labels=labels, title=title), png, svg)
-    write_text(models_note(rows[rows.cohort == cohort], what="estimate"), models)
+    strata = rows[(rows.cohort == cohort) & (rows.part == "stratum")] if "part" in rows else rows[rows.cohort == cohort]
+    write_text(models_note(strata, what="stratum"), models)
 
 
 # --------------------------------------------------------------------------- report tables
