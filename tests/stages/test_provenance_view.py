@@ -12,11 +12,13 @@ def test_the_page_shows_commit_dirty_flag_versions_config_and_checksums_escaped(
     (tmp_path / "c.yaml").write_text("seed: 7\nfdr: 0.05\n", encoding="utf-8")
     (tmp_path / "k.tsv").write_text("file\tbytes\tsha256\ndata/<script>.csv\t3\tabc123\n", encoding="utf-8")
     (tmp_path / "v.tsv").write_text("package\tversion\npandas\t3.1.1\n", encoding="utf-8")
-    (tmp_path / "r.json").write_text(json.dumps({"seed": 7, "fdr": 0.05, "git_commit": "f00d", "git_dirty": True}))
+    (tmp_path / "r.json").write_text(json.dumps({"seed": 7, "fdr": 0.05, "git_commit": "f00d", "git_dirty": True,
+                                                 "key_fingerprint": "a1b2c3"}))
     provenance_view(config_out=tmp_path / "c.yaml", checksums=tmp_path / "k.tsv", versions=tmp_path / "v.tsv",
                     run_info=tmp_path / "r.json", output=tmp_path / "p.html")
     page = (tmp_path / "p.html").read_text(encoding="utf-8")
     assert "<th>git commit</th><td>f00d</td>" in page
+    assert "<th>pseudonym key (fingerprint)</th><td>a1b2c3</td>" in page
     assert "<th>uncommitted changes</th><td>yes: the sources had uncommitted changes" in page
     assert "<td>pandas</td><td>3.1.1</td>" in page and "<pre>seed: 7\nfdr: 0.05\n</pre>" in page
     assert "data/&lt;script&gt;.csv" in page and "<script>" not in page

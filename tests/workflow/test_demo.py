@@ -581,3 +581,21 @@ def test_the_models_notes_of_sensitivity_and_strata_figures_count_what_they_show
     for path in strata:
         note = path.read_text(encoding="utf-8")
         assert "not fitted" not in note and " strata; n = " in note, (path.name, note)
+
+
+def test_the_provenance_names_the_pseudonym_keys_fingerprint(demo_run):
+    """Which key made the pseudonyms: its fingerprint (as every ingested table records it),
+    never the key."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from first1000.keys import METADATA_KEY
+
+    run = json.loads((demo_run / "results/provenance/run.json").read_text(encoding="utf-8"))
+    metadata = pq.read_schema(demo_run / "results/ingest/ghent/participants.parquet").metadata
+    assert run["key_fingerprint"] == metadata[METADATA_KEY].decode()
+    key = (demo_run / ".first1000/pseudonym.key").read_text().strip()
+    assert key not in (demo_run / "results/provenance/run.json").read_text()
+    page = (demo_run / "results/tables/provenance.html").read_text(encoding="utf-8")
+    assert f"<th>pseudonym key (fingerprint)</th><td>{run['key_fingerprint']}</td>" in page

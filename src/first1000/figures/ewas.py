@@ -108,7 +108,8 @@ def manhattan_plot(table: pd.DataFrame, *, p_column: str = "p_moderated", thresh
         ax.set_xticks(ticks)
         ax.set_xticklabels(labels)
         ax.set_xlabel("Chromosome (position)")
-        ax.set_ylabel("−log10(p), moderated t")
+        ax.set_ylabel("−log10(p), moderated t" if p_column == "p_moderated" else "−log10(p), meta-analysis z"
+                      if p_column == "p" else f"−log10({p_column})")
         ax.set_ylim(0, max(float(y.max()) * 1.08 if len(y) else 1.0, -np.log10(threshold) * 1.05 if threshold else 1.0))
         if title:
             ax.set_title(title, loc="left", fontweight="bold")

@@ -105,7 +105,8 @@ def provenance_view(*, config_out, checksums, versions, run_info, output):
         return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
 
     facts = [("git commit", run.get("git_commit")), ("uncommitted changes", dirty), ("seed", run.get("seed")),
-             ("FDR level", run.get("fdr"))]
+             ("FDR level", run.get("fdr")),
+             ("pseudonym key (fingerprint)", run.get("key_fingerprint") or "none (no individual data)")]
     page = (
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Provenance</title><style>"
         "body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse}"
@@ -130,10 +131,14 @@ def shown_path(path) -> str:
 
 
 def provenance_params(cfg: dict, commit: str, dirty: bool | None = None) -> dict:
-    return {"config": config_as_run(cfg), "git_commit": commit, "git_dirty": dirty}
+    """The config as run, the commit, and the pseudonym key's fingerprint (an HMAC of a fixed
+    text under the key, which does not reveal it: which key made the pseudonyms)."""
+    return {"config": config_as_run(cfg), "git_commit": commit, "git_dirty": dirty,
+            "key_fingerprint": cfg.get("_key_fingerprint")}
 
 
-def provenance(*, config, git_commit, files, config_out, checksums, versions, run_info, git_dirty=None):
+def provenance(*, config, git_commit, files, config_out, checksums, versions, run_info, git_dirty=None,
+               key_fingerprint=None):
     """``files``: every input file of the run."""
     files = [files] if isinstance(files, str) else files
     write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), config_out)
@@ -145,7 +150,7 @@ def provenance(*, config, git_commit, files, config_out, checksums, versions, ru
     # software give the same bytes whenever they run.
     LOG.info("provenance written on %s", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
     write_text(json.dumps({"seed": config.get("seed"), "fdr": config.get("fdr"), "git_commit": git_commit,
-                           "git_dirty": git_dirty}, indent=2) + "\n", run_info)
+                           "git_dirty": git_dirty, "key_fingerprint": key_fingerprint}, indent=2) + "\n", run_info)
 
 
 # --------------------------------------------------------------------------- methods section
