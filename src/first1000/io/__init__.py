@@ -566,8 +566,11 @@ def _check_xlsx_extent(path: Path) -> None:
                 while True:
                     chunk = part.read(1 << 22)
                     text = tail + chunk
-                    # a tag cut by the chunk's end is read with the next chunk
-                    cut = max(text.rfind(b"<"), 0) if chunk else len(text)
+                    # a tag cut by the chunk's end is read with the next chunk (a "tag" longer than
+                    # 4 KB, or text without any, is not carried over: the tail stays small)
+                    cut = text.rfind(b"<") if chunk else len(text)
+                    if cut < 0 or len(text) - cut > 4096:
+                        cut = max(len(text) - 64, 0)
                     cells += text.count(b"<c ", 0, cut) + text.count(b"<c>", 0, cut)
                     rows = max([rows, *map(int, _XLSX_ROW.findall(text, 0, cut))])
                     rows = _xlsx_rows_beyond(text, rows, cut)
