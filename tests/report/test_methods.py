@@ -50,6 +50,10 @@ def test_the_demo_config(raw, monkeypatch):
                       for n in group.split(", ")})
     assert numbers == list(range(1, len(used) + 1))
     assert "random-effects meta-analysis with the restricted maximum-likelihood estimator" in text
+    # the covariates the models used, the mechanisms' own included (they were left out)
+    assert "were also adjusted, in each cohort that recorded them, for" in text
+    assert "first1000's implementation, which matches R limma's lmFit and eBayes), adjusted for " in text
+    assert "and, in each cohort that gave them, " in text
     assert "logistic regression for binary outcomes" in text  # preterm, sga are outcomes
     assert "the mean with the mean + 1 SD" in text
     assert "percentile intervals of 1000 case-resampling bootstrap replicates" in text

@@ -135,7 +135,8 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
         fams.add("logistic")
     text = ("Each exposure → biomarker and biomarker → outcome association was estimated by "
             f"{'linear regression' if fams == {'linear'} else 'linear regression (logistic regression for binary outcomes and detected/not-detected biomarkers)'}"
-            " [@statsmodels], adjusted for " + _covariate_text(s) + ".")
+            " (first1000's implementation, which matches statsmodels [@statsmodels]), adjusted for "
+            + _covariate_text(s) + "." + _optional_covariate_text(s))
     if n_cohorts > 1:
         meta = s["meta_analysis"]
         text += (f" Models were fitted per cohort and in all cohorts together (cohort as a covariate), and the cohort "
@@ -231,7 +232,12 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
     ewas = s["epigenome_wide"]
     if ewas["exposures"] and ewas["cohorts"]:
         text = (f"Epigenome-wide associations of {_join(ewas['exposures'])} with every CpG's M-value were estimated "
-                "by linear models with limma's empirical-Bayes moderated t-statistics [@limma] [@smyth2004]")
+                "by linear models with limma's empirical-Bayes moderated t-statistics [@limma] [@smyth2004] "
+                "(first1000's implementation, which matches R limma's lmFit and eBayes), adjusted for "
+                + (_join([s["labels"].get(c, c) for c in ewas.get("covariates", [])]) or "no covariates"))
+        if ewas.get("extra_covariates"):
+            text += (" and, in each cohort that gave them, " + _join([s["labels"].get(c, c)
+                                                                      for c in ewas["extra_covariates"]]))
         if ewas["remove_outliers"]:
             text += f", after removing values beyond {ewas['outlier_k']:g} interquartile ranges of each CpG's quartiles [@pace_outliers]"
         text += "; FDR and Bonferroni corrections are reported"
@@ -251,6 +257,18 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
                  f"{_join(shown)}; random numbers from seed {s['seed']}. The config as run, SHA-256 checksums of every "
                  "input and every package version are in results/provenance/.\n")
     return _numbered("# Methods\n\n*Written by first1000 from the config of this run.*\n\n" + "\n".join(parts))
+
+
+def _optional_covariate_text(s: dict) -> str:
+    """The mechanisms' own covariates, added in each cohort that recorded them (hair
+    covariates, cell types and array batch)."""
+    out = []
+    for spec in s["mechanisms"].values():
+        extra = [c for c in spec.get("optional_covariates", []) if c not in (spec.get("covariates") or s["covariates"])]
+        if extra:
+            out.append(f" The {spec['label']} models were also adjusted, in each cohort that recorded them, for "
+                       f"{_join([s['labels'].get(c, c) for c in extra])}.")
+    return "".join(out)
 
 
 def _covariate_text(s: dict) -> str:

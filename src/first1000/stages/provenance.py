@@ -162,15 +162,20 @@ def methods_params(cfg: dict) -> dict:
     """What the methods section describes: the analysed mechanisms and every setting that
     chooses a sentence or a reference (:func:`first1000.report.methods.methods_markdown`)."""
     from first1000.labels import DETECTED_PATTERN
-    from first1000.plan import analysed_mechanisms, ewas_cohorts, mechanism_covariates, study_labels
+    from first1000.plan import (analysed_mechanisms, ewas_cohorts, ewas_covariates, mechanism_covariates,
+                                optional_covariates, study_labels)
 
     analysed = analysed_mechanisms(cfg)
     mechanisms = {m: {**{k: cfg["mechanisms"][m].get(k, []) for k in ("biomarkers", "exposures", "outcomes")},
-                      "label": cfg["mechanisms"][m].get("label", m), "covariates": mechanism_covariates(cfg, m)}
+                      "label": cfg["mechanisms"][m].get("label", m), "covariates": mechanism_covariates(cfg, m),
+                      "optional_covariates": optional_covariates(cfg, m)}
                   for m in cfg["mechanisms"] if m in analysed}
     used = set(cfg["covariates"])
     for spec in mechanisms.values():
         used |= set(spec["exposures"]) | set(spec["outcomes"]) | set(spec["covariates"])
+        used |= set(spec["optional_covariates"])
+    ewas_base, ewas_extra = ewas_covariates(cfg)
+    used |= set(ewas_base) | set(ewas_extra)
     for path in [*cfg["mediation"]["paths"], *cfg["mediation"].get("high_dimensional", [])]:
         used |= {path["exposure"], path["outcome"]}
     used |= set(cfg["epigenome_wide"]["exposures"])
@@ -185,7 +190,8 @@ def methods_params(cfg: dict) -> dict:
         "fdr": cfg["fdr"], "seed": cfg["seed"], "meta_analysis": cfg["meta_analysis"],
         "missing_data": cfg["missing_data"], "mediation": cfg["mediation"],
         "effect_modification": cfg["effect_modification"],
-        "epigenome_wide": {**cfg["epigenome_wide"], "cohorts": ewas_cohorts(cfg)},
+        "epigenome_wide": {**cfg["epigenome_wide"], "cohorts": ewas_cohorts(cfg), "covariates": ewas_base,
+                           "extra_covariates": ewas_extra},
         "preparation": {m: cfg["preparation"].get(m) or {} for m in mechanisms},
         "ses_index": {**cfg["ses_index"], "used": "ses_index" in used},
         "longitudinal": {m: {**spec, "label": cfg["mechanisms"][m].get("label", m)}
