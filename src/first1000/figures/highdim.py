@@ -1,9 +1,10 @@
 """High-dimensional mediation figure: the mediators a path's HIMA finds, per cohort.
 
 Draws the table of :func:`first1000.analysis.highdim.highdim_mediation`: per cohort, the
-candidates with q < 0.05 (else the 5 with the smallest joint p, marked as not significant)
-as their mediation effect a·b with a delta-method 95% CI (outcome units per exposure unit).
-Numbers only from the table.
+candidates with q below ``q_level`` (the config's ``fdr``; else the 5 with the smallest joint
+p, marked as not significant) as their mediation effect a·b with a delta-method 95% CI
+(outcome units per exposure unit); a candidate the screening or the penalised regression
+did not keep has no a·b and is not drawn. Numbers only from the table.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def highdim_figure(table: pd.DataFrame, *, exposure: str, outcome: str, labels: 
     ok = table[table.status == "ok"] if "status" in table else table
     rows = []
     for i, (cohort, group) in enumerate(ok.groupby("cohort", sort=True)):
+        group = group[np.isfinite(pd.to_numeric(group.ab, errors="coerce"))]  # kept: they have an a·b
         found = group[group.q < q_level]
         shown = found if len(found) else group.nsmallest(SHOWN_IF_NONE, "p")
         for _, r in shown.iterrows():
@@ -36,8 +38,8 @@ def highdim_figure(table: pd.DataFrame, *, exposure: str, outcome: str, labels: 
         ax = fig.add_subplot(1, 1, 1)
         style_axes(ax)
         if not rows:
-            ax.text(0.5, 0.5, "no cohort could be analysed (see the table's status)", ha="center", va="center",
-                    transform=ax.transAxes, color=GREY)
+            ax.text(0.5, 0.5, "no mediator was kept in any cohort, or no cohort could be analysed\n(see the "
+                    "table's status)", ha="center", va="center", transform=ax.transAxes, color=GREY)
             ax.set_axis_off()
             return fig
         y = np.arange(len(rows))[::-1]

@@ -233,7 +233,7 @@ def mediate_highdim_params(cfg: dict, mechanism: str) -> dict:
                                                              cfg["_data_schema"]) for p in paths}
     return {"mechanism": mechanism, "paths": paths, "cohorts": cohorts, "covariates": covariates,
             "extra_covariates": extra, "candidates": candidates, "chunk_cpgs": cfg["epigenome_wide"]["chunk_cpgs"],
-            "labels": {n: lab for n, (lab, _) in found.items()}, "units": units}
+            "labels": {n: lab for n, (lab, _) in found.items()}, "units": units, "fdr": cfg["fdr"]}
 
 
 def mediate_highdim_inputs(cfg: dict, mechanism: str) -> dict:
@@ -253,7 +253,7 @@ def mediate_highdim_inputs(cfg: dict, mechanism: str) -> dict:
 
 
 def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, candidates, chunk_cpgs, labels, units,
-                    participants, matrices, prepared, output, figures, sources=()):
+                    fdr, participants, matrices, prepared, output, figures, sources=()):
     """HIMA per declared path and cohort (``matrices`` in the order of ``cohorts``, or the
     mechanism's ``candidates`` biomarkers), and a figure per path of the mediators it finds
     (``figures``: a folder)."""
@@ -294,7 +294,7 @@ def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, 
         rows = table[(table.exposure == path["exposure"]) & (table.outcome == path["outcome"])]
         stem = folder / f"{path['exposure']}--{path['outcome']}"
         fig = highdim_figure(rows, exposure=path["exposure"], outcome=path["outcome"], labels=labels,
-                             unit=units.get(f"{path['exposure']}--{path['outcome']}"), what=what)
+                             unit=units.get(f"{path['exposure']}--{path['outcome']}"), q_level=fdr, what=what)
         save_figure(fig, f"{stem}.png", f"{stem}.svg")
-    LOG.info("high-dimensional mediation through %s: %d paths x %d cohorts, %d mediators at q < 0.05", mechanism,
-             len(paths), len(cohorts), int((table.q < 0.05).sum()) if len(table) else 0)
+    LOG.info("high-dimensional mediation through %s: %d paths x %d cohorts, %d mediators at q < %g", mechanism,
+             len(paths), len(cohorts), int((table.q < fdr).sum()) if len(table) else 0, fdr)
