@@ -206,3 +206,37 @@ def test_longitudinal_score_missing_from_every_cohort_is_reported_not_fitted():
     assert table.set_index(["response", "age_term"]).loc[("hcz", "per_year"), "status"] == \
         "not fitted: hcz is not measured"
     assert (table[table.response == "wlz"].status == "ok").all()
+
+
+def test_longitudinal_model_on_fewer_than_min_cell_children_is_not_shown_nor_pooled_nor_drawn():
+    """privacy.min_cell_size: a mixed model on 4 children describes them. Their cohort's
+    rows keep n but no estimate, the meta-analysis pools the other cohorts only, and a
+    single small cohort draws no trajectory."""
+    from first1000.analysis.longitudinal import longitudinal_models, trajectories
+    from first1000.privacy import SMALL_MODEL
+
+    rng = np.random.default_rng(3)
+
+    def cohort(name, n):
+        ses = rng.normal(size=n)
+        return pd.DataFrame({"pseudo_id": np.repeat([f"{name}{i}" for i in range(n)], 3), "cohort": name,
+                             "age_years": np.tile([0.5, 1.0, 1.5], n), "ses_index": np.repeat(ses, 3),
+                             "wlz": np.repeat(0.3 * ses + rng.normal(size=n), 3) + rng.normal(0, 0.3, 3 * n)})
+
+    d = pd.concat([cohort("a", 60), cohort("b", 4), cohort("c", 50)], ignore_index=True)
+    spec = {"scores": ["wlz"], "exposures": ["ses_index"], "random_slope": False}
+    hidden = SMALL_MODEL.format(min_cell=5)
+    out = longitudinal_models(d, "growth", spec, [], {}, min_cell=5).set_index(["cohort", "age_term"])
+    b = out.loc["b"]
+    assert (b.status == hidden).all() and (b.n == 4).all() and (b.n_participants == 4).all()
+    assert b[["estimate", "se", "ci_low", "ci_high", "p", "q"]].isna().all().all()
+    assert (out.loc["meta"].n == 110).all() and (out.loc["a"].status == "ok").all()
+    shown = longitudinal_models(d, "growth", spec, [], {}).set_index(["cohort", "age_term"])  # min_cell 1
+    assert (shown.loc["b"].status == "ok").all() and (shown.loc["meta"].n == 114).all()
+    assert shown.loc[("a", "at_birth"), "estimate"] == out.loc[("a", "at_birth"), "estimate"]
+    fits = {}
+    alone = d[d.cohort == "b"]
+    models = longitudinal_models(alone, "growth", spec, [], {}, fits=fits, min_cell=5)
+    assert (models.status == hidden).all() and fits == {} and trajectories(fits).empty
+    longitudinal_models(alone, "growth", spec, [], {}, fits=fits)
+    assert len(trajectories(fits)) > 0

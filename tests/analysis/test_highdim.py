@@ -54,3 +54,23 @@ def test_the_absorbed_plate_gives_the_table_of_its_dummy_columns(tmp_path, monke
     assert set(absorbed.mediator[absorbed.q < 0.05]) == {f"cg{k:08d}" for k in range(5)}
     assert absorbed.covariates.iloc[0] == "maternal_age+plate" and absorbed.n.iloc[0] == 1_200
     assert seen == [40, None]  # absorbed (40 plates), then as dummy columns
+
+
+def test_a_path_with_fewer_than_min_cell_participants_is_not_fitted(tmp_path):
+    """privacy.min_cell_size: HIMA on a cohort (or a path's complete cases) smaller than it
+    gives one row with n and the reason, no estimate; at the cohort's size it is fitted."""
+    from first1000.analysis.highdim import highdim_mediation_biomarkers
+    from first1000.privacy import SMALL_MODEL
+
+    people, matrix = _cohort(tmp_path, n=60, n_cpg=40, plates=2)
+    out = highdim_mediation(people, matrix, "c", "epds", "asq", ["maternal_age"], min_cell=61)
+    assert len(out) == 1 and out.n.iloc[0] == 60 and out.status.iloc[0] == SMALL_MODEL.format(min_cell=61)
+    assert out[["a", "b", "ab", "p", "q", "mediator"]].isna().all().all()
+    assert (highdim_mediation(people, matrix, "c", "epds", "asq", ["maternal_age"], min_cell=60).status == "ok").all()
+    rng = np.random.default_rng(1)
+    people = people.assign(**{f"b{k}": rng.normal(size=60) for k in range(6)})
+    people.loc[people.index[:50], "b0"] = np.nan  # 10 complete cases
+    args = (people, "immune", [f"b{k}" for k in range(6)], "c", "epds", "asq", ["maternal_age"])
+    out = highdim_mediation_biomarkers(*args, min_cell=11)
+    assert len(out) == 1 and out.n.iloc[0] == 10 and out.status.iloc[0] == SMALL_MODEL.format(min_cell=11)
+    assert (highdim_mediation_biomarkers(*args, min_cell=10).status == "ok").all()

@@ -34,6 +34,7 @@ import pandas as pd
 from first1000.analysis.epigenome import ewas_model
 from first1000.errors import First1000Error, ModelError
 from first1000.io.methylation import read_methylation_chunks
+from first1000.privacy import SMALL_MODEL
 from first1000.stats.highdim import hima, latent_factors
 from first1000.stats.regression import design_matrix
 
@@ -54,9 +55,14 @@ def _status(base: dict, n: int, why: str) -> pd.DataFrame:
     return pd.DataFrame([{**base, "n": n, "status": f"not analysed: {why}"}], columns=HIGHDIM_COLUMNS)
 
 
-def _run(base: dict, x, y, C, blocks, counts: dict, top, k: int, absorb=None) -> pd.DataFrame:
+def _run(base: dict, x, y, C, blocks, counts: dict, top, k: int, absorb=None, min_cell: int = 1) -> pd.DataFrame:
     """HIMA (after the latent factors when ``k``) of the candidates ``blocks()`` yields;
-    ``absorb``: labels of a factor absorbed by demeaning (the array's plate)."""
+    ``absorb``: labels of a factor absorbed by demeaning (the array's plate). Fewer than
+    ``min_cell`` participants (config ``privacy.min_cell_size``): not fitted, the row says
+    why (its estimates would describe them, :func:`first1000.privacy.hide_small_models`)."""
+    if len(y) < min_cell:
+        return pd.DataFrame([{**base, "n": len(y), "status": SMALL_MODEL.format(min_cell=min_cell)}],
+                            columns=HIGHDIM_COLUMNS)
     try:
         if k:
             C = np.column_stack([C, latent_factors(x, C, blocks, k, absorb=absorb)])
@@ -78,7 +84,7 @@ def _base(cohort, mechanism, exposure, outcome, covariates, k) -> dict:
 
 def highdim_mediation(people: pd.DataFrame, matrix, cohort: str, exposure: str, outcome: str,
                       covariates: list[str], *, top: int | None = None, chunk_cpgs: int = 20000,
-                      latent_factors: int = 0) -> pd.DataFrame:
+                      latent_factors: int = 0, min_cell: int = 1) -> pd.DataFrame:
     """HIMA of ``exposure`` -> CpGs of ``matrix`` (a Parquet file or an ingested matrix,
     :func:`first1000.io.methylation.open_matrix`) -> ``outcome`` in one cohort (one row per
     screened CpG; one row with a ``status`` when the path cannot be analysed)."""
@@ -117,12 +123,12 @@ def highdim_mediation(people: pd.DataFrame, matrix, cohort: str, exposure: str, 
             else:
                 yield chunk.cpgs[complete], values[complete].T
 
-    return _run(base, x, y, C, blocks, counts, top, latent_factors, absorb)
+    return _run(base, x, y, C, blocks, counts, top, latent_factors, absorb, min_cell)
 
 
 def highdim_mediation_biomarkers(people: pd.DataFrame, mechanism: str, candidates: list[str], cohort: str,
                                  exposure: str, outcome: str, covariates: list[str], *, top: int | None = None,
-                                 latent_factors: int = 0) -> pd.DataFrame:
+                                 latent_factors: int = 0, min_cell: int = 1) -> pd.DataFrame:
     """HIMA of ``exposure`` -> the biomarkers ``candidates`` (columns of ``people``, the
     participants joined with the mechanism's prepared table) -> ``outcome`` in one cohort."""
     base = _base(cohort, mechanism, exposure, outcome, covariates, latent_factors)
@@ -160,4 +166,4 @@ def highdim_mediation_biomarkers(people: pd.DataFrame, mechanism: str, candidate
     def blocks():
         yield np.asarray(measured, dtype=object), M
 
-    return _run(base, x, y, C, blocks, counts, top, latent_factors)
+    return _run(base, x, y, C, blocks, counts, top, latent_factors, min_cell=min_cell)

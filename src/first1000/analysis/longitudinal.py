@@ -46,6 +46,7 @@ from first1000.analysis.associations import cohort_subsets
 from first1000.config import META, POOLED
 from first1000.errors import ModelError
 from first1000.labels import effect_unit
+from first1000.privacy import hide_small_models
 from first1000.stats.meta import meta_analyse
 from first1000.stats.mixed import fit_lmm
 from first1000.stats.multitest import bh_fdr
@@ -123,7 +124,7 @@ def _model(data: pd.DataFrame, score: str, exposure: str, covs: list[str], rando
 
 def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
                         data_schema: dict, meta: dict | None = None, fits: dict | None = None,
-                        axis: TimeAxis = AXES["age"], optional_covariates=()) -> pd.DataFrame:
+                        axis: TimeAxis = AXES["age"], optional_covariates=(), min_cell: int = 1) -> pd.DataFrame:
     """Mixed models of every score x exposure of ``spec`` (``scores``, ``exposures``,
     ``random_slope``) per cohort, pooled and meta-analysed (see the module doc), on the
     time ``axis``; ``optional_covariates`` are added where a cohort recorded them
@@ -131,7 +132,11 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
 
     ``fits``: a dict that receives, per (score, exposure), the summary level's fit (the
     pooled model, or the single cohort's) with its design names and data, for
-    :func:`trajectories`."""
+    :func:`trajectories`.
+
+    ``min_cell`` (config ``privacy.min_cell_size``): a model fitted on fewer children (or
+    mothers) shows its n but no estimate, is not meta-analysed and draws no trajectory
+    (:func:`first1000.privacy.hide_small_models`)."""
     random_slope = bool(spec.get("random_slope", True))
     who = "child" if axis.name == "age" else "mother"
     slope = "age" if axis.name == "age" else "month-of-pregnancy"
@@ -163,9 +168,9 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
                         rows.append({**base, "age_term": term, "n": 0, "n_missing": n_children, "n_obs": 0,
                                      "n_participants": 0, "status": f"not fitted: {err}"})
                     continue
-                if fits is not None and index == len(subsets) - 1:
-                    fits[(score, exposure)] = (cohort, fit, names, complete, covs, axis)
                 n_part = int(fit["n_groups"])
+                if fits is not None and index == len(subsets) - 1 and n_part >= min_cell:
+                    fits[(score, exposure)] = (cohort, fit, names, complete, covs, axis)
                 for term, name in zip(axis.terms, (exposure, f"{exposure}:{axis.column}")):
                     j = names.index(name)
                     rows.append({**base, "age_term": term, "n": n_part, "n_missing": n_children - n_part,
@@ -178,6 +183,7 @@ def longitudinal_models(table: pd.DataFrame, mechanism: str, spec: dict, covaria
     out = pd.DataFrame(rows)
     if out.empty:
         return pd.DataFrame(columns=LONGITUDINAL_COLUMNS)
+    out = hide_small_models(out, min_cell)
     cohorts = sorted(c for c in out.cohort.unique() if c != POOLED)
     if len(cohorts) > 1:
         per = out[out.cohort.isin(cohorts)]

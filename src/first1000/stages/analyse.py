@@ -233,7 +233,8 @@ def mediate_highdim_params(cfg: dict, mechanism: str) -> dict:
                                                              cfg["_data_schema"]) for p in paths}
     return {"mechanism": mechanism, "paths": paths, "cohorts": cohorts, "covariates": covariates,
             "extra_covariates": extra, "candidates": candidates, "chunk_cpgs": cfg["epigenome_wide"]["chunk_cpgs"],
-            "labels": {n: lab for n, (lab, _) in found.items()}, "units": units, "fdr": cfg["fdr"]}
+            "labels": {n: lab for n, (lab, _) in found.items()}, "units": units, "fdr": cfg["fdr"],
+            "min_cell_size": cfg["privacy"]["min_cell_size"]}
 
 
 def mediate_highdim_inputs(cfg: dict, mechanism: str) -> dict:
@@ -253,7 +254,7 @@ def mediate_highdim_inputs(cfg: dict, mechanism: str) -> dict:
 
 
 def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, candidates, chunk_cpgs, labels, units,
-                    fdr, participants, matrices, prepared, output, figures, sources=()):
+                    fdr, min_cell_size, participants, matrices, prepared, output, figures, sources=()):
     """HIMA per declared path and cohort (``matrices`` in the order of ``cohorts``, or the
     mechanism's ``candidates`` biomarkers), and a figure per path of the mediators it finds
     (``figures``: a folder)."""
@@ -280,11 +281,12 @@ def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, 
             used = cohort_covariates(people, cohort, covariates, extra_covariates)
             if mechanism == HIGHDIM_DEFAULT:
                 frames.append(highdim_mediation(people, matrices[index], cohort, path["exposure"], path["outcome"],
-                                                used, top=path.get("top"), chunk_cpgs=chunk_cpgs, latent_factors=k))
+                                                used, top=path.get("top"), chunk_cpgs=chunk_cpgs, latent_factors=k,
+                                                min_cell=min_cell_size))
             else:
                 frames.append(highdim_mediation_biomarkers(people, mechanism, candidates, cohort, path["exposure"],
                                                            path["outcome"], used, top=path.get("top"),
-                                                           latent_factors=k))
+                                                           latent_factors=k, min_cell=min_cell_size))
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=HIGHDIM_COLUMNS)
     write_tsv(table, output)
     folder = Path(figures)

@@ -38,6 +38,7 @@ def longitudinal_params(cfg: dict, mechanism: str) -> dict:
            "spec": {"scores": scores, "exposures": list(spec["exposures"]),
                     "random_slope": bool(spec["random_slope"])},
            "covariates": covariates, "optional_covariates": optional, "meta": cfg["meta_analysis"],
+           "min_cell_size": cfg["privacy"]["min_cell_size"],
            "variables": {n: cfg["_data_schema"][n] for n in [*names, *covariates, *optional]
                          if n in cfg["_data_schema"]},
            "labels": {n: lab for n, (lab, _) in found.items()}, "units": {n: u for n, (_, u) in found.items()}}
@@ -72,8 +73,8 @@ def repeated_table(axis: str, participants: pd.DataFrame, tables, settings: dict
     return long.merge(people, on="pseudo_id", how="left", validate="many_to_one")
 
 
-def longitudinal(*, mechanism, mechanism_label, axis, spec, covariates, optional_covariates, meta, variables, labels,
-                 units, participants, tables, output, trajectories, figures, settings=None):
+def longitudinal(*, mechanism, mechanism_label, axis, spec, covariates, optional_covariates, meta, min_cell_size,
+                 variables, labels, units, participants, tables, output, trajectories, figures, settings=None):
     """Mixed models (``output``), the predicted trajectories (``trajectories``) and one figure
     per score and exposure in the folder ``figures`` (PNG and SVG, with a models note)."""
     from first1000.analysis.longitudinal import AXES, longitudinal_models
@@ -85,7 +86,7 @@ def longitudinal(*, mechanism, mechanism_label, axis, spec, covariates, optional
     table = repeated_table(axis, pd.read_parquet(participants), tables, settings)
     fits = {}
     models = longitudinal_models(table, mechanism, spec, covariates, variables, meta, fits=fits, axis=time,
-                                 optional_covariates=optional_covariates)
+                                 optional_covariates=optional_covariates, min_cell=min_cell_size)
     write_tsv(models, output)
     traj = predict(fits)
     write_tsv(traj, trajectories, float_format=EXACT)
