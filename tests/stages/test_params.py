@@ -128,13 +128,23 @@ def test_every_rule_takes_its_settings_from_its_builder():
 
 
 def test_software_trigger_changes_with_any_version(monkeypatch):
-    """The param every rule carries names each package's version and Python's: an upgrade
-    changes it, so Snakemake reruns every job."""
+    """The param every rule carries names each package's version, Python's, the platform and
+    the BLAS libraries with their CPU kernels: an upgrade (or a machine whose OpenBLAS picks
+    other kernels) changes it, so Snakemake reruns every job."""
+    import platform
+
     from first1000.stages import provenance
 
     before = provenance.software_trigger()
     assert before.startswith("first1000 ") and ", pandas " in before and ", python 3." in before
-    assert len(before.split(", ")) == len(provenance.PACKAGES) + 1
+    rows = provenance.software_versions()
+    names = [row["package"] for row in rows]
+    assert names[:len(provenance.PACKAGES) + 2] == [*provenance.PACKAGES, "python", "platform"]
+    assert f"platform {platform.system()} {platform.machine()}, " in before
+    blas = {row["package"]: row["version"] for row in rows if row["package"].startswith("BLAS")}
+    assert set(blas) == {"BLAS of numpy", "BLAS of scipy"}  # the wheels' OpenBLAS builds
+    assert all(re.fullmatch(r"openblas \S+ \(\w+ kernels\)", v) for v in blas.values()), blas
+    assert before.endswith(f"BLAS of numpy {blas['BLAS of numpy']}")  # scipy's not loaded by Snakemake's parse
     real = provenance.metadata.version
     monkeypatch.setattr(provenance.metadata, "version",
                         lambda name: "99.0" if name == "statsmodels" else real(name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import platform
 import subprocess
 import sys
 from importlib import metadata
@@ -60,9 +61,10 @@ def git_dirty(directory) -> bool | None:
         return None
 
 
-def software_versions() -> list[dict]:
-    """The version of each package of :data:`PACKAGES` ("not installed" when absent) and of
-    Python, as ``{"package", "version"}`` rows."""
+def software_versions(scipy_blas: bool = True) -> list[dict]:
+    """The version of each package of :data:`PACKAGES` ("not installed" when absent), of
+    Python, the platform and the BLAS libraries (:func:`blas_libraries`; scipy's only with
+    ``scipy_blas``), as ``{"package", "version"}`` rows."""
     found = []
     for name in PACKAGES:
         try:
@@ -70,16 +72,51 @@ def software_versions() -> list[dict]:
         except metadata.PackageNotFoundError:
             found.append(dict(package=name, version="not installed"))
     found.append(dict(package="python", version=sys.version.split()[0]))
-    return found
+    libc = " ".join(platform.libc_ver()).strip() or "libc unknown"
+    found.append(dict(package="platform", version=f"{platform.system()} {platform.machine()}, {libc}"))
+    return found + blas_libraries(scipy_blas)
+
+
+def blas_libraries(scipy_blas: bool = True) -> list[dict]:
+    """numpy's BLAS (and scipy's with ``scipy_blas``): library, version and the CPU kernels
+    it chose (OpenBLAS picks them per processor, and they may change the last digits of a
+    result), e.g. ``{"package": "BLAS of numpy", "version": "openblas 0.3.31 (SkylakeX
+    kernels)"}``. Not the thread count (the run sets it per job). The libraries are loaded
+    first, so the rows do not depend on what the calling process had imported."""
+    import numpy  # noqa: F401 - loads its BLAS
+
+    if scipy_blas:
+        import scipy.linalg  # noqa: F401 - loads scipy's own
+
+    from first1000.stats.blas import _controller
+
+    controller = _controller()
+    if controller is None:  # pragma: no cover - threadpoolctl ships with scikit-learn
+        return [dict(package="BLAS", version="unknown (threadpoolctl not installed)")]
+    rows = {}
+    for lib in controller.lib_controllers:
+        if lib.user_api != "blas":
+            continue
+        owner = Path(lib.filepath).parent.name.removesuffix(".libs")  # numpy.libs/..., scipy.libs/...
+        owner = owner if owner in ("numpy", "scipy") else Path(lib.filepath).name
+        if owner == "scipy" and not scipy_blas:
+            continue
+        arch = getattr(lib, "architecture", None)
+        rows[owner] = f"{lib.internal_api} {lib.version or 'version unknown'}" + (f" ({arch} kernels)" if arch else "")
+    return [dict(package=f"BLAS of {owner}", version=rows[owner]) for owner in sorted(rows)] or \
+        [dict(package="BLAS", version="none found")]
 
 
 def software_trigger() -> str:
     """The software versions in one line: a param of every rule, so that after an upgrade
-    (or a downgrade) of first1000, Python or any package of :data:`PACKAGES` every job runs
-    again and the results are what a run from scratch with that software gives, with the
-    versions the provenance lists (Snakemake reruns a job whose params changed; with
-    ``--sdm conda`` its software-env trigger does the same for the jobs' environment)."""
-    return ", ".join(f"{row['package']} {row['version']}" for row in software_versions())
+    (or a downgrade) of first1000, Python or any package of :data:`PACKAGES`, or on a
+    processor for which numpy's OpenBLAS picks other kernels, every job runs again and the
+    results are what a run from scratch with that software gives, with the versions the
+    provenance lists (Snakemake reruns a job whose params changed; with ``--sdm conda`` its
+    software-env trigger does the same for the jobs' environment). scipy's BLAS is left out
+    here (loading scipy.linalg costs Snakemake's start 0.2 s): its version is scipy's, and
+    its kernels follow the same processor as numpy's."""
+    return ", ".join(f"{row['package']} {row['version']}" for row in software_versions(scipy_blas=False))
 
 
 def provenance_view_params(cfg: dict) -> dict:
