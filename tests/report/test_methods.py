@@ -93,3 +93,19 @@ def test_without_mediation_ewas_or_modification(raw, monkeypatch):
     assert "Mediation" not in text and "Epigenome-wide" not in text
     assert "logistic" not in text  # no binary outcome, no detected biomarker
     assert set(used) <= set(REFERENCES)
+
+
+def test_disclosure_threshold_dropped_resamples_and_hpa_winsorising_are_described(raw, monkeypatch):
+    text = _methods(raw, monkeypatch)
+    assert ("A cohort's model fitted on fewer than 5 participants (the disclosure-control threshold) is reported by "
+            "its size only and was left out of the meta-analysis.") in text
+    assert ("Each path was estimated per cohort and in all cohorts together (cohort as a covariate), and the cohort "
+            "estimates meta-analysed as the associations.") in text
+    assert ("A cohort's path with more than 5% of its resamples not fitted (separation, a singular design) was "
+            "flagged and left out of the meta-analysis.") in text
+    assert "each window's values winsorised at the mean ± 3 SD of its cohort" in text
+    changed = _methods(raw, monkeypatch, privacy={"min_cell_size": 1},
+                       mediation={**raw["mediation"], "max_dropped_resamples": 0.1},
+                       preparation={**raw["preparation"], "hpa": {**raw["preparation"]["hpa"], "outlier_sd": 2.5}})
+    assert "disclosure-control threshold" not in changed and "more than 10% of its resamples" in changed
+    assert "winsorised at the mean ± 2.5 SD of its cohort" in changed

@@ -144,6 +144,10 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
         if meta.get("knapp_hartung") and meta["method"] != "FE":
             text += " with the Knapp–Hartung adjustment [@knapp_hartung]"
         text += "; heterogeneity is given as I² [@higgins_i2] and the direction per cohort [@metal]."
+    if s.get("min_cell_size", 1) > 1:
+        text += (f" A cohort's model fitted on fewer than {s['min_cell_size']} participants (the disclosure-control "
+                 "threshold) is reported by its size only" + (" and was left out of the meta-analysis."
+                                                              if n_cohorts > 1 else "."))
     text += (f" P-values were adjusted by the Benjamini–Hochberg false discovery rate [@bh] within mechanism and "
              f"cohort, q < {s['fdr']:g}.")
     md = s["missing_data"]
@@ -177,6 +181,13 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
             text += " Paths with two mediators were analysed jointly, or sequentially where declared [@daniel_sequential]."
         if med.get("firth"):
             text += " Logistic models were Firth-penalised [@firth]."
+        if n_cohorts > 1:
+            text += (" Each path was estimated per cohort and in all cohorts together (cohort as a covariate), and "
+                     "the cohort estimates meta-analysed as the associations.")
+        if med["inference"] == "bootstrap":
+            text += (f" A cohort's path with more than {med.get('max_dropped_resamples', 0.05):.0%} of its resamples "
+                     "not fitted (separation, a singular design) was flagged" + (" and left out of the meta-analysis."
+                                                                                 if n_cohorts > 1 else "."))
         if med.get("sensitivity"):
             text += (" Sensitivity to unmeasured mediator–outcome confounding is given by the correlation ρ of the "
                      "model errors [@imai2010] and E-values [@evalue].")
@@ -287,7 +298,9 @@ def _mechanism_sentence(name: str, spec: dict, prep: dict) -> str:
     biomarkers = _join(spec["biomarkers"])
     if name == "hpa":
         return (f"{label}: hair cortisol (pg/mg) per segment window, ln-transformed, values below the limit of "
-                f"quantification at LOQ/√2 [@hornung]; analysed as {biomarkers}.")
+                f"quantification at LOQ/√2 [@hornung]; a sensitivity analysis re-fitted its models with each "
+                f"window's values winsorised at the mean ± {prep.get('outlier_sd', 3):g} SD of its cohort; analysed "
+                f"as {biomarkers}.")
     if name in ("telomeres", "mitochondria"):
         what = "telomere length as the T/S ratio [@cawthon]" if name == "telomeres" else "mtDNA content"
         return (f"{label}: {what} by efficiency-corrected relative quantification of qPCR replicates against a "
