@@ -82,3 +82,19 @@ def test_models_note_by_mechanism_and_named_rows():
     named = models_note(rows.assign(cohort="1 main"), names={"1 main": "Main *analysis*"})
     assert "- Main \\*analysis\\*: 7 models" in named
     assert "none (the table has no rows" in models_note(rows.iloc[0:0])
+
+
+def test_trajectory_note_names_its_model_and_escapes_markup():
+    from docutils.core import publish_parts
+
+    from first1000.report.captions import trajectory_note
+
+    note = trajectory_note("intercept per mother", 1234, "mothers", 3456, "all cohorts, pooled",
+                           "a fixed effect per hair window, ", ["maternal_age", "parity_", "cohort"])
+    assert note.startswith("Model in this figure, from its fit: linear mixed model (REML), intercept per mother; "
+                           "1,234 mothers, 3,456 measurements (all cohorts, pooled); a fixed effect per hair window, "
+                           "adjusted for ``maternal_age``, ``parity_``, ``cohort``; lines:")
+    html = publish_parts("Trajectory.\n\n" + note, writer="html")["body"]
+    assert "System Message" not in html and "parity_</tt>" in html
+    assert "adjusted for nothing" in trajectory_note("x", 5, "children", 9, "ghent", "", [])
+    assert "\\_" in trajectory_note("x", 5, "children", 9, "cohort_b", "", [])  # a cohort name is text

@@ -447,9 +447,18 @@ def test_figure_captions_list_their_own_models(demo_run):
     assert "``hair_wash_frequency``" in bullets["``ghent``"]
     assert "hair_wash_frequency" not in bullets["``rotterdam``"]
     notes = sorted((demo_run / "results/figures").rglob("*.models.rst"))
-    assert len(notes) > 40
+    trajectories = [n for n in notes if n.name.startswith("trajectory--")]
+    assert len(notes) - len(trajectories) > 40 and len(trajectories) >= 4
     page = "\n".join(_report_texts((demo_run / "results/report.html").read_text(encoding="utf-8")))
-    assert page.count("Models in this figure, from its result rows:") >= len(notes)
+    assert page.count("Models in this figure, from its result rows:") >= len(notes) - len(trajectories)
+    # a trajectory's caption: its mixed model, children and measurements, covariates
+    assert page.count("Model in this figure, from its fit: linear mixed model (REML)") >= len(trajectories)
+    growth = (demo_run / "results/figures/longitudinal/growth/trajectory--wlz--ses_index.models.rst").read_text(
+        encoding="utf-8")
+    traj = pd.read_csv(demo_run / "results/longitudinal/growth_trajectories.tsv", sep="\t")
+    shown = traj[(traj.response == "wlz") & (traj.predictor == "ses_index")].iloc[0]
+    assert f"{shown.n_participants:,} children, {shown.n_obs:,} measurements (all cohorts, pooled)" in growth
+    assert "``cohort``" in growth and "``child_sex``" in growth
     assert 'hair_wash_frequency</tt>, <tt class=\\"docutils literal\\">hair_treated' in page
 
 

@@ -130,3 +130,14 @@ def models_note(rows: pd.DataFrame, *, what: str = "model", by: str = "cohort", 
             bits.append(f"not fitted: {len(failed)} ({why})")
         lines.append(f"- {name}: " + "; ".join(bits) + ".")
     return "\n".join(lines) + "\n"
+
+
+def trajectory_note(random_effects: str, n_participants: int, who: str, n_obs: int, where: str, time_effect: str,
+                    covariates: list[str]) -> str:
+    """The model of a trajectory figure (``<figure>.models.rst``, read by its caption): the
+    mixed model's random effects, its children or mothers and measurements, the level it
+    shows, and its covariates as literals (text escaped for reStructuredText)."""
+    return (f"Model in this figure, from its fit: linear mixed model (REML), {_escape(random_effects)}; "
+            f"{n_participants:,} {_escape(who)}, {n_obs:,} measurements ({_escape(where)}); "
+            f"{_escape(time_effect) + ' ' if time_effect.strip() else ''}adjusted for {', '.join(_literal(c) for c in covariates) or 'nothing'}; lines: predicted mean at the "
+            "covariates' means for the two exposure groups, bands: 95% CI of the fixed effects.")

@@ -81,6 +81,7 @@ def longitudinal(*, mechanism, mechanism_label, axis, spec, covariates, optional
     from first1000.analysis.longitudinal import trajectories as predict
     from first1000.figures import save_figure
     from first1000.figures.trajectory import trajectory_figure
+    from first1000.report.captions import trajectory_note
 
     time = AXES[axis]
     table = repeated_table(axis, pd.read_parquet(participants), tables, settings)
@@ -107,11 +108,9 @@ def longitudinal(*, mechanism, mechanism_label, axis, spec, covariates, optional
         adjusted = [c for c in str(term.covariates.iloc[0]).split("+") if c and c != "nan"]
         who = "children" if axis == "age" else "mothers"
         time_effect = "" if time.categorical is None else "a fixed effect per hair window, "
-        note = (f"Linear mixed model (REML), {term.random_effects.iloc[0]}; {int(rows.n_participants.iloc[0])} "
-                f"{who}, {int(rows.n_obs.iloc[0])} measurements ({where}); {time_effect}adjusted for "
-                f"{', '.join(adjusted) or 'nothing'}; lines: predicted mean at the covariates' means for the "
-                f"two exposure groups, bands: 95% CI of the fixed effects.")
-        write_text(note + "\n", f"{stem}.models.txt")
+        note = trajectory_note(term.random_effects.iloc[0], int(rows.n_participants.iloc[0]), who,
+                               int(rows.n_obs.iloc[0]), where, time_effect, adjusted)
+        write_text("\n\n" + note + "\n", f"{stem}.models.rst")  # read by the caption (trajectory.rst)
         shown += 1
     LOG.info("%s: %d mixed models, %d not fitted; %d trajectory figures", mechanism, len(models) // 2,
              int((~models.status.astype(str).str.startswith("ok")).sum()) // 2, shown)
