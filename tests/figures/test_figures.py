@@ -691,3 +691,29 @@ def test_mediation_states_the_exposure_contrast(mediation_tables):
     binary = effects.assign(contrast="binary", a0=0.0, a1=1.0)
     joined = "\n".join(flat(t) for t in texts_of(mediation_diagram(binary, paths)))
     assert "Exposure contrast: 0 \u2192 1 (lower \u2192 higher value)" in joined
+
+
+def test_mediation_names_quasi_bayesian_draws_and_the_interaction(mediation_tables):
+    """Under mediation.inference: quasi_bayes the intervals come from Monte Carlo draws, not
+    resamples; with an exposure x mediator interaction b and c' are the paths of the
+    outcome model without it (analysis.mediation.path_coefficients), and the caption says so."""
+    effects, paths = mediation_tables
+    plain = "\n".join(flat(t) for t in texts_of(mediation_diagram(effects.assign(inference="bootstrap",
+                                                                                 interaction=False), paths)))
+    assert "5,000 bootstrap resamples" in plain and "interaction" not in plain
+    qb = effects.assign(inference="quasi_bayes", interaction=True)
+    joined = "\n".join(flat(t) for t in texts_of(mediation_diagram(qb, paths)))
+    assert "n = 812, 5,000 quasi-Bayesian Monte Carlo draws (percentile CI)" in joined
+    assert "bootstrap" not in joined
+    assert "outcome model has an exposure \u00d7 mediator interaction; b and c\u2032 are from the outcome model without it" \
+        in joined
+
+
+def test_mediation_of_a_binary_outcome_names_its_effect_scale(mediation_tables):
+    """A binary outcome's effects come on three scales; the diagram draws the first, the
+    risk difference (stages.figures.figure_effects), and says so."""
+    effects, paths = mediation_tables
+    joined = "\n".join(flat(t) for t in texts_of(mediation_diagram(effects.assign(scale="risk_difference"), paths)))
+    assert "The indirect and total effects are on the risk-difference (probability) scale of the outcome." in joined
+    joined = "\n".join(flat(t) for t in texts_of(mediation_diagram(effects.assign(scale="difference"), paths)))
+    assert "scale of the outcome" not in joined

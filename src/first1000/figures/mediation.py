@@ -54,6 +54,10 @@ EFFECTS = ("total", "direct", "indirect", "proportion_mediated")
 PATHS = ("a", "b", "c_prime", "c")
 PRIME = "\u2032"
 DOT = "\u00b7"
+TIMES = "\u00d7"
+#: How an effect scale (``scale`` of the mediation table) is named in the caption.
+_SCALE_NAMES = {"risk_difference": "risk-difference (probability)", "risk_ratio": "risk-ratio",
+                "odds_ratio": "odds-ratio", "rate_ratio": "rate-ratio"}
 NBSP = "\u00a0"
 INDIRECT_COLOUR = OKABE_ITO[5]  # blue: the a and b arrows and the indirect effect
 _CI_METHOD_NAMES = {
@@ -287,8 +291,10 @@ def mediation_diagram(
     boot = eff["n_boot"].dropna()
     methods = [m for m in dict.fromkeys(eff["ci_method"].dropna().astype(str).str.strip()) if m]
     method = ", ".join(_CI_METHOD_NAMES.get(m.lower(), m) for m in methods) or "bootstrap"
+    inference = set(effects["inference"].dropna().astype(str)) if "inference" in effects else set()
     if not boot.empty and float(boot.max()) > 0:
-        first = f"n = {n_text}, {format_range(boot)} bootstrap resamples ({method} CI)"
+        draws = ("quasi-Bayesian Monte Carlo draws" if inference == {"quasi_bayes"} else "bootstrap resamples")
+        first = f"n = {n_text}, {format_range(boot)} {draws} ({method} CI)"
     else:
         first = f"n = {n_text} ({method} CI)"
     pct = f"{ci_level * 100:g}%"
@@ -309,6 +315,14 @@ def mediation_diagram(
     if contrast:
         caption += (f" a, b and c{PRIME} are per unit of their predictor; the indirect and total effects and "
                     f"the proportion mediated compare exposure {contrast[len('for exposure '):]}.")
+    scales = set(effects["scale"].dropna().astype(str)) if "scale" in effects else set()
+    if scales and scales != {"difference"}:
+        named = ", ".join(_SCALE_NAMES.get(x, x.replace("_", " ")) for x in sorted(scales))
+        caption += f" The indirect and total effects are on the {named} scale of the outcome."
+    interaction = effects["interaction"] if "interaction" in effects else pd.Series(dtype=object)
+    if interaction.astype(str).str.lower().isin(["true", "1"]).any():
+        caption += (f" The mediation analysis's outcome model has an exposure {TIMES} mediator interaction; b and "
+                    f"c{PRIME} are from the outcome model without it.")
 
     W = _WIDTH_MM
     with journal_style():
