@@ -51,3 +51,26 @@ def test_the_first_page_shows_the_numbers_and_escapes_labels():
     assert "meta-analysis (2 cohorts, I² 12%)" in text
     assert "javascript:app.showResultInfo('results%2Ftables%2Fassociations--immune.html')" in text
     assert 'src="data:image/png;base64,\n   iVBORyBmYWtl\n   ">' in text
+
+
+def test_a_bootstrap_p_of_zero_is_shown_at_its_resolution():
+    """bootstrap_p of 0 over B resamples means no replicate on the other side of 0: p < 2/B
+    (0.002 for 1,000), not < 0.001. Meta-analysis and Rubin p-values keep the usual rule."""
+    from first1000.report.publication import fmt_p, mediation_table, p_resolution
+
+    assert p_resolution("percentile", 1000) == 0.002 and p_resolution("bca", 500) == 0.004
+    assert pd.isna(p_resolution("meta (REML) of bootstrap SEs", 1000)) and pd.isna(p_resolution("percentile", None))
+    assert pd.isna(p_resolution("percentile within, Rubin's rules over m=5", 1000))
+    assert fmt_p(0.0, 0.002) == "<0.002" and fmt_p(0.0) == "<0.001" and fmt_p(0.004, 0.002) == "0.004"
+    assert fmt_p(0.0004, float("nan")) == "<0.001"
+    med = pd.DataFrame({"cohort": ["pooled", "meta"], "exposure": "epds", "mediator": "il6_ln",
+                        "outcome": "birth_weight", "effect": "tnie", "scale": "difference", "contrast": "sd",
+                        "a0": 0.0, "a1": 1.0, "estimate": [-2.0, -2.5], "ci_low": [-3.0, -3.5],
+                        "ci_high": [-1.0, -1.5], "p": [0.0, 0.0], "q": [0.0, 0.0], "n": [300, 300],
+                        "n_boot": [1000, 1000], "ci_method": ["percentile", "meta (REML) of bootstrap SEs"],
+                        "status": "ok"})
+    shown = mediation_table(med, {}, {})
+    assert list(shown["p (shown)"]) == ["<0.002", "<0.001"]
+    found = key_findings({}, {"immune": med[med.cohort == "pooled"]}, BIOMARKERS, 0.05)
+    page = landing_rst(found, b"png", labels={}, mechanism_labels={}, cohort_labels={}, fdr=0.05)
+    assert '<td class="q">&lt;0.002</td>' in page

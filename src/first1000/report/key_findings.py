@@ -23,7 +23,7 @@ from first1000.config import META, POOLED
 
 MAX_PER_MECHANISM = 5
 COLUMNS = ["mechanism", "kind", "exposure", "biomarker", "outcome", "level", "estimate", "ci_low", "ci_high", "unit",
-           "p", "q", "n", "k", "i2", "significant", "table"]
+           "p", "q", "p_resolution", "n", "k", "i2", "significant", "table"]
 
 
 def _level(cohorts) -> str | None:
@@ -39,6 +39,8 @@ def key_findings(associations: dict[str, pd.DataFrame], mediation: dict[str, pd.
     """The key-findings rows (:data:`COLUMNS`) from each mechanism's association table and
     mediation table (mechanism -> table, in the order to show); ``biomarkers``: mechanism ->
     its biomarkers (a model whose response is one is an exposure -> biomarker model)."""
+    from first1000.report.publication import p_resolution
+
     rows = []
     for mechanism, assoc in associations.items():
         ok = assoc[assoc.status.eq("ok") & assoc.estimate.notna()]
@@ -67,7 +69,8 @@ def key_findings(associations: dict[str, pd.DataFrame], mediation: dict[str, pd.
             rows.append(dict(
                 mechanism=mechanism, kind="indirect effect", exposure=r.exposure, biomarker=r.mediator,
                 outcome=r.outcome, level=level, estimate=r.estimate, ci_low=r.ci_low, ci_high=r.ci_high,
-                unit=f"{r.scale}, {r.contrast}", p=r.p, q=getattr(r, "q", None), n=r.n,
+                unit=f"{r.scale}, {r.contrast}", p=r.p, q=getattr(r, "q", None),
+                p_resolution=p_resolution(getattr(r, "ci_method", None), getattr(r, "n_boot", None)), n=r.n,
                 k=getattr(r, "k", None) if level == META else None, i2=getattr(r, "i2", None) if level == META else None,
                 significant=bool(r.ci_low > 0 or r.ci_high < 0) if pd.notna(r.ci_low) else False,
                 table=f"results/tables/mediation--{mechanism}.html"))
@@ -89,7 +92,7 @@ def landing_rst(findings: pd.DataFrame, model_png: bytes, *, labels: dict, mecha
         path = " → ".join(name(v) for v in (r.exposure, r.biomarker, r.outcome) if v)
         where = {POOLED: "pooled cohorts"}.get(r.level, html.escape(cohort_labels.get(r.level, r.level)))
         link = f"javascript:app.showResultInfo('{quote(r.table, safe='')}')"
-        q = html.escape(fmt_p(r.q)) if pd.notna(r.q) else ""
+        q = html.escape(fmt_p(r.q, r.p_resolution)) if pd.notna(r.q) else ""
         i2 = "" if pd.isna(r.i2) else f", I² {r.i2:.0f}%"
         if r.level == META:
             k = int(r.k) if pd.notna(r.k) else None

@@ -37,11 +37,30 @@ def fmt_number(x: float, digits: int = 2) -> str:
     return f"{x:.{digits}f}"
 
 
-def fmt_p(p: float) -> str:
-    """p to two significant digits, `<0.001` below 0.001."""
+def fmt_p(p: float, resolution: float | None = None) -> str:
+    """p to two significant digits, `<0.001` below 0.001; below ``resolution`` (the
+    smallest p a resampling can give apart from 0, :func:`p_resolution`) `<resolution`:
+    a bootstrap p of 0 over 1,000 resamples is `<0.002`, not `<0.001`."""
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return ""
+    if resolution is not None and not math.isnan(resolution) and p < resolution:
+        return f"<{resolution:.2g}"
     return "<0.001" if p < 0.001 else f"{p:.2g}"
+
+
+#: ``ci_method`` of a mediation row whose p comes from its resamples or draws
+#: (:func:`first1000.stats.bootstrap.bootstrap_p`): not the meta-analysis's or Rubin's.
+RESAMPLED = ("percentile", "bias_corrected", "bca")
+
+
+def p_resolution(ci_method, n_boot) -> float:
+    """2/B for a p counted from B resamples or draws (``bootstrap_p``: p is a multiple of
+    2/B, and 0 means no replicate fell on the other side of 0), else NaN."""
+    try:
+        b = float(n_boot)
+    except (TypeError, ValueError):
+        return math.nan
+    return 2.0 / b if str(ci_method) in RESAMPLED and b > 0 else math.nan
 
 
 def association_table(assoc: pd.DataFrame, labels: dict, cohort_labels: dict) -> pd.DataFrame:
@@ -89,7 +108,7 @@ def mediation_table(med: pd.DataFrame, labels: dict, cohort_labels: dict) -> pd.
             "Effect": effects[r.effect], "Scale": r.scale, "Contrast": f"{r.contrast} ({fmt_number(r.a0)} → {fmt_number(r.a1)})"
             if pd.notna(r.a0) else str(r.contrast),
             "n": r.n, "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "p": r.p,
-            "Estimate [95% CI]": shown, "p (shown)": fmt_p(r.p),
+            "Estimate [95% CI]": shown, "p (shown)": fmt_p(r.p, p_resolution(r.ci_method, r.n_boot)),
             "Status": r.status if isinstance(r.status, str) and r.status != "ok" else "",
         })
     return pd.DataFrame(rows)
