@@ -204,3 +204,53 @@ def test_top_rows_equal_the_head_of_the_whole_table_sorted():
         assert got["row"].tolist() == expected["row"].tolist(), n
     n = edges[0] + 1  # one row of the next p: the cut falls among its ties
     assert len(top_rows(table, "p", n)) == n and (top_rows(table, "p", n)["p"] <= 0.01).all()
+
+
+def test_a_cpg_on_fewer_than_min_cell_samples_shows_n_but_no_estimate(cohort, tmp_path):
+    """privacy.min_cell_size: a CpG whose values are missing for all but 4 newborns keeps
+    n = 4 but no estimate (status too_few_samples) and stays out of the prior and the FDR;
+    the other CpGs are fitted as before. A cohort below it stops with a message."""
+    from first1000.errors import First1000Error
+
+    people, path, annotation = cohort
+    matrix = pd.read_parquet(path)
+    matrix.iloc[20, 1:77] = np.nan  # cg00000020: 4 of the design's 79 samples left (P003 is not in it)
+    sparse = tmp_path / "sparse.parquet"
+    write_parquet(matrix, sparse)
+    design = epigenome.ewas_design(people, "c", "epds", ["maternal_age"], list(people.pseudo_id))
+    raw = epigenome.fit_shard(sparse, design, "epds", 0, 1)  # 3 columns: 4 samples leave df 1
+    shown = epigenome.hide_small_cpgs(raw, 5)
+    row = shown.set_index("cpg").loc["cg00000020"]
+    assert row.n == 4 and row.status == "too_few_samples" and np.isnan([row.coef, row.se, row.t, row.p]).all()
+    assert row.df_residual == 0 and np.isnan(row.sigma2) and shown.dtypes.equals(raw.dtypes)
+    assert np.isfinite(raw.set_index("cpg").loc["cg00000020", "coef"])  # fitted (df 1) before the rule
+    others = shown.cpg != "cg00000020"
+    pd.testing.assert_frame_equal(shown[others], raw[others])
+    assert epigenome.hide_small_cpgs(raw, 4) is raw
+    table, summary = epigenome.gather([shown], annotation, "450K")
+    reference, _ = epigenome.gather([raw[others]], annotation, "450K")  # the prior as without the CpG
+    pd.testing.assert_frame_equal(table[table.cpg != "cg00000020"].reset_index(drop=True),
+                                  reference.reset_index(drop=True))
+    assert np.isfinite(summary.df_prior.iloc[0])
+    hidden = table.set_index("cpg").loc["cg00000020"]
+    assert np.isnan([hidden.t_moderated, hidden.p_moderated, hidden.fdr]).all() and hidden.n == 4
+    epigenome.check_min_cell(design, "c", "epds", 79)
+    with pytest.raises(First1000Error, match=r"in cohort c: only 79 participants .* fewer than "
+                                             r"privacy.min_cell_size \(80\).*lower privacy.min_cell_size"):
+        epigenome.check_min_cell(design, "c", "epds", 80)
+
+
+def test_candidate_cpgs_follow_min_cell(cohort):
+    from first1000.errors import First1000Error
+
+    people, path, _ = cohort
+    beta = pd.read_parquet(path).set_index("cpg").iloc[:6]
+    m = np.log2(beta / (1 - beta)).T
+    m.columns = [f"{c}_m" for c in m.columns]
+    m.iloc[4:, 2] = np.nan  # the third CpG measured in 4 newborns (P003 has none of the model)
+    biomarkers = m.rename_axis("pseudo_id").reset_index().assign(cohort="c")
+    out = epigenome.candidate_ewas(biomarkers, people, "c", "epds", ["maternal_age"], min_cell=5).set_index("cpg")
+    assert out.loc["cg00000002", "status"] == "too_few_samples" and np.isnan(out.loc["cg00000002", "coef"])
+    assert out.loc["cg00000002", "n"] == 3 and (out.drop(index="cg00000002").status == "ok").all()
+    with pytest.raises(First1000Error, match=r"fewer than privacy.min_cell_size \(80\)"):
+        epigenome.candidate_ewas(biomarkers, people, "c", "epds", ["maternal_age"], min_cell=80)

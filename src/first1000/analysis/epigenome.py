@@ -51,6 +51,39 @@ def ewas_design(participants: pd.DataFrame, cohort: str, exposure: str, covariat
     return _design(participants, cohort, exposure, covariates, samples, absorb=False)[0]
 
 
+#: Columns of an EWAS fit (shard or candidate table) that are statistics of a CpG's samples.
+_CPG_STATISTICS = ("sigma2", "coef", "stdev_unscaled", "se", "t", "p", "coef_beta", "se_beta",
+                   "s2_post", "se_moderated", "t_moderated", "df_total", "p_moderated", "fdr", "bonferroni")
+
+
+def check_min_cell(design: pd.DataFrame, cohort: str, exposure: str, min_cell: int) -> None:
+    """privacy.min_cell_size for an epigenome-wide analysis: on fewer newborns every CpG's
+    estimate would describe them, so the run stops before fitting (as for too few for the
+    model), saying how to go on."""
+    if len(design) < min_cell:
+        raise First1000Error(
+            f"epigenome-wide analysis of {exposure} in cohort {cohort}: only {len(design)} participants have the "
+            f"methylation matrix and every model variable, fewer than privacy.min_cell_size ({min_cell}); "
+            "estimates on so few would describe them. Leave the cohort's methylation_matrix out of its tables, or "
+            "lower privacy.min_cell_size if your data protection rules allow it.")
+
+
+def hide_small_cpgs(fit: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """A CpG fitted on fewer than ``min_cell`` samples (after outlier removal or missing
+    values) keeps its ``n`` but no estimate, and the status ``too_few_samples``: it is left
+    out of the prior, the FDR and the meta-analysis like a CpG with no residual df."""
+    small = (pd.to_numeric(fit["n"], errors="coerce") < min_cell).to_numpy(dtype=bool)
+    if not small.any():
+        return fit
+    fit = fit.copy()
+    columns = [c for c in _CPG_STATISTICS if c in fit]
+    fit.loc[small, columns] = np.nan
+    if "df_residual" in fit:  # no residual df: out of the prior (an integer column stays integer)
+        fit.loc[small, "df_residual"] = 0
+    fit.loc[small, "status"] = "too_few_samples"
+    return fit
+
+
 def _design(participants, cohort, exposure, covariates, samples, absorb: bool):
     people = participants[(participants.cohort == cohort) & participants.pseudo_id.isin(samples)]
     present = set(people.pseudo_id)  # once: a set per sample made this O(n²) (#19)
@@ -211,12 +244,13 @@ def gather(shards: list[pd.DataFrame], annotation: pd.DataFrame | None, array: s
 
 
 def candidate_ewas(biomarkers: pd.DataFrame, participants: pd.DataFrame, cohort: str, exposure: str,
-                   covariates: list[str], cpgs: list[str] | None = None) -> pd.DataFrame:
+                   covariates: list[str], cpgs: list[str] | None = None, min_cell: int = 1) -> pd.DataFrame:
     """The EWAS engine on a declared set of candidate CpGs (e.g. NR3C1 exon 1F).
 
     ``biomarkers`` is the prepared methylation table (one row per participant, ``{cpg}_m``
     M-value columns). The same fit, limma moderation and FDR as the epigenome-wide run,
-    with FDR controlled within the candidate set.
+    with FDR controlled within the candidate set. ``min_cell`` (``privacy.min_cell_size``):
+    :func:`check_min_cell` and :func:`hide_small_cpgs`.
     """
     columns = [c for c in biomarkers.columns if c.endswith("_m")]
     if cpgs is not None:
@@ -225,7 +259,9 @@ def candidate_ewas(biomarkers: pd.DataFrame, participants: pd.DataFrame, cohort:
     values = rows.T
     values.index = [c[: -len("_m")] for c in columns]
     design, absorb = ewas_model(participants, cohort, exposure, covariates, list(rows.index))
-    fit = ewas_fit(values[list(design.index)], design, [exposure], cpgs=list(values.index), absorb=absorb)
+    check_min_cell(design, cohort, exposure, min_cell)
+    fit = hide_small_cpgs(ewas_fit(values[list(design.index)], design, [exposure], cpgs=list(values.index),
+                                   absorb=absorb), min_cell)
     prior = fit_prior(fit.sigma2.to_numpy(float), fit.df_residual.fillna(0).to_numpy(float))
     table = multiple_testing(moderate(fit, prior))
     table.insert(0, "cohort", cohort)

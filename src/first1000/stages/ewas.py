@@ -64,11 +64,12 @@ def ewas_shard_params(cfg: dict, cohort: str, exposure: str, shard: str) -> dict
     covariates, extra = ewas_covariates(cfg)
     return {"cohort": cohort, "exposure": exposure, "shard": int(shard), "shards": spec["shards"],
             "covariates": covariates, "extra_covariates": extra, "chunk_cpgs": spec["chunk_cpgs"],
-            "remove_outliers": spec["remove_outliers"], "outlier_k": spec["outlier_k"]}
+            "remove_outliers": spec["remove_outliers"], "outlier_k": spec["outlier_k"],
+            "min_cell_size": cfg["privacy"]["min_cell_size"]}
 
 
 def ewas_shard(*, cohort, exposure, shard, shards, covariates, extra_covariates, chunk_cpgs, remove_outliers,
-               outlier_k, matrix, participants, output, sources=()):
+               outlier_k, min_cell_size, matrix, participants, output, sources=()):
     from first1000.analysis import epigenome
     from first1000.io.methylation import open_matrix
 
@@ -76,8 +77,10 @@ def ewas_shard(*, cohort, exposure, shard, shards, covariates, extra_covariates,
     used = cohort_covariates(people, cohort, covariates, extra_covariates)
     source = open_matrix(matrix, [sources] if isinstance(sources, str) else sources)
     design, absorb = epigenome.ewas_model(people, cohort, exposure, used, source.samples)
-    fit = epigenome.fit_shard(source, design, exposure, shard, shards, chunk_cpgs=chunk_cpgs,
-                              remove_outliers=remove_outliers, outlier_k=outlier_k, absorb=absorb)
+    epigenome.check_min_cell(design, cohort, exposure, min_cell_size)
+    fit = epigenome.hide_small_cpgs(epigenome.fit_shard(
+        source, design, exposure, shard, shards, chunk_cpgs=chunk_cpgs, remove_outliers=remove_outliers,
+        outlier_k=outlier_k, absorb=absorb), min_cell_size)
     write_parquet(fit, output)
     LOG.info("EWAS %s/%s shard %s: %d CpGs fitted on %d samples", cohort, exposure, shard, len(fit), len(design))
 
@@ -123,10 +126,11 @@ def ewas_meta(*, cohorts, array, method, top_n, tables, table, top, summary, ann
 # --------------------------------------------------------------------------- candidates, figures
 def ewas_candidates_params(cfg: dict, cohort: str, exposure: str) -> dict:
     covariates, extra = ewas_covariates(cfg)
-    return {"cohort": cohort, "exposure": exposure, "covariates": covariates, "extra_covariates": extra}
+    return {"cohort": cohort, "exposure": exposure, "covariates": covariates, "extra_covariates": extra,
+            "min_cell_size": cfg["privacy"]["min_cell_size"]}
 
 
-def ewas_candidates(*, cohort, exposure, covariates, extra_covariates, biomarkers, participants, output,
+def ewas_candidates(*, cohort, exposure, covariates, extra_covariates, min_cell_size, biomarkers, participants, output,
                     annotation=None):
     """The candidate CpGs (the methylation mechanism's) through the EWAS engine, FDR within
     the set; with the array annotation, each CpG's gene and position."""
@@ -134,7 +138,8 @@ def ewas_candidates(*, cohort, exposure, covariates, extra_covariates, biomarker
 
     people = pd.read_parquet(participants)
     used = cohort_covariates(people, cohort, covariates, extra_covariates)
-    result = epigenome.candidate_ewas(pd.read_parquet(biomarkers), people, cohort, exposure, used)
+    result = epigenome.candidate_ewas(pd.read_parquet(biomarkers), people, cohort, exposure, used,
+                                      min_cell=min_cell_size)
     if annotation:
         from first1000.io.methylation import annotate
 
