@@ -137,7 +137,9 @@ def trajectory_note(random_effects: str, n_participants: int, who: str, n_obs: i
     """The model of a trajectory figure (``<figure>.models.rst``, read by its caption): the
     mixed model's random effects, its children or mothers and measurements, the level it
     shows, and its covariates as literals (text escaped for reStructuredText)."""
+    time = _escape(time_effect) + " " if time_effect.strip() else ""
+    adjusted = ", ".join(_literal(c) for c in covariates) or "nothing"
     return (f"Model in this figure, from its fit: linear mixed model (REML), {_escape(random_effects)}; "
-            f"{n_participants:,} {_escape(who)}, {n_obs:,} measurements ({_escape(where)}); "
-            f"{_escape(time_effect) + ' ' if time_effect.strip() else ''}adjusted for {', '.join(_literal(c) for c in covariates) or 'nothing'}; lines: predicted mean at the "
-            "covariates' means for the two exposure groups, bands: 95% CI of the fixed effects.")
+            f"{n_participants:,} {_escape(who)}, {n_obs:,} measurements ({_escape(where)}); {time}adjusted for "
+            f"{adjusted}; lines: predicted mean at the covariates' means for the two exposure groups, bands: 95% CI "
+            "of the fixed effects.")

@@ -130,8 +130,8 @@ def ewas_candidates_params(cfg: dict, cohort: str, exposure: str) -> dict:
             "min_cell_size": cfg["privacy"]["min_cell_size"]}
 
 
-def ewas_candidates(*, cohort, exposure, covariates, extra_covariates, min_cell_size, biomarkers, participants, output,
-                    annotation=None):
+def ewas_candidates(*, cohort, exposure, covariates, extra_covariates, min_cell_size, biomarkers, participants,
+                    output, annotation=None):
     """The candidate CpGs (the methylation mechanism's) through the EWAS engine, FDR within
     the set; with the array annotation, each CpG's gene and position."""
     from first1000.analysis import epigenome

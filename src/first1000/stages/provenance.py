@@ -99,7 +99,7 @@ def blas_libraries(scipy_blas: bool = True) -> list[dict]:
             continue
         owner = Path(lib.filepath).parent.name.removesuffix(".libs")  # numpy.libs/..., scipy.libs/...
         owner = owner if owner in ("numpy", "scipy") else Path(lib.filepath).name
-        if owner == "scipy" and not scipy_blas:
+        if owner != "numpy" and not scipy_blas:  # the trigger: numpy's only, whatever else is loaded
             continue
         arch = getattr(lib, "architecture", None)
         rows[owner] = f"{lib.internal_api} {lib.version or 'version unknown'}" + (f" ({arch} kernels)" if arch else "")
