@@ -74,3 +74,10 @@ def test_a_bootstrap_p_of_zero_is_shown_at_its_resolution():
     found = key_findings({}, {"immune": med[med.cohort == "pooled"]}, BIOMARKERS, 0.05)
     page = landing_rst(found, b"png", labels={}, mechanism_labels={}, cohort_labels={}, fdr=0.05)
     assert '<td class="q">&lt;0.002</td>' in page
+
+
+def test_the_resolution_bound_is_rounded_up_never_down():
+    from first1000.report.publication import fmt_p
+
+    assert [fmt_p(0.0, 2 / b) for b in (1000, 1500, 987, 3000, 200)] == \
+        ["<0.002", "<0.0014", "<0.0021", "<0.00067", "<0.01"]

@@ -109,3 +109,16 @@ def test_disclosure_threshold_dropped_resamples_and_hpa_winsorising_are_describe
                        preparation={**raw["preparation"], "hpa": {**raw["preparation"]["hpa"], "outlier_sd": 2.5}})
     assert "disclosure-control threshold" not in changed and "more than 10% of its resamples" in changed
     assert "winsorised at the mean ± 2.5 SD of its cohort" in changed
+
+
+def test_a_summary_statistics_run_describes_site_estimates_not_a_pooled_model(raw, monkeypatch):
+    """Sites mode has no pooled individual data: the text says the sites' estimates were
+    meta-analysed, and the central config's disclosure threshold is not claimed (each site
+    applies its own)."""
+    monkeypatch.chdir(ROOT)
+    settings = {**methods_params(load_config(copy.deepcopy(raw)))["settings"], "mode": "sites"}
+    text = methods_markdown(settings, VERSIONS)
+    assert "Models were fitted at each site, and the site estimates combined by random-effects" in text
+    assert "Each path was estimated at each site, and the site estimates meta-analysed as the associations." in text
+    assert "all cohorts together" not in text and "disclosure-control threshold" not in text
+    assert "linear mixed model" not in text  # the longitudinal models need individual data

@@ -128,29 +128,45 @@ def test_every_rule_takes_its_settings_from_its_builder():
 
 
 def test_software_trigger_changes_with_any_version(monkeypatch):
-    """The param every rule carries names each package's version, Python's, the platform and
-    the BLAS libraries with their CPU kernels: an upgrade (or a machine whose OpenBLAS picks
-    other kernels) changes it, so Snakemake reruns every job."""
+    """The param every rule carries names each package's version and Python's: an upgrade
+    changes it, so Snakemake reruns every job. The machine (platform, BLAS kernels) is in
+    the provenance's versions.tsv, not in the trigger: Snakemake's main process is not
+    where a cluster's jobs compute."""
     import platform
 
     from first1000.stages import provenance
 
     before = provenance.software_trigger()
     assert before.startswith("first1000 ") and ", pandas " in before and ", python 3." in before
-    rows = provenance.software_versions()
-    names = [row["package"] for row in rows]
-    assert names[:len(provenance.PACKAGES) + 2] == [*provenance.PACKAGES, "python", "platform"]
-    assert f"platform {platform.system()} {platform.machine()}, " in before
-    blas = {row["package"]: row["version"] for row in rows if row["package"].startswith("BLAS")}
-    assert set(blas) == {"BLAS of numpy", "BLAS of scipy"}  # the wheels' OpenBLAS builds
-    assert all(re.fullmatch(r"openblas \S+ \(\w+ kernels\)", v) for v in blas.values()), blas
-    assert before.endswith(f"BLAS of numpy {blas['BLAS of numpy']}")  # scipy's not loaded by Snakemake's parse
+    assert len(before.split(", ")) == len(provenance.PACKAGES) + 1
+    assert "BLAS" not in before and "platform" not in before
     real = provenance.metadata.version
     monkeypatch.setattr(provenance.metadata, "version",
                         lambda name: "99.0" if name == "statsmodels" else real(name))
     after = provenance.software_trigger()
     assert after != before and "statsmodels 99.0" in after
     assert after.replace("statsmodels 99.0", f"statsmodels {real('statsmodels')}") == before
+    rows = provenance.machine_rows()
+    assert rows[0] == {"package": "platform",
+                       "version": f"{platform.system()} {platform.machine()}, {' '.join(platform.libc_ver())}"}
+    blas = {row["package"]: row["version"] for row in rows[1:]}
+    assert set(blas) == {"BLAS of numpy", "BLAS of scipy"}  # this project's pip wheels bundle OpenBLAS each
+    assert all(re.fullmatch(r"openblas \S+ \(\w+ kernels\)", v) for v in blas.values()), blas
+
+
+def test_machine_rows_name_a_blas_outside_the_wheels_folders(monkeypatch):
+    """conda or a system numpy: the library is named by its file (the review found the
+    trigger's first version said "none found" there)."""
+    from types import SimpleNamespace
+
+    from first1000.stages import provenance
+    from first1000.stats import blas
+
+    lib = SimpleNamespace(user_api="blas", internal_api="openblas", version="0.3.28", architecture="Haswell",
+                          filepath="/opt/conda/lib/libopenblasp-r0.3.28.so")
+    monkeypatch.setattr(blas, "_controller", lambda: SimpleNamespace(lib_controllers=[lib]))
+    assert provenance.machine_rows()[1:] == [{"package": "BLAS of libopenblasp-r0.3.28.so",
+                                              "version": "openblas 0.3.28 (Haswell kernels)"}]
 
 
 def test_packaged_tables_a_job_reads_are_declared_inputs(raw_demo):

@@ -41,9 +41,8 @@ from first1000.stages import longitudinal, modification, prepare, provenance, si
 job_environment()
 
 # A param of every rule: the versions of first1000, Python and the packages that compute
-# (first1000.stages.provenance.PACKAGES), the platform and numpy's BLAS with its processor
-# kernels. After an upgrade (or on a processor with other kernels) every job runs again, so
-# the results are what a run from scratch gives with the software the provenance lists.
+# (first1000.stages.provenance.PACKAGES). After an upgrade every job runs again, so the
+# results are what a run from scratch gives with the software the provenance lists.
 SOFTWARE = provenance.software_trigger()
 
 

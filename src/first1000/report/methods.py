@@ -139,12 +139,14 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
             + _covariate_text(s) + "." + _optional_covariate_text(s))
     if n_cohorts > 1:
         meta = s["meta_analysis"]
-        text += (f" Models were fitted per cohort and in all cohorts together (cohort as a covariate), and the cohort "
-                 f"estimates combined by {META_WORDS[meta['method']]}")
+        fitted = ("Models were fitted at each site, and the site estimates" if s.get("mode") == "sites" else
+                  "Models were fitted per cohort and in all cohorts together (cohort as a covariate), and the cohort "
+                  "estimates")
+        text += f" {fitted} combined by {META_WORDS[meta['method']]}"
         if meta.get("knapp_hartung") and meta["method"] != "FE":
             text += " with the Knapp–Hartung adjustment [@knapp_hartung]"
         text += "; heterogeneity is given as I² [@higgins_i2] and the direction per cohort [@metal]."
-    if s.get("min_cell_size", 1) > 1:
+    if s.get("min_cell_size", 1) > 1 and s.get("mode") != "sites":  # a site applies its own
         text += (f" A cohort's model fitted on fewer than {s['min_cell_size']} participants (the disclosure-control "
                  "threshold) is reported by its size only" + (" and was left out of the meta-analysis."
                                                               if n_cohorts > 1 else "."))
@@ -182,7 +184,9 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
         if med.get("firth"):
             text += " Logistic models were Firth-penalised [@firth]."
         if n_cohorts > 1:
-            text += (" Each path was estimated per cohort and in all cohorts together (cohort as a covariate), and "
+            text += (" Each path was estimated at each site, and the site estimates meta-analysed as the associations."
+                     if s.get("mode") == "sites" else
+                     " Each path was estimated per cohort and in all cohorts together (cohort as a covariate), and "
                      "the cohort estimates meta-analysed as the associations.")
         if med["inference"] == "bootstrap":
             text += (f" A cohort's path with more than {med.get('max_dropped_resamples', 0.05):.0%} of its resamples "
@@ -195,7 +199,8 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
             text += " Under multiple imputation each imputed data set was bootstrapped and the results pooled [@schomaker]."
         parts.append(text + "\n")
 
-    for name, spec in (s.get("longitudinal") or {}).items():
+    # the mixed models need individual data: a summary-statistics run has none
+    for name, spec in ((s.get("longitudinal") or {}) if s.get("mode") != "sites" else {}).items():
         exposures = _join([s['labels'].get(e, e) for e in spec['exposures']])
         if name == "hpa":
             slope = ("a random intercept and a random slope on the month of pregnancy" if spec["random_slope"]

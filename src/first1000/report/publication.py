@@ -44,8 +44,15 @@ def fmt_p(p: float, resolution: float | None = None) -> str:
     if p is None or (isinstance(p, float) and math.isnan(p)):
         return ""
     if resolution is not None and not math.isnan(resolution) and p < resolution:
-        return f"<{resolution:.2g}"
+        return f"<{_round_up(resolution):.2g}"
     return "<0.001" if p < 0.001 else f"{p:.2g}"
+
+
+def _round_up(x: float) -> float:
+    """``x`` > 0 rounded up to two significant digits (a bound printed never below its
+    value: 2/1500 = 0.00133 -> 0.0014); a value with two digits stays (0.002 -> 0.002)."""
+    step = 10.0 ** (math.floor(math.log10(x)) - 1)
+    return math.ceil(round(x / step, 9)) * step
 
 
 #: ``ci_method`` of a mediation row whose p comes from its resamples or draws

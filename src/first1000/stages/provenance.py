@@ -61,10 +61,9 @@ def git_dirty(directory) -> bool | None:
         return None
 
 
-def software_versions(scipy_blas: bool = True) -> list[dict]:
-    """The version of each package of :data:`PACKAGES` ("not installed" when absent), of
-    Python, the platform and the BLAS libraries (:func:`blas_libraries`; scipy's only with
-    ``scipy_blas``), as ``{"package", "version"}`` rows."""
+def software_versions() -> list[dict]:
+    """The version of each package of :data:`PACKAGES` ("not installed" when absent) and of
+    Python, as ``{"package", "version"}`` rows."""
     found = []
     for name in PACKAGES:
         try:
@@ -72,51 +71,45 @@ def software_versions(scipy_blas: bool = True) -> list[dict]:
         except metadata.PackageNotFoundError:
             found.append(dict(package=name, version="not installed"))
     found.append(dict(package="python", version=sys.version.split()[0]))
-    libc = " ".join(platform.libc_ver()).strip() or "libc unknown"
-    found.append(dict(package="platform", version=f"{platform.system()} {platform.machine()}, {libc}"))
-    return found + blas_libraries(scipy_blas)
+    return found
 
 
-def blas_libraries(scipy_blas: bool = True) -> list[dict]:
-    """numpy's BLAS (and scipy's with ``scipy_blas``): library, version and the CPU kernels
-    it chose (OpenBLAS picks them per processor, and they may change the last digits of a
-    result), e.g. ``{"package": "BLAS of numpy", "version": "openblas 0.3.31 (SkylakeX
-    kernels)"}``. Not the thread count (the run sets it per job). The libraries are loaded
-    first, so the rows do not depend on what the calling process had imported."""
+def machine_rows() -> list[dict]:
+    """The platform and the BLAS libraries of the process that calls it (the provenance
+    job), as rows of ``versions.tsv``: library, version and the CPU kernels OpenBLAS chose
+    for this processor, which may change the last digits of a result. numpy's and scipy's
+    are loaded first, so the rows do not depend on what the process had imported. Not in
+    :func:`software_trigger`: Snakemake's main process (a cluster's login node) is not
+    where the jobs compute, and a library's version follows its package's."""
     import numpy  # noqa: F401 - loads its BLAS
-
-    if scipy_blas:
-        import scipy.linalg  # noqa: F401 - loads scipy's own
+    import scipy.linalg  # noqa: F401 - loads scipy's own
 
     from first1000.stats.blas import _controller
 
+    libc = " ".join(platform.libc_ver()).strip() or "libc unknown"
+    rows = [dict(package="platform", version=f"{platform.system()} {platform.machine()}, {libc}")]
     controller = _controller()
     if controller is None:  # pragma: no cover - threadpoolctl ships with scikit-learn
-        return [dict(package="BLAS", version="unknown (threadpoolctl not installed)")]
-    rows = {}
+        return rows + [dict(package="BLAS", version="unknown (threadpoolctl not installed)")]
+    found = {}
     for lib in controller.lib_controllers:
         if lib.user_api != "blas":
             continue
-        owner = Path(lib.filepath).parent.name.removesuffix(".libs")  # numpy.libs/..., scipy.libs/...
-        owner = owner if owner in ("numpy", "scipy") else Path(lib.filepath).name
-        if owner != "numpy" and not scipy_blas:  # the trigger: numpy's only, whatever else is loaded
-            continue
+        folder = Path(lib.filepath).parent.name  # numpy.libs/..., scipy.libs/... (pip wheels)
+        owner = folder.removesuffix(".libs") if folder in ("numpy.libs", "scipy.libs") else Path(lib.filepath).name
         arch = getattr(lib, "architecture", None)
-        rows[owner] = f"{lib.internal_api} {lib.version or 'version unknown'}" + (f" ({arch} kernels)" if arch else "")
-    return [dict(package=f"BLAS of {owner}", version=rows[owner]) for owner in sorted(rows)] or \
-        [dict(package="BLAS", version="none found")]
+        found[owner] = f"{lib.internal_api} {lib.version or 'version unknown'}" + (f" ({arch} kernels)" if arch else "")
+    return rows + ([dict(package=f"BLAS of {owner}", version=found[owner]) for owner in sorted(found)]
+                   or [dict(package="BLAS", version="none found")])
 
 
 def software_trigger() -> str:
     """The software versions in one line: a param of every rule, so that after an upgrade
-    (or a downgrade) of first1000, Python or any package of :data:`PACKAGES`, or on a
-    processor for which numpy's OpenBLAS picks other kernels, every job runs again and the
-    results are what a run from scratch with that software gives, with the versions the
-    provenance lists (Snakemake reruns a job whose params changed; with ``--sdm conda`` its
-    software-env trigger does the same for the jobs' environment). scipy's BLAS is left out
-    here (loading scipy.linalg costs Snakemake's start 0.2 s): its version is scipy's, and
-    its kernels follow the same processor as numpy's."""
-    return ", ".join(f"{row['package']} {row['version']}" for row in software_versions(scipy_blas=False))
+    (or a downgrade) of first1000, Python or any package of :data:`PACKAGES` every job runs
+    again and the results are what a run from scratch with that software gives, with the
+    versions the provenance lists (Snakemake reruns a job whose params changed; with
+    ``--sdm conda`` its software-env trigger does the same for the jobs' environment)."""
+    return ", ".join(f"{row['package']} {row['version']}" for row in software_versions())
 
 
 def provenance_view_params(cfg: dict) -> dict:
@@ -182,7 +175,7 @@ def provenance(*, config, git_commit, files, config_out, checksums, versions, ru
     rows = [dict(file=shown_path(p), bytes=Path(p).stat().st_size, sha256=sha256sum(p)) for p in sorted(set(files))]
     rows.sort(key=lambda row: row["file"])
     write_tsv(pd.DataFrame(rows), checksums)
-    write_tsv(pd.DataFrame(software_versions()), versions)
+    write_tsv(pd.DataFrame(software_versions() + machine_rows()), versions)
     # The date of the run goes to the log, not to results/: the same config, inputs and
     # software give the same bytes whenever they run.
     LOG.info("provenance written on %s", datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"))
@@ -233,7 +226,8 @@ def methods_params(cfg: dict) -> dict:
         "preparation": {m: cfg["preparation"].get(m) or {} for m in mechanisms},
         "ses_index": {**cfg["ses_index"], "used": "ses_index" in used},
         "longitudinal": {m: {**spec, "label": cfg["mechanisms"][m].get("label", m)}
-                         for m, spec in cfg.get("longitudinal", {}).items() if m in mechanisms},
+                         for m, spec in cfg.get("longitudinal", {}).items()
+                         if m in mechanisms and cfg["_mode"] != "sites"},  # not run on summary statistics
         "instruments": instruments, "intergrowth": bool(used & set(_INTERGROWTH)), "logistic": bool(logistic),
         "births_from": cfg["analysis_population"]["birth_outcomes_from_gestational_age_days"],
         "labels": _labels(cfg, used | set(cfg["ses_index"]["indicators"])
