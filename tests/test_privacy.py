@@ -599,6 +599,45 @@ def test_a_headerless_table_is_never_quoted_as_its_column_names(tmp_path):
         read_raw_table(named)
 
 
+def test_a_headerless_table_with_a_mostly_text_first_row_is_not_listed(tmp_path):
+    """The review's case: exported without its header, a first row of mostly text (sex,
+    yes/no, smoking, country) passed the numbers-and-dates rules with the participant's ID,
+    and the missing-ID message listed that row. One ID over the IDs below it, or a third of
+    the names equal to a value below them, now marks the row as data; a name that equals a
+    value of its column is never listed, even under a real header."""
+    from first1000.errors import InputTableError
+    from first1000.io.input_tables import open_table
+
+    rows = ["GH-0012,female,yes,no,smoker,Eritrea", "GH-0013,male,no,no,non-smoker,Belgium",
+            "GH-0014,female,no,yes,non-smoker,Belgium", "GH-0015,male,no,no,non-smoker,Belgium"]
+    path = tmp_path / "headerless.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    table = open_table({"path": str(path), "id": "participant_id"}, ["NA"])
+    for call in (lambda: table.ids("participant_id", unique=True),
+                 lambda: table.require({"sex": "sex"}, "participants")):
+        with pytest.raises(InputTableError) as err:
+            call()
+        message = str(err.value)
+        assert "Row 1 looks like data" in message, message
+        for cell in ("GH-0012", "female", "smoker", "Eritrea"):
+            assert cell not in message, (cell, message)
+    # the ID alone (no other cell like a value) is enough
+    path.write_text("GH-0012,Eritrea\nGH-0013,Belgium\nGH-0014,France\n", encoding="utf-8")
+    with pytest.raises(InputTableError) as err:
+        open_table({"path": str(path), "id": "participant_id"}, []).ids("participant_id", unique=True)
+    assert "Row 1 looks like data" in str(err.value) and "GH-" not in str(err.value), str(err.value)
+    # a real header: names listed, but one equal to a value of its column is counted, not printed
+    path.write_text("pid,sex,country\nGH-0012,female,Belgium\nGH-0013,male,country\nGH-0014,male,France\n",
+                    encoding="utf-8")
+    with pytest.raises(InputTableError) as err:
+        open_table({"path": str(path), "id": "participant_id"}, []).ids("participant_id", unique=True)
+    message = str(err.value)
+    assert "Columns found: pid, sex (1 more not listed: it looks like a value of its column)." in message, message
+    path.write_text("pid,sex,sex\nGH-0012,female,sex\nGH-0013,male,male\n", encoding="utf-8")
+    with pytest.raises(InputTableError, match=r"A column name appears 2 times \(columns B, C\)"):
+        open_table({"path": str(path), "id": "pid"}, [])
+
+
 def test_column_and_sheet_names_shaped_like_participant_ids_are_counted_not_listed(tmp_path):
     """A table with one column per sample (an omics export the wrong way round) or a
     workbook with one sheet per participant: the messages that list columns or sheets count

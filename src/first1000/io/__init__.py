@@ -783,8 +783,10 @@ def listed_names(names, limit: int = 20, quote: bool = False) -> str:
 def header_looks_like_data(names: list[str], columns: list[list[str]]) -> bool:
     """True when a table's first row looks like a data row, not column names (a file
     exported without its header): a third of the names are numbers or dates, one is a
-    decimal number, or a third of them are shaped like the values below them (letters ->
-    a, digits -> 9: 'GH-0354' over 'GH-0355', 'P01' over 'P02'). ``columns``: the first
+    decimal number, a third of them are shaped like the values below them (letters ->
+    a, digits -> 9: 'GH-0354' over 'GH-0355', 'P01' over 'P02'), one is an ID over the IDs
+    below it, or two and a third of them equal a value below them
+    (:func:`names_like_values`). ``columns``: the first
     non-blank cells of each column, as text. A message then names columns by their letter,
     never by that row's text, which is a participant's values (or ID)."""
     names = pd.Series([str(c) for c in names], dtype=object)
@@ -802,7 +804,33 @@ def header_looks_like_data(names: list[str], columns: list[list[str]]) -> bool:
             continue
         shapes = [_shape(c) for c in cells[:50]]
         alike += bool(shapes) and sum(s == shape for s in shapes) / len(shapes) >= 0.5
-    return alike * 3 >= len(names)
+    if alike * 3 >= len(names):
+        return True
+    # one ID over the IDs below it ('GH-0012' over 'GH-0013', 'GH-0014') is enough: a mostly
+    # text first row (sex, yes/no, country) passed the rules above with its ID (#19 review)
+    like_ids, equal = names_like_values(list(names), columns)
+    return bool(like_ids) or (len(equal) >= 2 and len(equal) * 3 >= len(names))
+
+
+def names_like_values(names: list[str], columns: list[list[str]]) -> tuple[set[str], set[str]]:
+    """The names a message must not print because they look like a value of their own
+    column: (names with a digit shaped like most of the cells below them in a column of
+    distinct values: a participant ID over the IDs below; names equal, letter case and
+    spaces folded, to a cell below them: 'female' over 'male', 'female'). ``columns``: the
+    first non-blank cells of each column, as text."""
+    like_ids, equal = set(), set()
+    for name, cells in zip(map(str, names), columns):
+        cells = [str(c) for c in cells[:50]]
+        if not cells:
+            continue
+        shape = _shape(name)
+        if ("9" in shape and len(cells) >= 2 and len(set(cells)) >= 0.9 * len(cells)
+                and sum(_shape(c) == shape for c in cells) * 2 >= len(cells)):
+            like_ids.add(name)
+        folded = name.strip().casefold()
+        if folded and folded in {c.strip().casefold() for c in cells}:
+            equal.add(name)
+    return like_ids, equal
 
 
 def _first_cells(body: list[list[str]], width: int, limit: int = 50) -> list[list[str]]:
@@ -841,8 +869,9 @@ def _check_header(where: str, header: list[str], body: list[list[str]], header_r
     if dups:
         name, cols = next(iter(dups.items()))
         # the name only when the row is names: without a header row it is a participant's values
-        anonymous = (ids_in_header or name in id_like_names(header)
-                     or header_looks_like_data(header, _first_cells(body, width)))
+        cells = _first_cells(body, width)
+        anonymous = (ids_in_header or name in id_like_names(header) or header_looks_like_data(header, cells)
+                     or name in set().union(*names_like_values(header, cells)))
         label = "A column name" if anonymous else f"Column name '{name}'"
         others = f" ({len(dups) - 1} more name(s) are duplicated too)" if len(dups) > 1 else ""
         raise InputTableError(

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from first1000.errors import InputTableError, format_rows
-from first1000.io import header_looks_like_data, id_like_names, listed_names, read_raw_table
+from first1000.io import header_looks_like_data, id_like_names, listed_names, names_like_values, read_raw_table
 
 #: Spellings of "missing" that exports use; quoted in hints when a table has them undeclared.
 MISSING_SPELLINGS = ("NA", "N/A", "n/a", "na", "n.a.", "N.A.", "NaN", "nan", "-", "--", ".", "?", "missing",
@@ -134,27 +134,38 @@ class Table:
         where = self.where + (f", column '{column}'" if column else "")
         return InputTableError(f"{where}, {self.rows(mask)}: {problem}. {fix}")
 
+    def _first_cells(self) -> list[list[str]]:
+        body = self.data.head(50)
+        return [body.iloc[:, j].dropna().astype(str).tolist() for j in range(body.shape[1])]
+
     def header_looks_like_data(self) -> bool:
         """True when the first row looks like a data row, not names (:func:`first1000.io.header_looks_like_data`)."""
-        body = self.data.head(50)
-        return header_looks_like_data([str(c) for c in self.data.columns],
-                                      [body.iloc[:, j].dropna().astype(str).tolist() for j in range(body.shape[1])])
+        return header_looks_like_data([str(c) for c in self.data.columns], self._first_cells())
+
+    def _value_like_names(self) -> set[str]:
+        """Names that look like a value of their own column (:func:`first1000.io.names_like_values`)."""
+        like_ids, equal = names_like_values([str(c) for c in self.data.columns], self._first_cells())
+        return like_ids | equal
 
     def columns_found(self, limit: int = 20) -> str:
         """'Columns found: a, b, c.' — or why they are not listed."""
         if self.ids_in_header:
             return f"The file has {len(self.data.columns)} columns (not listed: their names are participant IDs)."
         if self.header_looks_like_data():
-            return ("Row 1 looks like data, not column names (its cells are numbers, dates or shaped like the "
-                    "values below them), so its cells are not listed here: export the table with its column "
+            return ("Row 1 looks like data, not column names (its cells are numbers, dates, or shaped like or "
+                    "equal to the values below them), so its cells are not listed here: export the table with its column "
                     "names in row 1.")
-        return f"Columns found: {listed_names(self.data.columns, limit)}."
+        hidden = self._value_like_names()
+        shown = [c for c in map(str, self.data.columns) if c not in hidden]
+        note = (f" ({len(hidden)} more not listed: {'it looks' if len(hidden) == 1 else 'they look'} like a value "
+                "of its column)") if hidden else ""
+        return f"Columns found: {listed_names(shown, limit)}{note}."
 
     def suggest(self, column: str) -> str:
         """' Did you mean 'X'?' for a column that is not in the table."""
         if self.ids_in_header or self.header_looks_like_data():
             return ""
-        hidden = id_like_names(self.data.columns)
+        hidden = id_like_names(self.data.columns) | self._value_like_names()
         names = [n for n in map(str, self.data.columns) if n not in hidden]
         folded = {n.casefold().replace(" ", "_"): n for n in names}
         key = str(column).casefold().replace(" ", "_")
