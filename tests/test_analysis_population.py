@@ -75,7 +75,7 @@ def test_losses_are_left_out_of_the_birth_outcome_models_only(tmp_path):
                                                [table.birth_weight[i] for i in births]), rel=1e-10)
     # The losses were the only "preterm" participants: among the births there is none to model.
     assert (rows.loc["preterm", "n"], rows.loc["preterm", "n_missing"], rows.loc["preterm", "status"]) == (
-        8, 2, "binary response 'preterm' is 0 in all 8 complete rows")
+        8, 2, "binary response 'preterm' takes one value in all 8 complete rows")
     # The exposure model keeps the losses: 9 with an education answer.
     exposure = rows.loc["hair_cortisol_t3_ln"]
     assert (exposure.n, exposure.n_missing) == (9, 1)

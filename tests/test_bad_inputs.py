@@ -456,7 +456,7 @@ def test_outcome_of_one_value_gives_a_status():
     table = _analysis_table(n=20)
     table["preterm"] = 0.0
     out = _assoc(table, {"biomarkers": ["il6_ln"], "exposures": ["epds"], "outcomes": ["preterm"]})
-    assert out[out.response == "preterm"].status.tolist() == ["binary response 'preterm' is 0 in all 20 complete rows"]
+    assert out[out.response == "preterm"].status.tolist() == ["binary response 'preterm' takes one value in all 20 complete rows"]
 
 
 def test_unmeasured_biomarker_gives_a_status():

@@ -691,3 +691,94 @@ def test_a_recode_pointed_at_a_measurement_column_quotes_no_value(demo_config):
     assert "distinct values have no entry in the recode of `smoking`" in message, message
     assert "not quoted: some are measured values (decimal numbers), not category codes" in message
     assert not re.search(r"\d+\.\d", message.split("not quoted")[0].split(":", 1)[-1]), message
+
+
+# --------------------------------------------------------------------------- statuses and level names
+def test_a_small_model_that_could_not_be_fitted_says_no_more_than_a_fitted_one():
+    """The review's case: 3 participants, all preterm. The logistic model cannot be fitted,
+    and its reason ("binary response 'preterm' is 1 in all 3 complete rows") told every
+    participant's outcome; it now takes the small-model status like a fitted one, and a
+    large model's reason no longer says which value the outcome takes."""
+    from first1000.analysis.associations import associations
+    from first1000.privacy import SMALL_MODEL
+
+    rng = np.random.default_rng(1)
+    n = 60
+    people = pd.DataFrame({"pseudo_id": [f"P{i}" for i in range(n)], "cohort": "ghent",
+                           "epds": rng.normal(10, 3, n), "hb": np.r_[rng.normal(0, 1, 3), [np.nan] * (n - 3)],
+                           "preterm": np.r_[[1.0] * 3, rng.integers(0, 2, n - 3)]})
+    schema = {"epds": {"type": "continuous"}, "hb": {"type": "continuous"}, "preterm": {"type": "binary"}}
+    out = associations(people, "m", {"biomarkers": ["hb"], "exposures": ["epds"], "outcomes": ["preterm"]}, [],
+                       schema, min_cell=5)
+    row = out[(out.cohort == "ghent") & (out.response == "preterm")].iloc[0]
+    assert row.n == 3 and row.status == SMALL_MODEL.format(min_cell=5), row.status
+    people["hb"] = rng.normal(0, 1, n)
+    people["preterm"] = 1.0
+    out = associations(people, "m", {"biomarkers": ["hb"], "exposures": ["epds"], "outcomes": ["preterm"]}, [],
+                       schema, min_cell=5)
+    status = out[(out.cohort == "ghent") & (out.response == "preterm")].status.iloc[0]
+    assert status == "binary response 'preterm' takes one value in all 60 complete rows", status
+
+
+def test_effect_modification_names_no_rare_level_and_no_count_in_a_hidden_row_s_status():
+    """A categorical modifier without declared categories: a level held by 1 woman
+    ('Eritrea') was printed in the stratum and term rows, and a stratum that could not be
+    fitted said "too few complete rows: n=1" beside n <5. The level is now "a level of
+    fewer than 5", the status of a hidden row gives no count; levels of 5 or more are named."""
+    from first1000.analysis.modification import modification
+    from first1000.privacy import suppress_modification
+
+    rng = np.random.default_rng(1)
+    n = 60
+    people = pd.DataFrame({"pseudo_id": [f"P{i}" for i in range(n)], "cohort": "ghent",
+                           "epds": rng.normal(10, 3, n), "hb": rng.normal(0, 1, n),
+                           "country_of_birth": ["Belgium"] * 40 + ["Netherlands"] * 19 + ["Eritrea"]})
+    schema = {"epds": {"type": "continuous"}, "hb": {"type": "continuous"},
+              "country_of_birth": {"type": "categorical"}}
+    raw = modification(people, "m", [{"exposure": "epds", "response": "hb", "modifier": "country_of_birth"}], [],
+                       schema)
+    assert raw.level.astype(str).str.contains("Eritrea").any()  # the unprotected table names it
+    out = suppress_modification(raw, 5)
+    text = out.astype(str).to_csv()
+    assert "Eritrea" not in text and "n=1" not in text, text
+    strata = out[out.part == "stratum"]
+    assert set(strata.level) == {"Belgium", "Netherlands", "a level of fewer than 5 (1)"}
+    assert (strata[strata.level == "a level of fewer than 5 (1)"].n == "<5").all()
+    assert out.level.astype(str).str.contains(r"country_of_birth\[a level of fewer than 5 \(1\)\]").any()
+    hidden = out[out.n.astype(str).str.startswith(("<", ">"))]
+    assert hidden.status.isin(["ok", "not shown: protects a count below 5 (privacy.min_cell_size)"]).all()
+
+
+def test_a_qc_statistic_of_few_repeated_participants_goes_with_their_count():
+    """The qPCR QC's inter-assay CV and ICC come from the participants measured on two
+    plates: with 1 of them, the CV was her own; it is blanked with ``n_repeated``."""
+    from first1000.privacy import suppress_small_counts
+
+    qc = pd.DataFrame({"cohort": ["c", "c"], "plate": ["p1", "p2"], "n_samples": [43, 44], "n_repeated": [1, 1],
+                       "inter_assay_cv_pct": [12.86, 12.86], "icc1": [0.91, 0.91]})
+    out = suppress_small_counts(qc, 5)
+    assert out.n_repeated.tolist() == ["<5", "<5"] and out.inter_assay_cv_pct.isna().all() and out.icc1.isna().all()
+    qc["n_repeated"] = 12
+    out = suppress_small_counts(qc, 5)
+    assert out.inter_assay_cv_pct.tolist() == [12.86, 12.86] and out.icc1.tolist() == [0.91, 0.91]
+
+
+def test_an_unmapped_category_is_quoted_only_when_enough_rows_hold_it():
+    """A recode's unmapped values: one held by 6 rows is a code of the cohort's vocabulary
+    and is named (the analyst adds it to the map); one held by a single row (a free
+    answer, 'gestopt week 12') is counted, not quoted beside its row."""
+    from first1000.errors import First1000Error
+    from first1000.harmonise.mapping import apply_mapping
+    from first1000.io.input_tables import Table
+
+    smoke = ["yes"] * 100 + ["no"] * 93 + ["gestopt"] * 6 + ["gestopt week 12"]
+    data = pd.DataFrame({"id": [str(i) for i in range(len(smoke))], "smoke": smoke}).astype(object)
+    mapping = {"_source": "ghent.yaml", "_cohort": "ghent", "_min_cell": 5, "missing_codes": ["NA"],
+               "tables": {"participants": {"id": "id"}},
+               "variables": {"smoking": {"rule": "recode", "column": "smoke", "map": {"yes": 1, "no": 0}}}}
+    with pytest.raises(First1000Error) as err:
+        apply_mapping(Table("participants.csv", data, ["NA"]), mapping, {"smoking": {"type": "binary"}})
+    message = str(err.value)
+    assert ("rows 195, 196, 197, 198, 199, 200, 201: categories 'gestopt' (and 1 held by fewer than 5 rows each, "
+            "not quoted) have no entry in the recode of `smoking`") in message, message
+    assert "week 12" not in message

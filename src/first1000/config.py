@@ -731,6 +731,8 @@ def load_config(config) -> dict:
     known = set(data_schema) | set(DERIVED_VARIABLES)
     for name, cohort in config["cohorts"].items():
         cohort["_mapping"] = load_mapping(cohort["mapping"], data_schema, name)
+        # messages quote a value only if this many rows hold it (mapping._recode)
+        cohort["_mapping"]["_min_cell"] = config["privacy"]["min_cell_size"]
     cns_biomarkers = _check_cns_measures(config, known, source)
     from first1000.mechanisms.hpa import check_settings as check_hpa  # local: mechanisms import this module
 

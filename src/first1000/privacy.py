@@ -68,6 +68,10 @@ _STATISTIC = re.compile(
     r"odds_ratio|percent_difference|percent_ci_low|percent_ci_high|median_difference|share_measured|depth|"
     r"intra_cv_pct|inter_assay_cv_pct|icc1|df_denom|df_residual|i2|tau2|q_het|pct)(_\w+)?$")
 
+#: Statistics computed from the people another count counts: blanked with that count (an
+#: inter-assay CV of the 1 participant measured on two plates is her own CV).
+_TIED = {"n_repeated": ("inter_assay_cv_pct", "icc1")}
+
 PRIMARY, SECONDARY = "primary", "secondary"
 _BOUND = re.compile(r"^\s*[<>]\s*\d+\s*$")  # a count shown as a bound: "<5", ">445"
 
@@ -252,26 +256,32 @@ def _finish(table: pd.DataFrame, shown: Mapping[tuple, str]) -> pd.DataFrame:
         _blank(out, rows, ["pct_" + column.removeprefix("n_")])  # count = pct × total / 100
         if column in ("n", "n_total", "n_observed", "n_samples", "n_samples_in"):  # the people the row describes
             _blank(out, rows, _statistics(out))
+        _blank(out, rows, [c for c in _TIED.get(column, ()) if c in out])
     return out
 
 
-#: The status of a model fitted on fewer than ``min_cell`` participants (its numbers are not shown).
+#: The status of a model on fewer than ``min_cell`` participants (its numbers are not shown).
 SMALL_MODEL = "not shown: fitted on fewer than {min_cell} participants (privacy.min_cell_size)"
+
+
+#: The status of an effect-modification row that could not be fitted and whose counts are hidden.
+HIDDEN_STRATUM = "not shown: protects a count below {min_cell} (privacy.min_cell_size)"
 
 
 def hide_small_models(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     """The rule set on a table of fitted models (one model per row, ``n`` its participants:
-    associations, mediation effects and paths): a model fitted on 1 to ``min_cell`` - 1
+    associations, mediation effects and paths): a model on 1 to ``min_cell`` - 1
     participants describes them (an estimate on 3 women is a statistic of 3 women), so its
     statistics (:data:`_STATISTIC`: estimate, SE, CI, p, ...) are blanked and its ``status``
     says why; a meta-analysis leaves it out (it takes rows whose status is ``ok``). Its
-    ``n`` stays: model sizes are reported exactly, as complete-case counts."""
+    ``n`` stays: model sizes are reported exactly, as complete-case counts. A model that
+    could not be fitted on so few takes the same status: the reason it gave ("binary
+    response is 1 in all 3 complete rows") would describe them too."""
     if "n" not in table or not len(table):
         return table
     n = pd.to_numeric(table["n"], errors="coerce")
     columns = [c for c in table.columns if _STATISTIC.match(str(c))]
-    # models that have numbers to hide (not those that were never fitted)
-    small = ((n >= 1) & (n < min_cell) & table[columns].notna().any(axis=1)).to_numpy(dtype=bool)
+    small = ((n >= 1) & (n < min_cell)).to_numpy(dtype=bool)
     if not small.any():
         return table
     table = table.copy()
@@ -458,7 +468,24 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
         (tuple(table.loc[r, keys]), level) in hidden_levels and f"[{level}]" in str(table.at[r, "level"])
         for level in {lv for g, lv in hidden_levels if g == tuple(table.loc[r, keys])})]
     models_rows = [r for r in table.index if tuple(table.loc[r, keys]) in hidden_models]
-    _blank(table, sorted(set(rows) | set(terms) | set(models_rows), key=list(table.index).index), _statistics(table))
+    # a level held by fewer than min_cell participants is not named either (Table 1 pools such
+    # levels): "country_of_birth[Eritrea]", n <5 told that 1 to 4 women were born there
+    rare = [(c[0], c[2]) for c in values if len(c) == 3 and c[1] == "level" and float(values[c]) < min_cell]
+    label = {key: f"a level of fewer than {min_cell} ({k})" for k, key in enumerate(dict.fromkeys(rare), start=1)}
+    for r in table.index:
+        group = tuple(table.loc[r, keys])
+        for (g, level), name in label.items():
+            if g != group:
+                continue
+            if categorical[r] and str(table.at[r, "level"]) == level:
+                table.at[r, "level"] = name
+            elif table.at[r, "part"] == "term" and f"[{level}]" in str(table.at[r, "level"]):
+                table.at[r, "level"] = str(table.at[r, "level"]).replace(f"[{level}]", f"[{name}]")
+    hidden = sorted(set(rows) | set(terms) | set(models_rows), key=list(table.index).index)
+    _blank(table, hidden, _statistics(table))
+    if "status" in table:  # a reason a stratum could not be fitted ("too few complete rows: n=1") describes it too
+        bounded = [r for r in hidden if str(table.at[r, "status"]) != "ok"]
+        table.loc[bounded, "status"] = HIDDEN_STRATUM.format(min_cell=min_cell)
     return table.set_axis(index)
 
 

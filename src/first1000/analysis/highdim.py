@@ -146,6 +146,9 @@ def highdim_mediation_biomarkers(people: pd.DataFrame, mechanism: str, candidate
         return _status(base, 0, f"{absent[0]} is not measured in this cohort" if absent else
                        f"no candidate of {mechanism} is measured in this cohort")
     complete = data.dropna(subset=[*used, *measured])
+    if 0 < len(complete) < min_cell:  # a count below the threshold is not written into the status either
+        return pd.DataFrame([{**base, "n": len(complete), "status": SMALL_MODEL.format(min_cell=min_cell)}],
+                            columns=HIGHDIM_COLUMNS)
     if len(complete) < len(used) + 4:
         return _status(base, len(complete), f"only {len(complete)} participants have every candidate and model "
                                             "variable")

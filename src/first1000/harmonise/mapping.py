@@ -286,9 +286,22 @@ def _recode(table, mapping, variable, rule, spec, check, report):
                 fix = (f"Check that `variables.{variable}.column` names the column of categories in "
                        f"{mapping['_source']}, or add these values to the map or to `missing_codes`.{hint}")
             else:
-                shown = ", ".join(_show(c) for c in categories[:5])
-                more = f" (and {len(categories) - 5} more)" if len(categories) > 5 else ""
-                problem = (f"categor{'ies' if several else 'y'} {shown}{more} ha{'ve' if several else 's'} no entry "
+                # a value fewer than privacy.min_cell_size rows hold is counted, not quoted beside
+                # its rows: a rare answer ('stopped in week 12') describes the woman who gave it
+                held = text[unmapped].value_counts()
+                min_cell = int(mapping.get("_min_cell", 5))  # privacy.min_cell_size, its default without a config
+                common = [c for c in categories if held.get(c, 0) >= min_cell]
+                rare = len(categories) - len(common)
+                shown = ", ".join(_show(c) for c in common[:5])
+                more = [f"{len(common) - 5} more"] if len(common) > 5 else []
+                more += [f"{rare} held by fewer than {min_cell} rows each, not quoted"] if rare else []
+                if shown:
+                    listed = f"categor{'ies' if several else 'y'} {shown}" + (f" (and {'; '.join(more)})" if more
+                                                                              else "")
+                else:
+                    listed = f"{rare} distinct value{'s' if several else ''} (held by fewer than {min_cell} rows" \
+                             f"{' each' if several else ''}, not quoted)"
+                problem = (f"{listed} ha{'ve' if several else 's'} no entry "
                            f"in the recode of `{variable}` (cohort {mapping['_cohort']})")
                 fix = (f"Add {'them' if several else 'it'} to the map in {mapping['_source']} or to "
                        f"`missing_codes`.{hint}")

@@ -134,7 +134,9 @@ def fit_lmm(y, X, groups, Z, *, names=None, reml: bool = True, alpha: float = 0.
     codes, uniques = _codes(groups)
     n_groups = len(uniques)
     if n - p < 1 or n_groups < 2:
-        raise ModelError(f"too few observations ({n}) or children ({n_groups}) for {p} fixed effects")
+        # the counts are not said: the row's status would show a count below privacy.min_cell_size
+        raise ModelError(f"too few observations or children for {p} fixed effects (needs more than {p} "
+                         "observations and at least 2 children)")
     if np.linalg.matrix_rank(X) < p:
         raise ModelError("the fixed-effects design is rank deficient (a covariate constant or collinear)")
     sums = _Sums(y, X, Z, codes, n_groups)

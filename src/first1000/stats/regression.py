@@ -368,8 +368,8 @@ def fit_association(
                             df_resid=n - n_params)
         return _fit_ols(X, y, n, alpha)
     if np.ptp(y) == 0:
-        only = int(y[0])
-        return _result(n, model, f"binary response '{response}' is {only} in all {n} complete rows")
+        # which value is not said: "1 in all" would tell every participant's outcome
+        return _result(n, model, f"binary response '{response}' takes one value in all {n} complete rows")
     if firth:
         return _fit_firth(X, y, n, alpha)
     return _fit_logit(X, y, n, alpha)
