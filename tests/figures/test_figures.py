@@ -717,3 +717,32 @@ def test_mediation_of_a_binary_outcome_names_its_effect_scale(mediation_tables):
     assert "The indirect and total effects are on the risk-difference (probability) scale of the outcome." in joined
     joined = "\n".join(flat(t) for t in texts_of(mediation_diagram(effects.assign(scale="difference"), paths)))
     assert "scale of the outcome" not in joined
+
+
+def test_the_house_style_ignores_the_process_s_matplotlib_settings():
+    """A ``matplotlibrc`` in the working directory (or $MATPLOTLIBRC, the user's config) is
+    read into the process's rcParams and is no input of any job: a figure drawn in
+    :func:`journal_style` must not depend on it (the review drew a different PNG with
+    ``text.antialiased: False``)."""
+    import io
+
+    import matplotlib as mpl
+    from matplotlib.figure import Figure
+
+    from first1000.figures.style import journal_style
+
+    def draw() -> bytes:
+        with journal_style():
+            fig = Figure(figsize=(2, 1.5))
+            ax = fig.add_subplot()
+            ax.plot([0, 1, 2], [1, 0, 2], marker="o")
+            ax.set_xlabel("EPDS score (points)")
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", metadata={"Software": None})
+            return buf.getvalue()
+
+    clean = draw()
+    with mpl.rc_context({"text.antialiased": False, "lines.linewidth": 6.0, "axes.grid": True,
+                         "font.size": 20, "lines.marker": "x"}):
+        hostile = draw()
+    assert hostile == clean

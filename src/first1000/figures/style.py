@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import matplotlib as mpl
+import matplotlib.style  # noqa: F401  (mpl.style.context)
 import numpy as np
 import pandas as pd
 from matplotlib import cycler
@@ -266,9 +267,12 @@ def journal_style() -> Iterator[None]:
 
     Build (and save) figures inside this block: matplotlib reads rcParams when an
     artist is created, so axes, texts and ticks created here carry the house style.
-    The previous rcParams are restored on exit, even after an exception.
+    The previous rcParams are restored on exit, even after an exception. The style is
+    laid over matplotlib's own defaults, not over the settings of the process: a
+    ``matplotlibrc`` in the working directory, ``$MATPLOTLIBRC`` or the user's config would
+    otherwise change the figures without being an input of any job.
     """
-    with _STYLE_LOCK, mpl.rc_context(journal_rc()):
+    with _STYLE_LOCK, mpl.style.context(["default", journal_rc()]):
         yield
 
 
