@@ -52,7 +52,7 @@ EDITS = [
     Edit("exposure added to a mechanism", ("mechanisms.*.exposures",), RERUNS_CONFIG,
          "    exposures: [ses_index, epds]\n", "    exposures: [ses_index, epds, pss]\n",
          ("associate", "describe", "model_diagram")),
-    Edit("fdr", ("fdr",), RERUNS_CONFIG, "fdr: 0.05", "fdr: 0.10", ("model_diagram",)),
+    Edit("fdr", ("fdr",), RERUNS_CONFIG, "fdr: 0.05", "fdr: 0.10", ("model_diagram", "mechanism_figures")),
     Edit("meta-analysis method", ("meta_analysis.method",), RERUNS_CONFIG, "method: REML, knapp", "method: DL, knapp",
          ("associate", "mediate")),
     Edit("Knapp-Hartung", ("meta_analysis.knapp_hartung",), RERUNS_CONFIG, "knapp_hartung: false",

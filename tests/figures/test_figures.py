@@ -277,6 +277,12 @@ def test_forest_asterisk_only_for_q_below_005(associations):
     assert "*" not in texts
     assert not any("FDR" in t for t in texts)
 
+    # the config's fdr (0.10 here) decides, as the caption says: the review found 0.05 fixed
+    looser = associations.assign(q=associations["q"].where(associations["q"] >= 0.05, 0.07))
+    assert "*" not in texts_of(forest_plot(looser))
+    texts = texts_of(forest_plot(looser, q_level=0.10))
+    assert texts.count("*") == 4 and any("* FDR q < 0.1" in t for t in texts)
+
 
 def test_forest_failed_row_is_text_not_point(associations):
     fig = forest_plot(associations)

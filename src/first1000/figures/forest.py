@@ -63,7 +63,7 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 _NUMERIC = ("n", "estimate", "ci_low", "ci_high", "q")
 _OPTIONAL = ("unit", "status")
 
-FDR_THRESHOLD = 0.05
+FDR_THRESHOLD = 0.05  # the default of q_level (the config's fdr)
 ARROW = "\u2192"
 
 # Geometry, in mm. The figure has no layout engine: every position is computed here,
@@ -360,6 +360,7 @@ def forest_plot(
     width: str | float = "single",
     ci_level: float = 0.95,
     estimates: bool | None = None,
+    q_level: float = FDR_THRESHOLD,
 ) -> Figure:
     """Forest plot of an association table: one row per predictor → response.
 
@@ -390,10 +391,12 @@ def forest_plot(
         The column right of the plot with each marker's "estimate [CI]" ("OR …" for a
         logistic row: the odds ratio). None (default): shown when the plot keeps at least
         30 mm beside it (a double-column figure); True/False: always/never.
+    q_level
+        The FDR level (the config's ``fdr``): estimates with q below it carry an asterisk.
 
     Each cohort is one marker + CI whisker per row, at a fixed vertical offset, in its
     Okabe–Ito colour and marker shape; "pooled"/"meta" is a black diamond. The legend
-    gives each cohort's n range. Estimates with FDR q < 0.05 carry an asterisk. A
+    gives each cohort's n range. Estimates with FDR q < ``q_level`` carry an asterisk. A
     reference line marks 0 (no association; 0 is also "no association" on the
     log-odds scale of logistic rows). When every row shares its predictor (or its
     response), that variable is given once in a heading ("EPDS → …") and the rows are
@@ -555,7 +558,7 @@ def forest_plot(
                     open_y.append(yy)
                     any_open = True
                     right = est
-                if math.isfinite(rec["q"]) and rec["q"] < FDR_THRESHOLD:
+                if math.isfinite(rec["q"]) and rec["q"] < q_level:
                     star_xs.append(right)
                     # clear of the whisker end, or of the marker when there is no CI
                     dx = 1.2 + (size / 2 if right == est else 0.0)
@@ -668,7 +671,7 @@ def forest_plot(
         if any_open:
             notes.append("Open marker: confidence interval not available.")
         if star_xs:
-            notes.append(f"* FDR q < {FDR_THRESHOLD:g}")
+            notes.append(f"* FDR q < {q_level:g}")
         if not df["ok"].all():
             notes.append("Grey text: no estimate, with the reason.")
         notes += long_reasons

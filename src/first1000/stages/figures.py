@@ -92,10 +92,10 @@ def forest_plot_params(cfg: dict, mechanism: str, variable: str) -> dict:
     labels = {**variable_labels(cfg, _names(cfg, mechanism)), **study_labels(cfg), POOLED: "Pooled",
               META: "Meta-analysis (FE)" if cfg["meta_analysis"]["method"] == "FE" else "Meta-analysis (RE)"}
     return {"variable": variable, "title": f"{mechanism_label(cfg, mechanism)}: {labels.get(variable, variable)}",
-            "labels": labels, "cohorts": sorted(study_labels(cfg))}
+            "labels": labels, "cohorts": sorted(study_labels(cfg)), "fdr": cfg["fdr"]}
 
 
-def forest_plot(*, variable, title, labels, cohorts, associations, png, svg, models):
+def forest_plot(*, variable, title, labels, cohorts, fdr, associations, png, svg, models):
     """Forest plot of one exposure (biomarker rows) or one outcome (biomarker rows): every
     cohort, the pooled model and the meta-analysis, with the estimate [CI] column
     (double-column width)."""
@@ -108,17 +108,18 @@ def forest_plot(*, variable, title, labels, cohorts, associations, png, svg, mod
     rows = _rows_of(rows, associations, f"`{variable}`")
     colours = cohort_colours([*cohorts, POOLED, META])
     # every cohort, the pooled model and the meta-analysis, each with its estimate [CI]
-    save_figure(draw(rows, title=title, labels=labels, colours=colours, width="double"), png, svg)
+    save_figure(draw(rows, title=title, labels=labels, colours=colours, width="double", q_level=fdr), png, svg)
     write_text(models_note(rows), models)
 
 
 def sensitivity_forest_params(cfg: dict, mechanism: str) -> dict:
     return {"mechanism_label": mechanism_label(cfg, mechanism), "exposures": list(cfg["mechanisms"][mechanism]["exposures"]),
-            "labels": variable_labels(cfg, _names(cfg, mechanism)), "cohort_labels": study_labels(cfg)}
+            "labels": variable_labels(cfg, _names(cfg, mechanism)), "cohort_labels": study_labels(cfg),
+            "fdr": cfg["fdr"]}
 
 
-def sensitivity_forest(*, mechanism_label, exposures, labels, cohort_labels, associations, sensitivity, png, svg,
-                       models):
+def sensitivity_forest(*, mechanism_label, exposures, labels, cohort_labels, fdr, associations, sensitivity, png,
+                       svg, models):
     """Main analysis beside each sensitivity analysis, exposure -> biomarker models, at the
     level :func:`shown_level` picks."""
     from first1000.figures import cohort_colours, save_figure
@@ -138,7 +139,7 @@ def sensitivity_forest(*, mechanism_label, exposures, labels, cohort_labels, ass
         frames.append(rows.drop(columns=["analysis", "description"]).assign(cohort=f"{i} {name}"))
     table = pd.concat(frames, ignore_index=True)
     title = f"{mechanism_label}: sensitivity analyses ({where_text(level, cohort_labels)})"
-    fig = draw(table, title=title, labels={**labels, **names}, colours=cohort_colours(names))
+    fig = draw(table, title=title, labels={**labels, **names}, colours=cohort_colours(names), q_level=fdr)
     save_figure(fig, png, svg)
     write_text(models_note(table, names=names), models)
 
