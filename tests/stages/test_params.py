@@ -216,3 +216,19 @@ def test_moving_keys_of_a_mapping_table_changes_no_params(tmp_path, raw_demo):
         patch.chdir(ROOT)
         a, b = (load_mapping(p, schema, "ghent") for p in paths)
     assert repr(a["tables"]) == repr(b["tables"])
+
+
+def test_an_edit_of_the_high_dimensional_paths_leaves_the_bootstrap_mediation_alone(demo_config):
+    """The review's case: `mediation.high_dimensional` rode in the `mediate` jobs' settings,
+    so an edit of a HIMA path's `top` reran every bootstrap mediation (the longest jobs),
+    which never read it (that the HIMA jobs' params change: the params edits above)."""
+    import copy
+
+    from first1000.stages.analyse import mediate_params
+
+    edited = copy.deepcopy(demo_config)
+    edited["mediation"]["high_dimensional"][0]["top"] = 20
+    for mechanism in ("hpa", "methylation"):
+        assert mediate_params(edited, mechanism) == mediate_params(demo_config, mechanism)
+    assert "high_dimensional" not in mediate_params(demo_config, "hpa")["settings"]
+    assert "n_boot" in mediate_params(demo_config, "hpa")["settings"]

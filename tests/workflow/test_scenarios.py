@@ -185,9 +185,11 @@ def test_summary_statistics_only_run_reproduces_the_meta_analysis(scenario_run, 
     assert pd.read_parquet(meta_dir / "results/ewas/meta/epds.parquet").equals(
         pd.read_parquet(demo_run / "results/ewas/meta/epds.parquet"))
     checksums = pd.read_csv(meta_dir / "results/provenance/input_checksums.tsv", sep="\t")
-    assert len(checksums) == 2 * 5 + 1 and checksums.file.str.endswith("manifest.json").sum() == 2
-    # and the array annotation the EWAS meta-analysis reads
+    assert len(checksums) == 2 * 5 + 2 and checksums.file.str.endswith("manifest.json").sum() == 2
+    # and the array annotation the EWAS meta-analysis reads, and the harmonised variables
+    # (labels, units and types of the figures and tables)
     assert (checksums.file == "resources/demo/methylation_annotation.tsv").sum() == 1
+    assert checksums.file.str.endswith("harmonised_variables.yaml").sum() == 1, checksums.file.tolist()
     assert (meta_dir / "results/figures/hpa/forest--ses_index.png").exists()
     report = run_snakemake(meta_dir, "--report", "results/report.html", "--configfile", str(sites))
     assert report.returncode == 0, report.stderr[-3000:]

@@ -161,9 +161,16 @@ def inputs_of(builder):
 
 def all_inputs():
     """Every file the run reads (their checksums go into the provenance)."""
-    # the sites' exports, and the annotation the EWAS meta-analysis reads
+    # the sites' exports, the annotation the EWAS meta-analysis reads, and the harmonised
+    # variables (their labels, units and types reach the figures, tables and methods)
     if SITES_MODE:
-        return sorted({*site_inputs(CFG), *ewas.annotation_input(CFG).values()})
+        return sorted(
+            {
+                *site_inputs(CFG),
+                *ewas.annotation_input(CFG).values(),
+                CFG["harmonised_variables"],
+            }
+        )
     files = {CFG["harmonised_variables"]}
     for cohort in COHORTS:
         files.update(cohort_tables(CFG, cohort).values())

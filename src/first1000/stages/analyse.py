@@ -103,7 +103,9 @@ def mediate_params(cfg: dict, mechanism: str) -> dict:
     names = []
     for path in paths:
         names += [path["exposure"], *mediators_of(path), path["outcome"]]
-    settings = {k: v for k, v in cfg["mediation"].items() if k != "paths"}
+    # the paths are passed apart; the high-dimensional paths are the mediate_highdim jobs' (an
+    # edit of theirs reran every bootstrap job, the longest of a run)
+    settings = {k: v for k, v in cfg["mediation"].items() if k not in ("paths", "high_dimensional")}
     return {"mechanism": mechanism, "mediation_paths": paths, "covariates": list(cfg["covariates"]), "settings": settings,
             "seed": cfg["seed"], "variables": _variables(cfg, names), "meta": cfg["meta_analysis"],
             "missing_data": cfg["missing_data"], "birth_outcomes_from": birth_outcomes_from(cfg),
