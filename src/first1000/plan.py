@@ -77,12 +77,14 @@ def mood_available(cfg: dict) -> bool:
     return False
 
 
-def ewas_cohorts(cfg: dict) -> list[str]:
-    """Cohorts with a methylation matrix (the epigenome-wide analysis runs in each)."""
+def ewas_cohorts(cfg: dict, exposure: str | None = None) -> list[str]:
+    """Cohorts with a methylation matrix (the epigenome-wide analysis runs in each). In a
+    summary-statistics run: the sites whose export holds an EWAS of ``exposure`` (of any
+    configured exposure without it): sites may have exported different exposures."""
     if not cfg["epigenome_wide"]["exposures"]:
         return []
     if cfg["_mode"] == "sites":
-        wanted = set(cfg["epigenome_wide"]["exposures"])
+        wanted = set(cfg["epigenome_wide"]["exposures"]) if exposure is None else {exposure}
         return [s for s, m in site_manifests(cfg).items() if wanted & set(m["ewas_exposures"])]
     return [c for c in sorted(cfg["cohorts"]) if "methylation_matrix" in cohort_tables(cfg, c)]
 

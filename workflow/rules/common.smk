@@ -204,7 +204,7 @@ def ewas_tables(wildcards):
     if SITES_MODE:
         return [
             site_file(CFG, site, f"ewas_{wildcards.exposure}.parquet")
-            for site in EWAS_COHORTS
+            for site in ewas_cohorts(CFG, wildcards.exposure)
         ]
     return expand(
         "results/ewas/{cohort}/{exposure}.parquet",
@@ -278,10 +278,11 @@ def all_outputs():
         for cohort in MECHANISMS["methylation"]:
             for exposure in EWAS["exposures"]:
                 outputs.append(f"results/ewas/{cohort}/{exposure}_candidates.tsv")
-    ewas_sets = [] if SITES_MODE else list(EWAS_COHORTS)
-    ewas_sets += ["meta"] if len(EWAS_COHORTS) > 1 else []
-    for cohort in ewas_sets:
-        for exposure in EWAS["exposures"]:
+    for exposure in EWAS["exposures"]:
+        # in a sites run, the sites that exported this exposure's EWAS (they may differ)
+        ewas_sets = [] if SITES_MODE else list(EWAS_COHORTS)
+        ewas_sets += ["meta"] if len(ewas_cohorts(CFG, exposure)) > 1 else []
+        for cohort in ewas_sets:
             outputs.append(f"results/ewas/{cohort}/{exposure}_top.tsv")
             outputs.append(f"results/figures/ewas/{cohort}--{exposure}--qq.png")
             if EWAS.get("annotation"):

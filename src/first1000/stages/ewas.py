@@ -104,7 +104,8 @@ def ewas_gather(*, array, top_n, shards, table, top, summary, annotation=None):
 
 def ewas_meta_params(cfg: dict, exposure: str) -> dict:
     spec = cfg["epigenome_wide"]
-    return {"cohorts": ewas_cohorts(cfg), "array": spec["array"], "method": spec["meta_method"], "top_n": spec["top_n"]}
+    return {"cohorts": ewas_cohorts(cfg, exposure), "array": spec["array"], "method": spec["meta_method"],
+            "top_n": spec["top_n"]}
 
 
 def ewas_meta(*, cohorts, array, method, top_n, tables, table, top, summary, annotation=None):
