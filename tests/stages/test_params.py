@@ -9,6 +9,7 @@ import copy
 import importlib
 import inspect
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -232,3 +233,24 @@ def test_an_edit_of_the_high_dimensional_paths_leaves_the_bootstrap_mediation_al
         assert mediate_params(edited, mechanism) == mediate_params(demo_config, mechanism)
     assert "high_dimensional" not in mediate_params(demo_config, "hpa")["settings"]
     assert "n_boot" in mediate_params(demo_config, "hpa")["settings"]
+
+
+def test_a_change_of_first1000_s_code_changes_the_software_trigger(tmp_path):
+    """The version number of a development checkout stays the same across commits: the
+    trigger carries a digest of the package's files, so a pulled change reruns the jobs
+    (and versions.tsv names the code that made them); bytecode caches do not count."""
+    import shutil
+
+    from first1000.stages import provenance
+
+    package = Path(provenance.__file__).resolve().parents[1]
+    copy = tmp_path / "first1000"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert provenance.code_digest(copy) == provenance.code_digest(package)
+    assert f"(code {provenance.code_digest()})" in provenance.software_trigger()
+    (copy / "__pycache__").mkdir(exist_ok=True)
+    (copy / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"cache")
+    assert provenance.code_digest(copy) == provenance.code_digest(package)
+    stats = copy / "stats" / "meta.py"
+    stats.write_text(stats.read_text() + "\n# a change\n")
+    assert provenance.code_digest(copy) != provenance.code_digest(package)

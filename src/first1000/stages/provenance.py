@@ -61,13 +61,31 @@ def git_dirty(directory) -> bool | None:
         return None
 
 
+def code_digest(package: Path | None = None) -> str:
+    """The first 12 hex digits of a SHA-256 over first1000's own files (paths and contents,
+    in path order; bytecode caches left out): its version number stays the same across
+    the commits of a development checkout, so without this an updated package reran no job,
+    and the results of the old code stood beside a provenance naming the new commit."""
+    import hashlib
+
+    root = Path(package) if package else Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                       and p.suffix not in (".pyc", ".pyo")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:12]
+
+
 def software_versions() -> list[dict]:
     """The version of each package of :data:`PACKAGES` ("not installed" when absent) and of
-    Python, as ``{"package", "version"}`` rows."""
+    Python, as ``{"package", "version"}`` rows; first1000's with its :func:`code_digest`."""
     found = []
     for name in PACKAGES:
         try:
-            found.append(dict(package=name, version=metadata.version(name)))
+            version = metadata.version(name)
+            if name == "first1000":
+                version += f" (code {code_digest()})"
+            found.append(dict(package=name, version=version))
         except metadata.PackageNotFoundError:
             found.append(dict(package=name, version="not installed"))
     found.append(dict(package="python", version=sys.version.split()[0]))
@@ -105,8 +123,8 @@ def machine_rows() -> list[dict]:
 
 def software_trigger() -> str:
     """The software versions in one line: a param of every rule, so that after an upgrade
-    (or a downgrade) of first1000, Python or any package of :data:`PACKAGES` every job runs
-    again and the results are what a run from scratch with that software gives, with the
+    (or a downgrade) of first1000 (or any change of its code), Python or any package of
+    :data:`PACKAGES` every job runs again and the results are what a run from scratch with that software gives, with the
     versions the provenance lists (Snakemake reruns a job whose params changed; with
     ``--sdm conda`` its software-env trigger does the same for the jobs' environment)."""
     return ", ".join(f"{row['package']} {row['version']}" for row in software_versions())
