@@ -95,12 +95,19 @@ def test_impossible_value_out_of_range(tmp_path, demo_config):
 
 
 def test_unmapped_category_names_category_cohort_rows(tmp_path, demo_config):
+    """A code of 5 rows (privacy.min_cell_size) is named; one of 1 row is counted."""
+    mapping, path = _cohort(tmp_path, demo_config, _set("education", [5, 6, 7, 8, 9], "universiteit"))
+    with pytest.raises(InputTableError) as err:
+        _ingest(mapping, demo_config)
+    message = str(err.value)
+    assert "column 'education', rows 7, 8, 9, 10, 11" in message
+    assert "'universiteit'" in message and "cohort ghent" in message
     mapping, path = _cohort(tmp_path, demo_config, _set("education", [5], "universiteit"))
     with pytest.raises(InputTableError) as err:
         _ingest(mapping, demo_config)
     message = str(err.value)
-    assert "column 'education', row 7" in message
-    assert "'universiteit'" in message and "cohort ghent" in message
+    assert "column 'education', row 7: 1 distinct value (held by fewer than 5 rows, not quoted)" in message
+    assert "universiteit" not in message and "cohort ghent" in message
 
 
 def test_impossible_variable_is_reported_not_silent(tmp_path, demo_config):
