@@ -895,7 +895,7 @@ def measure_summary(
                 pad = (hi - lo) * 0.15 or abs(hi) * 0.1 or 1.0
                 ax.set_xlim(lo - pad, hi + pad)
             else:
-                ax.text(0.5, 0.5, "not shown (n < 5)", transform=ax.transAxes, ha="center", va="center",
+                ax.text(0.5, 0.5, f"not shown (n < {min_cell})", transform=ax.transAxes, ha="center", va="center",
                         color=GREY, fontsize=SMALL_FONT_SIZE)
             ax.set_ylim(k - 0.5, -0.5)
             ax.set_yticks(range(k), [label_for(c, labels) for c in cohorts])
