@@ -347,6 +347,31 @@ def suppress_missingness(table: pd.DataFrame, min_cell: int, pooled: str = "pool
 _ROW_LIST = re.compile(r" \(rows? [\d, ]+(?: \(and \d+ more\))?\)")
 
 
+#: The source category of the category counts' rows that pool the declared source categories
+#: held by fewer than ``min_cell`` participants (per variable and harmonised value).
+RARE_SOURCE = "categories of fewer than {min_cell} participants each"
+
+
+def pool_rare_categories(categories: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """A recode's category counts with the declared source categories that fewer than
+    ``min_cell`` participants hold pooled into one row per variable and harmonised value
+    (:data:`RARE_SOURCE`), as Table 1 pools rare levels: "birth_region: Eritrea -> non-EU,
+    <5" told that 1 to 4 women of the cohort were born there. The pooled count is then
+    protected like any other."""
+    if categories.empty or "n" not in categories:
+        return categories
+    n = pd.to_numeric(categories["n"], errors="coerce")
+    special = categories["source_category"].isin(["(missing)", "(undeclared)"])
+    rare = ((n >= 1) & (n < min_cell) & ~special).to_numpy(dtype=bool)
+    if not rare.any():
+        return categories
+    keys = [c for c in categories.columns if c != "n"]
+    pooled = (categories[rare].assign(source_category=RARE_SOURCE.format(min_cell=min_cell))
+              .groupby(keys, sort=False, dropna=False, as_index=False)["n"].sum())
+    out = pd.concat([categories[~rare], pooled[categories.columns]], ignore_index=True)
+    return out.sort_values(["variable", "source_category"], kind="stable").reset_index(drop=True)
+
+
 def protect_harmonisation(report: pd.DataFrame, categories: pd.DataFrame, min_cell: int):
     """The rule set on a cohort's harmonisation report and its category counts, together
     (the sums run across the two tables). Returns both, protected.
@@ -360,6 +385,7 @@ def protect_harmonisation(report: pd.DataFrame, categories: pd.DataFrame, min_ce
     a questionnaire's Cronbach's ``alpha`` is blanked when its complete cases (``n`` -
     ``n_prorated``) are fewer than ``min_cell``.
     """
+    categories = pool_rare_categories(categories, min_cell)
     indexes = report.index, categories.index
     report, categories = report.reset_index(drop=True), categories.reset_index(drop=True)  # keyed by position
     values, relations, hidden = {}, [], set()
