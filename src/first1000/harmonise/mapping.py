@@ -305,9 +305,8 @@ def _recode(table, mapping, variable, rule, spec, check, report):
                            f"in the recode of `{variable}` (cohort {mapping['_cohort']})")
                 fix = (f"Add {'them' if several else 'it'} to the map in {mapping['_source']} or to "
                        f"`missing_codes`.{hint}")
-            n = len(categories)
-            reported = (f"{n} distinct value{'s' if n > 1 else ''} without an entry in the recode of `{variable}` "
-                        "(not quoted in results)")
+            # no count of distinct values: rows are at least as many, a bound on a suppressed n_rejected
+            reported = f"values without an entry in the recode of `{variable}` (not quoted in results)"
             check(report, column, unmapped, problem, fix, reported=reported)
         mapped = text.map(lookup).where(~pd.Series(missing | unmapped, index=text.index))
     if spec["type"] in ("categorical",):
