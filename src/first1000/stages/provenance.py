@@ -62,16 +62,19 @@ def git_dirty(directory) -> bool | None:
 
 
 def code_digest(package: Path | None = None) -> str:
-    """The first 12 hex digits of a SHA-256 over first1000's own files (paths and contents,
-    in path order; bytecode caches left out): its version number stays the same across
-    the commits of a development checkout, so without this an updated package reran no job,
-    and the results of the old code stood beside a provenance naming the new commit."""
+    """The first 12 hex digits of a SHA-256 over first1000's code (paths and contents, in
+    path order): its modules and table schemas, not bytecode caches and not the packaged
+    reference tables under ``data/`` (each is an input of the jobs that read it, in the
+    provenance's checksums: a changed WHO table reruns those jobs only). Its version number
+    stays the same across the commits of a development checkout, so without this an
+    updated package reran no job, and the results of the old code stood beside a
+    provenance naming the new commit."""
     import hashlib
 
     root = Path(package) if package else Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                       and p.suffix not in (".pyc", ".pyo")):
+                       and p.relative_to(root).parts[0] != "data" and p.suffix not in (".pyc", ".pyo")):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 
