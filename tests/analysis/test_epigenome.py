@@ -59,6 +59,10 @@ def test_design_needs_enough_participants(cohort):
     people, _, _ = cohort
     with pytest.raises(First1000Error, match="only 3 participants"):
         epigenome.ewas_design(people.iloc[:3], "c", "epds", ["maternal_age"], list(people.pseudo_id[:3]))
+    # below privacy.min_cell_size the message gives no count (it was "only 3 participants")
+    with pytest.raises(epigenome.SmallModelError, match=r"fewer than privacy.min_cell_size \(5\)") as err:
+        epigenome.ewas_model(people.iloc[:3], "c", "epds", ["maternal_age"], list(people.pseudo_id[:3]), 5)
+    assert "3 participants" not in str(err.value) and err.value.n == 3
 
 
 def test_qq_and_manhattan_figures(cohort, tmp_path):
@@ -235,9 +239,10 @@ def test_a_cpg_on_fewer_than_min_cell_samples_shows_n_but_no_estimate(cohort, tm
     hidden = table.set_index("cpg").loc["cg00000020"]
     assert np.isnan([hidden.t_moderated, hidden.p_moderated, hidden.fdr]).all() and hidden.n == 4
     epigenome.check_min_cell(design, "c", "epds", 79)
-    with pytest.raises(First1000Error, match=r"in cohort c: only 79 participants .* fewer than "
-                                             r"privacy.min_cell_size \(80\).*lower privacy.min_cell_size"):
+    with pytest.raises(epigenome.SmallModelError, match=r"in cohort c: fewer than privacy.min_cell_size \(80\) "
+                                                       r"participants .*lower privacy.min_cell_size") as err:
         epigenome.check_min_cell(design, "c", "epds", 80)
+    assert "79" not in str(err.value) and err.value.n == 79  # no count below the threshold in the message
 
 
 def test_candidate_cpgs_follow_min_cell(cohort):

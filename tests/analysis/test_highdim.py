@@ -67,6 +67,13 @@ def test_a_path_with_fewer_than_min_cell_participants_is_not_fitted(tmp_path):
     assert len(out) == 1 and out.n.iloc[0] == 60 and out.status.iloc[0] == SMALL_MODEL.format(min_cell=61)
     assert out[["a", "b", "ab", "p", "q", "mediator"]].isna().all().all()
     assert (highdim_mediation(people, matrix, "c", "epds", "asq", ["maternal_age"], min_cell=60).status == "ok").all()
+    # 3 participants with the outcome: too few for the model too, and the status gave "only 3
+    # participants have the methylation matrix" (n 0, so no small-model rule hid it)
+    few = people.assign(asq=np.where(np.arange(60) < 3, people.asq, np.nan))
+    out = highdim_mediation(few, matrix, "c", "epds", "asq", ["maternal_age"], min_cell=5)
+    assert out.n.tolist() == [3] and out.status.tolist() == [SMALL_MODEL.format(min_cell=5)]
+    out = highdim_mediation(few, matrix, "c", "epds", "asq", ["maternal_age"], min_cell=3)  # 3 shown: at m
+    assert out.status.iloc[0].startswith("not analysed:") and "only 3 participants" in out.status.iloc[0]
     rng = np.random.default_rng(1)
     people = people.assign(**{f"b{k}": rng.normal(size=60) for k in range(6)})
     people.loc[people.index[:50], "b0"] = np.nan  # 10 complete cases

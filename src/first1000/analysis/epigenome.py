@@ -36,12 +36,14 @@ MAX_CHUNK_VALUES = 2**25
 
 
 def ewas_model(participants: pd.DataFrame, cohort: str, exposure: str, covariates: list[str],
-               samples: list[str]) -> tuple[pd.DataFrame, pd.Series | None]:
+               samples: list[str], min_cell: int = 1) -> tuple[pd.DataFrame, pd.Series | None]:
     """The design of :func:`ewas_design` without the factor absorbed by demeaning: a
     categorical covariate with at least :data:`~first1000.stats.regression.ABSORB_LEVELS`
     levels (the array's plate: one per ~96 samples) leaves the design and is returned as
-    labels per sample (None when there is none), for the engine's ``absorb`` (#19)."""
-    return _design(participants, cohort, exposure, covariates, samples, absorb=True)
+    labels per sample (None when there is none), for the engine's ``absorb`` (#19).
+    Fewer than ``min_cell`` complete participants: :class:`~first1000.errors.SmallModelError`
+    (:func:`check_min_cell`), before any message could give their count."""
+    return _design(participants, cohort, exposure, covariates, samples, absorb=True, min_cell=min_cell)
 
 
 def ewas_design(participants: pd.DataFrame, cohort: str, exposure: str, covariates: list[str],
@@ -61,11 +63,25 @@ def check_min_cell(design: pd.DataFrame, cohort: str, exposure: str, min_cell: i
     estimate would describe them, so the run stops before fitting (as for too few for the
     model), saying how to go on."""
     if len(design) < min_cell:
-        raise First1000Error(
-            f"epigenome-wide analysis of {exposure} in cohort {cohort}: only {len(design)} participants have the "
-            f"methylation matrix and every model variable, fewer than privacy.min_cell_size ({min_cell}); "
-            "estimates on so few would describe them. Leave the cohort's methylation_matrix out of its tables, or "
-            "lower privacy.min_cell_size if your data protection rules allow it.")
+        _too_few(cohort, exposure, min_cell, len(design))
+
+
+class SmallModelError(First1000Error):
+    """Fewer participants than privacy.min_cell_size for an epigenome-wide model; the
+    message gives no count, ``n`` holds it for a table's ``n`` column (as the other
+    models' small-model rows show it, :func:`first1000.privacy.hide_small_models`)."""
+
+    def __init__(self, message: str, n: int):
+        super().__init__(message)
+        self.n = n
+
+
+def _too_few(cohort: str, exposure: str, min_cell: int, n: int):
+    raise SmallModelError(
+        f"epigenome-wide analysis of {exposure} in cohort {cohort}: fewer than privacy.min_cell_size ({min_cell}) "
+        "participants have the methylation matrix and every model variable; estimates on so few would describe "
+        "them. Leave the cohort's methylation_matrix out of its tables, or lower privacy.min_cell_size if your "
+        "data protection rules allow it.", n)
 
 
 def hide_small_cpgs(fit: pd.DataFrame, min_cell: int) -> pd.DataFrame:
@@ -84,12 +100,14 @@ def hide_small_cpgs(fit: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     return fit
 
 
-def _design(participants, cohort, exposure, covariates, samples, absorb: bool):
+def _design(participants, cohort, exposure, covariates, samples, absorb: bool, min_cell: int = 1):
     people = participants[(participants.cohort == cohort) & participants.pseudo_id.isin(samples)]
     present = set(people.pseudo_id)  # once: a set per sample made this O(n²) (#19)
     people = people.set_index("pseudo_id").reindex([s for s in samples if s in present])
     used = [exposure, *covariates]
     complete = people[used].dropna()
+    if 0 < len(complete) < min_cell:  # no count below the threshold in the message
+        _too_few(cohort, exposure, min_cell, len(complete))
     if len(complete) < len(used) + 2:
         raise First1000Error(
             f"epigenome-wide analysis of {exposure} in cohort {cohort}: only {len(complete)} participants "
@@ -258,7 +276,7 @@ def candidate_ewas(biomarkers: pd.DataFrame, participants: pd.DataFrame, cohort:
     rows = biomarkers[biomarkers.cohort == cohort].set_index("pseudo_id")[columns]
     values = rows.T
     values.index = [c[: -len("_m")] for c in columns]
-    design, absorb = ewas_model(participants, cohort, exposure, covariates, list(rows.index))
+    design, absorb = ewas_model(participants, cohort, exposure, covariates, list(rows.index), min_cell)
     check_min_cell(design, cohort, exposure, min_cell)
     fit = hide_small_cpgs(ewas_fit(values[list(design.index)], design, [exposure], cpgs=list(values.index),
                                    absorb=absorb), min_cell)

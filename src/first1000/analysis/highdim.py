@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from first1000.analysis.epigenome import ewas_model
+from first1000.analysis.epigenome import SmallModelError, ewas_model
 from first1000.errors import First1000Error, ModelError
 from first1000.io.methylation import read_methylation_chunks
 from first1000.privacy import SMALL_MODEL
@@ -99,7 +99,10 @@ def highdim_mediation(people: pd.DataFrame, matrix, cohort: str, exposure: str, 
     try:
         # the plate (one per ~96 samples) absorbed as in the EWAS: as dummy columns it made
         # every step grow with n x plates^2 (#19)
-        design, absorb = ewas_model(with_outcome, cohort, exposure, covariates, samples)
+        design, absorb = ewas_model(with_outcome, cohort, exposure, covariates, samples, min_cell)
+    except SmallModelError as err:  # its message gives no count; the row shows n as every small model's does
+        return pd.DataFrame([{**base, "n": err.n, "status": SMALL_MODEL.format(min_cell=min_cell)}],
+                            columns=HIGHDIM_COLUMNS)
     except First1000Error as err:
         return _status(base, 0, str(err))
     y = with_outcome.drop_duplicates("pseudo_id").set_index("pseudo_id").loc[design.index, outcome].to_numpy(float)
