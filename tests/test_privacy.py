@@ -745,11 +745,78 @@ def test_effect_modification_names_no_rare_level_and_no_count_in_a_hidden_row_s_
     text = out.astype(str).to_csv()
     assert "Eritrea" not in text and "n=1" not in text, text
     strata = out[out.part == "stratum"]
-    assert set(strata.level) == {"Belgium", "Netherlands", "a level of fewer than 5 (1)"}
-    assert (strata[strata.level == "a level of fewer than 5 (1)"].n == "<5").all()
-    assert out.level.astype(str).str.contains(r"country_of_birth\[a level of fewer than 5 \(1\)\]").any()
+    rare = "a level of fewer than 5 participants in a cohort (1)"
+    assert strata.level.tolist() == ["Belgium"] * 2 + ["Netherlands"] * 2 + [rare] * 2  # not in its alphabetical place
+    assert (strata[strata.level == rare].n == "<5").all()
+    assert out.level.astype(str).str.contains(r"country_of_birth\[a level of fewer than 5 participants in a cohort "
+                                              r"\(1\)\]").any()
     hidden = out[out.n.astype(str).str.startswith(("<", ">"))]
     assert hidden.status.isin(["ok", "not shown: protects a count below 5 (privacy.min_cell_size)"]).all()
+
+
+def _modification_people(cohorts: dict, exposure=None):
+    rng = np.random.default_rng(2)
+    frames = []
+    for cohort, levels in cohorts.items():
+        n = sum(levels.values())
+        frames.append(pd.DataFrame({
+            "pseudo_id": [f"{cohort}{i}" for i in range(n)], "cohort": cohort, "hb": rng.normal(0, 1, n),
+            "epds": rng.normal(10, 3, n) if exposure is None else exposure(n),
+            "modifier": [level for level, k in levels.items() for _ in range(k)]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_a_rare_modifier_level_is_not_named_in_another_cohort_the_pooled_rows_or_another_response():
+    """Eritrea, 3 women in ghent and 10 in oslo: labelled in ghent only, it was named in
+    oslo's and the pooled rows, so the label told which level it was. It is now labelled in
+    every row of the table (every cohort, pooled, every response), after the named levels."""
+    from first1000.analysis.modification import modification
+
+    people = _modification_people({"ghent": {"Belgium": 40, "Netherlands": 17, "Eritrea": 3},
+                                   "oslo": {"Belgium": 30, "Netherlands": 20, "Eritrea": 10}})
+    people["asq"] = np.random.default_rng(3).normal(50, 10, len(people))
+    schema = {"epds": {"type": "continuous"}, "hb": {"type": "continuous"}, "asq": {"type": "continuous"},
+              "modifier": {"type": "categorical"}}
+    paths = [{"exposure": "epds", "response": r, "modifier": "modifier"} for r in ("hb", "asq")]
+    raw = modification(people, "m", paths, [], schema)
+    assert raw.level.astype(str).str.contains("Eritrea").sum() > 10
+    out = suppress_modification(raw, 5)
+    assert "Eritrea" not in out.astype(str).to_csv()
+    rare = "a level of fewer than 5 participants in a cohort (1)"
+    for (cohort, response), rows in out.groupby(["cohort", "response"], sort=False):
+        strata = rows[rows.part == "stratum"]
+        assert list(dict.fromkeys(strata.level)) == ["Belgium", "Netherlands", rare], (cohort, response)
+        terms = rows[rows.part == "term"].level.tolist()
+        assert terms[-2:] == [f"modifier[{rare}]", f"epds:modifier[{rare}]"], terms
+    pooled = out[(out.cohort == "pooled") & (out.level == rare) & (out.response == "hb")]
+    assert pooled.n.tolist() == [13, 13] and pooled.estimate.notna().all()  # shown, but not named
+    # ghent's tests (a stratum of 3) go with its stratum; oslo's and the pooled ones stay
+    tests = out[out.part == "test"]
+    assert tests[tests.cohort == "ghent"].p.isna().all() and tests[tests.cohort != "ghent"].p.notna().all()
+    assert (tests[tests.cohort == "ghent"].status
+            == "not shown: protects a count below 5 (privacy.min_cell_size)").all()
+    assert (out.sort_index().index == raw.index).all()  # the same rows, reordered
+
+
+def test_a_rare_modifier_level_leaves_an_exposure_level_of_the_same_text_alone():
+    """A two-level exposure whose level text is that of a rare modifier level ("yes"): the
+    exposure's term was relabelled and blanked as if it were the modifier's; the interaction
+    test (with two levels, the rare level's own term) stayed."""
+    from first1000.analysis.modification import modification
+
+    people = _modification_people({"ghent": {"no": 76, "yes": 4}}, exposure=lambda n: ["no", "yes"] * (n // 2))
+    people = people.rename(columns={"epds": "smoking", "modifier": "alcohol"})
+    schema = {"smoking": {"type": "categorical"}, "hb": {"type": "continuous"}, "alcohol": {"type": "categorical"}}
+    raw = modification(people, "m", [{"exposure": "smoking", "response": "hb", "modifier": "alcohol"}], [], schema)
+    out = suppress_modification(raw, 5)
+    rare = "a level of fewer than 5 participants in a cohort (1)"
+    terms = out[out.part == "term"].set_index("level")
+    assert terms.index.tolist() == ["smoking[yes]", f"alcohol[{rare}]", f"smoking[yes]:alcohol[{rare}]"]
+    assert terms.loc["smoking[yes]", "estimate"] == raw.set_index("level").loc["smoking[yes]", "estimate"]
+    assert terms.drop(index="smoking[yes]").estimate.isna().all()
+    tests = out[out.part == "test"]
+    assert len(tests) == 3 and tests[["statistic", "p"]].isna().all().all()
+    assert raw[raw.part == "test"].p.notna().all()
 
 
 def test_a_qc_statistic_of_few_repeated_participants_goes_with_their_count():

@@ -437,6 +437,16 @@ def protect_harmonisation(report: pd.DataFrame, categories: pd.DataFrame, min_ce
     return report.set_axis(indexes[0]), categories.set_axis(indexes[1])
 
 
+def _level_token(modifier: str, level: str) -> re.Pattern:
+    """``modifier[level]`` as a whole factor of a term name (``x:sex[male]``, ``sex[male]``),
+    not inside another variable's name or an exposure's level of the same text."""
+    return re.compile(r"(^|:)" + re.escape(f"{modifier}[{level}]") + r"(?=$|:)")
+
+
+def _names_level(term, modifier, level) -> bool:
+    return bool(_level_token(str(modifier), str(level)).search(str(term)))
+
+
 def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "pooled") -> pd.DataFrame:
     """The rule set on an effect-modification table (:func:`first1000.analysis.modification.modification`).
 
@@ -451,6 +461,7 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
     keys = ["cohort", "exposure", "response", "modifier"]
     if "n" not in table or not set(keys) <= set(table.columns):
         return suppress_small_counts(table, min_cell).set_axis(index)
+    counts = table["n"].copy()
     categorical = (table.get("part") == "stratum") & table.get("value", pd.Series(np.nan, index=table.index)).isna()
     cell_of, values = {}, {}
     for r in table.index:
@@ -491,27 +502,50 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
     hidden_levels = {(c[0], c[2]) for c in shown if len(c) == 3 and c[1] == "level"}
     hidden_models = {c[0] for c in shown if len(c) == 2}
     terms = [r for r in table.index if table.at[r, "part"] == "term" and any(
-        (tuple(table.loc[r, keys]), level) in hidden_levels and f"[{level}]" in str(table.at[r, "level"])
-        for level in {lv for g, lv in hidden_levels if g == tuple(table.loc[r, keys])})]
+        _names_level(table.at[r, "level"], table.at[r, "modifier"], level)
+        for g, level in hidden_levels if g == tuple(table.loc[r, keys]))]
     models_rows = [r for r in table.index if tuple(table.loc[r, keys]) in hidden_models]
-    # a level held by fewer than min_cell participants is not named either (Table 1 pools such
-    # levels): "country_of_birth[Eritrea]", n <5 told that 1 to 4 women were born there
-    rare = [(c[0], c[2]) for c in values if len(c) == 3 and c[1] == "level" and float(values[c]) < min_cell]
-    label = {key: f"a level of fewer than {min_cell} ({k})" for k, key in enumerate(dict.fromkeys(rare), start=1)}
-    for r in table.index:
-        group = tuple(table.loc[r, keys])
-        for (g, level), name in label.items():
-            if g != group:
+    # a model with a stratum of fewer than min_cell participants: its tests go too (with two
+    # levels the interaction test is that level's term, and Cochran's Q is computed from the
+    # stratum's own fit)
+    small = {tuple(table.loc[r, keys]) for r in table.index
+             if categorical[r] and _is_count(counts[r]) and 0 < float(counts[r]) < min_cell}
+    tests = [r for r in table.index if table.at[r, "part"] == "test" and tuple(table.loc[r, keys]) in small]
+    # a level held by fewer than min_cell participants in any model of a cohort is named in no
+    # row of the table (Table 1 pools such levels): "country_of_birth[Eritrea]", n <5 told that
+    # 1 to 4 women were born there. It is hidden in every cohort, the pooled rows and every
+    # exposure and response, and its rows come after the named levels': named elsewhere, or
+    # in its alphabetical place, the label told which level it stood for.
+    rare = dict.fromkeys((str(table.at[r, "modifier"]), str(table.at[r, "level"])) for r in table.index
+                         if categorical[r] and _is_count(counts[r]) and 0 < float(counts[r]) < min_cell)
+    label, numbers = {}, {}
+    for modifier, level in rare:
+        numbers[modifier] = numbers.get(modifier, 0) + 1
+        label[modifier, level] = f"a level of fewer than {min_cell} participants in a cohort ({numbers[modifier]})"
+    labelled = pd.Series(False, index=table.index)
+    for r in table.index if label else ():
+        modifier, text = str(table.at[r, "modifier"]), str(table.at[r, "level"])
+        for (m, level), name in label.items():
+            if m != modifier:
                 continue
-            if categorical[r] and str(table.at[r, "level"]) == level:
-                table.at[r, "level"] = name
-            elif table.at[r, "part"] == "term" and f"[{level}]" in str(table.at[r, "level"]):
-                table.at[r, "level"] = str(table.at[r, "level"]).replace(f"[{level}]", f"[{name}]")
-    hidden = sorted(set(rows) | set(terms) | set(models_rows), key=list(table.index).index)
+            if categorical[r] and text == level:
+                text, labelled[r] = name, True
+            elif table.at[r, "part"] == "term" and _names_level(text, modifier, level):
+                text, labelled[r] = _level_token(modifier, level).sub(lambda hit: hit.group(1) + f"{modifier}[{name}]",
+                                                                     text), True
+        if labelled[r]:
+            table.at[r, "level"] = text
+    hidden = sorted(set(rows) | set(terms) | set(models_rows) | set(tests), key=list(table.index).index)
     _blank(table, hidden, _statistics(table))
     if "status" in table:  # a reason a stratum could not be fitted ("too few complete rows: n=1") describes it too
-        bounded = [r for r in hidden if str(table.at[r, "status"]) != "ok"]
+        bounded = [r for r in hidden if str(table.at[r, "status"]) != "ok" or r in tests]
         table.loc[bounded, "status"] = HIDDEN_STRATUM.format(min_cell=min_cell)
+    if labelled.any():  # within each model's terms and strata, the labelled levels last
+        group = table[keys].astype(str).agg("\x1f".join, axis=1)
+        block = group + "\x1f" + table["part"].astype(str)
+        first = {b: k for k, b in reversed(list(enumerate(block)))}
+        order = sorted(table.index, key=lambda r: (first[block[r]], bool(labelled[r]), r))
+        return table.set_axis(index).iloc[order]
     return table.set_axis(index)
 
 
