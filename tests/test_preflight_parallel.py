@@ -118,3 +118,23 @@ def test_workers_follow_cores_and_cpus(monkeypatch):
     assert pf.preflight_workers(1) == 1
     assert pf.preflight_workers(64) == 2
     assert pf.preflight_workers(2) == 2
+
+
+def test_the_cached_pass_follows_first1000_s_code(cfg, monkeypatch):
+    """The pre-flight check's cache key: keyed on the version number only, a pulled change
+    of the checks (same version) kept the cached pass of unchanged tables; it now carries
+    the code digest the rules' software param carries."""
+    from first1000.stages import provenance
+
+    cfg = {**cfg, "_key_fingerprint": "k"}
+    pf._software.cache_clear()
+    before = pf._fingerprint(cfg)
+    assert pf._fingerprint(cfg) == before  # the same code and tables: the cached pass holds
+    monkeypatch.setattr(provenance, "code_digest", lambda package=None: "0123456789ab")
+    pf._software.cache_clear()
+    try:
+        assert "(code 0123456789ab)" in pf._software() and pf._fingerprint(cfg) != before
+    finally:
+        monkeypatch.undo()
+        pf._software.cache_clear()
+    assert pf._fingerprint(cfg) == before

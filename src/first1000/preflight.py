@@ -11,12 +11,12 @@ no-op rerun, or an edit of a setting the checks do not read, stays fast.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
 from pathlib import Path
 
-from first1000 import __version__
 from first1000.config import SCHEMA_DIR, load_config
 from first1000.plan import check_settings, cohort_tables, site_manifests
 from first1000.keys import check_results_key, read_key
@@ -60,8 +60,18 @@ def _file_stats(files, names: dict | None = None) -> list:
     return stats
 
 
+@functools.cache
+def _software() -> str:
+    """The software the checks ran with, first1000's code digest included: a pulled change of
+    the checks (or of pandas, which parses the tables) within one version number kept the
+    cached pass of unchanged tables."""
+    from first1000.stages.provenance import software_trigger
+
+    return software_trigger()
+
+
 def _fingerprint_of(read: dict, stats: list = ()) -> str:
-    blob = json.dumps([__version__, read, list(stats)], sort_keys=True, default=str)
+    blob = json.dumps([_software(), read, list(stats)], sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 

@@ -255,6 +255,19 @@ def test_a_change_of_first1000_s_code_changes_the_software_trigger(tmp_path):
     who = copy / "data" / "who2006" / "weianthro.txt"
     who.write_text(who.read_text() + "\n")
     assert provenance.code_digest(copy) == provenance.code_digest(package)
+    # files beside the code (an editor's swap file, macOS's .DS_Store, a tool's cache, a
+    # patch's leftovers) reran every job
+    (copy / "stages" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (copy / "stats" / ".meta.py.swp").write_bytes(b"b0VIM 9.0")
+    (copy / ".mypy_cache").mkdir()
+    (copy / ".mypy_cache" / "x.json").write_text("{}")
+    (copy / "stats" / "meta.py.orig").write_text("old")
+    assert provenance.code_digest(copy) == provenance.code_digest(package)
+    schema = copy / "schemas" / "config.schema.yaml"
+    schema.write_text(schema.read_text() + "\n# a change\n")
+    assert provenance.code_digest(copy) != provenance.code_digest(package)
+    schema.write_text(schema.read_text()[: -len("\n# a change\n")])
+    assert provenance.code_digest(copy) == provenance.code_digest(package)
     stats = copy / "stats" / "meta.py"
     stats.write_text(stats.read_text() + "\n# a change\n")
     assert provenance.code_digest(copy) != provenance.code_digest(package)

@@ -61,6 +61,11 @@ def git_dirty(directory) -> bool | None:
         return None
 
 
+#: The files of first1000's package that :func:`code_digest` covers: its modules and the
+#: table and config schemas.
+CODE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
+
+
 def code_digest(package: Path | None = None) -> str:
     """The first 12 hex digits of a SHA-256 over first1000's code (paths and contents, in
     path order): its modules and table schemas, not bytecode caches and not the packaged
@@ -73,8 +78,13 @@ def code_digest(package: Path | None = None) -> str:
 
     root = Path(package) if package else Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                       and p.relative_to(root).parts[0] != "data" and p.suffix not in (".pyc", ".pyo")):
+    for path in sorted(root.rglob("*")):
+        parts = path.relative_to(root).parts
+        # what runs or validates only: an editor's swap file, a .DS_Store or a tool's cache
+        # in the package changed the digest, a param of every rule, and so reran every job
+        if (path.suffix not in CODE_SUFFIXES or parts[0] == "data" or "__pycache__" in parts
+                or any(part.startswith(".") for part in parts) or not path.is_file()):
+            continue
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:12]
 
