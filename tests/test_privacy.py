@@ -629,6 +629,16 @@ def test_a_headerless_table_with_a_mostly_text_first_row_is_not_listed(tmp_path)
     with pytest.raises(InputTableError) as err:
         open_table({"path": str(path), "id": "participant_id"}, []).ids("participant_id", unique=True)
     assert "Row 1 looks like data" in str(err.value) and "GH-" not in str(err.value), str(err.value)
+    # one row below (a table of one participant) and a long table (her ID on each visit's
+    # row): the ID rule needed two distinct IDs below, and the row was listed
+    for text in ("GH-0012,female,yes,smoker,Eritrea\nGH-0013,male,no,non-smoker,Belgium\n",
+                 "GH-0012,1,female,yes,Eritrea\n" + "".join(f"GH-00{12 + k // 3},{k % 3 + 2},female,no,Belgium\n"
+                                                              for k in range(2, 12))):
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(InputTableError) as err:
+            open_table({"path": str(path), "id": "participant_id"}, []).ids("participant_id", unique=True)
+        message = str(err.value)
+        assert "Row 1 looks like data" in message and "GH-" not in message and "Eritrea" not in message, message
     # a real header: names listed, but one equal to a value of its column is counted, not printed
     path.write_text("pid,sex,country\nGH-0012,female,Belgium\nGH-0013,male,country\nGH-0014,male,France\n",
                     encoding="utf-8")

@@ -814,8 +814,9 @@ def header_looks_like_data(names: list[str], columns: list[list[str]]) -> bool:
 
 def names_like_values(names: list[str], columns: list[list[str]]) -> tuple[set[str], set[str]]:
     """The names a message must not print because they look like a value of their own
-    column: (names with a digit shaped like most of the cells below them in a column of
-    distinct values: a participant ID over the IDs below; names equal, letter case and
+    column: (names with a digit shaped like most of the cells below them, in a column of
+    distinct values, of one cell or holding the name itself: a participant ID over the IDs
+    below; names equal, letter case and
     spaces folded, to a cell below them: 'female' over 'male', 'female'). ``columns``: the
     first non-blank cells of each column, as text."""
     like_ids, equal = set(), set()
@@ -824,11 +825,14 @@ def names_like_values(names: list[str], columns: list[list[str]]) -> tuple[set[s
         if not cells:
             continue
         shape = _shape(name)
-        if ("9" in shape and len(cells) >= 2 and len(set(cells)) >= 0.9 * len(cells)
-                and sum(_shape(c) == shape for c in cells) * 2 >= len(cells)):
-            like_ids.add(name)
         folded = name.strip().casefold()
-        if folded and folded in {c.strip().casefold() for c in cells}:
+        below = {c.strip().casefold() for c in cells}
+        # an ID over the IDs below it: over one row (a table of one participant), over IDs
+        # that differ, or over IDs that repeat, its own among them (a long table: rows per visit)
+        if ("9" in shape and sum(_shape(c) == shape for c in cells) * 2 >= len(cells)
+                and (len(cells) == 1 or len(set(cells)) >= 0.9 * len(cells) or folded in below)):
+            like_ids.add(name)
+        if folded and folded in below:
             equal.add(name)
     return like_ids, equal
 
