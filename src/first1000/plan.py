@@ -89,6 +89,15 @@ def ewas_cohorts(cfg: dict, exposure: str | None = None) -> list[str]:
     return [c for c in sorted(cfg["cohorts"]) if "methylation_matrix" in cohort_tables(cfg, c)]
 
 
+def ewas_meta_wanted(cfg: dict, exposure: str) -> bool:
+    """Whether the EWAS of ``exposure`` is meta-analysed: over two cohorts or more; in a
+    summary-statistics run over the sites that exported it, even one (its EWAS reaches the
+    report only through that step: an exposure exported by one site gave no output and no
+    message)."""
+    k = len(ewas_cohorts(cfg, exposure))
+    return k > 1 or (cfg["_mode"] == "sites" and k == 1)
+
+
 def matrix_sources(cfg: dict, cohorts) -> list[str]:
     """The Parquet methylation matrices of ``cohorts`` (in their order; cohorts with a text
     matrix or none are skipped). A Parquet matrix of row groups of up to 40,000 CpGs is not

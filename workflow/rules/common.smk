@@ -18,6 +18,7 @@ from first1000.plan import (
     config_warnings,
     cohort_tables,
     ewas_cohorts,
+    ewas_meta_wanted,
     mediation_paths,
     mood_available,
     modification_models,
@@ -281,7 +282,7 @@ def all_outputs():
     for exposure in EWAS["exposures"]:
         # in a sites run, the sites that exported this exposure's EWAS (they may differ)
         ewas_sets = [] if SITES_MODE else list(EWAS_COHORTS)
-        ewas_sets += ["meta"] if len(ewas_cohorts(CFG, exposure)) > 1 else []
+        ewas_sets += ["meta"] if ewas_meta_wanted(CFG, exposure) else []
         for cohort in ewas_sets:
             outputs.append(f"results/ewas/{cohort}/{exposure}_top.tsv")
             outputs.append(f"results/figures/ewas/{cohort}--{exposure}--qq.png")
