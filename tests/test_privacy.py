@@ -862,3 +862,56 @@ def test_an_unmapped_category_is_quoted_only_when_enough_rows_hold_it():
     assert ("rows 195, 196, 197, 198, 199, 200, 201: categories 'gestopt' (and 1 held by fewer than 5 rows each, "
             "not quoted) have no entry in the recode of `smoking`") in message, message
     assert "week 12" not in message
+
+
+def test_a_qc_quantile_is_shown_only_with_min_cell_values_on_each_side():
+    """An interpolated quantile can be one participant's value: the 5th percentile of 21
+    mothers is exactly the second lowest, the quartiles of 5 the second and fourth values.
+    A quantile is shown only where at least min_cell values lie at or below and at or above
+    it (type-7 position), so never among the min_cell - 1 most extreme values."""
+    from first1000.privacy import protect_quantiles, quantile_shown
+
+    x = np.sort(np.random.default_rng(4).lognormal(1.3, 0.6, 21))
+    assert np.quantile(x, 0.05) == x[1] and np.quantile(np.sort(x[:5]), 0.25) == np.sort(x[:5])[1]  # the leak
+    # hand-computed thresholds at m = 5: p05 from 81 values (position 4: 5 at or below),
+    # quartiles from 17 (position 4), the median from 9 (position 4)
+    assert [min(n for n in range(1, 500) if quantile_shown(n, q, 5)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)] \
+        == [81, 17, 9, 17, 81]
+    assert quantile_shown(80, 0.05, 5) is False and quantile_shown(3, 0.5, 1) and not quantile_shown(0, 0.5, 1)
+    qc = pd.DataFrame({"cohort": ["a", "b", "c"], "n": [21, 5, 120], "median_pg_mg": np.quantile(x, 0.5),
+                       "q1_pg_mg": 1.0, "q3_pg_mg": 2.0, "p05_pg_mg": np.quantile(x, 0.05), "p95_pg_mg": 9.0,
+                       "n_outliers": 0})
+    out = suppress_small_counts(protect_quantiles(qc, 5), 5)
+    assert out.p05_pg_mg.isna().tolist() == [True, True, False] and out.p95_pg_mg.isna().tolist() == [True, True, False]
+    assert out.q1_pg_mg.isna().tolist() == [False, True, False] and out.median_pg_mg.isna().tolist() == [False, True, False]
+    depth = pd.DataFrame({"cohort": ["a"], "n_samples_in": [12], "median_depth": [2.0e4], "depth_q1": [1.5e4],
+                          "depth_q3": [3.0e4], "depth_p05": [np.nan], "depth_p95": [np.nan]})
+    shown = protect_quantiles(depth, 5)  # the microbiome's samples before its depth filter
+    assert shown.median_depth.tolist() == [2.0e4] and shown[["depth_q1", "depth_q3"]].isna().all().all()
+    assert protect_quantiles(depth, 1).equals(depth)
+
+
+def test_table_one_and_model_quartiles_follow_the_quantile_rule():
+    """Table 1's median [IQR], a continuous modifier's p25/p50/p75 values and a mediation
+    contrast's a0/a1 under contrast: iqr are quantiles of the participants' values too."""
+    from first1000.analysis.modification import modification
+    from first1000.privacy import hide_small_models
+
+    a0 = pd.DataFrame({"cohort": ["a", "b", "c"], "contrast": ["iqr", "iqr", "sd"], "n": [12, 40, 3],
+                       "a0": [1.0, 1.0, 9.5], "a1": [2.0, 2.0, 11.0], "estimate": [0.1, 0.2, 0.3], "status": "ok"})
+    out = hide_small_models(a0, 5)
+    assert out.a0.isna().tolist() == [True, False, True] and out.a1.isna().tolist() == [True, False, True]
+    assert out.estimate.isna().tolist() == [False, False, True]  # the model itself stays (n 12 >= 5)
+    rng = np.random.default_rng(5)
+    people = pd.concat([pd.DataFrame({"pseudo_id": [f"{c}{i}" for i in range(n)], "cohort": c, "epds": rng.normal(10, 3, n),
+                                      "hb": rng.normal(0, 1, n), "age": rng.normal(30, 4, n)})
+                        for c, n in (("small", 12), ("large", 60))], ignore_index=True)
+    schema = {"epds": {"type": "continuous"}, "hb": {"type": "continuous"}, "age": {"type": "continuous"}}
+    raw = modification(people, "m", [{"exposure": "epds", "response": "hb", "modifier": "age"}], [], schema)
+    out = suppress_modification(raw, 5)
+    strata = out[out.part == "stratum"].set_index(["cohort", "level"])
+    # 12 participants: the median (position 5.5) has 6 values on each side, the quartiles 3 and 9
+    assert strata.loc["small", "value"].isna().groupby(level=0).all().to_dict() == {"p25": True, "p50": False,
+                                                                                   "p75": True}
+    assert strata.loc["large", "value"].notna().all()
+    assert raw[(raw.part == "stratum") & (raw.cohort == "small")].value.notna().all()

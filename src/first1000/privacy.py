@@ -282,13 +282,58 @@ def hide_small_models(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     n = pd.to_numeric(table["n"], errors="coerce")
     columns = [c for c in table.columns if _STATISTIC.match(str(c))]
     small = ((n >= 1) & (n < min_cell)).to_numpy(dtype=bool)
-    if not small.any():
+    # a mediation contrast's exposure values (a0, a1): the 25th and 75th percentiles of the
+    # model's exposure under ``contrast: iqr`` are shown only as protect_quantiles shows a
+    # quantile (with 5 women they were the second and fourth women's values)
+    quartiles = np.zeros(len(table), dtype=bool)
+    if "contrast" in table and {"a0", "a1"} & set(table.columns):
+        quartiles = ((table["contrast"].astype(str) == "iqr").to_numpy()
+                     & ~np.array([quantile_shown(k, 0.25, min_cell) for k in n], dtype=bool))
+    if not small.any() and not quartiles.any():
         return table
     table = table.copy()
     rows = table.index[small]
     _blank(table, rows, columns)
+    _blank(table, table.index[small | quartiles], [c for c in ("a0", "a1") if c in table])
     if "status" in table:
         table.loc[rows, "status"] = SMALL_MODEL.format(min_cell=min_cell)
+    return table
+
+
+#: QC columns that are a quantile of the row's values (``median``, ``q1_pg_mg``,
+#: ``depth_p95``, ``median_age_months``, …) and the quantile each is.
+_QUANTILE_COLUMN = re.compile(r"^(?:depth_)?(median|q1|q3|p05|p95)(?:_\w+)?$")
+_QUANTILE_LEVEL = {"median": 0.5, "q1": 0.25, "q3": 0.75, "p05": 0.05, "p95": 0.95}
+
+
+def quantile_shown(n, q: float, min_cell: int) -> bool:
+    """Whether the ``q`` quantile of ``n`` values (R's default, type 7) may be shown: only
+    where at least ``min_cell`` of the values lie at or below it and ``min_cell`` at or
+    above it, so that it is never one of the ``min_cell - 1`` lowest or highest values,
+    or between two of them: with 21 mothers a 5th percentile was exactly the second
+    lowest mother's value, with 5 the quartiles were the second and fourth values. (A
+    median of an odd number of values is one participant's value, as in any Table 1;
+    it is not an extreme one.)"""
+    if not _is_count(n) or n < 1:
+        return False
+    h = round((float(n) - 1) * q, 9)  # the type-7 position, 0-based
+    return math.floor(h) + 1 >= min_cell and float(n) - math.ceil(h) >= min_cell
+
+
+def protect_quantiles(table: pd.DataFrame, min_cell: int, counts: Sequence[str] = ("n", "n_samples_in")) -> pd.DataFrame:
+    """A QC table's quantile columns (:data:`_QUANTILE_COLUMN`) blanked in each row where
+    :func:`quantile_shown` says no for the row's count of the values they describe (the
+    first of ``counts`` the table has: ``n``, or the microbiome's samples before its depth
+    filter). Apply before :func:`suppress_small_counts` (it needs the exact counts)."""
+    columns = {c: _QUANTILE_LEVEL[m.group(1)] for c in table.columns if (m := _QUANTILE_COLUMN.match(str(c)))}
+    n = next((c for c in counts if c in table), None)
+    if not columns or n is None or table.empty:
+        return table
+    table = table.copy()
+    for column, q in columns.items():
+        hide = ~table[n].map(lambda k, q=q: quantile_shown(k, q, min_cell)).astype(bool)
+        if hide.any():
+            _blank(table, table.index[hide.to_numpy()], [column])
     return table
 
 
@@ -535,6 +580,11 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
                                                                      text), True
         if labelled[r]:
             table.at[r, "level"] = text
+    if "value" in table:  # a continuous modifier at its quartiles: each value a quantile (protect_quantiles)
+        at = {"p25": 0.25, "p50": 0.5, "p75": 0.75}
+        quartiles = [r for r in table.index if table.at[r, "part"] == "stratum" and str(table.at[r, "level"]) in at
+                     and not quantile_shown(counts[r], at[str(table.at[r, "level"])], min_cell)]
+        _blank(table, quartiles, ["value"])
     hidden = sorted(set(rows) | set(terms) | set(models_rows) | set(tests), key=list(table.index).index)
     _blank(table, hidden, _statistics(table))
     if "status" in table:  # a reason a stratum could not be fitted ("too few complete rows: n=1") describes it too

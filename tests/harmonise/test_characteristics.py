@@ -154,3 +154,18 @@ def test_the_test_across_tertiles_counts_the_rare_levels_together():
     assert rows.loc[other, GROUPS].tolist() == ["18 (20.0%)", "6 (20.0%)", "6 (20.0%)", "6 (20.0%)"]
     chi2 = stats.chi2_contingency(np.array([[9, 12, 15], [15, 12, 9], [6, 6, 6]]), correction=False).pvalue
     assert rows.loc["no", "p"] == f"{chi2:.2g}"
+
+
+def test_a_median_and_iqr_are_shown_only_with_enough_values_on_each_side():
+    """Table 1's median [IQR] of an integer variable: with 5 to 16 values a quartile was
+    one participant's value near an end (privacy.quantile_shown); overall (60) it shows,
+    in a tertile of 20 it shows, in a tertile of 12 (parity measured in 12) it does not."""
+    rng = np.random.default_rng(6)
+    frame = _cohort("a", 60, rng.normal(size=60), rng)
+    frame["parity"] = rng.integers(0, 4, 60).astype(float)
+    tertile = pd.qcut(frame.ses_index, 3, labels=False)
+    frame.loc[(tertile == 0).to_numpy() & (np.arange(60) % 5 < 2), "parity"] = np.nan  # 12 of 20 left in T1
+    schema = {**SCHEMA, "parity": {"type": "integer", "label": "Parity"}}
+    rows = table1(frame, schema, min_cell=5).set_index(["variable", "level"])
+    cells = rows.loc[("Parity", "median [IQR]")]
+    assert cells[GROUPS[0]] != "" and cells[GROUPS[1]] == "" and cells[GROUPS[2]] != "", cells

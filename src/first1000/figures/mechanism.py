@@ -378,8 +378,12 @@ def cortisol_by_window(
     participant reaches the figure.
 
     Each box is median and interquartile range; whiskers are the 5th and 95th
-    percentiles (interpolated, so never one person's value) and are drawn only for
-    windows with at least ``min_whisker_n`` (≥ 20) participants. No individual points
+    percentiles, drawn only for windows with at least ``min_whisker_n`` (≥ 20)
+    participants. The QC table shows a quantile only where at least
+    ``privacy.min_cell_size`` values lie on each side of it
+    (:func:`first1000.privacy.protect_quantiles`: an interpolated 5th percentile of 21
+    mothers was exactly the second lowest mother's value); a window without its quartiles
+    gets no box, one without a 5th or 95th percentile no whisker. No individual points
     are drawn, whatever the n. Windows with fewer than 5 participants (or a suppressed
     n) get no box. Under each box: n and the share of samples below the LOQ; a
     suppressed count below LOQ is shown as an upper bound ("<1.2%") so it cannot be

@@ -721,6 +721,8 @@ def microbiome_filters(
             elif math.isfinite(med) and med > 0:
                 ax_depth.plot(med, yi, "|", color="black", ms=8, mew=1.4, gid=f"depth-median-{c}")
                 values.append(med)
+            else:  # privacy.protect_quantiles: too few samples on each side of every quantile
+                small_cohorts.append(yi)
         for patch in ax_depth.patches:
             patch.set_gid("depth-box")
         cuts = [v for v in min_depth if math.isfinite(v) and v > 0]
@@ -730,7 +732,7 @@ def microbiome_filters(
             lo, hi = min(values + cuts), max(values + cuts)
             ax_depth.set_xlim(lo / 1.6, hi * 1.6)
         for yi in small_cohorts:
-            ax_depth.text(0.01, yi, f"fewer than {min_cell} samples: not shown",
+            ax_depth.text(0.01, yi, f"not shown: fewer than {min_cell} samples (on each side of a quantile)",
                           transform=ax_depth.get_yaxis_transform(), va="center", ha="left", color=GREY, fontsize=SMALL_FONT_SIZE - 0.5)
         ax_depth.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax_depth.xaxis.set_major_formatter(FuncFormatter(lambda v, _: format_count(v)))
@@ -906,8 +908,8 @@ def measure_summary(
                          loc="left", fontsize=FONT_SIZE, fontweight="normal")
         if not measures:
             _no_data(axes[0])
-        _foot(fig, f"Point: median; line: interquartile range (summaries only); groups of fewer than {min_cell} "
-                   "are not drawn.", width)
+        _foot(fig, f"Point: median; line: interquartile range (summaries only; a quantile only where at least "
+                   f"{min_cell} values lie on each side of it); groups of fewer than {min_cell} are not drawn.", width)
         _title(fig, title, width)
         _freeze_layout(fig)
     return fig

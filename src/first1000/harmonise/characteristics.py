@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from first1000.labels import BIRTH_OUTCOMES, label_and_unit
-from first1000.privacy import protect
+from first1000.privacy import protect, quantile_shown
 
 DEFAULT_VARIABLES = [
     "maternal_age", "bmi", "parity", "smoking", "education_group", "income_equivalised", "ses_index",
@@ -188,8 +188,9 @@ def _cohort_table(cohort: str, group: pd.DataFrame, frame: pd.DataFrame, data_sc
                     f"{_fmt(present.mean())} ({_fmt(present.std(ddof=1))})" if enough else ""
             elif kind == "integer":
                 q1, med, q3 = present.quantile([0.25, 0.5, 0.75]) if len(present) else [np.nan] * 3
+                # a quartile only with min_cell values on each side of it (privacy.quantile_shown)
                 rows.setdefault("median [IQR]", {})[g] = \
-                    f"{_fmt(med)} [{_fmt(q1)}, {_fmt(q3)}]" if len(present) >= min_cell else ""
+                    f"{_fmt(med)} [{_fmt(q1)}, {_fmt(q3)}]" if quantile_shown(len(present), 0.25, min_cell) else ""
             elif kind == "date":
                 pass  # the missing values only
             else:

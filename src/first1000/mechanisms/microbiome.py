@@ -163,7 +163,10 @@ def depth_summary(depth: pd.Series) -> dict:
     """Quartiles (>= 5 samples) and 5th/95th percentiles (>= 20) of the reads per sample.
 
     Interpolated quantiles of all samples (before the depth filter), for the QC figure's
-    depth box; NaN for smaller cohorts, so that no single sample's depth is reported.
+    depth box; NaN for smaller cohorts. The prepare job then blanks each quantile without
+    ``privacy.min_cell_size`` samples on each side of it
+    (:func:`first1000.privacy.protect_quantiles`): an interpolated quantile can be exactly
+    one sample's depth (the 5th percentile of 21 is the second lowest).
     """
     x = pd.to_numeric(depth, errors="coerce").dropna().to_numpy(float)
     out = dict(depth_p05=np.nan, depth_q1=np.nan, depth_q3=np.nan, depth_p95=np.nan)

@@ -12,7 +12,7 @@ from first1000.harmonise.ses import harmonise as harmonise_cohorts
 from first1000.io import write_parquet, write_tsv
 from first1000.labels import DERIVED_VARIABLES
 from first1000.plan import study_labels
-from first1000.privacy import protect, suppress_cells, suppress_small_counts
+from first1000.privacy import protect, protect_quantiles, suppress_cells, suppress_small_counts
 from first1000.scoring import questionnaires
 from first1000.stages import LOG
 
@@ -99,7 +99,8 @@ def mood_qc(*, data_schema, min_cell_size, cohort_labels, participants, harmonis
     score (:func:`first1000.plan.mood_available`)."""
     table = pd.read_parquet(participants)
     reports = pd.concat([pd.read_csv(p, sep="\t") for p in harmonisation], ignore_index=True)
-    shown = suppress_small_counts(questionnaires.qc_table(table, reports, data_schema), min_cell_size)
+    shown = suppress_small_counts(protect_quantiles(questionnaires.qc_table(table, reports, data_schema), min_cell_size),
+                                  min_cell_size)
     write_tsv(shown, mood_qc)
     mood_figure(shown, cohort_labels, mood_png, mood_svg, min_cell_size)
 

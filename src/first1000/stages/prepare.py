@@ -8,7 +8,7 @@ import pandas as pd
 from first1000.io import write_parquet, write_tsv
 from first1000.mechanisms import PREPARERS, definition_files, needs_participants
 from first1000.plan import analysed_mechanisms, matrix_sources
-from first1000.privacy import suppress_small_counts
+from first1000.privacy import protect_quantiles, suppress_small_counts
 from first1000.stages import DEFINITIONS, LOG, workflow_path
 
 HARMONISED = "results/harmonised/participants.parquet"
@@ -53,4 +53,4 @@ def prepare(*, mechanism, cohorts, settings, min_cell_size, tables, output, qc, 
     biomarkers, qc_table = module.prepare(frames, settings, **extra)
     write_parquet(biomarkers, output)
     LOG.info("%s: %d participants with %d biomarkers", mechanism, len(biomarkers), biomarkers.shape[1] - 2)
-    write_tsv(suppress_small_counts(qc_table, min_cell_size), qc)
+    write_tsv(suppress_small_counts(protect_quantiles(qc_table, min_cell_size), min_cell_size), qc)
