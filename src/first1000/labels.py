@@ -259,10 +259,12 @@ def effect_unit(response: str, predictor: str, family: str, data_schema: dict) -
     return f"{r_unit or 'units'} {per} ({p_label})"
 
 
-def report_category(position: int, label: str) -> str:
+def report_category(position: int, label: str, count: int = 1) -> str:
     """The report section of a mechanism: its position in the config (the article's order)
     and its label, as ``2.<position> <label>``, reduced to letters, digits, spaces and
     ``( ) - , . /`` (the name is also a reStructuredText link target in every caption,
-    where a colon or a backquote would break it)."""
+    where a colon or a backquote would break it). The position has as many digits as the
+    ``count`` of mechanisms (``2.01`` … ``2.10``): the report sorts its sections as text, and
+    "2.10 Child growth" came second, before "2.2"."""
     kept = "".join(c if c.isalnum() or c in " ()-,./" else " " for c in label)
-    return f"2.{position} " + " ".join(kept.split())
+    return f"2.{position:0{len(str(max(count, 1)))}d} " + " ".join(kept.split())

@@ -98,3 +98,13 @@ def test_trajectory_note_names_its_model_and_escapes_markup():
     assert "System Message" not in html and "parity_</tt>" in html
     assert "adjusted for nothing" in trajectory_note("x", 5, "children", 9, "ghent", "", [])
     assert "\\_" in trajectory_note("x", 5, "children", 9, "cohort_b", "", [])  # a cohort name is text
+
+
+def test_report_sections_sort_in_the_config_s_order():
+    """The report sorts its sections as text: "2.10 Child growth" came second, before "2.2"."""
+    from first1000.labels import report_category
+
+    labels = [f"Mechanism {chr(65 + k)}" for k in range(12)]
+    names = [report_category(k, label, len(labels)) for k, label in enumerate(labels, start=1)]
+    assert sorted(names) == names and names[0] == "2.01 Mechanism A" and names[-1] == "2.12 Mechanism L"
+    assert report_category(3, "HPA axis: hair `cortisol`", 9) == "2.3 HPA axis hair cortisol"

@@ -32,8 +32,9 @@ CHROMIUM = os.environ.get("FIRST1000_CHROMIUM") or shutil.which("chromium") or "
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 #: A mechanism of the demo config (config/config.yaml, ``mechanisms:``) whose category has
-#: forest plots; its sidebar entry is "2.<position> <label>" (first1000.labels.report_category).
-MECHANISM = "2.1 HPA axis (hair cortisol)"
+#: forest plots; its sidebar entry is "2.<position> <label>" (first1000.labels.report_category;
+#: the demo's 10 mechanisms are numbered 2.01 to 2.10).
+MECHANISM = "2.01 HPA axis (hair cortisol)"
 SUBCATEGORY = "Associations"
 VIEWPORT = {"width": 1280, "height": 900}
 TIMEOUT_MS = 60_000

@@ -119,7 +119,7 @@ def scaled(base):
 
 # Report sections of the mechanisms: "2.<position> <label>", in the config's order.
 MECHANISM_CATEGORIES = {
-    name: report_category(position, spec.get("label", name))
+    name: report_category(position, spec.get("label", name), len(CFG["mechanisms"]))
     for position, name, spec in zip(
         range(1, 100), CFG["mechanisms"], CFG["mechanisms"].values()
     )
