@@ -40,6 +40,12 @@ def test_git_dirty_follows_tracked_changes_only(tmp_path):
     (tmp_path / "results" / "x.tsv").write_text("a\n", encoding="utf-8")
     (tmp_path / "untracked.csv").write_text("a\n", encoding="utf-8")
     assert git_dirty(tmp_path) is False  # results and untracked files are not the workflow's sources
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "config.yaml").write_text("fdr: 0.05\n", encoding="utf-8")
+    git("add", "config/config.yaml")
+    git("commit", "-qm", "config")
+    (tmp_path / "config" / "config.yaml").write_text("fdr: 0.1\n", encoding="utf-8")
+    assert git_dirty(tmp_path) is False  # an analyst's config edit: the provenance holds the config as run
     (tmp_path / "Snakefile").write_text("rule all:\n    input: []\n", encoding="utf-8")
     assert git_dirty(tmp_path) is True
 

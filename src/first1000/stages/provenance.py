@@ -47,15 +47,19 @@ def git_commit(directory) -> str:
 
 
 def git_dirty(directory) -> bool | None:
-    """Whether the workflow's tracked files (outside results/, logs/ and .snakemake/) have
-    uncommitted changes: the commit alone then does not say what ran. None outside git."""
+    """Whether the workflow's tracked files (outside config/, results/, logs/ and
+    .snakemake/) have uncommitted changes: the commit alone then does not say what ran.
+    None outside git. An edited config/ is not counted: the provenance holds the config as
+    run and the checksums of its mapping files and data schema, and an analyst edits it
+    (every run of an edited config said "uncommitted changes", so the flag could not tell
+    it from an edit of the code)."""
     try:
         # from the checkout's top: the Snakefile may be workflow/Snakefile (``-s``), and the
         # package under src/ is a source too
         top = subprocess.run(["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True,
                              cwd=directory).stdout.strip()
-        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!results",
-                              ":!logs", ":!.snakemake"], capture_output=True, text=True, check=True, cwd=top)
+        out = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!config",
+                              ":!results", ":!logs", ":!.snakemake"], capture_output=True, text=True, check=True, cwd=top)
         return bool(out.stdout.strip())
     except (OSError, subprocess.CalledProcessError):
         return None
