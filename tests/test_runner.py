@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import sys
 
+import pytest
+
 from first1000.runner import Progress, run, snakemake_command
 
 SNAKEMAKE_OUTPUT = """\
@@ -111,3 +113,37 @@ def test_the_snakemake_command():
         "-m", "snakemake", "--cores", "2", "--workflow-profile", "profiles/slurm", "--configfile", "lab/config.yaml",
         "results/methods.md"]
     assert snakemake_command(report="results/report.html")[-2:] == ["--report", "results/report.html"]
+
+
+def test_the_report_is_refused_while_jobs_are_pending(monkeypatch, capsys):
+    """`first1000 report` after a config edit without a run built a report whose captions
+    and methods followed the new config and whose figures and tables the old one (found by
+    a newcomer): it now says which jobs would run and stops, before Snakemake's report."""
+    import subprocess
+
+    from first1000 import cli, runner
+
+    pending = ("Building DAG of jobs...\nJob stats:\njob                  count\n-----------------  -------\n"
+               "mechanism_figures       10\nprovenance               1\nall                      1\n"
+               "total                   12\n\nJob stats:\njob  count\n")
+    outputs = {"pending": pending, "done": "Building DAG of jobs...\nNothing to be done (all requested files are "
+                                          "present and up to date).\n"}
+    calls = []
+
+    def fake(command, **kwargs):
+        calls.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout=outputs[state], stderr="")
+
+    state = "pending"
+    assert runner.pending_jobs("c.yaml", run=fake) == {"mechanism_figures": 10, "provenance": 1}
+    assert calls[0][-5:] == ["--configfile", "c.yaml", "--dry-run", "--quiet", "rules"]
+    state = "done"
+    assert runner.pending_jobs(run=fake) == {}
+    assert runner.pending_jobs(run=lambda c, **k: subprocess.CompletedProcess(c, 1, "", "boom")) is None
+    monkeypatch.setattr(runner, "pending_jobs", lambda configfile=None: {"mechanism_figures": 10, "provenance": 1})
+    monkeypatch.setattr(runner, "run", lambda *a, **k: pytest.fail("the report was built"))
+    monkeypatch.setattr("first1000.config.refuse_unsafe_config", lambda path: None)
+    assert cli.main(["report"]) == 1
+    err = capsys.readouterr().err
+    assert "not up to date with config/config.yaml: 11 jobs would run (mechanism_figures, provenance)" in err
+    assert "Run `first1000 run` first" in err

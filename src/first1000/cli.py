@@ -57,13 +57,21 @@ def main(argv=None) -> int:
             print(f"first1000: {args.configfile} is valid")
         elif args.command in ("run", "report"):
             from first1000.config import refuse_unsafe_config
-            from first1000.runner import run as run_snakemake, snakemake_command
+            from first1000.runner import pending_jobs, run as run_snakemake, snakemake_command
 
             refuse_unsafe_config(args.configfile or "config/config.yaml")  # before Snakemake reads it
 
             if args.command == "run":
                 return run_snakemake(snakemake_command(args.cores, args.profile, args.configfile, args.targets),
                                      verbose=args.verbose)
+            pending = pending_jobs(args.configfile)
+            if pending:
+                config = args.configfile or "config/config.yaml"
+                raise First1000Error(
+                    f"the results are not up to date with {config}: {sum(pending.values())} jobs would run "
+                    f"({', '.join(sorted(pending)[:6])}{', …' if len(pending) > 6 else ''}), e.g. after an edit of "
+                    "the config or an update of first1000. A report now would mix the new "
+                    "settings with the old results. Run `first1000 run` first (`make demo` does both).")
             return run_snakemake(snakemake_command(configfile=args.configfile, report="results/report.html"),
                                  verbose=args.verbose, done_text="report written to results/report.html")
         elif args.command == "init-key":

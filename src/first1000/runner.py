@@ -43,6 +43,28 @@ def snakemake_command(cores=None, profile=None, configfile=None, targets=(), rep
     return command + list(targets)
 
 
+def pending_jobs(configfile=None, run=subprocess.run) -> dict[str, int] | None:
+    """The jobs a run of ``configfile`` would still do (rule -> count, from a dry run's job
+    stats), empty when the results are up to date; None when the dry run itself fails (the
+    report then says why). A report built after a config edit without a run mixed the new
+    settings (captions, methods) with the old results (figures, tables)."""
+    done = run(snakemake_command(configfile=configfile) + ["--dry-run", "--quiet", "rules"], capture_output=True,
+               text=True)
+    if done.returncode != 0:
+        return None
+    lines = done.stdout.splitlines()
+    if "Job stats:" not in lines:
+        return {}
+    jobs = {}
+    for line in lines[lines.index("Job stats:") + 3:]:
+        parts = line.split()
+        if len(parts) != 2 or not parts[1].isdigit() or parts[0] == "total":
+            break
+        if parts[0] != "all":
+            jobs[parts[0]] = int(parts[1])
+    return jobs
+
+
 class Progress:
     """Turns Snakemake's output lines into the short display (:meth:`feed`, :meth:`close`)."""
 
