@@ -49,6 +49,10 @@ def test_the_first_page_shows_the_numbers_and_escapes_labels():
     assert "Immune &amp; co" in text
     assert '<td class="estimate">0.15 [0.08, 0.22]</td>' in text and '<td class="q">&lt;0.001</td>' in text
     assert "meta-analysis (2 cohorts, I² 12%)" in text
+    one = rows.assign(k=1)  # a meta-analysis of one cohort: no heterogeneity (its "I² 0%" meant nothing)
+    text_one = landing_rst(one, b"\x89PNG fake", labels={}, mechanism_labels={}, cohort_labels={}, fdr=0.05)
+    assert "meta-analysis of 1 cohort (the others' estimates missing: see the table)" in text_one
+    assert "I²" not in text_one.split("<h2>Key findings</h2>")[1].split("</p>", 1)[1]
     assert "javascript:app.showResultInfo('results%2Ftables%2Fassociations--immune.html')" in text
     assert 'src="data:image/png;base64,\n   iVBORyBmYWtl\n   ">' in text
 

@@ -96,7 +96,10 @@ def landing_rst(findings: pd.DataFrame, model_png: bytes, *, labels: dict, mecha
         i2 = "" if pd.isna(r.i2) else f", I² {r.i2:.0f}%"
         if r.level == META:
             k = int(r.k) if pd.notna(r.k) else None
-            where = f"meta-analysis ({k} cohort{'s' * (k != 1)}{i2})" if k else f"meta-analysis{i2}"
+            if k == 1:  # one cohort's estimate: no heterogeneity to show (an "I² 0%" meant nothing)
+                where = "meta-analysis of 1 cohort (the others' estimates missing: see the table)"
+            else:
+                where = f"meta-analysis ({k} cohorts{i2})" if k else f"meta-analysis{i2}"
         body.append(
             f'<tr class="{"found" if r.significant else "not-found"}">'
             f"<td>{html.escape(mechanism_labels.get(r.mechanism, r.mechanism))}</td>"
