@@ -218,7 +218,7 @@ PARAMS_EDITS = [
     ParamsEdit(("preparation.metabolites.creatinine",), _set("preparation.metabolites.creatinine", "creatinine_mmol"),
                ("prepare",)),
     ParamsEdit(("preparation.methylation.covariates",), _set("preparation.methylation.covariates", ["cell_nk"]),
-               ("associate", "ewas_shard", "ewas_candidates")),
+               ("associate", "ewas_shard", "ewas_candidates", "ewas_figures")),
     ParamsEdit(("preparation.microbiome.min_depth",), _set("preparation.microbiome.min_depth", 5000), ("prepare",)),
     ParamsEdit(("preparation.microbiome.min_prevalence",), _set("preparation.microbiome.min_prevalence", 0.2),
                ("prepare",)),

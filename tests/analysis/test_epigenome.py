@@ -259,3 +259,20 @@ def test_candidate_cpgs_follow_min_cell(cohort):
     assert out.loc["cg00000002", "n"] == 3 and (out.drop(index="cg00000002").status == "ok").all()
     with pytest.raises(First1000Error, match=r"fewer than privacy.min_cell_size \(80\)"):
         epigenome.candidate_ewas(biomarkers, people, "c", "epds", ["maternal_age"], min_cell=80)
+
+
+def test_the_ewas_figures_note_gives_newborns_per_cpg_and_covariates():
+    """The QQ and Manhattan captions had no n and no covariates (found by a newcomer): the
+    figure job writes them as the mechanisms' figures do, from the CpGs with an estimate."""
+    from first1000.stages.ewas import ewas_models_note
+
+    results = pd.DataFrame({"cpg": ["a", "b", "c", "d"], "n": [350, 348, 4, 350],
+                            "status": ["ok", "ok", "too_few_samples", "ok"]})
+    info = pd.Series({"n_tested": 3, "cohorts": "ghent+rotterdam"})
+    note = ewas_models_note(results, info, "ghent", ["maternal_age", "child_sex"], ["cell_nk", "plate"])
+    assert note.startswith("\n\nModels in this figure, from its result rows:\n\n- ``ghent``: one linear model per CpG")
+    assert "newborns per CpG: 348–350" in note and "3 CpGs tested" in note and " 4 " not in note
+    assert "adjusted for ``maternal_age``, ``child_sex``; and, in each cohort that gives them, ``cell_nk``, " \
+           "``plate``." in note
+    meta = ewas_models_note(results.assign(n=[700, 700, 9, 700]), info, "meta", ["maternal_age"], [])
+    assert "meta-analysis of the cohorts (``ghent``, ``rotterdam``)" in meta and "summed over the cohorts: 700;" in meta

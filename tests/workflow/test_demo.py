@@ -451,6 +451,8 @@ def test_figure_captions_list_their_own_models(demo_run):
     assert len(notes) - len(trajectories) > 40 and len(trajectories) >= 4
     page = "\n".join(_report_texts((demo_run / "results/report.html").read_text(encoding="utf-8")))
     assert page.count("Models in this figure, from its result rows:") >= len(notes) - len(trajectories)
+    # the EWAS QQ and Manhattan plots (ghent, rotterdam, meta): newborns per CpG and covariates
+    assert len([n for n in notes if n.parent.name == "ewas"]) == 3 and page.count("newborns per CpG") >= 6
     # a trajectory's caption: its mixed model, children and measurements, covariates
     assert page.count("Model in this figure, from its fit: linear mixed model (REML)") >= len(trajectories)
     growth = (demo_run / "results/figures/longitudinal/growth/trajectory--wlz--ses_index.models.rst").read_text(

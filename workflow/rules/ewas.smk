@@ -118,6 +118,7 @@ rule ewas_figures:
             labels={"cohort": "{cohort}", "figure": "Manhattan plot: {exposure}"},
         ),
         manhattan_svg="results/figures/ewas/{cohort}--{exposure}--manhattan.svg",
+        models="results/figures/ewas/{cohort}--{exposure}.models.rst",
     log:
         "logs/ewas/{cohort}/{exposure}/figures.log",
     benchmark:

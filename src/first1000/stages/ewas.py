@@ -153,14 +153,42 @@ def ewas_candidates(*, cohort, exposure, covariates, extra_covariates, min_cell_
 
 def ewas_figures_params(cfg: dict, cohort: str, exposure: str) -> dict:
     label = variable_labels(cfg, [exposure])[exposure]
-    return {"cohort": cohort, "exposure_label": label, "cohort_label": study_labels(cfg).get(cohort, cohort)}
+    covariates, extra = ewas_covariates(cfg)
+    return {"cohort": cohort, "exposure_label": label, "cohort_label": study_labels(cfg).get(cohort, cohort),
+            "covariates": covariates, "extra_covariates": extra}
 
 
-def ewas_figures(*, cohort, exposure_label, cohort_label, table, summary, qq, qq_svg, manhattan, manhattan_svg):
+def ewas_models_note(results: pd.DataFrame, info, cohort: str, covariates: list[str], extra: list[str]) -> str:
+    """The figures' caption lines (``<cohort>--<exposure>.models.rst``, in the form of the
+    mechanisms' figures' notes): the model's covariates and the newborns per CpG, from the
+    CpGs with an estimate (a CpG on fewer than ``privacy.min_cell_size`` has none, and no
+    count below it is given here)."""
+    ok = results[results.status == "ok"] if "status" in results else results
+    n = pd.to_numeric(ok["n"], errors="coerce").dropna()
+    adjusted = ", ".join(f"``{c}``" for c in covariates) or "no covariate"
+    if extra:
+        adjusted += f"; and, in each cohort that gives them, {', '.join(f'``{c}``' for c in extra)}"
+    tested = f"{int(info['n_tested']):,} CpGs tested"
+    span = "" if not len(n) else (f"{int(n.max()):,}" if n.min() == n.max() else f"{int(n.min()):,}–{int(n.max()):,}")
+    if cohort == "meta":
+        cohorts = ", ".join(f"``{c}``" for c in str(info["cohorts"]).split("+"))
+        line = (f"- meta-analysis of the cohorts ({cohorts}): one model per CpG ({tested}); newborns per CpG, summed "
+                f"over the cohorts: {span or 'none'}; each cohort adjusted for {adjusted}.")
+    else:
+        line = (f"- ``{cohort}``: one linear model per CpG (M-value, limma's moderated t; {tested}); newborns per "
+                f"CpG: {span or 'none'} (the complete cases of the design, fewer where a value is missing or "
+                f"removed as an outlier); adjusted for {adjusted}.")
+    return f"\n\nModels in this figure, from its result rows:\n\n{line}\n"
+
+
+def ewas_figures(*, cohort, exposure_label, cohort_label, covariates, extra_covariates, table, summary, qq, qq_svg,
+                 manhattan, manhattan_svg, models):
     from first1000.figures import manhattan_plot, qq_plot, save_figure
+    from first1000.io import write_text
 
     results = pd.read_parquet(table)
     info = pd.read_csv(summary, sep="\t").iloc[0]
+    write_text(ewas_models_note(results, info, cohort, covariates, extra_covariates), models)
     if cohort == "meta":
         where = f"meta-analysis of {info['cohorts'].count('+') + 1} cohorts ({info['method']})"
         p_column = "p"
