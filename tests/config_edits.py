@@ -158,6 +158,8 @@ PARAMS_EDITS = [
     ParamsEdit(("preparation.metabolites.pile_up_pct",), _set("preparation.metabolites.pile_up_pct", 5),
                ("prepare",)),
     ParamsEdit(("mediation.firth",), _set("mediation.firth", True), ("mediate",)),
+    ParamsEdit(("associations.firth",), _set("associations.firth", True),
+               ("associate", "associate_sensitivity", "methods")),
     ParamsEdit(("mediation.pm_min_total_effect",), _set("mediation.pm_min_total_effect", 0.5), ("mediate",)),
     ParamsEdit(("mediation.max_dropped_resamples",), _set("mediation.max_dropped_resamples", 0.1), ("mediate",)),
     ParamsEdit(("mediation.paths", "mediation.paths[].exposure"), _set("mediation.paths.1.exposure", "epds"),
@@ -297,7 +299,7 @@ _SITES = ("a summary-statistics-only run's key (`sites` instead of `cohorts`): t
 
 #: Keys neither edit needs, with the reason.
 NOT_EDITED = {
-    "analysis_population": _SECTION, "cohorts": _SECTION, "effect_modification": _SECTION, "epigenome_wide": _SECTION, "export": _SECTION,
+    "analysis_population": _SECTION, "associations": _SECTION, "cohorts": _SECTION, "effect_modification": _SECTION, "epigenome_wide": _SECTION, "export": _SECTION,
     "mechanisms": _SECTION, "mediation": _SECTION, "meta_analysis": _SECTION, "missing_data": _SECTION,
     "preparation": _SECTION, "privacy": _SECTION, "ses_index": _SECTION,
     **{f"preparation.{m}": _SECTION for m in ("cns", "epigenetic_age", "hpa", "immune", "metabolites", "methylation",

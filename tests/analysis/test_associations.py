@@ -235,3 +235,38 @@ def test_a_cohort_model_on_fewer_than_min_cell_participants_is_not_shown_nor_poo
     assert (eff[eff.cohort == "meta"].n == 500).all()
     assert (pth[pth.cohort == "b"].status == hidden).all() and pth[pth.cohort == "b"].estimate.isna().all()
     assert set(sens.cohort) == {"a", "c", "pooled"}
+
+
+def test_association_firth_setting_fits_a_separated_outcome():
+    """A rare outcome (SGA-like: 6 cases in 120, all in the top exposure range) is
+    quasi-separated: maximum likelihood gives no estimate (the demo's SGA forest plot was
+    empty). With associations.firth the logistic model is Firth's penalised likelihood:
+    the estimate and SE equal first1000.stats.regression.firth_logit (checked against R
+    brglm2), the CI is Wald, the linear models are unchanged."""
+    from scipy import stats
+
+    from first1000.analysis.associations import associations
+    from first1000.stats.regression import design_matrix, firth_logit
+
+    rng = np.random.default_rng(11)
+    n = 120
+    x = np.sort(rng.normal(size=n))
+    data = pd.DataFrame({"pseudo_id": [f"p{i}" for i in range(n)], "cohort": "a", "x": x,
+                         "c": rng.normal(size=n), "sga": (np.arange(n) >= n - 6).astype(float),
+                         "m": 0.4 * x + rng.normal(size=n)})
+    schema = {"x": {"type": "continuous"}, "c": {"type": "continuous"}, "sga": {"type": "binary"},
+              "m": {"type": "continuous"}}
+    spec = {"biomarkers": ["m"], "exposures": ["x"], "outcomes": ["sga"]}
+    data["m"] = data.x  # the biomarker separates the outcome exactly as x does
+    ml = associations(data, "immune", spec, ["c"], schema).set_index("response")
+    assert "separation" in ml.loc["sga", "status"] and np.isnan(ml.loc["sga", "estimate"])
+    fit = associations(data, "immune", spec, ["c"], schema, firth=True).set_index("response")
+    row = fit.loc["sga"]
+    assert row.status == "ok" and row.model == "logistic (Firth)"
+    X, names = design_matrix(data, ["m", "c"])
+    ref = firth_logit(X, data.sga.to_numpy(float))
+    k = names.index("m")
+    assert row.estimate == pytest.approx(ref["coef"][k], rel=1e-9) and row.se == pytest.approx(ref["se"][k], rel=1e-9)
+    z = stats.norm.ppf(0.975)
+    assert row.ci_low == pytest.approx(ref["coef"][k] - z * ref["se"][k], rel=1e-9)
+    pd.testing.assert_series_equal(fit.loc["m"], ml.loc["m"])  # the linear model is the same

@@ -81,3 +81,19 @@ def test_a_path_with_fewer_than_min_cell_participants_is_not_fitted(tmp_path):
     out = highdim_mediation_biomarkers(*args, min_cell=11)
     assert len(out) == 1 and out.n.iloc[0] == 10 and out.status.iloc[0] == SMALL_MODEL.format(min_cell=11)
     assert (highdim_mediation_biomarkers(*args, min_cell=10).status == "ok").all()
+
+
+def test_the_figure_note_gives_each_cohort_s_n_candidates_and_covariates():
+    """The HIMA figures' captions sent the reader to the TSV for n (found by a newcomer):
+    the job writes the lines the mechanisms' figures have, from the result rows."""
+    from first1000.stages.analyse import highdim_models_note
+
+    rows = pd.DataFrame({"cohort": ["a", "a", "b"], "n": [289, 289, 3], "n_candidates": [2000, 2000, np.nan],
+                         "n_incomplete": [12, 12, np.nan], "top": [52, 52, np.nan],
+                         "covariates": ["age+bmi+latent_factors(1)"] * 2 + ["age"],
+                         "status": ["ok", "ok", "not shown: fitted on fewer than 5 participants (privacy.min_cell_size)"]})
+    note = highdim_models_note(rows)
+    assert note.startswith("\n\nModels in this figure, from its result rows:\n\n")
+    assert ("- ``a``: n = 289; 2,000 candidates (12 left out as incomplete or redundant), the 52 with the smallest "
+            "screening p kept for the penalised model; adjusted for ``age``, ``bmi``, ``latent_factors(1)``.") in note
+    assert "- ``b``: n = 3; not shown: fitted on fewer than 5" in note

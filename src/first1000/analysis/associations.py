@@ -87,8 +87,12 @@ def cohort_subsets(table: pd.DataFrame, covariates: list[str], optional=()):
 def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: list[str],
                  data_schema: dict, meta: dict | None = None, missing_data: dict | None = None,
                  seed: int = 0, optional_covariates=(), birth_outcomes_from: float | None = None,
-                 min_cell: int = 1) -> pd.DataFrame:
+                 min_cell: int = 1, firth: bool = False) -> pd.DataFrame:
     """All exposure->biomarker and biomarker->outcome models of one mechanism.
+
+    ``firth`` (config ``associations.firth``): logistic models by Firth's penalised
+    likelihood (:func:`~first1000.stats.regression.firth_logit`; ``model`` "logistic
+    (Firth)"), finite under separation (a rare outcome such as SGA in a small cohort).
 
     ``min_cell`` (config ``privacy.min_cell_size``): a cohort's model fitted on fewer
     participants is not shown and not meta-analysed
@@ -137,10 +141,10 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
                 fit = fit_association_mi(data, response, predictor, covs, family=family, m=missing_data["m"],
                                          seed=seed, auxiliary=auxiliary, max_iter=missing_data["max_iter"],
                                          method=missing_data.get("imputation_method", "norm.boot"),
-                                         keys=(cohort, mechanism, response, predictor))
+                                         keys=(cohort, mechanism, response, predictor), firth=firth)
                 fit = {k: v for k, v in fit.items() if k not in ("df", "riv", "lambda", "n_complete")}
             else:
-                fit = fit_association(data, response, predictor, covs, family=family)
+                fit = fit_association(data, response, predictor, covs, family=family, firth=firth)
             fit["n_missing"] = len(cohort_data) - int(fit["n"])
             rows.append(dict(cohort=cohort, mechanism=mechanism, predictor=predictor, response=response,
                              family=family, covariates="+".join(covs),

@@ -137,6 +137,9 @@ def methods_markdown(settings: dict, versions: dict[str, str]) -> str:
             f"{'linear regression' if fams == {'linear'} else 'linear regression (logistic regression for binary outcomes and detected/not-detected biomarkers)'}"
             " (first1000's implementation, which matches statsmodels [@statsmodels]), adjusted for "
             + _covariate_text(s) + "." + _optional_covariate_text(s))
+    if "logistic" in fams and s.get("associations", {}).get("firth"):
+        text += (" The logistic models were fitted by Firth's penalised likelihood [@firth], which gives finite "
+                 "estimates when an outcome is rare or separated, with Wald confidence intervals.")
     if n_cohorts > 1:
         meta = s["meta_analysis"]
         fitted = ("Models were fitted at each site, and the site estimates" if s.get("mode") == "sites" else

@@ -77,7 +77,7 @@ def association_table(assoc: pd.DataFrame, labels: dict, cohort_labels: dict) ->
     order = assoc.assign(_level=assoc.cohort.map(_level_order)).sort_values(
         ["predictor", "response", "_level"], kind="stable")
     for r in order.itertuples(index=False):
-        logistic = getattr(r, "model", "") == "logistic"
+        logistic = str(getattr(r, "model", "")).startswith("logistic")  # "logistic (Firth)" too
         estimate, low, high = r.estimate, r.ci_low, r.ci_high
         shown = ""
         if pd.notna(estimate):

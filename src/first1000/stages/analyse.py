@@ -9,7 +9,7 @@ import pandas as pd
 from first1000.analysis import associations as assoc
 from first1000.analysis import descriptive
 from first1000.config import POOLED
-from first1000.io import write_tsv
+from first1000.io import write_text, write_tsv
 from first1000.labels import effect_unit, label_and_unit, variables
 from first1000.plan import (
     mechanism_covariates,
@@ -60,7 +60,8 @@ def associate_params(cfg: dict, mechanism: str) -> dict:
             "optional_covariates": optional_covariates(cfg, mechanism),
             "variables": _variables(cfg, _mechanism_names(cfg, mechanism)), "meta": cfg["meta_analysis"],
             "missing_data": cfg["missing_data"], "seed": cfg["seed"],
-            "birth_outcomes_from": birth_outcomes_from(cfg), "min_cell_size": cfg["privacy"]["min_cell_size"]}
+            "birth_outcomes_from": birth_outcomes_from(cfg), "min_cell_size": cfg["privacy"]["min_cell_size"],
+            "firth": cfg["associations"]["firth"]}
 
 
 def birth_outcomes_from(cfg: dict) -> float:
@@ -69,11 +70,11 @@ def birth_outcomes_from(cfg: dict) -> float:
 
 
 def associate(*, mechanism, spec, covariates, optional_covariates, variables, meta, missing_data, seed, participants,
-              biomarkers, output, min_cell_size, birth_outcomes_from=None):
+              biomarkers, output, min_cell_size, firth, birth_outcomes_from=None):
     table = analysis_table(participants, biomarkers)
     result = assoc.associations(table, mechanism, spec, covariates, variables, meta, missing_data=missing_data,
                                 seed=seed, optional_covariates=optional_covariates,
-                                birth_outcomes_from=birth_outcomes_from, min_cell=min_cell_size)
+                                birth_outcomes_from=birth_outcomes_from, min_cell=min_cell_size, firth=firth)
     write_tsv(result, output)
     LOG.info("%s: %d models, %d not fitted (%s)", mechanism, len(result), int((result.status != "ok").sum()),
              missing_data["method"].replace("_", " "))
@@ -84,7 +85,7 @@ def associate_sensitivity_params(cfg: dict, mechanism: str) -> dict:
 
 
 def associate_sensitivity(*, mechanism, spec, covariates, optional_covariates, variables, meta, missing_data, seed,
-                          analyses, participants, biomarkers, associations, output, min_cell_size,
+                          analyses, participants, biomarkers, associations, output, min_cell_size, firth,
                           birth_outcomes_from=None):
     """Association models re-fitted under the mechanism's sensitivity analyses."""
     table = analysis_table(participants, biomarkers)
@@ -92,7 +93,7 @@ def associate_sensitivity(*, mechanism, spec, covariates, optional_covariates, v
     result = assoc.sensitivity_associations(
         table, main, analyses, mechanism=mechanism, spec=spec, covariates=covariates, data_schema=variables,
         meta=meta, missing_data=missing_data, seed=seed, optional_covariates=optional_covariates,
-        birth_outcomes_from=birth_outcomes_from, min_cell=min_cell_size)
+        birth_outcomes_from=birth_outcomes_from, min_cell=min_cell_size, firth=firth)
     write_tsv(result, output)
     LOG.info("%s: %d sensitivity analyses, %d models", mechanism, len(analyses), len(result))
 
@@ -255,6 +256,27 @@ def mediate_highdim_inputs(cfg: dict, mechanism: str) -> dict:
             "sources": sources}
 
 
+def highdim_models_note(rows: pd.DataFrame) -> str:
+    """A HIMA figure's caption lines (``<exposure>--<outcome>.models.rst``, in the form of the
+    mechanisms' figures' notes): per cohort n, the candidates screened, the covariates (and
+    latent factors), or why the path was not analysed; from its result rows (the protected
+    table: a path on fewer than privacy.min_cell_size participants has no estimate)."""
+    lines = []
+    for cohort, part in rows.groupby("cohort", sort=False):
+        first = part.iloc[0]
+        if first.status != "ok":
+            lines.append(f"- ``{cohort}``: n = {int(first.n):,}; {first.status}")
+            continue
+        screened = f"{int(first.n_candidates):,} candidates"
+        if pd.notna(first.n_incomplete) and int(first.n_incomplete):
+            screened += f" ({int(first.n_incomplete):,} left out as incomplete or redundant)"
+        adjusted = ", ".join(f"``{c}``" for c in str(first.covariates).split("+") if c) or "no covariate"
+        lines.append(f"- ``{cohort}``: n = {int(first.n):,}; {screened}, the {int(first.top):,} with the smallest "
+                     f"screening p kept for the penalised model; adjusted for {adjusted}.")
+    body = "\n".join(lines) if lines else "- no cohort has this path."
+    return f"\n\nModels in this figure, from its result rows:\n\n{body}\n"
+
+
 def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, candidates, chunk_cpgs, labels, units,
                     fdr, min_cell_size, participants, matrices, prepared, output, figures, sources=()):
     """HIMA per declared path and cohort (``matrices`` in the order of ``cohorts``, or the
@@ -300,5 +322,6 @@ def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, 
         fig = highdim_figure(rows, exposure=path["exposure"], outcome=path["outcome"], labels=labels,
                              unit=units.get(f"{path['exposure']}--{path['outcome']}"), q_level=fdr, what=what)
         save_figure(fig, f"{stem}.png", f"{stem}.svg")
+        write_text(highdim_models_note(rows), f"{stem}.models.rst")
     LOG.info("high-dimensional mediation through %s: %d paths x %d cohorts, %d mediators at q < %g", mechanism,
              len(paths), len(cohorts), int((table.q < fdr).sum()) if len(table) else 0, fdr)

@@ -254,7 +254,7 @@ def methods_params(cfg: dict) -> dict:
         "mode": cfg["_mode"], "cohorts": list(study_labels(cfg).values()), "mechanisms": mechanisms, "covariates": cfg["covariates"],
         "fdr": cfg["fdr"], "seed": cfg["seed"], "meta_analysis": cfg["meta_analysis"],
         "min_cell_size": cfg["privacy"]["min_cell_size"],
-        "missing_data": cfg["missing_data"], "mediation": cfg["mediation"],
+        "missing_data": cfg["missing_data"], "mediation": cfg["mediation"], "associations": cfg["associations"],
         "effect_modification": cfg["effect_modification"],
         "epigenome_wide": {**cfg["epigenome_wide"], "cohorts": ewas_cohorts(cfg), "covariates": ewas_base,
                            "extra_covariates": ewas_extra},

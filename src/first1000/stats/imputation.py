@@ -652,6 +652,7 @@ def fit_association_mi(
     max_iter: int = 10,
     keys: Sequence[str] = (),
     method: str = DEFAULT_METHOD,
+    firth: bool = False,
 ) -> dict:
     """:func:`~first1000.stats.regression.fit_association` after multiple imputation.
 
@@ -715,7 +716,7 @@ def fit_association_mi(
         )
     n_complete = int(data[used].notna().all(axis=1).sum())
     if n_complete == len(data):
-        fit = fit_association(data, response, exposure, covariates, family=family, alpha=alpha)
+        fit = fit_association(data, response, exposure, covariates, family=family, alpha=alpha, firth=firth)
         p = design_matrix(data, [exposure, *covariates])[0].shape[1]
         df = float(fit["n"] - p) if family == "gaussian" else np.inf
         ok = fit["status"] == "ok"
@@ -740,7 +741,7 @@ def fit_association_mi(
     )
     fits = []
     for i, filled in enumerate(completed):
-        fit = fit_association(filled, response, exposure, covariates, family=family, alpha=alpha)
+        fit = fit_association(filled, response, exposure, covariates, family=family, alpha=alpha, firth=firth)
         if fit["status"] != "ok":
             return _mi_result(
                 fit, m, f"imputation {i + 1} of {m}: {fit['status']}", n_complete=n_complete

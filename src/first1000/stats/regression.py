@@ -519,9 +519,9 @@ def _fit_logit(X: np.ndarray, y: np.ndarray, n: int, alpha: float) -> dict:
     separation = (
         "perfect or quasi-perfect separation: the predictor and covariates predict the "
         "outcome (almost) perfectly in some rows, so the odds ratio is infinite and cannot "
-        "be estimated by maximum likelihood; merge sparse categories, leave out the covariate "
-        "that separates, or pool cohorts (association models have no Firth option; mediation "
-        "models do: mediation.firth)"
+        "be estimated by maximum likelihood; fit it by Firth's penalised likelihood "
+        "(associations.firth; mediation.firth for mediation models), merge sparse categories "
+        "or leave out the covariate that separates"
     )
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")  # record, never print: we translate them to a status
