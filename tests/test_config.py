@@ -146,3 +146,11 @@ def test_the_shipped_schemas_read_the_same_with_libyaml():
     for path in files:
         with open(path, encoding="utf-8") as fh:
             assert load_schema(str(path.relative_to(SCHEMA_DIR))) == yaml.safe_load(fh), path
+
+
+def test_the_config_schema_has_no_duplicate_key():
+    """The schema is read by the same strict loader as a config (a key defined twice was
+    silently the second one's, and an edit of the first had no effect)."""
+    from first1000.config import SCHEMA_DIR, load_yaml
+
+    load_yaml(SCHEMA_DIR / "config.schema.yaml")
