@@ -270,3 +270,8 @@ def test_association_firth_setting_fits_a_separated_outcome():
     z = stats.norm.ppf(0.975)
     assert row.ci_low == pytest.approx(ref["coef"][k] - z * ref["se"][k], rel=1e-9)
     pd.testing.assert_series_equal(fit.loc["m"], ml.loc["m"])  # the linear model is the same
+    # a cohort without the outcome: the same model name, so the forest plot keeps one row
+    # per pair (its meta row took the first cohort's "logistic" and split the pair)
+    other = data.assign(cohort="b", pseudo_id="q" + data.pseudo_id, sga=np.nan)
+    both = associations(pd.concat([other, data], ignore_index=True), "immune", spec, ["c"], schema, firth=True)
+    assert set(both[both.response == "sga"].model) == {"logistic (Firth)"}

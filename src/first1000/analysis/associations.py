@@ -131,7 +131,7 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
             absent = [v for v in (response, predictor) if data[v].notna().sum() == 0]
             if absent:
                 fit = dict(n=0, estimate=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, p=np.nan,
-                           model="logistic" if family == "binomial" else "linear",
+                           model=("logistic (Firth)" if firth else "logistic") if family == "binomial" else "linear",
                            status=f"{absent[0]} is not measured in cohort {cohort}")
                 if mi:
                     fit.update(m=0, fmi=np.nan)

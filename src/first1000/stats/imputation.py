@@ -725,7 +725,7 @@ def fit_association_mi(
             riv=0.0 if ok else np.nan, n_complete=n_complete,
         )  # fmt: skip
     empty = [c for c in [*used, *auxiliary] if data[c].isna().all()]
-    model = "linear" if family == "gaussian" else "logistic"
+    model = "linear" if family == "gaussian" else ("logistic (Firth)" if firth else "logistic")
     if empty:
         base = {"n": 0, "model": model, "estimate": np.nan, "se": np.nan, "ci_low": np.nan,
                 "ci_high": np.nan, "p": np.nan, "status": ""}  # fmt: skip
