@@ -275,3 +275,26 @@ def test_association_firth_setting_fits_a_separated_outcome():
     other = data.assign(cohort="b", pseudo_id="q" + data.pseudo_id, sga=np.nan)
     both = associations(pd.concat([other, data], ignore_index=True), "immune", spec, ["c"], schema, firth=True)
     assert set(both[both.response == "sga"].model) == {"logistic (Firth)"}
+
+
+def test_the_mediation_sensitivity_rows_hide_the_iqr_contrast_as_the_effects_do():
+    """With 12 participants the effects blanked a0/a1 (the exposure's 25th and 75th
+    percentiles, each one participant's value) but the sensitivity rows printed them."""
+    from first1000.analysis.mediation import mediation
+
+    rng = np.random.default_rng(3)
+    n = 12
+    x, c = rng.normal(size=n), rng.normal(size=n)
+    m = 0.5 * x + 0.3 * c + rng.normal(size=n)
+    data = pd.DataFrame({"pseudo_id": [f"p{i}" for i in range(n)], "cohort": "a", "x": x, "m": m, "c": c,
+                         "y": 0.4 * m + 0.2 * x + rng.normal(size=n)})
+    settings = dict(n_boot=200, ci_method="percentile", inference="bootstrap", contrast="iqr", interaction=False,
+                    sensitivity=True)
+    eff, _, sens = mediation(data, [{"exposure": "x", "mediator": "m", "outcome": "y"}], ["c"], settings, 7, {},
+                             min_cell=5)
+    summary = sens[sens.part == "summary"]
+    assert len(summary) and eff[["a0", "a1"]].isna().all().all() and summary[["a0", "a1"]].isna().all().all()
+    assert summary.estimate.notna().all()  # the model itself (n 12 >= 5) stays
+    _, _, shown = mediation(data, [{"exposure": "x", "mediator": "m", "outcome": "y"}], ["c"], settings, 7, {},
+                            min_cell=3)
+    assert shown[shown.part == "summary"].a0.notna().all()  # 12 values: 3 below the 25th percentile's position

@@ -240,6 +240,8 @@ def mediation(table: pd.DataFrame, paths: list[dict], covariates: list[str], set
     sens = pd.concat(sensitivity, ignore_index=True) if sensitivity else pd.DataFrame()
     if len(sens):
         sens = sens[["cohort", *[c for c in sens.columns if c != "cohort"]]]
+        # the contrast's a0/a1 (the exposure's quartiles under contrast: iqr) as the effects show them
+        sens = hide_small_models(sens, min_cell)
     return eff, pth[front + [c for c in pth.columns if c not in front]], sens
 
 
