@@ -810,8 +810,8 @@ def test_a_rare_modifier_level_is_not_named_in_another_cohort_the_pooled_rows_or
 
 def test_a_rare_modifier_level_leaves_an_exposure_level_of_the_same_text_alone():
     """A two-level exposure whose level text is that of a rare modifier level ("yes"): the
-    exposure's term was relabelled and blanked as if it were the modifier's; the interaction
-    test (with two levels, the rare level's own term) stayed."""
+    exposure's term was relabelled as if it were the modifier's; the interaction test (with
+    two levels, the rare level's own term) stayed."""
     from first1000.analysis.modification import modification
 
     people = _modification_people({"ghent": {"no": 76, "yes": 4}}, exposure=lambda n: ["no", "yes"] * (n // 2))
@@ -822,8 +822,9 @@ def test_a_rare_modifier_level_leaves_an_exposure_level_of_the_same_text_alone()
     rare = "a level of fewer than 5 participants in a cohort (1)"
     terms = out[out.part == "term"].set_index("level")
     assert terms.index.tolist() == ["smoking[yes]", f"alcohol[{rare}]", f"smoking[yes]:alcohol[{rare}]"]
-    assert terms.loc["smoking[yes]", "estimate"] == raw.set_index("level").loc["smoking[yes]", "estimate"]
-    assert terms.drop(index="smoking[yes]").estimate.isna().all()
+    # every term is blank all the same: the reference level ("no", 76 = 80 - 4) is hidden
+    # too, and the exposure's term is the slope in it
+    assert terms.estimate.isna().all() and raw[raw.part == "term"].estimate.notna().all()
     tests = out[out.part == "test"]
     assert len(tests) == 3 and tests[["statistic", "p"]].isna().all().all()
     assert raw[raw.part == "test"].p.notna().all()
@@ -915,3 +916,28 @@ def test_table_one_and_model_quartiles_follow_the_quantile_rule():
                                                                                    "p75": True}
     assert strata.loc["large", "value"].notna().all()
     assert raw[(raw.part == "stratum") & (raw.cohort == "small")].value.notna().all()
+
+
+def test_a_rare_reference_level_takes_every_term_of_the_interaction_model_with_it():
+    """A rare level that sorts first is the interaction model's reference: it has no term
+    of its own, but the exposure's term is its slope (it equalled the blanked stratum's
+    estimate) and every interaction term a contrast with it. Two rare levels are listed in
+    the order of their label numbers, which do not follow the alphabet."""
+    from first1000.analysis.modification import modification
+
+    people = _modification_people({"ghent": {"Afghanistan": 3, "Belgium": 40, "Netherlands": 17}})
+    schema = {"epds": {"type": "continuous"}, "hb": {"type": "continuous"}, "modifier": {"type": "categorical"}}
+    raw = modification(people, "m", [{"exposure": "epds", "response": "hb", "modifier": "modifier"}], [], schema)
+    reference = raw[(raw.part == "stratum") & (raw.level == "Afghanistan") & (raw.method == "interaction")]
+    assert raw.set_index("level").loc["epds", "estimate"] == pytest.approx(reference.estimate.iloc[0])  # the leak
+    out = suppress_modification(raw, 5)
+    assert out[out.part == "term"].estimate.isna().all()
+    assert out[(out.part == "stratum") & (out.level == "Belgium")].estimate.notna().all()
+    two = _modification_people({"ghent": {"Belgium": 40, "Eritrea": 12, "Somalia": 3},
+                                "oslo": {"Belgium": 30, "Eritrea": 3, "Somalia": 2}})
+    raw = modification(two, "m", [{"exposure": "epds", "response": "hb", "modifier": "modifier"}], [], schema)
+    out = suppress_modification(raw, 5)
+    for cohort, rows in out[(out.part == "stratum") & (out.method == "stratified")].groupby("cohort"):
+        numbers = [int(level[-2]) for level in rows.level if level.startswith("a level")]
+        assert numbers == [1, 2], (cohort, rows.level.tolist())
+    assert "Eritrea" not in out.astype(str).to_csv() and "Somalia" not in out.astype(str).to_csv()

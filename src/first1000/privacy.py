@@ -549,6 +549,15 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
     terms = [r for r in table.index if table.at[r, "part"] == "term" and any(
         _names_level(table.at[r, "level"], table.at[r, "modifier"], level)
         for g, level in hidden_levels if g == tuple(table.loc[r, keys]))]
+    # a hidden reference level (the first, which has no term of its own): every term of the
+    # interaction model is a contrast with it (the exposure's term is its slope), so all go
+    for group in {g for g, _ in hidden_levels}:
+        rows_of = [r for r in table.index if tuple(table.loc[r, keys]) == group]
+        named = {str(table.at[r, "level"]) for r in rows_of if categorical[r]}
+        with_term = {lv for lv in named for r in rows_of if table.at[r, "part"] == "term"
+                     and _names_level(table.at[r, "level"], table.at[r, "modifier"], lv)}
+        if any((group, lv) in hidden_levels for lv in named - with_term):
+            terms += [r for r in rows_of if table.at[r, "part"] == "term" and r not in terms]
     models_rows = [r for r in table.index if tuple(table.loc[r, keys]) in hidden_models]
     # a model with a stratum of fewer than min_cell participants: its tests go too (with two
     # levels the interaction test is that level's term, and Cochran's Q is computed from the
@@ -564,20 +573,23 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
     rare = dict.fromkeys((str(table.at[r, "modifier"]), str(table.at[r, "level"])) for r in table.index
                          if categorical[r] and _is_count(counts[r]) and 0 < float(counts[r]) < min_cell)
     label, numbers = {}, {}
-    for modifier, level in rare:
+    # numbered in an order that is not the levels' alphabetical one (a hash of the text), and
+    # listed in that order (in their alphabetical place they told which level each was)
+    for modifier, level in sorted(rare, key=lambda key: hashlib.sha256("\x1f".join(key).encode()).hexdigest()):
         numbers[modifier] = numbers.get(modifier, 0) + 1
-        label[modifier, level] = f"a level of fewer than {min_cell} participants in a cohort ({numbers[modifier]})"
-    labelled = pd.Series(False, index=table.index)
+        label[modifier, level] = numbers[modifier]
+    labelled = pd.Series(0, index=table.index)  # the row's label number (the highest of a term's), 0: none
     for r in table.index if label else ():
         modifier, text = str(table.at[r, "modifier"]), str(table.at[r, "level"])
-        for (m, level), name in label.items():
+        for (m, level), k in label.items():
             if m != modifier:
                 continue
+            name = f"a level of fewer than {min_cell} participants in a cohort ({k})"
             if categorical[r] and text == level:
-                text, labelled[r] = name, True
+                text, labelled[r] = name, max(labelled[r], k)
             elif table.at[r, "part"] == "term" and _names_level(text, modifier, level):
-                text, labelled[r] = _level_token(modifier, level).sub(lambda hit: hit.group(1) + f"{modifier}[{name}]",
-                                                                     text), True
+                text = _level_token(modifier, level).sub(lambda hit: hit.group(1) + f"{modifier}[{name}]", text)
+                labelled[r] = max(labelled[r], k)
         if labelled[r]:
             table.at[r, "level"] = text
     if "value" in table:  # a continuous modifier at its quartiles: each value a quantile (protect_quantiles)
@@ -594,7 +606,7 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
         group = table[keys].astype(str).agg("\x1f".join, axis=1)
         block = group + "\x1f" + table["part"].astype(str)
         first = {b: k for k, b in reversed(list(enumerate(block)))}
-        order = sorted(table.index, key=lambda r: (first[block[r]], bool(labelled[r]), r))
+        order = sorted(table.index, key=lambda r: (first[block[r]], int(labelled[r]), r))
         return table.set_axis(index).iloc[order]
     return table.set_axis(index)
 
