@@ -276,3 +276,5 @@ def test_the_ewas_figures_note_gives_newborns_per_cpg_and_covariates():
            "``plate``." in note
     meta = ewas_models_note(results.assign(n=[700, 700, 9, 700]), info, "meta", ["maternal_age"], [])
     assert "meta-analysis of the cohorts (``ghent``, ``rotterdam``)" in meta and "summed over the cohorts: 700;" in meta
+    one = ewas_models_note(results, pd.Series({"n_tested": 3, "cohorts": "ghent"}), "meta", ["maternal_age"], [])
+    assert "- one site only (``ghent``): its estimates, not combined with any other (k = 1; 3 CpGs tested)" in one

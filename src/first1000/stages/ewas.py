@@ -170,7 +170,10 @@ def ewas_models_note(results: pd.DataFrame, info, cohort: str, covariates: list[
         adjusted += f"; and, in each cohort that gives them, {', '.join(f'``{c}``' for c in extra)}"
     tested = f"{int(info['n_tested']):,} CpGs tested"
     span = "" if not len(n) else (f"{int(n.max()):,}" if n.min() == n.max() else f"{int(n.min()):,}–{int(n.max()):,}")
-    if cohort == "meta":
+    if cohort == "meta" and "+" not in str(info["cohorts"]):  # a sites run with one site's EWAS of the exposure
+        line = (f"- one site only (``{info['cohorts']}``): its estimates, not combined with any other (k = 1; "
+                f"{tested}); newborns per CpG: {span or 'none'}; adjusted for {adjusted}.")
+    elif cohort == "meta":
         cohorts = ", ".join(f"``{c}``" for c in str(info["cohorts"]).split("+"))
         line = (f"- meta-analysis of the cohorts ({cohorts}): one model per CpG ({tested}); newborns per CpG, summed "
                 f"over the cohorts: {span or 'none'}; each cohort adjusted for {adjusted}.")
@@ -190,7 +193,9 @@ def ewas_figures(*, cohort, exposure_label, cohort_label, covariates, extra_cova
     info = pd.read_csv(summary, sep="\t").iloc[0]
     write_text(ewas_models_note(results, info, cohort, covariates, extra_covariates), models)
     if cohort == "meta":
-        where = f"meta-analysis of {info['cohorts'].count('+') + 1} cohorts ({info['method']})"
+        k = str(info["cohorts"]).count("+") + 1
+        where = (f"meta-analysis of {k} cohorts ({info['method']})" if k > 1 else
+                 f"{info['cohorts']} only (k = 1)")
         p_column = "p"
     else:
         where, p_column = cohort_label, "p_moderated"
