@@ -158,7 +158,7 @@ PARAMS_EDITS = [
     ParamsEdit(("preparation.metabolites.pile_up_pct",), _set("preparation.metabolites.pile_up_pct", 5),
                ("prepare",)),
     ParamsEdit(("mediation.firth",), _set("mediation.firth", True), ("mediate",)),
-    ParamsEdit(("associations.firth",), _set("associations.firth", True),
+    ParamsEdit(("associations.firth",), _set("associations.firth", False),  # on in the demo config
                ("associate", "associate_sensitivity", "methods")),
     ParamsEdit(("mediation.pm_min_total_effect",), _set("mediation.pm_min_total_effect", 0.5), ("mediate",)),
     ParamsEdit(("mediation.max_dropped_resamples",), _set("mediation.max_dropped_resamples", 0.1), ("mediate",)),

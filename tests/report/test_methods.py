@@ -40,9 +40,12 @@ def test_the_demo_config(raw, monkeypatch):
     for key in ("bh", "reml", "higgins_i2", "vanderweele2015", "efron", "imai2010", "evalue", "limma", "smyth2004",
                 "knight2016", "intergrowth", "epds", "pss10", "brs", "pfaffl", "cawthon", "aitchison", "hornung",
                 "pearson_crp", "isced", "oecd_scale", "snakemake", "statsmodels", "daniel_sequential", "knol_em",
-                "saffari_threshold"):
+                "saffari_threshold", "firth"):
         assert key in used, key
-    for key in ("dersimonian", "knapp_hartung", "firth", "mice", "rubin", "barnard_rubin", "schomaker", "pqn",
+    # associations.firth (on in the demo config: its SGA is separated); mediation.firth is off
+    assert "The logistic models were fitted by Firth's penalised likelihood" in text
+    assert "Logistic models were Firth-penalised" not in text
+    for key in ("dersimonian", "knapp_hartung", "mice", "rubin", "barnard_rubin", "schomaker", "pqn",
                 "bohlin2016", "horvath2013", "hannum2013", "mansell_threshold"):
         assert key not in used, key
     # every number cited in the text is listed, in order of first use, and no more
