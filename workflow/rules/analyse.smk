@@ -72,7 +72,13 @@ rule mediate:
             subcategory="Mediation",
             labels={"table": "mediation effects of {mechanism}"},
         ),
-        paths="results/mediation/{mechanism}_paths.tsv",
+        paths=report(
+            "results/mediation/{mechanism}_paths.tsv",
+            caption="../report/mediation_paths.rst",
+            category=mechanism_category,
+            subcategory="Mediation",
+            labels={"table": "regression paths of {mechanism}"},
+        ),
         sensitivity=report(
             "results/mediation/{mechanism}_sensitivity.tsv",
             caption="../report/mediation_sensitivity.rst",
