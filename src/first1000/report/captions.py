@@ -18,6 +18,9 @@ import pandas as pd
 
 from first1000.config import META, POOLED
 
+#: The heading of every figure's models note (the captions show the lines under it).
+MODELS_HEADING = "Models in this figure, from its result rows:"
+
 #: How a level of results is named in the note.
 LEVEL_NAMES = {POOLED: "pooled cohorts (cohort as a covariate)", META: "meta-analysis of the cohorts"}
 
@@ -45,6 +48,10 @@ def _span(values: pd.Series) -> str | None:
         return None
     lo, hi = int(v.min()), int(v.max())
     return f"{lo:,}" if lo == hi else f"{lo:,}–{hi:,}"
+
+
+#: For the notes other stages write (:func:`note_lines`).
+literal, span, escape = _literal, _span, _escape
 
 
 def _fitted(rows: pd.DataFrame) -> pd.Series:
@@ -96,7 +103,7 @@ def models_note(rows: pd.DataFrame, *, what: str = "model", by: str = "cohort", 
     if rows is None or rows.empty or by not in rows:
         return "\n\nModels in this figure: none (the table has no rows for it).\n"
     names = names or {}
-    lines = ["", "", "Models in this figure, from its result rows:", ""]
+    lines = ["", "", MODELS_HEADING, ""]
     levels = _order(rows[by]) if by == "cohort" else [str(v) for v in dict.fromkeys(rows[by])]
     for level in levels:
         part = rows[rows[by].astype(str) == level]
@@ -130,6 +137,17 @@ def models_note(rows: pd.DataFrame, *, what: str = "model", by: str = "cohort", 
             bits.append(f"not fitted: {len(failed)} ({why})")
         lines.append(f"- {name}: " + "; ".join(bits) + ".")
     return "\n".join(lines) + "\n"
+
+
+def note_lines(bullets: list[str]) -> str:
+    """A models note of figures that :func:`models_note` does not describe (one model per
+    CpG, HIMA paths): the heading and one bullet per line, already in reStructuredText."""
+    return "\n".join(["", "", MODELS_HEADING, "", *(f"- {b}" for b in bullets)]) + "\n"
+
+
+def adjusted_for(covariates: str) -> str:
+    """``a+b+c`` (a result row's covariates) as the notes write them: adjusted for ``a``, …"""
+    return _covariates(pd.DataFrame({"covariates": [covariates]})) or "no covariates"
 
 
 def trajectory_note(random_effects: str, n_participants: int, who: str, n_obs: int, where: str, time_effect: str,

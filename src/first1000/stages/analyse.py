@@ -261,20 +261,20 @@ def highdim_models_note(rows: pd.DataFrame) -> str:
     mechanisms' figures' notes): per cohort n, the candidates screened, the covariates (and
     latent factors), or why the path was not analysed; from its result rows (the protected
     table: a path on fewer than privacy.min_cell_size participants has no estimate)."""
-    lines = []
+    from first1000.report.captions import adjusted_for, escape, literal, note_lines
+
+    bullets = []
     for cohort, part in rows.groupby("cohort", sort=False):
         first = part.iloc[0]
         if first.status != "ok":
-            lines.append(f"- ``{cohort}``: n = {int(first.n):,}; {first.status}")
+            bullets.append(f"{literal(cohort)}: n = {int(first.n):,}; {escape(first.status)}")
             continue
         screened = f"{int(first.n_candidates):,} candidates"
         if pd.notna(first.n_incomplete) and int(first.n_incomplete):
             screened += f" ({int(first.n_incomplete):,} left out as incomplete or redundant)"
-        adjusted = ", ".join(f"``{c}``" for c in str(first.covariates).split("+") if c) or "no covariate"
-        lines.append(f"- ``{cohort}``: n = {int(first.n):,}; {screened}, the {int(first.top):,} with the smallest "
-                     f"screening p kept for the penalised model; adjusted for {adjusted}.")
-    body = "\n".join(lines) if lines else "- no cohort has this path."
-    return f"\n\nModels in this figure, from its result rows:\n\n{body}\n"
+        bullets.append(f"{literal(cohort)}: n = {int(first.n):,}; {screened}, the {int(first.top):,} with the smallest "
+                       f"screening p kept for the penalised model; {adjusted_for(str(first.covariates))}.")
+    return note_lines(bullets or ["no cohort has this path."])
 
 
 def mediate_highdim(*, mechanism, paths, cohorts, covariates, extra_covariates, candidates, chunk_cpgs, labels, units,

@@ -163,25 +163,26 @@ def ewas_models_note(results: pd.DataFrame, info, cohort: str, covariates: list[
     mechanisms' figures' notes): the model's covariates and the newborns per CpG, from the
     CpGs with an estimate (a CpG on fewer than ``privacy.min_cell_size`` has none, and no
     count below it is given here)."""
+    from first1000.report.captions import adjusted_for, literal, note_lines, span
+
     ok = results[results.status == "ok"] if "status" in results else results
-    n = pd.to_numeric(ok["n"], errors="coerce").dropna()
-    adjusted = ", ".join(f"``{c}``" for c in covariates) or "no covariate"
+    newborns = span(ok["n"]) or "none"
+    adjusted = adjusted_for("+".join(covariates))
     if extra:
-        adjusted += f"; and, in each cohort that gives them, {', '.join(f'``{c}``' for c in extra)}"
+        adjusted += f"; and, in each cohort that gives them, {adjusted_for('+'.join(extra)).removeprefix('adjusted for ')}"
     tested = f"{int(info['n_tested']):,} CpGs tested"
-    span = "" if not len(n) else (f"{int(n.max()):,}" if n.min() == n.max() else f"{int(n.min()):,}–{int(n.max()):,}")
-    if cohort == "meta" and "+" not in str(info["cohorts"]):  # a sites run with one site's EWAS of the exposure
-        line = (f"- one site only (``{info['cohorts']}``): its estimates, not combined with any other (k = 1; "
-                f"{tested}); newborns per CpG: {span or 'none'}; adjusted for {adjusted}.")
-    elif cohort == "meta":
-        cohorts = ", ".join(f"``{c}``" for c in str(info["cohorts"]).split("+"))
-        line = (f"- meta-analysis of the cohorts ({cohorts}): one model per CpG ({tested}); newborns per CpG, summed "
-                f"over the cohorts: {span or 'none'}; each cohort adjusted for {adjusted}.")
+    sites = str(info["cohorts"]).split("+") if cohort == "meta" else []
+    if len(sites) == 1:  # a sites run with one site's EWAS of the exposure
+        line = (f"one site only ({literal(sites[0])}): its estimates, not combined with any other (k = 1; {tested}); "
+                f"newborns per CpG: {newborns}; {adjusted}.")
+    elif sites:
+        line = (f"meta-analysis of the cohorts ({', '.join(map(literal, sites))}): one model per CpG ({tested}); "
+                f"newborns per CpG, summed over the cohorts: {newborns}; each cohort {adjusted}.")
     else:
-        line = (f"- ``{cohort}``: one linear model per CpG (M-value, limma's moderated t; {tested}); newborns per "
-                f"CpG: {span or 'none'} (the complete cases of the design, fewer where a value is missing or "
-                f"removed as an outlier); adjusted for {adjusted}.")
-    return f"\n\nModels in this figure, from its result rows:\n\n{line}\n"
+        line = (f"{literal(cohort)}: one linear model per CpG (M-value, limma's moderated t; {tested}); newborns "
+                f"per CpG: {newborns} (the complete cases of the design, fewer where a value is missing or removed "
+                f"as an outlier); {adjusted}.")
+    return note_lines([line])
 
 
 def ewas_figures(*, cohort, exposure_label, cohort_label, covariates, extra_covariates, table, summary, qq, qq_svg,
