@@ -507,14 +507,20 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
     if "n" not in table or not set(keys) <= set(table.columns):
         return suppress_small_counts(table, min_cell).set_axis(index)
     counts = table["n"].copy()
+    # each row's model (cohort, exposure, response, modifier) and each model's rows, once: the
+    # rules below ask for them row by row (.loc per row made 2,240 rows take minutes)
+    model_of = list(table[keys].itertuples(index=False, name=None))
+    rows_in = {}
+    for r, g in zip(table.index, model_of):
+        rows_in.setdefault(g, []).append(r)
+    part = table["part"].astype(str).tolist() if "part" in table else [""] * len(table)
     categorical = (table.get("part") == "stratum") & table.get("value", pd.Series(np.nan, index=table.index)).isna()
     cell_of, values = {}, {}
     for r in table.index:
         n = table.at[r, "n"]
         if not _is_count(n):
             continue
-        group = tuple(table.loc[r, keys])
-        cell = (group, "level", str(table.at[r, "level"])) if categorical[r] else (group, "model")
+        cell = (model_of[r], "level", str(table.at[r, "level"])) if categorical[r] else (model_of[r], "model")
         if values.setdefault(cell, n) != n:
             cell = (*cell, r)  # a row whose n differs: a cell of its own
             values[cell] = n
@@ -546,25 +552,27 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
             table.at[r, "n"] = shown[cell_of[r]]
     hidden_levels = {(c[0], c[2]) for c in shown if len(c) == 3 and c[1] == "level"}
     hidden_models = {c[0] for c in shown if len(c) == 2}
-    terms = [r for r in table.index if table.at[r, "part"] == "term" and any(
-        _names_level(table.at[r, "level"], table.at[r, "modifier"], level)
-        for g, level in hidden_levels if g == tuple(table.loc[r, keys]))]
+    hidden_in = {}
+    for g, level in hidden_levels:
+        hidden_in.setdefault(g, []).append(level)
+    terms = [r for g, levels in hidden_in.items() for r in rows_in.get(g, []) if part[r] == "term" and any(
+        _names_level(table.at[r, "level"], table.at[r, "modifier"], level) for level in levels)]
     # a hidden reference level (the first, which has no term of its own): every term of the
     # interaction model is a contrast with it (the exposure's term is its slope), so all go
-    for group in {g for g, _ in hidden_levels}:
-        rows_of = [r for r in table.index if tuple(table.loc[r, keys]) == group]
+    for g, levels in hidden_in.items():
+        rows_of = rows_in.get(g, [])
         named = {str(table.at[r, "level"]) for r in rows_of if categorical[r]}
-        with_term = {lv for lv in named for r in rows_of if table.at[r, "part"] == "term"
+        with_term = {lv for lv in named for r in rows_of if part[r] == "term"
                      and _names_level(table.at[r, "level"], table.at[r, "modifier"], lv)}
-        if any((group, lv) in hidden_levels for lv in named - with_term):
-            terms += [r for r in rows_of if table.at[r, "part"] == "term" and r not in terms]
-    models_rows = [r for r in table.index if tuple(table.loc[r, keys]) in hidden_models]
+        if set(levels) & (named - with_term):
+            terms += [r for r in rows_of if part[r] == "term"]
+    terms = sorted(set(terms))
+    models_rows = [r for g in hidden_models for r in rows_in.get(g, [])]
     # a model with a stratum of fewer than min_cell participants: its tests go too (with two
     # levels the interaction test is that level's term, and Cochran's Q is computed from the
     # stratum's own fit)
-    small = {tuple(table.loc[r, keys]) for r in table.index
-             if categorical[r] and _is_count(counts[r]) and 0 < float(counts[r]) < min_cell}
-    tests = [r for r in table.index if table.at[r, "part"] == "test" and tuple(table.loc[r, keys]) in small]
+    small = {model_of[r] for r in table.index if categorical[r] and _is_count(counts[r]) and 0 < float(counts[r]) < min_cell}
+    tests = [r for g in small for r in rows_in.get(g, []) if part[r] == "test"]
     # a level held by fewer than min_cell participants in any model of a cohort is named in no
     # row of the table (Table 1 pools such levels): "country_of_birth[Eritrea]", n <5 told that
     # 1 to 4 women were born there. It is hidden in every cohort, the pooled rows and every
@@ -597,7 +605,7 @@ def suppress_modification(table: pd.DataFrame, min_cell: int, pooled: str = "poo
         quartiles = [r for r in table.index if table.at[r, "part"] == "stratum" and str(table.at[r, "level"]) in at
                      and not quantile_shown(counts[r], at[str(table.at[r, "level"])], min_cell)]
         _blank(table, quartiles, ["value"])
-    hidden = sorted(set(rows) | set(terms) | set(models_rows) | set(tests), key=list(table.index).index)
+    hidden = sorted(set(rows) | set(terms) | set(models_rows) | set(tests))  # positions (reset index)
     _blank(table, hidden, _statistics(table))
     if "status" in table:  # a reason a stratum could not be fitted ("too few complete rows: n=1") describes it too
         bounded = [r for r in hidden if str(table.at[r, "status"]) != "ok" or r in tests]
