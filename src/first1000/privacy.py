@@ -39,6 +39,7 @@ row-level value ever reaches a result table, figure, log or the report:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -482,6 +483,7 @@ def protect_harmonisation(report: pd.DataFrame, categories: pd.DataFrame, min_ce
     return report.set_axis(indexes[0]), categories.set_axis(indexes[1])
 
 
+@functools.lru_cache(maxsize=4096)
 def _level_token(modifier: str, level: str) -> re.Pattern:
     """``modifier[level]`` as a whole factor of a term name (``x:sex[male]``, ``sex[male]``),
     not inside another variable's name or an exposure's level of the same text."""

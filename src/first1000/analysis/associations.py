@@ -25,7 +25,7 @@ from first1000.labels import BIRTH_OUTCOMES, effect_unit, model_family
 from first1000.privacy import hide_small_models
 from first1000.stats.meta import meta_analyse
 from first1000.stats.multitest import bh_fdr
-from first1000.stats.regression import check_column_types, fit_association
+from first1000.stats.regression import check_column_types, fit_association, model_name
 
 ASSOCIATION_COLUMNS = ["cohort", "mechanism", "predictor", "response", "model", "n", "n_missing", "estimate", "se",
                        "ci_low", "ci_high", "p", "q", "family", "covariates", "unit", "status"]
@@ -131,7 +131,7 @@ def associations(table: pd.DataFrame, mechanism: str, spec: dict, covariates: li
             absent = [v for v in (response, predictor) if data[v].notna().sum() == 0]
             if absent:
                 fit = dict(n=0, estimate=np.nan, se=np.nan, ci_low=np.nan, ci_high=np.nan, p=np.nan,
-                           model=("logistic (Firth)" if firth else "logistic") if family == "binomial" else "linear",
+                           model=model_name(family, firth),
                            status=f"{absent[0]} is not measured in cohort {cohort}")
                 if mi:
                     fit.update(m=0, fmi=np.nan)

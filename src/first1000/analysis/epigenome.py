@@ -106,8 +106,8 @@ def _design(participants, cohort, exposure, covariates, samples, absorb: bool, m
     people = people.set_index("pseudo_id").reindex([s for s in samples if s in present])
     used = [exposure, *covariates]
     complete = people[used].dropna()
-    if 0 < len(complete) < min_cell:  # no count below the threshold in the message
-        _too_few(cohort, exposure, min_cell, len(complete))
+    if len(complete):  # before the model's own check, whose message gives the count
+        check_min_cell(complete, cohort, exposure, min_cell)
     if len(complete) < len(used) + 2:
         raise First1000Error(
             f"epigenome-wide analysis of {exposure} in cohort {cohort}: only {len(complete)} participants "
@@ -277,7 +277,6 @@ def candidate_ewas(biomarkers: pd.DataFrame, participants: pd.DataFrame, cohort:
     values = rows.T
     values.index = [c[: -len("_m")] for c in columns]
     design, absorb = ewas_model(participants, cohort, exposure, covariates, list(rows.index), min_cell)
-    check_min_cell(design, cohort, exposure, min_cell)
     fit = hide_small_cpgs(ewas_fit(values[list(design.index)], design, [exposure], cpgs=list(values.index),
                                    absorb=absorb), min_cell)
     prior = fit_prior(fit.sigma2.to_numpy(float), fit.df_residual.fillna(0).to_numpy(float))

@@ -77,7 +77,6 @@ def ewas_shard(*, cohort, exposure, shard, shards, covariates, extra_covariates,
     used = cohort_covariates(people, cohort, covariates, extra_covariates)
     source = open_matrix(matrix, [sources] if isinstance(sources, str) else sources)
     design, absorb = epigenome.ewas_model(people, cohort, exposure, used, source.samples, min_cell_size)
-    epigenome.check_min_cell(design, cohort, exposure, min_cell_size)
     fit = epigenome.hide_small_cpgs(epigenome.fit_shard(
         source, design, exposure, shard, shards, chunk_cpgs=chunk_cpgs, remove_outliers=remove_outliers,
         outlier_k=outlier_k, absorb=absorb), min_cell_size)

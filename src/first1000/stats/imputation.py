@@ -37,6 +37,7 @@ from first1000.stats.regression import (
     _sorted_levels,
     design_matrix,
     fit_association,
+    model_name,
 )
 
 # Lower bound of lambda in the Barnard-Rubin degrees of freedom, as R mice's barnard.rubin():
@@ -725,7 +726,7 @@ def fit_association_mi(
             riv=0.0 if ok else np.nan, n_complete=n_complete,
         )  # fmt: skip
     empty = [c for c in [*used, *auxiliary] if data[c].isna().all()]
-    model = "linear" if family == "gaussian" else ("logistic (Firth)" if firth else "logistic")
+    model = model_name(family, firth)
     if empty:
         base = {"n": 0, "model": model, "estimate": np.nan, "se": np.nan, "ci_low": np.nan,
                 "ci_high": np.nan, "p": np.nan, "status": ""}  # fmt: skip

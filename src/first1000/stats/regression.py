@@ -223,6 +223,12 @@ def _response_problem(series: pd.Series, response: str, family: str) -> str | No
     return None
 
 
+def model_name(family: str, firth: bool = False) -> str:
+    """The ``model`` column of an association row: ``linear``, ``logistic`` or ``logistic
+    (Firth)`` (also for a row that could not be fitted, so a pair keeps one name)."""
+    return "linear" if family == "gaussian" else ("logistic (Firth)" if firth else "logistic")
+
+
 def fit_association(
     data: pd.DataFrame,
     response: str,
@@ -307,7 +313,7 @@ def fit_association(
             f"{covariates} must be different columns"
         )
     check_column_types(data, used)
-    model = "linear" if family == "gaussian" else ("logistic (Firth)" if firth else "logistic")
+    model = model_name(family, firth)
 
     complete = data.loc[:, used].dropna()
     n = len(complete)
@@ -423,7 +429,7 @@ def _fit_firth(X: np.ndarray, y: np.ndarray, n: int, alpha: float) -> dict:
     from scipy.stats import norm
 
     fit = firth_logit(X, y)
-    model = "logistic (Firth)"
+    model = model_name("binomial", firth=True)
     if not fit["converged"]:
         return _result(
             n, model, "Firth-penalised logistic model did not converge in 100 iterations"
